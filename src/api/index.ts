@@ -1,0 +1,1 @@
+export { createApiServer, type ApiServerOptions } from './server.js';

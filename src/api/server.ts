@@ -1,0 +1,35 @@
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { SightlineError, asSightlineError } from '../errors.js';
+import { registerTempoRoutes, type TempoRoutesOptions } from './tempo/index.js';
+
+export interface ApiServerOptions extends TempoRoutesOptions {
+  log: Logger;
+}
+
+/**
+ * The query API on :3200. Errors are plain text with the status from the
+ * error catalogue, as Tempo answers them.
+ */
+export async function createApiServer(opts: ApiServerOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: opts.log.child({ component: 'api' }) as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    // Grafana double-encodes tag names; keep '%2F' and friends intact for the route.
+    routerOptions: { ignoreTrailingSlash: true },
+  });
+
+  app.setErrorHandler((err, req, reply) => {
+    let e: SightlineError;
+    if (err instanceof SightlineError) e = err;
+    else if ((err as { statusCode?: number }).statusCode !== undefined && (err as { statusCode: number }).statusCode < 500)
+      e = new SightlineError('INVALID_QUERY', (err as Error).message);
+    else e = asSightlineError(err);
+    if (e.code === 'INTERNAL') opts.log.error({ err: e.cause ?? err, url: req.url }, 'query failed');
+    return reply.code(e.httpStatus).type('text/plain; charset=utf-8').send(`${e.message}\n`);
+  });
+  app.setNotFoundHandler((_req, reply) => reply.code(404).type('text/plain; charset=utf-8').send('404 page not found\n'));
+
+  registerTempoRoutes(app, opts);
+  return app;
+}

@@ -1,0 +1,1 @@
+export { registerTempoRoutes, type TempoRoutesOptions } from './routes.js';

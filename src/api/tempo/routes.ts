@@ -1,0 +1,196 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { InvalidQueryError, NotFoundError, UnsupportedError } from '../../errors.js';
+import type { TraceReader, SearchResult, TagValue } from '../../store/index.js';
+import {
+  param,
+  parseDurationParam,
+  parseLogfmtTags,
+  parsePositiveInt,
+  parseRange,
+  parseTraceId,
+  traceIdToTempoHex,
+  type Query,
+} from './params.js';
+import { INTRINSIC_TAGS, parseScopeParam, parseTagIdentifier } from './tags.js';
+import { traceV1Json, traceV1Protobuf, traceV2Json, traceV2Protobuf } from './trace-output.js';
+
+export interface TempoRoutesOptions {
+  reader: TraceReader;
+  /** Reported as `version` by /api/status/buildinfo: the Tempo API level we speak. */
+  tempoApiVersion: string;
+  sightlineVersion: string;
+  engine: string;
+  /** Search and tags look back this far when start/end are not given. */
+  defaultWindowSeconds: number;
+  maxSearchLimit: number;
+  isReady: () => boolean;
+}
+
+const DEFAULT_LIMIT = 20;
+const DEFAULT_SPSS = 3;
+const MAX_TAG_LIMIT = 10_000;
+const DEFAULT_TAG_LIMIT = 5_000;
+/** Parameters of /api/search that are not tags in Tempo's legacy form. */
+const SEARCH_PARAMS = new Set(['q', 'tags', 'start', 'end', 'minDuration', 'maxDuration', 'limit', 'spss']);
+
+/**
+ * The Tempo HTTP API: same paths, parameters and JSON shapes as Tempo, so
+ * Grafana's Tempo data source works unchanged.
+ */
+export function registerTempoRoutes(app: FastifyInstance, opts: TempoRoutesOptions): void {
+  const { reader } = opts;
+
+  app.get('/ready', async (_req, reply) => {
+    if (!opts.isReady()) return reply.code(503).type('text/plain; charset=utf-8').send('Sightline is starting\n');
+    return reply.type('text/plain; charset=utf-8').send('ready\n');
+  });
+
+  app.get('/api/echo', async (_req, reply) => reply.type('text/plain; charset=utf-8').send('echo\n'));
+
+  app.get('/api/status/buildinfo', async () => ({
+    version: opts.tempoApiVersion,
+    revision: `sightline-${opts.sightlineVersion}`,
+    branch: 'sightline',
+    buildUser: '',
+    buildDate: '',
+    goVersion: `${process.version} (${opts.engine})`,
+  }));
+
+  const traceById = (version: 1 | 2) => async (req: FastifyRequest, reply: FastifyReply) => {
+    const { traceId: raw } = req.params as { traceId: string };
+    const id = parseTraceId(raw);
+    const q = req.query as Query;
+    const range = param(q, 'start') !== undefined || param(q, 'end') !== undefined ? parseRange(q, 0).range : undefined;
+    const spans = await reader.getTrace(id, range);
+    if (spans.length === 0) throw new NotFoundError(`trace ${id.toString('hex')} not found`);
+    const protobuf = req.headers.accept === 'application/protobuf';
+    if (protobuf) {
+      reply.type('application/protobuf');
+      return reply.send(version === 1 ? traceV1Protobuf(spans) : traceV2Protobuf(spans, 0));
+    }
+    reply.type('application/json');
+    return reply.send(version === 1 ? traceV1Json(spans) : traceV2Json(spans, 0));
+  };
+  app.get('/api/traces/:traceId', traceById(1));
+  app.get('/api/v2/traces/:traceId', traceById(2));
+
+  app.get('/api/search', async (req) => {
+    const q = req.query as Query;
+    const query = param(q, 'q');
+    const tagsParam = param(q, 'tags');
+    if (query !== undefined && tagsParam !== undefined)
+      throw new InvalidQueryError("invalid request: can't specify tags and q in the same query");
+    const limit = parsePositiveInt(q, 'limit', DEFAULT_LIMIT, opts.maxSearchLimit);
+    const spss = parsePositiveInt(q, 'spss', DEFAULT_SPSS, 1000);
+    const minDurationNs = parseDurationParam(q, 'minDuration');
+    const maxDurationNs = parseDurationParam(q, 'maxDuration');
+    if (minDurationNs !== undefined && maxDurationNs !== undefined && maxDurationNs < minDurationNs)
+      throw new InvalidQueryError('invalid maxDuration: must be greater than minDuration');
+    const { range } = parseRange(q, opts.defaultWindowSeconds);
+    if (query !== undefined && query.replace(/\s/g, '') !== '{}')
+      throw new UnsupportedError('TraceQL queries other than {} are not supported yet; use tags=');
+    let tags = tagsParam !== undefined ? parseLogfmtTags(tagsParam) : [];
+    if (query === undefined && tagsParam === undefined && param(q, 'start') === undefined && param(q, 'end') === undefined) {
+      // Tempo's legacy form: every other parameter is a tag.
+      tags = Object.keys(q)
+        .filter((k) => !SEARCH_PARAMS.has(k))
+        .map((k) => ({ key: k, value: param(q, k) ?? '' }));
+    }
+    const result = await reader.searchTags({ tags, minDurationNs, maxDurationNs, range, limit, spss });
+    return searchResponse(result);
+  });
+
+  app.get('/api/search/tags', async (req) => {
+    const q = req.query as Query;
+    const { scopes, intrinsic } = parseScopeParam(param(q, 'scope'));
+    const limit = parsePositiveInt(q, 'limit', DEFAULT_TAG_LIMIT, MAX_TAG_LIMIT);
+    const { range } = parseRange(q, opts.defaultWindowSeconds);
+    const byScope = await reader.tagNames(scopes, range, limit);
+    const names = new Set<string>();
+    for (const list of byScope.values()) for (const n of list) names.add(n);
+    if (intrinsic && scopes.length === 0) for (const n of INTRINSIC_TAGS) names.add(n);
+    return { tagNames: [...names].sort().slice(0, limit) };
+  });
+
+  app.get('/api/v2/search/tags', async (req) => {
+    const q = req.query as Query;
+    const { scopes, intrinsic } = parseScopeParam(param(q, 'scope'));
+    const limit = parsePositiveInt(q, 'limit', DEFAULT_TAG_LIMIT, MAX_TAG_LIMIT);
+    const { range } = parseRange(q, opts.defaultWindowSeconds);
+    const byScope = await reader.tagNames(scopes, range, limit);
+    const out: { name: string; tags: string[] }[] = [];
+    for (const [name, tags] of byScope) if (tags.length > 0) out.push({ name, tags });
+    if (intrinsic) out.push({ name: 'intrinsic', tags: [...INTRINSIC_TAGS] });
+    return { scopes: out };
+  });
+
+  app.get('/api/search/tag/:tagName/values', async (req) => {
+    const q = req.query as Query;
+    const tag = decodeTagName((req.params as { tagName: string }).tagName);
+    const limit = parsePositiveInt(q, 'limit', DEFAULT_TAG_LIMIT, MAX_TAG_LIMIT);
+    const { range } = parseRange(q, opts.defaultWindowSeconds);
+    // Tempo's virtual values, listed first.
+    const virtual = tag === 'status.code' ? ['unset', 'ok', 'error'] : tag === 'error' ? ['true'] : [];
+    const values = virtual.length > 0 ? [] : await reader.tagValues({ scope: 'any', name: tag }, range, limit);
+    const strings = [...new Set([...virtual, ...values.map((v) => v.value)])];
+    return { tagValues: strings.slice(0, limit) };
+  });
+
+  app.get('/api/v2/search/tag/:tagName/values', async (req) => {
+    const q = req.query as Query;
+    const ident = parseTagIdentifier(decodeTagName((req.params as { tagName: string }).tagName));
+    const limit = parsePositiveInt(q, 'limit', DEFAULT_TAG_LIMIT, MAX_TAG_LIMIT);
+    const { range } = parseRange(q, opts.defaultWindowSeconds);
+    let values: TagValue[];
+    if (ident.kind === 'attribute') values = await reader.tagValues(ident.ref, range, limit);
+    else if ('fixed' in ident.values) values = ident.values.fixed;
+    else values = (await reader.intrinsicValues(ident.values.field, range, limit)).map((value) => ({ type: 'string', value }));
+    return { tagValues: values.filter((v) => v.value !== '').slice(0, limit) };
+  });
+}
+
+/**
+ * Tag names arrive percent-encoded, and Grafana 10/11 encodes them twice;
+ * the router has decoded once, so decode again where that is well-formed.
+ */
+function decodeTagName(raw: string): string {
+  if (raw === '') throw new InvalidQueryError('please provide a non-empty tagName');
+  if (!raw.includes('%')) return raw;
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new InvalidQueryError('error in unescaping tagName');
+  }
+}
+
+function searchResponse(result: SearchResult): unknown {
+  const traces = result.traces.map((t) => {
+    const spans = t.spanSet.spans.map((s) => {
+      const span: Record<string, unknown> = {
+        spanID: s.spanId.toString('hex'),
+        name: s.name,
+        startTimeUnixNano: s.startNs.toString(),
+        durationNanos: s.durationNs.toString(),
+      };
+      if (s.attributes.length > 0) span.attributes = s.attributes;
+      return span;
+    });
+    const spanSet = { spans, matched: t.spanSet.matched };
+    const out: Record<string, unknown> = {
+      traceID: traceIdToTempoHex(t.traceId),
+      rootServiceName: t.rootServiceName || '<root span not yet received>',
+      startTimeUnixNano: t.startNs.toString(),
+    };
+    if (t.rootTraceName) out.rootTraceName = t.rootTraceName;
+    const durationMs = Number(t.durationNs / 1_000_000n);
+    if (durationMs > 0) out.durationMs = durationMs;
+    out.spanSet = spanSet;
+    out.spanSets = [spanSet];
+    return out;
+  });
+  return {
+    traces,
+    metrics: { inspectedTraces: result.traces.length, inspectedBytes: String(result.inspectedBytes), inspectedSpans: String(result.inspectedSpans) },
+  };
+}
+

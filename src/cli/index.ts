@@ -1,0 +1,81 @@
+import { ConfigError, SERVE_FLAGS, envName, parseServeConfig } from '../config/index.js';
+import { SchemaVersionError } from '../store/index.js';
+import { SIGHTLINE_VERSION } from '../version.js';
+import { DataDirLockedError } from './data-lock.js';
+import { createLogger, serve } from './serve.js';
+
+const USAGE = `Sightline ${SIGHTLINE_VERSION}: an OpenTelemetry-native tracing backend.
+
+Usage:
+  sightline serve [flags]   start Sightline on the embedded store
+  sightline --help          show this help
+  sightline --version       print the version
+
+Flags of serve (each also read from the environment variable shown):
+${SERVE_FLAGS.map((f) => `  --${f.name.padEnd(16)} ${f.help} (default ${f.default}; ${envName(f.name)})`).join('\n')}
+`;
+
+/** Runs the CLI; returns the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    process.stdout.write(USAGE);
+    return command === undefined ? 2 : 0;
+  }
+  if (command === '--version' || command === '-v' || command === 'version') {
+    process.stdout.write(`${SIGHTLINE_VERSION}\n`);
+    return 0;
+  }
+  if (command !== 'serve') {
+    process.stderr.write(`sightline: unknown command ${JSON.stringify(command)}; see sightline --help\n`);
+    return 2;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  let config;
+  try {
+    config = parseServeConfig(rest, process.env);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`sightline: ${e.message}\n`);
+      return 2;
+    }
+    throw e;
+  }
+  const log = createLogger(config);
+  let server;
+  try {
+    server = await serve(config, log);
+  } catch (e) {
+    if (e instanceof SchemaVersionError || e instanceof DataDirLockedError) {
+      log.fatal(e.message);
+      process.stderr.write(`sightline: ${e.message}\n`);
+      return 1;
+    }
+    log.fatal({ err: e }, 'Sightline failed to start');
+    return 1;
+  }
+  return new Promise<number>((resolve) => {
+    let signalled = false;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (signalled) {
+        log.warn({ signal }, 'second signal: exiting without waiting');
+        resolve(1);
+        return;
+      }
+      signalled = true;
+      log.info({ signal }, 'shutting down');
+      server.stop().then(
+        () => resolve(0),
+        (e) => {
+          log.error({ err: e }, 'shutdown failed');
+          resolve(1);
+        },
+      );
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+}

@@ -1,0 +1,109 @@
+import path from 'node:path';
+import pino, { type Logger } from 'pino';
+import type { Config } from '../config/index.js';
+import { openEmbeddedStore, RetentionScheduler, type Store } from '../store/index.js';
+import { Ingestor } from '../ingest/index.js';
+import { TraceExportHandler, createOtlpHttpServer, OtlpGrpcServer } from '../receivers/index.js';
+import { createApiServer } from '../api/index.js';
+import { SIGHTLINE_VERSION, TEMPO_API_VERSION } from '../version.js';
+import { lockDataDir } from './data-lock.js';
+
+export interface RunningServer {
+  ports: { otlpGrpc: number; otlpHttp: number; http: number };
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts Sightline on the embedded store: lock the data directory, open the
+ * store, replay the WAL, then listen. Stops in the reverse order.
+ */
+export async function serve(config: Config, log: Logger = createLogger(config)): Promise<RunningServer> {
+  const dataDir = path.resolve(config.dataDir);
+  const unlock = await lockDataDir(dataDir);
+  const cleanups: (() => Promise<void>)[] = [unlock];
+  const undo = async () => {
+    for (const fn of cleanups.reverse()) await fn().catch((e) => log.error({ err: e }, 'cleanup failed'));
+  };
+  try {
+    const opened = await openEmbeddedStore({ dataDir, maxMemoryBytes: config.memoryLimitBytes });
+    const store: Store = opened.store;
+    cleanups.push(() => store.close());
+    log.info({ engine: opened.engine, dataDir, created: opened.created }, 'store opened');
+
+    const ingestor = await Ingestor.open({
+      walDir: path.join(dataDir, 'wal'),
+      store,
+      log: log.child({ component: 'ingest' }),
+      backlogBudgetBytes: config.backlogBudgetBytes,
+      flushIntervalMs: 250,
+      segmentBytes: 64 * 1024 * 1024,
+    });
+    ingestor.start();
+    cleanups.push(() => ingestor.stop());
+
+    const retention = new RetentionScheduler(store, config.retentionMs, log.child({ component: 'retention' }));
+    retention.start();
+    cleanups.push(async () => retention.stop());
+
+    let ready = false;
+    const api = await createApiServer({
+      log,
+      reader: store,
+      tempoApiVersion: TEMPO_API_VERSION,
+      sightlineVersion: SIGHTLINE_VERSION,
+      engine: opened.engine,
+      defaultWindowSeconds: 3600,
+      maxSearchLimit: 1000,
+      isReady: () => ready,
+    });
+    const handler = new TraceExportHandler(ingestor, config.retentionMs, config.retentionText);
+    const otlpHttp = await createOtlpHttpServer({ handler, log, maxBodyBytes: config.maxBodyBytes, corsOrigins: config.corsOrigins });
+    const otlpGrpc = new OtlpGrpcServer({ handler, log: log.child({ component: 'otlp-grpc' }), maxBodyBytes: config.maxBodyBytes });
+
+    await api.listen({ host: config.listen, port: config.httpPort });
+    cleanups.push(() => api.close());
+    await otlpHttp.listen({ host: config.listen, port: config.otlpHttpPort });
+    cleanups.push(() => otlpHttp.close());
+    const grpcPort = await otlpGrpc.listen(config.listen, config.otlpGrpcPort);
+    cleanups.push(() => otlpGrpc.close());
+
+    const ports = {
+      otlpGrpc: grpcPort,
+      otlpHttp: addressPort(otlpHttp.server.address()),
+      http: addressPort(api.server.address()),
+    };
+    ready = true;
+    log.info({ version: SIGHTLINE_VERSION, listen: config.listen, ports, retention: config.retentionText }, 'Sightline is ready');
+
+    let stopping: Promise<void> | null = null;
+    return {
+      ports,
+      stop: () => {
+        stopping ??= (async () => {
+          ready = false;
+          log.info('stopping: no new requests; flushing the WAL into the store');
+          // Receivers first (in-flight requests finish), then the pipeline.
+          await undo();
+          log.info('stopped');
+        })();
+        return stopping;
+      },
+    };
+  } catch (e) {
+    await undo();
+    throw e;
+  }
+}
+
+function addressPort(addr: ReturnType<import('node:net').Server['address']>): number {
+  return typeof addr === 'object' && addr !== null ? addr.port : 0;
+}
+
+export function createLogger(config: Pick<Config, 'logLevel'>): Logger {
+  return pino({
+    level: config.logLevel,
+    base: { service: 'sightline' },
+    // Never log credentials that may ride in headers or URLs.
+    redact: { paths: ['req.headers.authorization', 'req.headers.cookie', '*.password', '*.token'], censor: '[redacted]' },
+  });
+}

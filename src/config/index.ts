@@ -1,0 +1,160 @@
+import net from 'node:net';
+import { parseArgs } from 'node:util';
+
+/**
+ * One typed configuration, from flags, then SIGHTLINE_* environment
+ * variables, then defaults that run on a laptop.
+ */
+export interface Config {
+  dataDir: string;
+  listen: string;
+  otlpGrpcPort: number;
+  otlpHttpPort: number;
+  httpPort: number;
+  retentionMs: number;
+  retentionText: string;
+  maxBodyBytes: number;
+  logLevel: LogLevel;
+  /** WAL bytes not yet in the store before ingest answers 429. */
+  backlogBudgetBytes: number;
+  corsOrigins: string[];
+  /** Engine memory ceiling for the embedded store. */
+  memoryLimitBytes: number;
+}
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/** A bad flag or value: the CLI prints the message on one line and exits 2. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+interface FlagSpec {
+  /** Flag name without dashes; the env var is SIGHTLINE_ + NAME_IN_CAPS. */
+  name: string;
+  default: string;
+  help: string;
+}
+
+export const SERVE_FLAGS: readonly FlagSpec[] = [
+  { name: 'data', default: './sightline-data', help: 'data directory (WAL and embedded store)' },
+  { name: 'listen', default: '0.0.0.0', help: 'address to listen on' },
+  { name: 'otlp-grpc-port', default: '4317', help: 'OTLP/gRPC port' },
+  { name: 'otlp-http-port', default: '4318', help: 'OTLP/HTTP port' },
+  { name: 'http-port', default: '3200', help: 'query API (Tempo-compatible) and UI port' },
+  { name: 'retention', default: '7d', help: 'how long spans are kept (e.g. 36h, 7d, 2w)' },
+  { name: 'max-body', default: '16MiB', help: 'largest request body, compressed or not' },
+  { name: 'log-level', default: 'info', help: `one of ${LOG_LEVELS.join(', ')}` },
+  { name: 'backlog-budget', default: '512MiB', help: 'ingested bytes waiting for the store before ingest answers 429' },
+  { name: 'cors-origins', default: '*', help: 'comma-separated origins allowed to export from browsers' },
+  { name: 'memory-limit', default: '2GiB', help: 'memory ceiling of the embedded store engine' },
+];
+
+export function envName(flag: string): string {
+  return `SIGHTLINE_${flag.toUpperCase().replace(/-/g, '_')}`;
+}
+
+/** Parses `serve` arguments and the environment into a Config. */
+export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Config {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      options: Object.fromEntries(SERVE_FLAGS.map((f) => [f.name, { type: 'string' as const }])),
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (e) {
+    throw new ConfigError((e as Error).message.split('\n')[0]);
+  }
+  const get = (name: string): { value: string; source: string } => {
+    const flag = values[name];
+    if (typeof flag === 'string') return { value: flag, source: `--${name}` };
+    const fromEnv = env[envName(name)];
+    if (fromEnv !== undefined && fromEnv !== '') return { value: fromEnv, source: envName(name) };
+    return { value: SERVE_FLAGS.find((f) => f.name === name)!.default, source: `default of --${name}` };
+  };
+
+  const retention = get('retention');
+  const logLevel = get('log-level');
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel.value))
+    throw new ConfigError(`${logLevel.source}: ${JSON.stringify(logLevel.value)} is not a log level (${LOG_LEVELS.join(', ')})`);
+  const listen = get('listen');
+  if (net.isIP(listen.value) === 0 && listen.value !== 'localhost')
+    throw new ConfigError(`${listen.source}: ${JSON.stringify(listen.value)} is not an IP address`);
+  const data = get('data');
+  if (data.value.trim() === '') throw new ConfigError(`${data.source}: the data directory must not be empty`);
+
+  const ports = ['otlp-grpc-port', 'otlp-http-port', 'http-port'].map((n) => parsePort(get(n)));
+  const nonZero = ports.filter((p) => p !== 0);
+  if (new Set(nonZero).size !== nonZero.length) throw new ConfigError(`the OTLP/gRPC, OTLP/HTTP and HTTP ports must differ (got ${ports.join(', ')})`);
+
+  const retentionMs = parseDurationValue(retention);
+  if (retentionMs < 60 * 60 * 1000) throw new ConfigError(`${retention.source}: retention must be at least 1h`);
+
+  return {
+    dataDir: data.value,
+    listen: listen.value,
+    otlpGrpcPort: ports[0],
+    otlpHttpPort: ports[1],
+    httpPort: ports[2],
+    retentionMs,
+    retentionText: retention.value,
+    maxBodyBytes: parseSizeValue(get('max-body'), 1024),
+    logLevel: logLevel.value as LogLevel,
+    backlogBudgetBytes: parseSizeValue(get('backlog-budget'), 1024 * 1024),
+    corsOrigins: get('cors-origins').value.split(',').map((s) => s.trim()).filter(Boolean),
+    memoryLimitBytes: parseSizeValue(get('memory-limit'), 256 * 1024 * 1024),
+  };
+}
+
+function parsePort({ value, source }: { value: string; source: string }): number {
+  if (!/^\d+$/.test(value) || Number(value) > 65535) throw new ConfigError(`${source}: ${JSON.stringify(value)} is not a port number (0-65535)`);
+  return Number(value);
+}
+
+const SIZE_UNITS: Record<string, number> = {
+  '': 1, b: 1, kb: 1e3, mb: 1e6, gb: 1e9, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, k: 1024, m: 1024 ** 2, g: 1024 ** 3,
+};
+
+/** Sizes like 16MiB, 10MB, 512k or plain bytes. */
+export function parseSize(s: string): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)\s*([a-zA-Z]*)$/.exec(s.trim());
+  if (!m) return undefined;
+  const unit = SIZE_UNITS[m[2].toLowerCase()];
+  if (unit === undefined) return undefined;
+  return Math.floor(Number(m[1]) * unit);
+}
+
+function parseSizeValue({ value, source }: { value: string; source: string }, min: number): number {
+  const n = parseSize(value);
+  if (n === undefined) throw new ConfigError(`${source}: ${JSON.stringify(value)} is not a size (e.g. 16MiB, 10MB, 1048576)`);
+  if (n < min) throw new ConfigError(`${source}: ${value} is too small (at least ${min} bytes)`);
+  return n;
+}
+
+const DURATION_UNITS: Record<string, number> = { s: 1e3, m: 60e3, h: 3600e3, d: 86400e3, w: 7 * 86400e3 };
+
+/** Durations like 7d, 36h, 90m, 1w2d. */
+export function parseDuration(s: string): number | undefined {
+  const re = /(\d+(?:\.\d+)?)([smhdw])/y;
+  let total = 0;
+  let pos = 0;
+  const text = s.trim();
+  if (text === '') return undefined;
+  while (pos < text.length) {
+    re.lastIndex = pos;
+    const m = re.exec(text);
+    if (!m) return undefined;
+    total += Number(m[1]) * DURATION_UNITS[m[2]];
+    pos = re.lastIndex;
+  }
+  return total;
+}
+
+function parseDurationValue({ value, source }: { value: string; source: string }): number {
+  const n = parseDuration(value);
+  if (n === undefined) throw new ConfigError(`${source}: ${JSON.stringify(value)} is not a duration (e.g. 36h, 7d, 2w)`);
+  return n;
+}

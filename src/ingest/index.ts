@@ -1,0 +1,1 @@
+export { Ingestor, OverloadedError, UnavailableError, type IngestorOptions, type IngestStats } from './ingestor.js';

@@ -1,0 +1,240 @@
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { SightlineError } from '../errors.js';
+import type { SpanWriter } from '../store/index.js';
+import { EngineError } from '../store/index.js';
+import { Wal, WalBrokenError, type Segment } from './wal.js';
+
+export interface IngestorOptions {
+  walDir: string;
+  store: SpanWriter;
+  log: Logger;
+  /**
+   * Bytes the WAL may hold that the store has not taken yet. Past it,
+   * ingest is refused with "overloaded" until the store catches up.
+   */
+  backlogBudgetBytes: number;
+  /** Longest a span waits in the WAL before an insert is started. */
+  flushIntervalMs: number;
+  /** Rotate WAL segments at this size. */
+  segmentBytes: number;
+}
+
+/** Ingest is refused until the store catches up; retry after `retryAfterSeconds`. */
+export class OverloadedError extends SightlineError {
+  override readonly name = 'OverloadedError';
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super('OVERLOADED', message);
+  }
+}
+
+/** Ingest cannot be made durable at all (the WAL failed, or we are stopping). */
+export class UnavailableError extends SightlineError {
+  override readonly name = 'UnavailableError';
+  readonly retryAfterSeconds = 5;
+  constructor(message: string) {
+    super('UNAVAILABLE', message);
+  }
+}
+
+export interface IngestStats {
+  acceptedSpans: number;
+  storedSpans: number;
+  storeInserts: number;
+  storeErrors: number;
+  /** Spans set aside because the store refused their data as invalid. */
+  quarantinedSpans: number;
+  overloadRefusals: number;
+  backlogBytes: number;
+  replayedSegments: number;
+}
+
+/**
+ * The durable half of ingest: decoded span blocks go into the WAL (group
+ * commit, fsync before success), and one writer moves sealed segments into
+ * the store, oldest first.
+ */
+export class Ingestor {
+  private readonly stats: IngestStats = {
+    acceptedSpans: 0,
+    storedSpans: 0,
+    storeInserts: 0,
+    storeErrors: 0,
+    quarantinedSpans: 0,
+    overloadRefusals: 0,
+    backlogBytes: 0,
+    replayedSegments: 0,
+  };
+  private stopping = false;
+  private writer: Promise<void> | null = null;
+  private wake: (() => void) | null = null;
+  private lastInsertAt = Date.now();
+
+  private constructor(
+    private readonly wal: Wal,
+    private readonly recovered: Segment[],
+    private readonly opts: IngestorOptions,
+  ) {}
+
+  static async open(opts: IngestorOptions): Promise<Ingestor> {
+    const { wal, recovery } = await Wal.open({ dir: opts.walDir, segmentBytes: opts.segmentBytes });
+    if (recovery.segments.length > 0 || recovery.truncatedBytes > 0) {
+      opts.log.info(
+        {
+          segments: recovery.segments.length,
+          spans: recovery.segments.reduce((n, s) => n + s.rows, 0),
+          tornBytes: recovery.truncatedBytes,
+        },
+        'WAL holds segments from the last run; replaying them',
+      );
+    }
+    return new Ingestor(wal, recovery.segments, opts);
+  }
+
+  /** Starts moving WAL segments into the store: recovered ones first. */
+  start(): void {
+    this.wal.onSealed(() => this.wake?.());
+    this.writer = this.writeLoop();
+  }
+
+  /**
+   * Throws OverloadedError when the store is too far behind. Receivers call
+   * this before decoding, so refused requests cost almost nothing.
+   */
+  checkCapacity(incomingBytes = 0): void {
+    if (this.stopping) throw new UnavailableError('Sightline is shutting down');
+    const failure = this.wal.failure;
+    if (failure) throw new UnavailableError(`the WAL cannot take writes: ${failure.message}`);
+    if (this.wal.backlogBytes + incomingBytes > this.opts.backlogBudgetBytes) {
+      this.stats.overloadRefusals++;
+      throw new OverloadedError(
+        `ingest backlog is over its budget (${this.wal.backlogBytes} of ${this.opts.backlogBudgetBytes} bytes waiting for the store)`,
+        2,
+      );
+    }
+  }
+
+  /**
+   * Makes a Native block of span rows durable. Resolves after fsync; the
+   * caller may acknowledge the spans then.
+   */
+  async append(block: Buffer, rows: number): Promise<void> {
+    this.checkCapacity(block.length);
+    try {
+      await this.wal.append(block, rows);
+    } catch (e) {
+      if (e instanceof WalBrokenError) throw new UnavailableError(e.message);
+      throw e;
+    }
+    this.stats.acceptedSpans += rows;
+  }
+
+  getStats(): IngestStats {
+    return { ...this.stats, backlogBytes: this.wal.backlogBytes };
+  }
+
+  /**
+   * Stops taking spans, seals the WAL and moves what it holds into the
+   * store, waiting at most `deadlineMs`. Whatever is left stays in the WAL
+   * for the next start.
+   */
+  async stop(deadlineMs = 30_000): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    await this.wal.close();
+    this.wake?.();
+    if (!this.writer) return;
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), deadlineMs);
+    });
+    const result = await Promise.race([this.writer.then(() => 'done' as const), deadline]);
+    clearTimeout(timer);
+    if (result === 'timeout') this.opts.log.warn('store did not take the whole WAL before the shutdown deadline; the rest is replayed at next start');
+  }
+
+  private async writeLoop(): Promise<void> {
+    for (const seg of this.recovered) {
+      if (!(await this.storeSegment(seg, true))) return;
+      this.stats.replayedSegments++;
+    }
+    for (;;) {
+      const sealed = this.wal.takeSealed();
+      if (sealed.length > 0) {
+        for (const seg of sealed) if (!(await this.storeSegment(seg, false))) return;
+        continue;
+      }
+      if (this.stopping) return;
+      const due = this.lastInsertAt + this.opts.flushIntervalMs - Date.now();
+      if (this.wal.activeRows() > 0 && due <= 0) {
+        try {
+          await this.wal.sealActive();
+        } catch (e) {
+          this.opts.log.error({ err: e }, 'sealing the WAL segment failed');
+          await this.sleep(1000);
+        }
+        continue;
+      }
+      await this.sleep(due > 0 ? due : this.opts.flushIntervalMs);
+    }
+  }
+
+  /**
+   * Inserts one segment, retrying until it is stored. Returns false if we
+   * were told to stop while the store was failing.
+   */
+  private async storeSegment(seg: Segment, replay: boolean): Promise<boolean> {
+    const log = this.opts.log;
+    let delay = 100;
+    for (let attempt = 1; ; attempt++) {
+      const started = Date.now();
+      try {
+        await this.opts.store.writeSegment(seg.path, { replay });
+        this.lastInsertAt = Date.now();
+        this.stats.storeInserts++;
+        this.stats.storedSpans += seg.rows;
+        log.debug({ segment: seg.seq, spans: seg.rows, bytes: seg.bytes, ms: Date.now() - started, replay }, 'segment stored');
+        await this.wal.remove(seg);
+        return true;
+      } catch (e) {
+        this.stats.storeErrors++;
+        if (e instanceof EngineError && e.badInput) {
+          await this.quarantine(seg, e);
+          return true;
+        }
+        log.warn({ err: e, segment: seg.seq, attempt }, 'store insert failed; retrying');
+        if (this.stopping && attempt >= 3) return false;
+        await this.sleep(delay);
+        delay = Math.min(delay * 2, 5000);
+      }
+    }
+  }
+
+  /** Keeps a segment the store will not take, out of the way, and counts it. */
+  private async quarantine(seg: Segment, err: Error): Promise<void> {
+    const dir = path.join(this.opts.walDir, 'quarantine');
+    await fsp.mkdir(dir, { recursive: true });
+    await fsp.rename(seg.path, path.join(dir, path.basename(seg.path)));
+    this.stats.quarantinedSpans += seg.rows;
+    this.opts.log.error(
+      { err, segment: seg.seq, spans: seg.rows, dir },
+      'the store refused a WAL segment as invalid; it was moved to quarantine and its spans are not queryable',
+    );
+    await this.wal.forget(seg);
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(done, ms);
+      function done() {
+        clearTimeout(t);
+        resolve();
+      }
+      this.wake = done;
+    });
+  }
+}

@@ -1,0 +1,136 @@
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { sql, join, ident, type Sql } from '../../query/sql/index.js';
+import { EngineError, type Engine, type EngineCapabilities, type Lane, type ResultFormat } from '../engine.js';
+
+const require = createRequire(import.meta.url);
+
+interface ChdbSession {
+  queryAsync(query: string, opts?: { format?: string }): Promise<{ bytes(): Uint8Array }>;
+  close(): void;
+}
+
+export interface ChdbOptions {
+  /** Directory holding chDB's own data (tables, parts). */
+  dir: string;
+  /** Query connections; each runs one query at a time. */
+  queryConnections?: number;
+  /** Engine memory ceiling in bytes (tracked allocations only, not JS). */
+  maxMemoryBytes?: number;
+}
+
+/**
+ * Embedded chDB: the ClickHouse engine in this process, on a data directory.
+ *
+ * chDB runs each session's operations one at a time on libuv's pool, so the
+ * engine keeps one session for ingest and a few for queries, and queues work
+ * per session rather than letting it pile up on the pool (see
+ * shared/ENGINE-NOTES.md, "Threads" and "Sessions").
+ */
+export class ChdbEngine implements Engine {
+  readonly capabilities: EngineCapabilities = {
+    lowCardinality: true,
+    codecs: true,
+    fsyncSettings: true,
+    jsonFunctions: true,
+  };
+  version = '';
+
+  private readonly ingest: SerialSession;
+  private readonly queries: SerialSession[];
+  private next = 0;
+
+  private constructor(ingest: SerialSession, queries: SerialSession[]) {
+    this.ingest = ingest;
+    this.queries = queries;
+  }
+
+  static async open(opts: ChdbOptions): Promise<ChdbEngine> {
+    const { Session } = require('chdb') as { Session: new (dir: string, o?: object) => ChdbSession };
+    const args = [
+      // Marks of every part are cached; the default of 5 GiB is far past what
+      // a single-machine Sightline should hold.
+      '--mark_cache_size=268435456',
+      '--index_mark_cache_size=67108864',
+      `--max_server_memory_usage=${opts.maxMemoryBytes ?? 2 * 1024 ** 3}`,
+    ];
+    const dir = path.resolve(opts.dir);
+    const open = () => new SerialSession(new Session(dir, { connectionArgs: args }));
+    const ingest = open();
+    const queries: SerialSession[] = [];
+    for (let i = 0; i < (opts.queryConnections ?? 2); i++) queries.push(open());
+    const engine = new ChdbEngine(ingest, queries);
+    const out = await engine.query(sql`SELECT version()`, 'TabSeparated');
+    engine.version = out.toString('utf8').trim();
+    return engine;
+  }
+
+  async exec(statement: Sql, lane: Lane = 'query'): Promise<void> {
+    await this.session(lane).run(statement.text, 'TabSeparated');
+  }
+
+  async query(statement: Sql, format: ResultFormat, lane: Lane = 'query'): Promise<Buffer> {
+    return this.session(lane).run(statement.text, format);
+  }
+
+  async insertNativeFile(table: string, columns: readonly string[], file: string): Promise<void> {
+    const names = join(columns.map(ident));
+    // The file's own column names and types are used; the SELECT converts
+    // types (String to LowCardinality) and the column list maps by name.
+    await this.exec(
+      sql`INSERT INTO ${ident(table)} (${names}) SELECT ${names} FROM file(${path.resolve(file)}, 'Native') SETTINGS max_partitions_per_insert_block = 0`,
+      'ingest',
+    );
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.ingest, ...this.queries].map((s) => s.close()));
+  }
+
+  private session(lane: Lane): SerialSession {
+    if (lane === 'ingest') return this.ingest;
+    // The least busy query session; ties go round-robin.
+    let best = this.queries[this.next++ % this.queries.length];
+    for (const s of this.queries) if (s.depth < best.depth) best = s;
+    return best;
+  }
+}
+
+/** One chDB session with our own FIFO in front, so queue depth is visible and bounded by callers. */
+class SerialSession {
+  depth = 0;
+  private tail: Promise<unknown> = Promise.resolve();
+  private closed = false;
+
+  constructor(private readonly session: ChdbSession) {}
+
+  run(text: string, format: string): Promise<Buffer> {
+    if (this.closed) return Promise.reject(new EngineError('chDB session is closed', undefined));
+    this.depth++;
+    const result = this.tail.then(async () => {
+      try {
+        const r = await this.session.queryAsync(text, { format });
+        const bytes = r.bytes();
+        return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      } catch (e) {
+        throw toEngineError(e);
+      } finally {
+        this.depth--;
+      }
+    });
+    this.tail = result.catch(() => undefined);
+    return result;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.tail;
+    this.session.close();
+  }
+}
+
+function toEngineError(e: unknown): EngineError {
+  if (e instanceof EngineError) return e;
+  const err = e as { message?: string; clickhouseCode?: number };
+  return new EngineError(err.message ?? String(e), err.clickhouseCode, { cause: e });
+}

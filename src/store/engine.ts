@@ -1,0 +1,96 @@
+import type { Sql } from '../query/sql/index.js';
+
+/**
+ * What a ClickHouse-family engine can do, declared as data. The zero value
+ * (all false) means the least capable engine we support, ClickHouse 18.16;
+ * schema and SQL switch features on from here, never from the engine's name.
+ */
+export interface EngineCapabilities {
+  /** `LowCardinality(T)` columns without experimental settings. */
+  readonly lowCardinality: boolean;
+  /** Per-column compression codecs (`CODEC(ZSTD(1))`). */
+  readonly codecs: boolean;
+  /** `fsync_after_insert` and `fsync_part_directory` MergeTree settings. */
+  readonly fsyncSettings: boolean;
+  /** JSONExtract* functions. */
+  readonly jsonFunctions: boolean;
+}
+
+export const LEAST_CAPABLE: EngineCapabilities = {
+  lowCardinality: false,
+  codecs: false,
+  fsyncSettings: false,
+  jsonFunctions: false,
+};
+
+/**
+ * Which connection an operation should use. Ingest and queries get separate
+ * connections so a slow query never holds up an insert, and the reverse.
+ */
+export type Lane = 'ingest' | 'query';
+
+export type ResultFormat = 'RowBinary' | 'JSONCompact' | 'TabSeparated';
+
+/**
+ * A connection to a ClickHouse-family engine: embedded chDB or a server.
+ * The store builds all SQL; an engine only runs it and moves bytes.
+ */
+export interface Engine {
+  readonly capabilities: EngineCapabilities;
+  /** The engine's version string, for logs and buildinfo. */
+  readonly version: string;
+
+  /** Runs a statement that returns no rows. */
+  exec(statement: Sql, lane?: Lane): Promise<void>;
+
+  /** Runs a query and returns its whole output in `format`. */
+  query(statement: Sql, format: ResultFormat, lane?: Lane): Promise<Buffer>;
+
+  /**
+   * Inserts a file of ClickHouse Native blocks into `columns` of `table`.
+   * The file holds exactly those columns; the engine converts types.
+   * Resolves once the rows are committed (durably, where the table's
+   * settings ask for fsync).
+   */
+  insertNativeFile(table: string, columns: readonly string[], file: string): Promise<void>;
+
+  close(): Promise<void>;
+}
+
+/** An engine error with ClickHouse's own code, when there is one. */
+export class EngineError extends Error {
+  override readonly name = 'EngineError';
+  constructor(
+    message: string,
+    /** ClickHouse's numeric error code, e.g. 241 MEMORY_LIMIT_EXCEEDED. */
+    readonly code: number | undefined,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+
+  /**
+   * The data itself is bad: retrying the same bytes will fail the same way.
+   * Everything else (limits, load, I/O, network) is worth retrying.
+   */
+  get badInput(): boolean {
+    return this.code !== undefined && BAD_INPUT_CODES.has(this.code);
+  }
+}
+
+/** ClickHouse codes that mean the inserted data cannot be read or converted. */
+const BAD_INPUT_CODES = new Set([
+  6, // CANNOT_PARSE_TEXT
+  8, // THERE_IS_NO_COLUMN
+  10, // NOT_FOUND_COLUMN_IN_BLOCK
+  16, // NO_SUCH_COLUMN_IN_TABLE
+  26, // CANNOT_PARSE_QUOTED_STRING
+  27, // CANNOT_PARSE_INPUT_ASSERTION_FAILED
+  33, // CANNOT_READ_ALL_DATA
+  53, // TYPE_MISMATCH
+  70, // CANNOT_CONVERT_TYPE
+  72, // CANNOT_PARSE_NUMBER
+  117, // INCORRECT_DATA
+  128, // TOO_LARGE_ARRAY_SIZE
+  131, // TOO_LARGE_STRING_SIZE
+]);

@@ -1,0 +1,173 @@
+import { SPAN_COLUMNS, type ColumnSpec } from '../model/span-batch.js';
+import { sql, join, ident, typeName, type Sql } from '../query/sql/index.js';
+import type { Engine, EngineCapabilities } from './engine.js';
+
+/**
+ * The storage schema, shared by every ClickHouse-family engine.
+ *
+ * - spans: one row per span, columns as in SPAN_COLUMNS. Partitioned by UTC
+ *   day number (a plain integer, so no time zone or version differences),
+ *   sorted by (service, hour, trace id): a service's spans over a time range
+ *   are contiguous, and within them a trace's spans sit together.
+ * - trace_index: trace id -> time range, services and root, filled by a
+ *   materialized view from every span insert. Trace-by-id reads it first to
+ *   learn which (service, hour) ranges of spans to read.
+ * - sightline_meta: the schema version.
+ */
+export const SCHEMA_VERSION = 1;
+
+export const NS_PER_HOUR = 3_600_000_000_000n;
+export const NS_PER_DAY = 86_400_000_000_000n;
+
+export const TABLES = {
+  spans: 'spans',
+  traceIndex: 'trace_index',
+  traceIndexView: 'trace_index_mv',
+  meta: 'sightline_meta',
+} as const;
+
+const ZERO_SPAN_ID = Buffer.alloc(8);
+
+/** The store type of a span column: wire type, dictionary-encoded where allowed. */
+export function storeType(spec: ColumnSpec, caps: EngineCapabilities): string {
+  if (!spec.lowCardinality || !caps.lowCardinality) return spec.type;
+  if (spec.type === 'String') return 'LowCardinality(String)';
+  if (spec.type === 'Array(String)') return 'Array(LowCardinality(String))';
+  return spec.type;
+}
+
+function codec(caps: EngineCapabilities, spec?: ColumnSpec): Sql {
+  if (!caps.codecs) return sql``;
+  // Start times of spans sorted by (service, hour, trace) cluster per trace;
+  // Delta turns them into small numbers before ZSTD.
+  if (spec?.name === 'start_ns') return sql` CODEC(Delta, ZSTD(1))`;
+  return sql` CODEC(ZSTD(1))`;
+}
+
+function mergeTreeSettings(caps: EngineCapabilities, granularity: number): Sql {
+  const settings = [sql`index_granularity = ${granularity}`];
+  // Parts must be on disk before the WAL segment that fed them is deleted.
+  if (caps.fsyncSettings) settings.push(sql`fsync_after_insert = 1`, sql`fsync_part_directory = 1`);
+  return sql`SETTINGS ${join(settings)}`;
+}
+
+export function createSpansTable(caps: EngineCapabilities): Sql {
+  const columns = SPAN_COLUMNS.map((c) => sql`${ident(c.name)} ${typeName(storeType(c, caps))}${codec(caps, c)}`);
+  return sql`CREATE TABLE IF NOT EXISTS ${ident(TABLES.spans)} (
+  ${join(columns, ',\n  ')}
+) ENGINE = MergeTree
+PARTITION BY intDiv(start_ns, ${NS_PER_DAY})
+ORDER BY (service_name, intDiv(start_ns, ${NS_PER_HOUR}), trace_id)
+${mergeTreeSettings(caps, 2048)}`;
+}
+
+export function createTraceIndexTable(caps: EngineCapabilities): Sql {
+  const lc = (t: string) => typeName(caps.lowCardinality ? `LowCardinality(${t})` : t);
+  return sql`CREATE TABLE IF NOT EXISTS ${ident(TABLES.traceIndex)} (
+  trace_id FixedString(16),
+  start_min UInt64,
+  start_max UInt64,
+  end_max UInt64,
+  services Array(${lc('String')}),
+  has_root UInt8,
+  root_service ${lc('String')},
+  root_name ${lc('String')}
+) ENGINE = MergeTree
+PARTITION BY intDiv(start_min, ${NS_PER_DAY})
+ORDER BY trace_id
+${mergeTreeSettings(caps, 1024)}`;
+}
+
+/**
+ * Index rows for a set of span rows, one per trace. Several rows may exist
+ * for one trace (one per insert); readers aggregate them with min, max and
+ * union, so inserting the same rows twice is harmless.
+ */
+export function traceIndexSelect(from: Sql): Sql {
+  const isRoot = sql`parent_span_id = ${ZERO_SPAN_ID}`;
+  return sql`SELECT
+  trace_id,
+  min(start_ns) AS start_min,
+  max(start_ns) AS start_max,
+  max(start_ns + duration_ns) AS end_max,
+  groupUniqArray(service_name) AS services,
+  max(${isRoot}) AS has_root,
+  anyIf(service_name, ${isRoot}) AS root_service,
+  anyIf(name, ${isRoot}) AS root_name
+FROM ${from}
+GROUP BY trace_id`;
+}
+
+export function createTraceIndexView(): Sql {
+  return sql`CREATE MATERIALIZED VIEW IF NOT EXISTS ${ident(TABLES.traceIndexView)} TO ${ident(TABLES.traceIndex)} AS
+${traceIndexSelect(ident(TABLES.spans))}`;
+}
+
+export function createMetaTable(): Sql {
+  return sql`CREATE TABLE IF NOT EXISTS ${ident(TABLES.meta)} (
+  key String,
+  value String,
+  version UInt64
+) ENGINE = ReplacingMergeTree(version)
+ORDER BY key`;
+}
+
+export class SchemaVersionError extends Error {
+  override readonly name = 'SchemaVersionError';
+}
+
+/**
+ * Creates the schema, or checks that an existing one is ours and current.
+ * Every statement is idempotent, so several processes may run this at once.
+ */
+export async function initSchema(engine: Engine, describe: string): Promise<{ created: boolean }> {
+  const tables = await listTables(engine);
+  const hasMeta = tables.has(TABLES.meta);
+  if (!hasMeta && tables.has(TABLES.spans))
+    throw new SchemaVersionError(`${describe} holds a spans table without Sightline's schema record; refusing to touch it`);
+  let created = false;
+  let found: number | null = null;
+  if (hasMeta) {
+    found = await readSchemaVersion(engine);
+    // null: created by a process that died before recording the version;
+    // the statements below finish the job.
+    if (found !== null && found > SCHEMA_VERSION) {
+      throw new SchemaVersionError(
+        `${describe} has schema version ${found}, written by a newer Sightline; this build understands up to version ${SCHEMA_VERSION}. Upgrade Sightline, or point it at another data location.`,
+      );
+    } else if (found !== null && found < SCHEMA_VERSION) {
+      throw new SchemaVersionError(
+        `${describe} has schema version ${found}, and this build has no migration from it to version ${SCHEMA_VERSION}.`,
+      );
+    }
+  } else created = true;
+
+  const caps = engine.capabilities;
+  await engine.exec(createMetaTable());
+  await engine.exec(createSpansTable(caps));
+  await engine.exec(createTraceIndexTable(caps));
+  await engine.exec(createTraceIndexView());
+  if (found === null) {
+    await engine.exec(
+      sql`INSERT INTO ${ident(TABLES.meta)} (key, value, version) VALUES ('schema_version', ${String(SCHEMA_VERSION)}, ${SCHEMA_VERSION})`,
+    );
+  }
+  return { created };
+}
+
+async function listTables(engine: Engine): Promise<Set<string>> {
+  const out = await engine.query(sql`SELECT name FROM system.tables WHERE database = currentDatabase()`, 'TabSeparated');
+  return new Set(out.toString('utf8').split('\n').filter(Boolean));
+}
+
+export async function readSchemaVersion(engine: Engine): Promise<number | null> {
+  const out = await engine.query(
+    sql`SELECT value FROM ${ident(TABLES.meta)} FINAL WHERE key = 'schema_version'`,
+    'TabSeparated',
+  );
+  const text = out.toString('utf8').trim();
+  if (text === '') return null;
+  const n = Number(text);
+  if (!Number.isInteger(n)) throw new SchemaVersionError(`unreadable schema version ${JSON.stringify(text)}`);
+  return n;
+}

@@ -1,0 +1,399 @@
+import { randomBytes } from 'node:crypto';
+import { SPAN_COLUMNS, SPAN_COLUMN_NAMES } from '../model/span-batch.js';
+import { readSpanRecords } from '../model/row-binary.js';
+import type { SpanRecord } from '../model/span-record.js';
+import type { AnyValueJson, KeyValueJson } from '../model/any-value.js';
+import { sql, join, ident, typeName, type Sql } from '../query/sql/index.js';
+import type { Engine } from './engine.js';
+import { NS_PER_DAY, TABLES, traceIndexSelect } from './schema.js';
+import type {
+  AttributeRef,
+  AttributeScope,
+  IntrinsicField,
+  MatchedSpan,
+  RetentionResult,
+  SearchResult,
+  SearchTag,
+  Store,
+  StoreStats,
+  TagSearchRequest,
+  TagValue,
+  TimeRange,
+  TraceSummary,
+} from './types.js';
+
+const SPANS = ident(TABLES.spans);
+const TRACE_INDEX = ident(TABLES.traceIndex);
+const ALL_COLUMNS = join(SPAN_COLUMN_NAMES.map(ident));
+
+/** Settings every JSON-returning query needs to keep 64-bit values exact. */
+const JSON_SETTINGS = sql`SETTINGS output_format_json_quote_64bit_integers = 1, output_format_json_quote_denormals = 1`;
+
+interface JsonCompact<Row> {
+  data: Row[];
+  statistics?: { rows_read?: number; bytes_read?: number };
+}
+
+/**
+ * The store for every ClickHouse-family engine: all SQL lives here and in
+ * schema.ts, and engines differ only by their declared capabilities.
+ */
+export class SqlStore implements Store {
+  constructor(private readonly engine: Engine) {}
+
+  // ---- writing ---------------------------------------------------------------
+
+  async writeSegment(file: string, opts: { replay: boolean }): Promise<void> {
+    if (!opts.replay) {
+      // The materialized view fills trace_index from the same insert.
+      await this.engine.insertNativeFile(TABLES.spans, SPAN_COLUMN_NAMES, file);
+      return;
+    }
+    // The segment may be partly stored: stage it, insert only the rows the
+    // store lacks, and re-derive its trace index rows (harmless if present).
+    const stagingName = `sightline_replay_${process.pid}_${randomBytes(4).toString('hex')}`;
+    const staging = ident(stagingName);
+    const columns = SPAN_COLUMNS.map((c) => sql`${ident(c.name)} ${typeName(c.type)}`);
+    await this.engine.exec(sql`CREATE TABLE ${staging} (${join(columns)}) ENGINE = Memory`, 'ingest');
+    try {
+      await this.engine.insertNativeFile(stagingName, SPAN_COLUMN_NAMES, file);
+      await this.engine.exec(
+        sql`INSERT INTO ${SPANS} (${ALL_COLUMNS})
+SELECT ${ALL_COLUMNS} FROM ${staging}
+WHERE (trace_id, span_id, start_ns) NOT IN (
+  SELECT trace_id, span_id, start_ns FROM ${SPANS}
+  WHERE start_ns >= (SELECT min(start_ns) FROM ${staging})
+    AND start_ns <= (SELECT max(start_ns) FROM ${staging})
+    AND trace_id IN (SELECT trace_id FROM ${staging})
+)
+SETTINGS max_partitions_per_insert_block = 0`,
+        'ingest',
+      );
+      await this.engine.exec(
+        sql`INSERT INTO ${TRACE_INDEX} (trace_id, start_min, start_max, end_max, services, has_root, root_service, root_name)
+${traceIndexSelect(staging)}
+SETTINGS max_partitions_per_insert_block = 0`,
+        'ingest',
+      );
+    } finally {
+      await this.engine.exec(sql`DROP TABLE IF EXISTS ${staging}`, 'ingest');
+    }
+  }
+
+  // ---- trace by id -----------------------------------------------------------
+
+  async getTrace(traceId: Buffer, range?: TimeRange): Promise<SpanRecord[]> {
+    const within = range ? sql` AND end_max >= ${range.startNs} AND start_min < ${range.endNs}` : sql``;
+    const index = await this.json<[string, string, string, string[]]>(sql`
+SELECT toString(count()), toString(min(start_min)), toString(max(start_max)), groupUniqArrayArray(services)
+FROM ${TRACE_INDEX}
+WHERE trace_id = ${traceId}${within}`);
+    const [count, startMin, startMax, services] = index.data[0] ?? ['0', '0', '0', []];
+    if (count === '0') return [];
+    // The sort key is (service, hour, trace id): naming the services and the
+    // time range lets the engine read only the granules of this trace.
+    const out = await this.engine.query(
+      sql`SELECT ${ALL_COLUMNS} FROM ${SPANS}
+WHERE service_name IN (${services}) AND start_ns >= ${BigInt(startMin)} AND start_ns <= ${BigInt(startMax)} AND trace_id = ${traceId}
+LIMIT 1 BY span_id, start_ns`,
+      'RowBinary',
+    );
+    return readSpanRecords(out);
+  }
+
+  // ---- tag search ------------------------------------------------------------
+
+  async searchTags(req: TagSearchRequest): Promise<SearchResult> {
+    const { range } = req;
+    const conditions: Sql[] = [sql`start_ns >= ${range.startNs}`, sql`start_ns < ${range.endNs}`];
+    for (const tag of req.tags) conditions.push(tagCondition(tag, range));
+    if (req.minDurationNs !== undefined || req.maxDurationNs !== undefined) {
+      const having: Sql[] = [];
+      if (req.minDurationNs !== undefined) having.push(sql`max(end_max) - min(start_min) >= ${req.minDurationNs}`);
+      if (req.maxDurationNs !== undefined) having.push(sql`max(end_max) - min(start_min) <= ${req.maxDurationNs}`);
+      conditions.push(sql`trace_id IN (
+  SELECT trace_id FROM ${TRACE_INDEX}
+  WHERE end_max >= ${range.startNs} AND start_min < ${range.endNs}
+  GROUP BY trace_id HAVING ${join(having, ' AND ')})`);
+    }
+    const shown = req.tags.filter((t) => t.key !== 'service.name');
+    const attrs = join([sql`service_name`, ...shown.map((t) => tagDisplayValue(t.key))]);
+    type Row = [string, string, [string, string, string, string, string[]][], string];
+    const found = await this.json<Row>(sql`
+SELECT hex(trace_id), toString(count()), groupArray(${req.spss})((hex(span_id), name, toString(start_ns), toString(duration_ns), [${attrs}])), toString(min(start_ns)) AS first
+FROM ${SPANS}
+WHERE ${join(conditions, '\n  AND ')}
+GROUP BY trace_id
+ORDER BY first DESC
+LIMIT ${req.limit}`);
+    const traces: TraceSummary[] = [];
+    if (found.data.length === 0) return { traces, inspectedSpans: found.statistics?.rows_read ?? 0, inspectedBytes: found.statistics?.bytes_read ?? 0 };
+
+    const ids = found.data.map((r) => Buffer.from(r[0], 'hex'));
+    const info = await this.json<[string, string, string, string, string]>(sql`
+SELECT hex(trace_id), toString(min(start_min)), toString(max(end_max)), anyIf(root_service, has_root = 1), anyIf(root_name, has_root = 1)
+FROM ${TRACE_INDEX}
+WHERE trace_id IN (${ids})
+GROUP BY trace_id`);
+    const byId = new Map(info.data.map((r) => [r[0], r]));
+    const names = ['service.name', ...shown.map((t) => t.key)];
+    for (const [hexId, matched, spans, first] of found.data) {
+      const meta = byId.get(hexId);
+      const startNs = BigInt(meta?.[1] ?? first);
+      const endNs = BigInt(meta?.[2] ?? first);
+      traces.push({
+        traceId: Buffer.from(hexId, 'hex'),
+        rootServiceName: meta?.[3] ?? '',
+        rootTraceName: meta?.[4] ?? '',
+        startNs,
+        durationNs: endNs - startNs,
+        spanSet: {
+          matched: Number(matched),
+          spans: spans.map(([spanId, name, start, duration, values]): MatchedSpan => ({
+            spanId: Buffer.from(spanId, 'hex'),
+            name,
+            startNs: BigInt(start),
+            durationNs: BigInt(duration),
+            attributes: values
+              .map((v, i): KeyValueJson => ({ key: names[i], value: { stringValue: v } }))
+              .filter((kv) => (kv.value as { stringValue: string }).stringValue !== ''),
+          })),
+        },
+      });
+    }
+    return {
+      traces,
+      inspectedSpans: (found.statistics?.rows_read ?? 0) + (info.statistics?.rows_read ?? 0),
+      inspectedBytes: (found.statistics?.bytes_read ?? 0) + (info.statistics?.bytes_read ?? 0),
+    };
+  }
+
+  // ---- tags ------------------------------------------------------------------
+
+  async tagNames(scopes: readonly AttributeScope[], range: TimeRange, limit: number): Promise<Map<AttributeScope, string[]>> {
+    const out = new Map<AttributeScope, string[]>();
+    const when = timeFilter(range);
+    for (const scope of scopes) {
+      let keys: Sql | null = null;
+      let where = sql``;
+      switch (scope) {
+        case 'span':
+        case 'resource': {
+          const p = scope === 'span' ? 'attr' : 'res';
+          keys = sql`arrayJoin(arrayConcat(${join(TYPES.map((t) => ident(`${p}_${t}_keys`)))}))`;
+          break;
+        }
+        case 'event':
+          if (!this.engine.capabilities.jsonFunctions) break;
+          keys = sql`arrayJoin(arrayFlatten(arrayMap(a -> arrayMap(kv -> JSONExtractString(kv, 'key'), JSONExtractArrayRaw(a)), event_attrs)))`;
+          where = sql` AND notEmpty(event_attrs)`;
+          break;
+        case 'link':
+          if (!this.engine.capabilities.jsonFunctions) break;
+          keys = sql`arrayJoin(arrayFlatten(arrayMap(a -> arrayMap(kv -> JSONExtractString(kv, 'key'), JSONExtractArrayRaw(a)), link_attrs)))`;
+          where = sql` AND notEmpty(link_attrs)`;
+          break;
+        case 'instrumentation':
+          if (!this.engine.capabilities.jsonFunctions) break;
+          keys = sql`arrayJoin(arrayMap(kv -> JSONExtractString(kv, 'key'), JSONExtractArrayRaw(scope_attrs)))`;
+          where = sql` AND scope_attrs != ''`;
+          break;
+      }
+      if (!keys) {
+        out.set(scope, []);
+        continue;
+      }
+      const res = await this.json<[string]>(sql`SELECT DISTINCT toString(${keys}) AS k FROM ${SPANS} WHERE ${when}${where} LIMIT ${limit}`);
+      out.set(scope, res.data.map((r) => r[0]).sort());
+    }
+    return out;
+  }
+
+  async tagValues(attr: AttributeRef, range: TimeRange, limit: number): Promise<TagValue[]> {
+    const when = timeFilter(range);
+    const values: TagValue[] = [];
+    const seen = new Set<string>();
+    const add = (type: TagValue['type'], value: string) => {
+      const k = `${type}\u0000${value}`;
+      if (values.length < limit && !seen.has(k)) {
+        seen.add(k);
+        values.push({ type, value });
+      }
+    };
+    const typedScopes: ('attr' | 'res')[] =
+      attr.scope === 'span' ? ['attr'] : attr.scope === 'resource' ? ['res'] : attr.scope === 'any' ? ['attr', 'res'] : [];
+    for (const p of typedScopes) {
+      if (p === 'res' && attr.name === 'service.name') {
+        // Also a sort-key column: much cheaper than the attribute arrays.
+        const res = await this.json<[string]>(sql`SELECT DISTINCT service_name FROM ${SPANS} WHERE ${when} LIMIT ${limit}`);
+        for (const [v] of res.data) add('string', v);
+        continue;
+      }
+      for (const t of TYPES) {
+        if (t === 'other') continue;
+        const k = ident(`${p}_${t}_keys`);
+        const v = ident(`${p}_${t}_values`);
+        const res = await this.json<[string]>(
+          sql`SELECT DISTINCT toString(arrayJoin(arrayFilter((v, k) -> k = ${attr.name}, ${v}, ${k}))) FROM ${SPANS} WHERE ${when} AND has(${k}, ${attr.name}) LIMIT ${limit}`,
+        );
+        for (const [value] of res.data) add(VALUE_TYPE[t], t === 'bool' ? (value === '1' ? 'true' : 'false') : value);
+      }
+    }
+    const jsonColumn = attr.scope === 'event' ? 'event_attrs' : attr.scope === 'link' ? 'link_attrs' : attr.scope === 'instrumentation' ? 'scope_attrs' : null;
+    if (jsonColumn && this.engine.capabilities.jsonFunctions) {
+      const lists = jsonColumn === 'scope_attrs' ? sql`[scope_attrs]` : ident(jsonColumn);
+      const res = await this.json<[string]>(sql`
+SELECT DISTINCT JSONExtractRaw(kv, 'value') FROM ${SPANS}
+ARRAY JOIN arrayFlatten(arrayMap(a -> JSONExtractArrayRaw(a), ${lists})) AS kv
+WHERE ${when} AND JSONExtractString(kv, 'key') = ${attr.name}
+LIMIT ${limit}`);
+      for (const [raw] of res.data) {
+        const tv = typedValue(JSON.parse(raw) as AnyValueJson);
+        if (tv) add(tv.type, tv.value);
+      }
+    }
+    return values;
+  }
+
+  async intrinsicValues(field: IntrinsicField, range: TimeRange, limit: number): Promise<string[]> {
+    let query: Sql;
+    const when = timeFilter(range);
+    switch (field) {
+      case 'rootName':
+      case 'rootService':
+        query = sql`SELECT DISTINCT toString(${field === 'rootName' ? sql`root_name` : sql`root_service`}) FROM ${TRACE_INDEX}
+WHERE has_root = 1 AND end_max >= ${range.startNs} AND start_min < ${range.endNs} LIMIT ${limit}`;
+        break;
+      case 'eventName':
+        query = sql`SELECT DISTINCT toString(arrayJoin(event_name)) FROM ${SPANS} WHERE ${when} AND notEmpty(event_name) LIMIT ${limit}`;
+        break;
+      default: {
+        const column = { name: 'name', statusMessage: 'status_message', scopeName: 'scope_name', scopeVersion: 'scope_version' }[field];
+        query = sql`SELECT DISTINCT toString(${ident(column)}) AS v FROM ${SPANS} WHERE ${when} AND v != '' LIMIT ${limit}`;
+      }
+    }
+    const res = await this.json<[string]>(query);
+    return res.data.map((r) => r[0]).filter((v) => v !== '').sort();
+  }
+
+  // ---- maintenance -----------------------------------------------------------
+
+  async dropExpired(cutoffNs: bigint): Promise<RetentionResult> {
+    const cutoffDay = Number(cutoffNs / NS_PER_DAY);
+    const parts = await this.json<[string, string]>(sql`
+SELECT DISTINCT table, partition FROM system.parts
+WHERE database = currentDatabase() AND active AND table IN (${[TABLES.spans, TABLES.traceIndex]})`);
+    const dropped: RetentionResult['dropped'] = [];
+    for (const [table, partition] of parts.data) {
+      const day = Number(partition);
+      if (!Number.isInteger(day) || day >= cutoffDay) continue;
+      await this.engine.exec(sql`ALTER TABLE ${ident(table)} DROP PARTITION ${day}`, 'ingest');
+      dropped.push({ table, day });
+    }
+    return { dropped };
+  }
+
+  async stats(): Promise<StoreStats> {
+    const parts = await this.json<[string, string, string]>(sql`
+SELECT toString(sum(rows)), toString(sum(data_compressed_bytes)), toString(count()) FROM system.parts
+WHERE database = currentDatabase() AND active AND table = ${TABLES.spans}`);
+    const traces = await this.json<[string]>(sql`SELECT toString(uniq(trace_id)) FROM ${TRACE_INDEX}`);
+    const [rows, bytes, count] = parts.data[0] ?? ['0', '0', '0'];
+    return { spans: Number(rows), bytesOnDisk: Number(bytes), activeParts: Number(count), traces: Number(traces.data[0]?.[0] ?? 0) };
+  }
+
+  async close(): Promise<void> {
+    await this.engine.close();
+  }
+
+  private async json<Row>(query: Sql): Promise<JsonCompact<Row>> {
+    const out = await this.engine.query(sql`${query}\n${JSON_SETTINGS}`, 'JSONCompact');
+    return JSON.parse(out.toString('utf8')) as JsonCompact<Row>;
+  }
+}
+
+const TYPES = ['str', 'int', 'float', 'bool', 'other'] as const;
+const VALUE_TYPE = { str: 'string', int: 'int', float: 'float', bool: 'bool' } as const;
+
+function timeFilter(range: TimeRange): Sql {
+  return sql`start_ns >= ${range.startNs} AND start_ns < ${range.endNs}`;
+}
+
+function typedValue(v: AnyValueJson): TagValue | null {
+  if ('stringValue' in v) return { type: 'string', value: v.stringValue };
+  if ('intValue' in v) return { type: 'int', value: v.intValue };
+  if ('doubleValue' in v) return { type: 'float', value: String(v.doubleValue) };
+  if ('boolValue' in v) return { type: 'bool', value: String(v.boolValue) };
+  return null;
+}
+
+/** Keys Tempo matches as substrings of a resource attribute. */
+const RESOURCE_SUBSTRING_KEYS = new Set([
+  'cluster', 'namespace', 'pod', 'container',
+  'k8s.cluster.name', 'k8s.namespace.name', 'k8s.pod.name', 'k8s.container.name',
+]);
+/** Keys Tempo matches as substrings of a span attribute. */
+const SPAN_SUBSTRING_KEYS = new Set(['http.method', 'http.url']);
+const STATUS_CODES: Record<string, number> = { unset: 0, ok: 1, error: 2 };
+
+function strAttr(prefix: 'attr' | 'res', key: string, match: (x: Sql) => Sql): Sql {
+  return sql`arrayExists((k, x) -> k = ${key} AND ${match(sql`x`)}, ${ident(`${prefix}_str_keys`)}, ${ident(`${prefix}_str_values`)})`;
+}
+
+function typedAttr(prefix: 'attr' | 'res', type: 'int' | 'float' | 'bool', key: string, value: number | bigint | boolean): Sql {
+  return sql`arrayExists((k, x) -> k = ${key} AND x = ${value}, ${ident(`${prefix}_${type}_keys`)}, ${ident(`${prefix}_${type}_values`)})`;
+}
+
+/**
+ * One tag of Tempo's tag search, with Tempo's semantics: a few well-known
+ * keys match as substrings of dedicated fields; any other key must equal a
+ * span or resource attribute. Values that read as numbers or booleans also
+ * match attributes of that type.
+ */
+function tagCondition(tag: SearchTag, range: TimeRange): Sql {
+  const { key, value } = tag;
+  const contains = (x: Sql) => sql`position(${x}, ${value}) > 0`;
+  switch (key) {
+    case 'service.name':
+      return contains(sql`service_name`);
+    case 'name':
+      return contains(sql`name`);
+    case 'status.code':
+      return value in STATUS_CODES ? sql`status_code = ${STATUS_CODES[value]}` : sql`0`;
+    case 'error':
+      return value === 'true' ? sql`status_code = 2` : sql`status_code != 2`;
+    case 'root.service.name':
+    case 'root.name': {
+      const col = key === 'root.name' ? sql`root_name` : sql`root_service`;
+      return sql`trace_id IN (SELECT trace_id FROM ${TRACE_INDEX} WHERE end_max >= ${range.startNs} AND start_min < ${range.endNs} AND has_root = 1 AND ${contains(col)})`;
+    }
+  }
+  if (RESOURCE_SUBSTRING_KEYS.has(key)) return strAttr('res', key, contains);
+  if (SPAN_SUBSTRING_KEYS.has(key)) return strAttr('attr', key, contains);
+  const alternatives: Sql[] = [];
+  for (const p of ['attr', 'res'] as const) {
+    alternatives.push(strAttr(p, key, (x) => sql`${x} = ${value}`));
+    if (/^-?\d{1,19}$/.test(value)) {
+      const n = BigInt(value);
+      if (n >= -(1n << 63n) && n < 1n << 63n) alternatives.push(typedAttr(p, 'int', key, n));
+    }
+    if (value.trim() !== '' && Number.isFinite(Number(value))) alternatives.push(typedAttr(p, 'float', key, Number(value)));
+    if (value === 'true' || value === 'false') alternatives.push(typedAttr(p, 'bool', key, value === 'true'));
+  }
+  return sql`(${join(alternatives, ' OR ')})`;
+}
+
+/** The string shown for a tag on a matched span. */
+function tagDisplayValue(key: string): Sql {
+  switch (key) {
+    case 'name':
+      return sql`toString(name)`;
+    case 'status.code':
+    case 'error':
+      return sql`['unset', 'ok', 'error'][status_code + 1]`;
+  }
+  const pick = (p: 'attr' | 'res') =>
+    sql`toString(${ident(`${p}_str_values`)}[indexOf(${ident(`${p}_str_keys`)}, ${key})])`;
+  return sql`if(has(attr_str_keys, ${key}), ${pick('attr')}, ${pick('res')})`;
+}
+

@@ -1,0 +1,124 @@
+import type { KeyValueJson } from '../model/any-value.js';
+import type { SpanRecord } from '../model/span-record.js';
+
+/** A half-open range of Unix nanoseconds: [startNs, endNs). */
+export interface TimeRange {
+  startNs: bigint;
+  endNs: bigint;
+}
+
+/**
+ * Writes span rows. Owned by the ingest pipeline: one writer call at a time.
+ */
+export interface SpanWriter {
+  /**
+   * Stores the span rows of one WAL segment (a file of Native blocks).
+   * Resolves once they are durable in the store; the caller may then delete
+   * the segment.
+   *
+   * With `replay`, the segment may already be partly or wholly stored (the
+   * process died between the insert and the segment's deletion): rows that
+   * are already there, by (trace id, span id, start), are not written again.
+   */
+  writeSegment(file: string, opts: { replay: boolean }): Promise<void>;
+}
+
+/** One `key=value` of Tempo's tag search. */
+export interface SearchTag {
+  key: string;
+  value: string;
+}
+
+export interface TagSearchRequest {
+  tags: SearchTag[];
+  /** Bounds on the trace's duration, inclusive. */
+  minDurationNs?: bigint;
+  maxDurationNs?: bigint;
+  range: TimeRange;
+  limit: number;
+  /** Spans per span set. */
+  spss: number;
+}
+
+export interface MatchedSpan {
+  spanId: Buffer;
+  name: string;
+  startNs: bigint;
+  durationNs: bigint;
+  attributes: KeyValueJson[];
+}
+
+export interface TraceSummary {
+  traceId: Buffer;
+  /** '' when the root span has not been received. */
+  rootServiceName: string;
+  rootTraceName: string;
+  startNs: bigint;
+  durationNs: bigint;
+  spanSet: { spans: MatchedSpan[]; matched: number };
+}
+
+export interface SearchResult {
+  traces: TraceSummary[];
+  inspectedSpans: number;
+  inspectedBytes: number;
+}
+
+export type AttributeScope = 'span' | 'resource' | 'event' | 'link' | 'instrumentation';
+export const ATTRIBUTE_SCOPES: readonly AttributeScope[] = ['span', 'resource', 'event', 'link', 'instrumentation'];
+
+export type ValueType = 'string' | 'int' | 'float' | 'bool' | 'keyword';
+
+export interface TagValue {
+  type: ValueType;
+  value: string;
+}
+
+/** An attribute, by scope (or any scope, for unscoped `.name`). */
+export interface AttributeRef {
+  scope: AttributeScope | 'any';
+  name: string;
+}
+
+/** Span and trace fields, beside attributes, whose values can be listed. */
+export type IntrinsicField = 'name' | 'statusMessage' | 'rootName' | 'rootService' | 'eventName' | 'scopeName' | 'scopeVersion';
+
+export interface TraceReader {
+  /**
+   * All spans of a trace, de-duplicated, in no particular order; [] when the
+   * trace is unknown. The range, when given, only narrows where to look.
+   */
+  getTrace(traceId: Buffer, range?: TimeRange): Promise<SpanRecord[]>;
+
+  /** Tempo's tag search: traces with a span matching every tag. */
+  searchTags(req: TagSearchRequest): Promise<SearchResult>;
+
+  /** Attribute names seen in the range, per scope, at most `limit` per scope. */
+  tagNames(scopes: readonly AttributeScope[], range: TimeRange, limit: number): Promise<Map<AttributeScope, string[]>>;
+
+  /** Distinct values of an attribute in the range, typed. */
+  tagValues(attr: AttributeRef, range: TimeRange, limit: number): Promise<TagValue[]>;
+
+  /** Distinct values of an intrinsic string field in the range. */
+  intrinsicValues(field: IntrinsicField, range: TimeRange, limit: number): Promise<string[]>;
+}
+
+export interface RetentionResult {
+  /** Partitions (UTC day numbers) dropped, per table. */
+  dropped: { table: string; day: number }[];
+}
+
+export interface StoreStats {
+  spans: number;
+  traces: number;
+  /** Compressed bytes of active parts. */
+  bytesOnDisk: number;
+  activeParts: number;
+}
+
+export interface Store extends SpanWriter, TraceReader {
+  /** Drops every day partition that ends at or before `cutoffNs`. */
+  dropExpired(cutoffNs: bigint): Promise<RetentionResult>;
+  stats(): Promise<StoreStats>;
+  close(): Promise<void>;
+}
