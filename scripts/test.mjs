@@ -1,0 +1,18 @@
+#!/usr/bin/env node
+// Runs the whole test suite on the built output. Each test file starts what
+// it needs (Sightline processes on loopback, with ephemeral ports) and stops
+// it by PID. node --test prints its summary last.
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const args = [
+  '--test',
+  '--test-reporter=spec',
+  '--test-concurrency=1',
+  '--test-timeout=600000',
+  ...(process.argv.length > 2 ? process.argv.slice(2) : [path.join(root, 'dist')]),
+];
+const r = spawnSync(process.execPath, args, { stdio: 'inherit', cwd: root, env: { ...process.env, UV_THREADPOOL_SIZE: '16' } });
+process.exit(r.status ?? 1);
