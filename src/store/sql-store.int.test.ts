@@ -1,0 +1,279 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import os from 'node:os';
+import path from 'node:path';
+import { ChdbEngine } from './chdb/index.js';
+import { SqlStore } from './sql-store.js';
+import { initSchema, SchemaVersionError, TABLES } from './schema.js';
+import { SpanBatchBuilder } from '../model/span-batch.js';
+import { JsonSpanDecoder } from '../receivers/decode-json.js';
+import { sql, ident } from '../query/sql/index.js';
+import type { SpanRecord } from '../model/span-record.js';
+
+/**
+ * The store against a real embedded engine: round trips of edge values,
+ * replay de-duplication, tag search semantics, retention and the schema
+ * version check.
+ */
+
+const dir = mkdtempSync(path.join(os.tmpdir(), 'sightline-store-'));
+let engine: ChdbEngine;
+let store: SqlStore;
+let fileNo = 0;
+
+const NOW_NS = BigInt(Date.now()) * 1_000_000n;
+const HOUR_NS = 3_600_000_000_000n;
+const DAY_NS = 24n * HOUR_NS;
+
+/** Writes OTLP/JSON spans to a Native segment file, as the WAL would. */
+function segment(resourceSpans: unknown[]): string {
+  const builder = new SpanBatchBuilder();
+  const outcome = new JsonSpanDecoder().decode(Buffer.from(JSON.stringify({ resourceSpans })), builder, { minStartNs: 0, retentionText: '-' });
+  assert.equal(outcome.rejected, 0, outcome.firstError);
+  const block = builder.toNative();
+  const file = path.join(dir, `seg-${fileNo++}.native`);
+  writeFileSync(file, Buffer.concat(block.chunks));
+  return file;
+}
+
+interface SpanSpec {
+  traceId: string;
+  spanId: string;
+  parentSpanId?: string;
+  name?: string;
+  startNs?: bigint;
+  durationNs?: bigint;
+  status?: number;
+  attributes?: unknown[];
+  [k: string]: unknown;
+}
+
+function rs(service: string, spans: SpanSpec[], resourceAttrs: unknown[] = []): unknown {
+  return {
+    resource: { attributes: [{ key: 'service.name', value: { stringValue: service } }, ...resourceAttrs] },
+    scopeSpans: [
+      {
+        scope: { name: 'lib', version: '1' },
+        spans: spans.map(({ startNs, durationNs, status, ...s }) => {
+          const start = startNs ?? NOW_NS - 60_000_000_000n;
+          return {
+            name: 'op',
+            kind: 2,
+            ...s,
+            startTimeUnixNano: start.toString(),
+            endTimeUnixNano: (start + (durationNs ?? 1_000_000n)).toString(),
+            status: { code: status ?? 0 },
+          };
+        }),
+      },
+    ],
+  };
+}
+
+const hex = (n: number) => randomBytes(n).toString('hex');
+const lastHour = () => ({ startNs: NOW_NS - HOUR_NS, endNs: NOW_NS + HOUR_NS });
+
+async function count(table: string, where = sql`1`): Promise<number> {
+  const out = await engine.query(sql`SELECT count() FROM ${ident(table)} WHERE ${where}`, 'TabSeparated');
+  return Number(out.toString().trim());
+}
+
+before(async () => {
+  engine = await ChdbEngine.open({ dir: path.join(dir, 'store') });
+  await initSchema(engine, 'test store');
+  store = new SqlStore(engine);
+});
+
+after(async () => {
+  await store.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('round trip of edge values', () => {
+  it('keeps unicode, empty strings, int64 extremes, NaN and infinities, huge and nested values', async () => {
+    const traceId = hex(16);
+    const huge = 'x'.repeat(1024 * 1024);
+    const attributes = [
+      { key: 'empty', value: { stringValue: '' } },
+      { key: 'unicode', value: { stringValue: 'zażółć gęślą jaźń 🙂 \u0000 nul and \n newline' } },
+      { key: '', value: { stringValue: 'empty key' } },
+      { key: 'int.max', value: { intValue: '9223372036854775807' } },
+      { key: 'int.min', value: { intValue: '-9223372036854775808' } },
+      { key: 'nan', value: { doubleValue: 'NaN' } },
+      { key: 'inf', value: { doubleValue: 'Infinity' } },
+      { key: 'ninf', value: { doubleValue: '-Infinity' } },
+      { key: 'neg.zero', value: { doubleValue: '-0' } },
+      { key: 'huge', value: { stringValue: huge } },
+      { key: 'bytes', value: { bytesValue: Buffer.from([0, 1, 255]).toString('base64') } },
+      { key: 'kv', value: { kvlistValue: { values: [{ key: 'a', value: { arrayValue: { values: [{ intValue: '1' }, { boolValue: false }, {}] } } }] } } },
+      { key: 'empty.value', value: {} },
+      { key: 'false', value: { boolValue: false } },
+    ];
+    const file = segment([
+      rs('edge-svc', [
+        {
+          traceId,
+          spanId: hex(8),
+          name: '',
+          attributes,
+          traceState: 'k=v',
+          flags: 0xffffffff,
+          events: [{ timeUnixNano: '1', name: 'e', attributes: [{ key: 'k', value: { stringValue: "'; DROP TABLE spans; --" } }], droppedAttributesCount: 3 }],
+          links: [{ traceId: '', spanId: '', attributes: [{ key: 'why', value: { stringValue: 'invalid context' } }], flags: 1 }],
+          droppedLinksCount: 2,
+        },
+      ]),
+    ]);
+    await store.writeSegment(file, { replay: false });
+    const spans = await store.getTrace(Buffer.from(traceId, 'hex'));
+    assert.equal(spans.length, 1);
+    const s = spans[0];
+    const byKey = new Map(s.attributes.map((kv) => [kv.key, kv.value]));
+    for (const a of attributes) {
+      const want = a.key === 'neg.zero' ? { doubleValue: -0 } : a.value;
+      assert.deepEqual(byKey.get(a.key), want, `attribute ${JSON.stringify(a.key)}`);
+    }
+    assert.equal(Object.is((byKey.get('neg.zero') as { doubleValue: number }).doubleValue, -0), true);
+    assert.equal(s.name, '');
+    assert.equal(s.traceState, 'k=v');
+    assert.equal(s.flags, 0xffffffff);
+    assert.equal(s.events[0].dropped, 3);
+    assert.equal(s.events[0].attributes[0].value.hasOwnProperty('stringValue'), true);
+    assert.deepEqual(s.links[0].traceId, Buffer.alloc(16));
+    assert.equal(s.links[0].flags, 1);
+    assert.equal(s.droppedLinks, 2);
+  });
+
+  it('stores and returns a trace of 10,000 spans', async () => {
+    const traceId = hex(16);
+    const spans: SpanSpec[] = [];
+    const root = hex(8);
+    spans.push({ traceId, spanId: root, name: 'root' });
+    for (let i = 1; i < 10_000; i++) spans.push({ traceId, spanId: hex(8), parentSpanId: root, name: `child-${i % 50}`, startNs: NOW_NS - BigInt(i) * 1000n });
+    await store.writeSegment(segment([rs('big-a', spans.slice(0, 5000)), rs('big-b', spans.slice(5000))]), { replay: false });
+    const got = await store.getTrace(Buffer.from(traceId, 'hex'));
+    assert.equal(got.length, 10_000);
+    assert.equal(new Set(got.map((g: SpanRecord) => g.spanId.toString('hex'))).size, 10_000);
+  });
+});
+
+describe('replay', () => {
+  it('does not store rows twice when a segment is replayed after being stored', async () => {
+    const traceId = hex(16);
+    const file = segment([rs('replay-svc', [{ traceId, spanId: hex(8) }, { traceId, spanId: hex(8) }])]);
+    await store.writeSegment(file, { replay: false });
+    await store.writeSegment(file, { replay: true });
+    assert.equal(await count(TABLES.spans, sql`trace_id = ${Buffer.from(traceId, 'hex')}`), 2);
+  });
+
+  it('stores only the missing rows of a partly stored segment, and indexes them', async () => {
+    const traceA = hex(16);
+    const traceB = hex(16);
+    const first = { traceId: traceA, spanId: hex(8) };
+    await store.writeSegment(segment([rs('replay-svc', [first])]), { replay: false });
+    const fuller = segment([rs('replay-svc', [first, { traceId: traceA, spanId: hex(8) }, { traceId: traceB, spanId: hex(8) }])]);
+    await store.writeSegment(fuller, { replay: true });
+    assert.equal(await count(TABLES.spans, sql`trace_id = ${Buffer.from(traceA, 'hex')}`), 2);
+    assert.equal((await store.getTrace(Buffer.from(traceB, 'hex'))).length, 1);
+  });
+});
+
+describe('tag search', () => {
+  const traceSlow = hex(16);
+  const traceFast = hex(16);
+  const traceOther = hex(16);
+  before(async () => {
+    await store.writeSegment(
+      segment([
+        rs('tags-frontend', [
+          { traceId: traceSlow, spanId: hex(8), name: 'GET /slow', durationNs: 2_000_000_000n, attributes: [{ key: 'http.method', value: { stringValue: 'GET' } }, { key: 'http.status_code', value: { intValue: '500' } }], status: 2 },
+          { traceId: traceFast, spanId: hex(8), name: 'GET /fast', durationNs: 5_000_000n, attributes: [{ key: 'http.method', value: { stringValue: 'POST' } }, { key: 'user.id', value: { stringValue: "o'brien\\n--" } }] },
+        ], [{ key: 'k8s.namespace.name', value: { stringValue: 'prod-eu' } }]),
+        rs('tags-backend', [
+          { traceId: traceOther, spanId: hex(8), name: 'query', attributes: [{ key: 'retry', value: { boolValue: true } }, { key: 'ratio', value: { doubleValue: 0.5 } }] },
+        ]),
+      ]),
+      { replay: false },
+    );
+  });
+
+  const search = async (tags: { key: string; value: string }[], extra: { minDurationNs?: bigint; maxDurationNs?: bigint } = {}) =>
+    (await store.searchTags({ tags, range: lastHour(), limit: 20, spss: 3, ...extra })).traces.map((t) => t.traceId.toString('hex')).sort();
+
+  it('matches service.name and name as substrings, other keys exactly', async () => {
+    assert.deepEqual(await search([{ key: 'service.name', value: 'tags-front' }]), [traceSlow, traceFast].sort());
+    assert.deepEqual(await search([{ key: 'name', value: '/slow' }]), [traceSlow]);
+    assert.deepEqual(await search([{ key: 'k8s.namespace.name', value: 'prod' }]), [traceSlow, traceFast].sort());
+    assert.deepEqual(await search([{ key: 'http.method', value: 'GE' }]), [traceSlow]);
+    assert.deepEqual(await search([{ key: 'user.id', value: "o'brien" }]), []);
+  });
+
+  it('matches typed attributes and status', async () => {
+    assert.deepEqual(await search([{ key: 'http.status_code', value: '500' }]), [traceSlow]);
+    assert.deepEqual(await search([{ key: 'retry', value: 'true' }]), [traceOther]);
+    assert.deepEqual(await search([{ key: 'ratio', value: '0.5' }]), [traceOther]);
+    assert.deepEqual(await search([{ key: 'status.code', value: 'error' }]), [traceSlow]);
+    assert.deepEqual(await search([{ key: 'error', value: 'true' }]), [traceSlow]);
+  });
+
+  it('filters by trace duration', async () => {
+    assert.deepEqual(await search([{ key: 'service.name', value: 'tags-frontend' }], { minDurationNs: 1_000_000_000n }), [traceSlow]);
+    assert.deepEqual(await search([{ key: 'service.name', value: 'tags-frontend' }], { maxDurationNs: 10_000_000n }), [traceFast]);
+  });
+
+  it('treats quotes, backslashes, newlines, NUL, unicode and -- as data (injection)', async () => {
+    const nasty = ["o'brien\\n--", "'; DROP TABLE spans; --", '\\', '\u0000', 'ż🙂', "`) OR 1=1 --", '\n'];
+    for (const v of nasty) {
+      const expected = v === "o'brien\\n--" ? [traceFast] : [];
+      assert.deepEqual(await search([{ key: 'user.id', value: v }]), expected, `value ${JSON.stringify(v)}`);
+      assert.deepEqual(await search([{ key: v, value: 'x' }]), [], `key ${JSON.stringify(v)}`);
+      await store.tagValues({ scope: 'any', name: v }, lastHour(), 10);
+    }
+    const values = await store.tagValues({ scope: 'span', name: 'user.id' }, lastHour(), 10);
+    assert.deepEqual(values, [{ type: 'string', value: "o'brien\\n--" }]);
+    assert.ok((await count(TABLES.spans)) > 0);
+  });
+
+  it('lists tag names per scope and typed values', async () => {
+    const names = await store.tagNames(['span', 'resource'], lastHour(), 1000);
+    assert.ok(names.get('span')!.includes('http.status_code'));
+    assert.ok(names.get('resource')!.includes('k8s.namespace.name'));
+    const codes = await store.tagValues({ scope: 'span', name: 'http.status_code' }, lastHour(), 10);
+    assert.deepEqual(codes, [{ type: 'int', value: '500' }]);
+    const retry = await store.tagValues({ scope: 'any', name: 'retry' }, lastHour(), 10);
+    assert.deepEqual(retry, [{ type: 'bool', value: 'true' }]);
+    const services = await store.tagValues({ scope: 'resource', name: 'service.name' }, lastHour(), 100);
+    assert.ok(services.some((v) => v.value === 'tags-backend'));
+    assert.ok((await store.intrinsicValues('name', lastHour(), 100)).includes('GET /slow'));
+    assert.ok((await store.intrinsicValues('rootService', lastHour(), 100)).includes('tags-backend'));
+  });
+});
+
+describe('retention', () => {
+  it('drops whole days past the cutoff and keeps the rest', async () => {
+    const oldTrace = hex(16);
+    const newTrace = hex(16);
+    await store.writeSegment(
+      segment([rs('retention-svc', [{ traceId: oldTrace, spanId: hex(8), startNs: NOW_NS - 10n * DAY_NS }, { traceId: newTrace, spanId: hex(8) }])]),
+      { replay: false },
+    );
+    const result = await store.dropExpired(NOW_NS - 7n * DAY_NS);
+    assert.ok(result.dropped.some((d) => d.table === TABLES.spans));
+    assert.ok(result.dropped.some((d) => d.table === TABLES.traceIndex));
+    assert.deepEqual(await store.getTrace(Buffer.from(oldTrace, 'hex')), []);
+    assert.equal((await store.getTrace(Buffer.from(newTrace, 'hex'))).length, 1);
+    assert.deepEqual((await store.dropExpired(NOW_NS - 7n * DAY_NS)).dropped, []);
+  });
+});
+
+describe('schema', () => {
+  it('is idempotent, and refuses a newer schema version with a clear message', async () => {
+    assert.deepEqual(await initSchema(engine, 'test store'), { created: false });
+    await engine.exec(sql`INSERT INTO ${ident(TABLES.meta)} (key, value, version) VALUES ('schema_version', '99', 99)`);
+    await assert.rejects(initSchema(engine, 'test store'), (e: Error) => e instanceof SchemaVersionError && /schema version 99, written by a newer Sightline/.test(e.message));
+    await engine.exec(sql`INSERT INTO ${ident(TABLES.meta)} (key, value, version) VALUES ('schema_version', '1', 100)`);
+    assert.deepEqual(await initSchema(engine, 'test store'), { created: false });
+  });
+});
