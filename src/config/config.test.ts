@@ -1,0 +1,56 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { ConfigError, envName, parseDuration, parseServeConfig, parseSize } from './index.js';
+
+describe('config', () => {
+  it('has defaults that run on a laptop', () => {
+    const c = parseServeConfig([], {});
+    assert.equal(c.dataDir, './sightline-data');
+    assert.equal(c.listen, '0.0.0.0');
+    assert.deepEqual([c.otlpGrpcPort, c.otlpHttpPort, c.httpPort], [4317, 4318, 3200]);
+    assert.equal(c.retentionMs, 7 * 24 * 3600 * 1000);
+    assert.equal(c.maxBodyBytes, 16 * 1024 * 1024);
+    assert.equal(c.logLevel, 'info');
+  });
+
+  it('takes flags over SIGHTLINE_* variables over defaults', () => {
+    const env = { SIGHTLINE_RETENTION: '36h', SIGHTLINE_HTTP_PORT: '9000', SIGHTLINE_MAX_BODY: '1MB' };
+    const c = parseServeConfig(['--http-port', '9100', '--data=/tmp/x'], env);
+    assert.equal(c.httpPort, 9100);
+    assert.equal(c.retentionMs, 36 * 3600 * 1000);
+    assert.equal(c.maxBodyBytes, 1_000_000);
+    assert.equal(c.dataDir, '/tmp/x');
+    assert.equal(envName('otlp-grpc-port'), 'SIGHTLINE_OTLP_GRPC_PORT');
+  });
+
+  const rejects = (argv: string[], pattern: RegExp, env: Record<string, string> = {}) =>
+    assert.throws(() => parseServeConfig(argv, env), (e: Error) => e instanceof ConfigError && pattern.test(e.message) && !e.message.includes('\n'));
+
+  it('names the flag or variable in one-line errors', () => {
+    rejects(['--nope'], /Unknown option '--nope'/);
+    rejects(['--http-port', 'abc'], /--http-port: "abc" is not a port number/);
+    rejects(['--http-port', '70000'], /not a port number/);
+    rejects(['--retention', 'forever'], /--retention: "forever" is not a duration/);
+    rejects(['--retention', '10m'], /at least 1h/);
+    rejects(['--max-body', '12 parsecs'], /--max-body: "12 parsecs" is not a size/);
+    rejects(['--log-level', 'loud'], /not a log level/);
+    rejects(['--listen', 'not-an-ip'], /not an IP address/);
+    rejects([], /SIGHTLINE_OTLP_HTTP_PORT: "x" is not a port number/, { SIGHTLINE_OTLP_HTTP_PORT: 'x' });
+    rejects(['--http-port', '4317'], /ports must differ/);
+    rejects(['stray'], /positional/i);
+  });
+
+  it('parses sizes and durations', () => {
+    assert.equal(parseSize('16MiB'), 16 * 1024 * 1024);
+    assert.equal(parseSize('10MB'), 10_000_000);
+    assert.equal(parseSize('512k'), 512 * 1024);
+    assert.equal(parseSize('123'), 123);
+    assert.equal(parseSize('1.5GiB'), 1.5 * 1024 ** 3);
+    assert.equal(parseSize('-1'), undefined);
+    assert.equal(parseDuration('7d'), 7 * 86400e3);
+    assert.equal(parseDuration('1w2d'), 9 * 86400e3);
+    assert.equal(parseDuration('90m'), 90 * 60e3);
+    assert.equal(parseDuration('7'), undefined);
+    assert.equal(parseDuration(''), undefined);
+  });
+});

@@ -1,0 +1,205 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import protobuf from 'protobufjs';
+import { SpanBatchBuilder } from '../model/span-batch.js';
+import { scanNativeBlocks } from '../model/native-scan.js';
+import { ProtobufSpanDecoder } from './decode-protobuf.js';
+import { JsonSpanDecoder, quoteBigIntegers } from './decode-json.js';
+import { MalformedRequestError } from './decode-result.js';
+
+/**
+ * The two decoders are independent implementations of one mapping: the same
+ * request in protobuf and in OTLP/JSON must give byte-identical Native blocks.
+ */
+
+const root = protobuf.parse(`
+syntax = "proto3";
+message AnyValue { oneof value { string string_value = 1; bool bool_value = 2; int64 int_value = 3; double double_value = 4; ArrayValue array_value = 5; KeyValueList kvlist_value = 6; bytes bytes_value = 7; } }
+message ArrayValue { repeated AnyValue values = 1; }
+message KeyValueList { repeated KeyValue values = 1; }
+message KeyValue { string key = 1; AnyValue value = 2; }
+message Scope { string name = 1; string version = 2; repeated KeyValue attributes = 3; uint32 dropped_attributes_count = 4; }
+message Resource { repeated KeyValue attributes = 1; uint32 dropped_attributes_count = 2; }
+message ResourceSpans { Resource resource = 1; repeated ScopeSpans scope_spans = 2; string schema_url = 3; }
+message ScopeSpans { Scope scope = 1; repeated Span spans = 2; string schema_url = 3; }
+message Event { fixed64 time_unix_nano = 1; string name = 2; repeated KeyValue attributes = 3; uint32 dropped_attributes_count = 4; }
+message Link { bytes trace_id = 1; bytes span_id = 2; string trace_state = 3; repeated KeyValue attributes = 4; uint32 dropped_attributes_count = 5; fixed32 flags = 6; }
+message Status { string message = 2; int32 code = 3; }
+message Span { bytes trace_id = 1; bytes span_id = 2; string trace_state = 3; bytes parent_span_id = 4; fixed32 flags = 16; string name = 5; int32 kind = 6;
+  fixed64 start_time_unix_nano = 7; fixed64 end_time_unix_nano = 8; repeated KeyValue attributes = 9; uint32 dropped_attributes_count = 10;
+  repeated Event events = 11; uint32 dropped_events_count = 12; repeated Link links = 13; uint32 dropped_links_count = 14; Status status = 15; }
+message Request { repeated ResourceSpans resource_spans = 1; }
+`).root;
+const Request = root.lookupType('Request');
+
+const OPTS = { minStartNs: 0, retentionText: '7d' };
+const T = '0102030405060708090a0b0c0d0e0f10';
+
+const json = {
+  resourceSpans: [
+    {
+      resource: {
+        attributes: [
+          { key: 'service.name', value: { stringValue: 'svc' } },
+          { key: 'pid', value: { intValue: '-7' } },
+          { key: 'r', value: { doubleValue: 2.5 } },
+          { key: 'on', value: { boolValue: true } },
+          { key: 'list', value: { arrayValue: { values: [{ stringValue: 'a' }, { intValue: '9223372036854775807' }] } } },
+        ],
+        droppedAttributesCount: 1,
+      },
+      scopeSpans: [
+        {
+          scope: { name: 'lib', version: '1.0', attributes: [{ key: 'scope.attr', value: { bytesValue: 'AAEC' } }], droppedAttributesCount: 2 },
+          spans: [
+            {
+              traceId: T,
+              spanId: '1112131415161718',
+              parentSpanId: '2122232425262728',
+              traceState: 'a=b',
+              flags: 257,
+              name: 'naïve name',
+              kind: 3,
+              startTimeUnixNano: '1700000000000000001',
+              endTimeUnixNano: '1700000000123456789',
+              attributes: [
+                { key: 'k', value: { stringValue: 'v' } },
+                { key: 'kv', value: { kvlistValue: { values: [{ key: 'x', value: {} }] } } },
+                { key: 'empty', value: {} },
+              ],
+              droppedAttributesCount: 3,
+              events: [{ timeUnixNano: '1700000000000000100', name: 'ev', attributes: [{ key: 'e', value: { boolValue: false } }], droppedAttributesCount: 4 }],
+              droppedEventsCount: 5,
+              links: [{ traceId: T, spanId: '3132333435363738', traceState: 'x=y', attributes: [], droppedAttributesCount: 6, flags: 1 }],
+              droppedLinksCount: 7,
+              status: { code: 2, message: 'bad' },
+            },
+          ],
+          schemaUrl: 'https://scope',
+        },
+      ],
+      schemaUrl: 'https://resource',
+    },
+  ],
+};
+
+/** protobufjs wants bytes as bytes: convert the hex ids of the JSON form. */
+function toProtoObject(j: typeof json): Record<string, unknown> {
+  const ids = new Set(['traceId', 'spanId', 'parentSpanId']);
+  return JSON.parse(JSON.stringify(j), (k, v) => (ids.has(k) && typeof v === 'string' ? Buffer.from(v, 'hex').toString('base64') : v));
+}
+
+function nativeOf(decode: (b: SpanBatchBuilder) => unknown): Buffer {
+  const b = new SpanBatchBuilder();
+  decode(b);
+  const block = b.toNative();
+  return Buffer.concat(block.chunks);
+}
+
+describe('OTLP decoders', () => {
+  it('protobuf and JSON give identical Native blocks', () => {
+    const proto = Buffer.from(Request.encode(Request.fromObject(toProtoObject(json))).finish());
+    const a = nativeOf((b) => new ProtobufSpanDecoder().decode(proto, b, OPTS));
+    const c = nativeOf((b) => new JsonSpanDecoder().decode(Buffer.from(JSON.stringify(json)), b, OPTS));
+    assert.deepEqual(scanNativeBlocks(a), { blocks: 1, rows: 1, validBytes: a.length, stoppedBecause: '' });
+    assert.equal(a.toString('hex'), c.toString('hex'));
+  });
+
+  it('reads protobuf fields in any order and skips unknown ones', () => {
+    const obj = toProtoObject(json) as any;
+    const rs = root.lookupType('ResourceSpans');
+    const normal = Buffer.from(Request.encode(Request.fromObject(obj)).finish());
+    // schema_url first, then an unknown field (99, varint), then scope_spans, then the resource.
+    const parts = Buffer.from(rs.encode(rs.fromObject(obj.resourceSpans[0])).finish());
+    const fields = splitFields(parts);
+    const reordered = Buffer.concat([fields[2], Buffer.from([0x98, 0x06, 0x01]), fields[1], fields[0]]);
+    const outer = Buffer.concat([Buffer.from([0x0a]), varint(reordered.length), reordered]);
+    const a = nativeOf((b) => new ProtobufSpanDecoder().decode(normal, b, OPTS));
+    const c = nativeOf((b) => new ProtobufSpanDecoder().decode(outer, b, OPTS));
+    assert.equal(a.toString('hex'), c.toString('hex'));
+  });
+
+  it('rejects spans, not requests, for bad ids and times, and rolls their columns back', () => {
+    const bad = structuredClone(json);
+    const good = bad.resourceSpans[0].scopeSpans[0].spans[0];
+    bad.resourceSpans[0].scopeSpans[0].spans = [
+      { ...good, traceId: '00'.repeat(16) },
+      good,
+      { ...good, endTimeUnixNano: '1' },
+    ];
+    const b = new SpanBatchBuilder();
+    const outcome = new JsonSpanDecoder().decode(Buffer.from(JSON.stringify(bad)), b, OPTS);
+    assert.equal(outcome.accepted, 1);
+    assert.equal(outcome.rejected, 2);
+    assert.equal(outcome.firstError, 'span traceId is all zero');
+    const once = nativeOf((x) => new JsonSpanDecoder().decode(Buffer.from(JSON.stringify(json)), x, OPTS));
+    assert.equal(Buffer.concat(b.toNative().chunks).toString('hex'), once.toString('hex'));
+  });
+
+  it('rejects spans older than the retention', () => {
+    const b = new SpanBatchBuilder();
+    const outcome = new JsonSpanDecoder().decode(Buffer.from(JSON.stringify(json)), b, { minStartNs: 1.8e18, retentionText: '7d' });
+    assert.equal(outcome.rejected, 1);
+    assert.match(outcome.firstError, /older than the retention period \(7d\)/);
+  });
+
+  it('keeps 64-bit integers exact in JSON, given as numbers', () => {
+    assert.equal(quoteBigIntegers('{"a": 1234567890123456789, "b": "x: 1234567890123456789", "c": [-9223372036854775808, 1.5e300]}'),
+      '{"a": "1234567890123456789", "b": "x: 1234567890123456789", "c": ["-9223372036854775808", 1.5e300]}');
+    const asNumbers = JSON.stringify(json).replace('"startTimeUnixNano":"1700000000000000001"', '"startTimeUnixNano":1700000000000000001')
+      .replace('{"intValue":"9223372036854775807"}', '{"intValue":9223372036854775807}');
+    const a = nativeOf((b) => new JsonSpanDecoder().decode(Buffer.from(asNumbers), b, OPTS));
+    const c = nativeOf((b) => new JsonSpanDecoder().decode(Buffer.from(JSON.stringify(json)), b, OPTS));
+    assert.equal(a.toString('hex'), c.toString('hex'));
+  });
+
+  it('accepts proto field names and enum names in JSON', () => {
+    const snake = JSON.stringify(json).replace('"startTimeUnixNano"', '"start_time_unix_nano"').replace('"kind":3', '"kind":"SPAN_KIND_CLIENT"')
+      .replace('"code":2', '"code":"STATUS_CODE_ERROR"');
+    const a = nativeOf((b) => new JsonSpanDecoder().decode(Buffer.from(snake), b, OPTS));
+    const c = nativeOf((b) => new JsonSpanDecoder().decode(Buffer.from(JSON.stringify(json)), b, OPTS));
+    assert.equal(a.toString('hex'), c.toString('hex'));
+  });
+
+  it('refuses malformed requests as a whole', () => {
+    const malformed = (body: Buffer, decoder: ProtobufSpanDecoder | JsonSpanDecoder, pattern: RegExp) =>
+      assert.throws(() => decoder.decode(body, new SpanBatchBuilder(), OPTS), (e: Error) => e instanceof MalformedRequestError && pattern.test(e.message));
+    malformed(Buffer.from([0x0a, 0x05, 0x01]), new ProtobufSpanDecoder(), /truncated/);
+    malformed(Buffer.from([0x0b]), new ProtobufSpanDecoder(), /wire type 3/);
+    malformed(Buffer.from([0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]), new ProtobufSpanDecoder(), /varint longer than 10 bytes/);
+    malformed(Buffer.from('{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"0102030405060708090a0b0c0d0e0f10","spanId":"0102030405060708","name":5}]}]}]}'), new JsonSpanDecoder(), /name must be a string/);
+    malformed(Buffer.from('{"resourceSpans":[{"scopeSpans":[{"spans":[{"startTimeUnixNano":"soon"}]}]}]}'), new JsonSpanDecoder(), /startTimeUnixNano/);
+    malformed(Buffer.from('[1]'), new JsonSpanDecoder(), /request must be an object/);
+  });
+});
+
+function varint(n: number): Buffer {
+  const out: number[] = [];
+  while (n >= 0x80) {
+    out.push((n & 0x7f) | 0x80);
+    n >>>= 7;
+  }
+  out.push(n);
+  return Buffer.from(out);
+}
+
+/** Splits a message into its top-level length-delimited fields, in order. */
+function splitFields(buf: Buffer): Buffer[] {
+  const out: Buffer[] = [];
+  let pos = 0;
+  while (pos < buf.length) {
+    const start = pos;
+    pos++; // one-byte tag (fields 1..15)
+    let len = 0;
+    let shift = 0;
+    for (;;) {
+      const b = buf[pos++];
+      len |= (b & 0x7f) << shift;
+      shift += 7;
+      if (b < 0x80) break;
+    }
+    pos += len;
+    out.push(buf.subarray(start, pos));
+  }
+  return out;
+}
