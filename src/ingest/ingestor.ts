@@ -73,6 +73,8 @@ export class Ingestor {
   private writer: Promise<void> | null = null;
   private wake: (() => void) | null = null;
   private lastInsertAt = Date.now();
+  /** Bytes of request bodies being received or decoded right now. */
+  private receivingBytes = 0;
 
   private constructor(
     private readonly wal: Wal,
@@ -109,13 +111,30 @@ export class Ingestor {
     if (this.stopping) throw new UnavailableError('Sightline is shutting down');
     const failure = this.wal.failure;
     if (failure) throw new UnavailableError(`the WAL cannot take writes: ${failure.message}`);
-    if (this.wal.backlogBytes + incomingBytes > this.opts.backlogBudgetBytes) {
+    const used = this.wal.backlogBytes + this.receivingBytes;
+    if (used + incomingBytes > this.opts.backlogBudgetBytes) {
       this.stats.overloadRefusals++;
       throw new OverloadedError(
-        `ingest backlog is over its budget (${this.wal.backlogBytes} of ${this.opts.backlogBudgetBytes} bytes waiting for the store)`,
+        `ingest backlog is over its budget (${used} of ${this.opts.backlogBudgetBytes} bytes received or waiting for the store)`,
         2,
       );
     }
+  }
+
+  /**
+   * Counts a request body that is being received against the budget, so
+   * that many large requests at once cannot outgrow it before they reach
+   * the WAL. Returns the function that releases it.
+   */
+  reserve(bytes: number): () => void {
+    this.checkCapacity(bytes);
+    this.receivingBytes += bytes;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.receivingBytes -= bytes;
+    };
   }
 
   /**
@@ -123,7 +142,9 @@ export class Ingestor {
    * caller may acknowledge the spans then.
    */
   async append(block: Buffer, rows: number): Promise<void> {
-    this.checkCapacity(block.length);
+    // Capacity was checked when the request was admitted; here only refuse
+    // when the WAL cannot take it at all.
+    if (this.stopping) throw new UnavailableError('Sightline is shutting down');
     try {
       await this.wal.append(block, rows);
     } catch (e) {

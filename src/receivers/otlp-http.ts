@@ -48,12 +48,17 @@ export async function createOtlpHttpServer(opts: OtlpHttpOptions): Promise<Fasti
     done(new SightlineError('UNSUPPORTED_MEDIA_TYPE', `unsupported content type ${JSON.stringify(req.headers['content-type'] ?? '')}; use application/x-protobuf or application/json`));
   });
 
-  // Refuse before reading the body when ingest is past its budget.
+  // Refuse before reading the body when ingest is past its budget, and
+  // count the body against the budget until the reply is sent.
+  const releases = new WeakMap<FastifyRequest, () => void>();
   app.addHook('onRequest', async (req) => {
     if (req.method !== 'POST') return;
-    const length = Number(req.headers['content-length'] ?? 0);
-    opts.handler.checkCapacity(Number.isFinite(length) ? length : 0);
+    const length = Number(req.headers['content-length']);
+    // Without a length, assume the largest body we would accept.
+    releases.set(req, opts.handler.reserve(Number.isFinite(length) && length >= 0 ? Math.min(length, opts.maxBodyBytes) : opts.maxBodyBytes));
   });
+  app.addHook('onResponse', async (req) => releases.get(req)?.());
+  app.addHook('onRequestAbort', async (req) => releases.get(req)?.());
 
   app.setErrorHandler((err, req, reply) => sendError(reply, encodingOf(req), toSightlineError(err), opts.log));
   app.setNotFoundHandler((req, reply) =>
@@ -65,7 +70,7 @@ export async function createOtlpHttpServer(opts: OtlpHttpOptions): Promise<Fasti
     if (req.body === undefined || req.body === null)
       throw new SightlineError('UNSUPPORTED_MEDIA_TYPE', 'missing Content-Type; use application/x-protobuf or application/json');
     const body = await decompress(req.body as Buffer, req.headers['content-encoding'], opts.maxBodyBytes);
-    const result = await opts.handler.export(body, encoding);
+    const result = await opts.handler.export(body, encoding, releases.has(req));
     if (encoding === 'protobuf') return reply.type('application/x-protobuf').send(exportResponseProtobuf(result));
     return reply.type(JSON_TYPE).send(exportResponseJson(result));
   });

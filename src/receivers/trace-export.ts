@@ -34,17 +34,20 @@ export class TraceExportHandler {
     private readonly retentionText: string,
   ) {}
 
-  /** Refuses early, before the body is even read, when ingest is overloaded. */
-  checkCapacity(bytes: number): void {
-    this.ingestor.checkCapacity(bytes);
+  /**
+   * Refuses early, before the body is even read, when ingest is overloaded;
+   * otherwise holds `bytes` of the budget until the returned function runs.
+   */
+  reserve(bytes: number): () => void {
+    return this.ingestor.reserve(bytes);
   }
 
   /**
    * @throws MalformedRequestError (or AllSpansRejectedError) for bad input,
    *   OverloadedError and UnavailableError from the ingestor.
    */
-  async export(body: Buffer, encoding: Encoding): Promise<ExportResult> {
-    this.ingestor.checkCapacity(body.length);
+  async export(body: Buffer, encoding: Encoding, reserved = false): Promise<ExportResult> {
+    if (!reserved) this.ingestor.checkCapacity(body.length);
     const builder = this.builder;
     builder.reset();
     const opts = { minStartNs: (Date.now() - this.retentionMs) * 1e6, retentionText: this.retentionText };
