@@ -79,7 +79,7 @@ export const otlp = {
 
 /** Decodes to plain objects: 64-bit values as decimal strings, bytes as Buffers. */
 export function decodeToObject(type: protobuf.Type, bytes: Uint8Array): Record<string, any> {
-  return type.toObject(type.decode(bytes), { longs: String, bytes: Buffer, defaults: false, oneofs: false, arrays: true });
+  return type.toObject(type.decode(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)), { longs: String, bytes: Buffer, defaults: false, oneofs: false, arrays: true });
 }
 
 /** Encodes a plain object (camelCase fields; 64-bit values as strings or numbers). */
