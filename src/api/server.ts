@@ -2,8 +2,10 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import type { Logger } from 'pino';
 import { SightlineError, asSightlineError } from '../errors.js';
 import { registerTempoRoutes, type TempoRoutesOptions } from './tempo/index.js';
+import { registerNativeRoutes, type NativeRoutesOptions } from './native/index.js';
 
-export interface ApiServerOptions extends TempoRoutesOptions {
+export interface ApiServerOptions extends TempoRoutesOptions, Omit<NativeRoutesOptions, 'store'> {
+  store: NativeRoutesOptions['store'];
   log: Logger;
 }
 
@@ -31,5 +33,6 @@ export async function createApiServer(opts: ApiServerOptions): Promise<FastifyIn
   app.setNotFoundHandler((_req, reply) => reply.code(404).type('text/plain; charset=utf-8').send('404 page not found\n'));
 
   registerTempoRoutes(app, opts);
+  registerNativeRoutes(app, opts);
   return app;
 }

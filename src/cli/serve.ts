@@ -35,7 +35,7 @@ export async function serve(config: Config, log: Logger = createLogger(config)):
       store,
       log: log.child({ component: 'ingest' }),
       backlogBudgetBytes: config.backlogBudgetBytes,
-      flushIntervalMs: 250,
+      flushIntervalMs: config.flushIntervalMs,
       segmentBytes: 64 * 1024 * 1024,
     });
     ingestor.start();
@@ -49,6 +49,8 @@ export async function serve(config: Config, log: Logger = createLogger(config)):
     const api = await createApiServer({
       log,
       reader: store,
+      store,
+      ingestStats: () => ingestor.getStats(),
       tempoApiVersion: TEMPO_API_VERSION,
       sightlineVersion: SIGHTLINE_VERSION,
       engine: opened.engine,

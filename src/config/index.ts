@@ -20,6 +20,8 @@ export interface Config {
   corsOrigins: string[];
   /** Engine memory ceiling for the embedded store. */
   memoryLimitBytes: number;
+  /** Longest a span waits in the WAL before an insert starts. */
+  flushIntervalMs: number;
 }
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -49,6 +51,7 @@ export const SERVE_FLAGS: readonly FlagSpec[] = [
   { name: 'backlog-budget', default: '512MiB', help: 'ingested bytes waiting for the store before ingest answers 429' },
   { name: 'cors-origins', default: '*', help: 'comma-separated origins allowed to export from browsers' },
   { name: 'memory-limit', default: '2GiB', help: 'memory ceiling of the embedded store engine' },
+  { name: 'flush-interval', default: '1s', help: 'longest a span waits in the WAL before it is inserted into the store (e.g. 250ms, 2s)' },
 ];
 
 export function envName(flag: string): string {
@@ -106,7 +109,15 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     backlogBudgetBytes: parseSizeValue(get('backlog-budget'), 1024 * 1024),
     corsOrigins: get('cors-origins').value.split(',').map((s) => s.trim()).filter(Boolean),
     memoryLimitBytes: parseSizeValue(get('memory-limit'), 256 * 1024 * 1024),
+    flushIntervalMs: parseFlushInterval(get('flush-interval')),
   };
+}
+
+function parseFlushInterval({ value, source }: { value: string; source: string }): number {
+  const m = /^(\d+)(ms|s)$/.exec(value.trim());
+  const ms = m ? Number(m[1]) * (m[2] === 's' ? 1000 : 1) : NaN;
+  if (!(ms >= 10 && ms <= 60_000)) throw new ConfigError(`${source}: ${JSON.stringify(value)} is not an interval between 10ms and 60s (e.g. 250ms, 2s)`);
+  return ms;
 }
 
 function parsePort({ value, source }: { value: string; source: string }): number {

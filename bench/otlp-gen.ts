@@ -1,0 +1,240 @@
+import { randomBytes, randomFillSync } from 'node:crypto';
+import protobuf from 'protobufjs';
+
+/**
+ * Realistic OTLP traffic for benchmarks: several services, 10-30 spans per
+ * trace, 10-20 semantic-convention attributes per span, high-cardinality
+ * values (user ids, URLs with ids, statements), occasional events and errors.
+ *
+ * Requests are encoded once with protobufjs (an encoder independent of
+ * ours). Each send then gets fresh trace and span ids and current
+ * timestamps by patching the recorded byte offsets, so the load generator
+ * costs almost nothing per span and every stored span is distinct.
+ */
+
+const PROTO = `
+syntax = "proto3";
+message AnyValue { oneof value { string string_value = 1; bool bool_value = 2; int64 int_value = 3; double double_value = 4; } }
+message KeyValue { string key = 1; AnyValue value = 2; }
+message Scope { string name = 1; string version = 2; }
+message Resource { repeated KeyValue attributes = 1; }
+message ResourceSpans { Resource resource = 1; repeated ScopeSpans scope_spans = 2; string schema_url = 3; }
+message ScopeSpans { Scope scope = 1; repeated Span spans = 2; }
+message Event { fixed64 time_unix_nano = 1; string name = 2; repeated KeyValue attributes = 3; }
+message Status { string message = 2; int32 code = 3; }
+message Span { bytes trace_id = 1; bytes span_id = 2; bytes parent_span_id = 4; fixed32 flags = 16; string name = 5; int32 kind = 6;
+  fixed64 start_time_unix_nano = 7; fixed64 end_time_unix_nano = 8; repeated KeyValue attributes = 9; repeated Event events = 11; Status status = 15; }
+message Request { repeated ResourceSpans resource_spans = 1; }
+`;
+const Request = protobuf.parse(PROTO).root.lookupType('Request');
+
+interface Service {
+  name: string;
+  hosts: string[];
+  ops: { name: string; kind: number; attrs: (i: number) => Record<string, string | number | boolean> }[];
+}
+
+const pick = <T>(a: readonly T[], i: number): T => a[i % a.length];
+const REGIONS = ['eu-west-1', 'eu-central-1', 'us-east-1'];
+const TENANTS = Array.from({ length: 40 }, (_, i) => `tenant-${i}`);
+const ROUTES = ['/api/appointments/{id}', '/api/patients/{id}', '/api/billing/invoices', '/api/search', '/health'];
+
+const SERVICES: Service[] = ['gateway', 'appointments', 'patients', 'billing', 'notifications', 'auth'].map((name, si) => ({
+  name,
+  hosts: Array.from({ length: 3 }, (_, h) => `${name}-${h}.node.consul`),
+  ops: [
+    {
+      name: `GET ${pick(ROUTES, si)}`,
+      kind: 2,
+      attrs: (i) => ({
+        'http.request.method': 'GET',
+        'http.route': pick(ROUTES, si),
+        'url.path': pick(ROUTES, si).replace('{id}', String(100000 + ((i * 7919) % 900000))),
+        'url.scheme': 'http',
+        'http.response.status_code': i % 37 === 0 ? 503 : 200,
+        'server.address': `${name}.service.consul`,
+        'server.port': 8080,
+        'client.address': `10.1.${i % 16}.${(i * 13) % 250}`,
+        'user_agent.original': 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36',
+        'network.protocol.version': '1.1',
+        'enduser.id': `user-${(i * 104729) % 250000}`,
+        'tenant.id': pick(TENANTS, i * 3),
+        'http.request.body.size': (i * 31) % 4096,
+        'http.response.body.size': (i * 97) % 65536,
+        'session.sampled': i % 2 === 0,
+      }),
+    },
+    {
+      name: 'SELECT',
+      kind: 3,
+      attrs: (i) => ({
+        'db.system': 'postgresql',
+        'db.namespace': `${name}_db`,
+        'db.operation.name': 'SELECT',
+        'db.query.text': `SELECT * FROM ${name} WHERE tenant_id = $1 AND id = $2 /* ${i % 100} */`,
+        'server.address': 'postgres.service.consul',
+        'server.port': 5432,
+        'db.response.returned_rows': i % 50,
+        'network.peer.address': '10.2.0.15',
+        'pool.name': `${name}-pool`,
+        'pool.wait_ms': (i * 17) % 40,
+        'tenant.id': pick(TENANTS, i * 3),
+      }),
+    },
+    {
+      name: `HTTP POST ${pick(['appointments', 'patients', 'billing'], si + 1)}`,
+      kind: 3,
+      attrs: (i) => ({
+        'http.request.method': 'POST',
+        'url.full': `http://${pick(['appointments', 'patients', 'billing'], si + 1)}.service.consul:8080/api/v1/items/${(i * 7907) % 1000000}`,
+        'server.address': `${pick(['appointments', 'patients', 'billing'], si + 1)}.service.consul`,
+        'server.port': 8080,
+        'http.response.status_code': 200,
+        'network.protocol.version': '1.1',
+        'http.request.resend_count': i % 23 === 0 ? 1 : 0,
+        'cloud.region': pick(REGIONS, i),
+        'tenant.id': pick(TENANTS, i * 3),
+        'retry.enabled': true,
+      }),
+    },
+    {
+      name: 'render response',
+      kind: 1,
+      attrs: (i) => ({
+        'code.function': 'renderResponse',
+        'code.namespace': `${name}.handlers`,
+        'code.lineno': 100 + (i % 300),
+        'template.name': `${name}-page`,
+        'cache.hit': i % 3 === 0,
+        'items.count': i % 80,
+        'payload.ratio': ((i % 100) + 0.5) / 100,
+        'locale': pick(['pl-PL', 'en-GB', 'de-DE', 'fr-FR'], i),
+        'feature.flag': pick(['new-ui', 'old-ui'], i),
+        'tenant.id': pick(TENANTS, i * 3),
+      }),
+    },
+  ],
+}));
+
+function kv(attrs: Record<string, string | number | boolean>) {
+  return Object.entries(attrs).map(([key, v]) => ({
+    key,
+    value: typeof v === 'string' ? { stringValue: v } : typeof v === 'boolean' ? { boolValue: v } : Number.isInteger(v) ? { intValue: v } : { doubleValue: v },
+  }));
+}
+
+/** A request template plus where its ids and times sit in the bytes. */
+export interface RequestTemplate {
+  body: Buffer;
+  spans: number;
+  /** [offset, length] of every id occurrence; the same id keeps the same mask. */
+  ids: { at: number; len: number }[];
+  /** Offsets of fixed64 times, and the base they are relative to. */
+  times: number[];
+}
+
+/**
+ * Builds `count` request templates of about `spansPerRequest` spans,
+ * grouped by resource as an SDK or Collector batch would be.
+ */
+export function buildTemplates(count: number, spansPerRequest: number, seed = 1): RequestTemplate[] {
+  let n = seed * 1_000_003;
+  const base = 1_000_000_000_000_000_000n; // far from real times, found and replaced per send
+  const templates: RequestTemplate[] = [];
+  for (let t = 0; t < count; t++) {
+    const byResource = new Map<string, { svc: Service; host: string; spans: unknown[] }>();
+    const idList: Buffer[] = [];
+    const timeValues: bigint[] = [];
+    let spans = 0;
+    while (spans < spansPerRequest) {
+      const traceId = randomBytes(16);
+      idList.push(traceId);
+      const size = 10 + (n++ % 21);
+      const traceStart = base + BigInt(n % 1_000_000) * 1_000_000n;
+      let parent: Buffer | null = null;
+      const parents: Buffer[] = [];
+      for (let i = 0; i < size; i++) {
+        const svc = SERVICES[(t + i + (n % 3)) % SERVICES.length];
+        const host = pick(svc.hosts, n + i);
+        const op = i === 0 ? svc.ops[0] : pick(svc.ops, n + i);
+        const spanId = randomBytes(8);
+        idList.push(spanId);
+        const start = traceStart + BigInt(i) * 1_500_000n + BigInt(n % 997) * 1000n;
+        const end = start + BigInt(200_000 + ((n * 7919 + i * 104729) % 80_000_000));
+        timeValues.push(start, end);
+        const error = (n + i) % 41 === 0;
+        const span: Record<string, unknown> = {
+          traceId,
+          spanId,
+          ...(parent ? { parentSpanId: pick(parents, n + i) } : {}),
+          flags: 0x101,
+          name: op.name,
+          kind: op.kind,
+          startTimeUnixNano: start.toString(),
+          endTimeUnixNano: end.toString(),
+          attributes: kv(op.attrs(n * 31 + i)),
+          status: error ? { code: 2, message: 'upstream connect error or disconnect/reset before headers' } : {},
+        };
+        if (error) {
+          const at = start + 100_000n;
+          timeValues.push(at);
+          span.events = [{ timeUnixNano: at.toString(), name: 'exception', attributes: kv({ 'exception.type': 'ECONNRESET', 'exception.message': 'socket hang up' }) }];
+        }
+        parent = spanId;
+        parents.push(spanId);
+        const key = `${svc.name}/${host}`;
+        if (!byResource.has(key)) byResource.set(key, { svc, host, spans: [] });
+        byResource.get(key)!.spans.push(span);
+        spans++;
+        n++;
+      }
+    }
+    const resourceSpans = [...byResource.values()].map(({ svc, host, spans: list }) => ({
+      resource: {
+        attributes: kv({
+          'service.name': svc.name,
+          'service.version': '2.3.1',
+          'service.namespace': 'clinic',
+          'host.name': host,
+          'process.pid': 1000 + (host.length * 37) % 9000,
+          'process.runtime.name': 'nodejs',
+          'process.runtime.version': '20.20.2',
+          'telemetry.sdk.language': 'nodejs',
+          'telemetry.sdk.name': 'opentelemetry',
+          'telemetry.sdk.version': '2.12.1',
+          'deployment.environment.name': 'production',
+          'cloud.region': pick(REGIONS, host.length),
+        }),
+      },
+      scopeSpans: [{ scope: { name: '@opentelemetry/instrumentation-http', version: '0.223.1' }, spans: list }],
+    }));
+    const body = Buffer.from(Request.encode(Request.fromObject({ resourceSpans })).finish());
+    const ids: { at: number; len: number }[] = [];
+    for (const id of idList) {
+      for (let at = body.indexOf(id); at >= 0; at = body.indexOf(id, at + id.length)) ids.push({ at, len: id.length });
+    }
+    const times: number[] = [];
+    const probe = Buffer.alloc(8);
+    for (const v of new Set(timeValues)) {
+      probe.writeBigUInt64LE(v);
+      for (let at = body.indexOf(probe); at >= 0; at = body.indexOf(probe, at + 8)) times.push(at);
+    }
+    templates.push({ body, spans, ids, times });
+  }
+  return templates;
+}
+
+/**
+ * A copy of the template with fresh ids (XOR with one random mask per
+ * request, so references between spans stay consistent) and times moved so
+ * the trace starts at `nowNs`.
+ */
+export function instantiate(t: RequestTemplate, nowNs: bigint, out?: Buffer): Buffer {
+  const body = out && out.length === t.body.length ? out : Buffer.allocUnsafe(t.body.length);
+  t.body.copy(body);
+  const mask = randomFillSync(Buffer.allocUnsafe(16));
+  for (const { at, len } of t.ids) for (let i = 0; i < len; i++) body[at + i] ^= mask[i];
+  const shift = nowNs - 1_000_000_000_000_000_000n;
+  for (const at of t.times) body.writeBigUInt64LE(body.readBigUInt64LE(at) + shift, at);
+  return body;
+}

@@ -1,0 +1,1 @@
+export { registerNativeRoutes, type NativeRoutesOptions } from './routes.js';
