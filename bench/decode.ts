@@ -1,6 +1,7 @@
 import protobuf from 'protobufjs';
 import { ProtobufSpanDecoder } from '../src/receivers/decode-protobuf.js';
-import { SpanBatchBuilder } from '../src/model/span-batch.js';
+import { ResourceBatchBuilder, SpanBatchBuilder } from '../src/model/span-batch.js';
+import { ResourceRows } from '../src/receivers/row-templates.js';
 import { buildTemplates, instantiate } from './otlp-gen.js';
 
 /**
@@ -56,16 +57,21 @@ export function runDecodeBench(seconds = 3): DecodeBench {
   const spansPer = templates.map((t) => t.spans);
   const decoder = new ProtobufSpanDecoder();
   const builder = new SpanBatchBuilder();
+  const resources = new ResourceBatchBuilder();
+  // Resources are written once and then known, as in the server.
+  const known = new Set<string>();
   const opts = { minStartNs: 0, retentionText: '7d' };
   let nativeBytes = 0;
   let nativeSpans = 0;
   const ours = rate(seconds, bodies, spansPer, (b) => {
     builder.reset();
-    decoder.decode(b, builder, opts);
-    const block = builder.toNative();
-    const out = Buffer.concat(block.chunks, block.bytes);
-    nativeBytes += out.length;
-    nativeSpans += block.rows;
+    resources.reset();
+    const rows = new ResourceRows(resources, (id) => known.has(id), 1n);
+    decoder.decode(b, builder, rows, opts);
+    for (const id of rows.emitted) known.add(id);
+    const out = builder.toBuffer();
+    nativeBytes += out.length + (resources.rows > 0 ? resources.toBuffer().length : 0);
+    nativeSpans += builder.rows;
   });
   const theirs = rate(seconds, bodies, spansPer, (b) => {
     FULL.decode(b);

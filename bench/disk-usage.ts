@@ -12,7 +12,7 @@ async function main(dir: string): Promise<void> {
     await engine.exec(sql`OPTIMIZE TABLE spans FINAL`);
     await engine.exec(sql`OPTIMIZE TABLE trace_index FINAL`);
     const out = await engine.query(
-      sql`SELECT sumIf(rows, table = 'spans'), sum(data_compressed_bytes) FROM system.parts WHERE database = currentDatabase() AND active AND table IN ('spans', 'trace_index')`,
+      sql`SELECT sumIf(rows, table = 'spans'), sum(data_compressed_bytes) FROM system.parts WHERE database = currentDatabase() AND active AND table IN ('spans', 'trace_index', 'resources')`,
       'TabSeparated',
     );
     const [rows, bytes] = out.toString().trim().split('\t').map(Number);

@@ -12,7 +12,7 @@ import { sql } from '../src/query/sql/index.js';
  * Sightline work around it. Runs in its own process (one chDB data
  * directory per process). Also reports bytes per span after OPTIMIZE FINAL.
  *
- * Usage: node engine-ceiling.js file1.native [file2.native ...]
+ * Usage: node engine-ceiling.js resources.native spans1.native [spans2.native ...]
  */
 
 export interface CeilingResult {
@@ -33,7 +33,9 @@ async function main(files: string[]): Promise<CeilingResult> {
     let rows = 0;
     const cpu0 = process.cpuUsage();
     const t0 = process.hrtime.bigint();
-    for (const f of files) await store.writeSegment(f, { replay: false });
+    // The first file holds resource rows; the rest hold spans.
+    await store.writeResources(files[0]);
+    for (const f of files.slice(1)) await store.writeSegment(f, { replay: false });
     const wallSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
     const cpu = process.cpuUsage(cpu0);
     const stats = await store.stats();
@@ -41,7 +43,7 @@ async function main(files: string[]): Promise<CeilingResult> {
     await engine.exec(sql`OPTIMIZE TABLE spans FINAL`);
     await engine.exec(sql`OPTIMIZE TABLE trace_index FINAL`);
     const out = await engine.query(
-      sql`SELECT sum(data_compressed_bytes) FROM system.parts WHERE database = currentDatabase() AND active AND table IN ('spans', 'trace_index')`,
+      sql`SELECT sum(data_compressed_bytes) FROM system.parts WHERE database = currentDatabase() AND active AND table IN ('spans', 'trace_index', 'resources')`,
       'TabSeparated',
     );
     const cpuSeconds = (cpu.user + cpu.system) / 1e6;

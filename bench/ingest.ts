@@ -6,7 +6,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ProtobufSpanDecoder } from '../src/receivers/decode-protobuf.js';
-import { SpanBatchBuilder } from '../src/model/span-batch.js';
+import { ResourceBatchBuilder, SpanBatchBuilder } from '../src/model/span-batch.js';
+import { ResourceRows } from '../src/receivers/row-templates.js';
 import { buildTemplates, instantiate } from './otlp-gen.js';
 import { runDecodeBench } from './decode.js';
 import type { LoadgenResult } from './loadgen.js';
@@ -179,25 +180,33 @@ async function queryRun(spans: number, concurrency: number): Promise<QueryRun> {
   }
 }
 
-/** Native files of our decoded rows, for the engine ceiling. */
+/**
+ * Native files of our decoded rows, for the engine ceiling: the resource
+ * rows first (as the ingest writer stores them), then span files.
+ */
 function nativeFiles(dir: string, files: number, requestsPerFile: number): string[] {
   const templates = buildTemplates(40, 500, 7);
   const decoder = new ProtobufSpanDecoder();
   const builder = new SpanBatchBuilder();
+  const resources = new ResourceBatchBuilder();
+  const known = new Set<string>();
   const out: string[] = [];
   for (let f = 0; f < files; f++) {
     const parts: Buffer[] = [];
     for (let i = 0; i < requestsPerFile; i++) {
       builder.reset();
-      decoder.decode(instantiate(templates[(f * requestsPerFile + i) % templates.length], BigInt(Date.now()) * 1_000_000n), builder, { minStartNs: 0, retentionText: '' });
-      const b = builder.toNative();
-      parts.push(Buffer.concat(b.chunks, b.bytes));
+      const rows = new ResourceRows(resources, (id) => known.has(id), BigInt(Date.now()) * 1_000_000n);
+      decoder.decode(instantiate(templates[(f * requestsPerFile + i) % templates.length], BigInt(Date.now()) * 1_000_000n), builder, rows, { minStartNs: 0, retentionText: '' });
+      for (const id of rows.emitted) known.add(id);
+      parts.push(builder.toBuffer());
     }
     const file = path.join(dir, `ceiling-${f}.native`);
     writeFileSync(file, Buffer.concat(parts));
     out.push(file);
   }
-  return out;
+  const res = path.join(dir, 'ceiling-resources.native');
+  writeFileSync(res, resources.toBuffer());
+  return [res, ...out];
 }
 
 const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });

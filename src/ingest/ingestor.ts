@@ -77,24 +77,30 @@ export class Ingestor {
   private receivingBytes = 0;
 
   private constructor(
+    /** Span rows. */
     private readonly wal: Wal,
-    private readonly recovered: Segment[],
+    /** Resource rows, for resources first seen since the last start or day. */
+    private readonly resourceWal: Wal,
+    private readonly recovered: { spans: Segment[]; resources: Segment[] },
     private readonly opts: IngestorOptions,
   ) {}
 
   static async open(opts: IngestorOptions): Promise<Ingestor> {
-    const { wal, recovery } = await Wal.open({ dir: opts.walDir, segmentBytes: opts.segmentBytes });
-    if (recovery.segments.length > 0 || recovery.truncatedBytes > 0) {
+    const spans = await Wal.open({ dir: opts.walDir, segmentBytes: opts.segmentBytes });
+    const resources = await Wal.open({ dir: path.join(opts.walDir, 'resources'), segmentBytes: opts.segmentBytes });
+    const segments = spans.recovery.segments;
+    if (segments.length > 0 || spans.recovery.truncatedBytes > 0) {
       opts.log.info(
         {
-          segments: recovery.segments.length,
-          spans: recovery.segments.reduce((n, s) => n + s.rows, 0),
-          tornBytes: recovery.truncatedBytes,
+          segments: segments.length,
+          spans: segments.reduce((n, s) => n + s.rows, 0),
+          resources: resources.recovery.segments.reduce((n, s) => n + s.rows, 0),
+          tornBytes: spans.recovery.truncatedBytes + resources.recovery.truncatedBytes,
         },
         'WAL holds segments from the last run; replaying them',
       );
     }
-    return new Ingestor(wal, recovery.segments, opts);
+    return new Ingestor(spans.wal, resources.wal, { spans: segments, resources: resources.recovery.segments }, opts);
   }
 
   /** Starts moving WAL segments into the store: recovered ones first. */
@@ -103,15 +109,23 @@ export class Ingestor {
     this.writer = this.writeLoop();
   }
 
+  private get backlogBytes(): number {
+    return this.wal.backlogBytes + this.resourceWal.backlogBytes;
+  }
+
+  private get walFailure(): Error | null {
+    return this.wal.failure ?? this.resourceWal.failure;
+  }
+
   /**
    * Throws OverloadedError when the store is too far behind. Receivers call
    * this before decoding, so refused requests cost almost nothing.
    */
   checkCapacity(incomingBytes = 0): void {
     if (this.stopping) throw new UnavailableError('Sightline is shutting down');
-    const failure = this.wal.failure;
+    const failure = this.walFailure;
     if (failure) throw new UnavailableError(`the WAL cannot take writes: ${failure.message}`);
-    const used = this.wal.backlogBytes + this.receivingBytes;
+    const used = this.backlogBytes + this.receivingBytes;
     if (used + incomingBytes > this.opts.backlogBudgetBytes) {
       this.stats.overloadRefusals++;
       throw new OverloadedError(
@@ -138,15 +152,19 @@ export class Ingestor {
   }
 
   /**
-   * Makes a Native block of span rows durable. Resolves after fsync; the
-   * caller may acknowledge the spans then.
+   * Makes a Native block of span rows durable, with the rows of the
+   * resources they introduce. Resolves after fsync; the caller may
+   * acknowledge the spans then.
    */
-  async append(block: Buffer, rows: number): Promise<void> {
+  async append(spans: Buffer, rows: number, resources?: { block: Buffer; rows: number }): Promise<void> {
     // Capacity was checked when the request was admitted; here only refuse
     // when the WAL cannot take it at all.
     if (this.stopping) throw new UnavailableError('Sightline is shutting down');
     try {
-      await this.wal.append(block, rows);
+      // Resources first: a sealed span segment then never refers to a
+      // resource row that is not yet in the resource WAL.
+      if (resources && resources.rows > 0) await this.resourceWal.append(resources.block, resources.rows);
+      await this.wal.append(spans, rows);
     } catch (e) {
       if (e instanceof WalBrokenError) throw new UnavailableError(e.message);
       throw e;
@@ -155,7 +173,7 @@ export class Ingestor {
   }
 
   getStats(): IngestStats {
-    return { ...this.stats, backlogBytes: this.wal.backlogBytes };
+    return { ...this.stats, backlogBytes: this.backlogBytes };
   }
 
   /**
@@ -167,6 +185,7 @@ export class Ingestor {
     if (this.stopping) return;
     this.stopping = true;
     await this.wal.close();
+    await this.resourceWal.close();
     this.wake?.();
     if (!this.writer) return;
     let timer: NodeJS.Timeout | undefined;
@@ -179,14 +198,19 @@ export class Ingestor {
   }
 
   private async writeLoop(): Promise<void> {
-    for (const seg of this.recovered) {
-      if (!(await this.storeSegment(seg, true))) return;
+    for (const seg of this.recovered.resources) if (!(await this.storeSegment(seg, 'resources'))) return;
+    for (const seg of this.recovered.spans) {
+      if (!(await this.storeSegment(seg, 'replay'))) return;
       this.stats.replayedSegments++;
     }
     for (;;) {
       const sealed = this.wal.takeSealed();
-      if (sealed.length > 0) {
-        for (const seg of sealed) if (!(await this.storeSegment(seg, false))) return;
+      if (sealed.length > 0 || (this.stopping && this.resourceWal.backlogBytes > 0)) {
+        // The resource rows these spans refer to are in the resource WAL
+        // already (see append); store them first.
+        if (!this.stopping) await this.resourceWal.sealActive();
+        for (const seg of this.resourceWal.takeSealed()) if (!(await this.storeSegment(seg, 'resources'))) return;
+        for (const seg of sealed) if (!(await this.storeSegment(seg, 'spans'))) return;
         continue;
       }
       if (this.stopping) return;
@@ -208,26 +232,30 @@ export class Ingestor {
    * Inserts one segment, retrying until it is stored. Returns false if we
    * were told to stop while the store was failing.
    */
-  private async storeSegment(seg: Segment, replay: boolean): Promise<boolean> {
+  private async storeSegment(seg: Segment, kind: 'spans' | 'replay' | 'resources'): Promise<boolean> {
     const log = this.opts.log;
+    const wal = kind === 'resources' ? this.resourceWal : this.wal;
     let delay = 100;
     for (let attempt = 1; ; attempt++) {
       const started = Date.now();
       try {
-        await this.opts.store.writeSegment(seg.path, { replay });
-        this.lastInsertAt = Date.now();
-        this.stats.storeInserts++;
-        this.stats.storedSpans += seg.rows;
-        log.debug({ segment: seg.seq, spans: seg.rows, bytes: seg.bytes, ms: Date.now() - started, replay }, 'segment stored');
-        await this.wal.remove(seg);
+        if (kind === 'resources') await this.opts.store.writeResources(seg.path);
+        else {
+          await this.opts.store.writeSegment(seg.path, { replay: kind === 'replay' });
+          this.lastInsertAt = Date.now();
+          this.stats.storeInserts++;
+          this.stats.storedSpans += seg.rows;
+        }
+        log.debug({ segment: seg.seq, kind, rows: seg.rows, bytes: seg.bytes, ms: Date.now() - started }, 'segment stored');
+        await wal.remove(seg);
         return true;
       } catch (e) {
         this.stats.storeErrors++;
         if (e instanceof EngineError && e.badInput) {
-          await this.quarantine(seg, e);
+          await this.quarantine(seg, wal, kind, e);
           return true;
         }
-        log.warn({ err: e, segment: seg.seq, attempt }, 'store insert failed; retrying');
+        log.warn({ err: e, segment: seg.seq, kind, attempt }, 'store insert failed; retrying');
         if (this.stopping && attempt >= 3) return false;
         await this.sleep(delay);
         delay = Math.min(delay * 2, 5000);
@@ -236,16 +264,16 @@ export class Ingestor {
   }
 
   /** Keeps a segment the store will not take, out of the way, and counts it. */
-  private async quarantine(seg: Segment, err: Error): Promise<void> {
+  private async quarantine(seg: Segment, wal: Wal, kind: string, err: Error): Promise<void> {
     const dir = path.join(this.opts.walDir, 'quarantine');
     await fsp.mkdir(dir, { recursive: true });
-    await fsp.rename(seg.path, path.join(dir, path.basename(seg.path)));
-    this.stats.quarantinedSpans += seg.rows;
+    await fsp.rename(seg.path, path.join(dir, `${kind === 'resources' ? 'resources-' : ''}${path.basename(seg.path)}`));
+    if (kind !== 'resources') this.stats.quarantinedSpans += seg.rows;
     this.opts.log.error(
-      { err, segment: seg.seq, spans: seg.rows, dir },
-      'the store refused a WAL segment as invalid; it was moved to quarantine and its spans are not queryable',
+      { err, segment: seg.seq, kind, rows: seg.rows, dir },
+      'the store refused a WAL segment as invalid; it was moved to quarantine and its rows are not queryable',
     );
-    await this.wal.forget(seg);
+    wal.forget(seg);
   }
 
   private sleep(ms: number): Promise<void> {

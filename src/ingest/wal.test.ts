@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { SpanBatchBuilder } from '../model/span-batch.js';
+import { ResourceBatchBuilder, SpanBatchBuilder } from '../model/span-batch.js';
+import { ResourceRows } from '../receivers/row-templates.js';
 import { scanNativeBlocks } from '../model/native-scan.js';
 import { JsonSpanDecoder } from '../receivers/decode-json.js';
 import { Wal } from './wal.js';
@@ -29,7 +30,10 @@ function block(n: number): { data: Buffer; rows: number } {
     endTimeUnixNano: '1700000000000001000',
   }));
   const b = new SpanBatchBuilder();
-  new JsonSpanDecoder().decode(Buffer.from(JSON.stringify({ resourceSpans: [{ scopeSpans: [{ spans }] }] })), b, { minStartNs: 0, retentionText: '' });
+  new JsonSpanDecoder().decode(Buffer.from(JSON.stringify({ resourceSpans: [{ scopeSpans: [{ spans }] }] })), b, new ResourceRows(new ResourceBatchBuilder(), () => true, 0n), {
+    minStartNs: 0,
+    retentionText: '',
+  });
   const nb = b.toNative();
   return { data: Buffer.concat(nb.chunks), rows: nb.rows };
 }

@@ -1,4 +1,4 @@
-import { SPAN_COLUMNS, type ColumnSpec, type WireType } from './span-batch.js';
+import { RESOURCE_COLUMNS, SPAN_COLUMNS, type ColumnSpec, type WireType } from './span-batch.js';
 import type { AnyValueJson, KeyValueJson } from './any-value.js';
 import type { SpanRecord } from './span-record.js';
 
@@ -97,12 +97,13 @@ export class RowBinaryReader {
 }
 
 const COL = Object.fromEntries(SPAN_COLUMNS.map((c, i) => [c.name, i])) as Record<string, number>;
+const RES_COL = Object.fromEntries(RESOURCE_COLUMNS.map((c, i) => [c.name, i])) as Record<string, number>;
 
-function attributes(row: unknown[], prefix: string): KeyValueJson[] {
+function attributes(row: unknown[], prefix: string, col: Record<string, number> = COL): KeyValueJson[] {
   const out: KeyValueJson[] = [];
   const pairs = (kind: string, toValue: (v: never) => AnyValueJson) => {
-    const keys = row[COL[`${prefix}_${kind}_keys`]] as string[];
-    const values = row[COL[`${prefix}_${kind}_values`]] as never[];
+    const keys = row[col[`${prefix}_${kind}_keys`]] as string[];
+    const values = row[col[`${prefix}_${kind}_values`]] as never[];
     for (let i = 0; i < keys.length; i++) out.push({ key: keys[i], value: toValue(values[i]) });
   };
   pairs('str', (v: string) => ({ stringValue: v }));
@@ -147,11 +148,13 @@ export function readSpanRecords(buf: Buffer): SpanRecord[] {
       statusCode: get('status_code'),
       statusMessage: get('status_message'),
       serviceName: get('service_name'),
+      resourceId: get('resource_id'),
       attributes: attributes(row, 'attr'),
       droppedAttributes: get('dropped_attributes'),
       droppedEvents: get('dropped_events'),
       droppedLinks: get('dropped_links'),
-      resource: { attributes: attributes(row, 'res'), dropped: get('res_dropped'), schemaUrl: get('res_schema_url') },
+      // Filled in from the resources table by the caller.
+      resource: { attributes: [], dropped: 0, schemaUrl: '' },
       scope: {
         name: get('scope_name'),
         version: get('scope_version'),
@@ -173,6 +176,31 @@ export function readSpanRecords(buf: Buffer): SpanRecord[] {
         dropped: linkDropped[i],
         flags: linkFlags[i],
       })),
+    });
+  }
+  return out;
+}
+
+export interface ResourceRecord {
+  resourceId: Buffer;
+  serviceName: string;
+  attributes: KeyValueJson[];
+  dropped: number;
+  schemaUrl: string;
+}
+
+/** Reads RowBinary rows of all RESOURCE_COLUMNS, in order. */
+export function readResourceRecords(buf: Buffer): ResourceRecord[] {
+  const r = new RowBinaryReader(buf);
+  const out: ResourceRecord[] = [];
+  while (!r.done) {
+    const row = r.row(RESOURCE_COLUMNS);
+    out.push({
+      resourceId: row[RES_COL.resource_id] as Buffer,
+      serviceName: row[RES_COL.service_name] as string,
+      attributes: attributes(row, 'res', RES_COL),
+      dropped: row[RES_COL.res_dropped] as number,
+      schemaUrl: row[RES_COL.res_schema_url] as string,
     });
   }
   return out;

@@ -1,8 +1,8 @@
 import { ByteWriter } from './byte-writer.js';
 
 /**
- * The span row as it travels from decode to disk: one ClickHouse Native block
- * per request, written column by column while the OTLP bytes are decoded.
+ * Rows as they travel from decode to disk: ClickHouse Native blocks, written
+ * column by column while the OTLP bytes are decoded.
  * The same bytes are the WAL record and the store's insert payload, so a span
  * is never turned into a JS object between the socket and the engine.
  *
@@ -101,70 +101,27 @@ const scalar = (name: string, type: WireType, lowCardinality = false) =>
   new ScalarColumn({ name, type, lowCardinality });
 
 /**
- * Builds one Native block of span rows. Decoders append to the public columns
- * directly and call {@link endRow} once per span; {@link mark} and
- * {@link rollback} drop a span that fails validation half-way through.
+ * Builds one ClickHouse Native block, column by column. Subclasses declare
+ * their columns as fields and list them in {@link layout}; decoders append
+ * to the columns directly and call endRow() once per row. mark() and
+ * rollback() drop a row that fails validation half-way through.
  */
-export class SpanBatchBuilder {
-  readonly traceId = scalar('trace_id', 'FixedString(16)');
-  readonly spanId = scalar('span_id', 'FixedString(8)');
-  readonly parentSpanId = scalar('parent_span_id', 'FixedString(8)');
-  readonly traceState = scalar('trace_state', 'String');
-  readonly flags = scalar('flags', 'UInt32');
-  readonly name = scalar('name', 'String', true);
-  readonly kind = scalar('kind', 'UInt8');
-  readonly startNs = scalar('start_ns', 'UInt64');
-  readonly durationNs = scalar('duration_ns', 'UInt64');
-  readonly statusCode = scalar('status_code', 'UInt8');
-  readonly statusMessage = scalar('status_message', 'String');
-  /** Copied out of the resource's `service.name` so the store can sort by it. */
-  readonly serviceName = scalar('service_name', 'String', true);
-  readonly droppedAttributes = scalar('dropped_attributes', 'UInt32');
-  readonly droppedEvents = scalar('dropped_events', 'UInt32');
-  readonly droppedLinks = scalar('dropped_links', 'UInt32');
-  readonly attrs = new AttributeColumns('attr');
-  readonly resAttrs = new AttributeColumns('res');
-  readonly resDropped = scalar('res_dropped', 'UInt32');
-  readonly resSchemaUrl = scalar('res_schema_url', 'String', true);
-  readonly scopeName = scalar('scope_name', 'String', true);
-  readonly scopeVersion = scalar('scope_version', 'String', true);
-  /** Scope attributes as a canonical OTLP JSON KeyValue list ('' when none). */
-  readonly scopeAttrs = scalar('scope_attrs', 'String', true);
-  readonly scopeDropped = scalar('scope_dropped', 'UInt32');
-  readonly scopeSchemaUrl = scalar('scope_schema_url', 'String', true);
-  readonly events = new ArrayGroup([
-    { name: 'event_time_ns', type: 'Array(UInt64)' },
-    { name: 'event_name', type: 'Array(String)', lowCardinality: true },
-    { name: 'event_attrs', type: 'Array(String)' },
-    { name: 'event_dropped', type: 'Array(UInt32)' },
-  ]);
-  readonly links = new ArrayGroup([
-    { name: 'link_trace_id', type: 'Array(FixedString(16))' },
-    { name: 'link_span_id', type: 'Array(FixedString(8))' },
-    { name: 'link_trace_state', type: 'Array(String)' },
-    { name: 'link_attrs', type: 'Array(String)' },
-    { name: 'link_dropped', type: 'Array(UInt32)' },
-    { name: 'link_flags', type: 'Array(UInt32)' },
-  ]);
-
+export abstract class BlockBuilder {
   rows = 0;
-
-  private readonly layout: (ScalarColumn | ArrayGroup)[] = [
-    this.traceId, this.spanId, this.parentSpanId, this.traceState, this.flags, this.name,
-    this.kind, this.startNs, this.durationNs, this.statusCode, this.statusMessage,
-    this.serviceName, this.droppedAttributes, this.droppedEvents, this.droppedLinks,
-    ...this.attrs.groups(), ...this.resAttrs.groups(),
-    this.resDropped, this.resSchemaUrl, this.scopeName, this.scopeVersion, this.scopeAttrs,
-    this.scopeDropped, this.scopeSchemaUrl, this.events, this.links,
-  ];
-  private readonly writers: ByteWriter[] = [];
-  private readonly groups: ArrayGroup[] = [];
-  private readonly markLens: Int32Array;
-  private readonly markCounts: Float64Array;
+  private writers: ByteWriter[] = [];
+  private groups: ArrayGroup[] = [];
+  private markLens = new Int32Array(0);
+  private markCounts = new Float64Array(0);
   private markRows = 0;
+  private parts: (ScalarColumn | ArrayGroup)[] = [];
 
-  constructor() {
-    for (const part of this.layout) {
+  /** The columns in Native order. Called once, from {@link init}. */
+  protected abstract layout(): (ScalarColumn | ArrayGroup)[];
+
+  /** Subclass constructors call this after their column fields exist. */
+  protected init(): void {
+    this.parts = this.layout();
+    for (const part of this.parts) {
       if (part instanceof ScalarColumn) this.writers.push(part.data);
       else {
         this.groups.push(part);
@@ -175,12 +132,10 @@ export class SpanBatchBuilder {
     this.markCounts = new Float64Array(this.groups.length);
   }
 
-  /** Ends the current span row: writes array offsets. */
+  /** Ends the current row: writes the array offsets. */
   endRow(): void {
-    this.attrs.endRow();
-    this.resAttrs.endRow();
-    this.events.endRow();
-    this.links.endRow();
+    const g = this.groups;
+    for (let i = 0; i < g.length; i++) g[i].endRow();
     this.rows++;
   }
 
@@ -201,10 +156,10 @@ export class SpanBatchBuilder {
   }
 
   /**
-   * The block as a list of buffers in Native order, ready for writev.
-   * The buffers alias the builder's memory: write them before reusing it.
+   * The block as buffers in Native order, ready for writev. They alias the
+   * builder's memory: write them out before reusing the builder.
    */
-  toNative(): SpanBlock {
+  toNative(): NativeBlock {
     const head = new ByteWriter(4096);
     const chunks: Buffer[] = [];
     let bytes = 0;
@@ -212,14 +167,16 @@ export class SpanBatchBuilder {
       chunks.push(b);
       bytes += b.length;
     };
-    head.varint(SPAN_COLUMNS.length);
+    let columns = 0;
+    for (const part of this.parts) columns += part instanceof ScalarColumn ? 1 : part.columns.length;
+    head.varint(columns);
     head.varint(this.rows);
     let from = 0;
     const flushHead = () => {
       if (head.len > from) push(head.buf.subarray(from, head.len));
       from = head.len;
     };
-    for (const part of this.layout) {
+    for (const part of this.parts) {
       if (part instanceof ScalarColumn) {
         head.string(part.spec.name);
         head.string(part.spec.type);
@@ -241,16 +198,22 @@ export class SpanBatchBuilder {
     return { rows: this.rows, chunks, bytes };
   }
 
+  /** The block as one buffer (a copy). */
+  toBuffer(): Buffer {
+    const b = this.toNative();
+    return Buffer.concat(b.chunks, b.bytes);
+  }
+
   reset(): void {
     for (const w of this.writers) w.len = 0;
     for (const g of this.groups) g.count = 0;
     this.rows = 0;
   }
 
-  /** Column specs in Native order; must equal {@link SPAN_COLUMNS}. */
+  /** Column specs in Native order. */
   specs(): ColumnSpec[] {
     const out: ColumnSpec[] = [];
-    for (const part of this.layout) {
+    for (const part of this.parts) {
       if (part instanceof ScalarColumn) out.push(part.spec);
       else out.push(...part.columns.map((c) => c.spec));
     }
@@ -258,8 +221,94 @@ export class SpanBatchBuilder {
   }
 }
 
-/** One encoded Native block of span rows. */
-export interface SpanBlock {
+/**
+ * Span rows. Resource attributes are not repeated per span: a span carries
+ * its resource's id, and the resource's row goes to {@link ResourceBatchBuilder}.
+ */
+export class SpanBatchBuilder extends BlockBuilder {
+  readonly traceId = scalar('trace_id', 'FixedString(16)');
+  readonly spanId = scalar('span_id', 'FixedString(8)');
+  readonly parentSpanId = scalar('parent_span_id', 'FixedString(8)');
+  readonly traceState = scalar('trace_state', 'String');
+  readonly flags = scalar('flags', 'UInt32');
+  readonly name = scalar('name', 'String', true);
+  readonly kind = scalar('kind', 'UInt8');
+  readonly startNs = scalar('start_ns', 'UInt64');
+  readonly durationNs = scalar('duration_ns', 'UInt64');
+  readonly statusCode = scalar('status_code', 'UInt8');
+  readonly statusMessage = scalar('status_message', 'String');
+  /** Copied out of the resource's `service.name` so the store can sort by it. */
+  readonly serviceName = scalar('service_name', 'String', true);
+  /** See {@link resourceId}. */
+  readonly resourceId = scalar('resource_id', 'FixedString(8)');
+  readonly droppedAttributes = scalar('dropped_attributes', 'UInt32');
+  readonly droppedEvents = scalar('dropped_events', 'UInt32');
+  readonly droppedLinks = scalar('dropped_links', 'UInt32');
+  readonly attrs = new AttributeColumns('attr');
+  readonly scopeName = scalar('scope_name', 'String', true);
+  readonly scopeVersion = scalar('scope_version', 'String', true);
+  /** Scope attributes as a canonical OTLP JSON KeyValue list ('' when none). */
+  readonly scopeAttrs = scalar('scope_attrs', 'String', true);
+  readonly scopeDropped = scalar('scope_dropped', 'UInt32');
+  readonly scopeSchemaUrl = scalar('scope_schema_url', 'String', true);
+  readonly events = new ArrayGroup([
+    { name: 'event_time_ns', type: 'Array(UInt64)' },
+    { name: 'event_name', type: 'Array(String)', lowCardinality: true },
+    { name: 'event_attrs', type: 'Array(String)' },
+    { name: 'event_dropped', type: 'Array(UInt32)' },
+  ]);
+  readonly links = new ArrayGroup([
+    { name: 'link_trace_id', type: 'Array(FixedString(16))' },
+    { name: 'link_span_id', type: 'Array(FixedString(8))' },
+    { name: 'link_trace_state', type: 'Array(String)' },
+    { name: 'link_attrs', type: 'Array(String)' },
+    { name: 'link_dropped', type: 'Array(UInt32)' },
+    { name: 'link_flags', type: 'Array(UInt32)' },
+  ]);
+
+  constructor() {
+    super();
+    this.init();
+  }
+
+  protected layout(): (ScalarColumn | ArrayGroup)[] {
+    return [
+      this.traceId, this.spanId, this.parentSpanId, this.traceState, this.flags, this.name,
+      this.kind, this.startNs, this.durationNs, this.statusCode, this.statusMessage,
+      this.serviceName, this.resourceId, this.droppedAttributes, this.droppedEvents, this.droppedLinks,
+      ...this.attrs.groups(),
+      this.scopeName, this.scopeVersion, this.scopeAttrs, this.scopeDropped, this.scopeSchemaUrl,
+      this.events, this.links,
+    ];
+  }
+}
+
+/**
+ * Resource rows: one per distinct resource (by id), written the first time
+ * a resource is seen on a given day. Spans refer to them by resource_id.
+ */
+export class ResourceBatchBuilder extends BlockBuilder {
+  /** 8 bytes of a hash of everything below but seen_ns. */
+  readonly resourceId = scalar('resource_id', 'FixedString(8)');
+  /** When this row was written (Unix ns); partitions and expires it. */
+  readonly seenNs = scalar('seen_ns', 'UInt64');
+  readonly serviceName = scalar('service_name', 'String', true);
+  readonly attrs = new AttributeColumns('res');
+  readonly dropped = scalar('res_dropped', 'UInt32');
+  readonly schemaUrl = scalar('res_schema_url', 'String', true);
+
+  constructor() {
+    super();
+    this.init();
+  }
+
+  protected layout(): (ScalarColumn | ArrayGroup)[] {
+    return [this.resourceId, this.seenNs, this.serviceName, ...this.attrs.groups(), this.dropped, this.schemaUrl];
+  }
+}
+
+/** One encoded Native block. */
+export interface NativeBlock {
   rows: number;
   /** Native bytes in order; concatenated they form one block. */
   chunks: Buffer[];
@@ -268,5 +317,8 @@ export interface SpanBlock {
 
 /** The span row schema, in Native column order. */
 export const SPAN_COLUMNS: readonly ColumnSpec[] = new SpanBatchBuilder().specs();
-
 export const SPAN_COLUMN_NAMES: readonly string[] = SPAN_COLUMNS.map((c) => c.name);
+
+/** The resource row schema, in Native column order. */
+export const RESOURCE_COLUMNS: readonly ColumnSpec[] = new ResourceBatchBuilder().specs();
+export const RESOURCE_COLUMN_NAMES: readonly string[] = RESOURCE_COLUMNS.map((c) => c.name);

@@ -19,6 +19,8 @@ export interface SpanRecord {
   statusCode: number;
   statusMessage: string;
   serviceName: string;
+  /** Identifies the resource; spans of one resource share it. */
+  resourceId: Buffer;
   attributes: KeyValueJson[];
   droppedAttributes: number;
   droppedEvents: number;

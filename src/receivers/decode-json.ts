@@ -10,7 +10,7 @@ import {
   uint64FromJson,
 } from '../model/any-value.js';
 import { DecodeOutcome, MalformedRequestError, type DecodeOptions } from './decode-result.js';
-import { ResourceTemplate, ScopeTemplate, writeSpanContext } from './row-templates.js';
+import { ResourceTemplate, ScopeTemplate, writeSpanContext, type ResourceRows } from './row-templates.js';
 
 /**
  * Decodes an OTLP/JSON ExportTraceServiceRequest into span batch columns.
@@ -23,7 +23,7 @@ export class JsonSpanDecoder {
   private readonly resource = new ResourceTemplate();
   private readonly scope = new ScopeTemplate();
 
-  decode(body: Buffer, out: SpanBatchBuilder, opts: DecodeOptions): DecodeOutcome {
+  decode(body: Buffer, out: SpanBatchBuilder, resources: ResourceRows, opts: DecodeOptions): DecodeOutcome {
     if (!isUtf8(body)) throw new MalformedRequestError('request body is not valid UTF-8');
     let text = body.toString('utf8');
     if (UNQUOTED_BIG_INT.test(text)) text = quoteBigIntegers(text);
@@ -37,7 +37,7 @@ export class JsonSpanDecoder {
     try {
       const root = obj(doc, 'request');
       for (const rs of arr(field(root, 'resourceSpans', 'resource_spans'), 'resourceSpans')) {
-        this.resourceSpans(obj(rs, 'resourceSpans[]'), out, outcome, opts);
+        this.resourceSpans(obj(rs, 'resourceSpans[]'), out, resources, outcome, opts);
       }
     } catch (e) {
       if (e instanceof AnyValueError) throw new MalformedRequestError(e.message);
@@ -46,7 +46,7 @@ export class JsonSpanDecoder {
     return outcome;
   }
 
-  private resourceSpans(rs: Json, out: SpanBatchBuilder, outcome: DecodeOutcome, opts: DecodeOptions): void {
+  private resourceSpans(rs: Json, out: SpanBatchBuilder, resources: ResourceRows, outcome: DecodeOutcome, opts: DecodeOptions): void {
     const res = this.resource;
     res.reset();
     const resource = field(rs, 'resource');
@@ -57,6 +57,7 @@ export class JsonSpanDecoder {
     }
     writeString(res.schemaUrl, str(field(rs, 'schemaUrl', 'schema_url'), 'schemaUrl'));
     res.finish();
+    resources.add(res);
     for (const ss of arr(field(rs, 'scopeSpans', 'scope_spans'), 'scopeSpans')) {
       const scopeSpans = obj(ss, 'scopeSpans[]');
       const scope = this.scope;

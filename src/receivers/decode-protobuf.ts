@@ -1,7 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import type { ByteWriter } from '../model/byte-writer.js';
 import type { ArrayGroup, AttributeColumns, SpanBatchBuilder } from '../model/span-batch.js';
-import { ResourceTemplate, ScopeTemplate, writeSpanContext } from './row-templates.js';
+import { ResourceTemplate, ScopeTemplate, writeSpanContext, type ResourceRows } from './row-templates.js';
 import { MAX_ANY_VALUE_DEPTH, doubleToJson } from '../model/any-value.js';
 import { DecodeOutcome, MalformedRequestError, type DecodeOptions } from './decode-result.js';
 
@@ -35,19 +35,22 @@ export class ProtobufSpanDecoder {
   /** The length read by the last lengthEnd(). */
   private lastLength = 0;
   private out!: SpanBatchBuilder;
+  private resources!: ResourceRows;
   private outcome!: DecodeOutcome;
   private opts!: DecodeOptions;
   private readonly resource = new ResourceTemplate();
   private readonly scope = new ScopeTemplate();
 
   /**
-   * Appends every valid span of `body` to `out`.
+   * Appends every valid span of `body` to `out`, and the rows of resources
+   * not yet known to `resources`.
    * @throws MalformedRequestError when the bytes are not a valid request.
    */
-  decode(body: Buffer, out: SpanBatchBuilder, opts: DecodeOptions): DecodeOutcome {
+  decode(body: Buffer, out: SpanBatchBuilder, resources: ResourceRows, opts: DecodeOptions): DecodeOutcome {
     this.buf = body;
     this.pos = 0;
     this.out = out;
+    this.resources = resources;
     this.opts = opts;
     const outcome = (this.outcome = new DecodeOutcome());
     const end = body.length;
@@ -90,6 +93,7 @@ export class ProtobufSpanDecoder {
     }
     if (resStart >= 0) this.resourceMessage(resStart, resEnd);
     res.finish();
+    this.resources.add(res);
 
     this.pos = start;
     while (this.pos < end) {

@@ -1,7 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import protobuf from 'protobufjs';
-import { SpanBatchBuilder } from '../model/span-batch.js';
+import { ResourceBatchBuilder, SpanBatchBuilder } from '../model/span-batch.js';
+import { ResourceRows } from './row-templates.js';
 import { scanNativeBlocks } from '../model/native-scan.js';
 import { ProtobufSpanDecoder } from './decode-protobuf.js';
 import { JsonSpanDecoder, quoteBigIntegers } from './decode-json.js';
@@ -89,19 +90,23 @@ function toProtoObject(j: typeof json): Record<string, unknown> {
   return JSON.parse(JSON.stringify(j), (k, v) => (ids.has(k) && typeof v === 'string' ? Buffer.from(v, 'hex').toString('base64') : v));
 }
 
-function nativeOf(decode: (b: SpanBatchBuilder) => unknown): Buffer {
+/** The span block and the resource block a decode produces, concatenated. */
+function nativeOf(decode: (b: SpanBatchBuilder, r: ResourceRows) => unknown): Buffer {
   const b = new SpanBatchBuilder();
-  decode(b);
-  const block = b.toNative();
-  return Buffer.concat(block.chunks);
+  const r = new ResourceBatchBuilder();
+  decode(b, new ResourceRows(r, () => false, 1n));
+  return Buffer.concat([b.toBuffer(), r.toBuffer()]);
 }
+
+const rows = () => new ResourceRows(new ResourceBatchBuilder(), () => false, 1n);
 
 describe('OTLP decoders', () => {
   it('protobuf and JSON give identical Native blocks', () => {
     const proto = Buffer.from(Request.encode(Request.fromObject(toProtoObject(json))).finish());
-    const a = nativeOf((b) => new ProtobufSpanDecoder().decode(proto, b, OPTS));
-    const c = nativeOf((b) => new JsonSpanDecoder().decode(Buffer.from(JSON.stringify(json)), b, OPTS));
-    assert.deepEqual(scanNativeBlocks(a), { blocks: 1, rows: 1, validBytes: a.length, stoppedBecause: '' });
+    const a = nativeOf((b, r) => new ProtobufSpanDecoder().decode(proto, b, r, OPTS));
+    const c = nativeOf((b, r) => new JsonSpanDecoder().decode(Buffer.from(JSON.stringify(json)), b, r, OPTS));
+    // One span block, one resource block.
+    assert.deepEqual(scanNativeBlocks(a), { blocks: 2, rows: 2, validBytes: a.length, stoppedBecause: '' });
     assert.equal(a.toString('hex'), c.toString('hex'));
   });
 
@@ -114,8 +119,8 @@ describe('OTLP decoders', () => {
     const fields = splitFields(parts);
     const reordered = Buffer.concat([fields[2], Buffer.from([0x98, 0x06, 0x01]), fields[1], fields[0]]);
     const outer = Buffer.concat([Buffer.from([0x0a]), varint(reordered.length), reordered]);
-    const a = nativeOf((b) => new ProtobufSpanDecoder().decode(normal, b, OPTS));
-    const c = nativeOf((b) => new ProtobufSpanDecoder().decode(outer, b, OPTS));
+    const a = nativeOf((b, r) => new ProtobufSpanDecoder().decode(normal, b, r, OPTS));
+    const c = nativeOf((b, r) => new ProtobufSpanDecoder().decode(outer, b, r, OPTS));
     assert.equal(a.toString('hex'), c.toString('hex'));
   });
 
@@ -128,17 +133,18 @@ describe('OTLP decoders', () => {
       { ...good, endTimeUnixNano: '1' },
     ];
     const b = new SpanBatchBuilder();
-    const outcome = new JsonSpanDecoder().decode(Buffer.from(JSON.stringify(bad)), b, OPTS);
+    const outcome = new JsonSpanDecoder().decode(Buffer.from(JSON.stringify(bad)), b, rows(), OPTS);
     assert.equal(outcome.accepted, 1);
     assert.equal(outcome.rejected, 2);
     assert.equal(outcome.firstError, 'span traceId is all zero');
-    const once = nativeOf((x) => new JsonSpanDecoder().decode(Buffer.from(JSON.stringify(json)), x, OPTS));
-    assert.equal(Buffer.concat(b.toNative().chunks).toString('hex'), once.toString('hex'));
+    const once = new SpanBatchBuilder();
+    new JsonSpanDecoder().decode(Buffer.from(JSON.stringify(json)), once, rows(), OPTS);
+    assert.equal(b.toBuffer().toString('hex'), once.toBuffer().toString('hex'));
   });
 
   it('rejects spans older than the retention', () => {
     const b = new SpanBatchBuilder();
-    const outcome = new JsonSpanDecoder().decode(Buffer.from(JSON.stringify(json)), b, { minStartNs: 1.8e18, retentionText: '7d' });
+    const outcome = new JsonSpanDecoder().decode(Buffer.from(JSON.stringify(json)), b, rows(), { minStartNs: 1.8e18, retentionText: '7d' });
     assert.equal(outcome.rejected, 1);
     assert.match(outcome.firstError, /older than the retention period \(7d\)/);
   });
@@ -148,22 +154,22 @@ describe('OTLP decoders', () => {
       '{"a": "1234567890123456789", "b": "x: 1234567890123456789", "c": ["-9223372036854775808", 1.5e300]}');
     const asNumbers = JSON.stringify(json).replace('"startTimeUnixNano":"1700000000000000001"', '"startTimeUnixNano":1700000000000000001')
       .replace('{"intValue":"9223372036854775807"}', '{"intValue":9223372036854775807}');
-    const a = nativeOf((b) => new JsonSpanDecoder().decode(Buffer.from(asNumbers), b, OPTS));
-    const c = nativeOf((b) => new JsonSpanDecoder().decode(Buffer.from(JSON.stringify(json)), b, OPTS));
+    const a = nativeOf((b, r) => new JsonSpanDecoder().decode(Buffer.from(asNumbers), b, r, OPTS));
+    const c = nativeOf((b, r) => new JsonSpanDecoder().decode(Buffer.from(JSON.stringify(json)), b, r, OPTS));
     assert.equal(a.toString('hex'), c.toString('hex'));
   });
 
   it('accepts proto field names and enum names in JSON', () => {
     const snake = JSON.stringify(json).replace('"startTimeUnixNano"', '"start_time_unix_nano"').replace('"kind":3', '"kind":"SPAN_KIND_CLIENT"')
       .replace('"code":2', '"code":"STATUS_CODE_ERROR"');
-    const a = nativeOf((b) => new JsonSpanDecoder().decode(Buffer.from(snake), b, OPTS));
-    const c = nativeOf((b) => new JsonSpanDecoder().decode(Buffer.from(JSON.stringify(json)), b, OPTS));
+    const a = nativeOf((b, r) => new JsonSpanDecoder().decode(Buffer.from(snake), b, r, OPTS));
+    const c = nativeOf((b, r) => new JsonSpanDecoder().decode(Buffer.from(JSON.stringify(json)), b, r, OPTS));
     assert.equal(a.toString('hex'), c.toString('hex'));
   });
 
   it('refuses malformed requests as a whole', () => {
     const malformed = (body: Buffer, decoder: ProtobufSpanDecoder | JsonSpanDecoder, pattern: RegExp) =>
-      assert.throws(() => decoder.decode(body, new SpanBatchBuilder(), OPTS), (e: Error) => e instanceof MalformedRequestError && pattern.test(e.message));
+      assert.throws(() => decoder.decode(body, new SpanBatchBuilder(), rows(), OPTS), (e: Error) => e instanceof MalformedRequestError && pattern.test(e.message));
     malformed(Buffer.from([0x0a, 0x05, 0x01]), new ProtobufSpanDecoder(), /truncated/);
     malformed(Buffer.from([0x0b]), new ProtobufSpanDecoder(), /wire type 3/);
     malformed(Buffer.from([0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]), new ProtobufSpanDecoder(), /varint longer than 10 bytes/);
@@ -203,3 +209,27 @@ function splitFields(buf: Buffer): Buffer[] {
   }
   return out;
 }
+
+describe('resource rows', () => {
+  it('are written once per distinct resource, and not for known ones', () => {
+    const two = structuredClone(json);
+    two.resourceSpans.push(structuredClone(json.resourceSpans[0]));
+    const b = new SpanBatchBuilder();
+    const r = new ResourceBatchBuilder();
+    const rr = new ResourceRows(r, () => false, 1n);
+    new JsonSpanDecoder().decode(Buffer.from(JSON.stringify(two)), b, rr, OPTS);
+    assert.equal(b.rows, 2);
+    assert.equal(r.rows, 1);
+    assert.equal(rr.emitted.size, 1);
+    const known = new ResourceBatchBuilder();
+    new JsonSpanDecoder().decode(Buffer.from(JSON.stringify(two)), new SpanBatchBuilder(), new ResourceRows(known, (id) => rr.emitted.has(id), 1n), OPTS);
+    assert.equal(known.rows, 0);
+    const other = structuredClone(json);
+    other.resourceSpans[0].resource.attributes[0].value.stringValue = 'other-svc';
+    const r2 = new ResourceBatchBuilder();
+    const rr2 = new ResourceRows(r2, (id) => rr.emitted.has(id), 1n);
+    new JsonSpanDecoder().decode(Buffer.from(JSON.stringify(other)), new SpanBatchBuilder(), rr2, OPTS);
+    assert.equal(r2.rows, 1);
+    assert.notDeepEqual([...rr2.emitted], [...rr.emitted]);
+  });
+});

@@ -1,9 +1,11 @@
+import { createHash } from 'node:crypto';
 import { ByteWriter } from '../model/byte-writer.js';
-import { AttributeColumns, type SpanBatchBuilder } from '../model/span-batch.js';
+import { AttributeColumns, type ResourceBatchBuilder, type SpanBatchBuilder } from '../model/span-batch.js';
 
 /**
- * Resource fields, decoded once per ResourceSpans in their column encodings
- * and copied into every span row beneath it.
+ * Resource fields, decoded once per ResourceSpans in their column encodings.
+ * Spans carry only the resource's id; the resource itself becomes one row
+ * of the resources table, written when the id is new.
  */
 export class ResourceTemplate {
   readonly attrs = new AttributeColumns('res');
@@ -11,6 +13,9 @@ export class ResourceTemplate {
   /** Length-prefixed `service.name` string value; '' when the resource has none. */
   readonly serviceName = new ByteWriter(64);
   readonly schemaUrl = new ByteWriter(64);
+  /** 8 bytes of MD5 over the encoded resource: equal resources, equal ids. */
+  readonly id = Buffer.alloc(8);
+  idHex = '';
 
   reset(): void {
     for (const g of this.attrs.groups()) {
@@ -22,10 +27,38 @@ export class ResourceTemplate {
     this.schemaUrl.len = 0;
   }
 
-  /** Fills absent strings with the empty string. */
+  /** Fills absent strings with the empty string and computes the id. */
   finish(): void {
     if (this.serviceName.len === 0) this.serviceName.u8(0);
     if (this.schemaUrl.len === 0) this.schemaUrl.u8(0);
+    const h = createHash('md5');
+    const counts = Buffer.alloc(4 * 6);
+    this.attrs.groups().forEach((g, i) => {
+      counts.writeUInt32LE(g.count, 4 * i);
+      for (const c of g.columns) h.update(c.data.view());
+    });
+    counts.writeUInt32LE(this.dropped, 20);
+    h.update(counts).update(this.schemaUrl.view());
+    h.digest().copy(this.id, 0, 0, 8);
+    this.idHex = this.id.toString('hex');
+  }
+
+  /** Appends this resource as one row. */
+  writeRow(out: ResourceBatchBuilder, seenNs: bigint): void {
+    out.resourceId.data.bytes(this.id, 0, 8);
+    out.seenNs.data.u64big(seenNs);
+    copyWriter(out.serviceName.data, this.serviceName);
+    const a = out.attrs.groups();
+    const b = this.attrs.groups();
+    for (let g = 0; g < a.length; g++) {
+      const src = b[g];
+      const dst = a[g];
+      for (let c = 0; c < dst.columns.length; c++) copyWriter(dst.columns[c].data, src.columns[c].data);
+      dst.count += src.count;
+    }
+    out.dropped.data.u32(this.dropped);
+    copyWriter(out.schemaUrl.data, this.schemaUrl);
+    out.endRow();
   }
 }
 
@@ -57,9 +90,7 @@ export class ScopeTemplate {
 /** Writes the resource and scope columns of the current span row. */
 export function writeSpanContext(out: SpanBatchBuilder, res: ResourceTemplate, scope: ScopeTemplate): void {
   copyWriter(out.serviceName.data, res.serviceName);
-  copyAttributes(out.resAttrs, res.attrs);
-  out.resDropped.data.u32(res.dropped);
-  copyWriter(out.resSchemaUrl.data, res.schemaUrl);
+  out.resourceId.data.bytes(res.id, 0, 8);
   copyWriter(out.scopeName.data, scope.name);
   copyWriter(out.scopeVersion.data, scope.version);
   copyWriter(out.scopeAttrs.data, scope.attrs);
@@ -67,18 +98,25 @@ export function writeSpanContext(out: SpanBatchBuilder, res: ResourceTemplate, s
   copyWriter(out.scopeSchemaUrl.data, scope.schemaUrl);
 }
 
-function copyWriter(to: ByteWriter, from: ByteWriter): void {
-  to.bytes(from.buf, 0, from.len);
+/**
+ * Collects the resources a request introduces. A resource row is written
+ * once per request, and only if `known` does not already vouch for it.
+ */
+export class ResourceRows {
+  readonly emitted = new Set<string>();
+  constructor(
+    readonly out: ResourceBatchBuilder,
+    private readonly known: (idHex: string) => boolean,
+    private readonly seenNs: bigint,
+  ) {}
+
+  add(res: ResourceTemplate): void {
+    if (this.emitted.has(res.idHex) || this.known(res.idHex)) return;
+    this.emitted.add(res.idHex);
+    res.writeRow(this.out, this.seenNs);
+  }
 }
 
-function copyAttributes(to: AttributeColumns, from: AttributeColumns): void {
-  const a = to.groups();
-  const b = from.groups();
-  for (let g = 0; g < a.length; g++) {
-    const src = b[g];
-    if (src.count === 0) continue;
-    const dst = a[g];
-    for (let c = 0; c < dst.columns.length; c++) copyWriter(dst.columns[c].data, src.columns[c].data);
-    dst.count += src.count;
-  }
+function copyWriter(to: ByteWriter, from: ByteWriter): void {
+  to.bytes(from.buf, 0, from.len);
 }

@@ -1,8 +1,9 @@
-import { SpanBatchBuilder } from '../model/span-batch.js';
+import { ResourceBatchBuilder, SpanBatchBuilder } from '../model/span-batch.js';
 import type { Ingestor } from '../ingest/index.js';
 import { ProtobufSpanDecoder } from './decode-protobuf.js';
 import { JsonSpanDecoder } from './decode-json.js';
 import { MalformedRequestError } from './decode-result.js';
+import { ResourceRows } from './row-templates.js';
 
 export type Encoding = 'protobuf' | 'json';
 
@@ -27,6 +28,13 @@ export class TraceExportHandler {
   private readonly protobuf = new ProtobufSpanDecoder();
   private readonly json = new JsonSpanDecoder();
   private readonly builder = new SpanBatchBuilder();
+  private readonly resourceBuilder = new ResourceBatchBuilder();
+  /**
+   * Resources whose row is durably in the WAL, with the UTC day it was
+   * written: a resource is written again on each new day it is seen, so
+   * retention (by day) never drops a resource its spans still need.
+   */
+  private readonly knownResources = new Map<string, number>();
 
   constructor(
     private readonly ingestor: Ingestor,
@@ -49,22 +57,35 @@ export class TraceExportHandler {
   async export(body: Buffer, encoding: Encoding, reserved = false): Promise<ExportResult> {
     if (!reserved) this.ingestor.checkCapacity(body.length);
     const builder = this.builder;
+    const resourceBuilder = this.resourceBuilder;
     builder.reset();
-    const opts = { minStartNs: (Date.now() - this.retentionMs) * 1e6, retentionText: this.retentionText };
+    resourceBuilder.reset();
+    const nowMs = Date.now();
+    const today = Math.floor(nowMs / 86_400_000);
+    const resources = new ResourceRows(resourceBuilder, (id) => this.knownResources.get(id) === today, BigInt(nowMs) * 1_000_000n);
+    const opts = { minStartNs: (nowMs - this.retentionMs) * 1e6, retentionText: this.retentionText };
     let block: Buffer;
     let rows: number;
+    let resourceBlock: { block: Buffer; rows: number } | undefined;
     let outcome;
     try {
-      outcome = (encoding === 'protobuf' ? this.protobuf : this.json).decode(body, builder, opts);
+      outcome = (encoding === 'protobuf' ? this.protobuf : this.json).decode(body, builder, resources, opts);
       if (outcome.accepted === 0 && outcome.rejected > 0)
         throw new AllSpansRejectedError(`all ${outcome.rejected} spans were rejected: ${outcome.firstError}`);
       rows = builder.rows;
-      const native = builder.toNative();
-      block = Buffer.concat(native.chunks, native.bytes);
+      block = builder.toBuffer();
+      if (resourceBuilder.rows > 0) resourceBlock = { block: resourceBuilder.toBuffer(), rows: resourceBuilder.rows };
     } finally {
       builder.reset();
+      resourceBuilder.reset();
     }
-    if (rows > 0) await this.ingestor.append(block, rows);
+    if (rows > 0) {
+      await this.ingestor.append(block, rows, resourceBlock);
+      // Resources are few; a bound keeps a flood of distinct ones from
+      // growing this map without limit (forgetting one only rewrites it).
+      if (this.knownResources.size > 100_000) this.knownResources.clear();
+      for (const id of resources.emitted) this.knownResources.set(id, today);
+    }
     return { accepted: outcome.accepted, rejected: outcome.rejected, errorMessage: outcome.firstError };
   }
 }

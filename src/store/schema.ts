@@ -1,4 +1,4 @@
-import { SPAN_COLUMNS, type ColumnSpec } from '../model/span-batch.js';
+import { RESOURCE_COLUMNS, SPAN_COLUMNS, type ColumnSpec } from '../model/span-batch.js';
 import { sql, join, ident, typeName, type Sql } from '../query/sql/index.js';
 import type { Engine, EngineCapabilities } from './engine.js';
 
@@ -9,6 +9,11 @@ import type { Engine, EngineCapabilities } from './engine.js';
  *   day number (a plain integer, so no time zone or version differences),
  *   sorted by (service, hour, trace id): a service's spans over a time range
  *   are contiguous, and within them a trace's spans sit together.
+ * - resources: one row per distinct resource (attributes, schema URL),
+ *   keyed by a hash that spans carry as resource_id. Resource attributes are
+ *   the bulk of a span's bytes and repeat for every span of a process, so
+ *   they are stored once, not per span. Partitioned by the day the row was
+ *   written; ingest writes each resource again on every day it is seen.
  * - trace_index: trace id -> time range, services and root, filled by a
  *   materialized view from every span insert. Trace-by-id reads it first to
  *   learn which (service, hour) ranges of spans to read.
@@ -21,6 +26,7 @@ export const NS_PER_DAY = 86_400_000_000_000n;
 
 export const TABLES = {
   spans: 'spans',
+  resources: 'resources',
   traceIndex: 'trace_index',
   traceIndexView: 'trace_index_mv',
   meta: 'sightline_meta',
@@ -59,6 +65,16 @@ export function createSpansTable(caps: EngineCapabilities): Sql {
 PARTITION BY intDiv(start_ns, ${NS_PER_DAY})
 ORDER BY (service_name, intDiv(start_ns, ${NS_PER_HOUR}), trace_id)
 ${mergeTreeSettings(caps, 2048)}`;
+}
+
+export function createResourcesTable(caps: EngineCapabilities): Sql {
+  const columns = RESOURCE_COLUMNS.map((c) => sql`${ident(c.name)} ${typeName(storeType(c, caps))}${codec(caps, c)}`);
+  return sql`CREATE TABLE IF NOT EXISTS ${ident(TABLES.resources)} (
+  ${join(columns, ',\n  ')}
+) ENGINE = ReplacingMergeTree
+PARTITION BY intDiv(seen_ns, ${NS_PER_DAY})
+ORDER BY resource_id
+${mergeTreeSettings(caps, 1024)}`;
 }
 
 export function createTraceIndexTable(caps: EngineCapabilities): Sql {
@@ -145,6 +161,7 @@ export async function initSchema(engine: Engine, describe: string): Promise<{ cr
   const caps = engine.capabilities;
   await engine.exec(createMetaTable());
   await engine.exec(createSpansTable(caps));
+  await engine.exec(createResourcesTable(caps));
   await engine.exec(createTraceIndexTable(caps));
   await engine.exec(createTraceIndexView());
   if (found === null) {

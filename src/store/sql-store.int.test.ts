@@ -7,7 +7,8 @@ import path from 'node:path';
 import { ChdbEngine } from './chdb/index.js';
 import { SqlStore } from './sql-store.js';
 import { initSchema, SchemaVersionError, TABLES } from './schema.js';
-import { SpanBatchBuilder } from '../model/span-batch.js';
+import { ResourceBatchBuilder, SpanBatchBuilder } from '../model/span-batch.js';
+import { ResourceRows } from '../receivers/row-templates.js';
 import { JsonSpanDecoder } from '../receivers/decode-json.js';
 import { sql, ident } from '../query/sql/index.js';
 import type { SpanRecord } from '../model/span-record.js';
@@ -27,15 +28,28 @@ const NOW_NS = BigInt(Date.now()) * 1_000_000n;
 const HOUR_NS = 3_600_000_000_000n;
 const DAY_NS = 24n * HOUR_NS;
 
-/** Writes OTLP/JSON spans to a Native segment file, as the WAL would. */
+/**
+ * Writes OTLP/JSON spans to a Native segment file, as the WAL would, and
+ * stores their resource rows first, as the ingest writer does.
+ */
 function segment(resourceSpans: unknown[]): string {
   const builder = new SpanBatchBuilder();
-  const outcome = new JsonSpanDecoder().decode(Buffer.from(JSON.stringify({ resourceSpans })), builder, { minStartNs: 0, retentionText: '-' });
+  const resources = new ResourceBatchBuilder();
+  const outcome = new JsonSpanDecoder().decode(Buffer.from(JSON.stringify({ resourceSpans })), builder, new ResourceRows(resources, () => false, NOW_NS), {
+    minStartNs: 0,
+    retentionText: '-',
+  });
   assert.equal(outcome.rejected, 0, outcome.firstError);
-  const block = builder.toNative();
   const file = path.join(dir, `seg-${fileNo++}.native`);
-  writeFileSync(file, Buffer.concat(block.chunks));
+  writeFileSync(file, builder.toBuffer());
+  writeFileSync(`${file}.res`, resources.toBuffer());
   return file;
+}
+
+/** Stores a segment the way the ingest writer does: resources, then spans. */
+async function write(file: string, replay = false): Promise<void> {
+  await store.writeResources(`${file}.res`);
+  await store.writeSegment(file, { replay });
 }
 
 interface SpanSpec {
@@ -126,7 +140,7 @@ describe('round trip of edge values', () => {
         },
       ]),
     ]);
-    await store.writeSegment(file, { replay: false });
+    await write(file);
     const spans = await store.getTrace(Buffer.from(traceId, 'hex'));
     assert.equal(spans.length, 1);
     const s = spans[0];
@@ -152,7 +166,7 @@ describe('round trip of edge values', () => {
     const root = hex(8);
     spans.push({ traceId, spanId: root, name: 'root' });
     for (let i = 1; i < 10_000; i++) spans.push({ traceId, spanId: hex(8), parentSpanId: root, name: `child-${i % 50}`, startNs: NOW_NS - BigInt(i) * 1000n });
-    await store.writeSegment(segment([rs('big-a', spans.slice(0, 5000)), rs('big-b', spans.slice(5000))]), { replay: false });
+    await write(segment([rs('big-a', spans.slice(0, 5000)), rs('big-b', spans.slice(5000))]));
     const got = await store.getTrace(Buffer.from(traceId, 'hex'));
     assert.equal(got.length, 10_000);
     assert.equal(new Set(got.map((g: SpanRecord) => g.spanId.toString('hex'))).size, 10_000);
@@ -163,8 +177,8 @@ describe('replay', () => {
   it('does not store rows twice when a segment is replayed after being stored', async () => {
     const traceId = hex(16);
     const file = segment([rs('replay-svc', [{ traceId, spanId: hex(8) }, { traceId, spanId: hex(8) }])]);
-    await store.writeSegment(file, { replay: false });
-    await store.writeSegment(file, { replay: true });
+    await write(file);
+    await write(file, true);
     assert.equal(await count(TABLES.spans, sql`trace_id = ${Buffer.from(traceId, 'hex')}`), 2);
   });
 
@@ -172,9 +186,9 @@ describe('replay', () => {
     const traceA = hex(16);
     const traceB = hex(16);
     const first = { traceId: traceA, spanId: hex(8) };
-    await store.writeSegment(segment([rs('replay-svc', [first])]), { replay: false });
+    await write(segment([rs('replay-svc', [first])]));
     const fuller = segment([rs('replay-svc', [first, { traceId: traceA, spanId: hex(8) }, { traceId: traceB, spanId: hex(8) }])]);
-    await store.writeSegment(fuller, { replay: true });
+    await write(fuller, true);
     assert.equal(await count(TABLES.spans, sql`trace_id = ${Buffer.from(traceA, 'hex')}`), 2);
     assert.equal((await store.getTrace(Buffer.from(traceB, 'hex'))).length, 1);
   });
@@ -185,7 +199,7 @@ describe('tag search', () => {
   const traceFast = hex(16);
   const traceOther = hex(16);
   before(async () => {
-    await store.writeSegment(
+    await write(
       segment([
         rs('tags-frontend', [
           { traceId: traceSlow, spanId: hex(8), name: 'GET /slow', durationNs: 2_000_000_000n, attributes: [{ key: 'http.method', value: { stringValue: 'GET' } }, { key: 'http.status_code', value: { intValue: '500' } }], status: 2 },
@@ -195,7 +209,6 @@ describe('tag search', () => {
           { traceId: traceOther, spanId: hex(8), name: 'query', attributes: [{ key: 'retry', value: { boolValue: true } }, { key: 'ratio', value: { doubleValue: 0.5 } }] },
         ]),
       ]),
-      { replay: false },
     );
   });
 
@@ -255,10 +268,7 @@ describe('retention', () => {
   it('drops whole days past the cutoff and keeps the rest', async () => {
     const oldTrace = hex(16);
     const newTrace = hex(16);
-    await store.writeSegment(
-      segment([rs('retention-svc', [{ traceId: oldTrace, spanId: hex(8), startNs: NOW_NS - 10n * DAY_NS }, { traceId: newTrace, spanId: hex(8) }])]),
-      { replay: false },
-    );
+    await write(segment([rs('retention-svc', [{ traceId: oldTrace, spanId: hex(8), startNs: NOW_NS - 10n * DAY_NS }, { traceId: newTrace, spanId: hex(8) }])]));
     const result = await store.dropExpired(NOW_NS - 7n * DAY_NS);
     assert.ok(result.dropped.some((d) => d.table === TABLES.spans));
     assert.ok(result.dropped.some((d) => d.table === TABLES.traceIndex));

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { SPAN_COLUMNS, SPAN_COLUMN_NAMES } from '../model/span-batch.js';
-import { readSpanRecords } from '../model/row-binary.js';
+import { RESOURCE_COLUMN_NAMES, SPAN_COLUMNS, SPAN_COLUMN_NAMES } from '../model/span-batch.js';
+import { readResourceRecords, readSpanRecords } from '../model/row-binary.js';
 import type { SpanRecord } from '../model/span-record.js';
 import type { AnyValueJson, KeyValueJson } from '../model/any-value.js';
 import { sql, join, ident, typeName, type Sql } from '../query/sql/index.js';
@@ -23,6 +23,7 @@ import type {
 } from './types.js';
 
 const SPANS = ident(TABLES.spans);
+const RESOURCES = ident(TABLES.resources);
 const TRACE_INDEX = ident(TABLES.traceIndex);
 const ALL_COLUMNS = join(SPAN_COLUMN_NAMES.map(ident));
 
@@ -80,6 +81,10 @@ SETTINGS max_partitions_per_insert_block = 0`,
     }
   }
 
+  async writeResources(file: string): Promise<void> {
+    await this.engine.insertNativeFile(TABLES.resources, RESOURCE_COLUMN_NAMES, file);
+  }
+
   // ---- trace by id -----------------------------------------------------------
 
   async getTrace(traceId: Buffer, range?: TimeRange): Promise<SpanRecord[]> {
@@ -98,7 +103,25 @@ WHERE service_name IN (${services}) AND start_ns >= ${BigInt(startMin)} AND star
 LIMIT 1 BY span_id, start_ns`,
       'RowBinary',
     );
-    return readSpanRecords(out);
+    const spans = readSpanRecords(out);
+    const ids = [...new Map(spans.map((s) => [s.resourceId.toString('hex'), s.resourceId])).values()];
+    if (ids.length === 0) return spans;
+    const res = readResourceRecords(
+      await this.engine.query(
+        sql`SELECT ${join(RESOURCE_COLUMN_NAMES.map(ident))} FROM ${RESOURCES} WHERE resource_id IN (${ids}) ORDER BY seen_ns DESC LIMIT 1 BY resource_id`,
+        'RowBinary',
+      ),
+    );
+    const byId = new Map(res.map((r) => [r.resourceId.toString('hex'), r]));
+    for (const s of spans) {
+      const r = byId.get(s.resourceId.toString('hex'));
+      // A resource row still in flight to the store: the span's own copy of
+      // service.name is all we can say.
+      s.resource = r
+        ? { attributes: r.attributes, dropped: r.dropped, schemaUrl: r.schemaUrl }
+        : { attributes: [{ key: 'service.name', value: { stringValue: s.serviceName } }], dropped: 0, schemaUrl: '' };
+    }
+    return spans;
   }
 
   // ---- tag search ------------------------------------------------------------
@@ -178,10 +201,14 @@ GROUP BY trace_id`);
       let where = sql``;
       switch (scope) {
         case 'span':
-        case 'resource': {
-          const p = scope === 'span' ? 'attr' : 'res';
-          keys = sql`arrayJoin(arrayConcat(${join(TYPES.map((t) => ident(`${p}_${t}_keys`)))}))`;
+          keys = sql`arrayJoin(arrayConcat(${join(TYPES.map((t) => ident(`attr_${t}_keys`)))}))`;
           break;
+        case 'resource': {
+          const res = await this.json<[string]>(
+            sql`SELECT DISTINCT toString(arrayJoin(arrayConcat(${join(TYPES.map((t) => ident(`res_${t}_keys`)))}))) AS k FROM ${RESOURCES} WHERE ${seenFilter(range)} LIMIT ${limit}`,
+          );
+          out.set(scope, res.data.map((r) => r[0]).sort());
+          continue;
         }
         case 'event':
           if (!this.engine.capabilities.jsonFunctions) break;
@@ -229,12 +256,13 @@ GROUP BY trace_id`);
         for (const [v] of res.data) add('string', v);
         continue;
       }
+      const [table, filter] = p === 'res' ? [RESOURCES, seenFilter(range)] : [SPANS, when];
       for (const t of TYPES) {
         if (t === 'other') continue;
         const k = ident(`${p}_${t}_keys`);
         const v = ident(`${p}_${t}_values`);
         const res = await this.json<[string]>(
-          sql`SELECT DISTINCT toString(arrayJoin(arrayFilter((v, k) -> k = ${attr.name}, ${v}, ${k}))) FROM ${SPANS} WHERE ${when} AND has(${k}, ${attr.name}) LIMIT ${limit}`,
+          sql`SELECT DISTINCT toString(arrayJoin(arrayFilter((v, k) -> k = ${attr.name}, ${v}, ${k}))) FROM ${table} WHERE ${filter} AND has(${k}, ${attr.name}) LIMIT ${limit}`,
         );
         for (const [value] of res.data) add(VALUE_TYPE[t], t === 'bool' ? (value === '1' ? 'true' : 'false') : value);
       }
@@ -282,7 +310,7 @@ WHERE has_root = 1 AND end_max >= ${range.startNs} AND start_min < ${range.endNs
     const cutoffDay = Number(cutoffNs / NS_PER_DAY);
     const parts = await this.json<[string, string]>(sql`
 SELECT DISTINCT table, partition FROM system.parts
-WHERE database = currentDatabase() AND active AND table IN (${[TABLES.spans, TABLES.traceIndex]})`);
+WHERE database = currentDatabase() AND active AND table IN (${[TABLES.spans, TABLES.traceIndex, TABLES.resources]})`);
     const dropped: RetentionResult['dropped'] = [];
     for (const [table, partition] of parts.data) {
       const day = Number(partition);
@@ -317,6 +345,16 @@ const VALUE_TYPE = { str: 'string', int: 'int', float: 'float', bool: 'bool' } a
 
 function timeFilter(range: TimeRange): Sql {
   return sql`start_ns >= ${range.startNs} AND start_ns < ${range.endNs}`;
+}
+
+/** Resources with spans in the range (resource rows carry no span times). */
+function seenFilter(range: TimeRange): Sql {
+  return sql`resource_id IN (SELECT DISTINCT resource_id FROM ${SPANS} WHERE ${timeFilter(range)})`;
+}
+
+/** Spans whose resource matches `condition` (on resource columns). */
+function resourceMatches(condition: Sql): Sql {
+  return sql`resource_id IN (SELECT resource_id FROM ${RESOURCES} WHERE ${condition})`;
 }
 
 function typedValue(v: AnyValueJson): TagValue | null {
@@ -368,19 +406,19 @@ function tagCondition(tag: SearchTag, range: TimeRange): Sql {
       return sql`trace_id IN (SELECT trace_id FROM ${TRACE_INDEX} WHERE end_max >= ${range.startNs} AND start_min < ${range.endNs} AND has_root = 1 AND ${contains(col)})`;
     }
   }
-  if (RESOURCE_SUBSTRING_KEYS.has(key)) return strAttr('res', key, contains);
+  if (RESOURCE_SUBSTRING_KEYS.has(key)) return resourceMatches(strAttr('res', key, contains));
   if (SPAN_SUBSTRING_KEYS.has(key)) return strAttr('attr', key, contains);
-  const alternatives: Sql[] = [];
-  for (const p of ['attr', 'res'] as const) {
-    alternatives.push(strAttr(p, key, (x) => sql`${x} = ${value}`));
+  const matches = (p: 'attr' | 'res'): Sql => {
+    const alternatives = [strAttr(p, key, (x) => sql`${x} = ${value}`)];
     if (/^-?\d{1,19}$/.test(value)) {
       const n = BigInt(value);
       if (n >= -(1n << 63n) && n < 1n << 63n) alternatives.push(typedAttr(p, 'int', key, n));
     }
     if (value.trim() !== '' && Number.isFinite(Number(value))) alternatives.push(typedAttr(p, 'float', key, Number(value)));
     if (value === 'true' || value === 'false') alternatives.push(typedAttr(p, 'bool', key, value === 'true'));
-  }
-  return sql`(${join(alternatives, ' OR ')})`;
+    return join(alternatives, ' OR ');
+  };
+  return sql`(${matches('attr')} OR ${resourceMatches(matches('res'))})`;
 }
 
 /** The string shown for a tag on a matched span. */
@@ -392,8 +430,7 @@ function tagDisplayValue(key: string): Sql {
     case 'error':
       return sql`['unset', 'ok', 'error'][status_code + 1]`;
   }
-  const pick = (p: 'attr' | 'res') =>
-    sql`toString(${ident(`${p}_str_values`)}[indexOf(${ident(`${p}_str_keys`)}, ${key})])`;
-  return sql`if(has(attr_str_keys, ${key}), ${pick('attr')}, ${pick('res')})`;
+  // Span attributes only: resource attributes live in their own table.
+  return sql`toString(attr_str_values[indexOf(attr_str_keys, ${key})])`;
 }
 

@@ -21,6 +21,13 @@ export interface SpanWriter {
    * are already there, by (trace id, span id, start), are not written again.
    */
   writeSegment(file: string, opts: { replay: boolean }): Promise<void>;
+
+  /**
+   * Stores resource rows (a file of Native blocks). Rows may repeat: the
+   * store keeps one per resource id. Call it before the span segments that
+   * refer to these resources.
+   */
+  writeResources(file: string): Promise<void>;
 }
 
 /** One `key=value` of Tempo's tag search. */
