@@ -25,23 +25,37 @@ export class ByteWriter {
   }
 
   u8(v: number): void {
-    this.ensure(1);
+    if (this.len + 1 > this.buf.length) this.ensure(1);
     this.buf[this.len++] = v;
   }
 
+  // Plain indexed stores: Buffer#writeUInt32LE validates its arguments on
+  // every call, which showed up in profiles of the decoder.
   u32(v: number): void {
-    this.ensure(4);
-    this.buf.writeUInt32LE(v >>> 0, this.len);
-    this.len += 4;
+    if (this.len + 4 > this.buf.length) this.ensure(4);
+    const b = this.buf;
+    let o = this.len;
+    b[o++] = v;
+    b[o++] = v >>> 8;
+    b[o++] = v >>> 16;
+    b[o++] = v >>> 24;
+    this.len = o;
   }
 
   /** Writes a 64-bit value given as two unsigned 32-bit halves. */
   u64(lo: number, hi: number): void {
-    this.ensure(8);
+    if (this.len + 8 > this.buf.length) this.ensure(8);
     const b = this.buf;
-    b.writeUInt32LE(lo >>> 0, this.len);
-    b.writeUInt32LE(hi >>> 0, this.len + 4);
-    this.len += 8;
+    let o = this.len;
+    b[o++] = lo;
+    b[o++] = lo >>> 8;
+    b[o++] = lo >>> 16;
+    b[o++] = lo >>> 24;
+    b[o++] = hi;
+    b[o++] = hi >>> 8;
+    b[o++] = hi >>> 16;
+    b[o++] = hi >>> 24;
+    this.len = o;
   }
 
   u64big(v: bigint): void {
@@ -69,8 +83,10 @@ export class ByteWriter {
   /** Copies `src[start, end)` verbatim. */
   bytes(src: Uint8Array, start: number, end: number): void {
     const n = end - start;
-    this.ensure(n);
-    if (n < 32) {
+    if (this.len + n > this.buf.length) this.ensure(n);
+    // A byte loop beats TypedArray#set for short runs, which must first
+    // allocate a subarray view; most attribute keys and values are short.
+    if (n < 64) {
       const b = this.buf;
       let o = this.len;
       for (let i = start; i < end; i++) b[o++] = src[i];

@@ -227,7 +227,7 @@ export class ProtobufSpanDecoder {
         case 3:
           if (wt !== WT_LEN) break;
           traceStateAt = this.pos;
-          traceStateEnd = this.stringEnd(end);
+          traceStateEnd = this.skipString(end);
           continue;
         case 4:
           if (wt !== WT_LEN) break;
@@ -238,7 +238,7 @@ export class ProtobufSpanDecoder {
         case 5:
           if (wt !== WT_LEN) break;
           nameAt = this.pos;
-          nameEnd = this.stringEnd(end);
+          nameEnd = this.skipString(end);
           continue;
         case 6:
           if (wt !== WT_VARINT) break;
@@ -299,7 +299,7 @@ export class ProtobufSpanDecoder {
             const t = this.varint(e);
             if (t >>> 3 === 2 && (t & 7) === WT_LEN) {
               statusAt = this.pos;
-              statusEnd = this.stringEnd(e);
+              statusEnd = this.skipString(e);
             } else if (t >>> 3 === 3 && (t & 7) === WT_VARINT) {
               statusCode = this.varint(e);
             } else this.skip(t, e);
@@ -388,7 +388,7 @@ export class ProtobufSpanDecoder {
         timeHi = this.hi;
       } else if (field === 2 && wt === WT_LEN) {
         nameAt = this.pos;
-        nameEnd = this.stringEnd(end);
+        nameEnd = this.skipString(end);
       } else if (field === 3 && wt === WT_LEN) {
         const e = this.lengthEnd(end);
         (attrs ??= []).push(this.keyValueJson(this.pos, e, 0));
@@ -432,7 +432,7 @@ export class ProtobufSpanDecoder {
         this.advance(spanLen, end);
       } else if (field === 3 && wt === WT_LEN) {
         stateAt = this.pos;
-        stateEnd = this.stringEnd(end);
+        stateEnd = this.skipString(end);
       } else if (field === 4 && wt === WT_LEN) {
         const e = this.lengthEnd(end);
         (attrs ??= []).push(this.keyValueJson(this.pos, e, 0));
@@ -478,7 +478,7 @@ export class ProtobufSpanDecoder {
       const wt = tag & 7;
       if (field === 1 && wt === WT_LEN) {
         keyAt = this.pos;
-        keyEnd = this.stringEnd(end);
+        keyEnd = this.skipString(end);
       } else if (field === 2 && wt === WT_LEN) {
         valueEnd = this.lengthEnd(end);
         valueStart = this.pos;
@@ -502,7 +502,7 @@ export class ProtobufSpanDecoder {
           kindField = field;
           if (field === 1) {
             at = this.pos;
-            atEnd = this.stringEnd(valueEnd);
+            atEnd = this.skipString(valueEnd);
           } else {
             atEnd = this.lengthEnd(valueEnd);
             at = this.pos;
@@ -734,6 +734,17 @@ export class ProtobufSpanDecoder {
     return e;
   }
 
+  /**
+   * Skips a string field whose length prefix starts at pos, without
+   * checking it: the caller copies it with writeRaw, which checks UTF-8 in
+   * the same pass. Returns where it ends.
+   */
+  private skipString(end: number): number {
+    const e = this.lengthEnd(end);
+    this.pos = e;
+    return e;
+  }
+
   /** Reads a length-prefixed string at pos (validated) as JS text. */
   private readText(end: number): string {
     const e = this.stringEnd(end);
@@ -767,10 +778,38 @@ export class ProtobufSpanDecoder {
   }
 }
 
-/** Writes a length-prefixed string copied from the input, or '' when absent. */
+/**
+ * Copies a length-prefixed string from the input, or writes '' when absent,
+ * checking its UTF-8 in the same pass: only strings with a byte >= 0x80
+ * need the full check.
+ */
 function writeRaw(w: ByteWriter, buf: Buffer, at: number, end: number): void {
-  if (at < 0) w.u8(0);
-  else w.bytes(buf, at, end);
+  if (at < 0) {
+    w.u8(0);
+    return;
+  }
+  const n = end - at;
+  if (w.len + n > w.buf.length) w.ensure(n);
+  const out = w.buf;
+  let o = w.len;
+  let high = 0;
+  if (n < 64) {
+    for (let i = at; i < end; i++) {
+      const c = buf[i];
+      high |= c;
+      out[o++] = c;
+    }
+  } else {
+    for (let i = at; i < end; i++) high |= buf[i];
+    out.set(buf.subarray(at, end), o);
+    o += n;
+  }
+  w.len = o;
+  if (high & 0x80) {
+    let payload = at;
+    while (buf[payload] & 0x80) payload++;
+    if (!isUtf8(buf.subarray(payload + 1, end))) throw new MalformedRequestError('protobuf: a string field is not valid UTF-8');
+  }
 }
 
 function allZero(buf: Buffer, at: number, n: number): boolean {
