@@ -1,5 +1,6 @@
 import http from 'node:http';
 import * as grpc from '@grpc/grpc-js';
+import { TRACE_SERVICE } from '../src/receivers/index.js';
 import { buildTemplates, instantiate } from './otlp-gen.js';
 
 /**
@@ -53,21 +54,7 @@ function httpSender(target: string, concurrency: number): Send {
 }
 
 function grpcSender(target: string): Send {
-  const identity = (b: Buffer) => b;
-  const Client = grpc.makeGenericClientConstructor(
-    {
-      Export: {
-        path: '/opentelemetry.proto.collector.trace.v1.TraceService/Export',
-        requestStream: false,
-        responseStream: false,
-        requestSerialize: identity,
-        requestDeserialize: identity,
-        responseSerialize: identity,
-        responseDeserialize: identity,
-      },
-    },
-    'TraceService',
-  );
+  const Client = grpc.makeGenericClientConstructor(TRACE_SERVICE, 'TraceService');
   const client = new Client(target, grpc.credentials.createInsecure(), { 'grpc.max_send_message_length': 64 * 1024 * 1024 }) as unknown as {
     Export: (b: Buffer, cb: (e: grpc.ServiceError | null) => void) => void;
   };

@@ -1,5 +1,5 @@
 import { randomBytes, randomFillSync } from 'node:crypto';
-import protobuf from 'protobufjs';
+import { otlp } from '../test/helpers/otlp-schema.js';
 
 /**
  * Realistic OTLP traffic for benchmarks: several services, 10-30 spans per
@@ -12,21 +12,7 @@ import protobuf from 'protobufjs';
  * costs almost nothing per span and every stored span is distinct.
  */
 
-const PROTO = `
-syntax = "proto3";
-message AnyValue { oneof value { string string_value = 1; bool bool_value = 2; int64 int_value = 3; double double_value = 4; } }
-message KeyValue { string key = 1; AnyValue value = 2; }
-message Scope { string name = 1; string version = 2; }
-message Resource { repeated KeyValue attributes = 1; }
-message ResourceSpans { Resource resource = 1; repeated ScopeSpans scope_spans = 2; string schema_url = 3; }
-message ScopeSpans { Scope scope = 1; repeated Span spans = 2; }
-message Event { fixed64 time_unix_nano = 1; string name = 2; repeated KeyValue attributes = 3; }
-message Status { string message = 2; int32 code = 3; }
-message Span { bytes trace_id = 1; bytes span_id = 2; bytes parent_span_id = 4; fixed32 flags = 16; string name = 5; int32 kind = 6;
-  fixed64 start_time_unix_nano = 7; fixed64 end_time_unix_nano = 8; repeated KeyValue attributes = 9; repeated Event events = 11; Status status = 15; }
-message Request { repeated ResourceSpans resource_spans = 1; }
-`;
-const Request = protobuf.parse(PROTO).root.lookupType('Request');
+const Request = otlp.ExportTraceServiceRequest;
 
 interface Service {
   name: string;

@@ -1,4 +1,4 @@
 export { TraceExportHandler, AllSpansRejectedError, type Encoding, type ExportResult } from './trace-export.js';
 export { createOtlpHttpServer, type OtlpHttpOptions } from './otlp-http.js';
-export { OtlpGrpcServer, type OtlpGrpcOptions } from './otlp-grpc.js';
+export { OtlpGrpcServer, TRACE_SERVICE, type OtlpGrpcOptions } from './otlp-grpc.js';
 export { MalformedRequestError } from './decode-result.js';

@@ -14,9 +14,10 @@ const identity = (b: Buffer) => b;
 
 /**
  * opentelemetry.proto.collector.trace.v1.TraceService/Export, with the
- * messages left as bytes: the request goes straight to our decoder.
+ * messages left as bytes: the request goes straight to our decoder. Also
+ * usable for clients (`grpc.makeGenericClientConstructor`).
  */
-const TRACE_SERVICE: grpc.ServiceDefinition = {
+export const TRACE_SERVICE: grpc.ServiceDefinition = {
   Export: {
     path: '/opentelemetry.proto.collector.trace.v1.TraceService/Export',
     requestStream: false,

@@ -14,6 +14,8 @@ export interface EngineCapabilities {
   readonly fsyncSettings: boolean;
   /** JSONExtract* functions. */
   readonly jsonFunctions: boolean;
+  /** `min_compress_block_size` and `max_compress_block_size` as table settings. */
+  readonly tableCompressionSettings: boolean;
 }
 
 export const LEAST_CAPABLE: EngineCapabilities = {
@@ -21,6 +23,7 @@ export const LEAST_CAPABLE: EngineCapabilities = {
   codecs: false,
   fsyncSettings: false,
   jsonFunctions: false,
+  tableCompressionSettings: false,
 };
 
 /**

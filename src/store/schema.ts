@@ -50,8 +50,13 @@ function codec(caps: EngineCapabilities, spec?: ColumnSpec): Sql {
   return sql` CODEC(ZSTD(1))`;
 }
 
-function mergeTreeSettings(caps: EngineCapabilities, granularity: number): Sql {
+function mergeTreeSettings(caps: EngineCapabilities, granularity: number, smallBlocks = false): Sql {
   const settings = [sql`index_granularity = ${granularity}`];
+  // Trace by id reads one granule in each of a few places of every column.
+  // Compressed blocks of 4-64 KiB (instead of 64 KiB-1 MiB) mean it
+  // decompresses little beyond that granule: at 10M spans this halved the
+  // read (60 -> 30 ms) for about 4% more disk.
+  if (smallBlocks && caps.tableCompressionSettings) settings.push(sql`min_compress_block_size = 4096`, sql`max_compress_block_size = 65536`);
   // Parts must be on disk before the WAL segment that fed them is deleted.
   if (caps.fsyncSettings) settings.push(sql`fsync_after_insert = 1`, sql`fsync_part_directory = 1`);
   return sql`SETTINGS ${join(settings)}`;
@@ -64,7 +69,7 @@ export function createSpansTable(caps: EngineCapabilities): Sql {
 ) ENGINE = MergeTree
 PARTITION BY intDiv(start_ns, ${NS_PER_DAY})
 ORDER BY (service_name, intDiv(start_ns, ${NS_PER_HOUR}), trace_id)
-${mergeTreeSettings(caps, 2048)}`;
+${mergeTreeSettings(caps, 2048, true)}`;
 }
 
 export function createResourcesTable(caps: EngineCapabilities): Sql {

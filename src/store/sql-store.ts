@@ -29,6 +29,13 @@ const ALL_COLUMNS = join(SPAN_COLUMN_NAMES.map(ident));
 
 /** Settings every JSON-returning query needs to keep 64-bit values exact. */
 const JSON_SETTINGS = sql`SETTINGS output_format_json_quote_64bit_integers = 1, output_format_json_quote_denormals = 1`;
+/**
+ * For lookups that touch a few granules: a multi-threaded pipeline costs
+ * more to set up than the read itself (40 ms against 8 ms for a trace-index
+ * lookup at 10M spans on 2 cores).
+ */
+const SINGLE_THREAD = sql`max_threads = 1`;
+const POINT_LOOKUP = sql`, ${SINGLE_THREAD}`;
 
 interface JsonCompact<Row> {
   data: Row[];
@@ -92,7 +99,7 @@ SETTINGS max_partitions_per_insert_block = 0`,
     const index = await this.json<[string, string, string, string[]]>(sql`
 SELECT toString(count()), toString(min(start_min)), toString(max(start_max)), groupUniqArrayArray(services)
 FROM ${TRACE_INDEX}
-WHERE trace_id = ${traceId}${within}`);
+WHERE trace_id = ${traceId}${within}`, POINT_LOOKUP);
     const [count, startMin, startMax, services] = index.data[0] ?? ['0', '0', '0', []];
     if (count === '0') return [];
     // The sort key is (service, hour, trace id): naming the services and the
@@ -100,7 +107,8 @@ WHERE trace_id = ${traceId}${within}`);
     const out = await this.engine.query(
       sql`SELECT ${ALL_COLUMNS} FROM ${SPANS}
 WHERE service_name IN (${services}) AND start_ns >= ${BigInt(startMin)} AND start_ns <= ${BigInt(startMax)} AND trace_id = ${traceId}
-LIMIT 1 BY span_id, start_ns`,
+LIMIT 1 BY span_id, start_ns
+SETTINGS ${SINGLE_THREAD}`,
       'RowBinary',
     );
     const spans = readSpanRecords(out);
@@ -108,7 +116,7 @@ LIMIT 1 BY span_id, start_ns`,
     if (ids.length === 0) return spans;
     const res = readResourceRecords(
       await this.engine.query(
-        sql`SELECT ${join(RESOURCE_COLUMN_NAMES.map(ident))} FROM ${RESOURCES} WHERE resource_id IN (${ids}) ORDER BY seen_ns DESC LIMIT 1 BY resource_id`,
+        sql`SELECT ${join(RESOURCE_COLUMN_NAMES.map(ident))} FROM ${RESOURCES} WHERE resource_id IN (${ids}) ORDER BY seen_ns DESC LIMIT 1 BY resource_id SETTINGS ${SINGLE_THREAD}`,
         'RowBinary',
       ),
     );
@@ -139,31 +147,59 @@ LIMIT 1 BY span_id, start_ns`,
   WHERE end_max >= ${range.startNs} AND start_min < ${range.endNs}
   GROUP BY trace_id HAVING ${join(having, ' AND ')})`);
     }
+    const where = join(conditions, '\n  AND ');
+
+    // 1. The traces with the most recent matching spans. A top-k sort of
+    //    matching spans is far cheaper than grouping every match by trace;
+    //    widen k until `limit` distinct traces are found or matches run out.
+    const recent: string[] = [];
+    let inspectedSpans = 0;
+    let inspectedBytes = 0;
+    for (let k = req.limit * 10; ; k *= 8) {
+      const top = await this.json<[string]>(sql`SELECT hex(trace_id) FROM ${SPANS} WHERE ${where} ORDER BY start_ns DESC LIMIT ${k}`);
+      inspectedSpans += top.statistics?.rows_read ?? 0;
+      inspectedBytes += top.statistics?.bytes_read ?? 0;
+      recent.length = 0;
+      const seen = new Set<string>();
+      for (const [id] of top.data) {
+        if (seen.has(id)) continue;
+        seen.add(id);
+        recent.push(id);
+        if (recent.length === req.limit) break;
+      }
+      if (recent.length === req.limit || top.data.length < k || k > 1_000_000) break;
+    }
+    const traces: TraceSummary[] = [];
+    if (recent.length === 0) return { traces, inspectedSpans, inspectedBytes };
+    const ids = recent.map((id) => Buffer.from(id, 'hex'));
+
+    // 2. Their matching spans and counts.
     const shown = req.tags.filter((t) => t.key !== 'service.name');
     const attrs = join([sql`service_name`, ...shown.map((t) => tagDisplayValue(t.key))]);
-    type Row = [string, string, [string, string, string, string, string[]][], string];
+    type Row = [string, string, [string, string, string, string, string[]][]];
     const found = await this.json<Row>(sql`
-SELECT hex(trace_id), toString(count()), groupArray(${req.spss})((hex(span_id), name, toString(start_ns), toString(duration_ns), [${attrs}])), toString(min(start_ns)) AS first
+SELECT hex(trace_id), toString(count()), groupArray(${req.spss})((hex(span_id), name, toString(start_ns), toString(duration_ns), [${attrs}]))
 FROM ${SPANS}
-WHERE ${join(conditions, '\n  AND ')}
-GROUP BY trace_id
-ORDER BY first DESC
-LIMIT ${req.limit}`);
-    const traces: TraceSummary[] = [];
-    if (found.data.length === 0) return { traces, inspectedSpans: found.statistics?.rows_read ?? 0, inspectedBytes: found.statistics?.bytes_read ?? 0 };
+WHERE ${where} AND trace_id IN (${ids})
+GROUP BY trace_id`);
 
-    const ids = found.data.map((r) => Buffer.from(r[0], 'hex'));
+    // 3. Their roots and time ranges, from the trace index.
     const info = await this.json<[string, string, string, string, string]>(sql`
 SELECT hex(trace_id), toString(min(start_min)), toString(max(end_max)), anyIf(root_service, has_root = 1), anyIf(root_name, has_root = 1)
 FROM ${TRACE_INDEX}
 WHERE trace_id IN (${ids})
-GROUP BY trace_id`);
+GROUP BY trace_id`, POINT_LOOKUP);
     const byId = new Map(info.data.map((r) => [r[0], r]));
+    const matches = new Map(found.data.map((r) => [r[0], r]));
     const names = ['service.name', ...shown.map((t) => t.key)];
-    for (const [hexId, matched, spans, first] of found.data) {
+    for (const hexId of recent) {
+      const row = matches.get(hexId);
+      if (!row) continue;
+      const [, matched, spans] = row;
       const meta = byId.get(hexId);
-      const startNs = BigInt(meta?.[1] ?? first);
-      const endNs = BigInt(meta?.[2] ?? first);
+      const first = spans.reduce((m, sp) => (BigInt(sp[2]) < m ? BigInt(sp[2]) : m), BigInt(spans[0]?.[2] ?? 0));
+      const startNs = meta ? BigInt(meta[1]) : first;
+      const endNs = meta ? BigInt(meta[2]) : first;
       traces.push({
         traceId: Buffer.from(hexId, 'hex'),
         rootServiceName: meta?.[3] ?? '',
@@ -184,11 +220,13 @@ GROUP BY trace_id`);
         },
       });
     }
-    return {
-      traces,
-      inspectedSpans: (found.statistics?.rows_read ?? 0) + (info.statistics?.rows_read ?? 0),
-      inspectedBytes: (found.statistics?.bytes_read ?? 0) + (info.statistics?.bytes_read ?? 0),
-    };
+    // Newest trace first, as Tempo orders results.
+    traces.sort((a, b) => (a.startNs > b.startNs ? -1 : a.startNs < b.startNs ? 1 : 0));
+    for (const r of [found, info]) {
+      inspectedSpans += r.statistics?.rows_read ?? 0;
+      inspectedBytes += r.statistics?.bytes_read ?? 0;
+    }
+    return { traces, inspectedSpans, inspectedBytes };
   }
 
   // ---- tags ------------------------------------------------------------------
@@ -334,8 +372,8 @@ WHERE database = currentDatabase() AND active AND table = ${TABLES.spans}`);
     await this.engine.close();
   }
 
-  private async json<Row>(query: Sql): Promise<JsonCompact<Row>> {
-    const out = await this.engine.query(sql`${query}\n${JSON_SETTINGS}`, 'JSONCompact');
+  private async json<Row>(query: Sql, extra: Sql = sql``): Promise<JsonCompact<Row>> {
+    const out = await this.engine.query(sql`${query}\n${JSON_SETTINGS}${extra}`, 'JSONCompact');
     return JSON.parse(out.toString('utf8')) as JsonCompact<Row>;
   }
 }
@@ -393,7 +431,9 @@ function tagCondition(tag: SearchTag, range: TimeRange): Sql {
   const contains = (x: Sql) => sql`position(${x}, ${value}) > 0`;
   switch (key) {
     case 'service.name':
-      return contains(sql`service_name`);
+      // As a set of whole names, so that the sort key (which starts with
+      // service_name) narrows what is read.
+      return sql`service_name IN (SELECT DISTINCT service_name FROM ${RESOURCES} WHERE ${contains(sql`service_name`)})`;
     case 'name':
       return contains(sql`name`);
     case 'status.code':

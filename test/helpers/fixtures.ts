@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
+import { TRACE_SERVICE } from '../../src/receivers/index.js';
 import { otlp, encode } from './otlp-schema.js';
 
 /** Hand-built OTLP requests, for inputs the SDK never produces. */
@@ -71,21 +72,7 @@ export function grpcExportClient(address: string): {
   exportRaw(body: Buffer, opts?: { gzip?: boolean }): Promise<{ response?: Buffer; error?: grpc.ServiceError }>;
   close(): void;
 } {
-  const identity = (b: Buffer) => b;
-  const Client = grpc.makeGenericClientConstructor(
-    {
-      Export: {
-        path: '/opentelemetry.proto.collector.trace.v1.TraceService/Export',
-        requestStream: false,
-        responseStream: false,
-        requestSerialize: identity,
-        requestDeserialize: identity,
-        responseSerialize: identity,
-        responseDeserialize: identity,
-      },
-    },
-    'TraceService',
-  );
+  const Client = grpc.makeGenericClientConstructor(TRACE_SERVICE, 'TraceService');
   const clients = new Map<boolean, grpc.Client>();
   const get = (gzip: boolean) => {
     let c = clients.get(gzip);

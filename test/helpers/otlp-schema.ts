@@ -67,6 +67,9 @@ message TraceByIDResponse { Trace trace = 1; TraceByIDMetrics metrics = 2; int32
 
 const root = protobuf.parse(PROTO, { keepCase: false }).root;
 
+/** Any message of the schema, by its name without the package (e.g. 'ResourceSpans'). */
+export const otlpType = (name: string): protobuf.Type => root.lookupType(`otlp.${name}`);
+
 export const otlp = {
   ExportTraceServiceRequest: root.lookupType('otlp.ExportTraceServiceRequest'),
   ExportTraceServiceResponse: root.lookupType('otlp.ExportTraceServiceResponse'),

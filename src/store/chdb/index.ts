@@ -33,6 +33,7 @@ export class ChdbEngine implements Engine {
     codecs: true,
     fsyncSettings: true,
     jsonFunctions: true,
+    tableCompressionSettings: true,
   };
   version = '';
 
