@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { RESOURCE_COLUMN_NAMES, SPAN_COLUMNS, SPAN_COLUMN_NAMES } from '../model/span-batch.js';
-import { readResourceRecords, readSpanRecords } from '../model/row-binary.js';
+import { readResourceRecords, readSpanRecords, type ResourceRecord } from '../model/row-binary.js';
 import type { SpanRecord } from '../model/span-record.js';
 import type { AnyValueJson, KeyValueJson } from '../model/any-value.js';
 import { sql, join, ident, typeName, type Sql } from '../query/sql/index.js';
@@ -47,6 +47,12 @@ interface JsonCompact<Row> {
  * schema.ts, and engines differ only by their declared capabilities.
  */
 export class SqlStore implements Store {
+  /**
+   * Resources by id. A resource id is a hash of the resource's content, so
+   * a cached entry can never be stale; the bound only limits memory.
+   */
+  private readonly resourceCache = new Map<string, ResourceRecord>();
+
   constructor(private readonly engine: Engine) {}
 
   // ---- writing ---------------------------------------------------------------
@@ -103,24 +109,25 @@ WHERE trace_id = ${traceId}${within}`, POINT_LOOKUP);
     const [count, startMin, startMax, services] = index.data[0] ?? ['0', '0', '0', []];
     if (count === '0') return [];
     // The sort key is (service, hour, trace id): naming the services and the
-    // time range lets the engine read only the granules of this trace.
-    const out = await this.engine.query(
-      sql`SELECT ${ALL_COLUMNS} FROM ${SPANS}
-WHERE service_name IN (${services}) AND start_ns >= ${BigInt(startMin)} AND start_ns <= ${BigInt(startMax)} AND trace_id = ${traceId}
+    // time range lets the engine read only the granules of this trace. Each
+    // service is a separate place to read from, so split them over two
+    // queries that run at once on the engine's query connections.
+    const groups = services.length > 1 ? [services.filter((_, i) => i % 2 === 0), services.filter((_, i) => i % 2 === 1)] : [services];
+    const parts = await Promise.all(
+      groups.map((group) =>
+        this.engine.query(
+          sql`SELECT ${ALL_COLUMNS} FROM ${SPANS}
+WHERE service_name IN (${group}) AND start_ns >= ${BigInt(startMin)} AND start_ns <= ${BigInt(startMax)} AND trace_id = ${traceId}
 LIMIT 1 BY span_id, start_ns
 SETTINGS ${SINGLE_THREAD}`,
-      'RowBinary',
-    );
-    const spans = readSpanRecords(out);
-    const ids = [...new Map(spans.map((s) => [s.resourceId.toString('hex'), s.resourceId])).values()];
-    if (ids.length === 0) return spans;
-    const res = readResourceRecords(
-      await this.engine.query(
-        sql`SELECT ${join(RESOURCE_COLUMN_NAMES.map(ident))} FROM ${RESOURCES} WHERE resource_id IN (${ids}) ORDER BY seen_ns DESC LIMIT 1 BY resource_id SETTINGS ${SINGLE_THREAD}`,
-        'RowBinary',
+          'RowBinary',
+        ),
       ),
     );
-    const byId = new Map(res.map((r) => [r.resourceId.toString('hex'), r]));
+    // A span is in one service's range only, so the halves cannot overlap.
+    const out = Buffer.concat(parts);
+    const spans = readSpanRecords(out);
+    const byId = await this.resources(spans.map((s) => s.resourceId));
     for (const s of spans) {
       const r = byId.get(s.resourceId.toString('hex'));
       // A resource row still in flight to the store: the span's own copy of
@@ -130,6 +137,32 @@ SETTINGS ${SINGLE_THREAD}`,
         : { attributes: [{ key: 'service.name', value: { stringValue: s.serviceName } }], dropped: 0, schemaUrl: '' };
     }
     return spans;
+  }
+
+  /** Resources by id (hex), from the cache or the resources table. */
+  private async resources(ids: Buffer[]): Promise<Map<string, ResourceRecord>> {
+    const out = new Map<string, ResourceRecord>();
+    const missing = new Map<string, Buffer>();
+    for (const id of ids) {
+      const key = id.toString('hex');
+      const hit = this.resourceCache.get(key);
+      if (hit) out.set(key, hit);
+      else missing.set(key, id);
+    }
+    if (missing.size === 0) return out;
+    const rows = readResourceRecords(
+      await this.engine.query(
+        sql`SELECT ${join(RESOURCE_COLUMN_NAMES.map(ident))} FROM ${RESOURCES} WHERE resource_id IN (${[...missing.values()]}) LIMIT 1 BY resource_id SETTINGS ${SINGLE_THREAD}`,
+        'RowBinary',
+      ),
+    );
+    if (this.resourceCache.size > 50_000) this.resourceCache.clear();
+    for (const r of rows) {
+      const key = r.resourceId.toString('hex');
+      this.resourceCache.set(key, r);
+      out.set(key, r);
+    }
+    return out;
   }
 
   // ---- tag search ------------------------------------------------------------
