@@ -1,10 +1,15 @@
 #!/usr/bin/env node
 // Runs the whole test suite on the built output. Each test file starts what
-// it needs (Sightline processes on loopback, with ephemeral ports) and stops
-// it by PID. node --test prints its summary last.
+// it needs (Sightline processes and ClickHouse servers on loopback, with
+// ephemeral ports) and stops it by PID. node --test prints its summary last.
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensureClickHouseInstalled } from './clickhouse-test-servers.mjs';
+
+// Tests that need ClickHouse start their own servers (scripts/clickhouse-test-servers.mjs);
+// install the Debian package once, up front, so they never race on apt.
+ensureClickHouseInstalled();
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = [

@@ -241,7 +241,9 @@ export class Ingestor {
       try {
         if (kind === 'resources') await this.opts.store.writeResources(seg.path);
         else {
-          await this.opts.store.writeSegment(seg.path, { replay: kind === 'replay' });
+          // After a failed attempt the insert may have landed anyway (a lost
+          // reply, a timeout): retry as a replay, which skips stored rows.
+          await this.opts.store.writeSegment(seg.path, { replay: kind === 'replay' || attempt > 1 });
           this.lastInsertAt = Date.now();
           this.stats.storeInserts++;
           this.stats.storedSpans += seg.rows;

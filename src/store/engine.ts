@@ -16,6 +16,11 @@ export interface EngineCapabilities {
   readonly jsonFunctions: boolean;
   /** `min_compress_block_size` and `max_compress_block_size` as table settings. */
   readonly tableCompressionSettings: boolean;
+  /**
+   * The `max_partitions_per_insert_block` limit exists (and must be lifted:
+   * late spans can span many days). Older engines have no limit.
+   */
+  readonly insertPartitionLimit: boolean;
 }
 
 export const LEAST_CAPABLE: EngineCapabilities = {
@@ -24,6 +29,7 @@ export const LEAST_CAPABLE: EngineCapabilities = {
   fsyncSettings: false,
   jsonFunctions: false,
   tableCompressionSettings: false,
+  insertPartitionLimit: false,
 };
 
 /**
@@ -34,6 +40,8 @@ export type Lane = 'ingest' | 'query';
 
 export type ResultFormat = 'RowBinary' | 'JSONCompact' | 'TabSeparated';
 
+export type EngineSettings = Record<string, number>;
+
 /**
  * A connection to a ClickHouse-family engine: embedded chDB or a server.
  * The store builds all SQL; an engine only runs it and moves bytes.
@@ -43,8 +51,13 @@ export interface Engine {
   /** The engine's version string, for logs and buildinfo. */
   readonly version: string;
 
-  /** Runs a statement that returns no rows. */
-  exec(statement: Sql, lane?: Lane): Promise<void>;
+  /**
+   * Runs a statement that returns no rows. `settings` apply to the whole
+   * statement; engines pass them the way they take effect (ClickHouse 18.16
+   * ignores some, such as insert_distributed_sync, in a SETTINGS clause of
+   * INSERT ... SELECT, but honours them as request parameters).
+   */
+  exec(statement: Sql, lane?: Lane, settings?: EngineSettings): Promise<void>;
 
   /** Runs a query and returns its whole output in `format`. */
   query(statement: Sql, format: ResultFormat, lane?: Lane): Promise<Buffer>;
@@ -56,6 +69,15 @@ export interface Engine {
    * settings ask for fsync).
    */
   insertNativeFile(table: string, columns: readonly string[], file: string): Promise<void>;
+
+  /**
+   * Nodes that hold data: 1 for chDB or a single server, one per shard of
+   * a cluster. DDL and maintenance run on each; queries and inserts go to
+   * node 0 (through Distributed tables on a cluster).
+   */
+  readonly nodes: number;
+  execOn(node: number, statement: Sql): Promise<void>;
+  queryOn(node: number, statement: Sql, format: ResultFormat): Promise<Buffer>;
 
   close(): Promise<void>;
 }

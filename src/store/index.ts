@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { ChdbEngine } from './chdb/index.js';
+import { ClickHouseEngine, parseClickHouseUrl, redactClickHouseUrl } from './clickhouse/index.js';
 import { initSchema } from './schema.js';
 import { SqlStore } from './sql-store.js';
 import type { Store } from './types.js';
@@ -52,3 +53,32 @@ export async function openEmbeddedStore(opts: EmbeddedStoreOptions): Promise<Ope
     throw e;
   }
 }
+
+export interface ClickHouseStoreOptions {
+  /** clickhouse://user:password@host:8123[,host2:8123]/database */
+  url: string;
+  /** remote_servers cluster name: Distributed tables over <name>_local on every host. */
+  cluster?: string;
+}
+
+/**
+ * Opens a ClickHouse server or cluster store, creating or checking its
+ * schema. With a cluster, list every shard's HTTP address in the URL: DDL
+ * runs on each (no ON CLUSTER without ZooKeeper), queries and inserts go to
+ * the first through the Distributed tables.
+ */
+export async function openClickHouseStore(opts: ClickHouseStoreOptions): Promise<OpenedStore> {
+  const target = parseClickHouseUrl(opts.url);
+  const engine = await ClickHouseEngine.open(target);
+  try {
+    const layout = { database: target.database, cluster: opts.cluster };
+    const { created } = await initSchema(engine, `ClickHouse database ${target.database} at ${redactClickHouseUrl(opts.url)}`, layout);
+    const where = opts.cluster ? `cluster ${opts.cluster}, ${engine.nodes} shards` : 'single server';
+    return { store: new SqlStore(engine, layout), engine: `ClickHouse ${engine.version} (${where})`, created };
+  } catch (e) {
+    await engine.close();
+    throw e;
+  }
+}
+
+export { parseClickHouseUrl, redactClickHouseUrl };

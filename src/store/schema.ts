@@ -1,6 +1,6 @@
 import { RESOURCE_COLUMNS, SPAN_COLUMNS, type ColumnSpec } from '../model/span-batch.js';
 import { sql, join, ident, typeName, type Sql } from '../query/sql/index.js';
-import type { Engine, EngineCapabilities } from './engine.js';
+import { EngineError, type Engine, type EngineCapabilities } from './engine.js';
 
 /**
  * The storage schema, shared by every ClickHouse-family engine.
@@ -62,9 +62,32 @@ function mergeTreeSettings(caps: EngineCapabilities, granularity: number, smallB
   return sql`SETTINGS ${join(settings)}`;
 }
 
-export function createSpansTable(caps: EngineCapabilities): Sql {
+/**
+ * Where the tables live. Queries and inserts always use the plain names
+ * (spans, resources, trace_index). On a cluster those are Distributed
+ * tables over `<name>_local` tables on every shard, sharded by trace id
+ * (resources by resource id), so a whole trace lives on one shard.
+ */
+export interface Layout {
+  /** remote_servers cluster name; absent for one node. */
+  cluster?: string;
+  database: string;
+}
+
+/** The name of the table that holds a table's data on each node. */
+export function localName(table: string, layout: Layout): string {
+  return layout.cluster ? `${table}_local` : table;
+}
+
+const SHARDING: Record<string, string> = {
+  [TABLES.spans]: 'trace_id',
+  [TABLES.traceIndex]: 'trace_id',
+  [TABLES.resources]: 'resource_id',
+};
+
+export function createSpansTable(caps: EngineCapabilities, layout: Layout = { database: 'default' }): Sql {
   const columns = SPAN_COLUMNS.map((c) => sql`${ident(c.name)} ${typeName(storeType(c, caps))}${codec(caps, c)}`);
-  return sql`CREATE TABLE IF NOT EXISTS ${ident(TABLES.spans)} (
+  return sql`CREATE TABLE IF NOT EXISTS ${ident(localName(TABLES.spans, layout))} (
   ${join(columns, ',\n  ')}
 ) ENGINE = MergeTree
 PARTITION BY intDiv(start_ns, ${NS_PER_DAY})
@@ -72,9 +95,9 @@ ORDER BY (service_name, intDiv(start_ns, ${NS_PER_HOUR}), trace_id)
 ${mergeTreeSettings(caps, 2048, true)}`;
 }
 
-export function createResourcesTable(caps: EngineCapabilities): Sql {
+export function createResourcesTable(caps: EngineCapabilities, layout: Layout = { database: 'default' }): Sql {
   const columns = RESOURCE_COLUMNS.map((c) => sql`${ident(c.name)} ${typeName(storeType(c, caps))}${codec(caps, c)}`);
-  return sql`CREATE TABLE IF NOT EXISTS ${ident(TABLES.resources)} (
+  return sql`CREATE TABLE IF NOT EXISTS ${ident(localName(TABLES.resources, layout))} (
   ${join(columns, ',\n  ')}
 ) ENGINE = ReplacingMergeTree
 PARTITION BY intDiv(seen_ns, ${NS_PER_DAY})
@@ -82,9 +105,9 @@ ORDER BY resource_id
 ${mergeTreeSettings(caps, 1024)}`;
 }
 
-export function createTraceIndexTable(caps: EngineCapabilities): Sql {
+export function createTraceIndexTable(caps: EngineCapabilities, layout: Layout = { database: 'default' }): Sql {
   const lc = (t: string) => typeName(caps.lowCardinality ? `LowCardinality(${t})` : t);
-  return sql`CREATE TABLE IF NOT EXISTS ${ident(TABLES.traceIndex)} (
+  return sql`CREATE TABLE IF NOT EXISTS ${ident(localName(TABLES.traceIndex, layout))} (
   trace_id FixedString(16),
   start_min UInt64,
   start_max UInt64,
@@ -97,6 +120,12 @@ export function createTraceIndexTable(caps: EngineCapabilities): Sql {
 PARTITION BY intDiv(start_min, ${NS_PER_DAY})
 ORDER BY trace_id
 ${mergeTreeSettings(caps, 1024)}`;
+}
+
+/** On a cluster: the Distributed table in front of a table's shards. */
+export function createDistributedTable(table: string, layout: Required<Layout>): Sql {
+  return sql`CREATE TABLE IF NOT EXISTS ${ident(table)} AS ${ident(localName(table, layout))}
+ENGINE = Distributed(${ident(layout.cluster)}, ${ident(layout.database)}, ${ident(localName(table, layout))}, cityHash64(${ident(SHARDING[table])}))`;
 }
 
 /**
@@ -119,9 +148,10 @@ FROM ${from}
 GROUP BY trace_id`;
 }
 
-export function createTraceIndexView(): Sql {
-  return sql`CREATE MATERIALIZED VIEW IF NOT EXISTS ${ident(TABLES.traceIndexView)} TO ${ident(TABLES.traceIndex)} AS
-${traceIndexSelect(ident(TABLES.spans))}`;
+/** Each node indexes its own spans: a trace's spans and index rows share a shard. */
+export function createTraceIndexView(layout: Layout = { database: 'default' }): Sql {
+  return sql`CREATE MATERIALIZED VIEW IF NOT EXISTS ${ident(TABLES.traceIndexView)} TO ${ident(localName(TABLES.traceIndex, layout))} AS
+${traceIndexSelect(ident(localName(TABLES.spans, layout)))}`;
 }
 
 export function createMetaTable(): Sql {
@@ -139,12 +169,13 @@ export class SchemaVersionError extends Error {
 
 /**
  * Creates the schema, or checks that an existing one is ours and current.
- * Every statement is idempotent, so several processes may run this at once.
+ * Every statement is idempotent, so several processes may run this at once;
+ * a statement that loses a creation race is retried once.
  */
-export async function initSchema(engine: Engine, describe: string): Promise<{ created: boolean }> {
+export async function initSchema(engine: Engine, describe: string, layout: Layout = { database: 'default' }): Promise<{ created: boolean }> {
   const tables = await listTables(engine);
   const hasMeta = tables.has(TABLES.meta);
-  if (!hasMeta && tables.has(TABLES.spans))
+  if (!hasMeta && (tables.has(TABLES.spans) || tables.has(localName(TABLES.spans, layout))))
     throw new SchemaVersionError(`${describe} holds a spans table without Sightline's schema record; refusing to touch it`);
   let created = false;
   let found: number | null = null;
@@ -164,11 +195,28 @@ export async function initSchema(engine: Engine, describe: string): Promise<{ cr
   } else created = true;
 
   const caps = engine.capabilities;
-  await engine.exec(createMetaTable());
-  await engine.exec(createSpansTable(caps));
-  await engine.exec(createResourcesTable(caps));
-  await engine.exec(createTraceIndexTable(caps));
-  await engine.exec(createTraceIndexView());
+  const statements = [
+    createMetaTable(),
+    createSpansTable(caps, layout),
+    createResourcesTable(caps, layout),
+    createTraceIndexTable(caps, layout),
+    createTraceIndexView(layout),
+  ];
+  if (layout.cluster) {
+    const cluster = layout as Required<Layout>;
+    statements.push(...[TABLES.spans, TABLES.resources, TABLES.traceIndex].map((t) => createDistributedTable(t, cluster)));
+  }
+  for (let node = 0; node < engine.nodes; node++) {
+    for (const statement of statements) {
+      try {
+        await engine.execOn(node, statement);
+      } catch (e) {
+        // Another process created it between our check and our create.
+        if (e instanceof EngineError && e.code === 57) continue;
+        throw e;
+      }
+    }
+  }
   if (found === null) {
     await engine.exec(
       sql`INSERT INTO ${ident(TABLES.meta)} (key, value, version) VALUES ('schema_version', ${String(SCHEMA_VERSION)}, ${SCHEMA_VERSION})`,

@@ -4,8 +4,8 @@ import { readResourceRecords, readSpanRecords, type ResourceRecord } from '../mo
 import type { SpanRecord } from '../model/span-record.js';
 import type { AnyValueJson, KeyValueJson } from '../model/any-value.js';
 import { sql, join, ident, typeName, type Sql } from '../query/sql/index.js';
-import type { Engine } from './engine.js';
-import { NS_PER_DAY, TABLES, traceIndexSelect } from './schema.js';
+import type { Engine, EngineSettings } from './engine.js';
+import { NS_PER_DAY, TABLES, localName, traceIndexSelect, type Layout } from './schema.js';
 import type {
   AttributeRef,
   AttributeScope,
@@ -53,7 +53,10 @@ export class SqlStore implements Store {
    */
   private readonly resourceCache = new Map<string, ResourceRecord>();
 
-  constructor(private readonly engine: Engine) {}
+  constructor(
+    private readonly engine: Engine,
+    private readonly layout: Layout = { database: 'default' },
+  ) {}
 
   // ---- writing ---------------------------------------------------------------
 
@@ -71,23 +74,29 @@ export class SqlStore implements Store {
     await this.engine.exec(sql`CREATE TABLE ${staging} (${join(columns)}) ENGINE = Memory`, 'ingest');
     try {
       await this.engine.insertNativeFile(stagingName, SPAN_COLUMN_NAMES, file);
+      const bounds = (await this.engine.query(sql`SELECT min(start_ns), max(start_ns) FROM ${staging}`, 'TabSeparated', 'ingest'))
+        .toString()
+        .trim()
+        .split('\t')
+        .map(BigInt);
+      // GLOBAL: on a cluster the staging table exists only here, and the
+      // shards must get its trace ids as data.
       await this.engine.exec(
         sql`INSERT INTO ${SPANS} (${ALL_COLUMNS})
 SELECT ${ALL_COLUMNS} FROM ${staging}
-WHERE (trace_id, span_id, start_ns) NOT IN (
+WHERE (trace_id, span_id, start_ns) GLOBAL NOT IN (
   SELECT trace_id, span_id, start_ns FROM ${SPANS}
-  WHERE start_ns >= (SELECT min(start_ns) FROM ${staging})
-    AND start_ns <= (SELECT max(start_ns) FROM ${staging})
-    AND trace_id IN (SELECT trace_id FROM ${staging})
-)
-SETTINGS max_partitions_per_insert_block = 0`,
+  WHERE start_ns >= ${bounds[0]} AND start_ns <= ${bounds[1]}
+    AND trace_id GLOBAL IN (SELECT trace_id FROM ${staging})
+)`,
         'ingest',
+        this.insertSettings(),
       );
       await this.engine.exec(
         sql`INSERT INTO ${TRACE_INDEX} (trace_id, start_min, start_max, end_max, services, has_root, root_service, root_name)
-${traceIndexSelect(staging)}
-SETTINGS max_partitions_per_insert_block = 0`,
+${traceIndexSelect(staging)}`,
         'ingest',
+        this.insertSettings(),
       );
     } finally {
       await this.engine.exec(sql`DROP TABLE IF EXISTS ${staging}`, 'ingest');
@@ -96,6 +105,18 @@ SETTINGS max_partitions_per_insert_block = 0`,
 
   async writeResources(file: string): Promise<void> {
     await this.engine.insertNativeFile(TABLES.resources, RESOURCE_COLUMN_NAMES, file);
+  }
+
+  /**
+   * Settings for our INSERT ... SELECT statements: lift the per-insert
+   * partition limit (late spans span days), and on a cluster wait until the
+   * rows are on the shards.
+   */
+  private insertSettings(): EngineSettings {
+    const settings: EngineSettings = {};
+    if (this.engine.capabilities.insertPartitionLimit) settings.max_partitions_per_insert_block = 0;
+    if (this.layout.cluster) settings.insert_distributed_sync = 1;
+    return settings;
   }
 
   // ---- trace by id -----------------------------------------------------------
@@ -175,7 +196,7 @@ SETTINGS ${SINGLE_THREAD}`,
       const having: Sql[] = [];
       if (req.minDurationNs !== undefined) having.push(sql`max(end_max) - min(start_min) >= ${req.minDurationNs}`);
       if (req.maxDurationNs !== undefined) having.push(sql`max(end_max) - min(start_min) <= ${req.maxDurationNs}`);
-      conditions.push(sql`trace_id IN (
+      conditions.push(sql`trace_id GLOBAL IN (
   SELECT trace_id FROM ${TRACE_INDEX}
   WHERE end_max >= ${range.startNs} AND start_min < ${range.endNs}
   GROUP BY trace_id HAVING ${join(having, ' AND ')})`);
@@ -379,26 +400,44 @@ WHERE has_root = 1 AND end_max >= ${range.startNs} AND start_min < ${range.endNs
 
   async dropExpired(cutoffNs: bigint): Promise<RetentionResult> {
     const cutoffDay = Number(cutoffNs / NS_PER_DAY);
-    const parts = await this.json<[string, string]>(sql`
-SELECT DISTINCT table, partition FROM system.parts
-WHERE database = currentDatabase() AND active AND table IN (${[TABLES.spans, TABLES.traceIndex, TABLES.resources]})`);
+    const tables = [TABLES.spans, TABLES.traceIndex, TABLES.resources];
     const dropped: RetentionResult['dropped'] = [];
-    for (const [table, partition] of parts.data) {
-      const day = Number(partition);
-      if (!Number.isInteger(day) || day >= cutoffDay) continue;
-      await this.engine.exec(sql`ALTER TABLE ${ident(table)} DROP PARTITION ${day}`, 'ingest');
-      dropped.push({ table, day });
+    // Partitions live in each node's local tables.
+    for (let node = 0; node < this.engine.nodes; node++) {
+      for (const table of tables) {
+        const local = localName(table, this.layout);
+        const parts = await this.jsonOn<[string]>(
+          node,
+          sql`SELECT DISTINCT partition FROM system.parts WHERE database = currentDatabase() AND active AND table = ${local}`,
+        );
+        for (const [partition] of parts.data) {
+          const day = Number(partition);
+          if (!Number.isInteger(day) || day >= cutoffDay) continue;
+          await this.engine.execOn(node, sql`ALTER TABLE ${ident(local)} DROP PARTITION ${day}`);
+          if (!dropped.some((d) => d.table === table && d.day === day)) dropped.push({ table, day });
+        }
+      }
     }
     return { dropped };
   }
 
   async stats(): Promise<StoreStats> {
-    const parts = await this.json<[string, string, string]>(sql`
-SELECT toString(sum(rows)), toString(sum(data_compressed_bytes)), toString(count()) FROM system.parts
-WHERE database = currentDatabase() AND active AND table = ${TABLES.spans}`);
+    let spans = 0;
+    let bytes = 0;
+    let count = 0;
+    for (let node = 0; node < this.engine.nodes; node++) {
+      const parts = await this.jsonOn<[string, string, string]>(
+        node,
+        sql`SELECT toString(sum(rows)), toString(sum(data_compressed_bytes)), toString(count()) FROM system.parts
+WHERE database = currentDatabase() AND active AND table = ${localName(TABLES.spans, this.layout)}`,
+      );
+      const [rows, b, c] = parts.data[0] ?? ['0', '0', '0'];
+      spans += Number(rows);
+      bytes += Number(b);
+      count += Number(c);
+    }
     const traces = await this.json<[string]>(sql`SELECT toString(uniq(trace_id)) FROM ${TRACE_INDEX}`);
-    const [rows, bytes, count] = parts.data[0] ?? ['0', '0', '0'];
-    return { spans: Number(rows), bytesOnDisk: Number(bytes), activeParts: Number(count), traces: Number(traces.data[0]?.[0] ?? 0) };
+    return { spans, bytesOnDisk: bytes, activeParts: count, traces: Number(traces.data[0]?.[0] ?? 0) };
   }
 
   async close(): Promise<void> {
@@ -406,7 +445,11 @@ WHERE database = currentDatabase() AND active AND table = ${TABLES.spans}`);
   }
 
   private async json<Row>(query: Sql, extra: Sql = sql``): Promise<JsonCompact<Row>> {
-    const out = await this.engine.query(sql`${query}\n${JSON_SETTINGS}${extra}`, 'JSONCompact');
+    return this.jsonOn(0, query, extra);
+  }
+
+  private async jsonOn<Row>(node: number, query: Sql, extra: Sql = sql``): Promise<JsonCompact<Row>> {
+    const out = await this.engine.queryOn(node, sql`${query}\n${JSON_SETTINGS}${extra}`, 'JSONCompact');
     return JSON.parse(out.toString('utf8')) as JsonCompact<Row>;
   }
 }
@@ -420,12 +463,18 @@ function timeFilter(range: TimeRange): Sql {
 
 /** Resources with spans in the range (resource rows carry no span times). */
 function seenFilter(range: TimeRange): Sql {
-  return sql`resource_id IN (SELECT DISTINCT resource_id FROM ${SPANS} WHERE ${timeFilter(range)})`;
+  return sql`resource_id GLOBAL IN (SELECT DISTINCT resource_id FROM ${SPANS} WHERE ${timeFilter(range)})`;
 }
+
+/**
+ * Subqueries are GLOBAL throughout: on a cluster the outer query and the
+ * subquery both read Distributed tables, and GLOBAL sends the subquery's
+ * result to the shards as data. On one node it is a plain IN.
+ */
 
 /** Spans whose resource matches `condition` (on resource columns). */
 function resourceMatches(condition: Sql): Sql {
-  return sql`resource_id IN (SELECT resource_id FROM ${RESOURCES} WHERE ${condition})`;
+  return sql`resource_id GLOBAL IN (SELECT resource_id FROM ${RESOURCES} WHERE ${condition})`;
 }
 
 function typedValue(v: AnyValueJson): TagValue | null {
@@ -466,7 +515,7 @@ function tagCondition(tag: SearchTag, range: TimeRange): Sql {
     case 'service.name':
       // As a set of whole names, so that the sort key (which starts with
       // service_name) narrows what is read.
-      return sql`service_name IN (SELECT DISTINCT service_name FROM ${RESOURCES} WHERE ${contains(sql`service_name`)})`;
+      return sql`service_name GLOBAL IN (SELECT DISTINCT service_name FROM ${RESOURCES} WHERE ${contains(sql`service_name`)})`;
     case 'name':
       return contains(sql`name`);
     case 'status.code':
@@ -476,7 +525,7 @@ function tagCondition(tag: SearchTag, range: TimeRange): Sql {
     case 'root.service.name':
     case 'root.name': {
       const col = key === 'root.name' ? sql`root_name` : sql`root_service`;
-      return sql`trace_id IN (SELECT trace_id FROM ${TRACE_INDEX} WHERE end_max >= ${range.startNs} AND start_min < ${range.endNs} AND has_root = 1 AND ${contains(col)})`;
+      return sql`trace_id GLOBAL IN (SELECT trace_id FROM ${TRACE_INDEX} WHERE end_max >= ${range.startNs} AND start_min < ${range.endNs} AND has_root = 1 AND ${contains(col)})`;
     }
   }
   if (RESOURCE_SUBSTRING_KEYS.has(key)) return resourceMatches(strAttr('res', key, contains));

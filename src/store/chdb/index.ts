@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { sql, join, ident, type Sql } from '../../query/sql/index.js';
-import { EngineError, type Engine, type EngineCapabilities, type Lane, type ResultFormat } from '../engine.js';
+import { EngineError, type Engine, type EngineCapabilities, type EngineSettings, type Lane, type ResultFormat } from '../engine.js';
 
 const require = createRequire(import.meta.url);
 
@@ -34,6 +34,7 @@ export class ChdbEngine implements Engine {
     fsyncSettings: true,
     jsonFunctions: true,
     tableCompressionSettings: true,
+    insertPartitionLimit: true,
   };
   version = '';
 
@@ -66,12 +67,25 @@ export class ChdbEngine implements Engine {
     return engine;
   }
 
-  async exec(statement: Sql, lane: Lane = 'query'): Promise<void> {
-    await this.session(lane).run(statement.text, 'TabSeparated');
+  async exec(statement: Sql, lane: Lane = 'query', settings: EngineSettings = {}): Promise<void> {
+    const entries = Object.entries(settings);
+    const text = entries.length > 0 ? `${statement.text}\nSETTINGS ${entries.map(([k, v]) => `${k} = ${Number(v)}`).join(', ')}` : statement.text;
+    if (entries.some(([k]) => !/^[a-z_]+$/.test(k))) throw new EngineError('invalid setting name', undefined);
+    await this.session(lane).run(text, 'TabSeparated');
   }
 
   async query(statement: Sql, format: ResultFormat, lane: Lane = 'query'): Promise<Buffer> {
     return this.session(lane).run(statement.text, format);
+  }
+
+  readonly nodes = 1;
+
+  async execOn(_node: number, statement: Sql): Promise<void> {
+    await this.exec(statement);
+  }
+
+  async queryOn(_node: number, statement: Sql, format: ResultFormat): Promise<Buffer> {
+    return this.query(statement, format);
   }
 
   async insertNativeFile(table: string, columns: readonly string[], file: string): Promise<void> {

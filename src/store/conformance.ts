@@ -4,9 +4,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
-import { ChdbEngine } from './chdb/index.js';
 import { SqlStore } from './sql-store.js';
-import { initSchema, SchemaVersionError, TABLES } from './schema.js';
+import { initSchema, SchemaVersionError, TABLES, type Layout } from './schema.js';
+import type { Engine } from './engine.js';
 import { ResourceBatchBuilder, SpanBatchBuilder } from '../model/span-batch.js';
 import { ResourceRows } from '../receivers/row-templates.js';
 import { JsonSpanDecoder } from '../receivers/decode-json.js';
@@ -14,13 +14,28 @@ import { sql, ident } from '../query/sql/index.js';
 import type { SpanRecord } from '../model/span-record.js';
 
 /**
- * The store against a real embedded engine: round trips of edge values,
- * replay de-duplication, tag search semantics, retention and the schema
- * version check.
+ * One conformance suite for every store: the same tests, unchanged, against
+ * embedded chDB, a ClickHouse server and a sharded ClickHouse cluster. They
+ * differ only by the capabilities an engine declares, never by its name.
+ *
+ * Covers: round trips of edge values, a 10,000-span trace, replay
+ * de-duplication, tag search by every tag kind, duration bounds and time
+ * ranges, tag and value listing, concurrent ingest and query, retention, and
+ * the schema version check.
  */
 
-const dir = mkdtempSync(path.join(os.tmpdir(), 'sightline-store-'));
-let engine: ChdbEngine;
+export interface ConformanceTarget {
+  name: string;
+  /** Opens a fresh, empty store. */
+  open(): Promise<{ engine: Engine; layout: Layout; close(): Promise<void> }>;
+}
+
+export function runConformanceSuite(target: ConformanceTarget): void {
+describe(`store conformance: ${target.name}`, () => {
+const dir = mkdtempSync(path.join(os.tmpdir(), 'sightline-conformance-'));
+let engine: Engine;
+let layout: Layout;
+let closeTarget: () => Promise<void>;
 let store: SqlStore;
 let fileNo = 0;
 
@@ -95,13 +110,13 @@ async function count(table: string, where = sql`1`): Promise<number> {
 }
 
 before(async () => {
-  engine = await ChdbEngine.open({ dir: path.join(dir, 'store') });
-  await initSchema(engine, 'test store');
-  store = new SqlStore(engine);
+  ({ engine, layout, close: closeTarget } = await target.open());
+  await initSchema(engine, 'test store', layout);
+  store = new SqlStore(engine, layout);
 });
 
 after(async () => {
-  await store.close();
+  await closeTarget();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -206,7 +221,13 @@ describe('tag search', () => {
           { traceId: traceFast, spanId: hex(8), name: 'GET /fast', durationNs: 5_000_000n, attributes: [{ key: 'http.method', value: { stringValue: 'POST' } }, { key: 'user.id', value: { stringValue: "o'brien\\n--" } }] },
         ], [{ key: 'k8s.namespace.name', value: { stringValue: 'prod-eu' } }]),
         rs('tags-backend', [
-          { traceId: traceOther, spanId: hex(8), name: 'query', attributes: [{ key: 'retry', value: { boolValue: true } }, { key: 'ratio', value: { doubleValue: 0.5 } }] },
+          {
+            traceId: traceOther,
+            spanId: hex(8),
+            name: 'query',
+            attributes: [{ key: 'retry', value: { boolValue: true } }, { key: 'ratio', value: { doubleValue: 0.5 } }],
+            events: [{ timeUnixNano: String(NOW_NS - 60_000_000_000n), name: 'pool wait', attributes: [{ key: 'pool.size', value: { intValue: '10' } }] }],
+          },
         ]),
       ]),
     );
@@ -250,9 +271,13 @@ describe('tag search', () => {
   });
 
   it('lists tag names per scope and typed values', async () => {
-    const names = await store.tagNames(['span', 'resource'], lastHour(), 1000);
+    const names = await store.tagNames(['span', 'resource', 'event'], lastHour(), 1000);
     assert.ok(names.get('span')!.includes('http.status_code'));
     assert.ok(names.get('resource')!.includes('k8s.namespace.name'));
+    // Event attributes are JSON; listing their keys needs JSON functions.
+    if (engine.capabilities.jsonFunctions) assert.ok(names.get('event')!.includes('pool.size'));
+    else assert.deepEqual(names.get('event'), []);
+    assert.ok((await store.intrinsicValues('eventName', lastHour(), 100)).includes('pool wait'));
     const codes = await store.tagValues({ scope: 'span', name: 'http.status_code' }, lastHour(), 10);
     assert.deepEqual(codes, [{ type: 'int', value: '500' }]);
     const retry = await store.tagValues({ scope: 'any', name: 'retry' }, lastHour(), 10);
@@ -261,6 +286,25 @@ describe('tag search', () => {
     assert.ok(services.some((v) => v.value === 'tags-backend'));
     assert.ok((await store.intrinsicValues('name', lastHour(), 100)).includes('GET /slow'));
     assert.ok((await store.intrinsicValues('rootService', lastHour(), 100)).includes('tags-backend'));
+  });
+});
+
+describe('concurrent ingest and query', () => {
+  it('answers searches while segments are written, and ends with every span stored', async () => {
+    const traces = Array.from({ length: 12 }, () => hex(16));
+    // One writer at a time, as the ingest pipeline does; readers alongside.
+    const writes = traces.reduce(
+      (chain, t) => chain.then(() => write(segment([rs('concurrent-svc', [{ traceId: t, spanId: hex(8) }, { traceId: t, spanId: hex(8) }])]))),
+      Promise.resolve(),
+    );
+    const reads = Array.from({ length: 12 }, () =>
+      store.searchTags({ tags: [{ key: 'service.name', value: 'concurrent-svc' }], range: lastHour(), limit: 50, spss: 1 }),
+    );
+    const results = await Promise.all([writes, ...reads]);
+    for (const r of results.slice(1) as Awaited<(typeof reads)[number]>[]) assert.ok(r.traces.every((t) => t.spanSet.matched <= 2));
+    for (const t of traces) assert.equal((await store.getTrace(Buffer.from(t, 'hex'))).length, 2);
+    const all = await store.searchTags({ tags: [{ key: 'service.name', value: 'concurrent-svc' }], range: lastHour(), limit: 50, spss: 1 });
+    assert.equal(all.traces.length, 12);
   });
 });
 
@@ -280,10 +324,12 @@ describe('retention', () => {
 
 describe('schema', () => {
   it('is idempotent, and refuses a newer schema version with a clear message', async () => {
-    assert.deepEqual(await initSchema(engine, 'test store'), { created: false });
+    assert.deepEqual(await initSchema(engine, 'test store', layout), { created: false });
     await engine.exec(sql`INSERT INTO ${ident(TABLES.meta)} (key, value, version) VALUES ('schema_version', '99', 99)`);
-    await assert.rejects(initSchema(engine, 'test store'), (e: Error) => e instanceof SchemaVersionError && /schema version 99, written by a newer Sightline/.test(e.message));
+    await assert.rejects(initSchema(engine, 'test store', layout), (e: Error) => e instanceof SchemaVersionError && /schema version 99, written by a newer Sightline/.test(e.message));
     await engine.exec(sql`INSERT INTO ${ident(TABLES.meta)} (key, value, version) VALUES ('schema_version', '1', 100)`);
-    assert.deepEqual(await initSchema(engine, 'test store'), { created: false });
+    assert.deepEqual(await initSchema(engine, 'test store', layout), { created: false });
   });
 });
+});
+}

@@ -1,0 +1,188 @@
+import { createReadStream } from 'node:fs';
+import type { Readable } from 'node:stream';
+import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
+import { sql, join, ident, type Sql } from '../../query/sql/index.js';
+import { EngineError, type Engine, type EngineCapabilities, type EngineSettings, type Lane, type ResultFormat } from '../engine.js';
+
+/**
+ * A ClickHouse server, or the shards of a cluster, over HTTP.
+ *
+ * Statements go to the first node; `execEverywhere` runs DDL and
+ * maintenance on every node, because without ZooKeeper (Debian's 18.16 has
+ * none) `ON CLUSTER` is not available.
+ */
+
+export interface ClickHouseTarget {
+  /** HTTP base URLs of every node, e.g. http://127.0.0.1:8123. */
+  urls: string[];
+  user: string;
+  password: string;
+  database: string;
+}
+
+/**
+ * Parses `clickhouse://user:pass@host:8123[,host2:8123]/db` (or `http://`,
+ * `https://` for TLS). Several hosts mean several shards of one cluster.
+ */
+export function parseClickHouseUrl(raw: string): ClickHouseTarget {
+  const m = /^(clickhouse|http|https|clickhouses):\/\/(?:([^:@/]*)(?::([^@/]*))?@)?([^/?#]+)(?:\/([^?#]*))?$/.exec(raw.trim());
+  if (!m) throw new Error(`not a ClickHouse URL: expected clickhouse://user:password@host:8123/database`);
+  const scheme = m[1] === 'https' || m[1] === 'clickhouses' ? 'https' : 'http';
+  const hosts = m[4].split(',').filter(Boolean);
+  if (hosts.length === 0) throw new Error('the ClickHouse URL names no host');
+  const database = decodeURIComponent(m[5] ?? '') || 'default';
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(database)) throw new Error(`database name ${JSON.stringify(database)} must be a plain identifier`);
+  return {
+    urls: hosts.map((h) => `${scheme}://${h.includes(':') ? h : `${h}:8123`}`),
+    user: decodeURIComponent(m[2] ?? '') || 'default',
+    password: decodeURIComponent(m[3] ?? ''),
+    database,
+  };
+}
+
+/** The URL with its password hidden, for logs. */
+export function redactClickHouseUrl(raw: string): string {
+  return raw.replace(/(\/\/[^:@/]*:)[^@/]*@/, '$1***@');
+}
+
+/** What a server version can do. 18.16 (Debian bookworm) is the floor. */
+export function capabilitiesFor(version: string): EngineCapabilities {
+  const [major = 0, minor = 0] = version.split('.').map(Number);
+  const atLeast = (a: number, b: number) => major > a || (major === a && minor >= b);
+  return {
+    lowCardinality: atLeast(19, 9),
+    codecs: atLeast(19, 10),
+    jsonFunctions: atLeast(19, 4),
+    fsyncSettings: atLeast(21, 1),
+    tableCompressionSettings: atLeast(22, 1),
+    insertPartitionLimit: atLeast(19, 1),
+  };
+}
+
+export class ClickHouseEngine implements Engine {
+  readonly capabilities: EngineCapabilities;
+
+  private constructor(
+    private readonly clients: ClickHouseClient[],
+    readonly version: string,
+    private readonly database: string,
+  ) {
+    this.capabilities = capabilitiesFor(version);
+  }
+
+  static async open(target: ClickHouseTarget, opts: { requestTimeoutMs?: number } = {}): Promise<ClickHouseEngine> {
+    // Create the database first, through the default one.
+    const make = (url: string, database: string) =>
+      createClient({
+        url,
+        username: target.user,
+        password: target.password,
+        database,
+        request_timeout: opts.requestTimeoutMs ?? 120_000,
+        compression: { request: false, response: false },
+        max_open_connections: 16,
+        keep_alive: { enabled: true },
+        // Errors reach us as exceptions; the client's own log would repeat them on stderr.
+        log: { level: ClickHouseLogLevel.OFF },
+      });
+    for (const url of target.urls) {
+      const admin = make(url, 'default');
+      try {
+        await admin.command({ query: sql`CREATE DATABASE IF NOT EXISTS ${ident(target.database)}`.text });
+      } catch (e) {
+        throw toEngineError(e);
+      } finally {
+        await admin.close();
+      }
+    }
+    const clients = target.urls.map((u) => make(u, target.database));
+    const engine = new ClickHouseEngine(clients, '', target.database);
+    const version = (await engine.query(sql`SELECT version()`, 'TabSeparated')).toString().trim();
+    const versions = new Set([version]);
+    for (let i = 1; i < clients.length; i++) versions.add((await engine.queryOn(i, sql`SELECT version()`, 'TabSeparated')).toString().trim());
+    // Capabilities follow the oldest node.
+    const oldest = [...versions].sort((a, b) => compareVersions(a, b))[0];
+    return new ClickHouseEngine(clients, oldest, target.database);
+  }
+
+  get nodes(): number {
+    return this.clients.length;
+  }
+
+  async exec(statement: Sql, _lane?: Lane, settings: EngineSettings = {}): Promise<void> {
+    try {
+      await this.clients[0].command({ query: statement.text, clickhouse_settings: settings as never });
+    } catch (e) {
+      throw toEngineError(e);
+    }
+  }
+
+  async execOn(node: number, statement: Sql): Promise<void> {
+    try {
+      await this.clients[node].command({ query: statement.text });
+    } catch (e) {
+      throw toEngineError(e);
+    }
+  }
+
+  async query(statement: Sql, format: ResultFormat): Promise<Buffer> {
+    return this.queryOn(0, statement, format);
+  }
+
+  async queryOn(node: number, statement: Sql, format: ResultFormat): Promise<Buffer> {
+    try {
+      const { stream } = await this.clients[node].exec({ query: `${statement.text}\nFORMAT ${format}` });
+      return await collect(stream);
+    } catch (e) {
+      throw toEngineError(e);
+    }
+  }
+
+  async insertNativeFile(table: string, columns: readonly string[], file: string): Promise<void> {
+    // The body is our Native file. Column types in it are the plain wire
+    // types; servers that dictionary-encode convert them on insert.
+    const query = sql`INSERT INTO ${ident(table)} (${join(columns.map(ident))}) FORMAT Native`.text;
+    try {
+      const { stream } = await this.clients[0].exec({
+        query,
+        values: createReadStream(file),
+        // Wait for a Distributed insert to reach the shards before we call it stored.
+        clickhouse_settings: { insert_distributed_sync: 1, ...(this.capabilities.insertPartitionLimit ? { max_partitions_per_insert_block: '0' } : {}) } as never,
+      });
+      await collect(stream);
+    } catch (e) {
+      throw toEngineError(e);
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.clients.map((c) => c.close()));
+  }
+
+  get databaseName(): string {
+    return this.database;
+  }
+}
+
+function compareVersions(a: string, b: string): number {
+  const pa = a.split('.').map(Number);
+  const pb = b.split('.').map(Number);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
+async function collect(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(Buffer.isBuffer(c) ? c : Buffer.from(c as Uint8Array));
+  return Buffer.concat(chunks);
+}
+
+function toEngineError(e: unknown): EngineError {
+  if (e instanceof EngineError) return e;
+  const err = e as { message?: string; code?: string | number };
+  const code = err.code !== undefined && /^\d+$/.test(String(err.code)) ? Number(err.code) : undefined;
+  return new EngineError(err.message ?? String(e), code, { cause: e });
+}
