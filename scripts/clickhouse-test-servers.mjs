@@ -100,10 +100,7 @@ export async function startClickHouseServers(count = 2) {
   const shards = [];
   for (let i = 0; i < count; i++) shards.push({ httpPort: await freePort(), tcpPort: await freePort(), dir: path.join(root, `shard${i + 1}`) });
   const children = [];
-  const stop = async () => {
-    await Promise.all(
-      children.map(
-        (c) =>
+  const stopChild = (c) =>
           new Promise((resolve) => {
             if (c.exitCode !== null || c.signalCode !== null) return resolve();
             const t = setTimeout(() => {
@@ -122,10 +119,17 @@ export async function startClickHouseServers(count = 2) {
             } catch {
               resolve();
             }
-          }),
-      ),
-    );
+          });
+  const stop = async () => {
+    await Promise.all(children.map(stopChild));
     rmSync(root, { recursive: true, force: true });
+  };
+  const launch = (i) => {
+    const s = shards[i];
+    const child = spawn('clickhouse-server', [`--config-file=${path.join(s.dir, 'config.xml')}`], { stdio: 'ignore', detached: false });
+    children[i] = child;
+    s.pid = child.pid;
+    return child;
   };
   try {
     for (const s of shards) {
@@ -133,9 +137,7 @@ export async function startClickHouseServers(count = 2) {
       for (const d of ['data', 'tmp', 'user_files', 'format_schemas']) mkdirSync(path.join(s.dir, d), { recursive: true });
       writeFileSync(path.join(s.dir, 'users.xml'), USERS);
       writeFileSync(path.join(s.dir, 'config.xml'), config({ dir: s.dir, httpPort: s.httpPort, tcpPort: s.tcpPort, shards }));
-      const child = spawn('clickhouse-server', [`--config-file=${path.join(s.dir, 'config.xml')}`], { stdio: 'ignore', detached: false });
-      children.push(child);
-      s.pid = child.pid;
+      launch(shards.indexOf(s));
       s.url = `http://127.0.0.1:${s.httpPort}`;
     }
     for (let i = 0; i < shards.length; i++) await waitReady(shards[i].url, children[i]);
@@ -143,7 +145,15 @@ export async function startClickHouseServers(count = 2) {
     await stop();
     throw e;
   }
-  return { shards: shards.map(({ url, pid, tcpPort, dir }) => ({ url, pid, tcpPort, dir })), cluster: CLUSTER, stop };
+  return {
+    shards: shards.map(({ url, tcpPort, dir }, i) => ({ url, tcpPort, dir, get pid() { return children[i].pid; } })),
+    cluster: CLUSTER,
+    stop,
+    /** Stops one server (SIGTERM, by PID), keeping its data. */
+    stopServer: (i) => stopChild(children[i]),
+    /** Starts a stopped server again on the same ports and data. */
+    startServer: async (i) => waitReady(shards[i].url, launch(i)),
+  };
 }
 
 export function serverBinaryExists() {

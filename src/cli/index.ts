@@ -12,7 +12,7 @@ Usage:
   sightline --version       print the version
 
 Flags of serve (each also read from the environment variable shown):
-${SERVE_FLAGS.map((f) => `  --${f.name.padEnd(16)} ${f.help} (default ${f.default}; ${envName(f.name)})`).join('\n')}
+${SERVE_FLAGS.map((f) => `  --${f.name.padEnd(16)} ${f.help} (default ${f.default || 'none'}; ${envName(f.name)})`).join('\n')}
 `;
 
 /** Runs the CLI; returns the exit code. */

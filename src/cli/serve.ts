@@ -1,7 +1,7 @@
 import path from 'node:path';
 import pino, { type Logger } from 'pino';
 import type { Config } from '../config/index.js';
-import { openEmbeddedStore, RetentionScheduler, type Store } from '../store/index.js';
+import { openClickHouseStore, openEmbeddedStore, RetentionScheduler, type Store } from '../store/index.js';
 import { Ingestor } from '../ingest/index.js';
 import { TraceExportHandler, createOtlpHttpServer, OtlpGrpcServer } from '../receivers/index.js';
 import { createApiServer } from '../api/index.js';
@@ -25,7 +25,10 @@ export async function serve(config: Config, log: Logger = createLogger(config)):
     for (const fn of cleanups.reverse()) await fn().catch((e) => log.error({ err: e }, 'cleanup failed'));
   };
   try {
-    const opened = await openEmbeddedStore({ dataDir, maxMemoryBytes: config.memoryLimitBytes });
+    const opened =
+      config.store.kind === 'clickhouse'
+        ? await openClickHouseStore({ url: config.store.url, cluster: config.store.cluster })
+        : await openEmbeddedStore({ dataDir, maxMemoryBytes: config.memoryLimitBytes });
     const store: Store = opened.store;
     cleanups.push(() => store.close());
     log.info({ engine: opened.engine, dataDir, created: opened.created }, 'store opened');

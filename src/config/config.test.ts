@@ -54,3 +54,22 @@ describe('config', () => {
     assert.equal(parseDuration(''), undefined);
   });
 });
+
+describe('store config', () => {
+  it('defaults to the embedded store and takes a ClickHouse URL and cluster', () => {
+    assert.deepEqual(parseServeConfig([], {}).store, { kind: 'embedded' });
+    assert.deepEqual(parseServeConfig(['--store', 'clickhouse://u:p@h1:8123,h2:8124/traces', '--clickhouse-cluster', 'c1'], {}).store, {
+      kind: 'clickhouse',
+      url: 'clickhouse://u:p@h1:8123,h2:8124/traces',
+      cluster: 'c1',
+    });
+    assert.deepEqual(parseServeConfig([], { SIGHTLINE_STORE: 'clickhouse://h1/db' }).store, { kind: 'clickhouse', url: 'clickhouse://h1/db', cluster: undefined });
+  });
+
+  it('refuses a bad URL, a bad cluster name, and a cluster without ClickHouse', () => {
+    assert.throws(() => parseServeConfig(['--store', 'mysql://x'], {}), (e: Error) => e instanceof ConfigError && /--store: not a ClickHouse URL/.test(e.message));
+    assert.throws(() => parseServeConfig(['--store', 'clickhouse://h/db-name'], {}), /must be a plain identifier/);
+    assert.throws(() => parseServeConfig(['--store', 'clickhouse://h/db', '--clickhouse-cluster', 'a;b'], {}), /not a cluster name/);
+    assert.throws(() => parseServeConfig(['--clickhouse-cluster', 'c'], {}), /needs a ClickHouse --store/);
+  });
+});

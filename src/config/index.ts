@@ -1,5 +1,6 @@
 import net from 'node:net';
 import { parseArgs } from 'node:util';
+import { parseClickHouseUrl } from '../store/clickhouse/index.js';
 
 /**
  * One typed configuration, from flags, then SIGHTLINE_* environment
@@ -22,7 +23,11 @@ export interface Config {
   memoryLimitBytes: number;
   /** Longest a span waits in the WAL before an insert starts. */
   flushIntervalMs: number;
+  store: StoreConfig;
 }
+
+/** Where spans are stored: the embedded engine, or a ClickHouse server or cluster. */
+export type StoreConfig = { kind: 'embedded' } | { kind: 'clickhouse'; url: string; cluster?: string };
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -52,6 +57,8 @@ export const SERVE_FLAGS: readonly FlagSpec[] = [
   { name: 'cors-origins', default: '*', help: 'comma-separated origins allowed to export from browsers' },
   { name: 'memory-limit', default: '2GiB', help: 'memory ceiling of the embedded store engine' },
   { name: 'flush-interval', default: '1s', help: 'longest a span waits in the WAL before it is inserted into the store (e.g. 250ms, 2s)' },
+  { name: 'store', default: 'embedded', help: 'embedded, or clickhouse://user:password@host:8123[,host2:8123]/database' },
+  { name: 'clickhouse-cluster', default: '', help: 'remote_servers cluster name; list every shard in --store' },
 ];
 
 export function envName(flag: string): string {
@@ -76,7 +83,7 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     if (typeof flag === 'string') return { value: flag, source: `--${name}` };
     const fromEnv = env[envName(name)];
     if (fromEnv !== undefined && fromEnv !== '') return { value: fromEnv, source: envName(name) };
-    return { value: SERVE_FLAGS.find((f) => f.name === name)!.default, source: `default of --${name}` };
+    return { value: SERVE_FLAGS.find((f) => f.name === name)!.default.replace(/^''$/, ''), source: `default of --${name}` };
   };
 
   const retention = get('retention');
@@ -110,7 +117,24 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     corsOrigins: get('cors-origins').value.split(',').map((s) => s.trim()).filter(Boolean),
     memoryLimitBytes: parseSizeValue(get('memory-limit'), 256 * 1024 * 1024),
     flushIntervalMs: parseFlushInterval(get('flush-interval')),
+    store: parseStore(get('store'), get('clickhouse-cluster')),
   };
+}
+
+function parseStore(store: { value: string; source: string }, cluster: { value: string; source: string }): StoreConfig {
+  const value = store.value.trim();
+  if (value === 'embedded' || value === '') {
+    if (cluster.value) throw new ConfigError(`${cluster.source} needs a ClickHouse --store`);
+    return { kind: 'embedded' };
+  }
+  try {
+    parseClickHouseUrl(value);
+  } catch (e) {
+    throw new ConfigError(`${store.source}: ${(e as Error).message}`);
+  }
+  if (cluster.value && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(cluster.value))
+    throw new ConfigError(`${cluster.source}: ${JSON.stringify(cluster.value)} is not a cluster name`);
+  return { kind: 'clickhouse', url: value, cluster: cluster.value || undefined };
 }
 
 function parseFlushInterval({ value, source }: { value: string; source: string }): number {

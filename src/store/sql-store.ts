@@ -4,7 +4,7 @@ import { readResourceRecords, readSpanRecords, type ResourceRecord } from '../mo
 import type { SpanRecord } from '../model/span-record.js';
 import type { AnyValueJson, KeyValueJson } from '../model/any-value.js';
 import { sql, join, ident, typeName, type Sql } from '../query/sql/index.js';
-import type { Engine, EngineSettings } from './engine.js';
+import { EngineError, type Engine, type EngineSettings } from './engine.js';
 import { NS_PER_DAY, TABLES, localName, traceIndexSelect, type Layout } from './schema.js';
 import type {
   AttributeRef,
@@ -413,7 +413,13 @@ WHERE has_root = 1 AND end_max >= ${range.startNs} AND start_min < ${range.endNs
         for (const [partition] of parts.data) {
           const day = Number(partition);
           if (!Number.isInteger(day) || day >= cutoffDay) continue;
-          await this.engine.execOn(node, sql`ALTER TABLE ${ident(local)} DROP PARTITION ${day}`);
+          try {
+            await this.engine.execOn(node, sql`ALTER TABLE ${ident(local)} DROP PARTITION ${day}`);
+          } catch (e) {
+            // Another Sightline process sharing this store dropped it first.
+            if (e instanceof EngineError && e.code !== undefined && !e.badInput) continue;
+            throw e;
+          }
           if (!dropped.some((d) => d.table === table && d.day === day)) dropped.push({ table, day });
         }
       }

@@ -1,0 +1,32 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { capabilitiesFor, parseClickHouseUrl, redactClickHouseUrl } from './index.js';
+
+describe('ClickHouse target', () => {
+  it('parses single-server and multi-shard URLs', () => {
+    assert.deepEqual(parseClickHouseUrl('clickhouse://alice:s%40cret@ch1:8123/traces'), {
+      urls: ['http://ch1:8123'],
+      user: 'alice',
+      password: 's@cret',
+      database: 'traces',
+    });
+    assert.deepEqual(parseClickHouseUrl('https://ch1,ch2:9443').urls, ['https://ch1:8123', 'https://ch2:9443']);
+    assert.equal(parseClickHouseUrl('clickhouse://ch1').database, 'default');
+    assert.equal(redactClickHouseUrl('clickhouse://alice:secret@ch1:8123/db'), 'clickhouse://alice:***@ch1:8123/db');
+  });
+
+  it('switches features on by server version', () => {
+    assert.deepEqual(capabilitiesFor('18.16.1'), {
+      lowCardinality: false,
+      codecs: false,
+      jsonFunctions: false,
+      fsyncSettings: false,
+      tableCompressionSettings: false,
+      insertPartitionLimit: false,
+    });
+    assert.ok(Object.values(capabilitiesFor('24.8.4.13')).every(Boolean));
+    const v19 = capabilitiesFor('19.10.1');
+    assert.equal(v19.codecs, true);
+    assert.equal(v19.fsyncSettings, false);
+  });
+});
