@@ -12,9 +12,13 @@ import { buildTemplates, instantiate } from './otlp-gen.js';
 import { runDecodeBench } from './decode.js';
 import type { LoadgenResult } from './loadgen.js';
 import type { CeilingResult } from './engine-ceiling.js';
+import { openClickHouseStore, parseClickHouseUrl, redactClickHouseUrl } from '../src/store/index.js';
+import { RESOURCE_COLUMN_NAMES, SPAN_COLUMN_NAMES } from '../src/model/span-batch.js';
 
 /**
  * npm run bench:ingest -- [--duration 30] [--concurrency 8] [--protocols http,grpc] [--query-spans 10000000]
+ *                         [--store clickhouse://user:pass@host:8123[,host2:8123]/db [--clickhouse-cluster NAME]
+ *                          | clickhouse://local | clickhouse://local-cluster]
  *
  * Measures, in one run on this machine:
  *  - decode-only rates (ours and protobufjs) on one core;
@@ -38,6 +42,7 @@ const { values: args } = parseArgs({
     protocols: { type: 'string', default: 'http,grpc' },
     'query-spans': { type: 'string', default: '0' },
     store: { type: 'string' },
+    'clickhouse-cluster': { type: 'string' },
   },
 });
 
@@ -56,8 +61,8 @@ interface Server {
   stop(): Promise<void>;
 }
 
-async function startServer(dataDir: string): Promise<Server> {
-  const child = spawn(process.execPath, [CLI, 'serve', '--data', dataDir, '--listen', '127.0.0.1', '--otlp-grpc-port', '0', '--otlp-http-port', '0', '--http-port', '0'], {
+async function startServer(dataDir: string, storeArgs: string[] = []): Promise<Server> {
+  const child = spawn(process.execPath, [CLI, 'serve', '--data', dataDir, '--listen', '127.0.0.1', '--otlp-grpc-port', '0', '--otlp-http-port', '0', '--http-port', '0', ...storeArgs], {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, SIGHTLINE_LOG_LEVEL: 'info', UV_THREADPOOL_SIZE: '16' },
   });
@@ -117,10 +122,11 @@ interface IngestRun {
   bytesPerSpanMerged: number;
 }
 
-async function ingestRun(protocol: 'http' | 'grpc', durationS: number, concurrency: number): Promise<IngestRun> {
+async function ingestRun(protocol: 'http' | 'grpc', durationS: number, concurrency: number, backend: Backend): Promise<IngestRun> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), `sightline-bench-${protocol}-`));
+  const database = `sightline_bench_${protocol}_${Date.now()}`;
   try {
-    const s = await startServer(dataDir);
+    const s = await startServer(dataDir, backend.storeArgs(database));
     const cpu0 = cpuSeconds(s.pid);
     const target = `127.0.0.1:${protocol === 'http' ? s.ports.otlpHttp : s.ports.otlpGrpc}`;
     const load = await runChild<LoadgenResult>('loadgen.js', [JSON.stringify({ protocol, target, concurrency, durationS })]);
@@ -128,8 +134,8 @@ async function ingestRun(protocol: 'http' | 'grpc', durationS: number, concurren
     const serverCpuSeconds = cpuSeconds(s.pid) - cpu0;
     const rss = peakRssBytes(s.pid);
     await s.stop();
-    const merged = await runChild<{ bytesPerSpan: number }>('disk-usage.js', [path.join(dataDir, 'store')]);
-    return { protocol, load, serverCpuSeconds, peakRssBytes: rss, catchUpSeconds, bytesPerSpanMerged: merged.bytesPerSpan };
+    const bytesPerSpanMerged = await backend.bytesPerSpan(dataDir, database);
+    return { protocol, load, serverCpuSeconds, peakRssBytes: rss, catchUpSeconds, bytesPerSpanMerged };
   } finally {
     rmSync(dataDir, { recursive: true, force: true });
   }
@@ -142,10 +148,10 @@ interface QueryRun {
   peakRssBytes: number;
 }
 
-async function queryRun(spans: number, concurrency: number): Promise<QueryRun> {
+async function queryRun(spans: number, concurrency: number, backend: Backend): Promise<QueryRun> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'sightline-bench-query-'));
   try {
-    const s = await startServer(dataDir);
+    const s = await startServer(dataDir, backend.storeArgs(`sightline_bench_query_${Date.now()}`));
     const target = `127.0.0.1:${s.ports.otlpHttp}`;
     const load = await runChild<LoadgenResult>('loadgen.js', [JSON.stringify({ protocol: 'http', target, concurrency, durationS: 3600, maxSpans: spans })]);
     await waitForStore(s, 1800);
@@ -209,51 +215,149 @@ function nativeFiles(dir: string, files: number, requestsPerFile: number): strin
   return [res, ...out];
 }
 
+/** Where the benchmark's Sightline stores spans, and how to measure that store's own ceiling. */
+interface Backend {
+  label: string;
+  storeArgs(database: string): string[];
+  /** The store's own bulk insert of the same rows. */
+  ceiling(files: string[]): Promise<{ rowsPerSecond: number; rowsPerCpuSecond?: number; label: string }>;
+  bytesPerSpan(dataDir: string, database: string): Promise<number>;
+  close(): Promise<void>;
+}
+
+const embedded: Backend = {
+  label: 'embedded chDB',
+  storeArgs: () => [],
+  async ceiling(files) {
+    const r = await runChild<CeilingResult>('engine-ceiling.js', files);
+    return { rowsPerSecond: r.rowsPerSecond, rowsPerCpuSecond: r.rowsPerCpuSecond, label: 'engine bulk insert of the same rows (chDB, INSERT from Native file)' };
+  },
+  async bytesPerSpan(dataDir) {
+    return (await runChild<{ bytesPerSpan: number }>('disk-usage.js', [path.join(dataDir, 'store')])).bytesPerSpan;
+  },
+  async close() {},
+};
+
+/**
+ * A ClickHouse server: one given by URL, or (clickhouse://local) a
+ * throwaway Debian 18.16 server started on loopback for the run.
+ */
+async function clickhouseBackend(url: string, clusterArg?: string): Promise<Backend> {
+  let stopLocal = async () => {};
+  let base = url;
+  let cluster = clusterArg;
+  const local = /^clickhouse:\/\/local(-cluster)?\/?$/.exec(url);
+  if (local) {
+    const { startClickHouseServers } = (await import(path.join(ROOT, 'scripts', 'clickhouse-test-servers.mjs'))) as {
+      startClickHouseServers(n: number): Promise<{ shards: { url: string }[]; cluster: string; stop(): Promise<void> }>;
+    };
+    const servers = await startClickHouseServers(local[1] ? 2 : 1);
+    stopLocal = servers.stop;
+    base = `clickhouse://default@${servers.shards.map((sh) => sh.url.replace(/^http:\/\//, '')).join(',')}/default`;
+    if (local[1]) cluster = servers.cluster;
+  }
+  const target = parseClickHouseUrl(base);
+  const withDb = (db: string) => base.replace(/\/[A-Za-z0-9_]*$/, '') + '/' + db;
+  const httpOn = async (node: string, query: string, body?: Buffer): Promise<string> => {
+    const auth = 'Basic ' + Buffer.from(`${target.user}:${target.password}`).toString('base64');
+    const r = await fetch(`${node}/?query=${encodeURIComponent(query)}`, { method: 'POST', body, headers: { authorization: auth } });
+    const text = await r.text();
+    if (!r.ok) throw new Error(text);
+    return text.trim();
+  };
+  const http = (query: string, body?: Buffer) => httpOn(target.urls[0], query, body);
+  return {
+    label: `ClickHouse ${await http('SELECT version()')} at ${redactClickHouseUrl(base)}${cluster ? `, cluster ${cluster}` : ''}`,
+    storeArgs: (db) => ['--store', withDb(db), ...(cluster ? ['--clickhouse-cluster', cluster] : [])],
+    async ceiling(files) {
+      // A fresh database with Sightline's schema, then the server's own
+      // bulk insert: the Native files POSTed straight to it.
+      const db = `sightline_ceiling_${Date.now()}`;
+      const opened = await openClickHouseStore({ url: withDb(db), cluster });
+      await opened.store.close();
+      let rows = 0;
+      const t0 = process.hrtime.bigint();
+      for (const [i, f] of files.entries()) {
+        const table = i === 0 ? 'resources' : 'spans';
+        const cols = (i === 0 ? RESOURCE_COLUMN_NAMES : SPAN_COLUMN_NAMES).map((c) => '`' + c + '`').join(', ');
+        await http(`INSERT INTO ${db}.${table} (${cols}) FORMAT Native SETTINGS insert_distributed_sync = 1`, readFileSync(f));
+      }
+      const wall = Number(process.hrtime.bigint() - t0) / 1e9;
+      rows = Number(await http(`SELECT count() FROM ${db}.spans`));
+      for (const node of target.urls) await httpOn(node, `DROP DATABASE ${db}`);
+      return { rowsPerSecond: rows / wall, label: `the server's own bulk insert of the same rows (Native files POSTed to ${redactClickHouseUrl(base)})` };
+    },
+    async bytesPerSpan(_dataDir, db) {
+      // Local tables hold the data (on every node of a cluster).
+      const sfx = cluster ? '_local' : '';
+      let rows = 0;
+      let bytes = 0;
+      for (const node of target.urls) {
+        const on = (q: string) => httpOn(node, q);
+        await on(`OPTIMIZE TABLE ${db}.spans${sfx} FINAL`);
+        await on(`OPTIMIZE TABLE ${db}.trace_index${sfx} FINAL`);
+        const [r, b] = (
+          await on(`SELECT sumIf(rows, table = 'spans${sfx}'), sum(data_compressed_bytes) FROM system.parts WHERE database = '${db}' AND active AND table IN ('spans${sfx}', 'trace_index${sfx}', 'resources${sfx}')`)
+        )
+          .split('\t')
+          .map(Number);
+        rows += r;
+        bytes += b;
+        await on(`DROP DATABASE ${db}`);
+      }
+      return bytes / rows;
+    },
+    close: () => stopLocal(),
+  };
+}
+
 const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
 async function main(): Promise<void> {
   const durationS = Number(args.duration);
   const concurrency = Number(args.concurrency);
   const protocols = args.protocols!.split(',') as ('http' | 'grpc')[];
-  if (args.store) throw new Error('--store is for a ClickHouse server, which this build does not support yet');
+  const backend = args.store ? await clickhouseBackend(args.store, args['clickhouse-cluster']) : embedded;
 
   console.error('decode-only rates...');
   const decode = runDecodeBench(3);
-  console.error('engine bulk-insert ceiling...');
+  console.error(`store bulk-insert ceiling (${backend.label})...`);
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'sightline-bench-files-'));
-  const ceiling = await runChild<CeilingResult>('engine-ceiling.js', nativeFiles(tmp, 4, 100));
+  const ceiling = await backend.ceiling(nativeFiles(tmp, 4, 100));
   rmSync(tmp, { recursive: true, force: true });
   const runs: IngestRun[] = [];
   for (const p of protocols) {
     console.error(`durable ingest over ${p} for ${durationS}s...`);
-    runs.push(await ingestRun(p, durationS, concurrency));
+    runs.push(await ingestRun(p, durationS, concurrency, backend));
   }
   const querySpans = Number(args['query-spans']);
-  const query = querySpans > 0 ? (console.error(`query latency at ${querySpans} spans...`), await queryRun(querySpans, concurrency)) : null;
+  const query = querySpans > 0 ? (console.error(`query latency at ${querySpans} spans...`), await queryRun(querySpans, concurrency, backend)) : null;
+  await backend.close();
 
   const lines: string[] = [];
   const when = new Date().toISOString();
   lines.push(`# Ingest benchmark, ${when}`, '');
   lines.push(`Machine: ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}), ${fmt(os.totalmem() / 1024 ** 3)} GiB, Node ${process.version}.`);
-  lines.push(`Command: \`npm run bench:ingest -- --duration ${durationS} --concurrency ${concurrency} --protocols ${protocols.join(',')}${querySpans ? ` --query-spans ${querySpans}` : ''}\``, '');
+  lines.push(`Command: \`npm run bench:ingest -- --duration ${durationS} --concurrency ${concurrency} --protocols ${protocols.join(',')}${querySpans ? ` --query-spans ${querySpans}` : ''}${args.store ? ` --store ${redactClickHouseUrl(args.store)}` : ''}\``, '');
   lines.push('Load: realistic OTLP protobuf, 500 spans per request, 10-30 spans per trace, 10-15 attributes per span, 6 services x 3 hosts; a separate load-generator process on loopback.', '');
   lines.push('## Ceilings measured in this run', '');
   lines.push('| ceiling | rate |', '|---|---|');
   lines.push(`| decode only, our column decoder (1 core) | ${fmt(decode.oursSpansPerSec)} spans/s |`);
   lines.push(`| decode only, protobufjs objects (1 core) | ${fmt(decode.protobufjsSpansPerSec)} spans/s |`);
-  lines.push(`| engine bulk insert of the same rows (chDB, INSERT from Native file) | ${fmt(ceiling.rowsPerSecond)} rows/s, ${fmt(ceiling.rowsPerCpuSecond)} rows per CPU-second |`);
+  lines.push(`| ${ceiling.label} | ${fmt(ceiling.rowsPerSecond)} rows/s${ceiling.rowsPerCpuSecond ? `, ${fmt(ceiling.rowsPerCpuSecond)} rows per CPU-second` : ''} |`);
   lines.push('');
   lines.push('## Durable ingest through Sightline', '');
-  lines.push('| protocol | acked spans/s | spans per server CPU-s | vs engine insert (per CPU-s) | vs decode only | p50 / p99 request ms | peak RSS | bytes/span after merge | refused (429) |');
-  lines.push('|---|---|---|---|---|---|---|---|---|');
+  lines.push(`Store: ${backend.label}.`, '');
+  lines.push('| protocol | acked spans/s | vs store bulk insert (spans/s) | spans per Sightline CPU-s | vs engine insert (per CPU-s) | vs decode only | p50 / p99 request ms | peak RSS | bytes/span after merge | refused (429) |');
+  lines.push('|---|---|---|---|---|---|---|---|---|---|');
   for (const r of runs) {
     const rate = r.load.ackedSpans / r.load.seconds;
     const perCpu = r.load.ackedSpans / r.serverCpuSeconds;
     lines.push(
-      `| ${r.protocol} | ${fmt(rate)} | ${fmt(perCpu)} | ${fmt((100 * perCpu) / ceiling.rowsPerCpuSecond)}% | ${fmt((100 * perCpu) / decode.oursSpansPerSec)}% | ${fmt(r.load.latencyMs.p50, 1)} / ${fmt(r.load.latencyMs.p99, 1)} | ${fmt(r.peakRssBytes / 1024 ** 2)} MiB | ${fmt(r.bytesPerSpanMerged, 1)} | ${r.load.refused} |`,
+      `| ${r.protocol} | ${fmt(rate)} | ${fmt((100 * rate) / ceiling.rowsPerSecond)}% | ${fmt(perCpu)} | ${ceiling.rowsPerCpuSecond ? `${fmt((100 * perCpu) / ceiling.rowsPerCpuSecond)}%` : 'n/a (separate server)'} | ${fmt((100 * perCpu) / decode.oursSpansPerSec)}% | ${fmt(r.load.latencyMs.p50, 1)} / ${fmt(r.load.latencyMs.p99, 1)} | ${fmt(r.peakRssBytes / 1024 ** 2)} MiB | ${fmt(r.bytesPerSpanMerged, 1)} | ${r.load.refused} |`,
     );
   }
-  lines.push('', `Wire size: ${fmt(decode.bytesPerSpanOnWire)} bytes/span of OTLP protobuf; WAL/Native: ${fmt(decode.nativeBytesPerSpan)} bytes/span. Engine-only bytes/span after merge: ${fmt(ceiling.bytesPerSpanMerged, 1)}.`);
+  lines.push('', `Wire size: ${fmt(decode.bytesPerSpanOnWire)} bytes/span of OTLP protobuf; WAL/Native: ${fmt(decode.nativeBytesPerSpan)} bytes/span.`);
   if (query) {
     lines.push('', `## Queries at ${fmt(query.spans)} stored spans`, '');
     lines.push('| query | p50 ms | p99 ms |', '|---|---|---|');
