@@ -260,7 +260,8 @@ async function clickhouseBackend(url: string, clusterArg?: string): Promise<Back
   const withDb = (db: string) => base.replace(/\/[A-Za-z0-9_]*$/, '') + '/' + db;
   const httpOn = async (node: string, query: string, body?: Buffer): Promise<string> => {
     const auth = 'Basic ' + Buffer.from(`${target.user}:${target.password}`).toString('base64');
-    const r = await fetch(`${node}/?query=${encodeURIComponent(query)}`, { method: 'POST', body, headers: { authorization: auth } });
+    const sep = node.includes('?') ? '&' : '/?';
+    const r = await fetch(`${node}${sep}query=${encodeURIComponent(query)}`, { method: 'POST', body: body ? new Uint8Array(body) : undefined, headers: { authorization: auth } });
     const text = await r.text();
     if (!r.ok) throw new Error(text);
     return text.trim();
@@ -280,7 +281,8 @@ async function clickhouseBackend(url: string, clusterArg?: string): Promise<Back
       for (const [i, f] of files.entries()) {
         const table = i === 0 ? 'resources' : 'spans';
         const cols = (i === 0 ? RESOURCE_COLUMN_NAMES : SPAN_COLUMN_NAMES).map((c) => '`' + c + '`').join(', ');
-        await http(`INSERT INTO ${db}.${table} (${cols}) FORMAT Native SETTINGS insert_distributed_sync = 1`, readFileSync(f));
+        // Settings go in the URL: after FORMAT, the rest of the body is data.
+        await httpOn(`${target.urls[0]}/?insert_distributed_sync=1`, `INSERT INTO ${db}.${table} (${cols}) FORMAT Native`, readFileSync(f));
       }
       const wall = Number(process.hrtime.bigint() - t0) / 1e9;
       rows = Number(await http(`SELECT count() FROM ${db}.spans`));

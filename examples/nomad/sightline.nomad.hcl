@@ -1,0 +1,133 @@
+# Sightline as a Nomad service in front of a ClickHouse server or cluster.
+#
+#   nomad job run -var 'clickhouse_url=clickhouse://sightline:secret@clickhouse.service.consul:8123/traces' sightline.nomad.hcl
+#
+# Sightline processes are stateless apart from their local WAL: run as many
+# as ingest and query need. The WAL lives in an ephemeral disk marked sticky
+# and migrating, so an allocation replaced on the same node (or migrated)
+# replays what it had acknowledged but not yet stored.
+
+variable "image" {
+  type        = string
+  default     = "registry.internal/sightline:0.1.0"
+  description = "A container image with Node 20 and Sightline built (npm install && npm run build)."
+}
+
+variable "clickhouse_url" {
+  type        = string
+  default     = ""
+  description = "clickhouse://user:password@host:8123[,host2:8123]/database. Empty: read it from Consul KV sightline/clickhouse_url."
+}
+
+variable "clickhouse_cluster" {
+  type        = string
+  default     = ""
+  description = "remote_servers cluster name when the URL lists several shards."
+}
+
+variable "instances" {
+  type    = number
+  default = 3
+}
+
+job "sightline" {
+  datacenters = ["dc1"]
+  type        = "service"
+
+  update {
+    max_parallel     = 1
+    health_check     = "checks"
+    min_healthy_time = "10s"
+    healthy_deadline = "3m"
+    auto_revert      = true
+  }
+
+  group "sightline" {
+    count = var.instances
+
+    network {
+      port "otlp_grpc" { to = 4317 }
+      port "otlp_http" { to = 4318 }
+      port "http" { to = 3200 }
+    }
+
+    ephemeral_disk {
+      size    = 4096
+      sticky  = true
+      migrate = true
+    }
+
+    service {
+      name     = "sightline"
+      port     = "http"
+      provider = "consul"
+      tags     = ["query", "tempo-api"]
+
+      check {
+        name     = "ready"
+        type     = "http"
+        path     = "/ready"
+        interval = "10s"
+        timeout  = "2s"
+      }
+    }
+
+    service {
+      name     = "sightline-otlp-grpc"
+      port     = "otlp_grpc"
+      provider = "consul"
+
+      check {
+        type     = "tcp"
+        interval = "10s"
+        timeout  = "2s"
+      }
+    }
+
+    service {
+      name     = "sightline-otlp-http"
+      port     = "otlp_http"
+      provider = "consul"
+
+      check {
+        type     = "tcp"
+        interval = "10s"
+        timeout  = "2s"
+      }
+    }
+
+    task "sightline" {
+      driver = "docker"
+
+      config {
+        image   = var.image
+        command = "node"
+        args    = ["bin/sightline.cjs", "serve", "--data", "${NOMAD_ALLOC_DIR}/data/sightline"]
+        ports   = ["otlp_grpc", "otlp_http", "http"]
+      }
+
+      # SIGTERM makes Sightline stop accepting, move its WAL into the store
+      # and exit 0; give it time to do so.
+      kill_signal  = "SIGTERM"
+      kill_timeout = "45s"
+
+      template {
+        destination = "secrets/sightline.env"
+        env         = true
+        change_mode = "restart"
+        data        = <<-EOT
+          SIGHTLINE_STORE={{ with "${var.clickhouse_url}" }}{{ . }}{{ else }}{{ key "sightline/clickhouse_url" }}{{ end }}
+          SIGHTLINE_CLICKHOUSE_CLUSTER=${var.clickhouse_cluster}
+          SIGHTLINE_RETENTION=14d
+          SIGHTLINE_BACKLOG_BUDGET=1GiB
+          SIGHTLINE_LOG_LEVEL=info
+        EOT
+      }
+
+      resources {
+        cpu    = 2000
+        memory = 1024
+      }
+    }
+  }
+}

@@ -1,0 +1,61 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import { REPO_ROOT } from './helpers/sightline.js';
+
+// Loaded untyped: its type declarations pull in the DOM library, which
+// changes the global fetch types for every other file.
+const { parse } = createRequire(import.meta.url)('@cdktf/hcl2json') as { parse(name: string, text: string): Promise<unknown> };
+
+/**
+ * Nomad is not among Debian's packages, so the example job is parsed with
+ * an HCL parser and checked against Nomad's documented job specification:
+ * the blocks and attributes a service job with health checks needs.
+ */
+describe('examples/nomad/sightline.nomad.hcl', () => {
+  const file = path.join(REPO_ROOT, 'examples', 'nomad', 'sightline.nomad.hcl');
+  const text = readFileSync(file, 'utf8');
+
+  it('is a service job with a ready check, ports, a ClickHouse address from config or Consul, and resources', async () => {
+    const doc = (await parse('sightline.nomad.hcl', text)) as any;
+    for (const v of ['image', 'clickhouse_url', 'clickhouse_cluster', 'instances']) assert.ok(doc.variable[v], `variable ${v}`);
+    const job = doc.job.sightline[0];
+    assert.equal(job.type, 'service');
+    assert.deepEqual(job.datacenters, ['dc1']);
+    assert.equal(job.update[0].health_check, 'checks');
+
+    const group = job.group.sightline[0];
+    assert.equal(group.count, '${var.instances}');
+    const ports = group.network[0].port;
+    assert.deepEqual(Object.keys(ports).sort(), ['http', 'otlp_grpc', 'otlp_http']);
+    assert.deepEqual([ports.otlp_grpc[0].to, ports.otlp_http[0].to, ports.http[0].to], [4317, 4318, 3200]);
+    assert.equal(group.ephemeral_disk[0].sticky, true);
+
+    const services = group.service as any[];
+    const query = services.find((s) => s.name === 'sightline');
+    assert.equal(query.port, 'http');
+    assert.deepEqual(
+      { type: query.check[0].type, path: query.check[0].path },
+      { type: 'http', path: '/ready' },
+    );
+    assert.ok(services.some((s) => s.port === 'otlp_grpc') && services.some((s) => s.port === 'otlp_http'));
+
+    const task = group.task.sightline[0];
+    assert.equal(task.driver, 'docker');
+    assert.deepEqual(task.config[0].args.slice(0, 2), ['bin/sightline.cjs', 'serve']);
+    assert.equal(task.kill_signal, 'SIGTERM');
+    const env = task.template[0];
+    assert.equal(env.env, true);
+    assert.match(env.data, /SIGHTLINE_STORE=.*var\.clickhouse_url.*key "sightline\/clickhouse_url"/);
+    assert.match(env.data, /SIGHTLINE_CLICKHOUSE_CLUSTER=/);
+    assert.ok(task.resources[0].cpu >= 1000 && task.resources[0].memory >= 1024, 'resources fit the benchmark (<= 1 GiB RSS)');
+  });
+
+  it('uses only flags and variables that `sightline serve` knows', async () => {
+    const { SERVE_FLAGS, envName } = await import('../src/config/index.js');
+    const known = new Set(SERVE_FLAGS.map((f) => envName(f.name)));
+    for (const m of text.matchAll(/\b(SIGHTLINE_[A-Z_]+)=/g)) assert.ok(known.has(m[1]), `${m[1]} is a serve setting`);
+  });
+});
