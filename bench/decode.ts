@@ -1,4 +1,4 @@
-import { otlp } from '../test/helpers/otlp-schema.js';
+import { otlp } from '../testkit/otlp-schema.js';
 import { ProtobufSpanDecoder } from '../src/receivers/decode-protobuf.js';
 import { ResourceBatchBuilder, SpanBatchBuilder } from '../src/model/span-batch.js';
 import { ResourceRows } from '../src/receivers/row-templates.js';

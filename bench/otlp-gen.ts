@@ -1,5 +1,5 @@
 import { randomBytes, randomFillSync } from 'node:crypto';
-import { otlp } from '../test/helpers/otlp-schema.js';
+import { otlp } from '../testkit/otlp-schema.js';
 
 /**
  * Realistic OTLP traffic for benchmarks: several services, 10-30 spans per

@@ -2,9 +2,9 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
-import { startSightline, eventually, type Sightline } from './helpers/sightline.js';
-import { grpcExportClient, postOtlp, requestBytes, span } from './helpers/fixtures.js';
-import { otlp, decodeToObject } from './helpers/otlp-schema.js';
+import { startSightline, eventually, type Sightline } from '../testkit/sightline.js';
+import { grpcExportClient, postOtlp, requestBytes, span } from '../testkit/fixtures.js';
+import { otlp, decodeToObject } from '../testkit/otlp-schema.js';
 
 /**
  * With a small backlog budget, a burst faster than the store takes it gets

@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import zlib from 'node:zlib';
 import * as grpc from '@grpc/grpc-js';
-import { startSightline, eventually, type Sightline } from './helpers/sightline.js';
-import { otlp, decodeToObject } from './helpers/otlp-schema.js';
-import { grpcExportClient, nowNs, postOtlp, request, requestBytes, requestJson, span } from './helpers/fixtures.js';
+import { startSightline, eventually, type Sightline } from '../testkit/sightline.js';
+import { otlp, decodeToObject } from '../testkit/otlp-schema.js';
+import { grpcExportClient, nowNs, postOtlp, request, requestBytes, requestJson, span } from '../testkit/fixtures.js';
 
 /**
  * Every kind of bad input gets a specific 4xx (or gRPC status) whose message

@@ -4,8 +4,8 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
-import { CLI, REPO_ROOT, startSightline, tempDir } from './helpers/sightline.js';
-import { postOtlp, requestBytes, span } from './helpers/fixtures.js';
+import { CLI, REPO_ROOT, startSightline, tempDir } from '../testkit/sightline.js';
+import { postOtlp, requestBytes, span } from '../testkit/fixtures.js';
 
 const require = createRequire(import.meta.url);
 

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { REPO_ROOT, eventually, startSightline, type Sightline } from './helpers/sightline.js';
-import { nowNs, postOtlp, requestBytes, span } from './helpers/fixtures.js';
+import { REPO_ROOT, eventually, startSightline, type Sightline } from '../testkit/sightline.js';
+import { nowNs, postOtlp, requestBytes, span } from '../testkit/fixtures.js';
 
 /**
  * Sightline in front of real ClickHouse servers (Debian's 18.16): a fleet

@@ -5,8 +5,8 @@ import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createRequire } from 'node:module';
-import { startSightline, tempDir, type Sightline } from './helpers/sightline.js';
-import { nowNs, requestBytes, span } from './helpers/fixtures.js';
+import { startSightline, tempDir, type Sightline } from '../testkit/sightline.js';
+import { nowNs, requestBytes, span } from '../testkit/fixtures.js';
 
 const require = createRequire(import.meta.url);
 

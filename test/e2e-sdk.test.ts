@@ -10,9 +10,9 @@ import { OTLPTraceExporter as HttpJsonExporter } from '@opentelemetry/exporter-t
 import { OTLPTraceExporter as HttpProtoExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { OTLPTraceExporter as GrpcExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
 import { CompressionAlgorithm } from '@opentelemetry/otlp-exporter-base';
-import { startSightline, eventually, type Sightline } from './helpers/sightline.js';
-import { otlp, decodeToObject } from './helpers/otlp-schema.js';
-import { canonicalSpans } from './helpers/canonical.js';
+import { startSightline, eventually, type Sightline } from '../testkit/sightline.js';
+import { otlp, decodeToObject } from '../testkit/otlp-schema.js';
+import { canonicalSpans } from '../testkit/canonical.js';
 
 /**
  * The real OpenTelemetry JS SDK, through each of its three trace exporters,

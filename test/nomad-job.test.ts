@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
-import { REPO_ROOT } from './helpers/sightline.js';
+import { REPO_ROOT } from '../testkit/sightline.js';
 
 // Loaded untyped: its type declarations pull in the DOM library, which
 // changes the global fetch types for every other file.

@@ -2,9 +2,9 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { REPO_ROOT, eventually, startSightline, type Sightline } from './helpers/sightline.js';
-import { postOtlp } from './helpers/fixtures.js';
-import { otlp, decodeToObject } from './helpers/otlp-schema.js';
+import { REPO_ROOT, eventually, startSightline, type Sightline } from '../testkit/sightline.js';
+import { postOtlp } from '../testkit/fixtures.js';
+import { otlp, decodeToObject } from '../testkit/otlp-schema.js';
 
 /**
  * Golden files for the Tempo JSON shapes: a fixed trace goes in, and each

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { otlp, otlpType } from '../../test/helpers/otlp-schema.js';
+import { otlp, otlpType } from '../../testkit/otlp-schema.js';
 import { ResourceBatchBuilder, SpanBatchBuilder } from '../model/span-batch.js';
 import { ResourceRows } from './row-templates.js';
 import { scanNativeBlocks } from '../model/native-scan.js';

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
-import { TRACE_SERVICE } from '../../src/receivers/index.js';
+import { TRACE_SERVICE } from '../src/receivers/index.js';
 import { otlp, encode } from './otlp-schema.js';
 
 /** Hand-built OTLP requests, for inputs the SDK never produces. */
