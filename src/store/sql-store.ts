@@ -52,6 +52,8 @@ export class SqlStore implements Store {
    * a cached entry can never be stale; the bound only limits memory.
    */
   private readonly resourceCache = new Map<string, ResourceRecord>();
+  /** On a cluster: the engine node of each shard, learned once. */
+  private shardNodes: Promise<number[] | null> | null = null;
 
   constructor(
     private readonly engine: Engine,
@@ -123,9 +125,10 @@ ${traceIndexSelect(staging)}`,
 
   async getTrace(traceId: Buffer, range?: TimeRange): Promise<SpanRecord[]> {
     const within = range ? sql` AND end_max >= ${range.startNs} AND start_min < ${range.endNs}` : sql``;
-    const index = await this.json<[string, string, string, string[]]>(sql`
+    const { node, spansTable, indexTable } = await this.traceRoute(traceId);
+    const index = await this.jsonOn<[string, string, string, string[]]>(node, sql`
 SELECT toString(count()), toString(min(start_min)), toString(max(start_max)), groupUniqArrayArray(services)
-FROM ${TRACE_INDEX}
+FROM ${indexTable}
 WHERE trace_id = ${traceId}${within}`, POINT_LOOKUP);
     const [count, startMin, startMax, services] = index.data[0] ?? ['0', '0', '0', []];
     if (count === '0') return [];
@@ -136,8 +139,9 @@ WHERE trace_id = ${traceId}${within}`, POINT_LOOKUP);
     const groups = services.length > 1 ? [services.filter((_, i) => i % 2 === 0), services.filter((_, i) => i % 2 === 1)] : [services];
     const parts = await Promise.all(
       groups.map((group) =>
-        this.engine.query(
-          sql`SELECT ${ALL_COLUMNS} FROM ${SPANS}
+        this.engine.queryOn(
+          node,
+          sql`SELECT ${ALL_COLUMNS} FROM ${spansTable}
 WHERE service_name IN (${group}) AND start_ns >= ${BigInt(startMin)} AND start_ns <= ${BigInt(startMax)} AND trace_id = ${traceId}
 LIMIT 1 BY span_id, start_ns
 SETTINGS ${SINGLE_THREAD}`,
@@ -158,6 +162,48 @@ SETTINGS ${SINGLE_THREAD}`,
         : { attributes: [{ key: 'service.name', value: { stringValue: s.serviceName } }], dropped: 0, schemaUrl: '' };
     }
     return spans;
+  }
+
+  /**
+   * Where a trace's rows are. On a cluster a trace lives on one shard (the
+   * tables are sharded by trace id), so read that shard's local tables
+   * directly instead of fanning out through the Distributed ones.
+   */
+  private async traceRoute(traceId: Buffer): Promise<{ node: number; spansTable: Sql; indexTable: Sql }> {
+    const everywhere = { node: 0, spansTable: SPANS, indexTable: TRACE_INDEX };
+    if (!this.layout.cluster) return everywhere;
+    this.shardNodes ??= this.mapShards().catch(() => null);
+    const nodes = await this.shardNodes;
+    if (!nodes) return everywhere;
+    // The Distributed engine's own choice: the sharding key modulo the number of (equal-weight) shards.
+    const out = await this.engine.query(sql`SELECT cityHash64(${traceId}) % ${nodes.length}`, 'TabSeparated');
+    const node = nodes[Number(out.toString().trim())];
+    if (node === undefined) return everywhere;
+    return {
+      node,
+      spansTable: ident(localName(TABLES.spans, this.layout)),
+      indexTable: ident(localName(TABLES.traceIndex, this.layout)),
+    };
+  }
+
+  /** The node serving each shard, in shard order; null when that is not one-to-one with equal weights. */
+  private async mapShards(): Promise<number[] | null> {
+    const byShard: number[] = [];
+    let shards = 0;
+    for (let node = 0; node < this.engine.nodes; node++) {
+      const res = await this.jsonOn<[number, number, number]>(
+        node,
+        sql`SELECT shard_num, (SELECT count(DISTINCT shard_num) FROM system.clusters WHERE cluster = ${this.layout.cluster!}),
+  (SELECT countIf(shard_weight != 1) FROM system.clusters WHERE cluster = ${this.layout.cluster!})
+FROM system.clusters WHERE cluster = ${this.layout.cluster!} AND is_local = 1 LIMIT 1`,
+      );
+      const row = res.data[0];
+      if (!row || Number(row[2]) > 0) return null;
+      shards = Number(row[1]);
+      byShard[Number(row[0]) - 1] = node;
+    }
+    if (shards !== byShard.length || byShard.some((n) => n === undefined)) return null;
+    return byShard;
   }
 
   /** Resources by id (hex), from the cache or the resources table. */
