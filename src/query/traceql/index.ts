@@ -1,0 +1,14 @@
+export * from './ast.js';
+export { parse } from './parser.js';
+export { print, printField } from './printer.js';
+export { validate } from './validate.js';
+export { TraceQLParseError, TraceQLValidationError, TraceQLUnsupportedError } from './errors.js';
+
+import { parse } from './parser.js';
+import { validate } from './validate.js';
+import type { Query } from './ast.js';
+
+/** Parses and validates; throws the 400 errors with positions. */
+export function compileQuery(text: string): Query {
+  return validate(parse(text));
+}
