@@ -12,6 +12,8 @@ import { ResourceRows } from '../receivers/row-templates.js';
 import { JsonSpanDecoder } from '../receivers/decode-json.js';
 import { sql, ident } from '../query/sql/index.js';
 import type { SpanRecord } from '../model/span-record.js';
+import { compileQuery, planSearch, TraceQLUnsupportedError } from '../query/traceql/index.js';
+import { printName, printString } from '../query/traceql/printer.js';
 
 /**
  * One conformance suite for every store: the same tests, unchanged, against
@@ -268,6 +270,56 @@ describe('tag search', () => {
     const values = await store.tagValues({ scope: 'span', name: 'user.id' }, lastHour(), 10);
     assert.deepEqual(values, [{ type: 'string', value: "o'brien\\n--" }]);
     assert.ok((await count(TABLES.spans)) > 0);
+  });
+
+  it('answers TraceQL filters with known answers', async () => {
+    const traceql = async (text: string) => {
+      const plan = planSearch(compileQuery(text), { range: lastHour() });
+      const r = await store.searchSpans({ ...plan, range: lastHour(), limit: 50, spss: 3 });
+      return r.traces.map((t) => t.traceId.toString('hex')).sort();
+    };
+    const all = [traceSlow, traceFast, traceOther].sort();
+    const cases: [string, string[]][] = [
+      ['{ resource.service.name = "tags-frontend" }', [traceSlow, traceFast]],
+      ['{ resource.service.name =~ "tags-.*" }', all],
+      ['{ .http.method = "GET" }', [traceSlow]],
+      ['{ span.http.status_code = 500 }', [traceSlow]],
+      ['{ span.http.status_code >= 400 && span.http.status_code < 600 }', [traceSlow]],
+      ['{ span.http.status_code = 500.0 }', [traceSlow]],
+      ['{ status = error }', [traceSlow]],
+      ['{ status != error && resource.service.name =~ "tags-.*" }', [traceFast, traceOther]],
+      ['{ duration > 1s }', [traceSlow]],
+      ['{ duration <= 5ms && resource.service.name =~ "tags-.*" }', [traceFast, traceOther]],
+      ['{ name =~ "GET /.*" }', [traceSlow, traceFast]],
+      ['{ name =~ "GET" }', []],
+      ['{ name !~ "GET /.*" && resource.service.name = "tags-backend" }', [traceOther]],
+      ['{ .retry = true }', [traceOther]],
+      ['{ .retry }', [traceOther]],
+      ['{ .ratio > 0.25 && .ratio < 1 }', [traceOther]],
+      ['{ .ratio = nil && resource.service.name = "tags-backend" }', []],
+      ['{ .nowhere = nil && resource.service.name =~ "tags-.*" }', all],
+      ['{ .http.method != nil }', [traceSlow, traceFast]],
+      ['{ resource.k8s.namespace.name = "prod-eu" }', [traceSlow, traceFast]],
+      ['{ .k8s.namespace.name = "prod-eu" }', [traceSlow, traceFast]],
+      ['{ event:name = "pool wait" }', [traceOther]],
+      ['{ traceDuration > 1s && resource.service.name =~ "tags-.*" }', [traceSlow]],
+      ['{ rootServiceName = "tags-backend" }', [traceOther]],
+      ['{ kind = client && resource.service.name =~ "tags-.*" }', []],
+      ['{ !(status = error) && .http.method = "POST" }', [traceFast]],
+      ['{ (.http.method = "GET" || .retry = true) && resource.service.name =~ "tags-.*" }', [traceSlow, traceOther]],
+      [`{ .user.id = ${printString("o'brien\\n--")} }`, [traceFast]],
+    ];
+    for (const [q, expected] of cases) assert.deepEqual(await traceql(q), [...expected].sort(), q);
+    // Injection through TraceQL: names and values are data.
+    for (const nasty of ["'; DROP TABLE spans; --", '\\', '\u0000', 'ż🙂', '\n', '`)']) {
+      assert.deepEqual(await traceql(`{ .${printName(nasty)} = ${printString(nasty)} }`), [], nasty);
+      assert.deepEqual(await traceql(`{ name = ${printString(nasty)} }`), [], nasty);
+    }
+    assert.ok((await count(TABLES.spans)) > 0);
+  });
+
+  it('refuses what the planner does not compile yet, with 501', async () => {
+    assert.throws(() => planSearch(compileQuery('{ .a = 1 } >> { .b = 2 }'), { range: lastHour() }), (e: Error) => e instanceof TraceQLUnsupportedError);
   });
 
   it('lists tag names per scope and typed values', async () => {

@@ -14,6 +14,7 @@ import type {
   RetentionResult,
   SearchResult,
   SearchTag,
+  SpanSearchRequest,
   Store,
   StoreStats,
   TagSearchRequest,
@@ -236,7 +237,7 @@ FROM system.clusters WHERE cluster = ${this.layout.cluster!} AND is_local = 1 LI
 
   async searchTags(req: TagSearchRequest): Promise<SearchResult> {
     const { range } = req;
-    const conditions: Sql[] = [sql`start_ns >= ${range.startNs}`, sql`start_ns < ${range.endNs}`];
+    const conditions: Sql[] = [sql`1`];
     for (const tag of req.tags) conditions.push(tagCondition(tag, range));
     if (req.minDurationNs !== undefined || req.maxDurationNs !== undefined) {
       const having: Sql[] = [];
@@ -247,7 +248,14 @@ FROM system.clusters WHERE cluster = ${this.layout.cluster!} AND is_local = 1 LI
   WHERE end_max >= ${range.startNs} AND start_min < ${range.endNs}
   GROUP BY trace_id HAVING ${join(having, ' AND ')})`);
     }
-    const where = join(conditions, '\n  AND ');
+    const shown = req.tags
+      .filter((t) => t.key !== 'service.name')
+      .map((t) => ({ key: t.key, value: tagDisplayValue(t.key) }));
+    return this.searchSpans({ where: join(conditions, '\n  AND '), shown, range, limit: req.limit, spss: req.spss });
+  }
+
+  async searchSpans(req: SpanSearchRequest): Promise<SearchResult> {
+    const where = sql`start_ns >= ${req.range.startNs} AND start_ns < ${req.range.endNs} AND ${req.where}`;
 
     // 1. The traces with the most recent matching spans. A top-k sort of
     //    matching spans is far cheaper than grouping every match by trace;
@@ -274,8 +282,7 @@ FROM system.clusters WHERE cluster = ${this.layout.cluster!} AND is_local = 1 LI
     const ids = recent.map((id) => Buffer.from(id, 'hex'));
 
     // 2. Their matching spans and counts.
-    const shown = req.tags.filter((t) => t.key !== 'service.name');
-    const attrs = join([sql`service_name`, ...shown.map((t) => tagDisplayValue(t.key))]);
+    const attrs = join([sql`service_name`, ...req.shown.map((s) => s.value)]);
     type Row = [string, string, [string, string, string, string, string[]][]];
     const found = await this.json<Row>(sql`
 SELECT hex(trace_id), toString(count()), groupArray(${req.spss})((hex(span_id), name, toString(start_ns), toString(duration_ns), [${attrs}]))
@@ -291,7 +298,7 @@ WHERE trace_id IN (${ids})
 GROUP BY trace_id`, POINT_LOOKUP);
     const byId = new Map(info.data.map((r) => [r[0], r]));
     const matches = new Map(found.data.map((r) => [r[0], r]));
-    const names = ['service.name', ...shown.map((t) => t.key)];
+    const names = ['service.name', ...req.shown.map((s) => s.key)];
     for (const hexId of recent) {
       const row = matches.get(hexId);
       if (!row) continue;

@@ -90,6 +90,17 @@ export interface AttributeRef {
 /** Span and trace fields, beside attributes, whose values can be listed. */
 export type IntrinsicField = 'name' | 'statusMessage' | 'rootName' | 'rootService' | 'eventName' | 'scopeName' | 'scopeVersion';
 
+/** A search by conditions already compiled to SQL (TraceQL's planner). */
+export interface SpanSearchRequest {
+  /** Condition on a span row. */
+  where: import('../query/sql/index.js').Sql;
+  /** Values shown on matching spans. */
+  shown: { key: string; value: import('../query/sql/index.js').Sql }[];
+  range: TimeRange;
+  limit: number;
+  spss: number;
+}
+
 export interface TraceReader {
   /**
    * All spans of a trace, de-duplicated, in no particular order; [] when the
@@ -99,6 +110,9 @@ export interface TraceReader {
 
   /** Tempo's tag search: traces with a span matching every tag. */
   searchTags(req: TagSearchRequest): Promise<SearchResult>;
+
+  /** Traces with spans matching a compiled condition, most recent first. */
+  searchSpans(req: SpanSearchRequest): Promise<SearchResult>;
 
   /** Attribute names seen in the range, per scope, at most `limit` per scope. */
   tagNames(scopes: readonly AttributeScope[], range: TimeRange, limit: number): Promise<Map<AttributeScope, string[]>>;

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { InvalidQueryError, NotFoundError, UnsupportedError } from '../../errors.js';
+import { InvalidQueryError, NotFoundError } from '../../errors.js';
+import { compileQuery, planSearch } from '../../query/traceql/index.js';
 import type { TraceReader, SearchResult, TagValue } from '../../store/index.js';
 import {
   param,
@@ -87,8 +88,12 @@ export function registerTempoRoutes(app: FastifyInstance, opts: TempoRoutesOptio
     if (minDurationNs !== undefined && maxDurationNs !== undefined && maxDurationNs < minDurationNs)
       throw new InvalidQueryError('invalid maxDuration: must be greater than minDuration');
     const { range } = parseRange(q, opts.defaultWindowSeconds);
-    if (query !== undefined && query.replace(/\s/g, '') !== '{}')
-      throw new UnsupportedError('TraceQL queries other than {} are not supported yet; use tags=');
+    if (query !== undefined) {
+      // TraceQL: parse (400 with line and column), plan (501 for what is not
+      // compiled yet), then search. Tempo ignores min/maxDuration with q.
+      const plan = planSearch(compileQuery(query), { range });
+      return searchResponse(await reader.searchSpans({ where: plan.where, shown: plan.shown, range, limit, spss }));
+    }
     let tags = tagsParam !== undefined ? parseLogfmtTags(tagsParam) : [];
     if (query === undefined && tagsParam === undefined && param(q, 'start') === undefined && param(q, 'end') === undefined) {
       // Tempo's legacy form: every other parameter is a tag.

@@ -3,6 +3,7 @@ export { parse } from './parser.js';
 export { print, printField } from './printer.js';
 export { validate } from './validate.js';
 export { TraceQLParseError, TraceQLValidationError, TraceQLUnsupportedError } from './errors.js';
+export { planSearch, type SpanFilterPlan, type PlanContext } from './plan.js';
 
 import { parse } from './parser.js';
 import { validate } from './validate.js';

@@ -85,7 +85,7 @@ export function printString(s: string): string {
 }
 
 /** Attribute names print bare when the lexer would read them back whole. */
-function printName(name: string): string {
+export function printName(name: string): string {
   if (/^[A-Za-z_][A-Za-z0-9_.:/-]*$/.test(name) && !name.endsWith('.')) return name;
   return `"${name.replace(/[\\"\n\t]/g, (c) => ({ '\\': '\\\\', '"': '\\"', '\n': '\\n', '\t': '\\t' })[c]!)}"`;
 }

@@ -1,0 +1,248 @@
+import { sql, join, ident, type Sql } from '../sql/index.js';
+import { KIND_VALUES, STATUS_VALUES, type Attribute, type ComparisonOp, type FieldExpr, type Intrinsic, type Query, type Static } from './ast.js';
+import { TraceQLUnsupportedError, TraceQLValidationError } from './errors.js';
+import { printField } from './printer.js';
+
+/**
+ * Compiles what SQL can do into conditions on span rows. The planner knows
+ * the storage schema: typed attribute arrays on spans, resources in their
+ * own table, trace-level fields in the trace index. What it does not
+ * compile yet is refused with TraceQLUnsupportedError, never approximated.
+ */
+
+export interface SpanFilterPlan {
+  /** Conditions on a span row (AND-ed); the time range is added by the caller. */
+  where: Sql;
+  /** Values to show on matching spans: name and a string expression on the span row. */
+  shown: { key: string; value: Sql }[];
+}
+
+export interface PlanContext {
+  /** Bounds for trace-index subqueries. */
+  range: { startNs: bigint; endNs: bigint };
+}
+
+const RESOURCES = ident('resources');
+const TRACE_INDEX = ident('trace_index');
+
+/** Plans a query that is a single spanset filter; anything else is refused for now. */
+export function planSearch(q: Query, ctx: PlanContext): SpanFilterPlan {
+  const [first, ...rest] = q.pipeline;
+  if (rest.length > 0) throw new TraceQLUnsupportedError('pipeline stages after the spanset', rest[0].pos);
+  if (first.kind !== 'filter') throw new TraceQLUnsupportedError(`the spanset operator '${first.kind === 'spansetOp' ? first.op : ''}'`, first.pos);
+  if (!first.expr) return { where: sql`1`, shown: [] };
+  const shown: SpanFilterPlan['shown'] = [];
+  collectShown(first.expr, shown);
+  return { where: condition(first.expr, ctx), shown };
+}
+
+function condition(e: FieldExpr, ctx: PlanContext): Sql {
+  switch (e.kind) {
+    case 'binary':
+      if (e.op === '&&') return sql`(${condition(e.left, ctx)} AND ${condition(e.right, ctx)})`;
+      if (e.op === '||') return sql`(${condition(e.left, ctx)} OR ${condition(e.right, ctx)})`;
+      if (isComparison(e.op)) return comparison(e.op, e.left, e.right, ctx);
+      throw new TraceQLUnsupportedError(`arithmetic ('${e.op}') in a filter`, e.pos);
+    case 'unary':
+      if (e.op === '!') return sql`NOT (${condition(e.operand, ctx)})`;
+      throw new TraceQLUnsupportedError("unary '-' in a filter", e.pos);
+    case 'attribute':
+      // A bare attribute is a boolean attribute that is true.
+      return attributeCompare(e, '=', { kind: 'static', type: 'bool', value: true, pos: e.pos });
+    default:
+      throw new TraceQLUnsupportedError(`${printField(e)} as a condition`, e.pos);
+  }
+}
+
+function isComparison(op: string): op is ComparisonOp {
+  return ['=', '!=', '>', '>=', '<', '<=', '=~', '!~'].includes(op);
+}
+
+const FLIPPED: Record<ComparisonOp, ComparisonOp> = { '=': '=', '!=': '!=', '>': '<', '>=': '<=', '<': '>', '<=': '>=', '=~': '=~', '!~': '!~' };
+
+function comparison(op: ComparisonOp, left: FieldExpr, right: FieldExpr, ctx: PlanContext): Sql {
+  // Field on the left, value on the right.
+  if (left.kind === 'static' && right.kind !== 'static') return comparison(FLIPPED[op], right, left, ctx);
+  if (right.kind !== 'static') throw new TraceQLUnsupportedError('comparing two fields', right.pos);
+  if (left.kind === 'intrinsic') return intrinsicCompare(left, op, right, ctx);
+  if (left.kind === 'attribute') return attributeCompare(left, op, right);
+  throw new TraceQLUnsupportedError(`${printField(left)} on the left of '${op}'`, left.pos);
+}
+
+/** `col op value`, or a regular expression match (fully anchored, as RE2 with ^...$). */
+function compare(col: Sql, op: ComparisonOp, value: Sql): Sql {
+  switch (op) {
+    case '=~':
+      return sql`match(${col}, concat('^(?:', ${value}, ')$'))`;
+    case '!~':
+      return sql`NOT match(${col}, concat('^(?:', ${value}, ')$'))`;
+    default:
+      return sql`${col} ${sqlOp(op)} ${value}`;
+  }
+}
+
+function sqlOp(op: ComparisonOp): Sql {
+  const ops: Record<string, Sql> = { '=': sql`=`, '!=': sql`!=`, '>': sql`>`, '>=': sql`>=`, '<': sql`<`, '<=': sql`<=` };
+  return ops[op];
+}
+
+function literal(s: Static): Sql {
+  switch (s.type) {
+    case 'string':
+      return sql`${s.value}`;
+    case 'int':
+    case 'duration':
+      return sql`${s.value}`;
+    case 'float':
+      return sql`${s.value}`;
+    case 'bool':
+      return sql`${s.value ? 1 : 0}`;
+    case 'status':
+      return sql`${STATUS_CODE[s.value]}`;
+    case 'kind':
+      return sql`${KIND_VALUES.indexOf(s.value)}`;
+    case 'nil':
+      throw new Error('nil has no literal');
+  }
+}
+
+const STATUS_CODE: Record<(typeof STATUS_VALUES)[number], number> = { unset: 0, ok: 1, error: 2 };
+
+function intrinsicCompare(f: Intrinsic, op: ComparisonOp, v: Static, ctx: PlanContext): Sql {
+  if (v.type === 'nil') throw new TraceQLUnsupportedError(`${f.name} compared with nil`, v.pos);
+  const id = (bytes: number): Sql => {
+    if (v.type !== 'string' || !new RegExp(`^[0-9a-fA-F]{1,${bytes * 2}}$`).test(v.value))
+      throw new TraceQLValidationError(`${f.name} takes an id of up to ${bytes * 2} hex characters`, v.pos);
+    return sql`${Buffer.from(v.value.padStart(bytes * 2, '0'), 'hex')}`;
+  };
+  switch (f.name) {
+    case 'name':
+    case 'span:name':
+      return compare(sql`name`, op, literal(v));
+    case 'statusMessage':
+    case 'span:statusMessage':
+      return compare(sql`status_message`, op, literal(v));
+    case 'status':
+    case 'span:status':
+      return compare(sql`status_code`, op, literal(v));
+    case 'kind':
+    case 'span:kind':
+      return compare(sql`kind`, op, literal(v));
+    case 'duration':
+    case 'span:duration':
+      return compare(sql`toInt64(duration_ns)`, op, literal(v));
+    case 'span:id':
+      return compare(sql`span_id`, op, id(8));
+    case 'span:parentID':
+      return compare(sql`parent_span_id`, op, id(8));
+    case 'trace:id':
+      return compare(sql`trace_id`, op, id(16));
+    case 'instrumentation:name':
+      return compare(sql`scope_name`, op, literal(v));
+    case 'instrumentation:version':
+      return compare(sql`scope_version`, op, literal(v));
+    case 'event:name':
+      return sql`arrayExists(x -> ${compare(sql`x`, op, literal(v))}, event_name)`;
+    case 'event:timeSinceStart':
+      return sql`arrayExists(t -> ${compare(sql`toInt64(t) - toInt64(start_ns)`, op, literal(v))}, event_time_ns)`;
+    case 'link:traceID':
+      return sql`arrayExists(x -> ${compare(sql`x`, op, id(16))}, link_trace_id)`;
+    case 'link:spanID':
+      return sql`arrayExists(x -> ${compare(sql`x`, op, id(8))}, link_span_id)`;
+    case 'traceDuration':
+    case 'trace:duration':
+      return traceLevel(sql`HAVING ${compare(sql`toInt64(max(end_max)) - toInt64(min(start_min))`, op, literal(v))}`, ctx);
+    case 'rootName':
+    case 'trace:rootName':
+      return traceLevel(sql`HAVING max(has_root) = 1 AND ${compare(sql`anyIf(root_name, has_root = 1)`, op, literal(v))}`, ctx);
+    case 'rootServiceName':
+    case 'trace:rootService':
+      return traceLevel(sql`HAVING max(has_root) = 1 AND ${compare(sql`anyIf(root_service, has_root = 1)`, op, literal(v))}`, ctx);
+  }
+}
+
+/** Spans of traces whose trace-index rows in the range satisfy `having`. */
+function traceLevel(having: Sql, ctx: PlanContext): Sql {
+  return sql`trace_id GLOBAL IN (SELECT trace_id FROM ${TRACE_INDEX} WHERE end_max >= ${ctx.range.startNs} AND start_min < ${ctx.range.endNs} GROUP BY trace_id ${having})`;
+}
+
+type AttrType = 'str' | 'int' | 'float' | 'bool' | 'other';
+const ALL_TYPES: AttrType[] = ['str', 'int', 'float', 'bool', 'other'];
+
+/** `key op value` over one typed attribute array of a prefix (attr_ or res_). */
+function typed(prefix: 'attr' | 'res', type: AttrType, key: string, op: ComparisonOp, value: Sql): Sql {
+  const keys = ident(`${prefix}_${type}_keys`);
+  const values = ident(`${prefix}_${type}_values`);
+  return sql`arrayExists((k, v) -> k = ${key} AND ${compare(sql`v`, op, value)}, ${keys}, ${values})`;
+}
+
+function exists(prefix: 'attr' | 'res', key: string): Sql {
+  return sql`(${join(ALL_TYPES.map((t) => sql`has(${ident(`${prefix}_${t}_keys`)}, ${key})`), ' OR ')})`;
+}
+
+/** The attribute condition on one side (span row, or resource row). */
+function sideCondition(prefix: 'attr' | 'res', key: string, op: ComparisonOp, v: Static): Sql {
+  switch (v.type) {
+    case 'string':
+      return typed(prefix, 'str', key, op, literal(v));
+    case 'int':
+    case 'float':
+      // Ints and floats compare by value, as in Tempo.
+      return sql`(${typed(prefix, 'int', key, op, v.type === 'int' ? literal(v) : sql`${v.value}`)} OR ${typed(prefix, 'float', key, op, sql`toFloat64(${literal(v)})`)})`;
+    case 'bool':
+      return typed(prefix, 'bool', key, op, literal(v));
+    case 'nil':
+      return op === '=' ? sql`NOT ${exists(prefix, key)}` : exists(prefix, key);
+    default:
+      throw new TraceQLUnsupportedError(`an attribute compared with a ${v.type}`, v.pos);
+  }
+}
+
+function inResources(condition: Sql): Sql {
+  return sql`resource_id GLOBAL IN (SELECT resource_id FROM ${RESOURCES} WHERE ${condition})`;
+}
+
+function attributeCompare(a: Attribute, op: ComparisonOp, v: Static): Sql {
+  if (a.parent) throw new TraceQLUnsupportedError('parent. attributes', a.pos);
+  if (v.type === 'nil' && op !== '=' && op !== '!=') throw new TraceQLUnsupportedError(`nil with '${op}'`, v.pos);
+  switch (a.scope) {
+    case 'span':
+      return sideCondition('attr', a.name, op, v);
+    case 'resource':
+      // service.name is also the spans table's leading sort key column.
+      if (a.name === 'service.name' && v.type === 'string' && op === '=') return sql`service_name = ${v.value}`;
+      return inResources(sideCondition('res', a.name, op, v));
+    case 'any': {
+      const span = sideCondition('attr', a.name, op, v);
+      const resource = inResources(sideCondition('res', a.name, op, v));
+      // For nil, "absent" must hold on both sides.
+      if (v.type === 'nil' && op === '=') return sql`(${span} AND NOT ${inResources(exists('res', a.name))})`;
+      return sql`(${span} OR ${resource})`;
+    }
+    default:
+      throw new TraceQLUnsupportedError(`${a.scope}. attributes`, a.pos);
+  }
+}
+
+/** Attributes and intrinsics the query names, as Tempo shows them on matched spans. */
+function collectShown(e: FieldExpr, out: SpanFilterPlan['shown']): void {
+  if (e.kind === 'binary') {
+    collectShown(e.left, out);
+    collectShown(e.right, out);
+  } else if (e.kind === 'unary') collectShown(e.operand, out);
+  else if (e.kind === 'attribute' && e.scope !== 'resource' && !e.parent && (e.scope === 'span' || e.scope === 'any')) {
+    if (out.some((s) => s.key === e.name)) return;
+    const k = e.name;
+    const pick = (t: AttrType, conv: (x: Sql) => Sql) => sql`if(has(${ident(`attr_${t}_keys`)}, ${k}), ${conv(sql`${ident(`attr_${t}_values`)}[indexOf(${ident(`attr_${t}_keys`)}, ${k})]`)}, '')`;
+    out.push({
+      key: k,
+      value: sql`concat(${pick('str', (x) => x)}, ${pick('int', (x) => sql`toString(${x})`)}, ${pick('float', (x) => sql`toString(${x})`)}, ${pick('bool', (x) => sql`if(${x} = 1, 'true', 'false')`)})`,
+    });
+  } else if (e.kind === 'intrinsic') {
+    const key = e.name.replace(/^span:/, '');
+    if (out.some((s) => s.key === key)) return;
+    if (key === 'status') out.push({ key, value: sql`['unset', 'ok', 'error'][status_code + 1]` });
+    else if (key === 'kind') out.push({ key, value: sql`['unspecified', 'internal', 'server', 'client', 'producer', 'consumer'][kind + 1]` });
+    else if (key === 'statusMessage') out.push({ key, value: sql`toString(status_message)` });
+  }
+}
