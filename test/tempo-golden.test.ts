@@ -244,3 +244,41 @@ describe("Grafana's Tempo data source requests", () => {
     assert.equal(all.traces[0].spanSets[0].spans.length, 3);
   });
 });
+
+/** TraceQL through /api/search, as Grafana's editor and query builder send it. */
+describe('TraceQL search', () => {
+  let s: Sightline;
+  before(async () => {
+    s = await startSightline({ args: ['--retention', '100000d'] });
+    assert.equal((await postOtlp(s.otlpHttp, JSON.stringify(FIXTURE))).status, 200);
+    await eventually(async () => ((await fetch(`${s.api}/api/traces/${TRACE_ID}`)).status === 200 ? true : undefined));
+  });
+  after(async () => {
+    await s.stop();
+    s.cleanup();
+  });
+
+  const search = (q: string) => fetch(`${s.api}/api/search?q=${encodeURIComponent(q)}&limit=20&spss=3&start=${START_S}&end=${END_S}`);
+
+  it('answers the query builder form with Tempo-shaped results', async () => {
+    golden('search-traceql', await (await search('{resource.service.name="golden-cart" && status=error}')).json());
+    const r = (await (await search('{ span.http.status_code >= 200 && name =~ "GET .*" }')).json()) as any;
+    assert.equal(r.traces.length, 1);
+    assert.deepEqual(r.traces[0].spanSets[0].spans.map((sp: any) => sp.spanID), ['1000000000000001']);
+    const attrs = Object.fromEntries(r.traces[0].spanSets[0].spans[0].attributes.map((a: any) => [a.key, a.value.stringValue]));
+    assert.deepEqual(attrs, { 'service.name': 'golden-frontend', 'http.status_code': '200' });
+    assert.deepEqual(((await (await search('{ traceDuration > 1s }')).json()) as any).traces, []);
+  });
+
+  it('answers a parse error with 400 and its line and column, and an unsupported construct with 501', async () => {
+    const bad = await search('{ .a = }');
+    assert.equal(bad.status, 400);
+    assert.match(await bad.text(), /parse error at line 1, col 8: expected a value/);
+    const invalid = await search('{ duration > "x" }');
+    assert.equal(invalid.status, 400);
+    assert.match(await invalid.text(), /cannot compare a duration with a string at line 1, col 12/);
+    const unsupported = await search('{ .a = 1 } >> { .b = 2 }');
+    assert.equal(unsupported.status, 501);
+    assert.match(await unsupported.text(), /not supported/);
+  });
+});
