@@ -12,7 +12,7 @@ import { ResourceRows } from '../receivers/row-templates.js';
 import { JsonSpanDecoder } from '../receivers/decode-json.js';
 import { sql, ident } from '../query/sql/index.js';
 import type { SpanRecord } from '../model/span-record.js';
-import { compileQuery, planSearch, TraceQLUnsupportedError } from '../query/traceql/index.js';
+import { compileQuery, planSearch, searchTraceQL, TraceQLUnsupportedError } from '../query/traceql/index.js';
 import { printName, printString } from '../query/traceql/printer.js';
 
 /**
@@ -338,6 +338,74 @@ describe('tag search', () => {
     assert.ok(services.some((v) => v.value === 'tags-backend'));
     assert.ok((await store.intrinsicValues('name', lastHour(), 100)).includes('GET /slow'));
     assert.ok((await store.intrinsicValues('rootService', lastHour(), 100)).includes('tags-backend'));
+  });
+});
+
+describe('TraceQL structure and pipelines', () => {
+  const t1 = hex(16);
+  const t2 = hex(16);
+  const ids = { a: hex(8), b: hex(8), c: hex(8), d: hex(8), a2: hex(8), b2: hex(8) };
+  before(async () => {
+    const at = (ms: number) => NOW_NS - 30_000_000_000n + BigInt(ms) * 1_000_000n;
+    await write(
+      segment([
+        rs('tree-svc', [
+          { traceId: t1, spanId: ids.a, name: 'root', startNs: at(0), durationNs: 400_000_000n },
+          { traceId: t1, spanId: ids.b, parentSpanId: ids.a, name: 'db', startNs: at(10), durationNs: 100_000_000n, attributes: [{ key: 'rows', value: { intValue: '10' } }] },
+          { traceId: t1, spanId: ids.c, parentSpanId: ids.b, name: 'leaf', startNs: at(20), durationNs: 50_000_000n },
+          { traceId: t1, spanId: ids.d, parentSpanId: ids.a, name: 'cache', startNs: at(200), durationNs: 10_000_000n },
+          { traceId: t2, spanId: ids.a2, name: 'root', startNs: at(5), durationNs: 300_000_000n },
+          { traceId: t2, spanId: ids.b2, parentSpanId: ids.a2, name: 'db', startNs: at(15), durationNs: 200_000_000n, attributes: [{ key: 'rows', value: { intValue: '30' } }] },
+        ]),
+      ]),
+    );
+  });
+
+  const run = async (text: string) => {
+    const r = await searchTraceQL(compileQuery(text), store, { range: lastHour(), limit: 20, spss: 10 });
+    return r;
+  };
+  const traceIds = async (text: string) => (await run(text)).traces.map((t) => t.traceId.toString('hex')).sort();
+  const spanIds = async (text: string) =>
+    (await run(text)).traces.flatMap((t) => (t.spanSets ?? [t.spanSet]).flatMap((s) => s.spans.map((sp) => sp.spanId.toString('hex')))).sort();
+  const svc = 'resource.service.name = "tree-svc"';
+
+  it('evaluates structural operators, their negations and union forms', async () => {
+    assert.deepEqual(await traceIds(`{ ${svc} && name = "root" } > { name = "db" }`), [t1, t2].sort());
+    assert.deepEqual(await spanIds(`{ ${svc} && name = "root" } > { name = "db" }`), [ids.b, ids.b2].sort());
+    assert.deepEqual(await traceIds(`{ ${svc} && name = "root" } >> { name = "leaf" }`), [t1]);
+    assert.deepEqual(await spanIds(`{ ${svc} && name = "leaf" } << { name = "root" }`), [ids.a]);
+    assert.deepEqual(await spanIds(`{ ${svc} && name = "db" } < { name = "root" }`), [ids.a, ids.a2].sort());
+    assert.deepEqual(await spanIds(`{ ${svc} && name = "db" } ~ { name = "cache" }`), [ids.d]);
+    assert.deepEqual(await spanIds(`{ ${svc} && name = "root" } !> { name = "leaf" }`), [ids.c]);
+    assert.deepEqual(await spanIds(`{ ${svc} && name = "root" } !>> { ${svc} }`), [ids.a, ids.a2].sort());
+    assert.deepEqual(await spanIds(`{ ${svc} && name = "root" } &> { name = "db" }`), [ids.a, ids.b, ids.a2, ids.b2].sort());
+    assert.deepEqual(await traceIds(`{ ${svc} && name = "cache" } && { name = "leaf" }`), [t1]);
+    assert.deepEqual(await traceIds(`{ ${svc} && name = "cache" } || { ${svc} && name = "db" }`), [t1, t2].sort());
+    assert.deepEqual(await traceIds(`({ ${svc} && name = "root" } > { name = "db" }) > { name = "leaf" }`), [t1]);
+  });
+
+  it('runs pipelines: aggregates, filters, by() and coalesce()', async () => {
+    assert.deepEqual(await traceIds(`{ ${svc} } | count() > 3`), [t1]);
+    assert.deepEqual(await traceIds(`{ ${svc} } | count() = 2`), [t2]);
+    assert.deepEqual(await traceIds(`{ ${svc} && name = "db" } | avg(duration) > 150ms`), [t2]);
+    assert.deepEqual(await traceIds(`{ ${svc} && name = "db" } | max(span.rows) >= 20`), [t2]);
+    assert.deepEqual(await traceIds(`{ ${svc} } | sum(span.rows) = 10`), [t1]);
+    assert.deepEqual(await spanIds(`{ ${svc} } | { name = "leaf" }`), [ids.c]);
+    const byName = await run(`{ ${svc} && trace:id = "${t1}" } | by(name)`);
+    assert.equal(byName.traces.length, 1);
+    const sets = byName.traces[0].spanSets!;
+    assert.deepEqual(sets.map((x) => x.attributes?.[0]?.value).sort((a, b) => JSON.stringify(a) < JSON.stringify(b) ? -1 : 1), [
+      { stringValue: 'cache' }, { stringValue: 'db' }, { stringValue: 'leaf' }, { stringValue: 'root' },
+    ]);
+    const merged = await run(`{ ${svc} && trace:id = "${t1}" } | by(name) | coalesce()`);
+    assert.equal(merged.traces[0].spanSets!.length, 1);
+    assert.equal(merged.traces[0].spanSets![0].matched, 4);
+    const selected = await run(`{ ${svc} && name = "db" } | select(span.rows)`);
+    assert.ok(selected.traces.every((t) => t.spanSet.spans.every((sp) => sp.attributes.some((a) => a.key === 'rows'))));
+    const root = selected.traces.find((t) => t.traceId.toString('hex') === t1)!;
+    assert.equal(root.rootTraceName, 'root');
+    assert.equal(root.rootServiceName, 'tree-svc');
   });
 });
 

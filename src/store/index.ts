@@ -18,6 +18,8 @@ export type {
   AttributeScope,
   AttributeRef,
   IntrinsicField,
+  EvalSpan,
+  SpanSearchRequest,
   TagValue,
   ValueType,
   RetentionResult,

@@ -5,7 +5,7 @@ import type { SpanRecord } from '../model/span-record.js';
 import type { AnyValueJson, KeyValueJson } from '../model/any-value.js';
 import { sql, join, ident, typeName, type Sql } from '../query/sql/index.js';
 import { EngineError, type Engine, type EngineSettings } from './engine.js';
-import { NS_PER_DAY, TABLES, localName, traceIndexSelect, type Layout } from './schema.js';
+import { NS_PER_DAY, NS_PER_HOUR, TABLES, localName, traceIndexSelect, type Layout } from './schema.js';
 import type {
   AttributeRef,
   AttributeScope,
@@ -15,6 +15,7 @@ import type {
   SearchResult,
   SearchTag,
   SpanSearchRequest,
+  EvalSpan,
   Store,
   StoreStats,
   TagSearchRequest,
@@ -334,6 +335,50 @@ GROUP BY trace_id`, POINT_LOOKUP);
       inspectedBytes += r.statistics?.bytes_read ?? 0;
     }
     return { traces, inspectedSpans, inspectedBytes };
+  }
+
+  // ---- TraceQL evaluation ------------------------------------------------------
+
+  async candidateTraces(req: { range: TimeRange; anySpan: Sql; having: Sql; limit: number; offset: number }): Promise<Buffer[]> {
+    const res = await this.json<[string]>(sql`
+SELECT hex(trace_id) FROM ${SPANS}
+WHERE ${timeFilter(req.range)} AND (${req.anySpan})
+GROUP BY trace_id
+HAVING ${req.having}
+ORDER BY max(start_ns) DESC
+LIMIT ${req.limit} OFFSET ${req.offset}`);
+    return res.data.map(([id]) => Buffer.from(id, 'hex'));
+  }
+
+  async traceSpans(req: { traceIds: Buffer[]; range: TimeRange; flags: Sql[]; numbers: Sql[]; texts: Sql[] }): Promise<Map<string, EvalSpan[]>> {
+    const out = new Map<string, EvalSpan[]>();
+    if (req.traceIds.length === 0) return out;
+    // Spans of a trace may start a little outside the searched range.
+    const near = { startNs: req.range.startNs - NS_PER_HOUR, endNs: req.range.endNs + NS_PER_HOUR };
+    const list = (xs: Sql[], conv: (x: Sql) => Sql) => (xs.length === 0 ? sql`[]` : sql`[${join(xs.map(conv))}]`);
+    type Row = [string, string, string, string, string, string, string, number[], (number | string)[], string[]];
+    const res = await this.json<Row>(sql`
+SELECT hex(trace_id), hex(span_id), hex(parent_span_id), toString(start_ns), toString(duration_ns), toString(name), toString(service_name),
+  ${list(req.flags, (f) => sql`toUInt8(${f})`)}, ${list(req.numbers, (n) => sql`toFloat64(${n})`)}, ${list(req.texts, (t) => sql`toString(${t})`)}
+FROM ${SPANS}
+WHERE ${timeFilter(near)} AND trace_id IN (${req.traceIds})
+LIMIT 1 BY trace_id, span_id, start_ns`);
+    for (const [trace, spanId, parent, start, duration, name, service, flags, numbers, texts] of res.data) {
+      let spans = out.get(trace);
+      if (!spans) out.set(trace, (spans = []));
+      spans.push({
+        spanId,
+        parentId: /^0+$/.test(parent) ? '' : parent,
+        startNs: BigInt(start),
+        durationNs: BigInt(duration),
+        name,
+        serviceName: service,
+        flags: flags.map((f) => f === 1),
+        numbers: numbers.map((n) => (typeof n === 'number' ? n : Number(n))),
+        texts,
+      });
+    }
+    return out;
   }
 
   // ---- tags ------------------------------------------------------------------

@@ -62,11 +62,14 @@ export interface TraceSummary {
   rootTraceName: string;
   startNs: bigint;
   durationNs: bigint;
-  spanSet: { spans: MatchedSpan[]; matched: number };
+  spanSet: { spans: MatchedSpan[]; matched: number; attributes?: KeyValueJson[] };
+  /** Several span sets, as by() produces; absent means [spanSet]. */
+  spanSets?: { spans: MatchedSpan[]; matched: number; attributes?: KeyValueJson[] }[];
 }
 
 export interface SearchResult {
   traces: TraceSummary[];
+  inspectedTraces?: number;
   inspectedSpans: number;
   inspectedBytes: number;
 }
@@ -101,6 +104,23 @@ export interface SpanSearchRequest {
   spss: number;
 }
 
+/** One span of a candidate trace, for in-process TraceQL evaluation. */
+export interface EvalSpan {
+  spanId: string;
+  /** '' for a root span. */
+  parentId: string;
+  startNs: bigint;
+  durationNs: bigint;
+  name: string;
+  serviceName: string;
+  /** One per requested condition. */
+  flags: boolean[];
+  /** One per requested numeric expression; NaN when absent. */
+  numbers: number[];
+  /** One per requested text expression; '' when absent. */
+  texts: string[];
+}
+
 export interface TraceReader {
   /**
    * All spans of a trace, de-duplicated, in no particular order; [] when the
@@ -113,6 +133,21 @@ export interface TraceReader {
 
   /** Traces with spans matching a compiled condition, most recent first. */
   searchSpans(req: SpanSearchRequest): Promise<SearchResult>;
+
+  /**
+   * Trace ids (most recent first) with a span in the range matching
+   * `anySpan`, whose spans satisfy `having` (an aggregate over countIf()).
+   */
+  candidateTraces(req: { range: TimeRange; anySpan: import('../query/sql/index.js').Sql; having: import('../query/sql/index.js').Sql; limit: number; offset: number }): Promise<Buffer[]>;
+
+  /** Every span of these traces (near the range), with the requested per-span values. */
+  traceSpans(req: {
+    traceIds: Buffer[];
+    range: TimeRange;
+    flags: import('../query/sql/index.js').Sql[];
+    numbers: import('../query/sql/index.js').Sql[];
+    texts: import('../query/sql/index.js').Sql[];
+  }): Promise<Map<string, EvalSpan[]>>;
 
   /** Attribute names seen in the range, per scope, at most `limit` per scope. */
   tagNames(scopes: readonly AttributeScope[], range: TimeRange, limit: number): Promise<Map<AttributeScope, string[]>>;

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { InvalidQueryError, NotFoundError } from '../../errors.js';
-import { compileQuery, planSearch } from '../../query/traceql/index.js';
+import { compileQuery, searchTraceQL } from '../../query/traceql/index.js';
 import type { TraceReader, SearchResult, TagValue } from '../../store/index.js';
 import {
   param,
@@ -91,8 +91,7 @@ export function registerTempoRoutes(app: FastifyInstance, opts: TempoRoutesOptio
     if (query !== undefined) {
       // TraceQL: parse (400 with line and column), plan (501 for what is not
       // compiled yet), then search. Tempo ignores min/maxDuration with q.
-      const plan = planSearch(compileQuery(query), { range });
-      return searchResponse(await reader.searchSpans({ where: plan.where, shown: plan.shown, range, limit, spss }));
+      return searchResponse(await searchTraceQL(compileQuery(query), reader, { range, limit, spss }));
     }
     let tags = tagsParam !== undefined ? parseLogfmtTags(tagsParam) : [];
     if (query === undefined && tagsParam === undefined && param(q, 'start') === undefined && param(q, 'end') === undefined) {
@@ -169,8 +168,8 @@ function decodeTagName(raw: string): string {
 }
 
 function searchResponse(result: SearchResult): unknown {
-  const traces = result.traces.map((t) => {
-    const spans = t.spanSet.spans.map((s) => {
+  const spanSetJson = (set: NonNullable<SearchResult['traces'][number]['spanSets']>[number]) => {
+    const spans = set.spans.map((s) => {
       const span: Record<string, unknown> = {
         spanID: s.spanId.toString('hex'),
         name: s.name,
@@ -180,7 +179,12 @@ function searchResponse(result: SearchResult): unknown {
       if (s.attributes.length > 0) span.attributes = s.attributes;
       return span;
     });
-    const spanSet = { spans, matched: t.spanSet.matched };
+    const out: Record<string, unknown> = { spans, matched: set.matched };
+    if (set.attributes && set.attributes.length > 0) out.attributes = set.attributes;
+    return out;
+  };
+  const traces = result.traces.map((t) => {
+    const sets = (t.spanSets ?? [t.spanSet]).map(spanSetJson);
     const out: Record<string, unknown> = {
       traceID: traceIdToTempoHex(t.traceId),
       rootServiceName: t.rootServiceName || '<root span not yet received>',
@@ -189,13 +193,16 @@ function searchResponse(result: SearchResult): unknown {
     if (t.rootTraceName) out.rootTraceName = t.rootTraceName;
     const durationMs = Number(t.durationNs / 1_000_000n);
     if (durationMs > 0) out.durationMs = durationMs;
-    out.spanSet = spanSet;
-    out.spanSets = [spanSet];
+    out.spanSet = sets[0];
+    out.spanSets = sets;
     return out;
   });
   return {
     traces,
-    metrics: { inspectedTraces: result.traces.length, inspectedBytes: String(result.inspectedBytes), inspectedSpans: String(result.inspectedSpans) },
+    metrics: {
+      inspectedTraces: result.inspectedTraces ?? result.traces.length,
+      inspectedBytes: String(result.inspectedBytes),
+      inspectedSpans: String(result.inspectedSpans),
+    },
   };
 }
-

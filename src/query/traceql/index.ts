@@ -4,6 +4,7 @@ export { print, printField } from './printer.js';
 export { validate } from './validate.js';
 export { TraceQLParseError, TraceQLValidationError, TraceQLUnsupportedError } from './errors.js';
 export { planSearch, type SpanFilterPlan, type PlanContext } from './plan.js';
+export { searchTraceQL, type SearchOptions } from './execute.js';
 
 import { parse } from './parser.js';
 import { validate } from './validate.js';

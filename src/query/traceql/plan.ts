@@ -36,6 +36,11 @@ export function planSearch(q: Query, ctx: PlanContext): SpanFilterPlan {
   return { where: condition(first.expr, ctx), shown };
 }
 
+/** A filter's condition on one span row. */
+export function compileCondition(e: FieldExpr | null, ctx: PlanContext): Sql {
+  return e ? condition(e, ctx) : sql`1`;
+}
+
 function condition(e: FieldExpr, ctx: PlanContext): Sql {
   switch (e.kind) {
     case 'binary':
@@ -245,4 +250,54 @@ function collectShown(e: FieldExpr, out: SpanFilterPlan['shown']): void {
     else if (key === 'kind') out.push({ key, value: sql`['unspecified', 'internal', 'server', 'client', 'producer', 'consumer'][kind + 1]` });
     else if (key === 'statusMessage') out.push({ key, value: sql`toString(status_message)` });
   }
+}
+
+/**
+ * A field's value on a span row, as a Float64 (null when absent), for
+ * aggregates: durations in nanoseconds, numeric span attributes.
+ */
+export function compileNumber(e: FieldExpr): Sql {
+  if (e.kind === 'intrinsic' && (e.name === 'duration' || e.name === 'span:duration')) return sql`toFloat64(duration_ns)`;
+  if (e.kind === 'attribute' && !e.parent && (e.scope === 'span' || e.scope === 'any')) {
+    const at = (t: AttrType) => sql`${ident(`attr_${t}_values`)}[indexOf(${ident(`attr_${t}_keys`)}, ${e.name})]`;
+    return sql`if(has(attr_int_keys, ${e.name}), toFloat64(${at('int')}), if(has(attr_float_keys, ${e.name}), ${at('float')}, nan))`;
+  }
+  throw new TraceQLUnsupportedError(`${printField(e)} as a number`, e.pos);
+}
+
+/** A field's value on a span row as a string, for by() and select(). */
+export function compileText(e: FieldExpr): Sql {
+  if (e.kind === 'intrinsic') {
+    switch (e.name) {
+      case 'name':
+      case 'span:name':
+        return sql`toString(name)`;
+      case 'status':
+      case 'span:status':
+        return sql`['unset', 'ok', 'error'][status_code + 1]`;
+      case 'kind':
+      case 'span:kind':
+        return sql`['unspecified', 'internal', 'server', 'client', 'producer', 'consumer'][kind + 1]`;
+      case 'statusMessage':
+      case 'span:statusMessage':
+        return sql`toString(status_message)`;
+      case 'duration':
+      case 'span:duration':
+        return sql`toString(duration_ns)`;
+      case 'instrumentation:name':
+        return sql`toString(scope_name)`;
+      case 'instrumentation:version':
+        return sql`toString(scope_version)`;
+    }
+  }
+  if (e.kind === 'attribute' && e.scope === 'resource' && e.name === 'service.name') return sql`toString(service_name)`;
+  if (e.kind === 'attribute' && !e.parent && (e.scope === 'span' || e.scope === 'any')) {
+    const pick = (t: AttrType, conv: (x: Sql) => Sql) =>
+      sql`if(has(${ident(`attr_${t}_keys`)}, ${e.name}), ${conv(sql`${ident(`attr_${t}_values`)}[indexOf(${ident(`attr_${t}_keys`)}, ${e.name})]`)}, '')`;
+    const span = sql`concat(${pick('str', (x) => x)}, ${pick('int', (x) => sql`toString(${x})`)}, ${pick('float', (x) => sql`toString(${x})`)}, ${pick('bool', (x) => sql`if(${x} = 1, 'true', 'false')`)})`;
+    // Unscoped service.name lives on the resource.
+    if (e.scope === 'any' && e.name === 'service.name') return sql`if(${span} = '', toString(service_name), ${span})`;
+    return span;
+  }
+  throw new TraceQLUnsupportedError(`${printField(e)} in by() or select()`, e.pos);
 }

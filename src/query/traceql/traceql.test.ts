@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parse, print, validate, TraceQLParseError, TraceQLValidationError } from './index.js';
+import { parse, print, validate, planSearch, TraceQLParseError, TraceQLUnsupportedError, TraceQLValidationError } from './index.js';
+import { Evaluator } from './execute.js';
 
 /**
  * The TraceQL front end against examples.json, in the shape of Tempo's test
@@ -58,6 +59,25 @@ describe('TraceQL front end', () => {
           () => validate(q),
           (e: Error) => e instanceof TraceQLValidationError && e.message.includes(message) && /at line \d+, col \d+/.test(e.message),
           `expected a validation error containing ${JSON.stringify(message)}`,
+        );
+      });
+    }
+  });
+
+  describe('unsupported (parses and validates; the planner refuses with 501)', () => {
+    for (const text of examples.unsupported) {
+      it(text, () => {
+        const q = validate(parse(text));
+        const range = { startNs: 0n, endNs: 1n };
+        const [first, ...rest] = q.pipeline;
+        assert.throws(
+          () => {
+            // What searchTraceQL would plan: the SQL for a lone filter, or every
+            // filter, number and text an evaluation needs.
+            if (rest.length === 0 && first.kind === 'filter') planSearch(q, { range });
+            else new Evaluator(q, { range, limit: 1, spss: 1 });
+          },
+          (e: Error) => e instanceof TraceQLUnsupportedError && /at line \d+, col \d+/.test(e.message),
         );
       });
     }
