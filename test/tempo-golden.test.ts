@@ -277,8 +277,15 @@ describe('TraceQL search', () => {
     const invalid = await search('{ duration > "x" }');
     assert.equal(invalid.status, 400);
     assert.match(await invalid.text(), /cannot compare a duration with a string at line 1, col 12/);
-    const unsupported = await search('{ .a = 1 } >> { .b = 2 }');
+    const unsupported = await search('{ .a = 1 } | rate()');
     assert.equal(unsupported.status, 501);
-    assert.match(await unsupported.text(), /not supported/);
+    assert.match(await unsupported.text(), /not supported: metrics in a search .* at line 1, col 14/);
+  });
+
+  it('answers structural queries with the right-hand spans', async () => {
+    const r = (await (await search('{ resource.service.name = "golden-frontend" && kind = server } > { kind = client }')).json()) as any;
+    assert.equal(r.traces.length, 1);
+    assert.deepEqual(r.traces[0].spanSets[0].spans.map((sp: any) => sp.spanID), ['1000000000000003']);
+    assert.equal(r.traces[0].rootTraceName, 'GET /cart');
   });
 });
