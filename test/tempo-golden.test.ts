@@ -282,6 +282,17 @@ describe('TraceQL search', () => {
     assert.match(await unsupported.text(), /not supported: metrics in a search .* at line 1, col 14/);
   });
 
+  it('serves metrics in Tempo\'s shapes, as Grafana requests them', async () => {
+    const q = encodeURIComponent('{ resource.service.name =~ "golden-.*" } | count_over_time() by(resource.service.name)');
+    const range = await fetch(`${s.api}/api/metrics/query_range?q=${q}&start=${START_S}&end=${END_S}&step=60s`, { headers: { accept: 'application/json' } });
+    assert.equal(range.status, 200);
+    golden('metrics-query-range', await range.json());
+    const instant = await fetch(`${s.api}/api/metrics/query?q=${encodeURIComponent('{ } | quantile_over_time(duration, .5)')}&start=${START_S}&end=${END_S}`);
+    golden('metrics-query-instant', await instant.json());
+    const bad = await fetch(`${s.api}/api/metrics/query_range?q=${encodeURIComponent('{ } | rate(')}&start=${START_S}&end=${END_S}`);
+    assert.equal(bad.status, 400);
+  });
+
   it('answers structural queries with the right-hand spans', async () => {
     const r = (await (await search('{ resource.service.name = "golden-frontend" && kind = server } > { kind = client }')).json()) as any;
     assert.equal(r.traces.length, 1);

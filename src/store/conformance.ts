@@ -12,7 +12,7 @@ import { ResourceRows } from '../receivers/row-templates.js';
 import { JsonSpanDecoder } from '../receivers/decode-json.js';
 import { sql, ident } from '../query/sql/index.js';
 import type { SpanRecord } from '../model/span-record.js';
-import { compileQuery, planSearch, searchTraceQL, TraceQLUnsupportedError } from '../query/traceql/index.js';
+import { compileQuery, planSearch, queryMetrics, searchTraceQL, TraceQLUnsupportedError } from '../query/traceql/index.js';
 import { printName, printString } from '../query/traceql/printer.js';
 
 /**
@@ -383,6 +383,26 @@ describe('TraceQL structure and pipelines', () => {
     assert.deepEqual(await traceIds(`{ ${svc} && name = "cache" } && { name = "leaf" }`), [t1]);
     assert.deepEqual(await traceIds(`{ ${svc} && name = "cache" } || { ${svc} && name = "db" }`), [t1, t2].sort());
     assert.deepEqual(await traceIds(`({ ${svc} && name = "root" } > { name = "db" }) > { name = "leaf" }`), [t1]);
+  });
+
+  it('computes metrics with known answers', async () => {
+    const range = { startNs: NOW_NS - 60_000_000_000n, endNs: NOW_NS };
+    const metrics = async (text: string) => {
+      const series = await queryMetrics(compileQuery(text), store, { range, stepNs: 60_000_000_000n });
+      return Object.fromEntries(series.map((s) => [JSON.stringify(s.labels.map((l) => [l.key, Object.values(l.value)[0]])), s.samples.map((x) => x[1])]));
+    };
+    assert.deepEqual(await metrics(`{ ${svc} } | count_over_time()`), { '[["__name__","count_over_time"]]': [6] });
+    assert.deepEqual(await metrics(`{ ${svc} } | rate()`), { '[["__name__","rate"]]': [0.1] });
+    assert.deepEqual(await metrics(`{ ${svc} } | count_over_time() by(name)`), {
+      '[["name","root"]]': [2], '[["name","db"]]': [2], '[["name","leaf"]]': [1], '[["name","cache"]]': [1],
+    });
+    assert.deepEqual(await metrics(`{ ${svc} } | max_over_time(duration) by(name)`), {
+      '[["name","root"]]': [0.4], '[["name","db"]]': [0.2], '[["name","leaf"]]': [0.05], '[["name","cache"]]': [0.01],
+    });
+    assert.deepEqual(await metrics(`{ ${svc} } | quantile_over_time(duration, 0, 1)`), { '[["p",0]]': [0.01], '[["p",1]]': [0.4] });
+    assert.deepEqual(await metrics(`{ ${svc} } | sum_over_time(span.rows) by(resource.service.name)`), { '[["resource.service.name","tree-svc"]]': [40] });
+    assert.deepEqual(Object.keys(await metrics(`{ ${svc} } | count_over_time() by(name) | topk(2)`)).sort(), ['[["name","db"]]', '[["name","root"]]']);
+    assert.deepEqual(Object.keys(await metrics(`{ ${svc} } | count_over_time() by(name) | bottomk(2)`)).sort(), ['[["name","cache"]]', '[["name","leaf"]]']);
   });
 
   it('runs pipelines: aggregates, filters, by() and coalesce()', async () => {

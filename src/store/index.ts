@@ -19,6 +19,7 @@ export type {
   AttributeRef,
   IntrinsicField,
   EvalSpan,
+  MetricsRow,
   SpanSearchRequest,
   TagValue,
   ValueType,

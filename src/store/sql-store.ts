@@ -16,6 +16,7 @@ import type {
   SearchTag,
   SpanSearchRequest,
   EvalSpan,
+  MetricsRow,
   Store,
   StoreStats,
   TagSearchRequest,
@@ -335,6 +336,17 @@ GROUP BY trace_id`, POINT_LOOKUP);
       inspectedBytes += r.statistics?.bytes_read ?? 0;
     }
     return { traces, inspectedSpans, inspectedBytes };
+  }
+
+  async metricsSeries(req: { range: TimeRange; stepNs: bigint; where: Sql; by: Sql[]; values: Sql[] }): Promise<MetricsRow[]> {
+    const keys = req.by.length > 0 ? sql`[${join(req.by.map((b) => sql`toString(${b})`))}]` : sql`emptyArrayString()`;
+    const res = await this.json<[string, string[], (number | string)[]]>(sql`
+SELECT toString(intDiv(start_ns - ${req.range.startNs}, ${req.stepNs})) AS b, ${keys} AS k, [${join(req.values.map((v) => sql`toFloat64(${v})`))}]
+FROM ${SPANS}
+WHERE ${timeFilter(req.range)} AND (${req.where})
+GROUP BY b, k
+ORDER BY b`);
+    return res.data.map(([b, by, values]) => ({ bucket: Number(b), by, values: values.map((v) => (typeof v === 'number' ? v : Number(v))) }));
   }
 
   // ---- TraceQL evaluation ------------------------------------------------------

@@ -121,6 +121,15 @@ export interface EvalSpan {
   texts: string[];
 }
 
+/** One bucket of one group of a metrics query. */
+export interface MetricsRow {
+  /** Step index from the range start. */
+  bucket: number;
+  /** by() values. */
+  by: string[];
+  values: number[];
+}
+
 export interface TraceReader {
   /**
    * All spans of a trace, de-duplicated, in no particular order; [] when the
@@ -139,6 +148,15 @@ export interface TraceReader {
    * `anySpan`, whose spans satisfy `having` (an aggregate over countIf()).
    */
   candidateTraces(req: { range: TimeRange; anySpan: import('../query/sql/index.js').Sql; having: import('../query/sql/index.js').Sql; limit: number; offset: number }): Promise<Buffer[]>;
+
+  /** Aggregates of matching spans per step bucket and by() group. */
+  metricsSeries(req: {
+    range: TimeRange;
+    stepNs: bigint;
+    where: import('../query/sql/index.js').Sql;
+    by: import('../query/sql/index.js').Sql[];
+    values: import('../query/sql/index.js').Sql[];
+  }): Promise<MetricsRow[]>;
 
   /** Every span of these traces (near the range), with the requested per-span values. */
   traceSpans(req: {

@@ -1,9 +1,11 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { InvalidQueryError, NotFoundError } from '../../errors.js';
-import { compileQuery, searchTraceQL } from '../../query/traceql/index.js';
+import { compileQuery, queryMetrics, searchTraceQL } from '../../query/traceql/index.js';
+import type { KeyValueJson } from '../../model/any-value.js';
 import type { TraceReader, SearchResult, TagValue } from '../../store/index.js';
 import {
   param,
+  parseGoDuration,
   parseDurationParam,
   parseLogfmtTags,
   parsePositiveInt,
@@ -104,6 +106,31 @@ export function registerTempoRoutes(app: FastifyInstance, opts: TempoRoutesOptio
     return searchResponse(result);
   });
 
+  // TraceQL metrics, in Tempo's QueryRangeResponse / QueryInstantResponse shapes.
+  app.get('/api/metrics/query_range', async (req) => {
+    const q = req.query as Query;
+    const { range, stepNs } = metricsRange(q, false);
+    const series = await queryMetrics(compileQuery(requireParam(q, 'q')), reader, { range, stepNs });
+    return {
+      series: series.map((s) => ({
+        labels: s.labels,
+        samples: s.samples.map(([t, v]) => ({ timestampMs: String(t), value: v })),
+        promLabels: promLabels(s.labels),
+      })),
+      metrics: {},
+    };
+  });
+
+  app.get('/api/metrics/query', async (req) => {
+    const q = req.query as Query;
+    const { range, stepNs } = metricsRange(q, true);
+    const series = await queryMetrics(compileQuery(requireParam(q, 'q')), reader, { range, stepNs });
+    return {
+      series: series.map((s) => ({ labels: s.labels, value: s.samples[0]?.[1] ?? 0, promLabels: promLabels(s.labels) })),
+      metrics: {},
+    };
+  });
+
   app.get('/api/search/tags', async (req) => {
     const q = req.query as Query;
     const { scopes, intrinsic } = parseScopeParam(param(q, 'scope'));
@@ -151,6 +178,53 @@ export function registerTempoRoutes(app: FastifyInstance, opts: TempoRoutesOptio
     else values = (await reader.intrinsicValues(ident.values.field, range, limit)).map((value) => ({ type: 'string', value }));
     return { tagValues: values.filter((v) => v.value !== '').slice(0, limit) };
   });
+}
+
+function requireParam(q: Query, name: string): string {
+  const v = param(q, name);
+  if (v === undefined) throw new InvalidQueryError(`missing parameter ${name}`);
+  return v;
+}
+
+/**
+ * start/end for metrics: Unix seconds (up to 10 digits), nanoseconds, or
+ * RFC 3339, as Tempo takes them; step as a Go duration or seconds.
+ * Default: the last hour, in about 100 steps.
+ */
+function metricsRange(q: Query, instant: boolean): { range: { startNs: bigint; endNs: bigint }; stepNs: bigint } {
+  const ts = (name: string): bigint | undefined => {
+    const v = param(q, name);
+    if (v === undefined) return undefined;
+    if (/^\d{1,10}$/.test(v)) return BigInt(v) * 1_000_000_000n;
+    if (/^\d{11,20}$/.test(v)) return BigInt(v);
+    const ms = Date.parse(v);
+    if (Number.isNaN(ms)) throw new InvalidQueryError(`invalid ${name}: ${JSON.stringify(v)} is not Unix seconds, nanoseconds or RFC 3339`);
+    return BigInt(ms) * 1_000_000n;
+  };
+  const endNs = ts('end') ?? BigInt(Date.now()) * 1_000_000n;
+  const startNs = ts('start') ?? endNs - 3_600_000_000_000n;
+  if (endNs <= startNs) throw new InvalidQueryError(`invalid start and end: end must be after start`);
+  if (instant) return { range: { startNs, endNs }, stepNs: endNs - startNs };
+  const stepText = param(q, 'step');
+  let stepNs: bigint;
+  if (stepText === undefined) {
+    stepNs = (endNs - startNs) / 100n;
+    stepNs = ((stepNs + 999_999_999n) / 1_000_000_000n) * 1_000_000_000n;
+  } else if (/^\d+(\.\d+)?$/.test(stepText)) stepNs = BigInt(Math.round(Number(stepText) * 1e9));
+  else {
+    const d = parseGoDuration(stepText);
+    if (d === undefined) throw new InvalidQueryError(`invalid step: time: invalid duration ${JSON.stringify(stepText)}`);
+    stepNs = d;
+  }
+  if (stepNs <= 0n) throw new InvalidQueryError('invalid step: must be positive');
+  if ((endNs - startNs) / stepNs > 11_000n) throw new InvalidQueryError('invalid step: more than 11000 points; use a larger step');
+  return { range: { startNs, endNs }, stepNs };
+}
+
+/** Labels in Prometheus text form, as Tempo's promLabels. */
+function promLabels(labels: KeyValueJson[]): string {
+  const text = (v: KeyValueJson['value']) => ('stringValue' in v ? v.stringValue : 'doubleValue' in v ? String(v.doubleValue) : JSON.stringify(v));
+  return `{${labels.map((l) => `${l.key}=${JSON.stringify(text(l.value))}`).join(', ')}}`;
 }
 
 /**

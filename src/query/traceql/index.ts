@@ -14,3 +14,4 @@ import type { Query } from './ast.js';
 export function compileQuery(text: string): Query {
   return validate(parse(text));
 }
+export { queryMetrics, type Series, type MetricsRequest } from './metrics.js';

@@ -1,0 +1,119 @@
+import type { KeyValueJson } from '../../model/any-value.js';
+import type { TimeRange, TraceReader } from '../../store/index.js';
+import { sql, type Sql } from '../sql/index.js';
+import type { FieldExpr, MetricsStage, Query } from './ast.js';
+import { TraceQLUnsupportedError, TraceQLValidationError } from './errors.js';
+import { compileCondition, compileNumber, compileText } from './plan.js';
+import { printField } from './printer.js';
+
+/**
+ * TraceQL metrics: `{ filter } | fn(...) [by(...)] [| topk(n) | bottomk(n)]`,
+ * computed in SQL from the raw spans, one bucket per step. Quantiles are
+ * exact (quantilesExact over the spans of each bucket), not estimated from
+ * histogram buckets.
+ */
+
+export interface MetricsRequest {
+  range: TimeRange;
+  stepNs: bigint;
+}
+
+export interface Series {
+  labels: KeyValueJson[];
+  /** Samples in time order: [bucket start in ms, value]. */
+  samples: [number, number][];
+}
+
+export async function queryMetrics(q: Query, reader: TraceReader, req: MetricsRequest): Promise<Series[]> {
+  const [first, ...stages] = q.pipeline;
+  if (first.kind !== 'filter') throw new TraceQLUnsupportedError('metrics over spanset operators', first.pos);
+  const metricsAt = stages.findIndex((s) => s.kind === 'metrics');
+  if (metricsAt < 0) throw new TraceQLValidationError('a metrics query needs a metrics function such as rate()', q.pos);
+  for (const s of stages.slice(0, metricsAt)) throw new TraceQLUnsupportedError(`${s.kind} before a metrics function`, s.pos);
+  const m = stages[metricsAt] as MetricsStage;
+  const after = stages.slice(metricsAt + 1);
+
+  const where = compileCondition(first.expr, { range: req.range });
+  const by = m.by.map((f) => ({ field: f, text: compileText(f) }));
+  const { values, labels } = aggregate(m);
+  const rows = await reader.metricsSeries({ range: req.range, stepNs: req.stepNs, where, by: by.map((b) => b.text), values });
+
+  const stepS = Number(req.stepNs) / 1e9;
+  const series = new Map<string, Series>();
+  for (const row of rows) {
+    for (let v = 0; v < labels.length; v++) {
+      const byLabels: KeyValueJson[] = by.map((b, i) => ({ key: labelName(b.field), value: { stringValue: row.by[i] } }));
+      const seriesLabels = [...byLabels, ...labels[v]];
+      if (seriesLabels.length === 0) seriesLabels.push({ key: '__name__', value: { stringValue: m.fn } });
+      const key = JSON.stringify(seriesLabels);
+      let s = series.get(key);
+      if (!s) series.set(key, (s = { labels: seriesLabels, samples: [] }));
+      let value = row.values[v];
+      if (m.fn === 'rate') value = value / stepS;
+      // Durations are reported in seconds, as Tempo reports them.
+      else if (isDuration(m.field)) value = value / 1e9;
+      if (!Number.isNaN(value)) s.samples.push([Number((req.range.startNs + BigInt(row.bucket) * req.stepNs) / 1_000_000n), value]);
+    }
+  }
+  let out = [...series.values()].filter((s) => s.samples.length > 0);
+  for (const s of out) s.samples.sort((a, b) => a[0] - b[0]);
+  for (const stage of after) {
+    if (stage.kind !== 'topk' && stage.kind !== 'bottomk') throw new TraceQLUnsupportedError(`${stage.kind} after a metrics function`, stage.pos);
+    out = topk(out, stage.n, stage.kind === 'topk');
+  }
+  return out;
+}
+
+/** The SQL aggregate(s) of a metrics function, and the extra labels of each. */
+function aggregate(m: MetricsStage): { values: Sql[]; labels: KeyValueJson[][] } {
+  const field = m.field ? compileNumber(m.field) : null;
+  const present = (x: Sql) => sql`NOT isNaN(${x})`;
+  switch (m.fn) {
+    case 'rate':
+    case 'count_over_time':
+      return { values: [sql`toFloat64(count())`], labels: [[]] };
+    case 'min_over_time':
+      return { values: [sql`minIf(${field!}, ${present(field!)})`], labels: [[]] };
+    case 'max_over_time':
+      return { values: [sql`maxIf(${field!}, ${present(field!)})`], labels: [[]] };
+    case 'avg_over_time':
+      return { values: [sql`avgIf(${field!}, ${present(field!)})`], labels: [[]] };
+    case 'sum_over_time':
+      return { values: [sql`sumIf(${field!}, ${present(field!)})`], labels: [[]] };
+    case 'quantile_over_time':
+      return {
+        values: m.quantiles.map((q) => sql`quantileExactIf(${q})(${field!}, ${present(field!)})`),
+        labels: m.quantiles.map((q) => [{ key: 'p', value: { doubleValue: q } }]),
+      };
+    case 'histogram_over_time':
+      throw new TraceQLUnsupportedError('histogram_over_time (its buckets are labels, computed per span; planned next)', m.pos);
+  }
+}
+
+function isDuration(f: FieldExpr | null): boolean {
+  return f?.kind === 'intrinsic' && (f.name === 'duration' || f.name === 'span:duration');
+}
+
+function labelName(f: FieldExpr): string {
+  return printField(f);
+}
+
+/** PromQL's topk/bottomk: at each timestamp, keep the n largest (smallest) series. */
+function topk(series: Series[], n: number, largest: boolean): Series[] {
+  const keep = new Map<Series, [number, number][]>();
+  const times = new Set<number>();
+  for (const s of series) for (const [t] of s.samples) times.add(t);
+  for (const t of times) {
+    const at = series
+      .map((s) => ({ s, v: s.samples.find((x) => x[0] === t)?.[1] }))
+      .filter((x): x is { s: Series; v: number } => x.v !== undefined)
+      .sort((a, b) => (largest ? b.v - a.v : a.v - b.v))
+      .slice(0, n);
+    for (const { s, v } of at) {
+      if (!keep.has(s)) keep.set(s, []);
+      keep.get(s)!.push([t, v]);
+    }
+  }
+  return [...keep.entries()].map(([s, samples]) => ({ labels: s.labels, samples: samples.sort((a, b) => a[0] - b[0]) }));
+}
+
