@@ -293,6 +293,19 @@ describe('TraceQL search', () => {
     assert.equal(bad.status, 400);
   });
 
+  it('narrows tag completions to spans matching q, as Grafana\'s editor asks', async () => {
+    const get = async (path: string) => (await (await fetch(`${s.api}${path}&start=${START_S}&end=${END_S}`)).json()) as any;
+    const narrowed = await get(`/api/v2/search/tag/name/values?q=${encodeURIComponent('{resource.service.name="golden-cart"}')}`);
+    assert.deepEqual(narrowed.tagValues.map((v: any) => v.value), ['SELECT cart_items']);
+    const spanTags = await get(`/api/v2/search/tags?scope=span&q=${encodeURIComponent('{resource.service.name="golden-cart"}')}`);
+    assert.deepEqual(spanTags.scopes[0].tags, ['db.system']);
+    const services = await get(`/api/v2/search/tag/resource.service.name/values?q=${encodeURIComponent('{span.db.system="postgresql"}')}`);
+    assert.deepEqual(services.tagValues.map((v: any) => v.value), ['golden-cart']);
+    // A query that does not parse does not narrow (Tempo ignores it too).
+    const all = await get(`/api/v2/search/tag/name/values?q=${encodeURIComponent('{resource.service.name=')}`);
+    assert.equal(all.tagValues.length, 3);
+  });
+
   it('answers structural queries with the right-hand spans', async () => {
     const r = (await (await search('{ resource.service.name = "golden-frontend" && kind = server } > { kind = client }')).json()) as any;
     assert.equal(r.traces.length, 1);

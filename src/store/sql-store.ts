@@ -395,19 +395,19 @@ LIMIT 1 BY trace_id, span_id, start_ns`);
 
   // ---- tags ------------------------------------------------------------------
 
-  async tagNames(scopes: readonly AttributeScope[], range: TimeRange, limit: number): Promise<Map<AttributeScope, string[]>> {
+  async tagNames(scopes: readonly AttributeScope[], range: TimeRange, limit: number, where?: Sql): Promise<Map<AttributeScope, string[]>> {
     const out = new Map<AttributeScope, string[]>();
-    const when = timeFilter(range);
+    const when = spanFilter(range, where);
     for (const scope of scopes) {
       let keys: Sql | null = null;
-      let where = sql``;
+      let extra = sql``;
       switch (scope) {
         case 'span':
           keys = sql`arrayJoin(arrayConcat(${join(TYPES.map((t) => ident(`attr_${t}_keys`)))}))`;
           break;
         case 'resource': {
           const res = await this.json<[string]>(
-            sql`SELECT DISTINCT toString(arrayJoin(arrayConcat(${join(TYPES.map((t) => ident(`res_${t}_keys`)))}))) AS k FROM ${RESOURCES} WHERE ${seenFilter(range)} LIMIT ${limit}`,
+            sql`SELECT DISTINCT toString(arrayJoin(arrayConcat(${join(TYPES.map((t) => ident(`res_${t}_keys`)))}))) AS k FROM ${RESOURCES} WHERE ${seenFilter(range, where)} LIMIT ${limit}`,
           );
           out.set(scope, res.data.map((r) => r[0]).sort());
           continue;
@@ -415,31 +415,31 @@ LIMIT 1 BY trace_id, span_id, start_ns`);
         case 'event':
           if (!this.engine.capabilities.jsonFunctions) break;
           keys = sql`arrayJoin(arrayFlatten(arrayMap(a -> arrayMap(kv -> JSONExtractString(kv, 'key'), JSONExtractArrayRaw(a)), event_attrs)))`;
-          where = sql` AND notEmpty(event_attrs)`;
+          extra = sql` AND notEmpty(event_attrs)`;
           break;
         case 'link':
           if (!this.engine.capabilities.jsonFunctions) break;
           keys = sql`arrayJoin(arrayFlatten(arrayMap(a -> arrayMap(kv -> JSONExtractString(kv, 'key'), JSONExtractArrayRaw(a)), link_attrs)))`;
-          where = sql` AND notEmpty(link_attrs)`;
+          extra = sql` AND notEmpty(link_attrs)`;
           break;
         case 'instrumentation':
           if (!this.engine.capabilities.jsonFunctions) break;
           keys = sql`arrayJoin(arrayMap(kv -> JSONExtractString(kv, 'key'), JSONExtractArrayRaw(scope_attrs)))`;
-          where = sql` AND scope_attrs != ''`;
+          extra = sql` AND scope_attrs != ''`;
           break;
       }
       if (!keys) {
         out.set(scope, []);
         continue;
       }
-      const res = await this.json<[string]>(sql`SELECT DISTINCT toString(${keys}) AS k FROM ${SPANS} WHERE ${when}${where} LIMIT ${limit}`);
+      const res = await this.json<[string]>(sql`SELECT DISTINCT toString(${keys}) AS k FROM ${SPANS} WHERE ${when}${extra} LIMIT ${limit}`);
       out.set(scope, res.data.map((r) => r[0]).sort());
     }
     return out;
   }
 
-  async tagValues(attr: AttributeRef, range: TimeRange, limit: number): Promise<TagValue[]> {
-    const when = timeFilter(range);
+  async tagValues(attr: AttributeRef, range: TimeRange, limit: number, where?: Sql): Promise<TagValue[]> {
+    const when = spanFilter(range, where);
     const values: TagValue[] = [];
     const seen = new Set<string>();
     const add = (type: TagValue['type'], value: string) => {
@@ -458,7 +458,7 @@ LIMIT 1 BY trace_id, span_id, start_ns`);
         for (const [v] of res.data) add('string', v);
         continue;
       }
-      const [table, filter] = p === 'res' ? [RESOURCES, seenFilter(range)] : [SPANS, when];
+      const [table, filter] = p === 'res' ? [RESOURCES, seenFilter(range, where)] : [SPANS, when];
       for (const t of TYPES) {
         if (t === 'other') continue;
         const k = ident(`${p}_${t}_keys`);
@@ -485,14 +485,14 @@ LIMIT ${limit}`);
     return values;
   }
 
-  async intrinsicValues(field: IntrinsicField, range: TimeRange, limit: number): Promise<string[]> {
+  async intrinsicValues(field: IntrinsicField, range: TimeRange, limit: number, where?: Sql): Promise<string[]> {
     let query: Sql;
-    const when = timeFilter(range);
+    const when = spanFilter(range, where);
     switch (field) {
       case 'rootName':
       case 'rootService':
         query = sql`SELECT DISTINCT toString(${field === 'rootName' ? sql`root_name` : sql`root_service`}) FROM ${TRACE_INDEX}
-WHERE has_root = 1 AND end_max >= ${range.startNs} AND start_min < ${range.endNs} LIMIT ${limit}`;
+WHERE has_root = 1 AND end_max >= ${range.startNs} AND start_min < ${range.endNs}${where ? sql` AND trace_id GLOBAL IN (SELECT trace_id FROM ${SPANS} WHERE ${when})` : sql``} LIMIT ${limit}`;
         break;
       case 'eventName':
         query = sql`SELECT DISTINCT toString(arrayJoin(event_name)) FROM ${SPANS} WHERE ${when} AND notEmpty(event_name) LIMIT ${limit}`;
@@ -577,9 +577,14 @@ function timeFilter(range: TimeRange): Sql {
   return sql`start_ns >= ${range.startNs} AND start_ns < ${range.endNs}`;
 }
 
+/** Spans in the range, and matching `where` when given (tag completion narrowed by a query). */
+function spanFilter(range: TimeRange, where?: Sql): Sql {
+  return where ? sql`${timeFilter(range)} AND (${where})` : timeFilter(range);
+}
+
 /** Resources with spans in the range (resource rows carry no span times). */
-function seenFilter(range: TimeRange): Sql {
-  return sql`resource_id GLOBAL IN (SELECT DISTINCT resource_id FROM ${SPANS} WHERE ${timeFilter(range)})`;
+function seenFilter(range: TimeRange, where?: Sql): Sql {
+  return sql`resource_id GLOBAL IN (SELECT DISTINCT resource_id FROM ${SPANS} WHERE ${spanFilter(range, where)})`;
 }
 
 /**

@@ -168,13 +168,13 @@ export interface TraceReader {
   }): Promise<Map<string, EvalSpan[]>>;
 
   /** Attribute names seen in the range, per scope, at most `limit` per scope. */
-  tagNames(scopes: readonly AttributeScope[], range: TimeRange, limit: number): Promise<Map<AttributeScope, string[]>>;
+  tagNames(scopes: readonly AttributeScope[], range: TimeRange, limit: number, where?: import('../query/sql/index.js').Sql): Promise<Map<AttributeScope, string[]>>;
 
   /** Distinct values of an attribute in the range, typed. */
-  tagValues(attr: AttributeRef, range: TimeRange, limit: number): Promise<TagValue[]>;
+  tagValues(attr: AttributeRef, range: TimeRange, limit: number, where?: import('../query/sql/index.js').Sql): Promise<TagValue[]>;
 
   /** Distinct values of an intrinsic string field in the range. */
-  intrinsicValues(field: IntrinsicField, range: TimeRange, limit: number): Promise<string[]>;
+  intrinsicValues(field: IntrinsicField, range: TimeRange, limit: number, where?: import('../query/sql/index.js').Sql): Promise<string[]>;
 }
 
 export interface RetentionResult {

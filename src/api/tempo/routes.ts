@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { InvalidQueryError, NotFoundError } from '../../errors.js';
-import { compileQuery, queryMetrics, searchTraceQL } from '../../query/traceql/index.js';
+import { compileQuery, planSearch, queryMetrics, searchTraceQL } from '../../query/traceql/index.js';
+import type { Sql } from '../../query/sql/index.js';
 import type { KeyValueJson } from '../../model/any-value.js';
 import type { TraceReader, SearchResult, TagValue } from '../../store/index.js';
 import {
@@ -148,7 +149,7 @@ export function registerTempoRoutes(app: FastifyInstance, opts: TempoRoutesOptio
     const { scopes, intrinsic } = parseScopeParam(param(q, 'scope'));
     const limit = parsePositiveInt(q, 'limit', DEFAULT_TAG_LIMIT, MAX_TAG_LIMIT);
     const { range } = parseRange(q, opts.defaultWindowSeconds);
-    const byScope = await reader.tagNames(scopes, range, limit);
+    const byScope = await reader.tagNames(scopes, range, limit, narrowing(param(q, 'q'), range));
     const out: { name: string; tags: string[] }[] = [];
     for (const [name, tags] of byScope) if (tags.length > 0) out.push({ name, tags });
     if (intrinsic) out.push({ name: 'intrinsic', tags: [...INTRINSIC_TAGS] });
@@ -172,12 +173,30 @@ export function registerTempoRoutes(app: FastifyInstance, opts: TempoRoutesOptio
     const ident = parseTagIdentifier(decodeTagName((req.params as { tagName: string }).tagName));
     const limit = parsePositiveInt(q, 'limit', DEFAULT_TAG_LIMIT, MAX_TAG_LIMIT);
     const { range } = parseRange(q, opts.defaultWindowSeconds);
+    const where = narrowing(param(q, 'q'), range);
     let values: TagValue[];
-    if (ident.kind === 'attribute') values = await reader.tagValues(ident.ref, range, limit);
+    if (ident.kind === 'attribute') values = await reader.tagValues(ident.ref, range, limit, where);
     else if ('fixed' in ident.values) values = ident.values.fixed;
-    else values = (await reader.intrinsicValues(ident.values.field, range, limit)).map((value) => ({ type: 'string', value }));
+    else values = (await reader.intrinsicValues(ident.values.field, range, limit, where)).map((value) => ({ type: 'string', value }));
     return { tagValues: values.filter((v) => v.value !== '').slice(0, limit) };
   });
+}
+
+/**
+ * The `q` of the tag endpoints, as Grafana's editor sends it while typing:
+ * completions come only from spans matching it. As in Tempo, a query that
+ * does not parse, or is more than one plain filter, does not narrow.
+ */
+function narrowing(text: string | undefined, range: { startNs: bigint; endNs: bigint }): Sql | undefined {
+  if (text === undefined || text.replace(/\s/g, '') === '{}') return undefined;
+  try {
+    const q = compileQuery(text);
+    const [first, ...rest] = q.pipeline;
+    if (rest.length > 0 || first.kind !== 'filter') return undefined;
+    return planSearch(q, { range }).where;
+  } catch {
+    return undefined;
+  }
 }
 
 function requireParam(q: Query, name: string): string {
