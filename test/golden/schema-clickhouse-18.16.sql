@@ -1,0 +1,94 @@
+CREATE TABLE IF NOT EXISTS `spans` (
+  `trace_id` FixedString(16),
+  `span_id` FixedString(8),
+  `parent_span_id` FixedString(8),
+  `trace_state` String,
+  `flags` UInt32,
+  `name` String,
+  `kind` UInt8,
+  `start_ns` UInt64,
+  `duration_ns` UInt64,
+  `status_code` UInt8,
+  `status_message` String,
+  `service_name` String,
+  `resource_id` FixedString(8),
+  `dropped_attributes` UInt32,
+  `dropped_events` UInt32,
+  `dropped_links` UInt32,
+  `attr_str_keys` Array(String),
+  `attr_str_values` Array(String),
+  `attr_int_keys` Array(String),
+  `attr_int_values` Array(Int64),
+  `attr_float_keys` Array(String),
+  `attr_float_values` Array(Float64),
+  `attr_bool_keys` Array(String),
+  `attr_bool_values` Array(UInt8),
+  `attr_other_keys` Array(String),
+  `attr_other_values` Array(String),
+  `scope_name` String,
+  `scope_version` String,
+  `scope_attrs` String,
+  `scope_dropped` UInt32,
+  `scope_schema_url` String,
+  `event_time_ns` Array(UInt64),
+  `event_name` Array(String),
+  `event_attrs` Array(String),
+  `event_dropped` Array(UInt32),
+  `link_trace_id` Array(FixedString(16)),
+  `link_span_id` Array(FixedString(8)),
+  `link_trace_state` Array(String),
+  `link_attrs` Array(String),
+  `link_dropped` Array(UInt32),
+  `link_flags` Array(UInt32)
+) ENGINE = MergeTree
+PARTITION BY intDiv(start_ns, 86400000000000)
+ORDER BY (service_name, intDiv(start_ns, 3600000000000), trace_id)
+SETTINGS index_granularity = 2048;
+
+CREATE TABLE IF NOT EXISTS `resources` (
+  `resource_id` FixedString(8),
+  `seen_ns` UInt64,
+  `service_name` String,
+  `res_str_keys` Array(String),
+  `res_str_values` Array(String),
+  `res_int_keys` Array(String),
+  `res_int_values` Array(Int64),
+  `res_float_keys` Array(String),
+  `res_float_values` Array(Float64),
+  `res_bool_keys` Array(String),
+  `res_bool_values` Array(UInt8),
+  `res_other_keys` Array(String),
+  `res_other_values` Array(String),
+  `res_dropped` UInt32,
+  `res_schema_url` String
+) ENGINE = ReplacingMergeTree
+PARTITION BY intDiv(seen_ns, 86400000000000)
+ORDER BY resource_id
+SETTINGS index_granularity = 1024;
+
+CREATE TABLE IF NOT EXISTS `trace_index` (
+  trace_id FixedString(16),
+  start_min UInt64,
+  start_max UInt64,
+  end_max UInt64,
+  services Array(String),
+  has_root UInt8,
+  root_service String,
+  root_name String
+) ENGINE = MergeTree
+PARTITION BY intDiv(start_min, 86400000000000)
+ORDER BY trace_id
+SETTINGS index_granularity = 1024;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS `trace_index_mv` TO `trace_index` AS
+SELECT
+  trace_id,
+  min(start_ns) AS start_min,
+  max(start_ns) AS start_max,
+  max(start_ns + duration_ns) AS end_max,
+  groupUniqArray(service_name) AS services,
+  max(parent_span_id = unhex('0000000000000000')) AS has_root,
+  anyIf(service_name, parent_span_id = unhex('0000000000000000')) AS root_service,
+  anyIf(name, parent_span_id = unhex('0000000000000000')) AS root_name
+FROM `spans`
+GROUP BY trace_id;

@@ -1,0 +1,94 @@
+CREATE TABLE IF NOT EXISTS `spans` (
+  `trace_id` FixedString(16) CODEC(ZSTD(1)),
+  `span_id` FixedString(8) CODEC(ZSTD(1)),
+  `parent_span_id` FixedString(8) CODEC(ZSTD(1)),
+  `trace_state` String CODEC(ZSTD(1)),
+  `flags` UInt32 CODEC(ZSTD(1)),
+  `name` LowCardinality(String) CODEC(ZSTD(1)),
+  `kind` UInt8 CODEC(ZSTD(1)),
+  `start_ns` UInt64 CODEC(Delta, ZSTD(1)),
+  `duration_ns` UInt64 CODEC(ZSTD(1)),
+  `status_code` UInt8 CODEC(ZSTD(1)),
+  `status_message` String CODEC(ZSTD(1)),
+  `service_name` LowCardinality(String) CODEC(ZSTD(1)),
+  `resource_id` FixedString(8) CODEC(ZSTD(1)),
+  `dropped_attributes` UInt32 CODEC(ZSTD(1)),
+  `dropped_events` UInt32 CODEC(ZSTD(1)),
+  `dropped_links` UInt32 CODEC(ZSTD(1)),
+  `attr_str_keys` Array(LowCardinality(String)) CODEC(ZSTD(1)),
+  `attr_str_values` Array(String) CODEC(ZSTD(1)),
+  `attr_int_keys` Array(LowCardinality(String)) CODEC(ZSTD(1)),
+  `attr_int_values` Array(Int64) CODEC(ZSTD(1)),
+  `attr_float_keys` Array(LowCardinality(String)) CODEC(ZSTD(1)),
+  `attr_float_values` Array(Float64) CODEC(ZSTD(1)),
+  `attr_bool_keys` Array(LowCardinality(String)) CODEC(ZSTD(1)),
+  `attr_bool_values` Array(UInt8) CODEC(ZSTD(1)),
+  `attr_other_keys` Array(LowCardinality(String)) CODEC(ZSTD(1)),
+  `attr_other_values` Array(String) CODEC(ZSTD(1)),
+  `scope_name` LowCardinality(String) CODEC(ZSTD(1)),
+  `scope_version` LowCardinality(String) CODEC(ZSTD(1)),
+  `scope_attrs` LowCardinality(String) CODEC(ZSTD(1)),
+  `scope_dropped` UInt32 CODEC(ZSTD(1)),
+  `scope_schema_url` LowCardinality(String) CODEC(ZSTD(1)),
+  `event_time_ns` Array(UInt64) CODEC(ZSTD(1)),
+  `event_name` Array(LowCardinality(String)) CODEC(ZSTD(1)),
+  `event_attrs` Array(String) CODEC(ZSTD(1)),
+  `event_dropped` Array(UInt32) CODEC(ZSTD(1)),
+  `link_trace_id` Array(FixedString(16)) CODEC(ZSTD(1)),
+  `link_span_id` Array(FixedString(8)) CODEC(ZSTD(1)),
+  `link_trace_state` Array(String) CODEC(ZSTD(1)),
+  `link_attrs` Array(String) CODEC(ZSTD(1)),
+  `link_dropped` Array(UInt32) CODEC(ZSTD(1)),
+  `link_flags` Array(UInt32) CODEC(ZSTD(1))
+) ENGINE = MergeTree
+PARTITION BY intDiv(start_ns, 86400000000000)
+ORDER BY (service_name, intDiv(start_ns, 3600000000000), trace_id)
+SETTINGS index_granularity = 2048, min_compress_block_size = 4096, max_compress_block_size = 65536, fsync_after_insert = 1, fsync_part_directory = 1;
+
+CREATE TABLE IF NOT EXISTS `resources` (
+  `resource_id` FixedString(8) CODEC(ZSTD(1)),
+  `seen_ns` UInt64 CODEC(ZSTD(1)),
+  `service_name` LowCardinality(String) CODEC(ZSTD(1)),
+  `res_str_keys` Array(LowCardinality(String)) CODEC(ZSTD(1)),
+  `res_str_values` Array(String) CODEC(ZSTD(1)),
+  `res_int_keys` Array(LowCardinality(String)) CODEC(ZSTD(1)),
+  `res_int_values` Array(Int64) CODEC(ZSTD(1)),
+  `res_float_keys` Array(LowCardinality(String)) CODEC(ZSTD(1)),
+  `res_float_values` Array(Float64) CODEC(ZSTD(1)),
+  `res_bool_keys` Array(LowCardinality(String)) CODEC(ZSTD(1)),
+  `res_bool_values` Array(UInt8) CODEC(ZSTD(1)),
+  `res_other_keys` Array(LowCardinality(String)) CODEC(ZSTD(1)),
+  `res_other_values` Array(String) CODEC(ZSTD(1)),
+  `res_dropped` UInt32 CODEC(ZSTD(1)),
+  `res_schema_url` LowCardinality(String) CODEC(ZSTD(1))
+) ENGINE = ReplacingMergeTree
+PARTITION BY intDiv(seen_ns, 86400000000000)
+ORDER BY resource_id
+SETTINGS index_granularity = 1024, fsync_after_insert = 1, fsync_part_directory = 1;
+
+CREATE TABLE IF NOT EXISTS `trace_index` (
+  trace_id FixedString(16),
+  start_min UInt64,
+  start_max UInt64,
+  end_max UInt64,
+  services Array(LowCardinality(String)),
+  has_root UInt8,
+  root_service LowCardinality(String),
+  root_name LowCardinality(String)
+) ENGINE = MergeTree
+PARTITION BY intDiv(start_min, 86400000000000)
+ORDER BY trace_id
+SETTINGS index_granularity = 1024, fsync_after_insert = 1, fsync_part_directory = 1;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS `trace_index_mv` TO `trace_index` AS
+SELECT
+  trace_id,
+  min(start_ns) AS start_min,
+  max(start_ns) AS start_max,
+  max(start_ns + duration_ns) AS end_max,
+  groupUniqArray(service_name) AS services,
+  max(parent_span_id = unhex('0000000000000000')) AS has_root,
+  anyIf(service_name, parent_span_id = unhex('0000000000000000')) AS root_service,
+  anyIf(name, parent_span_id = unhex('0000000000000000')) AS root_name
+FROM `spans`
+GROUP BY trace_id;
