@@ -178,7 +178,10 @@ const ALL_TYPES: AttrType[] = ['str', 'int', 'float', 'bool', 'other'];
 function typed(prefix: 'attr' | 'res', type: AttrType, key: string, op: ComparisonOp, value: Sql): Sql {
   const keys = ident(`${prefix}_${type}_keys`);
   const values = ident(`${prefix}_${type}_values`);
-  return sql`arrayExists((k, v) -> k = ${key} AND ${compare(sql`v`, op, value)}, ${keys}, ${values})`;
+  const exact = sql`arrayExists((k, v) -> k = ${key} AND ${compare(sql`v`, op, value)}, ${keys}, ${values})`;
+  // For equality, has() first: a vectorised scan that rules out most rows
+  // before the lambda runs (a user id at 10M spans: 5.4 s -> 3.5-4.4 s).
+  return op === '=' ? sql`(has(${values}, ${value}) AND ${exact})` : exact;
 }
 
 function exists(prefix: 'attr' | 'res', key: string): Sql {
