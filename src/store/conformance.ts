@@ -402,6 +402,13 @@ describe('TraceQL structure and pipelines', () => {
     assert.deepEqual(await metrics(`{ ${svc} } | quantile_over_time(duration, 0, 1)`), { '[["p",0]]': [0.01], '[["p",1]]': [0.4] });
     assert.deepEqual(await metrics(`{ ${svc} } | sum_over_time(span.rows) by(resource.service.name)`), { '[["resource.service.name","tree-svc"]]': [40] });
     assert.deepEqual(Object.keys(await metrics(`{ ${svc} } | count_over_time() by(name) | topk(2)`)).sort(), ['[["name","db"]]', '[["name","root"]]']);
+    // Durations 10, 50, 100, 200, 300, 400 ms in power-of-two nanosecond buckets, labelled in seconds.
+    const buckets = await metrics(`{ ${svc} } | histogram_over_time(duration)`);
+    const b = (ns: number) => `[["__bucket",${2 ** Math.ceil(Math.log2(ns)) / 1e9}]]`;
+    const expected: Record<string, number[]> = {};
+    for (const ns of [1e7, 5e7, 1e8, 2e8, 3e8, 4e8]) expected[b(ns)] = [(expected[b(ns)]?.[0] ?? 0) + 1];
+    assert.deepEqual(buckets, expected);
+    assert.deepEqual(expected[b(4e8)], [2], '300 and 400 ms share the 2^29 ns bucket');
     assert.deepEqual(Object.keys(await metrics(`{ ${svc} } | count_over_time() by(name) | bottomk(2)`)).sort(), ['[["name","cache"]]', '[["name","leaf"]]']);
   });
 

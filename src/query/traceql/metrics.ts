@@ -33,16 +33,24 @@ export async function queryMetrics(q: Query, reader: TraceReader, req: MetricsRe
   const m = stages[metricsAt] as MetricsStage;
   const after = stages.slice(metricsAt + 1);
 
-  const where = compileCondition(first.expr, { range: req.range });
+  let where = compileCondition(first.expr, { range: req.range });
   const by = m.by.map((f) => ({ field: f, text: compileText(f) }));
   const { values, labels } = aggregate(m);
-  const rows = await reader.metricsSeries({ range: req.range, stepNs: req.stepNs, where, by: by.map((b) => b.text), values });
+  // histogram_over_time: one more group key, the value's power-of-two bucket.
+  const histogram = m.fn === 'histogram_over_time';
+  const bucketExpr = histogram ? sql`toString(pow(2, ceil(log2(${compileNumber(m.field!)}))))` : null;
+  if (histogram) where = sql`(${where}) AND ${compileNumber(m.field!)} > 0`;
+  const rows = await reader.metricsSeries({ range: req.range, stepNs: req.stepNs, where, by: [...by.map((b) => b.text), ...(bucketExpr ? [bucketExpr] : [])], values });
 
   const stepS = Number(req.stepNs) / 1e9;
   const series = new Map<string, Series>();
   for (const row of rows) {
     for (let v = 0; v < labels.length; v++) {
       const byLabels: KeyValueJson[] = by.map((b, i) => ({ key: labelName(b.field), value: { stringValue: row.by[i] } }));
+      if (histogram) {
+        const upper = Number(row.by[by.length]);
+        byLabels.push({ key: '__bucket', value: { doubleValue: isDuration(m.field) ? upper / 1e9 : upper } });
+      }
       const seriesLabels = [...byLabels, ...labels[v]];
       if (seriesLabels.length === 0) seriesLabels.push({ key: '__name__', value: { stringValue: m.fn } });
       const key = JSON.stringify(seriesLabels);
@@ -50,8 +58,8 @@ export async function queryMetrics(q: Query, reader: TraceReader, req: MetricsRe
       if (!s) series.set(key, (s = { labels: seriesLabels, samples: [] }));
       let value = row.values[v];
       if (m.fn === 'rate') value = value / stepS;
-      // Durations are reported in seconds, as Tempo reports them.
-      else if (isDuration(m.field)) value = value / 1e9;
+      // Durations are reported in seconds, as Tempo reports them (a histogram's values are counts).
+      else if (isDuration(m.field) && !histogram) value = value / 1e9;
       if (!Number.isNaN(value)) s.samples.push([Number((req.range.startNs + BigInt(row.bucket) * req.stepNs) / 1_000_000n), value]);
     }
   }
@@ -86,7 +94,7 @@ function aggregate(m: MetricsStage): { values: Sql[]; labels: KeyValueJson[][] }
         labels: m.quantiles.map((q) => [{ key: 'p', value: { doubleValue: q } }]),
       };
     case 'histogram_over_time':
-      throw new TraceQLUnsupportedError('histogram_over_time (its buckets are labels, computed per span; planned next)', m.pos);
+      return { values: [sql`toFloat64(count())`], labels: [[]] };
   }
 }
 
