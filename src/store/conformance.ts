@@ -220,7 +220,14 @@ describe('tag search', () => {
       segment([
         rs('tags-frontend', [
           { traceId: traceSlow, spanId: hex(8), name: 'GET /slow', durationNs: 2_000_000_000n, attributes: [{ key: 'http.method', value: { stringValue: 'GET' } }, { key: 'http.status_code', value: { intValue: '500' } }], status: 2 },
-          { traceId: traceFast, spanId: hex(8), name: 'GET /fast', durationNs: 5_000_000n, attributes: [{ key: 'http.method', value: { stringValue: 'POST' } }, { key: 'user.id', value: { stringValue: "o'brien\\n--" } }] },
+          {
+            traceId: traceFast,
+            spanId: hex(8),
+            name: 'GET /fast',
+            durationNs: 5_000_000n,
+            attributes: [{ key: 'http.method', value: { stringValue: 'POST' } }, { key: 'user.id', value: { stringValue: "o'brien\\n--" } }],
+            links: [{ traceId: traceSlow, spanId: hex(8), attributes: [{ key: 'link.kind', value: { stringValue: 'follows "quoted"' } }] }],
+          },
         ], [{ key: 'k8s.namespace.name', value: { stringValue: 'prod-eu' } }]),
         rs('tags-backend', [
           {
@@ -308,6 +315,19 @@ describe('tag search', () => {
       ['{ !(status = error) && .http.method = "POST" }', [traceFast]],
       ['{ (.http.method = "GET" || .retry = true) && resource.service.name =~ "tags-.*" }', [traceSlow, traceOther]],
       [`{ .user.id = ${printString("o'brien\\n--")} }`, [traceFast]],
+      ['{ event.pool.size = 10 }', [traceOther]],
+      ['{ event.pool.size = 10.0 }', [traceOther]],
+      ['{ event.pool.size != 10 && resource.service.name =~ "tags-.*" }', []],
+      ['{ event.pool.size = nil && resource.service.name =~ "tags-.*" }', [traceSlow, traceFast]],
+      ['{ event.pool.size != nil }', [traceOther]],
+      [`{ link.link.kind = ${printString('follows "quoted"')} }`, [traceFast]],
+      ['{ link.link.kind = "follows" }', []],
+      ['{ instrumentation:name = "lib" && instrumentation.anything = nil && resource.service.name =~ "tags-.*" }', all],
+      ['{ span.http.status_code * 2 = 1000 }', [traceSlow]],
+      ['{ duration / 2 > 500ms && resource.service.name =~ "tags-.*" }', [traceSlow]],
+      ['{ -span.http.status_code < -400 }', [traceSlow]],
+      ['{ .ratio * 4 = 2 }', [traceOther]],
+      ['{ span.http.status_code % 7 = 3 && span.http.status_code ^ 2 = 250000 }', [traceSlow]],
     ];
     for (const [q, expected] of cases) assert.deepEqual(await traceql(q), [...expected].sort(), q);
     // Injection through TraceQL: names and values are data.

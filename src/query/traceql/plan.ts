@@ -68,10 +68,57 @@ const FLIPPED: Record<ComparisonOp, ComparisonOp> = { '=': '=', '!=': '!=', '>':
 function comparison(op: ComparisonOp, left: FieldExpr, right: FieldExpr, ctx: PlanContext): Sql {
   // Field on the left, value on the right.
   if (left.kind === 'static' && right.kind !== 'static') return comparison(FLIPPED[op], right, left, ctx);
-  if (right.kind !== 'static') throw new TraceQLUnsupportedError('comparing two fields', right.pos);
+  // Arithmetic, and numeric fields compared with each other: both sides as
+  // numbers (NaN, and so false, where an attribute is absent).
+  if (isArithmetic(left) || isArithmetic(right) || (right.kind !== 'static' && isNumericField(left) && isNumericField(right))) {
+    if (op === '=~' || op === '!~') throw new TraceQLUnsupportedError(`'${op}' on arithmetic`, left.pos);
+    return sql`${numeric(left)} ${sqlOp(op)} ${numeric(right)}`;
+  }
+  if (right.kind !== 'static') throw new TraceQLUnsupportedError('comparing two fields that are not numbers', right.pos);
   if (left.kind === 'intrinsic') return intrinsicCompare(left, op, right, ctx);
   if (left.kind === 'attribute') return attributeCompare(left, op, right);
   throw new TraceQLUnsupportedError(`${printField(left)} on the left of '${op}'`, left.pos);
+}
+
+function isArithmetic(e: FieldExpr): boolean {
+  return (e.kind === 'binary' && ['+', '-', '*', '/', '%', '^'].includes(e.op)) || (e.kind === 'unary' && e.op === '-');
+}
+
+function isNumericField(e: FieldExpr): boolean {
+  return (e.kind === 'attribute' && !e.parent && (e.scope === 'span' || e.scope === 'any')) || (e.kind === 'intrinsic' && (e.name === 'duration' || e.name === 'span:duration'));
+}
+
+/** A numeric expression on a span row: durations in nanoseconds, absent attributes NaN. */
+function numeric(e: FieldExpr): Sql {
+  switch (e.kind) {
+    case 'static':
+      if (e.type === 'int' || e.type === 'duration') return sql`toFloat64(${e.value})`;
+      if (e.type === 'float') return sql`toFloat64(${e.value})`;
+      throw new TraceQLUnsupportedError(`a ${e.type} in arithmetic`, e.pos);
+    case 'unary':
+      return sql`(-${numeric(e.operand)})`;
+    case 'binary': {
+      const l = numeric(e.left);
+      const r = numeric(e.right);
+      switch (e.op) {
+        case '+':
+          return sql`(${l} + ${r})`;
+        case '-':
+          return sql`(${l} - ${r})`;
+        case '*':
+          return sql`(${l} * ${r})`;
+        case '/':
+          return sql`(${l} / ${r})`;
+        case '%':
+          return sql`modulo(${l}, ${r})`;
+        case '^':
+          return sql`pow(${l}, ${r})`;
+      }
+      throw new TraceQLUnsupportedError(`'${e.op}' inside arithmetic`, e.pos);
+    }
+    default:
+      return compileNumber(e);
+  }
 }
 
 /** `col op value`, or a regular expression match (fully anchored, as RE2 with ^...$). */
@@ -228,8 +275,51 @@ function attributeCompare(a: Attribute, op: ComparisonOp, v: Static): Sql {
       return sql`(${span} OR ${resource})`;
     }
     default:
-      throw new TraceQLUnsupportedError(`${a.scope}. attributes`, a.pos);
+      return jsonListCompare(a, op, v);
   }
+}
+
+/**
+ * event., link. and instrumentation. attributes are stored as canonical
+ * OTLP/JSON KeyValue lists, one string per event (link, scope). Canonical
+ * means one exact spelling per key and value, so equality and existence are
+ * exact substring tests, on every engine version; other comparisons would
+ * need JSON parsing and are refused.
+ */
+function jsonListCompare(a: Attribute, op: ComparisonOp, v: Static): Sql {
+  const column = a.scope === 'event' ? sql`event_attrs` : a.scope === 'link' ? sql`link_attrs` : null;
+  const keyFragment = `{"key":${JSON.stringify(a.name)},"value":`;
+  const values: string[] = [];
+  switch (v.type) {
+    case 'string':
+      values.push(`{"stringValue":${JSON.stringify(v.value)}}`);
+      break;
+    case 'bool':
+      values.push(`{"boolValue":${v.value}}`);
+      break;
+    case 'int':
+      values.push(`{"intValue":"${v.value}"}`, `{"doubleValue":${Number(v.value)}}`);
+      break;
+    case 'float':
+      values.push(`{"doubleValue":${JSON.stringify(v.value)}}`);
+      if (Number.isInteger(v.value)) values.push(`{"intValue":"${v.value}"}`);
+      break;
+    case 'nil':
+      break;
+    default:
+      throw new TraceQLUnsupportedError(`${a.scope}. attributes compared with a ${v.type}`, v.pos);
+  }
+  if (v.type !== 'nil' && op !== '=' && op !== '!=') throw new TraceQLUnsupportedError(`'${op}' on ${a.scope}. attributes`, a.pos);
+  const has = (x: Sql, fragment: string) => sql`position(${x}, ${fragment}) > 0`;
+  const matches = (x: Sql): Sql => {
+    if (v.type === 'nil') return op === '=' ? sql`NOT ${has(x, keyFragment)}` : has(x, keyFragment);
+    const equal = sql`(${join(values.map((val) => has(x, `${keyFragment}${val}}`)), ' OR ')})`;
+    return op === '=' ? equal : sql`(${has(x, keyFragment)} AND NOT ${equal})`;
+  };
+  if (!column) return matches(sql`scope_attrs`);
+  // `= nil` holds when no event (link) has the key.
+  if (v.type === 'nil' && op === '=') return sql`NOT arrayExists(x -> ${has(sql`x`, keyFragment)}, ${column})`;
+  return sql`arrayExists(x -> ${matches(sql`x`)}, ${column})`;
 }
 
 /** Attributes and intrinsics the query names, as Tempo shows them on matched spans. */
