@@ -115,28 +115,28 @@ function golden(name: string, actual: unknown): void {
   assert.equal(text, readFileSync(file, 'utf8'), `${name} differs from its golden file`);
 }
 
+/**
+ * One Sightline for the whole file, holding the fixed trace: every test
+ * here only reads. (Fixed 2023 timestamps, so the retention is long.)
+ */
+let s: Sightline;
+before(async () => {
+  s = await startSightline({ args: ['--retention', '100000d'] });
+  const r = await postOtlp(s.otlpHttp, JSON.stringify(FIXTURE));
+  assert.equal(r.status, 200, r.body.toString());
+  await eventually(async () => ((await fetch(`${s.api}/api/traces/${TRACE_ID}`)).status === 200 ? true : undefined));
+});
+after(async () => {
+  await s.stop();
+  s.cleanup();
+});
+
 describe('Tempo API golden files', () => {
-  let s: Sightline;
   const get = async (p: string, headers: Record<string, string> = {}) => {
     const r = await fetch(`${s.api}${p}`, { headers });
     assert.equal(r.status, 200, `${p}: ${r.status}`);
     return r;
   };
-
-  before(async () => {
-    // Fixed 2023 timestamps, so keep them well inside the retention.
-    s = await startSightline({ args: ['--retention', '100000d'] });
-    const r = await postOtlp(s.otlpHttp, JSON.stringify(FIXTURE));
-    assert.equal(r.status, 200, r.body.toString());
-    await eventually(async () => {
-      const res = await fetch(`${s.api}/api/traces/${TRACE_ID}`);
-      return res.status === 200 ? true : undefined;
-    });
-  });
-  after(async () => {
-    await s.stop();
-    s.cleanup();
-  });
 
   it('GET /api/traces/{id}', async () => {
     const r = await get(`/api/traces/${TRACE_ID}`);
@@ -196,17 +196,6 @@ describe('Tempo API golden files', () => {
 
 /** The requests Grafana's Tempo data source makes, in its order. */
 describe("Grafana's Tempo data source requests", () => {
-  let s: Sightline;
-  before(async () => {
-    s = await startSightline({ args: ['--retention', '100000d'] });
-    assert.equal((await postOtlp(s.otlpHttp, JSON.stringify(FIXTURE))).status, 200);
-    await eventually(async () => ((await fetch(`${s.api}/api/traces/${TRACE_ID}`)).status === 200 ? true : undefined));
-  });
-  after(async () => {
-    await s.stop();
-    s.cleanup();
-  });
-
   it('passes "Save & test" and reads a version that enables its features', async () => {
     assert.equal((await fetch(`${s.api}/api/echo`, { headers: {} })).status, 200);
     const info = (await (await fetch(`${s.api}/api/status/buildinfo`)).json()) as { version: string };
@@ -247,17 +236,6 @@ describe("Grafana's Tempo data source requests", () => {
 
 /** TraceQL through /api/search, as Grafana's editor and query builder send it. */
 describe('TraceQL search', () => {
-  let s: Sightline;
-  before(async () => {
-    s = await startSightline({ args: ['--retention', '100000d'] });
-    assert.equal((await postOtlp(s.otlpHttp, JSON.stringify(FIXTURE))).status, 200);
-    await eventually(async () => ((await fetch(`${s.api}/api/traces/${TRACE_ID}`)).status === 200 ? true : undefined));
-  });
-  after(async () => {
-    await s.stop();
-    s.cleanup();
-  });
-
   const search = (q: string) => fetch(`${s.api}/api/search?q=${encodeURIComponent(q)}&limit=20&spss=3&start=${START_S}&end=${END_S}`);
 
   it('answers the query builder form with Tempo-shaped results', async () => {
