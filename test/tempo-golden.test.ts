@@ -160,6 +160,17 @@ describe('Tempo API golden files', () => {
     assert.deepEqual(spans.map((sp: any) => sp.spanId.toString('hex')).sort(), ['1000000000000001', '1000000000000002', '1000000000000003']);
   });
 
+  it('GET /api/sightline/traces/{id}/critical-path', async () => {
+    const r = await get(`/api/sightline/traces/${TRACE_ID}/critical-path`);
+    assert.equal(r.status, 200);
+    const cp = (await r.json()) as { segments: { start: string; end: string; selfTimeOnPathNs: number }[]; durationNs: number };
+    // The path tiles the root exactly: contiguous segments summing to the trace's duration.
+    for (let i = 1; i < cp.segments.length; i++) assert.equal(cp.segments[i].start, cp.segments[i - 1].end);
+    assert.equal(cp.segments.reduce((s, x) => s + x.selfTimeOnPathNs, 0), cp.durationNs);
+    golden('critical-path', cp);
+    assert.equal((await fetch(`${s.api}/api/sightline/traces/00000000000000000000000000000bad/critical-path`)).status, 404);
+  });
+
   it('GET /api/search with tags', async () => {
     golden('search-tags', await (await get(`/api/search?tags=${encodeURIComponent('service.name=golden http.method=GET')}&start=${START_S}&end=${END_S}`)).json());
   });
