@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { SqlStore } from './sql-store.js';
-import { initSchema, SchemaVersionError, TABLES, type Layout } from './schema.js';
+import { initSchema, localName, readSchemaVersion, SchemaVersionError, SCHEMA_VERSION, TABLES, type Layout } from './schema.js';
 import type { Engine } from './engine.js';
 import { ResourceBatchBuilder, SpanBatchBuilder } from '../model/span-batch.js';
 import { ResourceRows } from '../receivers/row-templates.js';
@@ -432,6 +432,53 @@ describe('TraceQL structure and pipelines', () => {
     assert.deepEqual(Object.keys(await metrics(`{ ${svc} } | count_over_time() by(name) | bottomk(2)`)).sort(), ['[["name","cache"]]', '[["name","leaf"]]']);
   });
 
+  it('answers metrics from the span_metrics rollup exactly as from the spans', async () => {
+    const minute = 60_000_000_000n;
+    const range = { startNs: ((NOW_NS - 120_000_000_000n) / minute) * minute, endNs: (NOW_NS / minute + 2n) * minute };
+    const sources: string[] = [];
+    // Watch which table each query reads.
+    const watched = new Proxy(store, {
+      get(target, prop, receiver) {
+        if (prop === 'metricsSeries') return (req: { source?: string }) => (sources.push(req.source ?? 'spans'), target.metricsSeries(req as never));
+        return Reflect.get(target, prop, receiver);
+      },
+    });
+    const metrics = async (text: string, rawOnly: boolean) => {
+      const series = await queryMetrics(compileQuery(text), watched, { range, stepNs: 2n * minute, rawOnly });
+      return Object.fromEntries(series.map((s) => [JSON.stringify(s.labels), s.samples]));
+    };
+    const exact = [
+      `{ ${svc} } | count_over_time() by(name)`,
+      `{ ${svc} } | rate() by(status, kind)`,
+      `{ ${svc} && name != "root" } | max_over_time(duration) by(name)`,
+      `{ ${svc} && (name = "db" || status = error) } | min_over_time(duration)`,
+      `{ ${svc} && !(name =~ "c.*") } | sum_over_time(duration) by(resource.service.name)`,
+      `{ ${svc} } | avg_over_time(duration)`,
+    ];
+    for (const q of exact) {
+      sources.length = 0;
+      const raw = await metrics(q, true);
+      const rolled = await metrics(q, false);
+      assert.deepEqual(sources, ['spans', 'rollup'], q);
+      assert.ok(Object.keys(raw).length > 0, q);
+      assert.deepEqual(rolled, raw, q);
+    }
+    // Quantiles: t-digest estimates where the engine merges quantile states at any level, else the spans.
+    sources.length = 0;
+    const q = await metrics(`{ ${svc} } | quantile_over_time(duration, 0, 0.5, 1)`, false);
+    assert.deepEqual(sources, [engine.capabilities.quantileStatesAnyLevel ? 'rollup' : 'spans']);
+    const at = (p: number) => q[JSON.stringify([{ key: 'p', value: { doubleValue: p } }])][0][1];
+    assert.equal(at(0), 0.01);
+    assert.equal(at(1), 0.4);
+    assert.ok(at(0.5) >= 0.05 && at(0.5) <= 0.3, String(at(0.5)));
+    // Not answerable from the rollup: attributes, histograms, unaligned ranges.
+    for (const text of [`{ ${svc} && span.rows > 1 } | count_over_time()`, `{ ${svc} } | count_over_time() by(span.rows)`, `{ ${svc} } | histogram_over_time(duration)`, `{ resource.service.name != "x" } | rate()`]) {
+      sources.length = 0;
+      await metrics(text, false);
+      assert.deepEqual(sources, ['spans'], text);
+    }
+  });
+
   it('runs pipelines: aggregates, filters, by() and coalesce()', async () => {
     assert.deepEqual(await traceIds(`{ ${svc} } | count() > 3`), [t1]);
     assert.deepEqual(await traceIds(`{ ${svc} } | count() = 2`), [t2]);
@@ -492,10 +539,32 @@ describe('retention', () => {
 describe('schema', () => {
   it('is idempotent, and refuses a newer schema version with a clear message', async () => {
     assert.deepEqual(await initSchema(engine, 'test store', layout), { created: false });
-    await engine.exec(sql`INSERT INTO ${ident(TABLES.meta)} (key, value, version) VALUES ('schema_version', '99', 99)`);
+    await engine.exec(sql`INSERT INTO ${ident(TABLES.meta)} (key, value, version) VALUES ('schema_version', '99', ${BigInt(Date.now()) + 1n})`);
     await assert.rejects(initSchema(engine, 'test store', layout), (e: Error) => e instanceof SchemaVersionError && /schema version 99, written by a newer Sightline/.test(e.message));
-    await engine.exec(sql`INSERT INTO ${ident(TABLES.meta)} (key, value, version) VALUES ('schema_version', '1', 100)`);
+    await engine.exec(sql`INSERT INTO ${ident(TABLES.meta)} (key, value, version) VALUES ('schema_version', ${String(SCHEMA_VERSION)}, ${BigInt(Date.now()) + 2n})`);
     assert.deepEqual(await initSchema(engine, 'test store', layout), { created: false });
+  });
+
+  it('migrates a version-1 store: the span-metrics rollup is backfilled from the stored spans', async () => {
+    const rows = async (q: ReturnType<typeof sql>) => (await engine.query(q, 'TabSeparated')).toString('utf8');
+    const rollupCounts = () => rows(sql`SELECT service_name, countMerge(spans) FROM ${ident(TABLES.spanMetrics)} GROUP BY service_name ORDER BY service_name`);
+    const spanCounts = await rows(sql`SELECT service_name, count() FROM ${ident(TABLES.spans)} GROUP BY service_name ORDER BY service_name`);
+    assert.ok(spanCounts.split('\n').length > 2, spanCounts);
+    assert.deepEqual(await rollupCounts(), spanCounts, 'the view kept the rollup in step with every insert so far');
+    // Back to version 1: no rollup, no value indexes.
+    for (let node = 0; node < engine.nodes; node++) {
+      await engine.execOn(node, sql`DROP TABLE ${ident(TABLES.spanMetricsView)}`);
+      await engine.execOn(node, sql`DROP TABLE ${ident(localName(TABLES.spanMetrics, layout))}`);
+      if (engine.capabilities.skipIndexes) await engine.execOn(node, sql`ALTER TABLE ${ident(localName(TABLES.spans, layout))} DROP INDEX attr_str_values_bloom`);
+    }
+    await engine.exec(sql`INSERT INTO ${ident(TABLES.meta)} (key, value, version) VALUES ('schema_version', '1', ${BigInt(Date.now())})`);
+    assert.equal(await readSchemaVersion(engine), 1);
+    assert.deepEqual(await initSchema(engine, 'test store', layout), { created: false });
+    assert.equal(await readSchemaVersion(engine), SCHEMA_VERSION);
+    assert.deepEqual(await rollupCounts(), spanCounts);
+    // Migrating is idempotent, and the view fills the rollup again.
+    assert.deepEqual(await initSchema(engine, 'test store', layout), { created: false });
+    assert.deepEqual(await rollupCounts(), spanCounts);
   });
 });
 });

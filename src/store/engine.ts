@@ -21,6 +21,14 @@ export interface EngineCapabilities {
    * late spans can span many days). Older engines have no limit.
    */
   readonly insertPartitionLimit: boolean;
+  /** Data-skipping indexes (bloom_filter) without experimental settings. */
+  readonly skipIndexes: boolean;
+  /**
+   * A quantile state merges at any level: `quantilesTDigestMerge(0.5, 0.99)`
+   * over states built by `quantileTDigestState`. 18.16 refuses (the level is
+   * part of the state's type), so the span-metrics rollup keeps no digest there.
+   */
+  readonly quantileStatesAnyLevel: boolean;
 }
 
 export const LEAST_CAPABLE: EngineCapabilities = {
@@ -30,6 +38,8 @@ export const LEAST_CAPABLE: EngineCapabilities = {
   jsonFunctions: false,
   tableCompressionSettings: false,
   insertPartitionLimit: false,
+  skipIndexes: false,
+  quantileStatesAnyLevel: false,
 };
 
 /**

@@ -20,6 +20,7 @@ export type {
   IntrinsicField,
   EvalSpan,
   MetricsRow,
+  MetricsSeriesRequest,
   SpanSearchRequest,
   TagValue,
   ValueType,

@@ -17,9 +17,17 @@ import { EngineError, type Engine, type EngineCapabilities } from './engine.js';
  * - trace_index: trace id -> time range, services and root, filled by a
  *   materialized view from every span insert. Trace-by-id reads it first to
  *   learn which (service, hour) ranges of spans to read.
+ * - span_metrics: per minute and (service, span name, kind, status), span
+ *   count and duration aggregates, filled by a materialized view from every
+ *   span insert. RED series and TraceQL metrics over those dimensions read
+ *   it instead of every span (Tempo's metrics-generator, without a
+ *   Prometheus: it is computed from the raw spans as they are stored).
  * - sightline_meta: the schema version.
+ *
+ * Version 2 added span_metrics and the bloom-filter indexes on attribute
+ * values; a version-1 store is migrated at start (see MIGRATIONS).
  */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 export const NS_PER_HOUR = 3_600_000_000_000n;
 export const NS_PER_DAY = 86_400_000_000_000n;
@@ -29,6 +37,8 @@ export const TABLES = {
   resources: 'resources',
   traceIndex: 'trace_index',
   traceIndexView: 'trace_index_mv',
+  spanMetrics: 'span_metrics',
+  spanMetricsView: 'span_metrics_mv',
   meta: 'sightline_meta',
 } as const;
 
@@ -83,10 +93,31 @@ const SHARDING: Record<string, string> = {
   [TABLES.spans]: 'trace_id',
   [TABLES.traceIndex]: 'trace_id',
   [TABLES.resources]: 'resource_id',
+  // Never inserted through: each node's view fills its own shard.
+  [TABLES.spanMetrics]: 'minute',
 };
+
+export const NS_PER_MINUTE = 60_000_000_000n;
+
+/**
+ * Bloom filters over attribute values, one per granule: equality on a
+ * high-cardinality attribute (a user or order id) reads only the granules
+ * that may hold the value. The planner adds `has(values, x)` before the
+ * key-value test so the index applies. About 1 byte per span.
+ */
+const VALUE_INDEXES = [
+  { name: 'attr_str_values_bloom', column: 'attr_str_values' },
+  { name: 'attr_int_values_bloom', column: 'attr_int_values' },
+];
+
+/** `name expr TYPE ...`: after INDEX in CREATE TABLE, after ADD INDEX in ALTER TABLE. */
+function valueIndex(i: (typeof VALUE_INDEXES)[number]): Sql {
+  return sql`${ident(i.name)} ${ident(i.column)} TYPE bloom_filter(0.01) GRANULARITY 1`;
+}
 
 export function createSpansTable(caps: EngineCapabilities, layout: Layout = { database: 'default' }): Sql {
   const columns = SPAN_COLUMNS.map((c) => sql`${ident(c.name)} ${typeName(storeType(c, caps))}${codec(caps, c)}`);
+  if (caps.skipIndexes) columns.push(...VALUE_INDEXES.map((i) => sql`INDEX ${valueIndex(i)}`));
   return sql`CREATE TABLE IF NOT EXISTS ${ident(localName(TABLES.spans, layout))} (
   ${join(columns, ',\n  ')}
 ) ENGINE = MergeTree
@@ -120,6 +151,49 @@ export function createTraceIndexTable(caps: EngineCapabilities, layout: Layout =
 PARTITION BY intDiv(start_min, ${NS_PER_DAY})
 ORDER BY trace_id
 ${mergeTreeSettings(caps, 1024)}`;
+}
+
+export function createSpanMetricsTable(caps: EngineCapabilities, layout: Layout = { database: 'default' }): Sql {
+  const lc = (t: string) => typeName(caps.lowCardinality ? `LowCardinality(${t})` : t);
+  const digest = caps.quantileStatesAnyLevel ? sql`,
+  duration_digest AggregateFunction(quantileTDigest, UInt64)` : sql``;
+  return sql`CREATE TABLE IF NOT EXISTS ${ident(localName(TABLES.spanMetrics, layout))} (
+  minute UInt32,
+  service_name ${lc('String')},
+  name ${lc('String')},
+  kind UInt8,
+  status_code UInt8,
+  spans AggregateFunction(count),
+  duration_sum AggregateFunction(sum, UInt64),
+  duration_min AggregateFunction(min, UInt64),
+  duration_max AggregateFunction(max, UInt64)${digest}
+) ENGINE = AggregatingMergeTree
+PARTITION BY intDiv(minute, 1440)
+ORDER BY (minute, service_name, name, kind, status_code)
+${mergeTreeSettings(caps, 1024)}`;
+}
+
+/** The rollup rows for a set of span rows; same-key rows merge in the background and in queries. */
+export function spanMetricsSelect(from: Sql, caps: EngineCapabilities): Sql {
+  const digest = caps.quantileStatesAnyLevel ? sql`,
+  quantileTDigestState(duration_ns) AS duration_digest` : sql``;
+  return sql`SELECT
+  toUInt32(intDiv(start_ns, ${NS_PER_MINUTE})) AS minute,
+  service_name,
+  name,
+  kind,
+  status_code,
+  countState() AS spans,
+  sumState(duration_ns) AS duration_sum,
+  minState(duration_ns) AS duration_min,
+  maxState(duration_ns) AS duration_max${digest}
+FROM ${from}
+GROUP BY minute, service_name, name, kind, status_code`;
+}
+
+export function createSpanMetricsView(caps: EngineCapabilities, layout: Layout = { database: 'default' }): Sql {
+  return sql`CREATE MATERIALIZED VIEW IF NOT EXISTS ${ident(TABLES.spanMetricsView)} TO ${ident(localName(TABLES.spanMetrics, layout))} AS
+${spanMetricsSelect(ident(localName(TABLES.spans, layout)), caps)}`;
 }
 
 /** On a cluster: the Distributed table in front of a table's shards. */
@@ -188,42 +262,74 @@ export async function initSchema(engine: Engine, describe: string, layout: Layou
         `${describe} has schema version ${found}, written by a newer Sightline; this build understands up to version ${SCHEMA_VERSION}. Upgrade Sightline, or point it at another data location.`,
       );
     } else if (found !== null && found < SCHEMA_VERSION) {
-      throw new SchemaVersionError(
-        `${describe} has schema version ${found}, and this build has no migration from it to version ${SCHEMA_VERSION}.`,
-      );
+      if (!MIGRATIONS[found]) throw new SchemaVersionError(`${describe} has schema version ${found}, and this build has no migration from it to version ${SCHEMA_VERSION}.`);
     }
   } else created = true;
 
   const caps = engine.capabilities;
+  const run = async (statements: Sql[]) => {
+    for (let node = 0; node < engine.nodes; node++) {
+      for (const statement of statements) {
+        try {
+          await engine.execOn(node, statement);
+        } catch (e) {
+          // Another process created it between our check and our create.
+          if (e instanceof EngineError && e.code === 57) continue;
+          throw e;
+        }
+      }
+    }
+  };
+  for (let v = found ?? SCHEMA_VERSION; v < SCHEMA_VERSION; v++) {
+    await run(MIGRATIONS[v](caps, layout));
+    await recordSchemaVersion(engine, v + 1);
+  }
+
   const statements = [
     createMetaTable(),
     createSpansTable(caps, layout),
     createResourcesTable(caps, layout),
     createTraceIndexTable(caps, layout),
     createTraceIndexView(layout),
+    createSpanMetricsTable(caps, layout),
+    createSpanMetricsView(caps, layout),
   ];
   if (layout.cluster) {
     const cluster = layout as Required<Layout>;
-    statements.push(...[TABLES.spans, TABLES.resources, TABLES.traceIndex].map((t) => createDistributedTable(t, cluster)));
+    statements.push(...[TABLES.spans, TABLES.resources, TABLES.traceIndex, TABLES.spanMetrics].map((t) => createDistributedTable(t, cluster)));
   }
-  for (let node = 0; node < engine.nodes; node++) {
-    for (const statement of statements) {
-      try {
-        await engine.execOn(node, statement);
-      } catch (e) {
-        // Another process created it between our check and our create.
-        if (e instanceof EngineError && e.code === 57) continue;
-        throw e;
-      }
-    }
-  }
-  if (found === null) {
-    await engine.exec(
-      sql`INSERT INTO ${ident(TABLES.meta)} (key, value, version) VALUES ('schema_version', ${String(SCHEMA_VERSION)}, ${SCHEMA_VERSION})`,
-    );
-  }
+  await run(statements);
+  if (found === null) await recordSchemaVersion(engine, SCHEMA_VERSION);
   return { created };
 }
+
+async function recordSchemaVersion(engine: Engine, version: number): Promise<void> {
+  // The row version orders records (ReplacingMergeTree keeps the highest): the latest write wins.
+  await engine.exec(sql`INSERT INTO ${ident(TABLES.meta)} (key, value, version) VALUES ('schema_version', ${String(version)}, ${BigInt(Date.now())})`);
+}
+
+/**
+ * Migrations from version v to v + 1, run on every node before the
+ * idempotent CREATEs. Each statement is safe to run again: a migration cut
+ * short by a crash runs again at the next start.
+ */
+export const MIGRATIONS: Record<number, (caps: EngineCapabilities, layout: Layout) => Sql[]> = {
+  // 1 -> 2: the span-metrics rollup, backfilled from the stored spans before
+  // its view starts filling it (Sightline migrates before it ingests), and
+  // the value indexes (built for new parts; old parts merge into indexed ones).
+  1: (caps, layout) => {
+    const spans = ident(localName(TABLES.spans, layout));
+    const rollup = ident(localName(TABLES.spanMetrics, layout));
+    return [
+      ...(caps.skipIndexes ? VALUE_INDEXES.map((i) => sql`ALTER TABLE ${spans} ADD INDEX IF NOT EXISTS ${valueIndex(i)}`) : []),
+      sql`DROP TABLE IF EXISTS ${ident(TABLES.spanMetricsView)}`,
+      sql`DROP TABLE IF EXISTS ${rollup}`,
+      createSpanMetricsTable(caps, layout),
+      sql`INSERT INTO ${rollup} ${spanMetricsSelect(spans, caps)}`,
+      createSpanMetricsView(caps, layout),
+    ];
+  },
+};
 
 async function listTables(engine: Engine): Promise<Set<string>> {
   const out = await engine.query(sql`SELECT name FROM system.tables WHERE database = currentDatabase()`, 'TabSeparated');

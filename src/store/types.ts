@@ -122,6 +122,20 @@ export interface EvalSpan {
 }
 
 /** One bucket of one group of a metrics query. */
+/**
+ * One aggregate per step and group. `source: 'rollup'` reads span_metrics
+ * (per-minute aggregate states; `where`, `by` and `values` may use only its
+ * columns and -Merge functions, and range and step must be whole minutes).
+ */
+export interface MetricsSeriesRequest {
+  range: TimeRange;
+  stepNs: bigint;
+  where: import('../query/sql/index.js').Sql;
+  by: import('../query/sql/index.js').Sql[];
+  values: import('../query/sql/index.js').Sql[];
+  source?: 'spans' | 'rollup';
+}
+
 export interface MetricsRow {
   /** Step index from the range start. */
   bucket: number;
@@ -131,6 +145,9 @@ export interface MetricsRow {
 }
 
 export interface TraceReader {
+  /** What the engine behind this reader can do; planners choose paths by it. */
+  readonly capabilities: import('./engine.js').EngineCapabilities;
+
   /**
    * All spans of a trace, de-duplicated, in no particular order; [] when the
    * trace is unknown. The range, when given, only narrows where to look.
@@ -150,13 +167,7 @@ export interface TraceReader {
   candidateTraces(req: { range: TimeRange; anySpan: import('../query/sql/index.js').Sql; having: import('../query/sql/index.js').Sql; limit: number; offset: number }): Promise<Buffer[]>;
 
   /** Aggregates of matching spans per step bucket and by() group. */
-  metricsSeries(req: {
-    range: TimeRange;
-    stepNs: bigint;
-    where: import('../query/sql/index.js').Sql;
-    by: import('../query/sql/index.js').Sql[];
-    values: import('../query/sql/index.js').Sql[];
-  }): Promise<MetricsRow[]>;
+  metricsSeries(req: MetricsSeriesRequest): Promise<MetricsRow[]>;
 
   /** Every span of these traces (near the range), with the requested per-span values. */
   traceSpans(req: {

@@ -39,7 +39,9 @@ CREATE TABLE IF NOT EXISTS `spans` (
   `link_trace_state` Array(String) CODEC(ZSTD(1)),
   `link_attrs` Array(String) CODEC(ZSTD(1)),
   `link_dropped` Array(UInt32) CODEC(ZSTD(1)),
-  `link_flags` Array(UInt32) CODEC(ZSTD(1))
+  `link_flags` Array(UInt32) CODEC(ZSTD(1)),
+  INDEX `attr_str_values_bloom` `attr_str_values` TYPE bloom_filter(0.01) GRANULARITY 1,
+  INDEX `attr_int_values_bloom` `attr_int_values` TYPE bloom_filter(0.01) GRANULARITY 1
 ) ENGINE = MergeTree
 PARTITION BY intDiv(start_ns, 86400000000000)
 ORDER BY (service_name, intDiv(start_ns, 3600000000000), trace_id)
@@ -92,3 +94,94 @@ SELECT
   anyIf(name, parent_span_id = unhex('0000000000000000')) AS root_name
 FROM `spans`
 GROUP BY trace_id;
+
+CREATE TABLE IF NOT EXISTS `span_metrics` (
+  minute UInt32,
+  service_name LowCardinality(String),
+  name LowCardinality(String),
+  kind UInt8,
+  status_code UInt8,
+  spans AggregateFunction(count),
+  duration_sum AggregateFunction(sum, UInt64),
+  duration_min AggregateFunction(min, UInt64),
+  duration_max AggregateFunction(max, UInt64),
+  duration_digest AggregateFunction(quantileTDigest, UInt64)
+) ENGINE = AggregatingMergeTree
+PARTITION BY intDiv(minute, 1440)
+ORDER BY (minute, service_name, name, kind, status_code)
+SETTINGS index_granularity = 1024, fsync_after_insert = 1, fsync_part_directory = 1;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS `span_metrics_mv` TO `span_metrics` AS
+SELECT
+  toUInt32(intDiv(start_ns, 60000000000)) AS minute,
+  service_name,
+  name,
+  kind,
+  status_code,
+  countState() AS spans,
+  sumState(duration_ns) AS duration_sum,
+  minState(duration_ns) AS duration_min,
+  maxState(duration_ns) AS duration_max,
+  quantileTDigestState(duration_ns) AS duration_digest
+FROM `spans`
+GROUP BY minute, service_name, name, kind, status_code;
+
+-- migration 1 -> 2
+ALTER TABLE `spans` ADD INDEX IF NOT EXISTS `attr_str_values_bloom` `attr_str_values` TYPE bloom_filter(0.01) GRANULARITY 1;
+
+-- migration 1 -> 2
+ALTER TABLE `spans` ADD INDEX IF NOT EXISTS `attr_int_values_bloom` `attr_int_values` TYPE bloom_filter(0.01) GRANULARITY 1;
+
+-- migration 1 -> 2
+DROP TABLE IF EXISTS `span_metrics_mv`;
+
+-- migration 1 -> 2
+DROP TABLE IF EXISTS `span_metrics`;
+
+-- migration 1 -> 2
+CREATE TABLE IF NOT EXISTS `span_metrics` (
+  minute UInt32,
+  service_name LowCardinality(String),
+  name LowCardinality(String),
+  kind UInt8,
+  status_code UInt8,
+  spans AggregateFunction(count),
+  duration_sum AggregateFunction(sum, UInt64),
+  duration_min AggregateFunction(min, UInt64),
+  duration_max AggregateFunction(max, UInt64),
+  duration_digest AggregateFunction(quantileTDigest, UInt64)
+) ENGINE = AggregatingMergeTree
+PARTITION BY intDiv(minute, 1440)
+ORDER BY (minute, service_name, name, kind, status_code)
+SETTINGS index_granularity = 1024, fsync_after_insert = 1, fsync_part_directory = 1;
+
+-- migration 1 -> 2
+INSERT INTO `span_metrics` SELECT
+  toUInt32(intDiv(start_ns, 60000000000)) AS minute,
+  service_name,
+  name,
+  kind,
+  status_code,
+  countState() AS spans,
+  sumState(duration_ns) AS duration_sum,
+  minState(duration_ns) AS duration_min,
+  maxState(duration_ns) AS duration_max,
+  quantileTDigestState(duration_ns) AS duration_digest
+FROM `spans`
+GROUP BY minute, service_name, name, kind, status_code;
+
+-- migration 1 -> 2
+CREATE MATERIALIZED VIEW IF NOT EXISTS `span_metrics_mv` TO `span_metrics` AS
+SELECT
+  toUInt32(intDiv(start_ns, 60000000000)) AS minute,
+  service_name,
+  name,
+  kind,
+  status_code,
+  countState() AS spans,
+  sumState(duration_ns) AS duration_sum,
+  minState(duration_ns) AS duration_min,
+  maxState(duration_ns) AS duration_max,
+  quantileTDigestState(duration_ns) AS duration_digest
+FROM `spans`
+GROUP BY minute, service_name, name, kind, status_code;

@@ -237,7 +237,12 @@ function metricsRange(q: Query, instant: boolean): { range: { startNs: bigint; e
   }
   if (stepNs <= 0n) throw new InvalidQueryError('invalid step: must be positive');
   if ((endNs - startNs) / stepNs > 11_000n) throw new InvalidQueryError('invalid step: more than 11000 points; use a larger step');
-  return { range: { startNs, endNs }, stepNs };
+  // As Tempo: start down and end up to whole steps, so buckets sit on the
+  // same boundaries whatever the exact moment asked (and, for steps of whole
+  // minutes, on the span_metrics rollup's minutes).
+  const alignedStart = startNs - (startNs % stepNs);
+  const alignedEnd = endNs % stepNs === 0n ? endNs : endNs + stepNs - (endNs % stepNs);
+  return { range: { startNs: alignedStart, endNs: alignedEnd }, stepNs };
 }
 
 /** Labels in Prometheus text form, as Tempo's promLabels. */

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compileQuery, planSearch } from './index.js';
 import { compileNumber, compileText } from './plan.js';
-import { createResourcesTable, createSpansTable, createTraceIndexTable, createTraceIndexView } from '../../store/schema.js';
+import { createResourcesTable, createSpanMetricsTable, createSpanMetricsView, createSpansTable, createTraceIndexTable, createTraceIndexView, MIGRATIONS } from '../../store/schema.js';
 import { LEAST_CAPABLE } from '../../store/engine.js';
 import { capabilitiesFor } from '../../store/clickhouse/index.js';
 
@@ -68,7 +68,17 @@ describe('pinned SQL', () => {
 
   for (const [name, caps] of [['clickhouse-18.16', LEAST_CAPABLE], ['clickhouse-24.8', capabilitiesFor('24.8.4.13')]] as const) {
     it(`schema for ${name}`, () => {
-      const single = [createSpansTable(caps), createResourcesTable(caps), createTraceIndexTable(caps), createTraceIndexView()].map((s) => `${s.text};\n`).join('\n');
+      const single = [
+        createSpansTable(caps),
+        createResourcesTable(caps),
+        createTraceIndexTable(caps),
+        createTraceIndexView(),
+        createSpanMetricsTable(caps),
+        createSpanMetricsView(caps),
+        ...MIGRATIONS[1](caps, { database: 'default' }).map((s) => ({ text: `-- migration 1 -> 2\n${s.text}` })),
+      ]
+        .map((s) => `${s.text};\n`)
+        .join('\n');
       assert.deepEqual(capabilitiesFor(name === 'clickhouse-18.16' ? '18.16.1' : '24.8.4.13'), caps);
       pinned(`schema-${name}.sql`, single);
     });

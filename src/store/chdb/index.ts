@@ -35,6 +35,8 @@ export class ChdbEngine implements Engine {
     jsonFunctions: true,
     tableCompressionSettings: true,
     insertPartitionLimit: true,
+    skipIndexes: true,
+    quantileStatesAnyLevel: true,
   };
   version = '';
 

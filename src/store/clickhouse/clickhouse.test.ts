@@ -23,6 +23,8 @@ describe('ClickHouse target', () => {
       fsyncSettings: false,
       tableCompressionSettings: false,
       insertPartitionLimit: false,
+      skipIndexes: false,
+      quantileStatesAnyLevel: false,
     });
     assert.ok(Object.values(capabilitiesFor('24.8.4.13')).every(Boolean));
     const v19 = capabilitiesFor('19.10.1');

@@ -56,6 +56,11 @@ export function capabilitiesFor(version: string): EngineCapabilities {
     fsyncSettings: atLeast(21, 1),
     tableCompressionSettings: atLeast(22, 1),
     insertPartitionLimit: atLeast(19, 1),
+    // Skipping indexes left experimental in 19.17 (ClickHouse PR 7974).
+    skipIndexes: atLeast(20, 1),
+    // Refused on 18.16, accepted on chDB 26.7; 22.1 is a conservative floor
+    // (the release in between was not available to test).
+    quantileStatesAnyLevel: atLeast(22, 1),
   };
 }
 
