@@ -1,0 +1,52 @@
+/**
+ * The UI's model layer: API payloads in, view models out, with no DOM.
+ * Root tsc compiles it (and its tests) for node --test; Vite bundles it.
+ */
+export { base64ToHex, type Attribute, type TraceByIdJson } from './otlp.js';
+export { buildTrace, visibleRows, ancestors, reveal, collapseToDepth, layoutSpans, type TraceModel, type SpanNode, type Layout } from './trace.js';
+export { parseCriticalPath, mapCriticalPath, pathSpans, segmentFractions, type CriticalPathJson, type CriticalPathView } from './critical-path.js';
+export { findSpans } from './find.js';
+export { navigate, rowPosition, windowRows, scrollToRow, type NavKey } from './navigation.js';
+export {
+  searchRows,
+  withCounts,
+  sortRows,
+  scatterLayout,
+  traceCounts,
+  traceIdHex,
+  type SearchRow,
+  type SearchResponseJson,
+  type SortKey,
+  type ScatterLayout,
+} from './search-results.js';
+export { tokenize, quoteString, type Token, type TokenKind } from './traceql-tokens.js';
+export {
+  completionContext,
+  narrowingQuery,
+  fieldItems,
+  valueItems,
+  operatorItems,
+  applyCompletion,
+  type CompletionContext,
+  type CompletionItem,
+  type TagScopesJson,
+  type TagValuesJson,
+} from './completion.js';
+export { readQuickFilters, applyQuickFilter, isDuration, type QuickFilters, type QuickFilterKey } from './quick-filters.js';
+export { parseQueryError, type QueryError } from './query-error.js';
+export {
+  parseRoute,
+  formatRoute,
+  resolveRange,
+  normalizeTraceId,
+  traceRoute,
+  RANGE_PRESETS,
+  LIMITS,
+  DEFAULT_SEARCH,
+  type Route,
+  type SearchState,
+  type TraceState,
+  type TimeRange,
+  type RangePreset,
+} from './routes.js';
+export { formatDuration, formatMs, formatTimestamp, formatAgo, durationTicks, timeTicks, formatClock, nsStringToMs } from './format.js';

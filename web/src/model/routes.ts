@@ -1,0 +1,139 @@
+/**
+ * Every view's state lives in its URL, so any screen can be shared as a
+ * link. These functions turn a path and query string into a typed route and
+ * back; defaults are left out so links stay short.
+ *
+ *   /search?q=<TraceQL>&range=1h&limit=20&scale=log
+ *   /search?q=...&start=<unix s>&end=<unix s>
+ *   /trace/<traceId>?span=<spanId>&find=<text>&collapsed=<spanId>,...&zoom=0.1-0.4&times=raw&cp=off
+ */
+
+export const RANGE_PRESETS = ['5m', '15m', '1h', '6h', '24h'] as const;
+export type RangePreset = (typeof RANGE_PRESETS)[number];
+export type TimeRange = { preset: RangePreset } | { start: number; end: number };
+
+export const LIMITS = [20, 50, 100, 500] as const;
+
+export interface SearchState {
+  q: string;
+  range: TimeRange;
+  limit: number;
+  scale: 'linear' | 'log';
+}
+
+export interface TraceState {
+  traceId: string;
+  span?: string;
+  find: string;
+  collapsed: string[];
+  /** Zoom: the part of the trace shown, as fractions [from, to] of its duration. */
+  zoom?: [number, number];
+  /** Bars as recorded, or corrected for clock skew (the default, matching the critical path). */
+  times: 'corrected' | 'raw';
+  criticalPath: boolean;
+}
+
+export type Route = { page: 'search'; state: SearchState } | { page: 'trace'; state: TraceState } | { page: 'not-found'; path: string };
+
+const DEFAULT_PRESET: RangePreset = '1h';
+export const DEFAULT_SEARCH: SearchState = { q: '', range: { preset: DEFAULT_PRESET }, limit: 20, scale: 'linear' };
+
+const PRESET_SECONDS: Record<RangePreset, number> = { '5m': 300, '15m': 900, '1h': 3600, '6h': 21_600, '24h': 86_400 };
+
+/** Unix seconds a range covers at `nowMs`. */
+export function resolveRange(range: TimeRange, nowMs: number): { start: number; end: number } {
+  if ('preset' in range) {
+    const end = Math.ceil(nowMs / 1000);
+    return { start: end - PRESET_SECONDS[range.preset], end };
+  }
+  return { start: range.start, end: range.end };
+}
+
+/** Trace ids are hex; Tempo drops leading zeros, and people paste upper case. */
+export function normalizeTraceId(raw: string): string | undefined {
+  const id = raw.trim().toLowerCase();
+  if (!/^[0-9a-f]{1,32}$/.test(id)) return undefined;
+  return id.padStart(32, '0');
+}
+
+export function parseRoute(pathname: string, search: string): Route {
+  const params = new URLSearchParams(search);
+  const path = pathname.replace(/\/+$/, '') || '/';
+  if (path === '/' || path === '/search') return { page: 'search', state: parseSearch(params) };
+  const m = /^\/trace\/([^/]+)$/.exec(path);
+  if (m) {
+    let id: string;
+    try {
+      id = decodeURIComponent(m[1]);
+    } catch {
+      id = m[1];
+    }
+    return { page: 'trace', state: parseTrace(id, params) };
+  }
+  return { page: 'not-found', path: pathname };
+}
+
+function parseSearch(p: URLSearchParams): SearchState {
+  const state: SearchState = { ...DEFAULT_SEARCH, q: p.get('q') ?? '' };
+  const preset = p.get('range');
+  const start = Number(p.get('start'));
+  const end = Number(p.get('end'));
+  if (p.has('start') && p.has('end') && Number.isFinite(start) && Number.isFinite(end) && end > start) state.range = { start: Math.floor(start), end: Math.ceil(end) };
+  else if (preset && (RANGE_PRESETS as readonly string[]).includes(preset)) state.range = { preset: preset as RangePreset };
+  const limit = Number(p.get('limit'));
+  if (Number.isInteger(limit) && limit > 0 && limit <= 1000) state.limit = limit;
+  if (p.get('scale') === 'log') state.scale = 'log';
+  return state;
+}
+
+function parseTrace(id: string, p: URLSearchParams): TraceState {
+  const state: TraceState = { traceId: id, find: p.get('find') ?? '', collapsed: [], times: p.get('times') === 'raw' ? 'raw' : 'corrected', criticalPath: p.get('cp') !== 'off' };
+  const span = p.get('span');
+  if (span && /^[0-9a-fA-F]{1,16}$/.test(span)) state.span = span.toLowerCase().padStart(16, '0');
+  const collapsed = p.get('collapsed');
+  if (collapsed) state.collapsed = collapsed.split(',').filter((s) => /^[0-9a-fA-F]{16}$/.test(s)).map((s) => s.toLowerCase());
+  const zoom = /^(\d*\.?\d+)-(\d*\.?\d+)$/.exec(p.get('zoom') ?? '');
+  if (zoom) {
+    const a = Number(zoom[1]);
+    const b = Number(zoom[2]);
+    if (a >= 0 && b <= 1 && b - a > 1e-6) state.zoom = [a, b];
+  }
+  return state;
+}
+
+/** The URL (path and query) of a route. */
+export function formatRoute(route: Route): string {
+  if (route.page === 'not-found') return route.path;
+  const p = new URLSearchParams();
+  if (route.page === 'search') {
+    const s = route.state;
+    if (s.q) p.set('q', s.q);
+    if ('preset' in s.range) {
+      if (s.range.preset !== DEFAULT_PRESET) p.set('range', s.range.preset);
+    } else {
+      p.set('start', String(s.range.start));
+      p.set('end', String(s.range.end));
+    }
+    if (s.limit !== DEFAULT_SEARCH.limit) p.set('limit', String(s.limit));
+    if (s.scale === 'log') p.set('scale', 'log');
+    const qs = p.toString();
+    return `/search${qs ? `?${qs}` : ''}`;
+  }
+  const s = route.state;
+  if (s.span) p.set('span', s.span);
+  if (s.find) p.set('find', s.find);
+  if (s.collapsed.length > 0) p.set('collapsed', s.collapsed.join(','));
+  if (s.zoom) p.set('zoom', `${round(s.zoom[0])}-${round(s.zoom[1])}`);
+  if (s.times === 'raw') p.set('times', 'raw');
+  if (!s.criticalPath) p.set('cp', 'off');
+  const qs = p.toString().replace(/%2C/g, ',');
+  return `/trace/${encodeURIComponent(s.traceId)}${qs ? `?${qs}` : ''}`;
+}
+
+function round(x: number): string {
+  return String(Number(x.toFixed(6)));
+}
+
+export function traceRoute(traceId: string, extra: Partial<TraceState> = {}): Route {
+  return { page: 'trace', state: { traceId, find: '', collapsed: [], times: 'corrected', criticalPath: true, ...extra } };
+}
