@@ -432,6 +432,43 @@ describe('TraceQL structure and pipelines', () => {
     assert.deepEqual(Object.keys(await metrics(`{ ${svc} } | count_over_time() by(name) | bottomk(2)`)).sort(), ['[["name","cache"]]', '[["name","leaf"]]']);
   });
 
+  it('compares a selection with its baseline, attribute by attribute', async () => {
+    const range = { startNs: NOW_NS - 60_000_000_000n, endNs: NOW_NS };
+    const compare = async (text: string) => {
+      const series = await queryMetrics(compileQuery(text), store, { range, stepNs: 60_000_000_000n });
+      return Object.fromEntries(series.map((s) => [s.labels.map((l) => `${l.key}=${JSON.stringify(Object.values(l.value)[0] ?? null)}`).join(','), s.samples.reduce((n, x) => n + x[1], 0)]));
+    };
+    const all = await compare(`{ ${svc} } | compare({ name = "db" })`);
+    const expected: Record<string, number> = {
+      '__meta_type="selection",name="db"': 2,
+      '__meta_type="baseline",name="root"': 2,
+      '__meta_type="baseline",name="leaf"': 1,
+      '__meta_type="baseline",name="cache"': 1,
+      '__meta_type="selection",span.rows="10"': 1,
+      '__meta_type="selection",span.rows="30"': 1,
+      '__meta_type="selection",resource.service.name="tree-svc"': 2,
+      '__meta_type="baseline",resource.service.name="tree-svc"': 4,
+      '__meta_type="selection",status="unset"': 2,
+      '__meta_type="selection_total",span.rows=null': 2,
+      '__meta_type="selection_total",name=null': 2,
+      '__meta_type="baseline_total",name=null': 4,
+    };
+    for (const [k, n] of Object.entries(expected)) assert.equal(all[k], n, k);
+    assert.equal(all['__meta_type="baseline_total",span.rows=null'], undefined, 'no baseline span has rows');
+    assert.ok(!Object.keys(all).some((k) => k.startsWith('__meta_error')));
+    // topN = 1: one value per attribute and group, and the cut attributes flagged.
+    const top1 = await compare(`{ ${svc} } | compare({ name = "db" }, 1)`);
+    assert.equal(top1['__meta_type="baseline",name="root"'], 2);
+    assert.equal(top1['__meta_type="baseline",name="leaf"'], undefined);
+    assert.equal(top1['__meta_error="__too_many_values__",name=null'], 0);
+    assert.equal(top1['__meta_error="__too_many_values__",span.rows=null'], 0);
+    assert.equal(top1['__meta_type="baseline_total",name=null'], 4, 'totals count every value');
+    // A selection window: spans outside it are baseline.
+    const windowed = await compare(`{ ${svc} } | compare({ name = "db" }, 10, 1, 2)`);
+    assert.equal(windowed['__meta_type="baseline",name="db"'], 2);
+    assert.equal(windowed['__meta_type="selection_total",name=null'], undefined);
+  });
+
   it('answers metrics from the span_metrics rollup exactly as from the spans', async () => {
     const minute = 60_000_000_000n;
     const range = { startNs: ((NOW_NS - 120_000_000_000n) / minute) * minute, endNs: (NOW_NS / minute + 2n) * minute };

@@ -18,6 +18,9 @@ import type {
   EvalSpan,
   MetricsRow,
   MetricsSeriesRequest,
+  CompareRequest,
+  CompareCounts,
+  CompareValueType,
   Store,
   StoreStats,
   TagSearchRequest,
@@ -370,6 +373,75 @@ SELECT toString(b), ${keys}, [${join(req.values.map((_, i) => sql`toFloat64(${id
 FROM (${inner})
 ORDER BY b`);
     return res.data.map(([b, by, values]) => ({ bucket: Number(b), by, values: values.map((v) => (typeof v === 'number' ? v : Number(v))) }));
+  }
+
+  async compareCounts(req: CompareRequest): Promise<CompareCounts> {
+    const TYPES: CompareValueType[] = ['string', 'int', 'float', 'bool'];
+    // Every (key, value, type) of a span: intrinsics, span attributes, and its
+    // resource's attributes (joined from the small resources table).
+    const typed = (prefix: string, scope: string): Sql[] => [
+      sql`arrayMap((k, x) -> (concat(${scope}, k), x, 0), ${ident(`${prefix}_str_keys`)}, ${ident(`${prefix}_str_values`)})`,
+      sql`arrayMap((k, x) -> (concat(${scope}, k), toString(x), 1), ${ident(`${prefix}_int_keys`)}, ${ident(`${prefix}_int_values`)})`,
+      sql`arrayMap((k, x) -> (concat(${scope}, k), toString(x), 2), ${ident(`${prefix}_float_keys`)}, ${ident(`${prefix}_float_values`)})`,
+      sql`arrayMap((k, x) -> (concat(${scope}, k), if(x = 1, 'true', 'false'), 3), ${ident(`${prefix}_bool_keys`)}, ${ident(`${prefix}_bool_values`)})`,
+    ];
+    const intrinsics = req.intrinsics.map((i) => sql`(${i.name}, toString(${i.text}), 0)`);
+    const inner = sql`SELECT
+  intDiv(start_ns - ${req.range.startNs}, ${req.stepNs}) AS b,
+  toUInt8(${req.selection}) AS sel,
+  arrayConcat([${join(intrinsics)}], ${join(typed('attr', 'span.'))}, res_pairs) AS pairs
+FROM ${SPANS}
+GLOBAL ANY LEFT JOIN (
+  SELECT resource_id, arrayConcat(${join(typed('res', 'resource.'))}) AS res_pairs
+  FROM (SELECT resource_id, any(res_str_keys) AS res_str_keys, any(res_str_values) AS res_str_values, any(res_int_keys) AS res_int_keys, any(res_int_values) AS res_int_values,
+    any(res_float_keys) AS res_float_keys, any(res_float_values) AS res_float_values, any(res_bool_keys) AS res_bool_keys, any(res_bool_values) AS res_bool_values
+    FROM ${RESOURCES} GROUP BY resource_id) AS latest
+) AS r USING resource_id
+WHERE ${timeFilter(req.range)} AND (${req.where})`;
+
+    // 1. The most frequent values per group and key; one more than kept tells "too many".
+    const top = await this.json<[number, string, string, number, string]>(sql`
+SELECT sel, p.1 AS k, p.2 AS v, p.3 AS t, toString(count()) AS c
+FROM (${inner}) ARRAY JOIN pairs AS p
+GROUP BY sel, k, v, t
+ORDER BY toUInt64(c) DESC, k, v
+LIMIT ${req.topN + 1} BY sel, k`);
+    const kept: Sql[] = [];
+    const perKey = new Map<string, number>();
+    const tooMany = new Set<string>();
+    for (const [sel, k, v, t] of top.data) {
+      const n = (perKey.get(`${sel}\u0000${k}`) ?? 0) + 1;
+      perKey.set(`${sel}\u0000${k}`, n);
+      if (n > req.topN) tooMany.add(k);
+      else kept.push(sql`(${Number(sel)}, ${k}, ${v}, ${Number(t)})`);
+    }
+    if (kept.length === 0) return { values: [], totals: [], tooMany: [...tooMany] };
+
+    // 2. Per step: the kept values, and everything else per key (for the totals).
+    const rows = await this.json<[number, string, string, number, string, string]>(sql`
+SELECT sel, k, v, t, toString(b), toString(count())
+FROM (
+  SELECT sel, b, p.1 AS k, (sel, p.1, p.2, p.3) IN (${join(kept)}) AS isKept, if(isKept, p.2, '') AS v, if(isKept, p.3, 255) AS t
+  FROM (${inner}) ARRAY JOIN pairs AS p
+)
+GROUP BY sel, k, v, t, b`);
+    const values = new Map<string, CompareCounts['values'][number]>();
+    const totals = new Map<string, CompareCounts['totals'][number]>();
+    for (const [sel, k, v, t, b, c] of rows.data) {
+      const selection = Number(sel) === 1;
+      const bucket = Number(b);
+      const count = Number(c);
+      const tk = `${selection}\u0000${k}`;
+      let total = totals.get(tk);
+      if (!total) totals.set(tk, (total = { selection, key: k, counts: new Map() }));
+      total.counts.set(bucket, (total.counts.get(bucket) ?? 0) + count);
+      if (Number(t) === 255) continue;
+      const vk = `${tk}\u0000${v}\u0000${t}`;
+      let value = values.get(vk);
+      if (!value) values.set(vk, (value = { selection, key: k, value: v, type: TYPES[Number(t)], counts: new Map() }));
+      value.counts.set(bucket, count);
+    }
+    return { values: [...values.values()], totals: [...totals.values()], tooMany: [...tooMany] };
   }
 
   // ---- TraceQL evaluation ------------------------------------------------------

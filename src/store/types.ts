@@ -136,6 +136,31 @@ export interface MetricsSeriesRequest {
   source?: 'spans' | 'rollup';
 }
 
+/** TraceQL compare(): see SqlStore.compareCounts. */
+export interface CompareRequest {
+  range: TimeRange;
+  stepNs: bigint;
+  /** The spans compared (the query's filter). */
+  where: import('../query/sql/index.js').Sql;
+  /** Which of them are the selection; the rest are the baseline. */
+  selection: import('../query/sql/index.js').Sql;
+  /** (name, text) pairs of intrinsic fields to count values of, besides every attribute. */
+  intrinsics: { name: string; text: import('../query/sql/index.js').Sql }[];
+  /** Values kept per attribute and group. */
+  topN: number;
+}
+
+export type CompareValueType = 'string' | 'int' | 'float' | 'bool';
+
+export interface CompareCounts {
+  /** Per group, attribute and kept value: counts per step. */
+  values: { selection: boolean; key: string; value: string; type: CompareValueType; counts: Map<number, number> }[];
+  /** Per group and attribute: spans that have it, per step. */
+  totals: { selection: boolean; key: string; counts: Map<number, number> }[];
+  /** Attributes with more than topN values in a group. */
+  tooMany: string[];
+}
+
 export interface MetricsRow {
   /** Step index from the range start. */
   bucket: number;
@@ -168,6 +193,9 @@ export interface TraceReader {
 
   /** Aggregates of matching spans per step bucket and by() group. */
   metricsSeries(req: MetricsSeriesRequest): Promise<MetricsRow[]>;
+
+  /** Span counts per attribute value, selection against baseline, per step. */
+  compareCounts(req: CompareRequest): Promise<CompareCounts>;
 
   /** Every span of these traces (near the range), with the requested per-span values. */
   traceSpans(req: {

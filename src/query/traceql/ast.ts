@@ -178,10 +178,16 @@ export interface MetricsStage {
   pos: Pos;
 }
 
+/**
+ * `compare({selection}, topN, start, end)`: for every attribute value, span
+ * counts in the selection and in the baseline (the other spans).
+ */
 export interface CompareStage {
   kind: 'compare';
   selection: SpansetFilter;
   topN: number | null;
+  /** The selection's own time window (Unix ns); spans outside it are baseline. */
+  window: { start: bigint; end: bigint } | null;
   pos: Pos;
 }
 

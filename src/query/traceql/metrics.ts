@@ -1,7 +1,7 @@
 import type { KeyValueJson } from '../../model/any-value.js';
 import type { TimeRange, TraceReader } from '../../store/index.js';
 import { sql, type Sql } from '../sql/index.js';
-import type { FieldExpr, MetricsStage, Query, SpansetFilter } from './ast.js';
+import type { CompareStage, FieldExpr, Intrinsic, MetricsStage, Query, SpansetFilter } from './ast.js';
 import { TraceQLUnsupportedError, TraceQLValidationError } from './errors.js';
 import { compileCondition, compileNumber, compileText } from './plan.js';
 import { printField } from './printer.js';
@@ -35,11 +35,15 @@ export interface Series {
 export async function queryMetrics(q: Query, reader: TraceReader, req: MetricsRequest): Promise<Series[]> {
   const [first, ...stages] = q.pipeline;
   if (first.kind !== 'filter') throw new TraceQLUnsupportedError('metrics over spanset operators', first.pos);
-  const metricsAt = stages.findIndex((s) => s.kind === 'metrics');
+  const metricsAt = stages.findIndex((s) => s.kind === 'metrics' || s.kind === 'compare');
   if (metricsAt < 0) throw new TraceQLValidationError('a metrics query needs a metrics function such as rate()', q.pos);
   for (const s of stages.slice(0, metricsAt)) throw new TraceQLUnsupportedError(`${s.kind} before a metrics function`, s.pos);
-  const m = stages[metricsAt] as MetricsStage;
   const after = stages.slice(metricsAt + 1);
+  if (stages[metricsAt].kind === 'compare') {
+    for (const s of after) throw new TraceQLUnsupportedError(`${s.kind} after compare()`, s.pos);
+    return queryCompare(first, stages[metricsAt] as CompareStage, reader, req);
+  }
+  const m = stages[metricsAt] as MetricsStage;
 
   let where = compileCondition(first.expr, { range: req.range });
   const by = m.by.map((f) => ({ field: f, text: compileText(f) }));
@@ -89,6 +93,39 @@ export async function queryMetrics(q: Query, reader: TraceReader, req: MetricsRe
     out = topk(out, stage.n, stage.kind === 'topk');
   }
   return out;
+}
+
+const COMPARE_INTRINSICS = ['name', 'status', 'kind', 'statusMessage', 'instrumentation:name'] as const;
+
+/**
+ * compare(), in Tempo's series shape: for each attribute (and the intrinsics
+ * above), the topN most frequent values in the selection and in the baseline
+ * as `{__meta_type="selection"|"baseline", <attr>=<value>}`, the spans having
+ * the attribute as `{__meta_type="selection_total"|"baseline_total", <attr>=nil}`,
+ * and `{__meta_error="__too_many_values__", <attr>=nil}` where values were cut.
+ */
+async function queryCompare(first: SpansetFilter, c: CompareStage, reader: TraceReader, req: MetricsRequest): Promise<Series[]> {
+  let selection = compileCondition(c.selection.expr, { range: req.range });
+  if (c.window) selection = sql`(${selection}) AND start_ns >= ${c.window.start} AND start_ns < ${c.window.end}`;
+  const counts = await reader.compareCounts({
+    range: req.range,
+    stepNs: req.stepNs,
+    where: compileCondition(first.expr, { range: req.range }),
+    selection,
+    intrinsics: COMPARE_INTRINSICS.map((name) => ({ name, text: compileText({ kind: 'intrinsic', name, pos: c.pos } as Intrinsic) })),
+    topN: c.topN ?? 10,
+  });
+  const toSamples = (m: Map<number, number>): [number, number][] =>
+    [...m.entries()].sort((a, b) => a[0] - b[0]).map(([bucket, n]) => [Number((req.range.startNs + BigInt(bucket) * req.stepNs) / 1_000_000n), n]);
+  const meta = (value: string): KeyValueJson => ({ key: '__meta_type', value: { stringValue: value } });
+  const typedValue = (type: string, v: string): KeyValueJson['value'] =>
+    type === 'int' ? { intValue: v } : type === 'float' ? { doubleValue: Number(v) } : type === 'bool' ? { boolValue: v === 'true' } : { stringValue: v };
+  const out: Series[] = [];
+  for (const v of counts.values) out.push({ labels: [meta(v.selection ? 'selection' : 'baseline'), { key: v.key, value: typedValue(v.type, v.value) }], samples: toSamples(v.counts) });
+  for (const t of counts.totals) out.push({ labels: [meta(t.selection ? 'selection_total' : 'baseline_total'), { key: t.key, value: {} }], samples: toSamples(t.counts) });
+  for (const key of counts.tooMany) out.push({ labels: [{ key: '__meta_error', value: { stringValue: '__too_many_values__' } }, { key, value: {} }], samples: [] });
+  const order = new Map(out.map((s) => [s, JSON.stringify(s.labels)]));
+  return out.sort((a, b) => (order.get(a)! < order.get(b)! ? -1 : order.get(a)! > order.get(b)! ? 1 : 0));
 }
 
 /** The SQL aggregate(s) of a metrics function, and the extra labels of each. */

@@ -227,12 +227,23 @@ class Parser {
       this.expect('punct', '(');
       const selection = this.filter();
       let topN: number | null = null;
+      let window: { start: bigint; end: bigint } | null = null;
       if (this.is('punct', ',')) {
         this.next();
         topN = this.positiveInt();
+        // Optionally the selection's own time window, in Unix nanoseconds.
+        if (this.is('punct', ',')) {
+          this.next();
+          const start = BigInt(this.positiveInt(true));
+          this.expect('punct', ',');
+          const endTok = this.peek();
+          const end = BigInt(this.positiveInt(true));
+          if (end <= start) this.fail('compare() end timestamp must be greater than start timestamp', endTok.pos);
+          window = { start, end };
+        }
       }
       this.expect('punct', ')');
-      return { kind: 'compare', selection, topN, pos: t.pos };
+      return { kind: 'compare', selection, topN, window, pos: t.pos };
     }
     return this.fail(`unknown pipeline stage ${JSON.stringify(name)}`, t.pos);
   }
@@ -296,10 +307,13 @@ class Parser {
     return { kind: 'metrics', fn, field, quantiles, by, pos: t.pos };
   }
 
-  private positiveInt(): number {
+  /** With `asText`, the digits themselves (timestamps exceed 2^53). */
+  private positiveInt(): number;
+  private positiveInt(asText: true): string;
+  private positiveInt(asText = false): number | string {
     const t = this.next();
-    if (t.type !== 'number' || !/^\d+$/.test(t.text) || Number(t.text) <= 0) this.fail(`expected a positive integer, found ${describe(t)}`, t.pos);
-    return Number(t.text);
+    if (t.type !== 'number' || !/^\d+$/.test(t.text) || BigInt(t.text) <= 0n) this.fail(`expected a positive integer, found ${describe(t)}`, t.pos);
+    return asText ? t.text : Number(t.text);
   }
 }
 

@@ -122,6 +122,6 @@ function printStage(s: Stage): string {
     case 'bottomk':
       return `${s.kind}(${s.n})`;
     case 'compare':
-      return `compare(${printSpanset(s.selection)}${s.topN !== null ? `, ${s.topN}` : ''})`;
+      return `compare(${printSpanset(s.selection)}${s.topN !== null ? `, ${s.topN}` : ''}${s.window ? `, ${s.window.start}, ${s.window.end}` : ''})`;
   }
 }
