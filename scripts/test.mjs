@@ -6,10 +6,13 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureClickHouseInstalled } from './clickhouse-test-servers.mjs';
+import { ensureChromiumInstalled } from './chromium.mjs';
 
 // Tests that need ClickHouse start their own servers (scripts/clickhouse-test-servers.mjs);
 // install the Debian package once, up front, so they never race on apt.
 ensureClickHouseInstalled();
+// The browser test (test/ui-e2e.test.ts) drives Debian's chromium.
+ensureChromiumInstalled();
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = [

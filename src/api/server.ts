@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { SightlineError, asSightlineError } from '../errors.js';
 import { registerTempoRoutes, type TempoRoutesOptions } from './tempo/index.js';
 import { registerNativeRoutes, type NativeRoutesOptions } from './native/index.js';
+import { registerUiRoutes } from './ui/index.js';
 
 export interface ApiServerOptions extends TempoRoutesOptions, Omit<NativeRoutesOptions, 'store'> {
   store: NativeRoutesOptions['store'];
@@ -34,5 +35,7 @@ export async function createApiServer(opts: ApiServerOptions): Promise<FastifyIn
 
   registerTempoRoutes(app, opts);
   registerNativeRoutes(app, opts);
+  // Last: its catch-all only answers paths no API route claims.
+  registerUiRoutes(app);
   return app;
 }

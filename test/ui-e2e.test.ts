@@ -1,0 +1,302 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { context, trace, SpanKind, SpanStatusCode, type Context, type HrTime, type Span, type Tracer } from '@opentelemetry/api';
+import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { startSightline, eventually, REPO_ROOT, type Sightline } from '../testkit/sightline.js';
+
+/**
+ * The web UI in Debian's chromium against a live Sightline filled by the
+ * real OpenTelemetry SDK: search, completion, error positions, a trace with
+ * its critical path, keyboard navigation, find, and a 10,000-span trace
+ * whose first render and scrolling are measured (reported, not asserted).
+ * Screenshots go to docs/img/ for the README.
+ */
+
+const CHROMIUM = '/usr/bin/chromium';
+const SCREENSHOTS = path.join(REPO_ROOT, 'docs', 'img');
+const BIG_TRACE_SPANS = 10_001;
+
+const ms = (epochMs: number): HrTime => [Math.floor(epochMs / 1000), Math.round((epochMs % 1000) * 1e6)];
+
+class Services {
+  private providers = new Map<string, BasicTracerProvider>();
+  constructor(private s: Sightline) {}
+  tracer(service: string): Tracer {
+    let p = this.providers.get(service);
+    if (!p) {
+      p = new BasicTracerProvider({
+        resource: resourceFromAttributes({ 'service.name': service, 'service.version': '2.3.1', 'host.name': `${service}-7f9c` }),
+        spanProcessors: [
+          new BatchSpanProcessor(new OTLPTraceExporter({ url: `${this.s.otlpHttp}/v1/traces` }), { maxQueueSize: 30_000, maxExportBatchSize: 2_000, scheduledDelayMillis: 100 }),
+        ],
+      });
+      this.providers.set(service, p);
+    }
+    return p.getTracer(`${service}-instrumentation`, '1.0.0');
+  }
+  async flush(): Promise<void> {
+    await Promise.all([...this.providers.values()].map((p) => p.forceFlush()));
+    await Promise.all([...this.providers.values()].map((p) => p.shutdown()));
+  }
+}
+
+function span(
+  services: Services,
+  service: string,
+  name: string,
+  parent: Context,
+  startMs: number,
+  endMs: number,
+  opts: { kind?: SpanKind; attributes?: Record<string, string | number | boolean>; error?: string } = {},
+): Context {
+  const sp: Span = services.tracer(service).startSpan(name, { kind: opts.kind ?? SpanKind.INTERNAL, startTime: ms(startMs), attributes: opts.attributes }, parent);
+  if (opts.error) {
+    sp.setStatus({ code: SpanStatusCode.ERROR, message: opts.error });
+    sp.addEvent('exception', { 'exception.type': 'CardDeclined', 'exception.message': opts.error }, ms(endMs - 1));
+  }
+  sp.end(ms(endMs));
+  return trace.setSpan(parent, sp);
+}
+
+/**
+ * A checkout through five services. Slow ones carry feature.flag=new-pricing
+ * and wait on payments; every eighth fails in payments; `skewed` puts the
+ * checkout server's clock 40 ms behind the frontend's.
+ */
+function checkoutTrace(services: Services, t0: number, i: number): string {
+  const slow = i % 4 === 0;
+  const failed = i % 8 === 3;
+  const skew = i === 5 ? -40 : 0;
+  const flag = slow ? 'new-pricing' : 'control';
+  const payMs = slow ? 320 + (i % 5) * 20 : 60 + (i % 7) * 5;
+  const total = 40 + payMs + 70;
+  const root = trace.setSpan(context.active(), services.tracer('frontend').startSpan('GET /checkout', { kind: SpanKind.SERVER, startTime: ms(t0), attributes: { 'http.request.method': 'GET', 'http.route': '/checkout', 'user.tier': i % 3 === 0 ? 'gold' : 'free' } }, context.active()));
+  const client = span(services, 'frontend', 'POST /orders', root, t0 + 5, t0 + total - 5, { kind: SpanKind.CLIENT });
+  const c0 = t0 + 8 + skew;
+  const server = span(services, 'checkout', 'POST /orders', client, c0, c0 + total - 16, { kind: SpanKind.SERVER, attributes: { 'feature.flag': flag, 'http.route': '/orders' } });
+  span(services, 'checkout', 'SELECT cart', server, c0 + 2, c0 + 20, { kind: SpanKind.CLIENT, attributes: { 'db.system': 'postgresql', 'db.statement': 'SELECT * FROM cart WHERE user_id = $1' } });
+  const inv = span(services, 'checkout', 'reserve stock', server, c0 + 22, c0 + 36, { kind: SpanKind.CLIENT });
+  span(services, 'inventory', 'reserve stock', inv, c0 + 23, c0 + 35, { kind: SpanKind.SERVER, attributes: { 'inventory.items': 3 } });
+  const pay = span(services, 'checkout', 'charge card', server, c0 + 38, c0 + 38 + payMs + 4, { kind: SpanKind.CLIENT, attributes: { 'feature.flag': flag } });
+  const payServer = span(services, 'payments', 'charge card', pay, c0 + 40, c0 + 40 + payMs, { kind: SpanKind.SERVER, attributes: { 'payment.provider': slow ? 'acme-v2' : 'acme' }, error: failed ? 'card declined' : undefined });
+  span(services, 'payments', 'fraud check', payServer, c0 + 42, c0 + 42 + payMs * 0.7, { attributes: { 'fraud.model': slow ? 'deep' : 'fast' } });
+  span(services, 'checkout', 'publish order.created', server, c0 + 46 + payMs, c0 + 52 + payMs, { kind: SpanKind.PRODUCER });
+  const rootSpan = trace.getSpan(root)!;
+  if (failed) rootSpan.setStatus({ code: SpanStatusCode.ERROR, message: 'payment failed' });
+  rootSpan.end(ms(t0 + total));
+  return rootSpan.spanContext().traceId;
+}
+
+/** 1 root, 50 sequential batches of 199 sequential upserts each: 10,001 spans over three services. */
+function bigTrace(services: Services, t0: number): string {
+  const rootSpan = services.tracer('importer').startSpan('nightly import', { kind: SpanKind.SERVER, startTime: ms(t0) }, context.active());
+  const root = trace.setSpan(context.active(), rootSpan);
+  let t = t0 + 1;
+  for (let b = 0; b < 50; b++) {
+    const batch = services.tracer('importer').startSpan(`batch ${b}`, { startTime: ms(t), attributes: { 'batch.index': b } }, root);
+    const bctx = trace.setSpan(root, batch);
+    const bStart = t;
+    for (let u = 0; u < 199; u++) {
+      const service = u % 3 === 0 ? 'search-indexer' : 'catalog';
+      const d = 0.5 + ((b * 199 + u) % 11) * 0.1;
+      span(services, service, u % 3 === 0 ? 'index document' : 'upsert product', bctx, t, t + d, { kind: SpanKind.CLIENT, attributes: { 'product.id': `p-${b}-${u}` }, error: (b * 199 + u) % 997 === 0 ? 'conflict' : undefined });
+      t += d + 0.05;
+    }
+    batch.end(ms(t));
+    t += 0.5;
+    void bStart;
+  }
+  rootSpan.end(ms(t + 1));
+  return rootSpan.spanContext().traceId;
+}
+
+describe('web UI in chromium', { timeout: 120_000 }, () => {
+  let s: Sightline;
+  let browser: Browser;
+  let page: Page;
+  let checkoutIds: string[] = [];
+  let bigId: string;
+
+  before(async () => {
+    if (!existsSync(CHROMIUM)) execFileSync(process.execPath, [path.join(REPO_ROOT, 'scripts', 'chromium.mjs')], { stdio: 'inherit' });
+    mkdirSync(SCREENSHOTS, { recursive: true });
+    s = await startSightline({ args: ['--flush-interval', '200ms'] });
+    const services = new Services(s);
+    const now = Date.now();
+    for (let i = 0; i < 40; i++) checkoutIds.push(checkoutTrace(services, now - 25 * 60_000 + i * 35_000 + (i % 3) * 7000, i));
+    bigId = bigTrace(services, now - 3 * 60_000);
+    await services.flush();
+    await eventually(
+      async () => {
+        const r = await fetch(`${s.api}/api/v2/traces/${bigId}`);
+        if (r.status !== 200) return undefined;
+        const j = (await r.json()) as { trace: { resourceSpans: { scopeSpans: { spans: unknown[] }[] }[] } };
+        const n = j.trace.resourceSpans.reduce((a, rs) => a + rs.scopeSpans.reduce((b, ss) => b + ss.spans.length, 0), 0);
+        return n === BIG_TRACE_SPANS ? n : undefined;
+      },
+      30_000,
+      'the 10,000-span trace to be stored',
+    );
+    await eventually(async () => {
+      const r = (await (await fetch(`${s.api}/api/search?q=${encodeURIComponent('{ resource.service.name = "payments" }')}&limit=100`)).json()) as { traces?: unknown[] };
+      return (r.traces?.length ?? 0) >= 40 ? true : undefined;
+    }, 15_000, 'the checkout traces to be searchable');
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+    const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme: 'light' });
+    page = await ctx.newPage();
+    page.on('pageerror', (e) => console.error('page error:', e));
+  });
+
+  after(async () => {
+    await browser?.close();
+    await s?.stop();
+    s?.cleanup();
+  });
+
+  it('serves the app at / with SPA fallback, and keeps API 404s', async () => {
+    const index = await fetch(`${s.api}/trace/abc`);
+    assert.equal(index.status, 200);
+    assert.match(index.headers.get('content-type') ?? '', /text\/html/);
+    assert.match(await index.text(), /<div id="root">/);
+    const api404 = await fetch(`${s.api}/api/nope`);
+    assert.equal(api404.status, 404);
+    assert.doesNotMatch(await api404.text(), /<html/i);
+    assert.equal((await fetch(`${s.api}/api/echo`)).status, 200);
+  });
+
+  it('searches with TraceQL, shows results and the scatter', async () => {
+    const q = '{ resource.service.name = "frontend" && name = "GET /checkout" }';
+    await page.goto(`${s.api}/search?q=${encodeURIComponent(q)}&limit=50`);
+    await page.waitForSelector('[data-testid=results] tbody tr');
+    assert.equal(await page.locator('[data-testid=results] tbody tr').count(), 40);
+    assert.equal(await page.locator('[data-testid=scatter] circle').count(), 40);
+    assert.ok((await page.locator('.editor-overlay .tok-attribute').count()) >= 1, 'the query is highlighted');
+    // Span counts arrive from the traces themselves.
+    await page.waitForFunction(`[...document.querySelectorAll('[data-testid=results] tbody tr td:nth-child(5)')].slice(0, 5).every((td) => td.textContent === '10')`);
+    assert.equal(await page.locator('[data-testid=qf-service]').inputValue(), 'frontend');
+    await page.screenshot({ path: path.join(SCREENSHOTS, 'search.png') });
+  });
+
+  it('places a parse error where it is', async () => {
+    await page.goto(`${s.api}/search?q=${encodeURIComponent('{ span.http.route = }')}`);
+    const error = page.locator('[data-testid=query-error]');
+    await error.waitFor();
+    assert.match(await error.innerText(), /line 1, col \d+/);
+    assert.equal(await page.locator('.tok-at-error').count(), 1);
+  });
+
+  it('completes values from the tag values API', async () => {
+    await page.goto(`${s.api}/search`);
+    const editor = page.locator('[data-testid=traceql]');
+    await editor.click();
+    await editor.pressSequentially('{ resource.service.name = "pay');
+    const item = page.locator('.completion li', { hasText: 'payments' });
+    await item.waitFor();
+    await page.keyboard.press('Enter');
+    assert.equal(await editor.inputValue(), '{ resource.service.name = "payments"');
+  });
+
+  it('opens a trace from the results with the critical path highlighted', async () => {
+    const q = '{ resource.service.name = "checkout" && span.feature.flag = "new-pricing" }';
+    await page.goto(`${s.api}/search?q=${encodeURIComponent(q)}`);
+    await page.waitForSelector('[data-testid=results] tbody tr');
+    await page.locator('[data-testid=results] tbody tr').first().click();
+    await page.waitForURL(/\/trace\/[0-9a-f]{32}/);
+    await page.waitForSelector('.wf-row[data-critical="true"]');
+    const critical = await page.locator('.wf-row[data-critical="true"]').count();
+    assert.ok(critical >= 4, `critical rows: ${critical}`);
+    // The slow payment is on the path.
+    assert.equal(await page.locator('.wf-row[data-critical="true"]', { hasText: 'fraud check' }).count(), 1);
+    await page.locator('.wf-row', { hasText: 'fraud check' }).click();
+    await page.waitForSelector('[data-testid=span-detail]');
+    assert.match(await page.locator('[data-testid=span-detail]').innerText(), /Self time/);
+    await page.screenshot({ path: path.join(SCREENSHOTS, 'trace.png') });
+  });
+
+  it('navigates the waterfall with the keyboard and finds spans', async () => {
+    await page.locator('.wf-scroll').focus();
+    await page.keyboard.press('Home');
+    const first = await page.locator('.wf-row[aria-selected="true"]').getAttribute('data-span-id');
+    await page.keyboard.press('ArrowDown');
+    await page.keyboard.press('ArrowDown');
+    const third = await page.locator('.wf-row[aria-selected="true"]').getAttribute('data-span-id');
+    assert.notEqual(first, third);
+    assert.match(page.url(), new RegExp(`span=${third}`));
+    await page.keyboard.press('Home');
+    await page.keyboard.press('ArrowLeft'); // collapses the root
+    assert.equal(await page.locator('.wf-row').count(), 1);
+    await page.keyboard.press('ArrowRight');
+    assert.equal(await page.locator('.wf-row').count(), 10);
+    await page.locator('[data-testid=find]').fill('payments');
+    await page.waitForFunction(`document.querySelectorAll('.wf-row[data-match="true"]').length === 2`);
+  });
+
+  it('shows a clock-skew warning', async () => {
+    await page.goto(`${s.api}/trace/${checkoutIds[5]}`);
+    await page.locator('[data-testid=skew-warning]').waitFor();
+  });
+
+  it('renders a 10,000-span trace and scrolls it (measured)', async () => {
+    const t0 = Date.now();
+    await page.goto(`${s.api}/trace/${bigId}`);
+    await page.waitForSelector('.wf-row');
+    const firstScreenMs = Date.now() - t0;
+    await page.waitForFunction('window.__sightlineTraceMetrics?.firstRenderMs !== undefined');
+    const metrics = (await page.evaluate('window.__sightlineTraceMetrics')) as TraceMetrics;
+    assert.equal(metrics.spans, BIG_TRACE_SPANS);
+    const domRows = await page.locator('.wf-row').count();
+    assert.ok(domRows < 120, `only visible rows are in the DOM (${domRows})`);
+    await page.waitForSelector('.wf-row[data-critical="true"]');
+    const scroll = (await page.evaluate(SCROLL_FOR_TWO_SECONDS)) as { frames: number; seconds: number; worstFrameMs: number; scrolledPx: number };
+    const fps = scroll.frames / scroll.seconds;
+    const report = {
+      spans: metrics.spans,
+      navigationToFirstRowsMs: firstScreenMs,
+      inPage: { fetchMs: Math.round(metrics.fetchMs), buildModelMs: Math.round(metrics.buildMs), fetchToFirstFrameMs: Math.round(metrics.firstRenderMs!) },
+      scroll: { fps: Math.round(fps * 10) / 10, worstFrameMs: Math.round(scroll.worstFrameMs * 10) / 10, scrolledPx: scroll.scrolledPx },
+      domRows,
+    };
+    console.log(`UI-PERF ${JSON.stringify(report)}`);
+    assert.ok(scroll.scrolledPx > 0, 'the waterfall scrolled');
+    await page.evaluate(`document.querySelector('.wf-scroll').scrollTop = 0`);
+    await page.locator('.theme-toggle').click();
+    await page.screenshot({ path: path.join(SCREENSHOTS, 'trace-10k-dark.png') });
+    await page.locator('.theme-toggle').click();
+  });
+});
+
+/** What the trace page records (web/src/ui/TracePage.tsx). */
+interface TraceMetrics {
+  traceId: string;
+  spans: number;
+  fetchMs: number;
+  buildMs: number;
+  firstRenderMs?: number;
+}
+
+/**
+ * Runs in the page: scrolls the waterfall by 90 px every animation frame for
+ * two seconds and counts frames. In-page code is a string because the test
+ * compiles without DOM types.
+ */
+const SCROLL_FOR_TWO_SECONDS = `new Promise((resolve) => {
+  const el = document.querySelector('.wf-scroll');
+  let frames = 0, worst = 0;
+  const start = performance.now();
+  let last = start;
+  const step = (now) => {
+    frames++;
+    worst = Math.max(worst, now - last);
+    last = now;
+    el.scrollTop += 90;
+    if (now - start < 2000) requestAnimationFrame(step);
+    else resolve({ frames, seconds: (now - start) / 1000, worstFrameMs: worst, scrolledPx: el.scrollTop });
+  };
+  requestAnimationFrame(step);
+})`;

@@ -1,0 +1,66 @@
+import { useState } from 'react';
+import { parseRoute, normalizeTraceId, traceRoute, formatRoute, DEFAULT_SEARCH } from '../model/index.js';
+import { Link, go, useLocation } from './router.js';
+import { useTheme } from './theme.js';
+import { SearchPage } from './SearchPage.js';
+import { TracePage } from './TracePage.js';
+import { EmptyState } from './common.js';
+
+export function App() {
+  const loc = useLocation();
+  const [theme, toggleTheme] = useTheme();
+  const route = parseRoute(loc.pathname, loc.search);
+  return (
+    <div className="app">
+      <header className="topbar">
+        <Link href="/search" className="brand">
+          <span className="brand-mark" aria-hidden>◎</span> Sightline
+        </Link>
+        <nav className="nav">
+          <Link href={formatRoute({ page: 'search', state: DEFAULT_SEARCH })} className={route.page === 'search' ? 'active' : ''}>
+            Search
+          </Link>
+        </nav>
+        <TraceIdJump />
+        <button type="button" className="theme-toggle" onClick={toggleTheme} title="Switch light/dark theme" aria-label="Switch theme">
+          {theme === 'dark' ? '☀' : '☾'}
+        </button>
+      </header>
+      <main className="page">
+        {route.page === 'search' && <SearchPage state={route.state} />}
+        {route.page === 'trace' && <TracePage key={route.state.traceId} state={route.state} />}
+        {route.page === 'not-found' && (
+          <EmptyState title="Nothing here">
+            <Link href="/search">Go to search</Link>
+          </EmptyState>
+        )}
+      </main>
+    </div>
+  );
+}
+
+function TraceIdJump() {
+  const [text, setText] = useState('');
+  const id = normalizeTraceId(text);
+  return (
+    <form
+      className="jump"
+      onSubmit={(e) => {
+        e.preventDefault();
+        if (id) {
+          go(formatRoute(traceRoute(id)));
+          setText('');
+        }
+      }}
+    >
+      <input
+        aria-label="Open trace by id"
+        placeholder="Trace id"
+        value={text}
+        onChange={(e) => setText(e.target.value)}
+        className={text && !id ? 'invalid' : ''}
+        spellCheck={false}
+      />
+    </form>
+  );
+}
