@@ -5,6 +5,7 @@ import type { SpanRecord } from '../model/span-record.js';
 import type { AnyValueJson, KeyValueJson } from '../model/any-value.js';
 import { sql, join, ident, typeName, type Sql } from '../query/sql/index.js';
 import { EngineError, type Engine, type EngineCapabilities, type EngineSettings } from './engine.js';
+import { DiagnosisQueries, type LoadSpanRow, type PathSpanRow, type ServiceGraph, type TraceAttributeStats, type TraceSample, type TraceSampleRequest } from './diagnosis-sql.js';
 import { NS_PER_DAY, NS_PER_HOUR, NS_PER_MINUTE, TABLES, localName, traceIndexSelect, type Layout } from './schema.js';
 import type {
   AttributeRef,
@@ -31,6 +32,14 @@ import type {
 
 const SPANS = ident(TABLES.spans);
 const RESOURCES = ident(TABLES.resources);
+/**
+ * One row per resource with its attribute columns, to join to span rows
+ * (`GLOBAL ANY LEFT JOIN ... USING resource_id`) where resource attributes
+ * are read per span. The resources table is small: one row per process.
+ */
+const RESOURCE_COLUMNS = sql`(SELECT resource_id, ${join(
+  ['str', 'int', 'float', 'bool'].flatMap((t) => [`res_${t}_keys`, `res_${t}_values`]).map((c) => sql`any(${ident(c)}) AS ${ident(c)}`),
+)} FROM ${RESOURCES} GROUP BY resource_id)`;
 const TRACE_INDEX = ident(TABLES.traceIndex);
 const ALL_COLUMNS = join(SPAN_COLUMN_NAMES.map(ident));
 
@@ -363,8 +372,10 @@ FROM ${ident(TABLES.spanMetrics)}
 WHERE minute >= ${first} AND minute < ${end} AND (${req.where})
 GROUP BY ${groupBy}`;
     } else {
+      // by() over resource attributes reads the joined resource columns.
+      const from = req.resources ? sql`${SPANS} GLOBAL ANY LEFT JOIN ${RESOURCE_COLUMNS} AS r USING resource_id` : SPANS;
       inner = sql`SELECT intDiv(start_ns - ${req.range.startNs}, ${req.stepNs}) AS b, ${join([...by, ...values])}
-FROM ${SPANS}
+FROM ${from}
 WHERE ${timeFilter(req.range)} AND (${req.where})
 GROUP BY ${groupBy}`;
     }
@@ -393,9 +404,7 @@ ORDER BY b`);
 FROM ${SPANS}
 GLOBAL ANY LEFT JOIN (
   SELECT resource_id, arrayConcat(${join(typed('res', 'resource.'))}) AS res_pairs
-  FROM (SELECT resource_id, any(res_str_keys) AS res_str_keys, any(res_str_values) AS res_str_values, any(res_int_keys) AS res_int_keys, any(res_int_values) AS res_int_values,
-    any(res_float_keys) AS res_float_keys, any(res_float_values) AS res_float_values, any(res_bool_keys) AS res_bool_keys, any(res_bool_values) AS res_bool_values
-    FROM ${RESOURCES} GROUP BY resource_id) AS latest
+  FROM ${RESOURCE_COLUMNS} AS latest
 ) AS r USING resource_id
 WHERE ${timeFilter(req.range)} AND (${req.where})`;
 
@@ -468,6 +477,7 @@ LIMIT ${req.limit} OFFSET ${req.offset}`);
 SELECT hex(trace_id), hex(span_id), hex(parent_span_id), toString(start_ns), toString(duration_ns), toString(name), toString(service_name),
   ${list(req.flags, (f) => sql`toUInt8(${f})`)}, ${list(req.numbers, (n) => sql`toFloat64(${n})`)}, ${list(req.texts, (t) => sql`toString(${t})`)}
 FROM ${SPANS}
+GLOBAL ANY LEFT JOIN ${RESOURCE_COLUMNS} AS r USING resource_id
 WHERE ${timeFilter(near)} AND trace_id IN (${req.traceIds})
 LIMIT 1 BY trace_id, span_id, start_ns`);
     for (const [trace, spanId, parent, start, duration, name, service, flags, numbers, texts] of res.data) {
@@ -486,6 +496,30 @@ LIMIT 1 BY trace_id, span_id, start_ns`);
       });
     }
     return out;
+  }
+
+  // ---- diagnosis ---------------------------------------------------------------
+
+  private readonly diagnosis = new DiagnosisQueries((query) => this.json(query));
+
+  serviceGraph(range: TimeRange): Promise<ServiceGraph> {
+    return this.diagnosis.serviceGraph(range);
+  }
+
+  sampleTraces(req: TraceSampleRequest): Promise<TraceSample> {
+    return this.diagnosis.sampleTraces(req);
+  }
+
+  traceAttributes(req: { traceIds: Buffer[]; range: TimeRange; valuesPerKey: number }): Promise<TraceAttributeStats> {
+    return this.diagnosis.traceAttributes(req);
+  }
+
+  pathSpans(req: { traceIds: Buffer[]; range: TimeRange }): Promise<Map<string, PathSpanRow[]>> {
+    return this.diagnosis.pathSpans(req);
+  }
+
+  loadSpans(req: { range: TimeRange; where: Sql; limit: number }): Promise<LoadSpanRow[]> {
+    return this.diagnosis.loadSpans(req);
   }
 
   // ---- tags ------------------------------------------------------------------

@@ -134,6 +134,8 @@ export interface MetricsSeriesRequest {
   by: import('../query/sql/index.js').Sql[];
   values: import('../query/sql/index.js').Sql[];
   source?: 'spans' | 'rollup';
+  /** Join the resource attribute columns (res_*) to span rows; `by` or `values` read them. */
+  resources?: boolean;
 }
 
 /** TraceQL compare(): see SqlStore.compareCounts. */
@@ -205,6 +207,23 @@ export interface TraceReader {
     numbers: import('../query/sql/index.js').Sql[];
     texts: import('../query/sql/index.js').Sql[];
   }): Promise<Map<string, EvalSpan[]>>;
+
+  // ---- diagnosis (SQL in diagnosis-sql.ts) ----
+
+  /** Service edges from cross-service parent/child span pairs, and each service's own RED. */
+  serviceGraph(range: TimeRange): Promise<import('./diagnosis-sql.js').ServiceGraph>;
+
+  /** A uniform sample of trace ids in the range (the smallest ids), with or without a matching span. */
+  sampleTraces(req: import('./diagnosis-sql.js').TraceSampleRequest): Promise<import('./diagnosis-sql.js').TraceSample>;
+
+  /** How many of these traces carry each attribute value, and numeric attribute quantiles over their spans. */
+  traceAttributes(req: { traceIds: Buffer[]; range: TimeRange; valuesPerKey: number }): Promise<import('./diagnosis-sql.js').TraceAttributeStats>;
+
+  /** The spans of these traces (lowercase hex trace id -> spans), with only what a critical path needs. */
+  pathSpans(req: { traceIds: Buffer[]; range: TimeRange }): Promise<Map<string, import('./diagnosis-sql.js').PathSpanRow[]>>;
+
+  /** The most recent `limit` spans matching `where`, each with its children's intervals. */
+  loadSpans(req: { range: TimeRange; where: import('../query/sql/index.js').Sql; limit: number }): Promise<import('./diagnosis-sql.js').LoadSpanRow[]>;
 
   /** Attribute names seen in the range, per scope, at most `limit` per scope. */
   tagNames(scopes: readonly AttributeScope[], range: TimeRange, limit: number, where?: import('../query/sql/index.js').Sql): Promise<Map<AttributeScope, string[]>>;

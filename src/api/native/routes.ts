@@ -4,6 +4,7 @@ import type { Store, TraceReader } from '../../store/index.js';
 import { NotFoundError } from '../../errors.js';
 import { traceCriticalPath } from '../../diagnosis/index.js';
 import { parseTraceId } from '../tempo/params.js';
+import { registerDiagnosisRoutes } from './diagnosis-routes.js';
 
 export interface NativeRoutesOptions {
   store: Pick<Store, 'stats'>;
@@ -11,6 +12,8 @@ export interface NativeRoutesOptions {
   ingestStats: () => IngestStats;
   sightlineVersion: string;
   engine: string;
+  /** Window of diagnosis requests without start and end. */
+  defaultWindowSeconds: number;
 }
 
 /** Sightline's own endpoints, under /api/sightline (see docs/api.md). */
@@ -28,4 +31,6 @@ export function registerNativeRoutes(app: FastifyInstance, opts: NativeRoutesOpt
     if (spans.length === 0) throw new NotFoundError(`trace ${id.toString('hex')} not found`);
     return traceCriticalPath(id, spans);
   });
+
+  registerDiagnosisRoutes(app, opts.reader, opts.defaultWindowSeconds);
 }

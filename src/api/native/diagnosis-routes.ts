@@ -1,0 +1,58 @@
+import type { FastifyInstance } from 'fastify';
+import { InvalidQueryError } from '../../errors.js';
+import type { TimeRange, TraceReader } from '../../store/index.js';
+import { redSeries, serviceMap, serviceOperations } from '../../diagnosis/index.js';
+import { param, parseGoDuration, parsePositiveInt, parseRange, type Query } from '../tempo/params.js';
+
+/**
+ * Diagnosis endpoints (see docs/api.md and docs/diagnosis.md). Times are
+ * Unix seconds as in the rest of the API; without them, the last hour.
+ */
+export function registerDiagnosisRoutes(app: FastifyInstance, reader: TraceReader, defaultWindowSeconds: number): void {
+  app.get('/api/sightline/service-map', async (req) => {
+    const { range } = parseRange(req.query as Query, defaultWindowSeconds);
+    return serviceMap(reader, range);
+  });
+
+  app.get('/api/sightline/red', async (req) => {
+    const q = req.query as Query;
+    const service = requireParam(q, 'service');
+    const { range, stepNs } = steppedRange(q, defaultWindowSeconds);
+    return redSeries(reader, { service, operation: param(q, 'operation'), range, stepNs });
+  });
+
+  app.get('/api/sightline/services/:service/operations', async (req) => {
+    const q = req.query as Query;
+    const { range } = parseRange(q, defaultWindowSeconds);
+    return serviceOperations(reader, (req.params as { service: string }).service, range, parsePositiveInt(q, 'limit', 100, 10_000));
+  });
+}
+
+function requireParam(q: Query, name: string): string {
+  const v = param(q, name);
+  if (v === undefined) throw new InvalidQueryError(`missing parameter ${name}`);
+  return v;
+}
+
+/**
+ * start/end (Unix seconds) widened to whole steps, as Tempo's metrics do:
+ * buckets then sit on the same boundaries whatever the moment asked.
+ * step: a Go duration or seconds; by default about 60 points.
+ */
+function steppedRange(q: Query, defaultWindowSeconds: number): { range: TimeRange; stepNs: bigint } {
+  const { range } = parseRange(q, defaultWindowSeconds);
+  const text = param(q, 'step');
+  let stepNs: bigint;
+  if (text === undefined) stepNs = (((range.endNs - range.startNs) / 60n + 999_999_999n) / 1_000_000_000n) * 1_000_000_000n;
+  else if (/^\d+(\.\d+)?$/.test(text)) stepNs = BigInt(Math.round(Number(text) * 1e9));
+  else {
+    const d = parseGoDuration(text);
+    if (d === undefined) throw new InvalidQueryError(`invalid step: time: invalid duration ${JSON.stringify(text)}`);
+    stepNs = d;
+  }
+  if (stepNs <= 0n) throw new InvalidQueryError('invalid step: must be positive');
+  if ((range.endNs - range.startNs) / stepNs > 11_000n) throw new InvalidQueryError('invalid step: more than 11000 points; use a larger step');
+  const startNs = range.startNs - (range.startNs % stepNs);
+  const endNs = range.endNs % stepNs === 0n ? range.endNs : range.endNs + stepNs - (range.endNs % stepNs);
+  return { range: { startNs, endNs }, stepNs };
+}

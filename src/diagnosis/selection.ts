@@ -1,0 +1,65 @@
+import type { TimeRange, TraceReader } from '../store/index.js';
+import { planSearch, searchTraceQL, type Query } from '../query/traceql/index.js';
+import type { Sql } from '../query/sql/index.js';
+
+/**
+ * Groups of traces to compare: a selection (the traces a TraceQL query
+ * matches) and a baseline (another query's traces, or by default every
+ * other trace in the range). Each group is a uniform sample of at most
+ * `maxTraces` traces, and says whether it was cut.
+ */
+export interface TraceGroup {
+  traceIds: Buffer[];
+  /** More traces qualified than were taken. */
+  sampled: boolean;
+}
+
+/**
+ * Structural queries and pipelines are evaluated in process over candidate
+ * traces, whose ids travel in SQL text: fewer of them fit.
+ */
+export const MAX_EVALUATED_TRACES = 1000;
+
+/** The span condition of a query that is one spanset filter, else null. */
+export function loneFilter(q: Query, range: TimeRange): Sql | null {
+  const [first, ...rest] = q.pipeline;
+  if (rest.length > 0 || first.kind !== 'filter') return null;
+  return planSearch(q, { range }).where;
+}
+
+/** Traces matching `q`: the smallest ids (a uniform sample) for a lone filter, else the most recent. */
+export async function selectTraces(reader: TraceReader, q: Query, range: TimeRange, maxTraces: number): Promise<TraceGroup> {
+  const where = loneFilter(q, range);
+  if (where) return reader.sampleTraces({ range, match: where, limit: maxTraces });
+  const limit = Math.min(maxTraces, MAX_EVALUATED_TRACES);
+  const found = await searchTraceQL(q, reader, { range, limit: limit + 1, spss: 1 });
+  const ids = found.traces.map((t) => t.traceId).sort(Buffer.compare);
+  return { traceIds: ids.slice(0, limit), sampled: ids.length > limit };
+}
+
+/**
+ * The baseline: traces matching `baseline`, or else every trace in the
+ * range that `selection` does not match (for a structural selection query,
+ * every trace but the selected ones).
+ */
+export async function baselineTraces(
+  reader: TraceReader,
+  selection: Query,
+  selected: TraceGroup,
+  baseline: Query | undefined,
+  range: TimeRange,
+  maxTraces: number,
+): Promise<TraceGroup> {
+  if (baseline) {
+    const group = await selectTraces(reader, baseline, range, maxTraces);
+    // A trace in both groups would count for both: it stays in the selection.
+    const chosen = new Set(selected.traceIds.map((id) => id.toString('hex')));
+    return { traceIds: group.traceIds.filter((id) => !chosen.has(id.toString('hex'))), sampled: group.sampled };
+  }
+  const where = loneFilter(selection, range);
+  if (where) return reader.sampleTraces({ range, exclude: where, limit: maxTraces });
+  const chosen = new Set(selected.traceIds.map((id) => id.toString('hex')));
+  const all = await reader.sampleTraces({ range, limit: maxTraces + chosen.size });
+  const rest = all.traceIds.filter((id) => !chosen.has(id.toString('hex')));
+  return { traceIds: rest.slice(0, maxTraces), sampled: all.sampled || rest.length > maxTraces };
+}

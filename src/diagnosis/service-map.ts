@@ -1,0 +1,189 @@
+import { sql, type Sql } from '../query/sql/index.js';
+import type { TimeRange, TraceReader } from '../store/index.js';
+
+/**
+ * The service map and RED series, computed from the raw spans (no
+ * Prometheus, no metrics generator): see docs/diagnosis.md.
+ */
+
+/** Latencies are span durations in nanoseconds; rates are per second over the range or step. */
+export interface ServiceMapJson {
+  start: number;
+  end: number;
+  nodes: {
+    service: string;
+    spans: number;
+    /** Over the service's entry spans (server, consumer, roots). */
+    requests: number;
+    rate: number;
+    errors: number;
+    errorRate: number;
+    p50: number | null;
+    p95: number | null;
+    p99: number | null;
+  }[];
+  edges: {
+    source: string;
+    target: string;
+    kind: 'request' | 'messaging' | 'link';
+    count: number;
+    rate: number;
+    errors: number;
+    errorRate: number;
+    /** Of the child (server, consumer) side. */
+    p50: number;
+    p95: number;
+    p99: number;
+  }[];
+}
+
+const seconds = (range: TimeRange) => Number(range.endNs - range.startNs) / 1e9;
+
+export async function serviceMap(reader: TraceReader, range: TimeRange): Promise<ServiceMapJson> {
+  const graph = await reader.serviceGraph(range);
+  const span = seconds(range);
+  const names = new Set<string>();
+  for (const e of graph.edges) names.add(e.source).add(e.target);
+  const nodes = new Map(graph.nodes.map((n) => [n.service, n]));
+  for (const n of graph.nodes) names.add(n.service);
+  return {
+    start: Number(range.startNs / 1_000_000_000n),
+    end: Number(range.endNs / 1_000_000_000n),
+    nodes: [...names].sort().map((service) => {
+      const n = nodes.get(service);
+      const requests = n?.entrySpans ?? 0;
+      const errors = n?.entryErrors ?? 0;
+      return {
+        service,
+        spans: n?.spans ?? 0,
+        requests,
+        rate: requests / span,
+        errors,
+        errorRate: requests > 0 ? errors / requests : 0,
+        p50: requests > 0 ? n!.p50 : null,
+        p95: requests > 0 ? n!.p95 : null,
+        p99: requests > 0 ? n!.p99 : null,
+      };
+    }),
+    edges: graph.edges.map((e) => ({
+      source: e.source,
+      target: e.target,
+      kind: e.kind,
+      count: e.count,
+      rate: e.count / span,
+      errors: e.errors,
+      errorRate: e.count > 0 ? e.errors / e.count : 0,
+      p50: e.p50,
+      p95: e.p95,
+      p99: e.p99,
+    })),
+  };
+}
+
+export interface RedPoint {
+  /** Bucket start, Unix ms. */
+  time: number;
+  count: number;
+  rate: number;
+  errors: number;
+  errorRate: number;
+  /** Duration quantiles in ns; null for an empty bucket. */
+  p50: number | null;
+  p95: number | null;
+  p99: number | null;
+}
+
+export interface RedJson {
+  service: string;
+  /** null: the service's entry spans (server, consumer, roots). */
+  operation: string | null;
+  start: number;
+  end: number;
+  stepSeconds: number;
+  points: RedPoint[];
+}
+
+const ENTRY = sql`(kind IN (2, 5) OR parent_span_id = ${Buffer.alloc(8)})`;
+/** count, errors, p50, p95, p99: exact quantiles of the bucket's spans. */
+const RED_VALUES: Sql[] = [sql`count()`, sql`countIf(status_code = 2)`, sql`quantileExact(0.5)(duration_ns)`, sql`quantileExact(0.95)(duration_ns)`, sql`quantileExact(0.99)(duration_ns)`];
+
+/**
+ * Rate, errors and duration of a service's requests (its entry spans), or
+ * of one of its operations (spans of that name, any kind), per step.
+ * `range` must be whole steps (the caller aligns it).
+ */
+export async function redSeries(reader: TraceReader, req: { service: string; operation?: string; range: TimeRange; stepNs: bigint }): Promise<RedJson> {
+  const where = req.operation !== undefined ? sql`service_name = ${req.service} AND name = ${req.operation}` : sql`service_name = ${req.service} AND ${ENTRY}`;
+  const rows = await reader.metricsSeries({ range: req.range, stepNs: req.stepNs, where, by: [], values: RED_VALUES, source: 'spans' });
+  const byBucket = new Map(rows.map((r) => [r.bucket, r.values]));
+  const buckets = Number((req.range.endNs - req.range.startNs + req.stepNs - 1n) / req.stepNs);
+  const stepSeconds = Number(req.stepNs) / 1e9;
+  const points: RedPoint[] = [];
+  for (let b = 0; b < buckets; b++) {
+    const v = byBucket.get(b);
+    const count = v?.[0] ?? 0;
+    const errors = v?.[1] ?? 0;
+    points.push({
+      time: Number((req.range.startNs + BigInt(b) * req.stepNs) / 1_000_000n),
+      count,
+      rate: count / stepSeconds,
+      errors,
+      errorRate: count > 0 ? errors / count : 0,
+      p50: count > 0 ? v![2] : null,
+      p95: count > 0 ? v![3] : null,
+      p99: count > 0 ? v![4] : null,
+    });
+  }
+  return {
+    service: req.service,
+    operation: req.operation ?? null,
+    start: Number(req.range.startNs / 1_000_000_000n),
+    end: Number(req.range.endNs / 1_000_000_000n),
+    stepSeconds,
+    points,
+  };
+}
+
+export interface OperationJson {
+  name: string;
+  kind: string;
+  count: number;
+  rate: number;
+  errors: number;
+  errorRate: number;
+  /** Sum of the spans' durations, ns: where the service spends its time. */
+  totalDuration: number;
+  p50: number;
+  p95: number;
+  p99: number;
+}
+
+const KINDS = ['unspecified', 'internal', 'server', 'client', 'producer', 'consumer'];
+
+/** A service's operations (span name and kind) over the range, most frequent first. */
+export async function serviceOperations(reader: TraceReader, service: string, range: TimeRange, limit: number): Promise<{ service: string; operations: OperationJson[] }> {
+  const rows = await reader.metricsSeries({
+    range,
+    stepNs: range.endNs - range.startNs,
+    where: sql`service_name = ${service}`,
+    by: [sql`name`, sql`kind`],
+    values: [...RED_VALUES, sql`sum(duration_ns)`],
+    source: 'spans',
+  });
+  const span = seconds(range);
+  const operations = rows
+    .map(({ by: [name, kind], values: [count, errors, p50, p95, p99, total] }) => ({
+      name,
+      kind: KINDS[Number(kind)] ?? kind,
+      count,
+      rate: count / span,
+      errors,
+      errorRate: count > 0 ? errors / count : 0,
+      totalDuration: total,
+      p50,
+      p95,
+      p99,
+    }))
+    .sort((a, b) => b.count - a.count || b.totalDuration - a.totalDuration || (a.name < b.name ? -1 : 1));
+  return { service, operations: operations.slice(0, limit) };
+}

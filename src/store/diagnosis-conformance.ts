@@ -1,0 +1,197 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import os from 'node:os';
+import path from 'node:path';
+import { SqlStore } from './sql-store.js';
+import { initSchema } from './schema.js';
+import { ResourceBatchBuilder, SpanBatchBuilder } from '../model/span-batch.js';
+import { ResourceRows } from '../receivers/row-templates.js';
+import { JsonSpanDecoder } from '../receivers/decode-json.js';
+import { compileQuery } from '../query/traceql/index.js';
+import { redSeries, serviceMap, serviceOperations } from '../diagnosis/index.js';
+import type { ConformanceTarget } from './conformance.js';
+import type { TimeRange } from './types.js';
+
+/**
+ * Diagnosis on every store (chDB, a ClickHouse server, a 2-shard cluster):
+ * service map, RED, attribute comparison, aggregated critical path and
+ * load, each on a fixture whose answer is known. Each part writes its
+ * traces in its own ten-minute window of the last hour, so the parts do
+ * not see each other's spans.
+ */
+export function runDiagnosisConformance(target: ConformanceTarget): void {
+  describe(`diagnosis conformance: ${target.name}`, () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'sightline-diagnosis-'));
+    let store: SqlStore;
+    let closeTarget: () => Promise<void>;
+    let fileNo = 0;
+    const MINUTE = 60_000_000_000n;
+    const MS = 1_000_000n;
+    // Whole minutes, so RED buckets have known boundaries.
+    const NOW = (BigInt(Date.now()) * MS / MINUTE) * MINUTE;
+    /** The window of part `n`: five minutes, ten minutes apart. */
+    const windowOf = (n: number): TimeRange => ({ startNs: NOW - BigInt(60 - 10 * n) * MINUTE, endNs: NOW - BigInt(55 - 10 * n) * MINUTE });
+
+    interface SpanSpec {
+      service: string;
+      traceId: string;
+      spanId: string;
+      parentSpanId?: string;
+      name: string;
+      kind: number;
+      startNs: bigint;
+      endNs: bigint;
+      error?: boolean;
+      attributes?: Record<string, string | number>;
+      resource?: Record<string, string>;
+    }
+
+    const kv = (attrs: Record<string, string | number>) =>
+      Object.entries(attrs).map(([key, v]) => ({ key, value: typeof v === 'string' ? { stringValue: v } : { intValue: String(v) } }));
+
+    /** Stores spans as ingest does: resource rows, then a Native segment of span rows. */
+    async function write(spans: SpanSpec[]): Promise<void> {
+      const groups = new Map<string, SpanSpec[]>();
+      for (const s of spans) {
+        const key = JSON.stringify([s.service, s.resource ?? {}]);
+        groups.set(key, [...(groups.get(key) ?? []), s]);
+      }
+      const resourceSpans = [...groups.values()].map((list) => ({
+        resource: { attributes: kv({ 'service.name': list[0].service, ...list[0].resource }) },
+        scopeSpans: [
+          {
+            scope: { name: 'diagnosis-fixture' },
+            spans: list.map((s) => ({
+              traceId: s.traceId,
+              spanId: s.spanId,
+              ...(s.parentSpanId ? { parentSpanId: s.parentSpanId } : {}),
+              name: s.name,
+              kind: s.kind,
+              startTimeUnixNano: s.startNs.toString(),
+              endTimeUnixNano: s.endNs.toString(),
+              attributes: kv(s.attributes ?? {}),
+              status: { code: s.error ? 2 : 0 },
+            })),
+          },
+        ],
+      }));
+      const builder = new SpanBatchBuilder();
+      const resources = new ResourceBatchBuilder();
+      const outcome = new JsonSpanDecoder().decode(Buffer.from(JSON.stringify({ resourceSpans })), builder, new ResourceRows(resources, () => false, NOW), {
+        minStartNs: 0,
+        retentionText: '-',
+      });
+      assert.equal(outcome.rejected, 0, outcome.firstError);
+      const file = path.join(dir, `seg-${fileNo++}.native`);
+      writeFileSync(file, builder.toBuffer());
+      writeFileSync(`${file}.res`, resources.toBuffer());
+      await store.writeResources(`${file}.res`);
+      await store.writeSegment(file, { replay: false });
+    }
+
+    const hex = (n: number) => randomBytes(n).toString('hex');
+    const SERVER = 2;
+    const CLIENT = 3;
+    const PRODUCER = 4;
+    const CONSUMER = 5;
+    const INTERNAL = 1;
+
+    before(async () => {
+      const opened = await target.open();
+      closeTarget = opened.close;
+      await initSchema(opened.engine, 'test store', opened.layout);
+      store = new SqlStore(opened.engine, opened.layout);
+    });
+
+    after(async () => {
+      await closeTarget();
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    describe('service map and RED', () => {
+      const range = windowOf(0);
+      before(async () => {
+        const spans: SpanSpec[] = [];
+        for (let i = 0; i < 4; i++) {
+          const traceId = hex(16);
+          const t0 = range.startNs + BigInt(i) * MINUTE + 10n * MS;
+          const at = (ms: number) => t0 + BigInt(ms) * MS;
+          const id = { root: hex(8), call: hex(8), server: hex(8), insert: hex(8), publish: hex(8), consume: hex(8), notify: hex(8), notified: hex(8), legacy: hex(8), handler: hex(8) };
+          spans.push(
+            { service: 'map-gateway', traceId, spanId: id.root, name: 'GET /book', kind: SERVER, startNs: at(0), endNs: at(100) },
+            { service: 'map-gateway', traceId, spanId: id.call, parentSpanId: id.root, name: 'POST appointments', kind: CLIENT, startNs: at(5), endNs: at(65) },
+            // Another host's clock: the server span starts "before" its client span.
+            { service: 'map-appointments', traceId, spanId: id.server, parentSpanId: id.call, name: 'POST /appointments', kind: SERVER, startNs: at(2), endNs: at(52), error: i === 0 },
+            { service: 'map-appointments', traceId, spanId: id.insert, parentSpanId: id.server, name: 'INSERT', kind: CLIENT, startNs: at(10), endNs: at(20) },
+            { service: 'map-appointments', traceId, spanId: id.publish, parentSpanId: id.server, name: 'publish', kind: PRODUCER, startNs: at(20), endNs: at(21) },
+            { service: 'map-billing', traceId, spanId: id.consume, parentSpanId: id.publish, name: 'process', kind: CONSUMER, startNs: at(30), endNs: at(30 + 5 * (i + 1)) },
+            // A cross-service link without client and server spans.
+            { service: 'map-gateway', traceId, spanId: id.notify, parentSpanId: id.root, name: 'notify', kind: INTERNAL, startNs: at(70), endNs: at(90) },
+            { service: 'map-billing', traceId, spanId: id.notified, parentSpanId: id.notify, name: 'POST /notify', kind: SERVER, startNs: at(72), endNs: at(88) },
+            // A client span whose callee has no server instrumentation.
+            { service: 'map-gateway', traceId, spanId: id.legacy, parentSpanId: id.root, name: 'GET legacy', kind: CLIENT, startNs: at(66), endNs: at(69) },
+            { service: 'map-legacy', traceId, spanId: id.handler, parentSpanId: id.legacy, name: 'handle', kind: INTERNAL, startNs: at(67), endNs: at(68) },
+          );
+        }
+        await write(spans);
+      });
+
+      it('derives edges from client/server, producer/consumer and other cross-service pairs, with RED on the child side', async () => {
+        const map = await serviceMap(store, range);
+        const edges = Object.fromEntries(map.edges.map((e) => [`${e.source} -> ${e.target} (${e.kind})`, e]));
+        assert.deepEqual(Object.keys(edges).sort(), [
+          'map-appointments -> map-billing (messaging)',
+          'map-gateway -> map-appointments (request)',
+          'map-gateway -> map-billing (link)',
+          'map-gateway -> map-legacy (request)',
+        ]);
+        const call = edges['map-gateway -> map-appointments (request)'];
+        assert.equal(call.count, 4);
+        assert.equal(call.errors, 1);
+        assert.equal(call.errorRate, 0.25);
+        assert.equal(call.rate, 4 / 300);
+        assert.deepEqual([call.p50, call.p95, call.p99], [50e6, 50e6, 50e6]);
+        const queue = edges['map-appointments -> map-billing (messaging)'];
+        assert.equal(queue.count, 4);
+        assert.ok(queue.p50 >= 10e6 && queue.p50 <= 15e6 && queue.p99 <= 20e6 && queue.p99 >= 15e6, JSON.stringify(queue));
+        assert.equal(edges['map-gateway -> map-billing (link)'].count, 4);
+        assert.equal(edges['map-gateway -> map-legacy (request)'].p50, 1e6);
+        const nodes = Object.fromEntries(map.nodes.map((n) => [n.service, n]));
+        assert.deepEqual(Object.keys(nodes), ['map-appointments', 'map-billing', 'map-gateway', 'map-legacy']);
+        assert.deepEqual(
+          { spans: nodes['map-appointments'].spans, requests: nodes['map-appointments'].requests, errors: nodes['map-appointments'].errors, p50: nodes['map-appointments'].p50 },
+          { spans: 12, requests: 4, errors: 1, p50: 50e6 },
+        );
+        assert.equal(nodes['map-billing'].requests, 8, 'consumer and server spans');
+        assert.equal(nodes['map-gateway'].requests, 4, 'roots');
+        assert.equal(nodes['map-legacy'].requests, 0);
+        assert.equal(nodes['map-legacy'].p50, null);
+        // Nothing outside the range.
+        assert.deepEqual((await serviceMap(store, windowOf(5))).edges.filter((e) => e.source.startsWith('map-')), []);
+      });
+
+      it('answers RED series per step, for entry spans or one operation', async () => {
+        const red = await redSeries(store, { service: 'map-appointments', range, stepNs: MINUTE });
+        assert.equal(red.points.length, 5);
+        assert.deepEqual(red.points.map((p) => p.count), [1, 1, 1, 1, 0]);
+        assert.deepEqual(red.points.map((p) => p.errors), [1, 0, 0, 0, 0]);
+        assert.equal(red.points[0].rate, 1 / 60);
+        assert.equal(red.points[0].errorRate, 1);
+        assert.equal(red.points[1].p99, 50e6);
+        assert.equal(red.points[4].p50, null);
+        assert.equal(red.points[1].time, Number((range.startNs + MINUTE) / MS));
+        const consume = await redSeries(store, { service: 'map-billing', operation: 'process', range, stepNs: 5n * MINUTE });
+        assert.deepEqual(consume.points.map((p) => [p.count, p.p99]), [[4, 20e6]]);
+        assert.ok([10e6, 15e6].includes(consume.points[0].p50!), 'an exact quantile is one of the durations');
+        const ops = await serviceOperations(store, 'map-appointments', range, 10);
+        assert.deepEqual(
+          ops.operations.map((o) => [o.name, o.kind, o.count, o.errors]).sort(),
+          [['INSERT', 'client', 4, 0], ['POST /appointments', 'server', 4, 1], ['publish', 'producer', 4, 0]],
+        );
+        assert.equal(ops.operations.find((o) => o.name === 'INSERT')!.totalDuration, 40e6);
+      });
+    });
+  });
+}

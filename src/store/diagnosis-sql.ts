@@ -1,0 +1,336 @@
+import { sql, join, ident, type Sql } from '../query/sql/index.js';
+import { TABLES } from './schema.js';
+import type { TimeRange } from './types.js';
+
+/**
+ * The SQL behind diagnosis (service map, attribute comparison, aggregated
+ * critical path, load): SqlStore delegates here. Everything is plain
+ * ClickHouse 18.16 SQL: joins by USING on subqueries, ARRAY JOIN, LIMIT BY,
+ * -If combinators. Subqueries read the Distributed tables on a cluster, so
+ * the answers are exact there too (joins run on the node that was asked).
+ */
+
+/** One service-to-service edge, by the span pairs that make it. */
+export interface ServiceEdgeRow {
+  /** Service of the parent (calling) span. */
+  source: string;
+  /** Service of the child (called) span. */
+  target: string;
+  /** `request` (client -> server), `messaging` (producer -> consumer), `link` (any other cross-service parent and child). */
+  kind: 'request' | 'messaging' | 'link';
+  count: number;
+  /** Child spans with status error. */
+  errors: number;
+  /** Child span duration quantiles, ns. */
+  p50: number;
+  p95: number;
+  p99: number;
+}
+
+export interface ServiceNodeRow {
+  service: string;
+  /** Every span of the service in the range. */
+  spans: number;
+  /** Its entry spans: server and consumer spans, and roots. */
+  entrySpans: number;
+  entryErrors: number;
+  /** Entry span duration quantiles, ns (0 without entry spans). */
+  p50: number;
+  p95: number;
+  p99: number;
+}
+
+export interface ServiceGraph {
+  edges: ServiceEdgeRow[];
+  nodes: ServiceNodeRow[];
+}
+
+export interface TraceSampleRequest {
+  range: TimeRange;
+  /** Traces with a span (in the range) matching this; absent: every trace in the range. */
+  match?: Sql;
+  /** Leaves out traces with a span (in the range) matching this. */
+  exclude?: Sql;
+  limit: number;
+}
+
+export interface TraceSample {
+  /** Ascending. */
+  traceIds: Buffer[];
+  /** More traces qualified than `limit`. */
+  sampled: boolean;
+}
+
+export interface AttributeValueRow {
+  scope: 'span' | 'resource' | 'intrinsic';
+  key: string;
+  value: string;
+  type: 'string' | 'int' | 'float' | 'bool';
+  /** Traces with at least one span carrying this value. */
+  traces: number;
+}
+
+export interface NumericKeyRow {
+  scope: 'span' | 'resource' | 'intrinsic';
+  key: string;
+  /** Values at NUMERIC_LEVELS. */
+  quantiles: number[];
+  spans: number;
+}
+
+export interface TraceAttributeStats {
+  traces: number;
+  spans: number;
+  values: AttributeValueRow[];
+  numeric: NumericKeyRow[];
+}
+
+/** The levels quantilesExact is asked for, for distribution comparisons. */
+export const NUMERIC_LEVELS: readonly number[] = [0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 0.99, 1];
+
+/** A span with only what a critical path needs. */
+export interface PathSpanRow {
+  spanId: string;
+  /** '' for a root. */
+  parentId: string;
+  startNs: bigint;
+  durationNs: bigint;
+  service: string;
+  name: string;
+}
+
+/** A span of a load query, with its children's intervals (ns, absolute). */
+export interface LoadSpanRow {
+  startNs: bigint;
+  durationNs: bigint;
+  children: [bigint, bigint][];
+}
+
+interface JsonCompact<Row> {
+  data: Row[];
+}
+
+type RunJson = <Row>(query: Sql) => Promise<JsonCompact<Row>>;
+
+const SPANS = ident(TABLES.spans);
+const RESOURCES = ident(TABLES.resources);
+const TRACE_INDEX = ident(TABLES.traceIndex);
+const ZERO_SPAN_ID = Buffer.alloc(8);
+const SERVER = 2;
+const CLIENT = 3;
+const PRODUCER = 4;
+const CONSUMER = 5;
+/**
+ * A parent may start a little before its child's range: look this much
+ * earlier for parents, and later for children, than the range asked.
+ */
+const PARENT_SLACK_NS = 300_000_000_000n;
+/** Spans of a trace picked by a span in the range may start up to this far from it. */
+const TRACE_SLACK_NS = 3_600_000_000_000n;
+
+function inRange(range: TimeRange): Sql {
+  return sql`start_ns >= ${range.startNs} AND start_ns < ${range.endNs}`;
+}
+
+function widened(range: TimeRange, slack: bigint): TimeRange {
+  return { startNs: range.startNs > slack ? range.startNs - slack : 0n, endNs: range.endNs + slack };
+}
+
+const num = (v: number | string): number => (typeof v === 'number' ? v : Number(v));
+
+export class DiagnosisQueries {
+  constructor(private readonly json: RunJson) {}
+
+  /**
+   * Service edges from parent/child span pairs in different services,
+   * counted at the child (its start in the range), and each service's own
+   * RED over its entry spans.
+   *
+   * Two hash joins keep the in-memory side small: server and consumer
+   * children against every possible parent, then every other child against
+   * client and producer parents. A cross-service pair where neither side has
+   * one of those kinds (internal under internal) is not an edge.
+   */
+  async serviceGraph(range: TimeRange): Promise<ServiceGraph> {
+    const parents = widened(range, PARENT_SLACK_NS);
+    const link = (id: string) => sql`cityHash64(trace_id, ${ident(id)}) AS link`;
+    const entryChildren = sql`SELECT ${link('parent_span_id')}, toString(service_name) AS target, kind AS child_kind, status_code AS child_status, duration_ns AS child_duration
+  FROM ${SPANS} WHERE ${inRange(range)} AND kind IN (${SERVER}, ${CONSUMER}) AND parent_span_id != ${ZERO_SPAN_ID}`;
+    const anyParent = sql`SELECT ${link('span_id')}, toString(service_name) AS source, kind AS parent_kind FROM ${SPANS} WHERE ${inRange(parents)}`;
+    const otherChildren = sql`SELECT ${link('parent_span_id')}, toString(service_name) AS target, kind AS child_kind, status_code AS child_status, duration_ns AS child_duration
+  FROM ${SPANS} WHERE ${inRange(range)} AND kind NOT IN (${SERVER}, ${CONSUMER}) AND parent_span_id != ${ZERO_SPAN_ID}`;
+    const callingParent = sql`SELECT ${link('span_id')}, toString(service_name) AS source, kind AS parent_kind FROM ${SPANS} WHERE ${inRange(parents)} AND kind IN (${CLIENT}, ${PRODUCER})`;
+    const edgeKind = sql`multiIf(parent_kind = ${CLIENT} AND child_kind = ${SERVER}, 'request', parent_kind = ${PRODUCER} AND child_kind = ${CONSUMER}, 'messaging', parent_kind = ${CLIENT}, 'request', parent_kind = ${PRODUCER}, 'messaging', 'link')`;
+    const pairs = (left: Sql, right: Sql) => sql`SELECT source, target, ${edgeKind} AS edge_kind, child_status, child_duration
+  FROM (${left}) AS parent ALL INNER JOIN (${right}) AS child USING link
+  WHERE source != target`;
+    const edges = await this.json<[string, string, string, string, string, (number | string)[]]>(sql`
+SELECT source, target, edge_kind, toString(count()), toString(countIf(child_status = 2)), quantiles(0.5, 0.95, 0.99)(child_duration)
+FROM (
+  ${pairs(anyParent, entryChildren)}
+  UNION ALL
+  ${pairs(otherChildren, callingParent)}
+)
+GROUP BY source, target, edge_kind
+ORDER BY source, target, edge_kind`);
+    const entry = sql`(kind IN (${SERVER}, ${CONSUMER}) OR parent_span_id = ${ZERO_SPAN_ID})`;
+    const nodes = await this.json<[string, string, string, string, (number | string)[]]>(sql`
+SELECT toString(service_name) AS service, toString(count()), toString(countIf(${entry})), toString(countIf(${entry} AND status_code = 2)), quantilesIf(0.5, 0.95, 0.99)(duration_ns, ${entry})
+FROM ${SPANS}
+WHERE ${inRange(range)}
+GROUP BY service
+ORDER BY service`);
+    return {
+      edges: edges.data.map(([source, target, kind, count, errors, q]) => ({
+        source,
+        target,
+        kind: kind as ServiceEdgeRow['kind'],
+        count: Number(count),
+        errors: Number(errors),
+        p50: num(q[0]),
+        p95: num(q[1]),
+        p99: num(q[2]),
+      })),
+      nodes: nodes.data.map(([service, spans, entrySpans, entryErrors, q]) => ({
+        service,
+        spans: Number(spans),
+        entrySpans: Number(entrySpans),
+        entryErrors: Number(entryErrors),
+        p50: Number(entrySpans) > 0 ? num(q[0]) : 0,
+        p95: Number(entrySpans) > 0 ? num(q[1]) : 0,
+        p99: Number(entrySpans) > 0 ? num(q[2]) : 0,
+      })),
+    };
+  }
+
+  /**
+   * The traces with the smallest ids among those qualifying. Trace ids are
+   * random, so this is a uniform sample; and since spans are sorted by
+   * trace id within each (service, hour), the sample's spans sit in a
+   * narrow band of every block, which later reads skip to (see idBounds).
+   */
+  async sampleTraces(req: TraceSampleRequest): Promise<TraceSample> {
+    const source = req.match
+      ? sql`SELECT DISTINCT trace_id FROM ${SPANS} WHERE ${inRange(req.range)} AND (${req.match})`
+      : sql`SELECT DISTINCT trace_id FROM ${TRACE_INDEX} WHERE end_max >= ${req.range.startNs} AND start_min < ${req.range.endNs}`;
+    const exclude = req.exclude ? sql`WHERE trace_id GLOBAL NOT IN (SELECT trace_id FROM ${SPANS} WHERE ${inRange(req.range)} AND (${req.exclude}))` : sql``;
+    const res = await this.json<[string]>(sql`SELECT hex(trace_id) FROM (${source}) ${exclude} ORDER BY trace_id LIMIT ${req.limit + 1}`);
+    const ids = res.data.map(([id]) => Buffer.from(id, 'hex'));
+    return { traceIds: ids.slice(0, req.limit), sampled: ids.length > req.limit };
+  }
+
+  /**
+   * Per attribute value, how many of these traces carry it on some span:
+   * span attributes, resource attributes, and the intrinsics name, kind and
+   * status; the `valuesPerKey` most frequent values of each key. And per
+   * numeric key (int and float attributes, and duration), the quantiles of
+   * its values over the traces' spans.
+   */
+  async traceAttributes(req: { traceIds: Buffer[]; range: TimeRange; valuesPerKey: number }): Promise<TraceAttributeStats> {
+    if (req.traceIds.length === 0) return { traces: 0, spans: 0, values: [], numeric: [] };
+    const typed = (prefix: 'attr' | 'res', scope: string): Sql[] => [
+      sql`arrayMap((k, x) -> (${scope}, toString(k), x, 0), ${ident(`${prefix}_str_keys`)}, ${ident(`${prefix}_str_values`)})`,
+      sql`arrayMap((k, x) -> (${scope}, toString(k), toString(x), 1), ${ident(`${prefix}_int_keys`)}, ${ident(`${prefix}_int_values`)})`,
+      sql`arrayMap((k, x) -> (${scope}, toString(k), toString(x), 2), ${ident(`${prefix}_float_keys`)}, ${ident(`${prefix}_float_values`)})`,
+      sql`arrayMap((k, x) -> (${scope}, toString(k), if(x = 1, 'true', 'false'), 3), ${ident(`${prefix}_bool_keys`)}, ${ident(`${prefix}_bool_values`)})`,
+    ];
+    const numbers = (prefix: 'attr' | 'res', scope: string): Sql[] => [
+      sql`arrayMap((k, x) -> (${scope}, toString(k), toFloat64(x)), ${ident(`${prefix}_int_keys`)}, ${ident(`${prefix}_int_values`)})`,
+      sql`arrayMap((k, x) -> (${scope}, toString(k), toFloat64(x)), ${ident(`${prefix}_float_keys`)}, ${ident(`${prefix}_float_values`)})`,
+    ];
+    const intrinsics = sql`[('intrinsic', 'name', toString(name), 0), ('intrinsic', 'kind', ['unspecified', 'internal', 'server', 'client', 'producer', 'consumer'][kind + 1], 0), ('intrinsic', 'status', ['unset', 'ok', 'error'][status_code + 1], 0)]`;
+    // Resource attributes from the (small) resources table, one row per resource.
+    const resourceColumns = ['str', 'int', 'float', 'bool'].flatMap((t) => [`res_${t}_keys`, `res_${t}_values`]);
+    const resources = sql`SELECT resource_id, arrayConcat(${join(typed('res', 'resource'))}) AS res_pairs, arrayConcat(${join(numbers('res', 'resource'))}) AS res_numbers
+  FROM (SELECT resource_id, ${join(resourceColumns.map((c) => sql`any(${ident(c)}) AS ${ident(c)}`))} FROM ${RESOURCES} GROUP BY resource_id)`;
+    const spans = sql`SELECT trace_id,
+  arrayConcat(${intrinsics}, ${join(typed('attr', 'span'))}, res_pairs) AS pairs,
+  arrayFilter(p -> isFinite(tupleElement(p, 3)), arrayConcat([('intrinsic', 'duration', toFloat64(duration_ns))], ${join(numbers('attr', 'span'))}, res_numbers)) AS numbers
+FROM ${SPANS}
+GLOBAL ANY LEFT JOIN (${resources}) AS r USING resource_id
+WHERE ${this.traceFilter(req.traceIds, req.range)}`;
+    const levels = join(NUMERIC_LEVELS.map((l) => sql`${l}`));
+    const [values, numeric] = await Promise.all([
+      this.json<[string, string, string, number, string]>(sql`
+SELECT p.1 AS scope, p.2 AS k, p.3 AS v, p.4 AS t, toString(uniqExact(trace_id)) AS traces
+FROM (${spans}) ARRAY JOIN pairs AS p
+GROUP BY scope, k, v, t
+ORDER BY toUInt64(traces) DESC, scope, k, v
+LIMIT ${req.valuesPerKey} BY scope, k`),
+      this.json<[string, string, (number | string)[], string, string]>(sql`
+SELECT p.1 AS scope, p.2 AS k, quantilesExact(${levels})(p.3), toString(count()), toString(uniqExact(trace_id))
+FROM (${spans}) ARRAY JOIN numbers AS p
+GROUP BY scope, k
+ORDER BY scope, k`),
+    ]);
+    const TYPES = ['string', 'int', 'float', 'bool'] as const;
+    const duration = numeric.data.find(([scope, k]) => scope === 'intrinsic' && k === 'duration');
+    return {
+      // Every span has a duration: its counts are the totals.
+      spans: duration ? Number(duration[3]) : 0,
+      traces: duration ? Number(duration[4]) : 0,
+      values: values.data.map(([scope, key, value, t, traces]) => ({
+        scope: scope as AttributeValueRow['scope'],
+        key,
+        value,
+        type: TYPES[num(t)],
+        traces: Number(traces),
+      })),
+      numeric: numeric.data.map(([scope, key, q, spans]) => ({ scope: scope as NumericKeyRow['scope'], key, quantiles: q.map(num), spans: Number(spans) })),
+    };
+  }
+
+  /** The spans of these traces, with only the columns a critical path needs. */
+  async pathSpans(req: { traceIds: Buffer[]; range: TimeRange }): Promise<Map<string, PathSpanRow[]>> {
+    const out = new Map<string, PathSpanRow[]>();
+    if (req.traceIds.length === 0) return out;
+    const res = await this.json<[string, string, string, string, string, string, string]>(sql`
+SELECT lower(hex(trace_id)), lower(hex(span_id)), lower(hex(parent_span_id)), toString(start_ns), toString(duration_ns), toString(service_name), toString(name)
+FROM ${SPANS}
+WHERE ${this.traceFilter(req.traceIds, req.range)}
+LIMIT 1 BY trace_id, span_id, start_ns`);
+    const root = '0000000000000000';
+    for (const [trace, spanId, parent, start, duration, service, name] of res.data) {
+      let spans = out.get(trace);
+      if (!spans) out.set(trace, (spans = []));
+      spans.push({ spanId, parentId: parent === root ? '' : parent, startNs: BigInt(start), durationNs: BigInt(duration), service, name });
+    }
+    return out;
+  }
+
+  /**
+   * Spans matching `where` that start in the range (the most recent
+   * `limit`), each with the intervals of its child spans.
+   */
+  async loadSpans(req: { range: TimeRange; where: Sql; limit: number }): Promise<LoadSpanRow[]> {
+    const matching = sql`SELECT trace_id, span_id AS link, start_ns, duration_ns FROM ${SPANS} WHERE ${inRange(req.range)} AND (${req.where}) ORDER BY start_ns DESC LIMIT ${req.limit}`;
+    const near = widened(req.range, PARENT_SLACK_NS);
+    const children = sql`SELECT trace_id, parent_span_id AS link, groupArray((start_ns, duration_ns)) AS children
+  FROM ${SPANS}
+  WHERE ${inRange(near)} AND (trace_id, parent_span_id) GLOBAL IN (SELECT trace_id, span_id FROM ${SPANS} WHERE ${inRange(req.range)} AND (${req.where}))
+  GROUP BY trace_id, link`;
+    const res = await this.json<[string, string, [string | number, string | number][]]>(sql`
+SELECT toString(start_ns), toString(duration_ns), children
+FROM (${matching}) AS matching ANY LEFT JOIN (${children}) AS children USING (trace_id, link)`);
+    return res.data.map(([start, duration, kids]) => ({
+      startNs: BigInt(start),
+      durationNs: BigInt(duration),
+      children: kids.map(([s, d]) => [BigInt(s), BigInt(s) + BigInt(d)]),
+    }));
+  }
+
+  /**
+   * Spans of the given traces. The id bounds let the engine skip to the
+   * sample's band of each (service, hour) block of the sort key, instead of
+   * reading every granule to test the id list.
+   */
+  private traceFilter(traceIds: Buffer[], range: TimeRange): Sql {
+    let lo = traceIds[0];
+    let hi = traceIds[0];
+    for (const id of traceIds) {
+      if (Buffer.compare(id, lo) < 0) lo = id;
+      if (Buffer.compare(id, hi) > 0) hi = id;
+    }
+    return sql`${inRange(widened(range, TRACE_SLACK_NS))} AND trace_id >= ${lo} AND trace_id <= ${hi} AND trace_id IN (${traceIds})`;
+  }
+}
