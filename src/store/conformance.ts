@@ -361,6 +361,112 @@ describe('tag search', () => {
   });
 });
 
+describe('TraceQL finished in process: parent., field comparisons, JSON-stored attributes, pipelines', () => {
+  const r1 = hex(16);
+  const r2 = hex(16);
+  const ids = { p1: hex(8), c1: hex(8), c2: hex(8), q1: hex(8), d1: hex(8) };
+  const svc = 'resource.service.name = "resid-svc"';
+  before(async () => {
+    const at = (ms: number) => NOW_NS - 20_000_000_000n + BigInt(ms) * 1_000_000n;
+    const str = (key: string, v: string) => ({ key, value: { stringValue: v } });
+    const int = (key: string, v: number) => ({ key, value: { intValue: String(v) } });
+    await write(
+      segment([
+        rs(
+          'resid-svc',
+          [
+            { traceId: r1, spanId: ids.p1, name: 'GET /orders', startNs: at(0), durationNs: 300_000_000n, attributes: [str('http.route', '/orders')] },
+            {
+              traceId: r1, spanId: ids.c1, parentSpanId: ids.p1, name: 'SELECT', startNs: at(10), durationNs: 200_000_000n,
+              attributes: [str('expected.name', 'SELECT'), int('timeout', 1_000_000_000)],
+              events: [{ timeUnixNano: String(at(20)), name: 'exception', attributes: [str('exception.type', 'TimeoutError')] }],
+              links: [{ traceId: r2, spanId: ids.q1, attributes: [int('n', 2)] }],
+            },
+            {
+              traceId: r1, spanId: ids.c2, parentSpanId: ids.p1, name: 'cache', startNs: at(220), durationNs: 20_000_000n,
+              attributes: [str('expected.name', 'other'), str('level', 'error')],
+              events: [{ timeUnixNano: String(at(230)), name: 'exception', attributes: [str('exception.type', 'ValueError')] }],
+              links: [{ traceId: r2, spanId: ids.d1, attributes: [int('n', 1)] }],
+            },
+          ],
+          [str('cloud.region', 'eu-west')],
+        ),
+        rs(
+          'resid-svc',
+          [
+            { traceId: r2, spanId: ids.q1, name: 'GET /users', startNs: at(5), durationNs: 100_000_000n, attributes: [str('http.route', '/users')] },
+            { traceId: r2, spanId: ids.d1, parentSpanId: ids.q1, name: 'SELECT', startNs: at(15), durationNs: 50_000_000n, attributes: [str('expected.name', 'SELECT')] },
+          ],
+          [str('cloud.region', 'us-east')],
+        ),
+      ]),
+    );
+  });
+
+  const run = (text: string) => searchTraceQL(compileQuery(text), store, { range: lastHour(), limit: 20, spss: 10 });
+  const spanIds = async (text: string) =>
+    (await run(text)).traces.flatMap((t) => (t.spanSets ?? [t.spanSet]).flatMap((s) => s.spans.map((sp) => sp.spanId.toString('hex')))).sort();
+
+  it('reads parent. attributes from the parent span', async () => {
+    assert.deepEqual(await spanIds(`{ ${svc} && parent.span.http.route = "/orders" }`), [ids.c1, ids.c2].sort());
+    assert.deepEqual(await spanIds(`{ ${svc} && parent.span.http.route =~ "/u.*" }`), [ids.d1]);
+    // Roots have no parent: its attributes are nil.
+    assert.deepEqual(await spanIds(`{ ${svc} && parent.span.http.route = nil }`), [ids.p1, ids.q1].sort());
+  });
+
+  it('compares two fields that are not numbers', async () => {
+    assert.deepEqual(await spanIds(`{ ${svc} && name = span.expected.name }`), [ids.c1, ids.d1].sort());
+    assert.deepEqual(await spanIds(`{ ${svc} && name != .expected.name }`), [ids.c2]);
+    assert.deepEqual(await spanIds(`{ ${svc} && resource.cloud.region > .http.route }`), [ids.p1, ids.q1].sort());
+  });
+
+  it('orders and matches event. and link. attributes', async () => {
+    assert.deepEqual(await spanIds(`{ ${svc} && event.exception.type =~ "Time.*" }`), [ids.c1]);
+    assert.deepEqual(await spanIds(`{ ${svc} && event.exception.type !~ "Time.*" }`), [ids.c2]);
+    assert.deepEqual(await spanIds(`{ ${svc} && link.n > 1 }`), [ids.c1]);
+    assert.deepEqual(await spanIds(`{ ${svc} && link.n <= 1 && name = "cache" }`), [ids.c2]);
+    assert.deepEqual(await spanIds(`{ ${svc} && (link.n >= 2 || parent.span.http.route = "/users") }`), [ids.c1, ids.d1].sort());
+  });
+
+  it('compares attributes with durations, status and kind values', async () => {
+    assert.deepEqual(await spanIds(`{ ${svc} && .timeout = 1s }`), [ids.c1]);
+    assert.deepEqual(await spanIds(`{ ${svc} && .level = error }`), [ids.c2]);
+  });
+
+  it('runs a spanset operator inside a pipeline over the input spanset only', async () => {
+    assert.deepEqual(await spanIds(`{ ${svc} && name != "cache" } | { name =~ "GET.*" } > { .expected.name != nil }`), [ids.c1, ids.d1].sort());
+    // cache matches the right side but is not in the input spanset.
+    assert.deepEqual(await spanIds(`{ ${svc} && name != "cache" } | { name =~ "GET.*" } > { .expected.name = "other" }`), []);
+    assert.deepEqual(await spanIds(`{ ${svc} } | { name =~ "GET.*" } > { .expected.name = "other" }`), [ids.c2]);
+  });
+
+  it('selects and groups by any resource attribute', async () => {
+    const r = await run(`{ ${svc} && name = "SELECT" } | select(resource.cloud.region)`);
+    const regions = r.traces.flatMap((t) => t.spanSet.spans.map((s) => (s.attributes.find((a) => a.key === 'cloud.region')?.value as { stringValue?: string } | undefined)?.stringValue)).sort();
+    assert.deepEqual(regions, ['eu-west', 'us-east']);
+  });
+
+  it('computes metrics over spanset operators, pipelines and parent. attributes', async () => {
+    const range = { startNs: NOW_NS - 60_000_000_000n, endNs: NOW_NS };
+    const metrics = async (text: string) => {
+      const series = await queryMetrics(compileQuery(text), store, { range, stepNs: 60_000_000_000n });
+      return Object.fromEntries(series.map((s) => [JSON.stringify(s.labels.map((l) => [l.key, Object.values(l.value)[0]])), s.samples.map((x) => x[1])]));
+    };
+    assert.deepEqual(await metrics(`{ ${svc} } | count_over_time() by(resource.cloud.region)`), {
+      '[["resource.cloud.region","eu-west"]]': [3], '[["resource.cloud.region","us-east"]]': [2],
+    });
+    assert.deepEqual(await metrics(`{ ${svc} && name =~ "GET.*" } > { } | count_over_time() by(resource.cloud.region)`), {
+      '[["resource.cloud.region","eu-west"]]': [2], '[["resource.cloud.region","us-east"]]': [1],
+    });
+    assert.deepEqual(await metrics(`{ ${svc} && parent.span.http.route = "/orders" } | max_over_time(duration)`), { '[["__name__","max_over_time"]]': [0.2] });
+    assert.deepEqual(await metrics(`{ ${svc} } >> { } | quantile_over_time(duration, 0, 1)`), { '[["p",0]]': [0.02], '[["p",1]]': [0.2] });
+    // by() groups within a trace: eu-west's trace has 3 spans, us-east's 2.
+    assert.deepEqual(await metrics(`{ ${svc} } | by(resource.cloud.region) | count() > 2 | count_over_time()`), { '[["__name__","count_over_time"]]': [3] });
+    const buckets = await metrics(`{ ${svc} } > { } | histogram_over_time(duration)`);
+    assert.equal(Object.values(buckets).reduce((n, v) => n + v[0], 0), 3);
+  });
+});
+
 describe('TraceQL structure and pipelines', () => {
   const t1 = hex(16);
   const t2 = hex(16);

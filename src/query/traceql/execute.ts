@@ -3,7 +3,8 @@ import type { EvalSpan, SearchResult, TimeRange, TraceReader, TraceSummary } fro
 import { sql, join, type Sql } from '../sql/index.js';
 import type { FieldExpr, Query, ScalarFilter, SpansetExpr, SpansetFilter, Stage, Static } from './ast.js';
 import { TraceQLUnsupportedError } from './errors.js';
-import { compileCondition, compileNumber, compileText, planSearch } from './plan.js';
+import { compileNumber, compileText, planSearch, type PlanContext, type ValueContext } from './plan.js';
+import { compilePredicate, type SpanPredicate, type TraceValues, type ValueRegistry } from './residual.js';
 import { printField } from './printer.js';
 
 /**
@@ -24,39 +25,63 @@ export interface SearchOptions {
 export async function searchTraceQL(q: Query, reader: TraceReader, opts: SearchOptions): Promise<SearchResult> {
   const [first, ...rest] = q.pipeline;
   if (rest.length === 0 && first.kind === 'filter') {
-    const plan = planSearch(q, { range: opts.range });
-    return reader.searchSpans({ ...plan, range: opts.range, limit: opts.limit, spss: opts.spss });
+    const plan = trySearchPlan(q, opts.range);
+    if (plan) return reader.searchSpans({ ...plan, range: opts.range, limit: opts.limit, spss: opts.spss });
   }
   return new Evaluator(q, opts).run(reader);
 }
 
+/** The one-query plan of a lone filter, or null when the evaluator must finish it. */
+function trySearchPlan(q: Query, range: TimeRange): ReturnType<typeof planSearch> | null {
+  try {
+    return planSearch(q, { range });
+  } catch (err) {
+    if (err instanceof TraceQLUnsupportedError) return null;
+    throw err;
+  }
+}
+
 type SpanSet = { spans: number[]; attributes: KeyValueJson[] };
 
-const ctxOf = (range: TimeRange) => ({ range });
+/** The evaluator's span fetch joins the resource columns, so any resource attribute can be read. */
+const VALUES: ValueContext = { resources: true };
 
 /** Exported for tests: construction refuses what cannot be compiled. */
 export class Evaluator {
-  /** Leaf filters, in the order their flags are computed. */
+  /** Leaf filters, and their predicates in the same order. */
   private readonly leaves: SpansetFilter[] = [];
-  private readonly numbers: FieldExpr[] = [];
-  private readonly texts: FieldExpr[] = [];
+  private readonly predicates: SpanPredicate[] = [];
+  /** Per-span SQL values to fetch, de-duplicated by their text. */
+  private readonly flagSql: Sql[] = [];
+  private readonly numberSql: Sql[] = [];
+  private readonly textSql: Sql[] = [];
   /** Fields whose text is shown on matched spans (select(), and the query's attributes). */
   private readonly shown: { key: string; text: number }[] = [];
+  private readonly ctx: PlanContext;
+  private readonly registry: ValueRegistry = {
+    flag: (c) => indexOf(this.flagSql, c),
+    text: (t) => indexOf(this.textSql, t),
+  };
 
   constructor(
     private readonly q: Query,
     private readonly opts: SearchOptions,
   ) {
+    this.ctx = { range: opts.range };
     const [first, ...stages] = q.pipeline;
     this.collect(first as SpansetExpr);
     for (const s of stages) this.prepare(s);
   }
 
+  private addLeaf(f: SpansetFilter, show: boolean): void {
+    this.leaves.push(f);
+    this.predicates.push(compilePredicate(f.expr, this.ctx, this.registry));
+    if (show && f.expr) this.collectShown(f.expr);
+  }
+
   private collect(e: SpansetExpr): void {
-    if (e.kind === 'filter') {
-      this.leaves.push(e);
-      if (e.expr) this.collectShown(e.expr);
-    } else {
+    if (e.kind === 'filter') this.addLeaf(e, true);
+    else {
       this.collect(e.left);
       this.collect(e.right);
     }
@@ -73,28 +98,23 @@ export class Evaluator {
     }
   }
 
-  private text(e: FieldExpr): number {
-    const key = printField(e);
-    const i = this.texts.findIndex((t) => printField(t) === key);
-    if (i >= 0) return i;
-    compileText(e); // refuses what it cannot compile, before any query runs
-    this.texts.push(e);
-    return this.texts.length - 1;
+  /** Index of a field's text among the fetched values (compiling refuses what cannot be read). */
+  text(e: FieldExpr): number {
+    return indexOf(this.textSql, compileText(e, VALUES));
   }
 
-  private number(e: FieldExpr): number {
-    const key = printField(e);
-    const i = this.numbers.findIndex((t) => printField(t) === key);
-    if (i >= 0) return i;
-    compileNumber(e);
-    this.numbers.push(e);
-    return this.numbers.length - 1;
+  /** Index of a field's number among the fetched values. */
+  number(e: FieldExpr): number {
+    return indexOf(this.numberSql, compileNumber(e, VALUES));
   }
 
   private prepare(s: Stage): void {
     switch (s.kind) {
       case 'filter':
-        this.leaves.push(s);
+        this.addLeaf(s, false);
+        return;
+      case 'spansetOp':
+        this.collect(s);
         return;
       case 'scalarFilter':
         for (const side of [s.left, s.right]) if (side.kind === 'aggregate' && side.field) this.number(side.field);
@@ -111,46 +131,64 @@ export class Evaluator {
         return;
       case 'coalesce':
         return;
-      case 'spansetOp':
-        throw new TraceQLUnsupportedError('a spanset operator after a pipe', s.pos);
       default:
         throw new TraceQLUnsupportedError(`${s.kind} in a search (metrics are served by /api/metrics/query_range)`, s.pos);
     }
   }
 
   async run(reader: TraceReader): Promise<SearchResult> {
-    const ctx = ctxOf(this.opts.range);
-    const flags = this.leaves.map((l) => compileCondition(l.expr, ctx));
-    const anySpan = flags.length > 0 ? join(flags.map((f) => sql`(${f})`), ' OR ') : sql`1`;
-    const having = this.necessary(this.q.pipeline[0] as SpansetExpr, flags);
-    const numbers = this.numbers.map((n) => compileNumber(n));
-    const texts = this.texts.map((t) => compileText(t));
     const traces: TraceSummary[] = [];
-    const batch = Math.max(this.opts.limit * 4, 100);
-    const maxCandidates = this.opts.maxCandidates ?? 20_000;
+    const inspected = await this.scan(reader, this.opts.maxCandidates ?? 20_000, Math.max(this.opts.limit * 4, 100), (id, spans, sets) => {
+      traces.push(this.summary(id, spans, sets));
+      return traces.length < this.opts.limit;
+    });
+    traces.sort((a, b) => (a.startNs > b.startNs ? -1 : a.startNs < b.startNs ? 1 : 0));
+    return { traces, inspectedSpans: 0, inspectedBytes: 0, inspectedTraces: inspected.traces };
+  }
+
+  /**
+   * Visits every matched span that starts in the range, once, over at most
+   * `maxTraces` candidate traces (metrics over spanset operators and
+   * pipelines). `truncated` says whether candidates were left unexamined.
+   */
+  async forEachMatchedSpan(reader: TraceReader, maxTraces: number, visit: (span: EvalSpan) => void): Promise<{ traces: number; truncated: boolean }> {
+    const { startNs, endNs } = this.opts.range;
+    return this.scan(reader, maxTraces, 1000, (_id, spans, sets) => {
+      for (const i of union(...sets.map((s) => s.spans))) if (spans[i].startNs >= startNs && spans[i].startNs < endNs) visit(spans[i]);
+      return true;
+    });
+  }
+
+  /** Candidate traces, newest first, in batches; `onMatch` returns false to stop. */
+  private async scan(
+    reader: TraceReader,
+    maxCandidates: number,
+    batch: number,
+    onMatch: (id: Buffer, spans: EvalSpan[], sets: SpanSet[]) => boolean,
+  ): Promise<{ traces: number; truncated: boolean }> {
+    const anySpan = this.predicates.length > 0 ? join(this.predicates.map((p) => sql`(${p.superset})`), ' OR ') : sql`1`;
+    const having = this.necessary(this.q.pipeline[0] as SpansetExpr);
     let inspected = 0;
-    for (let offset = 0; traces.length < this.opts.limit && offset < maxCandidates; offset += batch) {
-      const ids = await reader.candidateTraces({ range: this.opts.range, anySpan, having, limit: batch, offset });
-      if (ids.length === 0) break;
+    for (let offset = 0; offset < maxCandidates; offset += batch) {
+      const ids = await reader.candidateTraces({ range: this.opts.range, anySpan, having, limit: Math.min(batch, maxCandidates - offset), offset });
+      if (ids.length === 0) return { traces: inspected, truncated: false };
       inspected += ids.length;
-      const spansByTrace = await reader.traceSpans({ traceIds: ids, range: this.opts.range, flags, numbers, texts });
+      const spansByTrace = await reader.traceSpans({ traceIds: ids, range: this.opts.range, flags: this.flagSql, numbers: this.numberSql, texts: this.textSql });
       for (const id of ids) {
         const spans = spansByTrace.get(id.toString('hex').toUpperCase()) ?? spansByTrace.get(id.toString('hex')) ?? [];
         const sets = this.evaluate(spans);
-        if (sets.length > 0) traces.push(this.summary(id, spans, sets));
-        if (traces.length === this.opts.limit) break;
+        if (sets.length > 0 && !onMatch(id, spans, sets)) return { traces: inspected, truncated: false };
       }
-      if (ids.length < batch) break;
+      if (ids.length < batch) return { traces: inspected, truncated: false };
     }
-    traces.sort((a, b) => (a.startNs > b.startNs ? -1 : a.startNs < b.startNs ? 1 : 0));
-    return { traces, inspectedSpans: 0, inspectedBytes: 0, inspectedTraces: inspected };
+    return { traces: inspected, truncated: true };
   }
 
-  /** A condition every matching trace meets, over countIf() of the leaf conditions. */
-  private necessary(e: SpansetExpr, flags: Sql[]): Sql {
-    if (e.kind === 'filter') return sql`countIf(${flags[this.leaves.indexOf(e)]}) > 0`;
-    const l = this.necessary(e.left, flags);
-    const r = this.necessary(e.right, flags);
+  /** A condition every matching trace meets, over countIf() of the leaves' supersets. */
+  private necessary(e: SpansetExpr): Sql {
+    if (e.kind === 'filter') return sql`countIf(${this.predicates[this.leaves.indexOf(e)].superset}) > 0`;
+    const l = this.necessary(e.left);
+    const r = this.necessary(e.right);
     if (e.op === '||') return sql`(${l} OR ${r})`;
     if (e.op.startsWith('!')) return r; // right-hand spans without the relation
     return sql`(${l} AND ${r})`;
@@ -160,24 +198,31 @@ export class Evaluator {
 
   private evaluate(spans: EvalSpan[]): SpanSet[] {
     const tree = new Tree(spans);
+    const values: TraceValues = { flags: (i) => spans[i].flags, texts: (i) => spans[i].texts, parent: (i) => tree.parent(i) };
+    const matches = this.predicates.map((p) => spans.map((_, i) => p.test(i, values)));
     const [first, ...stages] = this.q.pipeline;
-    let sets: SpanSet[] = [{ spans: this.spanset(first as SpansetExpr, spans, tree), attributes: [] }].filter((s) => s.spans.length > 0);
+    let sets: SpanSet[] = [{ spans: this.spanset(first as SpansetExpr, matches, tree), attributes: [] }].filter((s) => s.spans.length > 0);
     for (const s of stages) {
       if (sets.length === 0) break;
-      sets = this.stage(s, sets, spans);
+      sets = this.stage(s, sets, spans, matches, tree);
     }
     return sets.filter((s) => s.spans.length > 0);
   }
 
-  private spanset(e: SpansetExpr, spans: EvalSpan[], tree: Tree): number[] {
+  /**
+   * The spans an expression selects. Inside a pipeline (`within` given) the
+   * filters see only the input spanset's spans, and relations are still
+   * those of the whole trace, as in Tempo.
+   */
+  private spanset(e: SpansetExpr, matches: boolean[][], tree: Tree, within?: Set<number>): number[] {
     if (e.kind === 'filter') {
-      const k = this.leaves.indexOf(e);
+      const m = matches[this.leaves.indexOf(e)];
       const out: number[] = [];
-      for (let i = 0; i < spans.length; i++) if (spans[i].flags[k]) out.push(i);
+      for (let i = 0; i < m.length; i++) if (m[i] && (!within || within.has(i))) out.push(i);
       return out;
     }
-    const l = this.spanset(e.left, spans, tree);
-    const r = this.spanset(e.right, spans, tree);
+    const l = this.spanset(e.left, matches, tree, within);
+    const r = this.spanset(e.right, matches, tree, within);
     const L = new Set(l);
     const R = new Set(r);
     switch (e.op) {
@@ -218,12 +263,14 @@ export class Evaluator {
     }
   }
 
-  private stage(s: Stage, sets: SpanSet[], spans: EvalSpan[]): SpanSet[] {
+  private stage(s: Stage, sets: SpanSet[], spans: EvalSpan[], matches: boolean[][], tree: Tree): SpanSet[] {
     switch (s.kind) {
       case 'filter': {
-        const k = this.leaves.indexOf(s);
-        return sets.map((set) => ({ ...set, spans: set.spans.filter((i) => spans[i].flags[k]) }));
+        const m = matches[this.leaves.indexOf(s)];
+        return sets.map((set) => ({ ...set, spans: set.spans.filter((i) => m[i]) }));
       }
+      case 'spansetOp':
+        return sets.map((set) => ({ ...set, spans: this.spanset(s, matches, tree, new Set(set.spans)) }));
       case 'scalarFilter':
         return sets.filter((set) => this.scalar(s, set, spans));
       case 'by': {
@@ -331,6 +378,14 @@ function staticNumber(s: Static): number {
   if (s.type === 'int' || s.type === 'duration') return Number(s.value);
   if (s.type === 'float') return s.value;
   throw new TraceQLUnsupportedError(`a ${s.type} in an aggregate comparison`, s.pos);
+}
+
+/** Index of an SQL expression in a list, adding it when new. */
+function indexOf(list: Sql[], x: Sql): number {
+  const i = list.findIndex((y) => y.text === x.text);
+  if (i >= 0) return i;
+  list.push(x);
+  return list.length - 1;
 }
 
 function union(...lists: number[][]): number[] {

@@ -1,9 +1,10 @@
 import type { KeyValueJson } from '../../model/any-value.js';
-import type { TimeRange, TraceReader } from '../../store/index.js';
+import type { MetricsRow, TimeRange, TraceReader } from '../../store/index.js';
 import { sql, type Sql } from '../sql/index.js';
 import type { CompareStage, FieldExpr, Intrinsic, MetricsStage, Query, SpansetFilter } from './ast.js';
 import { TraceQLUnsupportedError, TraceQLValidationError } from './errors.js';
-import { compileCondition, compileNumber, compileText } from './plan.js';
+import { Evaluator } from './execute.js';
+import { compileCondition, compileNumber, compileText, readsResourceColumns, type ValueContext } from './plan.js';
 import { printField } from './printer.js';
 
 /**
@@ -32,41 +33,36 @@ export interface Series {
   samples: [number, number][];
 }
 
+/** Most candidate traces examined for metrics the evaluator computes. */
+const MAX_EVALUATED_TRACES = 200_000;
+
 export async function queryMetrics(q: Query, reader: TraceReader, req: MetricsRequest): Promise<Series[]> {
-  const [first, ...stages] = q.pipeline;
-  if (first.kind !== 'filter') throw new TraceQLUnsupportedError('metrics over spanset operators', first.pos);
-  const metricsAt = stages.findIndex((s) => s.kind === 'metrics' || s.kind === 'compare');
+  const metricsAt = q.pipeline.findIndex((s, i) => i > 0 && (s.kind === 'metrics' || s.kind === 'compare'));
   if (metricsAt < 0) throw new TraceQLValidationError('a metrics query needs a metrics function such as rate()', q.pos);
-  for (const s of stages.slice(0, metricsAt)) throw new TraceQLUnsupportedError(`${s.kind} before a metrics function`, s.pos);
-  const after = stages.slice(metricsAt + 1);
-  if (stages[metricsAt].kind === 'compare') {
+  const before = q.pipeline.slice(0, metricsAt);
+  const first = before[0];
+  const after = q.pipeline.slice(metricsAt + 1);
+  const sqlFilter = before.length === 1 && first.kind === 'filter' ? trySql(first, req.range) : null;
+  if (q.pipeline[metricsAt].kind === 'compare') {
     for (const s of after) throw new TraceQLUnsupportedError(`${s.kind} after compare()`, s.pos);
-    return queryCompare(first, stages[metricsAt] as CompareStage, reader, req);
+    if (!sqlFilter) throw new TraceQLUnsupportedError('compare() after spanset operators, pipeline stages or parent. attributes', first.pos);
+    return queryCompare(first as SpansetFilter, q.pipeline[metricsAt] as CompareStage, reader, req);
   }
-  const m = stages[metricsAt] as MetricsStage;
-
-  let where = compileCondition(first.expr, { range: req.range });
-  const by = m.by.map((f) => ({ field: f, text: compileText(f) }));
+  const m = q.pipeline[metricsAt] as MetricsStage;
   const histogram = m.fn === 'histogram_over_time';
-  const fromRollup = !req.rawOnly && rollupAnswers(first, m, req, reader.capabilities.quantileStatesAnyLevel);
-  const { values, labels } = fromRollup ? rollupAggregate(m) : aggregate(m);
-  // histogram_over_time: one more group key, the value's power-of-two bucket.
-  const bucketExpr = histogram ? sql`toString(pow(2, ceil(log2(${compileNumber(m.field!)}))))` : null;
-  if (histogram) where = sql`(${where}) AND ${compileNumber(m.field!)} > 0`;
-  const rows = await reader.metricsSeries({
-    range: req.range,
-    stepNs: req.stepNs,
-    where,
-    by: [...by.map((b) => b.text), ...(bucketExpr ? [bucketExpr] : [])],
-    values,
-    source: fromRollup ? 'rollup' : 'spans',
-  });
+  const { labels } = aggregate(m, { resources: true });
+  // One SQL aggregation when SQL can select the spans; otherwise the
+  // evaluator selects them over candidate traces and they are aggregated here.
+  const rows = sqlFilter
+    ? await sqlRows(first as SpansetFilter, sqlFilter, m, reader, req)
+    : await evaluatedRows({ ...q, pipeline: before }, m, reader, req);
 
+  const by = m.by;
   const stepS = Number(req.stepNs) / 1e9;
   const series = new Map<string, Series>();
   for (const row of rows) {
     for (let v = 0; v < labels.length; v++) {
-      const byLabels: KeyValueJson[] = by.map((b, i) => ({ key: labelName(b.field), value: { stringValue: row.by[i] } }));
+      const byLabels: KeyValueJson[] = by.map((f, i) => ({ key: labelName(f), value: { stringValue: row.by[i] } }));
       if (histogram) {
         const upper = Number(row.by[by.length]);
         byLabels.push({ key: '__bucket', value: { doubleValue: isDuration(m.field) ? upper / 1e9 : upper } });
@@ -93,6 +89,90 @@ export async function queryMetrics(q: Query, reader: TraceReader, req: MetricsRe
     out = topk(out, stage.n, stage.kind === 'topk');
   }
   return out;
+}
+
+function trySql(f: SpansetFilter, range: TimeRange): Sql | null {
+  try {
+    return compileCondition(f.expr, { range });
+  } catch (err) {
+    if (err instanceof TraceQLUnsupportedError) return null;
+    throw err;
+  }
+}
+
+/** The rows of one SQL aggregation, from the rollup or the raw spans. */
+async function sqlRows(first: SpansetFilter, condition: Sql, m: MetricsStage, reader: TraceReader, req: MetricsRequest): Promise<MetricsRow[]> {
+  const vc: ValueContext = { resources: readsResourceColumns([...m.by, ...(m.field ? [m.field] : [])]) };
+  let where = condition;
+  const histogram = m.fn === 'histogram_over_time';
+  const fromRollup = !req.rawOnly && rollupAnswers(first, m, req, reader.capabilities.quantileStatesAnyLevel);
+  const { values } = fromRollup ? rollupAggregate(m) : aggregate(m, vc);
+  // histogram_over_time: one more group key, the value's power-of-two bucket.
+  const bucketExpr = histogram ? sql`toString(pow(2, ceil(log2(${compileNumber(m.field!, vc)}))))` : null;
+  if (histogram) where = sql`(${where}) AND ${compileNumber(m.field!, vc)} > 0`;
+  return reader.metricsSeries({
+    range: req.range,
+    stepNs: req.stepNs,
+    where,
+    by: [...m.by.map((f) => compileText(f, vc)), ...(bucketExpr ? [bucketExpr] : [])],
+    values,
+    source: fromRollup ? 'rollup' : 'spans',
+    resources: vc.resources,
+  });
+}
+
+/**
+ * Rows like sqlRows', computed here over the spans the evaluator selects
+ * (spanset operators, pipeline stages, parent. attributes...). Same
+ * semantics: quantiles exact, histogram buckets powers of two.
+ */
+async function evaluatedRows(selection: Query, m: MetricsStage, reader: TraceReader, req: MetricsRequest): Promise<MetricsRow[]> {
+  const ev = new Evaluator(selection, { range: req.range, limit: 0, spss: 0 });
+  const field = m.field ? ev.number(m.field) : -1;
+  const by = m.by.map((f) => ev.text(f));
+  const histogram = m.fn === 'histogram_over_time';
+  const groups = new Map<string, { bucket: number; by: string[]; count: number; xs: number[] }>();
+  const scan = await ev.forEachMatchedSpan(reader, MAX_EVALUATED_TRACES, (span) => {
+    const x = field >= 0 ? span.numbers[field] : NaN;
+    const keys = by.map((k) => span.texts[k]);
+    if (histogram) {
+      if (!(x > 0)) return;
+      keys.push(String(2 ** Math.ceil(Math.log2(x))));
+    }
+    const bucket = Number((span.startNs - req.range.startNs) / req.stepNs);
+    const key = JSON.stringify([bucket, keys]);
+    let g = groups.get(key);
+    if (!g) groups.set(key, (g = { bucket, by: keys, count: 0, xs: [] }));
+    g.count++;
+    if (!Number.isNaN(x)) g.xs.push(x);
+  });
+  if (scan.truncated) throw new TraceQLUnsupportedError(`metrics over more than ${MAX_EVALUATED_TRACES} candidate traces; narrow the time range or the filter`, selection.pos);
+  const rows: MetricsRow[] = [];
+  for (const g of groups.values()) rows.push({ bucket: g.bucket, by: g.by, values: evaluatedValues(m, g.count, g.xs) });
+  return rows.sort((a, b) => a.bucket - b.bucket);
+}
+
+function evaluatedValues(m: MetricsStage, count: number, xs: number[]): number[] {
+  const n = xs.length;
+  switch (m.fn) {
+    case 'rate':
+    case 'count_over_time':
+    case 'histogram_over_time':
+      return [count];
+    case 'min_over_time':
+      return [n ? Math.min(...xs) : NaN];
+    case 'max_over_time':
+      return [n ? Math.max(...xs) : NaN];
+    case 'sum_over_time':
+      return [xs.reduce((a, b) => a + b, 0)];
+    case 'avg_over_time':
+      return [n ? xs.reduce((a, b) => a + b, 0) / n : NaN];
+    case 'quantile_over_time': {
+      const sorted = [...xs].sort((a, b) => a - b);
+      // quantileExact's choice: the element at floor(q * n).
+      return m.quantiles.map((q) => (n ? sorted[Math.min(n - 1, Math.floor(q * n))] : NaN));
+    }
+  }
 }
 
 const COMPARE_INTRINSICS = ['name', 'status', 'kind', 'statusMessage', 'instrumentation:name'] as const;
@@ -129,8 +209,8 @@ async function queryCompare(first: SpansetFilter, c: CompareStage, reader: Trace
 }
 
 /** The SQL aggregate(s) of a metrics function, and the extra labels of each. */
-function aggregate(m: MetricsStage): { values: Sql[]; labels: KeyValueJson[][] } {
-  const field = m.field ? compileNumber(m.field) : null;
+function aggregate(m: MetricsStage, vc: ValueContext): { values: Sql[]; labels: KeyValueJson[][] } {
+  const field = m.field && m.fn !== 'rate' && m.fn !== 'count_over_time' ? compileNumber(m.field, vc) : null;
   const present = (x: Sql) => sql`NOT isNaN(${x})`;
   switch (m.fn) {
     case 'rate':

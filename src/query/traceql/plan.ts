@@ -22,6 +22,16 @@ export interface PlanContext {
   range: { startNs: bigint; endNs: bigint };
 }
 
+/** Where a field's value may be read from. */
+export interface ValueContext {
+  /**
+   * The resource's attribute columns (res_*) are joined to each span row
+   * (the evaluator's span fetch and metrics by() over resource attributes).
+   * Without them only resource.service.name, a spans column, can be read.
+   */
+  resources?: boolean;
+}
+
 const RESOURCES = ident('resources');
 const TRACE_INDEX = ident('trace_index');
 
@@ -161,7 +171,11 @@ function literal(s: Static): Sql {
 const STATUS_CODE: Record<(typeof STATUS_VALUES)[number], number> = { unset: 0, ok: 1, error: 2 };
 
 function intrinsicCompare(f: Intrinsic, op: ComparisonOp, v: Static, ctx: PlanContext): Sql {
-  if (v.type === 'nil') throw new TraceQLUnsupportedError(`${f.name} compared with nil`, v.pos);
+  // Intrinsics always exist: `= nil` matches nothing, `!= nil` every span.
+  if (v.type === 'nil') {
+    if (op !== '=' && op !== '!=') throw new TraceQLValidationError(`nil takes only = and !=`, v.pos);
+    return op === '=' ? sql`0` : sql`1`;
+  }
   const id = (bytes: number): Sql => {
     if (v.type !== 'string' || !new RegExp(`^[0-9a-fA-F]{1,${bytes * 2}}$`).test(v.value))
       throw new TraceQLValidationError(`${f.name} takes an id of up to ${bytes * 2} hex characters`, v.pos);
@@ -246,10 +260,15 @@ function sideCondition(prefix: 'attr' | 'res', key: string, op: ComparisonOp, v:
       return sql`(${typed(prefix, 'int', key, op, v.type === 'int' ? literal(v) : sql`${v.value}`)} OR ${typed(prefix, 'float', key, op, sql`toFloat64(${literal(v)})`)})`;
     case 'bool':
       return typed(prefix, 'bool', key, op, literal(v));
+    case 'duration':
+      // A duration is a count of nanoseconds: it matches numeric attributes holding that count.
+      return sql`(${typed(prefix, 'int', key, op, literal(v))} OR ${typed(prefix, 'float', key, op, sql`toFloat64(${literal(v)})`)})`;
+    case 'status':
+    case 'kind':
+      // Attributes hold no enums; a status or kind matches its name as a string (`.level = error`).
+      return typed(prefix, 'str', key, op, sql`${v.value}`);
     case 'nil':
       return op === '=' ? sql`NOT ${exists(prefix, key)}` : exists(prefix, key);
-    default:
-      throw new TraceQLUnsupportedError(`an attribute compared with a ${v.type}`, v.pos);
   }
 }
 
@@ -349,17 +368,21 @@ function collectShown(e: FieldExpr, out: SpanFilterPlan['shown']): void {
  * A field's value on a span row, as a Float64 (null when absent), for
  * aggregates: durations in nanoseconds, numeric span attributes.
  */
-export function compileNumber(e: FieldExpr): Sql {
+export function compileNumber(e: FieldExpr, vc: ValueContext = {}): Sql {
   if (e.kind === 'intrinsic' && (e.name === 'duration' || e.name === 'span:duration')) return sql`toFloat64(duration_ns)`;
+  const side = (prefix: 'attr' | 'res', name: string, otherwise: Sql): Sql => {
+    const at = (t: AttrType) => sql`${ident(`${prefix}_${t}_values`)}[indexOf(${ident(`${prefix}_${t}_keys`)}, ${name})]`;
+    return sql`if(has(${ident(`${prefix}_int_keys`)}, ${name}), toFloat64(${at('int')}), if(has(${ident(`${prefix}_float_keys`)}, ${name}), ${at('float')}, ${otherwise}))`;
+  };
+  if (e.kind === 'attribute' && !e.parent && e.scope === 'resource' && vc.resources) return side('res', e.name, sql`nan`);
   if (e.kind === 'attribute' && !e.parent && (e.scope === 'span' || e.scope === 'any')) {
-    const at = (t: AttrType) => sql`${ident(`attr_${t}_values`)}[indexOf(${ident(`attr_${t}_keys`)}, ${e.name})]`;
-    return sql`if(has(attr_int_keys, ${e.name}), toFloat64(${at('int')}), if(has(attr_float_keys, ${e.name}), ${at('float')}, nan))`;
+    return side('attr', e.name, e.scope === 'any' && vc.resources ? side('res', e.name, sql`nan`) : sql`nan`);
   }
   throw new TraceQLUnsupportedError(`${printField(e)} as a number`, e.pos);
 }
 
 /** A field's value on a span row as a string, for by() and select(). */
-export function compileText(e: FieldExpr): Sql {
+export function compileText(e: FieldExpr, vc: ValueContext = {}): Sql {
   if (e.kind === 'intrinsic') {
     switch (e.name) {
       case 'name':
@@ -383,14 +406,86 @@ export function compileText(e: FieldExpr): Sql {
         return sql`toString(scope_version)`;
     }
   }
-  if (e.kind === 'attribute' && e.scope === 'resource' && e.name === 'service.name') return sql`toString(service_name)`;
+  if (e.kind === 'attribute' && !e.parent && e.scope === 'resource' && e.name === 'service.name') return sql`toString(service_name)`;
+  if (e.kind === 'attribute' && !e.parent && e.scope === 'resource' && vc.resources) return attributeText('res', e.name);
   if (e.kind === 'attribute' && !e.parent && (e.scope === 'span' || e.scope === 'any')) {
-    const pick = (t: AttrType, conv: (x: Sql) => Sql) =>
-      sql`if(has(${ident(`attr_${t}_keys`)}, ${e.name}), ${conv(sql`${ident(`attr_${t}_values`)}[indexOf(${ident(`attr_${t}_keys`)}, ${e.name})]`)}, '')`;
-    const span = sql`concat(${pick('str', (x) => x)}, ${pick('int', (x) => sql`toString(${x})`)}, ${pick('float', (x) => sql`toString(${x})`)}, ${pick('bool', (x) => sql`if(${x} = 1, 'true', 'false')`)})`;
-    // Unscoped service.name lives on the resource.
+    const span = attributeText('attr', e.name);
+    // Unscoped names fall back to the resource; service.name lives there.
     if (e.scope === 'any' && e.name === 'service.name') return sql`if(${span} = '', toString(service_name), ${span})`;
+    if (e.scope === 'any' && vc.resources) return sql`if(${span} = '', ${attributeText('res', e.name)}, ${span})`;
     return span;
   }
   throw new TraceQLUnsupportedError(`${printField(e)} in by() or select()`, e.pos);
+}
+
+/** An attribute's value as text ('' when absent), whatever its type. */
+function attributeText(prefix: 'attr' | 'res', name: string): Sql {
+  const pick = (t: AttrType, conv: (x: Sql) => Sql) =>
+    sql`if(has(${ident(`${prefix}_${t}_keys`)}, ${name}), ${conv(sql`${ident(`${prefix}_${t}_values`)}[indexOf(${ident(`${prefix}_${t}_keys`)}, ${name})]`)}, '')`;
+  return sql`concat(${pick('str', (x) => x)}, ${pick('int', (x) => sql`toString(${x})`)}, ${pick('float', (x) => sql`toString(${x})`)}, ${pick('bool', (x) => sql`if(${x} = 1, 'true', 'false')`)})`;
+}
+
+/** True when reading these fields needs the resource columns joined (ValueContext.resources). */
+export function readsResourceColumns(fields: readonly FieldExpr[]): boolean {
+  return fields.some((f) => f.kind === 'attribute' && !f.parent && (f.scope === 'any' || (f.scope === 'resource' && f.name !== 'service.name')));
+}
+
+/**
+ * A field's value on a span row as typed text for the in-process evaluator:
+ * '<type>:<value>', or '' when absent. Types: s string, i int, f float,
+ * b bool, d duration (ns), st status, k kind. Reads resource columns, so the
+ * row must have them joined.
+ */
+export function compileTyped(e: FieldExpr): Sql {
+  if (e.kind === 'intrinsic') {
+    switch (e.name) {
+      case 'name':
+      case 'span:name':
+        return sql`concat('s:', toString(name))`;
+      case 'statusMessage':
+      case 'span:statusMessage':
+        return sql`concat('s:', toString(status_message))`;
+      case 'status':
+      case 'span:status':
+        return sql`concat('st:', ['unset', 'ok', 'error'][status_code + 1])`;
+      case 'kind':
+      case 'span:kind':
+        return sql`concat('k:', ['unspecified', 'internal', 'server', 'client', 'producer', 'consumer'][kind + 1])`;
+      case 'duration':
+      case 'span:duration':
+        return sql`concat('d:', toString(duration_ns))`;
+      case 'span:id':
+        return sql`concat('s:', lower(hex(span_id)))`;
+      case 'span:parentID':
+        return sql`concat('s:', lower(hex(parent_span_id)))`;
+      case 'trace:id':
+        return sql`concat('s:', lower(hex(trace_id)))`;
+      case 'instrumentation:name':
+        return sql`concat('s:', toString(scope_name))`;
+      case 'instrumentation:version':
+        return sql`concat('s:', toString(scope_version))`;
+    }
+  }
+  if (e.kind === 'attribute' && (e.scope === 'span' || e.scope === 'resource' || e.scope === 'any')) {
+    const side = (prefix: 'attr' | 'res') => {
+      const at = (t: AttrType) => sql`${ident(`${prefix}_${t}_values`)}[indexOf(${ident(`${prefix}_${t}_keys`)}, ${e.name})]`;
+      const has = (t: AttrType) => sql`has(${ident(`${prefix}_${t}_keys`)}, ${e.name})`;
+      return sql`multiIf(${has('str')}, concat('s:', ${at('str')}), ${has('int')}, concat('i:', toString(${at('int')})), ${has('float')}, concat('f:', toString(${at('float')})), ${has('bool')}, if(${at('bool')} = 1, 'b:true', 'b:false'), '')`;
+    };
+    if (e.scope === 'span') return side('attr');
+    if (e.scope === 'resource') return side('res');
+    return sql`if(${side('attr')} = '', ${side('res')}, ${side('attr')})`;
+  }
+  throw new TraceQLUnsupportedError(`${printField(e)} compared with another field`, e.pos);
+}
+
+/**
+ * The OTLP/JSON attribute lists of a scope that is stored as JSON, one list
+ * per line (JSON strings never hold a raw newline): events', links', or the
+ * instrumentation scope's.
+ */
+export function compileJsonLists(scope: 'event' | 'link' | 'instrumentation'): Sql {
+  if (scope === 'event') return sql`arrayStringConcat(event_attrs, '\n')`;
+  if (scope === 'link') return sql`arrayStringConcat(link_attrs, '\n')`;
+  return sql`toString(scope_attrs)`;
 }
