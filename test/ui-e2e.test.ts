@@ -235,6 +235,15 @@ describe('web UI in chromium', { timeout: 120_000 }, () => {
     assert.equal(await page.locator('.wf-row').count(), 10);
     await page.locator('[data-testid=find]').fill('payments');
     await page.waitForFunction(`document.querySelectorAll('.wf-row[data-match="true"]').length === 2`);
+    // Drag across the minimap to zoom into 40-80% of the trace.
+    const box = (await page.locator('[data-testid=minimap]').boundingBox())!;
+    await page.mouse.move(box.x + box.width * 0.4, box.y + box.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width * 0.8, box.y + box.height / 2, { steps: 4 });
+    await page.mouse.up();
+    await page.waitForURL(/zoom=0\.[34]\d*-0\.[78]/);
+    await page.locator('[data-testid=reset-zoom]').click();
+    await page.waitForURL((u) => !u.search.includes('zoom='));
   });
 
   it('shows a clock-skew warning', async () => {

@@ -24,6 +24,7 @@ import { recordUrl, Link } from './router.js';
 import { CopyButton, EmptyState, ErrorState, Spinner, serviceColor } from './common.js';
 import { Waterfall } from './Waterfall.js';
 import { SpanDetail } from './SpanDetail.js';
+import { Minimap } from './Minimap.js';
 
 type Loaded = { status: 'loading' } | { status: 'error'; error: ApiError } | { status: 'done'; model: TraceModel };
 type PathLoad = { status: 'loading' } | { status: 'error'; message: string } | { status: 'done'; json: CriticalPathJson };
@@ -94,6 +95,7 @@ function TraceView({ model, initial, path, fetchStarted }: { model: TraceModel; 
   const [find, setFind] = useState(initial.find);
   const [times, setTimes] = useState(initial.times);
   const [showPath, setShowPath] = useState(initial.criticalPath);
+  const [zoom, setZoom] = useState(initial.zoom);
 
   const cp = useMemo(() => (path.status === 'done' ? mapCriticalPath(model, path.json) : undefined), [model, path]);
   const layout = useMemo(() => layoutSpans(model, times === 'corrected' && cp && cp.skew.length > 0 ? cp.shiftNs : undefined), [model, cp, times]);
@@ -109,10 +111,10 @@ function TraceView({ model, initial, path, fetchStarted }: { model: TraceModel; 
     recordUrl(
       formatRoute({
         page: 'trace',
-        state: { traceId: initial.traceId, span: selected >= 0 ? model.spans[selected].spanId : undefined, find, collapsed: collapsedIds, times, criticalPath: showPath },
+        state: { traceId: initial.traceId, span: selected >= 0 ? model.spans[selected].spanId : undefined, find, collapsed: collapsedIds, zoom, times, criticalPath: showPath },
       }),
     );
-  }, [model, initial.traceId, selected, collapsed, find, times, showPath]);
+  }, [model, initial.traceId, selected, collapsed, find, zoom, times, showPath]);
 
   const select = (i: number, open = true) => {
     setSelected(i);
@@ -232,6 +234,11 @@ function TraceView({ model, initial, path, fetchStarted }: { model: TraceModel; 
         <label className="label">
           <input type="checkbox" checked={showPath} onChange={(e) => setShowPath(e.target.checked)} disabled={!cp} /> critical path
         </label>
+        {zoom && (
+          <button type="button" onClick={() => setZoom(undefined)} data-testid="reset-zoom">
+            Reset zoom
+          </button>
+        )}
         <button type="button" onClick={() => setCollapsed(new Set())}>
           Expand all
         </button>
@@ -239,11 +246,13 @@ function TraceView({ model, initial, path, fetchStarted }: { model: TraceModel; 
           Collapse to depth 1
         </button>
       </section>
+      <Minimap model={model} layout={layout} zoom={zoom} onZoom={setZoom} />
       <div className={`trace-body${detailOpen && selected >= 0 ? ' with-detail' : ''}`}>
         <Waterfall
           model={model}
           rows={rows}
           layout={layout}
+          zoom={zoom}
           cp={showPath ? cp : undefined}
           skewed={cp}
           selected={selected}

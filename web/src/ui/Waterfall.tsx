@@ -11,6 +11,7 @@ import {
   type CriticalPathView,
   type NavKey,
 } from '../model/index.js';
+import { ticksBetween } from '../model/format.js';
 import { serviceColor } from './common.js';
 
 export const ROW_HEIGHT = 26;
@@ -23,6 +24,8 @@ interface Props {
   /** Visible rows (span indices), from visibleRows. */
   rows: Int32Array;
   layout: Layout;
+  /** The part of the trace shown, as fractions of it; undefined for all. */
+  zoom: [number, number] | undefined;
   /** The critical path to highlight, when shown. */
   cp: CriticalPathView | undefined;
   /** The critical-path answer for skew marks, shown even when the path is hidden. */
@@ -43,7 +46,9 @@ interface Props {
  * trace), so scrolling costs O(rows on screen), whatever the trace's size.
  */
 export function Waterfall(props: Props) {
-  const { model, rows, layout, cp, skewed, selected, collapsed, matches } = props;
+  const { model, rows, layout, zoom, cp, skewed, selected, collapsed, matches } = props;
+  const [zoomFrom, zoomTo] = zoom ?? [0, 1];
+  const zoomSpan = zoomTo - zoomFrom;
   const scroller = useRef<HTMLDivElement>(null);
   const [scrollTop, setScrollTop] = useState(0);
   const [viewport, setViewport] = useState(600);
@@ -80,7 +85,12 @@ export function Waterfall(props: Props) {
   });
 
   const { first, last } = windowRows(scrollTop, viewport, ROW_HEIGHT, rows.length);
-  const ticks = useMemo(() => durationTicks(layout.spanNs, 6), [layout]);
+  // Ticks in ns from the trace's start, placed as fractions of the zoomed window.
+  const ticks = useMemo(() => {
+    const fromNs = zoomFrom * layout.spanNs;
+    const windowNs = zoomSpan * layout.spanNs;
+    return (zoom ? ticksBetween(fromNs, fromNs + windowNs, 6) : durationTicks(layout.spanNs, 6)).map((ns) => ({ ns, at: (ns - fromNs) / windowNs }));
+  }, [layout, zoom, zoomFrom, zoomSpan]);
   const skewShift = skewed && skewed.skew.length > 0 ? skewed : undefined;
 
   const onKeyDown = (e: KeyboardEvent<HTMLDivElement>) => {
@@ -98,8 +108,8 @@ export function Waterfall(props: Props) {
         model={model}
         index={i}
         top={pos * ROW_HEIGHT}
-        left={layout.left[i]}
-        width={layout.width[i]}
+        left={(layout.left[i] - zoomFrom) / zoomSpan}
+        width={layout.width[i] / zoomSpan}
         cp={cp}
         skewNs={skewShift ? skewShift.shiftNs[i] : 0}
         selected={i === selected}
@@ -117,15 +127,15 @@ export function Waterfall(props: Props) {
         <div className="wf-name">Service &amp; operation</div>
         <div className="wf-timeline">
           {ticks.map((t) => (
-            <span key={t} className="wf-tick" style={{ left: `${(t / layout.spanNs) * 100}%` }}>
-              {formatDuration(t)}
+            <span key={t.ns} className="wf-tick" style={{ left: `${t.at * 100}%` }}>
+              {formatDuration(t.ns)}
             </span>
           ))}
         </div>
       </div>
       <div className="wf-grid" aria-hidden>
         {ticks.map((t) => (
-          <span key={t} className="wf-gridline" style={{ left: `${(t / layout.spanNs) * 100}%` }} />
+          <span key={t.ns} className="wf-gridline" style={{ left: `${t.at * 100}%` }} />
         ))}
       </div>
       <div
@@ -244,7 +254,7 @@ const Row = memo(function Row({ model, index, top, left, width, cp, skewNs, sele
               ? { left: `calc(${(left + width) * 100}% + 4px)` }
               : labelPlace === 'before'
                 ? { right: `calc(${(1 - left) * 100}% + 4px)` }
-                : { left: `calc(${left * 100}% + 6px)` }
+                : { left: `calc(${Math.max(left, 0) * 100}% + 6px)` }
           }
         >
           {formatDuration(s.durationNs)}
