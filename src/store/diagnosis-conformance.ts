@@ -10,7 +10,7 @@ import { ResourceBatchBuilder, SpanBatchBuilder } from '../model/span-batch.js';
 import { ResourceRows } from '../receivers/row-templates.js';
 import { JsonSpanDecoder } from '../receivers/decode-json.js';
 import { compileQuery } from '../query/traceql/index.js';
-import { redSeries, serviceMap, serviceOperations } from '../diagnosis/index.js';
+import { compareGroups, redSeries, serviceMap, serviceOperations } from '../diagnosis/index.js';
 import type { ConformanceTarget } from './conformance.js';
 import type { TimeRange } from './types.js';
 
@@ -191,6 +191,68 @@ export function runDiagnosisConformance(target: ConformanceTarget): void {
           [['INSERT', 'client', 4, 0], ['POST /appointments', 'server', 4, 1], ['publish', 'producer', 4, 0]],
         );
         assert.equal(ops.operations.find((o) => o.name === 'INSERT')!.totalDuration, 40e6);
+      });
+    });
+
+    describe('attribute comparison', () => {
+      const range = windowOf(1);
+      before(async () => {
+        // 40 requests from four tenants in two regions; tenant t3's are slow
+        // and read many more rows. Region and everything else are evenly spread.
+        const spans: SpanSpec[] = [];
+        for (let i = 0; i < 40; i++) {
+          const traceId = hex(16);
+          const tenant = `t${(i % 4) + 1}`;
+          const slow = tenant === 't3';
+          const t0 = range.startNs + BigInt(i) * 5_000n * MS;
+          const root = hex(8);
+          spans.push(
+            { service: 'cmp-gateway', resource: { 'cloud.region': i % 8 < 4 ? 'eu' : 'us' }, traceId, spanId: root, name: 'GET /patients', kind: SERVER, startNs: t0, endNs: t0 + (slow ? 900n : 100n) * MS, attributes: { 'tenant.id': tenant, 'request.seq': i } },
+            { service: 'cmp-records', traceId, spanId: hex(8), parentSpanId: root, name: 'SELECT patients', kind: SERVER, startNs: t0 + 10n * MS, endNs: t0 + 60n * MS, attributes: { 'db.rows': slow ? 400 + i : i } },
+          );
+        }
+        await write(spans);
+      });
+      const slow = '{ resource.service.name = "cmp-gateway" && duration > 500ms }';
+
+      it('ranks the attribute value that explains the selection first, against everything else', async () => {
+        const r = await compareGroups(store, { range, selection: compileQuery(slow), maxTraces: 1000, limit: 1000 });
+        assert.deepEqual(r.inspected, { unit: 'trace', selectionTraces: 10, baselineTraces: 30, selectionSpans: 20, baselineSpans: 60, sampled: false, maxTraces: 1000 });
+        const top = r.attributes[0];
+        assert.deepEqual([top.scope, top.key, top.value, top.type, top.selectionShare, top.baselineShare, top.selectionTraces, top.baselineTraces], ['span', 'tenant.id', 't3', 'string', 1, 0, 10, 0]);
+        assert.ok(top.score > 0.6, String(top.score));
+        const find = (scope: string, key: string, value: string) => r.attributes.find((a) => a.scope === scope && a.key === key && a.value === value);
+        const region = find('resource', 'cloud.region', 'eu')!;
+        assert.deepEqual([region.selectionShare, region.baselineShare, region.score], [0.5, 0.5, 0]);
+        assert.equal(find('intrinsic', 'name', 'SELECT patients')!.score, 0);
+        assert.equal(find('intrinsic', 'kind', 'server')!.selectionShare, 1);
+        assert.ok(find('span', 'tenant.id', 't1')!.score < 0, 'other tenants are under-represented');
+        // Every request has its own sequence number: no single value explains anything.
+        assert.ok(r.attributes.filter((a) => a.key === 'request.seq').every((a) => a.score === 0));
+        // Numeric: rows read shifted completely, durations partly.
+        const rows = r.numeric[0];
+        assert.deepEqual([rows.scope, rows.key, rows.ks, rows.direction], ['span', 'db.rows', 1, 'higher']);
+        assert.deepEqual(rows.selection, { spans: 10, min: 402, p50: 422, p90: 438, p99: 438, max: 438 });
+        const duration = r.numeric.find((n) => n.key === 'duration')!;
+        assert.equal(duration.scope, 'intrinsic');
+        // Half the selection's spans are slower than every baseline span: KS 0.5, within the 5% quantile grid.
+        assert.ok(Math.abs(duration.ks - 0.5) <= 0.05, String(duration.ks));
+        assert.equal(duration.selection!.max, 900e6);
+      });
+
+      it('takes an explicit baseline, a structural selection, and samples big groups', async () => {
+        const fast = '{ resource.service.name = "cmp-gateway" && duration < 500ms }';
+        const explicit = await compareGroups(store, { range, selection: compileQuery(slow), baseline: compileQuery(fast), maxTraces: 1000, limit: 5 });
+        assert.equal(explicit.attributes.length, 5);
+        assert.deepEqual([explicit.attributes[0].key, explicit.attributes[0].value], ['tenant.id', 't3']);
+        assert.equal(explicit.inspected.baselineTraces, 30);
+        const structural = await compareGroups(store, { range, selection: compileQuery(`${slow} > { name = "SELECT patients" }`), maxTraces: 1000, limit: 5 });
+        assert.equal(structural.inspected.selectionTraces, 10);
+        assert.deepEqual([structural.attributes[0].key, structural.attributes[0].value], ['tenant.id', 't3']);
+        const sampled = await compareGroups(store, { range, selection: compileQuery(slow), maxTraces: 4, limit: 5 });
+        assert.deepEqual([sampled.inspected.selectionTraces, sampled.inspected.baselineTraces, sampled.inspected.sampled], [4, 4, true]);
+        const nothing = await compareGroups(store, { range, selection: compileQuery('{ name = "no such span" }'), maxTraces: 10, limit: 5 });
+        assert.deepEqual([nothing.inspected.selectionTraces, nothing.attributes.every((a) => a.score <= 0)], [0, true]);
       });
     });
   });

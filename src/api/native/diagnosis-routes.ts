@@ -1,7 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { InvalidQueryError } from '../../errors.js';
 import type { TimeRange, TraceReader } from '../../store/index.js';
-import { redSeries, serviceMap, serviceOperations } from '../../diagnosis/index.js';
+import { compareGroups, redSeries, serviceMap, serviceOperations } from '../../diagnosis/index.js';
+import { compileQuery } from '../../query/traceql/index.js';
 import { param, parseGoDuration, parsePositiveInt, parseRange, type Query } from '../tempo/params.js';
 
 /**
@@ -25,6 +26,21 @@ export function registerDiagnosisRoutes(app: FastifyInstance, reader: TraceReade
     const q = req.query as Query;
     const { range } = parseRange(q, defaultWindowSeconds);
     return serviceOperations(reader, (req.params as { service: string }).service, range, parsePositiveInt(q, 'limit', 100, 10_000));
+  });
+
+  app.get('/api/sightline/compare', async (req) => {
+    const q = req.query as Query;
+    const selection = compileQuery(requireParam(q, 'q'));
+    const baselineText = param(q, 'baseline');
+    const { range } = parseRange(q, defaultWindowSeconds);
+    return compareGroups(reader, {
+      range,
+      selection,
+      baseline: baselineText !== undefined ? compileQuery(baselineText) : undefined,
+      // Trace ids travel in the SQL text (at most 256 KiB on the engine).
+      maxTraces: parsePositiveInt(q, 'maxTraces', 1000, 2500),
+      limit: parsePositiveInt(q, 'limit', 50, 1000),
+    });
   });
 }
 
