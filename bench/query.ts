@@ -54,6 +54,7 @@ async function main(): Promise<void> {
       { label: `attribute equality on a high-cardinality key (\`{ span.enduser.id = "${user}" }\`) over 1 h`, target: 500, url: `/api/search?q=${encodeURIComponent(`{ span.enduser.id = "${user}" }`)}&start=${start}&end=${end}&limit=20` },
       { label: 'structural `{ resource.service.name = "gateway" } >> { name = "SELECT" && duration > 50ms }` over 1 h', target: 1500, url: `/api/search?q=${encodeURIComponent('{ resource.service.name = "gateway" } >> { name = "SELECT" && duration > 50ms }')}&start=${start}&end=${end}&limit=20` },
       { label: '`{ } | quantile_over_time(duration, .99) by (resource.service.name)` over 1 h, 60 steps', target: 500, url: `/api/metrics/query_range?q=${encodeURIComponent('{ } | quantile_over_time(duration, .99) by (resource.service.name)')}&start=${start}&end=${end}&step=60s` },
+      { label: 'the same, with `estimate=true` (t-digests from the span_metrics rollup)', target: 500, url: `/api/metrics/query_range?q=${encodeURIComponent('{ } | quantile_over_time(duration, .99) by (resource.service.name)')}&start=${start}&end=${end}&step=60s&estimate=true` },
     ];
     const rows: string[] = [];
     for (const q of queries) {

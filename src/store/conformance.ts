@@ -586,8 +586,8 @@ describe('TraceQL structure and pipelines', () => {
         return Reflect.get(target, prop, receiver);
       },
     });
-    const metrics = async (text: string, rawOnly: boolean) => {
-      const series = await queryMetrics(compileQuery(text), watched, { range, stepNs: 2n * minute, rawOnly });
+    const metrics = async (text: string, rawOnly: boolean, estimates = false) => {
+      const series = await queryMetrics(compileQuery(text), watched, { range, stepNs: 2n * minute, rawOnly, estimates });
       return Object.fromEntries(series.map((s) => [JSON.stringify(s.labels), s.samples]));
     };
     const exact = [
@@ -606,9 +606,14 @@ describe('TraceQL structure and pipelines', () => {
       assert.ok(Object.keys(raw).length > 0, q);
       assert.deepEqual(rolled, raw, q);
     }
-    // Quantiles: t-digest estimates where the engine merges quantile states at any level, else the spans.
+    // Quantiles are exact, from the spans, unless estimates are accepted: then
+    // t-digests where the engine merges quantile states at any level.
     sources.length = 0;
-    const q = await metrics(`{ ${svc} } | quantile_over_time(duration, 0, 0.5, 1)`, false);
+    const quantiles = `{ ${svc} } | quantile_over_time(duration, 0, 0.5, 1)`;
+    await metrics(quantiles, false);
+    assert.deepEqual(sources, ['spans']);
+    sources.length = 0;
+    const q = await metrics(quantiles, false, true);
     assert.deepEqual(sources, [engine.capabilities.quantileStatesAnyLevel ? 'rollup' : 'spans']);
     const at = (p: number) => q[JSON.stringify([{ key: 'p', value: { doubleValue: p } }])][0][1];
     assert.equal(at(0), 0.01);

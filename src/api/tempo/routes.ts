@@ -111,7 +111,7 @@ export function registerTempoRoutes(app: FastifyInstance, opts: TempoRoutesOptio
   app.get('/api/metrics/query_range', async (req) => {
     const q = req.query as Query;
     const { range, stepNs } = metricsRange(q, false);
-    const series = await queryMetrics(compileQuery(requireParam(q, 'q')), reader, { range, stepNs });
+    const series = await queryMetrics(compileQuery(requireParam(q, 'q')), reader, { range, stepNs, estimates: param(q, 'estimate') === 'true' });
     return {
       series: series.map((s) => ({
         labels: s.labels,
@@ -125,7 +125,7 @@ export function registerTempoRoutes(app: FastifyInstance, opts: TempoRoutesOptio
   app.get('/api/metrics/query', async (req) => {
     const q = req.query as Query;
     const { range, stepNs } = metricsRange(q, true);
-    const series = await queryMetrics(compileQuery(requireParam(q, 'q')), reader, { range, stepNs });
+    const series = await queryMetrics(compileQuery(requireParam(q, 'q')), reader, { range, stepNs, estimates: param(q, 'estimate') === 'true' });
     return {
       series: series.map((s) => ({ labels: s.labels, value: s.samples[0]?.[1] ?? 0, promLabels: promLabels(s.labels) })),
       metrics: {},

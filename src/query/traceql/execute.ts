@@ -186,7 +186,10 @@ export class Evaluator {
 
   /** A condition every matching trace meets, over countIf() of the leaves' supersets. */
   private necessary(e: SpansetExpr): Sql {
-    if (e.kind === 'filter') return sql`countIf(${this.predicates[this.leaves.indexOf(e)].superset}) > 0`;
+    if (e.kind === 'filter') {
+      const p = this.predicates[this.leaves.indexOf(e)];
+      return join([p.superset, ...p.inTrace].map((c) => sql`countIf(${c}) > 0`), ' AND ');
+    }
     const l = this.necessary(e.left);
     const r = this.necessary(e.right);
     if (e.op === '||') return sql`(${l} OR ${r})`;

@@ -16,8 +16,8 @@ import { printField } from './printer.js';
  * When the filter, by() and the field use only a span's service, name, kind,
  * status and duration, and range and step are whole minutes, the answer
  * comes from the span_metrics rollup instead (per-minute aggregate states,
- * filled at ingest): the same counts, sums, minima and maxima, and
- * quantiles from merged t-digests (estimates, typically within 1% at p99).
+ * filled at ingest): the same counts, sums, minima and maxima. Quantiles
+ * come from merged t-digests only when the caller accepts estimates.
  */
 
 export interface MetricsRequest {
@@ -25,6 +25,12 @@ export interface MetricsRequest {
   stepNs: bigint;
   /** Never read the rollup (tests compare both paths). */
   rawOnly?: boolean;
+  /**
+   * Quantiles may be estimated from the rollup's t-digests. Off unless the
+   * caller asks (`estimate=true`): a query is answered exactly or refused,
+   * never approximated behind the user's back.
+   */
+  estimates?: boolean;
 }
 
 export interface Series {
@@ -105,7 +111,7 @@ async function sqlRows(first: SpansetFilter, condition: Sql, m: MetricsStage, re
   const vc: ValueContext = { resources: readsResourceColumns([...m.by, ...(m.field ? [m.field] : [])]) };
   let where = condition;
   const histogram = m.fn === 'histogram_over_time';
-  const fromRollup = !req.rawOnly && rollupAnswers(first, m, req, reader.capabilities.quantileStatesAnyLevel);
+  const fromRollup = !req.rawOnly && rollupAnswers(first, m, req, req.estimates === true && reader.capabilities.quantileStatesAnyLevel);
   const { values } = fromRollup ? rollupAggregate(m) : aggregate(m, vc);
   // histogram_over_time: one more group key, the value's power-of-two bucket.
   const bucketExpr = histogram ? sql`toString(pow(2, ceil(log2(${compileNumber(m.field!, vc)}))))` : null;

@@ -19,6 +19,12 @@ export interface SpanPredicate {
   test(i: number, trace: TraceValues): boolean;
   /** Holds on every span the predicate can match. */
   superset: Sql;
+  /**
+   * Conditions some span of the trace meets whenever a span matches (a
+   * matching span's parent, for `parent.` attributes); candidate selection
+   * requires each with countIf() > 0.
+   */
+  inTrace: Sql[];
 }
 
 /** A trace's spans as the evaluator fetched them. */
@@ -36,7 +42,7 @@ export interface ValueRegistry {
 }
 
 export function compilePredicate(e: FieldExpr | null, ctx: PlanContext, reg: ValueRegistry): SpanPredicate {
-  if (!e) return { test: () => true, superset: sql`1` };
+  if (!e) return { test: () => true, superset: sql`1`, inTrace: [] };
   return predicate(e, ctx, reg);
 }
 
@@ -45,22 +51,22 @@ function predicate(e: FieldExpr, ctx: PlanContext, reg: ValueRegistry): SpanPred
   const exact = trySql(e, ctx);
   if (exact) {
     const k = reg.flag(exact);
-    return { test: (i, t) => t.flags(i)[k], superset: exact };
+    return { test: (i, t) => t.flags(i)[k], superset: exact, inTrace: [] };
   }
   if (e.kind === 'binary' && (e.op === '&&' || e.op === '||')) {
     const l = predicate(e.left, ctx, reg);
     const r = predicate(e.right, ctx, reg);
     return e.op === '&&'
-      ? { test: (i, t) => l.test(i, t) && r.test(i, t), superset: sql`(${l.superset} AND ${r.superset})` }
-      : { test: (i, t) => l.test(i, t) || r.test(i, t), superset: sql`(${l.superset} OR ${r.superset})` };
+      ? { test: (i, t) => l.test(i, t) && r.test(i, t), superset: sql`(${l.superset} AND ${r.superset})`, inTrace: [...l.inTrace, ...r.inTrace] }
+      : { test: (i, t) => l.test(i, t) || r.test(i, t), superset: sql`(${l.superset} OR ${r.superset})`, inTrace: [] };
   }
   if (e.kind === 'unary' && e.op === '!') {
     const inner = predicate(e.operand, ctx, reg);
     // The negation of a superset is no superset; any span may match.
-    return { test: (i, t) => !inner.test(i, t), superset: sql`1` };
+    return { test: (i, t) => !inner.test(i, t), superset: sql`1`, inTrace: [] };
   }
-  if (e.kind === 'attribute') return comparison('=', e, { kind: 'static', type: 'bool', value: true, pos: e.pos }, reg);
-  if (e.kind === 'binary' && isComparison(e.op)) return comparison(e.op, e.left, e.right, reg);
+  if (e.kind === 'attribute') return comparison('=', e, { kind: 'static', type: 'bool', value: true, pos: e.pos }, ctx, reg);
+  if (e.kind === 'binary' && isComparison(e.op)) return comparison(e.op, e.left, e.right, ctx, reg);
   // Let SQL planning report what is wrong with it.
   compileCondition(e, ctx);
   throw new TraceQLUnsupportedError(`${printField(e)} as a condition`, e.pos);
@@ -91,14 +97,12 @@ type Typed =
 /** Reads a field's values on span i: none when absent, several for event. and link. attributes. */
 type Reader = (i: number, t: TraceValues) => Typed[];
 
-function comparison(op: ComparisonOp, left: FieldExpr, right: FieldExpr, reg: ValueRegistry): SpanPredicate {
+function comparison(op: ComparisonOp, left: FieldExpr, right: FieldExpr, ctx: PlanContext, reg: ValueRegistry): SpanPredicate {
   if (left.kind === 'static' && right.kind === 'static') throw new TraceQLValidationError('a comparison needs a field', left.pos);
-  const isNil = (x: FieldExpr) => x.kind === 'static' && x.type === 'nil';
-  if (isNil(left) || isNil(right)) {
-    if (op !== '=' && op !== '!=') throw new TraceQLValidationError(`nil takes only = and !=`, left.pos);
-    const read = reader(isNil(left) ? right : left, reg);
-    return { test: (i, t) => (read(i, t).length === 0) === (op === '='), superset: sql`1` };
-  }
+  // Field on the left; a regular expression keeps its sides (the pattern is on the right).
+  if (left.kind === 'static' && op !== '=~' && op !== '!~') return comparison(FLIPPED[op], right, left, ctx, reg);
+  const isNil = right.kind === 'static' && right.type === 'nil';
+  if (isNil && op !== '=' && op !== '!=') throw new TraceQLValidationError(`nil takes only = and !=`, right.pos);
   if ((op === '=~' || op === '!~') && right.kind === 'static' && right.type === 'string') {
     try {
       regex(right.value);
@@ -106,16 +110,39 @@ function comparison(op: ComparisonOp, left: FieldExpr, right: FieldExpr, reg: Va
       throw new TraceQLValidationError(`invalid regular expression ${JSON.stringify(right.value)}`, right.pos);
     }
   }
+  // `parent.x op value`: the same comparison, decided on the parent span;
+  // the trace must then hold a span where it holds.
+  if (left.kind === 'attribute' && left.parent && right.kind === 'static' && !(isNil && op === '=')) {
+    const own = predicate({ kind: 'binary', op, left: { ...left, parent: false }, right, pos: left.pos }, ctx, reg);
+    return {
+      test: (i, t) => {
+        const p = t.parent(i);
+        return p >= 0 && own.test(p, t);
+      },
+      superset: sql`1`,
+      inTrace: [own.superset, ...own.inTrace],
+    };
+  }
+  if (isNil) {
+    const read = reader(left, reg);
+    return { test: (i, t) => (read(i, t).length === 0) === (op === '='), superset: sql`1`, inTrace: [] };
+  }
   const l = reader(left, reg);
   const r = reader(right, reg);
+  // A comparison needs both values: the span has the attributes it reads.
+  const present = [left, right].filter((f) => f.kind === 'attribute' && !f.parent).map((f) => trySql({ kind: 'binary', op: '!=', left: f, right: { kind: 'static', type: 'nil', pos: f.pos }, pos: f.pos }, ctx));
+  const superset = present.filter((x): x is Sql => x !== null).reduce((a, b) => sql`(${a} AND ${b})`, sql`1`);
   return {
     test: (i, t) => {
       const rs = r(i, t);
       return rs.length > 0 && l(i, t).some((a) => rs.some((b) => compareTyped(op, a, b)));
     },
-    superset: sql`1`,
+    superset,
+    inTrace: [],
   };
 }
+
+const FLIPPED: Record<ComparisonOp, ComparisonOp> = { '=': '=', '!=': '!=', '>': '<', '>=': '<=', '<': '>', '<=': '>=', '=~': '=~', '!~': '!~' };
 
 function reader(e: FieldExpr, reg: ValueRegistry): Reader {
   if (e.kind === 'static') {
