@@ -10,7 +10,7 @@ import { ResourceBatchBuilder, SpanBatchBuilder } from '../model/span-batch.js';
 import { ResourceRows } from '../receivers/row-templates.js';
 import { JsonSpanDecoder } from '../receivers/decode-json.js';
 import { compileQuery } from '../query/traceql/index.js';
-import { compareGroups, redSeries, serviceMap, serviceOperations } from '../diagnosis/index.js';
+import { aggregateCriticalPath, compareGroups, redSeries, serviceMap, serviceOperations } from '../diagnosis/index.js';
 import type { ConformanceTarget } from './conformance.js';
 import type { TimeRange } from './types.js';
 
@@ -253,6 +253,49 @@ export function runDiagnosisConformance(target: ConformanceTarget): void {
         assert.deepEqual([sampled.inspected.selectionTraces, sampled.inspected.baselineTraces, sampled.inspected.sampled], [4, 4, true]);
         const nothing = await compareGroups(store, { range, selection: compileQuery('{ name = "no such span" }'), maxTraces: 10, limit: 5 });
         assert.deepEqual([nothing.inspected.selectionTraces, nothing.attributes.every((a) => a.score <= 0)], [0, true]);
+      });
+    });
+
+    describe('aggregated critical path', () => {
+      const range = windowOf(2);
+      before(async () => {
+        // 20 requests: gateway -> auth, then a query through a client span to
+        // the records service. In the 10 slow ones the query takes 300 ms
+        // instead of 20, and the gateway spends 20 ms more of its own.
+        const spans: SpanSpec[] = [];
+        for (let i = 0; i < 20; i++) {
+          const traceId = hex(16);
+          const slow = i % 2 === 0;
+          const t0 = range.startNs + BigInt(i) * 5_000n * MS;
+          const at = (ms: number) => t0 + BigInt(ms) * MS;
+          const q = slow ? 300 : 20;
+          const id = { root: hex(8), auth: hex(8), call: hex(8) };
+          spans.push(
+            { service: 'cp-gateway', traceId, spanId: id.root, name: 'GET /chart', kind: SERVER, startNs: at(0), endNs: at(q + 30 + (slow ? 70 : 50)) },
+            { service: 'cp-auth', traceId, spanId: id.auth, parentSpanId: id.root, name: 'check', kind: SERVER, startNs: at(10), endNs: at(20) },
+            { service: 'cp-gateway', traceId, spanId: id.call, parentSpanId: id.root, name: 'GET records', kind: CLIENT, startNs: at(20), endNs: at(q + 30) },
+            { service: 'cp-records', traceId, spanId: hex(8), parentSpanId: id.call, name: 'query', kind: SERVER, startNs: at(25), endNs: at(q + 25) },
+          );
+        }
+        await write(spans);
+      });
+
+      it('ranks the (service, operation) that explains the extra latency first', async () => {
+        const r = await aggregateCriticalPath(store, { range, selection: compileQuery('{ resource.service.name = "cp-gateway" && duration > 200ms }'), maxTraces: 10_000, limit: 10 });
+        assert.deepEqual(r.selection, { traces: 10, sampled: false, meanDurationNs: 400e6, p50DurationNs: 400e6, p95DurationNs: 400e6 });
+        assert.deepEqual([r.baseline.traces, r.baseline.meanDurationNs], [10, 100e6]);
+        assert.equal(r.extraLatencyNs, 300e6);
+        const [first, second] = r.operations;
+        assert.deepEqual([first.service, first.operation, first.explainsNs, first.explainedShare], ['cp-records', 'query', 280e6, 280 / 300]);
+        assert.deepEqual(first.selection, { share: 0.75, meanOnPathNs: 300e6, p50OnPathNs: 300e6, p95OnPathNs: 300e6, traces: 10, spansPerTrace: 1 });
+        assert.equal(first.baseline.meanOnPathNs, 20e6);
+        assert.equal(first.baseline.share, 0.2);
+        // The gateway's own time: 10 + 70 (slow) against 10 + 50, plus its client span's 10 either way.
+        assert.deepEqual([second.service, second.operation, second.explainsNs], ['cp-gateway', 'GET /chart', 20e6]);
+        const auth = r.operations.find((o) => o.service === 'cp-auth')!;
+        assert.deepEqual([auth.explainsNs, auth.selection.meanOnPathNs], [0, 10e6]);
+        const sampled = await aggregateCriticalPath(store, { range, selection: compileQuery('{ resource.service.name = "cp-gateway" && duration > 200ms }'), maxTraces: 3, limit: 1 });
+        assert.deepEqual([sampled.selection.traces, sampled.selection.sampled, sampled.baseline.traces, sampled.operations.length], [3, true, 3, 1]);
       });
     });
   });

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { InvalidQueryError } from '../../errors.js';
 import type { TimeRange, TraceReader } from '../../store/index.js';
-import { compareGroups, redSeries, serviceMap, serviceOperations } from '../../diagnosis/index.js';
+import { aggregateCriticalPath, compareGroups, redSeries, serviceMap, serviceOperations } from '../../diagnosis/index.js';
 import { compileQuery } from '../../query/traceql/index.js';
 import { param, parseGoDuration, parsePositiveInt, parseRange, type Query } from '../tempo/params.js';
 
@@ -40,6 +40,20 @@ export function registerDiagnosisRoutes(app: FastifyInstance, reader: TraceReade
       // Trace ids travel in the SQL text (at most 256 KiB on the engine).
       maxTraces: parsePositiveInt(q, 'maxTraces', 1000, 2500),
       limit: parsePositiveInt(q, 'limit', 50, 1000),
+    });
+  });
+
+  app.get('/api/sightline/critical-path', async (req) => {
+    const q = req.query as Query;
+    const selection = compileQuery(requireParam(q, 'q'));
+    const baselineText = param(q, 'baseline');
+    const { range } = parseRange(q, defaultWindowSeconds);
+    return aggregateCriticalPath(reader, {
+      range,
+      selection,
+      baseline: baselineText !== undefined ? compileQuery(baselineText) : undefined,
+      maxTraces: parsePositiveInt(q, 'maxTraces', 10_000, 50_000),
+      limit: parsePositiveInt(q, 'limit', 50, 10_000),
     });
   });
 }
