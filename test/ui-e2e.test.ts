@@ -251,6 +251,22 @@ describe('web UI in chromium', { timeout: 120_000 }, () => {
     await page.locator('[data-testid=skew-warning]').waitFor();
   });
 
+  it('shows the service map with rate, errors and latency on each edge, and a service page', async () => {
+    await page.goto(`${s.api}/services`);
+    await page.waitForSelector('[data-testid=service-map] .map-node');
+    const services = await page.locator('[data-testid=service-map] .map-node').evaluateAll((els) => els.map((e) => e.getAttribute('data-service')));
+    for (const name of ['frontend', 'checkout', 'payments', 'inventory']) assert.ok(services.includes(name), `${name} on the map: ${services}`);
+    const edge = page.locator('[data-edge="checkout>payments"]');
+    assert.match(await edge.locator('.map-edge-label').textContent() ?? '', /\/(s|min) · [\d.]+% · p95 \d/);
+    await page.screenshot({ path: path.join(SCREENSHOTS, 'service-map.png') });
+    await page.locator('[data-service=payments]').click();
+    await page.waitForURL(/\/services\/payments/);
+    await page.waitForSelector('[data-testid=red-charts] .chart-line');
+    await page.waitForSelector('[data-testid=operations] tbody tr');
+    assert.ok((await page.locator('[data-testid=operations] tbody tr', { hasText: 'charge card' }).count()) >= 1);
+    await page.screenshot({ path: path.join(SCREENSHOTS, 'service.png') });
+  });
+
   it('renders a 10,000-span trace and scrolls it (measured)', async () => {
     const t0 = Date.now();
     await page.goto(`${s.api}/trace/${bigId}`);

@@ -45,8 +45,11 @@ export {
   DEFAULT_SEARCH,
   type Route,
   type SearchState,
+  type ServicesState,
+  type ServiceState,
   type TraceState,
   type TimeRange,
   type RangePreset,
 } from './routes.js';
 export { formatDuration, formatMs, formatTimestamp, formatAgo, durationTicks, timeTicks, formatClock, nsStringToMs } from './format.js';
+export { serviceMapLayout, lineChart, type ServiceMapJson, type RedJson, type OperationsJson, type MapLayout, type MapNode, type MapEdge, type LineChart } from './services.js';

@@ -6,6 +6,8 @@
  *   /search?q=<TraceQL>&range=1h&limit=20&scale=log
  *   /search?q=...&start=<unix s>&end=<unix s>
  *   /trace/<traceId>?span=<spanId>&find=<text>&collapsed=<spanId>,...&zoom=0.1-0.4&times=raw&cp=off
+ *   /services?range=6h
+ *   /services/<service>?operation=<name>&range=6h
  */
 
 export const RANGE_PRESETS = ['5m', '15m', '1h', '6h', '24h'] as const;
@@ -33,7 +35,24 @@ export interface TraceState {
   criticalPath: boolean;
 }
 
-export type Route = { page: 'search'; state: SearchState } | { page: 'trace'; state: TraceState } | { page: 'not-found'; path: string };
+/** /services: the service map over a time range. */
+export interface ServicesState {
+  range: TimeRange;
+}
+
+/** /services/<name>: one service's RED over time and its operations; `operation` narrows the charts. */
+export interface ServiceState {
+  service: string;
+  operation?: string;
+  range: TimeRange;
+}
+
+export type Route =
+  | { page: 'search'; state: SearchState }
+  | { page: 'trace'; state: TraceState }
+  | { page: 'services'; state: ServicesState }
+  | { page: 'service'; state: ServiceState }
+  | { page: 'not-found'; path: string };
 
 const DEFAULT_PRESET: RangePreset = '1h';
 export const DEFAULT_SEARCH: SearchState = { q: '', range: { preset: DEFAULT_PRESET }, limit: 20, scale: 'linear' };
@@ -61,25 +80,47 @@ export function parseRoute(pathname: string, search: string): Route {
   const path = pathname.replace(/\/+$/, '') || '/';
   if (path === '/' || path === '/search') return { page: 'search', state: parseSearch(params) };
   const m = /^\/trace\/([^/]+)$/.exec(path);
-  if (m) {
-    let id: string;
-    try {
-      id = decodeURIComponent(m[1]);
-    } catch {
-      id = m[1];
-    }
-    return { page: 'trace', state: parseTrace(id, params) };
+  if (m) return { page: 'trace', state: parseTrace(decodeSegment(m[1]), params) };
+  if (path === '/services') return { page: 'services', state: { range: parseRange(params) } };
+  const svc = /^\/services\/([^/]+)$/.exec(path);
+  if (svc) {
+    const state: ServiceState = { service: decodeSegment(svc[1]), range: parseRange(params) };
+    const operation = params.get('operation');
+    if (operation) state.operation = operation;
+    return { page: 'service', state };
   }
   return { page: 'not-found', path: pathname };
 }
 
-function parseSearch(p: URLSearchParams): SearchState {
-  const state: SearchState = { ...DEFAULT_SEARCH, q: p.get('q') ?? '' };
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}
+
+/** start/end (Unix seconds) when both are valid, else a preset, else the default hour. */
+function parseRange(p: URLSearchParams): TimeRange {
   const preset = p.get('range');
   const start = Number(p.get('start'));
   const end = Number(p.get('end'));
-  if (p.has('start') && p.has('end') && Number.isFinite(start) && Number.isFinite(end) && end > start) state.range = { start: Math.floor(start), end: Math.ceil(end) };
-  else if (preset && (RANGE_PRESETS as readonly string[]).includes(preset)) state.range = { preset: preset as RangePreset };
+  if (p.has('start') && p.has('end') && Number.isFinite(start) && Number.isFinite(end) && end > start) return { start: Math.floor(start), end: Math.ceil(end) };
+  if (preset && (RANGE_PRESETS as readonly string[]).includes(preset)) return { preset: preset as RangePreset };
+  return { preset: DEFAULT_PRESET };
+}
+
+function writeRange(p: URLSearchParams, range: TimeRange): void {
+  if ('preset' in range) {
+    if (range.preset !== DEFAULT_PRESET) p.set('range', range.preset);
+  } else {
+    p.set('start', String(range.start));
+    p.set('end', String(range.end));
+  }
+}
+
+function parseSearch(p: URLSearchParams): SearchState {
+  const state: SearchState = { ...DEFAULT_SEARCH, q: p.get('q') ?? '', range: parseRange(p) };
   const limit = Number(p.get('limit'));
   if (Number.isInteger(limit) && limit > 0 && limit <= 1000) state.limit = limit;
   if (p.get('scale') === 'log') state.scale = 'log';
@@ -108,16 +149,22 @@ export function formatRoute(route: Route): string {
   if (route.page === 'search') {
     const s = route.state;
     if (s.q) p.set('q', s.q);
-    if ('preset' in s.range) {
-      if (s.range.preset !== DEFAULT_PRESET) p.set('range', s.range.preset);
-    } else {
-      p.set('start', String(s.range.start));
-      p.set('end', String(s.range.end));
-    }
+    writeRange(p, s.range);
     if (s.limit !== DEFAULT_SEARCH.limit) p.set('limit', String(s.limit));
     if (s.scale === 'log') p.set('scale', 'log');
     const qs = p.toString();
     return `/search${qs ? `?${qs}` : ''}`;
+  }
+  if (route.page === 'services') {
+    writeRange(p, route.state.range);
+    const qs = p.toString();
+    return `/services${qs ? `?${qs}` : ''}`;
+  }
+  if (route.page === 'service') {
+    if (route.state.operation) p.set('operation', route.state.operation);
+    writeRange(p, route.state.range);
+    const qs = p.toString();
+    return `/services/${encodeURIComponent(route.state.service)}${qs ? `?${qs}` : ''}`;
   }
   const s = route.state;
   if (s.span) p.set('span', s.span);

@@ -4,6 +4,7 @@ import { Link, go, useLocation } from './router.js';
 import { useTheme } from './theme.js';
 import { SearchPage } from './SearchPage.js';
 import { TracePage } from './TracePage.js';
+import { ServicesPage, ServicePage } from './ServicesPage.js';
 import { EmptyState } from './common.js';
 
 export function App() {
@@ -20,6 +21,9 @@ export function App() {
           <Link href={formatRoute({ page: 'search', state: DEFAULT_SEARCH })} className={route.page === 'search' ? 'active' : ''}>
             Search
           </Link>
+          <Link href={formatRoute({ page: 'services', state: { range: { preset: '1h' } } })} className={route.page === 'services' || route.page === 'service' ? 'active' : ''}>
+            Services
+          </Link>
         </nav>
         <TraceIdJump />
         <button type="button" className="theme-toggle" onClick={toggleTheme} title="Switch light/dark theme" aria-label="Switch theme">
@@ -29,6 +33,8 @@ export function App() {
       <main className="page">
         {route.page === 'search' && <SearchPage state={route.state} />}
         {route.page === 'trace' && <TracePage key={route.state.traceId} state={route.state} />}
+        {route.page === 'services' && <ServicesPage state={route.state} />}
+        {route.page === 'service' && <ServicePage key={route.state.service} state={route.state} />}
         {route.page === 'not-found' && (
           <EmptyState title="Nothing here">
             <Link href="/search">Go to search</Link>
