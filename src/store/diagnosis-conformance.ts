@@ -10,7 +10,7 @@ import { ResourceBatchBuilder, SpanBatchBuilder } from '../model/span-batch.js';
 import { ResourceRows } from '../receivers/row-templates.js';
 import { JsonSpanDecoder } from '../receivers/decode-json.js';
 import { compileQuery } from '../query/traceql/index.js';
-import { aggregateCriticalPath, compareGroups, redSeries, serviceMap, serviceOperations } from '../diagnosis/index.js';
+import { aggregateCriticalPath, compareGroups, loadCorrelation, redSeries, serviceMap, serviceOperations } from '../diagnosis/index.js';
 import type { ConformanceTarget } from './conformance.js';
 import type { TimeRange } from './types.js';
 
@@ -296,6 +296,52 @@ export function runDiagnosisConformance(target: ConformanceTarget): void {
         assert.deepEqual([auth.explainsNs, auth.selection.meanOnPathNs], [0, 10e6]);
         const sampled = await aggregateCriticalPath(store, { range, selection: compileQuery('{ resource.service.name = "cp-gateway" && duration > 200ms }'), maxTraces: 3, limit: 1 });
         assert.deepEqual([sampled.selection.traces, sampled.selection.sampled, sampled.baseline.traces, sampled.operations.length], [3, true, 3, 1]);
+      });
+    });
+
+    describe('load', () => {
+      const range = windowOf(3);
+      before(async () => {
+        // A pool of one connection: in a burst of k simultaneous requests the
+        // last waits (k - 1) x 20 ms for it, untraced, then queries for 10 ms.
+        // Here every request of a burst waits as long as the last, so each
+        // concurrency has one known wait.
+        const spans: SpanSpec[] = [];
+        for (let k = 1; k <= 6; k++) {
+          const t0 = range.startNs + BigInt(k) * 5_000n * MS;
+          const at = (ms: number) => t0 + BigInt(ms) * MS;
+          const waitMs = (k - 1) * 20;
+          for (let j = 0; j < k; j++) {
+            const traceId = hex(16);
+            const root = hex(8);
+            spans.push(
+              { service: 'ld-api', traceId, spanId: root, name: 'GET /slots', kind: SERVER, startNs: at(0), endNs: at(waitMs + 15) },
+              { service: 'ld-api', traceId, spanId: hex(8), parentSpanId: root, name: 'SELECT slots', kind: CLIENT, startNs: at(waitMs), endNs: at(waitMs + 10) },
+            );
+          }
+          // Other operations in flight do not count.
+          spans.push({ service: 'ld-api', traceId: hex(16), spanId: hex(8), name: 'GET /health', kind: SERVER, startNs: at(0), endNs: at(500) });
+        }
+        await write(spans);
+      });
+      const slots = '{ resource.service.name = "ld-api" && name = "GET /slots" }';
+
+      it('shows the uninstrumented wait growing with concurrency', async () => {
+        const r = await loadCorrelation(store, { range, query: compileQuery(slots), limit: 1000, buckets: 20 });
+        assert.deepEqual([r.spans, r.sampled, r.measured], [21, false, 21]);
+        assert.deepEqual(
+          r.buckets.map((b) => [b.concurrencyMin, b.concurrencyMax, b.spans, b.wait.meanNs, b.latency.p95Ns]),
+          [1, 2, 3, 4, 5, 6].map((k) => [k, k, k, ((k - 1) * 20 + 5) * 1e6, ((k - 1) * 20 + 15) * 1e6]),
+        );
+        assert.ok(Math.abs(r.trend.waitNsPerRequest - 20e6) < 1, String(r.trend.waitNsPerRequest));
+        assert.ok(Math.abs(r.trend.latencyNsPerRequest - 20e6) < 1);
+        assert.ok(r.trend.waitCorrelation > 0.999);
+        const wide = await loadCorrelation(store, { range, query: compileQuery(slots), limit: 1000, buckets: 3 });
+        assert.deepEqual(wide.buckets.map((b) => [b.concurrencyMin, b.concurrencyMax, b.spans]), [[1, 2, 3], [3, 4, 7], [5, 6, 11]]);
+        // The 10 most recent: bursts 5 and 6; burst 5 could overlap earlier spans, so only burst 6 is measured.
+        const recent = await loadCorrelation(store, { range, query: compileQuery(slots), limit: 11, buckets: 20 });
+        assert.deepEqual([recent.spans, recent.sampled, recent.measured, recent.buckets.map((b) => b.concurrencyMin)], [11, true, 6, [6]]);
+        await assert.rejects(loadCorrelation(store, { range, query: compileQuery(`${slots} >> { }`), limit: 10, buckets: 5 }), /one spanset filter/);
       });
     });
   });

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { InvalidQueryError } from '../../errors.js';
 import type { TimeRange, TraceReader } from '../../store/index.js';
-import { aggregateCriticalPath, compareGroups, redSeries, serviceMap, serviceOperations } from '../../diagnosis/index.js';
+import { aggregateCriticalPath, compareGroups, loadCorrelation, redSeries, serviceMap, serviceOperations } from '../../diagnosis/index.js';
 import { compileQuery } from '../../query/traceql/index.js';
 import { param, parseGoDuration, parsePositiveInt, parseRange, type Query } from '../tempo/params.js';
 
@@ -55,6 +55,13 @@ export function registerDiagnosisRoutes(app: FastifyInstance, reader: TraceReade
       maxTraces: parsePositiveInt(q, 'maxTraces', 10_000, 50_000),
       limit: parsePositiveInt(q, 'limit', 50, 10_000),
     });
+  });
+
+  app.get('/api/sightline/load', async (req) => {
+    const q = req.query as Query;
+    const query = compileQuery(requireParam(q, 'q'));
+    const { range } = parseRange(q, defaultWindowSeconds);
+    return loadCorrelation(reader, { range, query, limit: parsePositiveInt(q, 'limit', 100_000, 1_000_000), buckets: parsePositiveInt(q, 'buckets', 20, 200) });
   });
 }
 
