@@ -1,0 +1,125 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { eventually, startSightline, type Sightline } from '../testkit/sightline.js';
+import { postOtlp } from '../testkit/fixtures.js';
+
+/**
+ * The diagnosis endpoints over HTTP, on a real Sightline fed over OTLP/HTTP:
+ * parameters, answer shapes and errors. What each method computes is
+ * checked on every store by src/store/diagnosis-conformance.ts.
+ */
+
+const MS = 1_000_000n;
+const T0 = ((BigInt(Date.now()) * MS - 120_000n * MS) / 60_000_000_000n) * 60_000_000_000n;
+const START = Number(T0 / 1_000_000_000n) - 60;
+const END = START + 300;
+
+/** 20 bookings: gateway -> appointments -> a database call; tenant t2's are slow in the database. */
+function fixture(): unknown {
+  const gateway: unknown[] = [];
+  const appointments: unknown[] = [];
+  for (let i = 0; i < 20; i++) {
+    const traceId = randomBytes(16).toString('hex');
+    const [root, call, server, db] = [0, 1, 2, 3].map(() => randomBytes(8).toString('hex'));
+    const slow = i % 2 === 1;
+    const t = T0 + BigInt(i) * 1000n * MS;
+    const ns = (ms: number) => (t + BigInt(ms) * MS).toString();
+    const d = slow ? 400 : 40;
+    const span = (spanId: string, parentSpanId: string | null, name: string, kind: number, from: number, to: number, attributes: unknown[] = []) => ({
+      traceId,
+      spanId,
+      ...(parentSpanId ? { parentSpanId } : {}),
+      name,
+      kind,
+      startTimeUnixNano: ns(from),
+      endTimeUnixNano: ns(to),
+      attributes,
+      status: {},
+    });
+    gateway.push(
+      span(root, null, 'POST /book', 2, 0, d + 30, [{ key: 'tenant.id', value: { stringValue: slow ? 't2' : 't1' } }]),
+      span(call, root, 'POST appointments', 3, 5, d + 25),
+    );
+    appointments.push(span(server, call, 'POST /appointments', 2, 8, d + 22), span(db, server, 'INSERT appointment', 3, 10, d + 10));
+  }
+  const rs = (service: string, spans: unknown[]) => ({ resource: { attributes: [{ key: 'service.name', value: { stringValue: service } }] }, scopeSpans: [{ scope: { name: 'api-test' }, spans }] });
+  return { resourceSpans: [rs('api-gateway', gateway), rs('api-appointments', appointments)] };
+}
+
+let s: Sightline;
+before(async () => {
+  s = await startSightline();
+  const r = await postOtlp(s.otlpHttp, JSON.stringify(fixture()));
+  assert.equal(r.status, 200, r.body.toString());
+  await eventually(async () => {
+    const map = (await (await fetch(`${s.api}/api/sightline/service-map?start=${START}&end=${END}`)).json()) as { nodes: { spans: number }[] };
+    return map.nodes.reduce((n, x) => n + x.spans, 0) === 80 ? true : undefined;
+  });
+});
+after(async () => {
+  await s.stop();
+  s.cleanup();
+});
+
+const get = async (path: string, status = 200) => {
+  const r = await fetch(`${s.api}${path}`);
+  const text = await r.text();
+  assert.equal(r.status, status, `${path}: ${text}`);
+  return status === 200 ? JSON.parse(text) : text;
+};
+const range = `start=${START}&end=${END}`;
+const q = (text: string) => encodeURIComponent(text);
+const SLOW = '{ resource.service.name = "api-gateway" && duration > 200ms }';
+
+describe('diagnosis API', () => {
+  it('GET /api/sightline/service-map', async () => {
+    const map = await get(`/api/sightline/service-map?${range}`);
+    assert.deepEqual(Object.keys(map), ['start', 'end', 'nodes', 'edges']);
+    assert.equal(map.edges.length, 1);
+    assert.deepEqual(
+      { source: map.edges[0].source, target: map.edges[0].target, kind: map.edges[0].kind, count: map.edges[0].count, errorRate: map.edges[0].errorRate },
+      { source: 'api-gateway', target: 'api-appointments', kind: 'request', count: 20, errorRate: 0 },
+    );
+    assert.deepEqual(Object.keys(map.edges[0]), ['source', 'target', 'kind', 'count', 'rate', 'errors', 'errorRate', 'p50', 'p95', 'p99']);
+    assert.deepEqual(map.nodes.map((n: { service: string }) => n.service), ['api-appointments', 'api-gateway']);
+  });
+
+  it('GET /api/sightline/red and /services/{service}/operations', async () => {
+    const red = await get(`/api/sightline/red?service=api-gateway&${range}&step=1m`);
+    assert.equal(red.stepSeconds, 60);
+    assert.equal(red.points.reduce((n: number, p: { count: number }) => n + p.count, 0), 20);
+    const op = await get(`/api/sightline/red?service=api-appointments&operation=${q('INSERT appointment')}&${range}&step=300`);
+    // Whole 5-minute steps around the range: the bookings fall in one of them.
+    assert.deepEqual(op.points.filter((p: { count: number }) => p.count > 0).map((p: { count: number; p99: number }) => [p.count, p.p99]), [[20, 400e6]]);
+    assert.equal(op.points[0].time % 300_000, 0);
+    const ops = await get(`/api/sightline/services/api-gateway/operations?${range}`);
+    assert.deepEqual(ops.operations.map((o: { name: string; kind: string; count: number }) => [o.name, o.kind, o.count]).sort(), [['POST /book', 'server', 20], ['POST appointments', 'client', 20]]);
+    assert.match(await get(`/api/sightline/red?${range}`, 400), /missing parameter service/);
+    assert.match(await get(`/api/sightline/red?service=x&${range}&step=soon`, 400), /invalid step/);
+  });
+
+  it('GET /api/sightline/compare', async () => {
+    const r = await get(`/api/sightline/compare?q=${q(SLOW)}&${range}`);
+    assert.deepEqual(Object.keys(r), ['attributes', 'numeric', 'inspected']);
+    assert.deepEqual([r.attributes[0].key, r.attributes[0].value, r.attributes[0].selectionShare, r.attributes[0].baselineShare], ['tenant.id', 't2', 1, 0]);
+    assert.deepEqual(Object.keys(r.attributes[0]), ['scope', 'key', 'value', 'type', 'selectionShare', 'baselineShare', 'selectionTraces', 'baselineTraces', 'score']);
+    assert.deepEqual(r.inspected, { unit: 'trace', selectionTraces: 10, baselineTraces: 10, selectionSpans: 40, baselineSpans: 40, sampled: false, maxTraces: 1000 });
+    assert.match(await get(`/api/sightline/compare?${range}`, 400), /missing parameter q/);
+    assert.match(await get(`/api/sightline/compare?q=${q('{ duration > }')}&${range}`, 400), /parse error/);
+  });
+
+  it('GET /api/sightline/critical-path', async () => {
+    const r = await get(`/api/sightline/critical-path?q=${q(SLOW)}&baseline=${q('{ resource.service.name = "api-gateway" && duration < 200ms }')}&${range}`);
+    assert.equal(r.extraLatencyNs, 360e6);
+    assert.deepEqual([r.operations[0].service, r.operations[0].operation, r.operations[0].explainsNs], ['api-appointments', 'INSERT appointment', 360e6]);
+    assert.deepEqual([r.selection.traces, r.baseline.traces], [10, 10]);
+  });
+
+  it('GET /api/sightline/load', async () => {
+    const r = await get(`/api/sightline/load?q=${q('{ name = "POST /book" }')}&${range}`);
+    assert.equal(r.spans, 20);
+    assert.deepEqual(r.buckets.map((b: { concurrencyMin: number; spans: number }) => [b.concurrencyMin, b.spans]), [[1, 20]]);
+    assert.match(await get(`/api/sightline/load?q=${q('{ } >> { }')}&${range}`, 501), /one spanset filter/);
+  });
+});
