@@ -379,7 +379,7 @@ describe('TraceQL finished in process: parent., field comparisons, JSON-stored a
             {
               traceId: r1, spanId: ids.c1, parentSpanId: ids.p1, name: 'SELECT', startNs: at(10), durationNs: 200_000_000n,
               attributes: [str('expected.name', 'SELECT'), int('timeout', 1_000_000_000)],
-              events: [{ timeUnixNano: String(at(20)), name: 'exception', attributes: [str('exception.type', 'TimeoutError')] }],
+              events: [{ timeUnixNano: String(at(20)), name: 'exception', attributes: [str('exception.type', 'TimeoutError'), int('attempt', 2)] }],
               links: [{ traceId: r2, spanId: ids.q1, attributes: [int('n', 2)] }],
             },
             {
@@ -428,6 +428,17 @@ describe('TraceQL finished in process: parent., field comparisons, JSON-stored a
     assert.deepEqual(await spanIds(`{ ${svc} && (link.n >= 2 || parent.span.http.route = "/users") }`), [ids.c1, ids.d1].sort());
   });
 
+  it('computes arithmetic over event attributes, and compares event and trace intrinsics with fields', async () => {
+    assert.deepEqual(await spanIds(`{ ${svc} && event.attempt * 2 = 4 }`), [ids.c1]);
+    assert.deepEqual(await spanIds(`{ ${svc} && -event.attempt < -1 }`), [ids.c1]);
+    // Both events come 10 ms after their span's start: c1 lasts 200 ms, c2 20 ms.
+    assert.deepEqual(await spanIds(`{ ${svc} && event:timeSinceStart > duration / 10 }`), [ids.c2]);
+    assert.deepEqual(await spanIds(`{ ${svc} && event:name != name }`), [ids.c1, ids.c2].sort());
+    assert.deepEqual(await spanIds(`{ ${svc} && name != trace:rootName && trace:rootService = resource.service.name }`), [ids.c1, ids.c2, ids.d1].sort());
+    // r1 lasts 300 ms (c1: 200 ms), r2 100 ms (d1: 50 ms).
+    assert.deepEqual(await spanIds(`{ ${svc} && trace:duration < duration * 2 && name = "SELECT" }`), [ids.c1]);
+  });
+
   it('compares attributes with durations, status and kind values', async () => {
     assert.deepEqual(await spanIds(`{ ${svc} && .timeout = 1s }`), [ids.c1]);
     assert.deepEqual(await spanIds(`{ ${svc} && .level = error }`), [ids.c2]);
@@ -440,10 +451,13 @@ describe('TraceQL finished in process: parent., field comparisons, JSON-stored a
     assert.deepEqual(await spanIds(`{ ${svc} } | { name =~ "GET.*" } > { .expected.name = "other" }`), [ids.c2]);
   });
 
-  it('selects and groups by any resource attribute', async () => {
-    const r = await run(`{ ${svc} && name = "SELECT" } | select(resource.cloud.region)`);
-    const regions = r.traces.flatMap((t) => t.spanSet.spans.map((s) => (s.attributes.find((a) => a.key === 'cloud.region')?.value as { stringValue?: string } | undefined)?.stringValue)).sort();
-    assert.deepEqual(regions, ['eu-west', 'us-east']);
+  it('selects and groups by any resource attribute, and by parent. attributes', async () => {
+    const shown = async (text: string, key: string) =>
+      (await run(text)).traces.flatMap((t) => t.spanSet.spans.map((s) => (s.attributes.find((a) => a.key === key)?.value as { stringValue?: string } | undefined)?.stringValue)).sort();
+    assert.deepEqual(await shown(`{ ${svc} && name = "SELECT" } | select(resource.cloud.region)`, 'cloud.region'), ['eu-west', 'us-east']);
+    assert.deepEqual(await shown(`{ ${svc} && name = "SELECT" } | select(parent.span.http.route)`, 'http.route'), ['/orders', '/users']);
+    const groups = (await run(`{ ${svc} } | by(parent.span.http.route)`)).traces.flatMap((t) => t.spanSets!.map((set) => [set.attributes![0].value, set.matched]));
+    assert.deepEqual(groups.map((g) => JSON.stringify(g)).sort(), ['[{"stringValue":""},1]', '[{"stringValue":""},1]', '[{"stringValue":"/orders"},2]', '[{"stringValue":"/users"},1]']);
   });
 
   it('computes metrics over spanset operators, pipelines and parent. attributes', async () => {
@@ -460,6 +474,9 @@ describe('TraceQL finished in process: parent., field comparisons, JSON-stored a
     });
     assert.deepEqual(await metrics(`{ ${svc} && parent.span.http.route = "/orders" } | max_over_time(duration)`), { '[["__name__","max_over_time"]]': [0.2] });
     assert.deepEqual(await metrics(`{ ${svc} } >> { } | quantile_over_time(duration, 0, 1)`), { '[["p",0]]': [0.02], '[["p",1]]': [0.2] });
+    assert.deepEqual(await metrics(`{ ${svc} && name = "SELECT" } | count_over_time() by(parent.span.http.route)`), {
+      '[["parent.span.http.route","/orders"]]': [1], '[["parent.span.http.route","/users"]]': [1],
+    });
     // by() groups within a trace: eu-west's trace has 3 spans, us-east's 2.
     assert.deepEqual(await metrics(`{ ${svc} } | by(resource.cloud.region) | count() > 2 | count_over_time()`), { '[["__name__","count_over_time"]]': [3] });
     const buckets = await metrics(`{ ${svc} } > { } | histogram_over_time(duration)`);

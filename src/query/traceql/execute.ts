@@ -56,7 +56,7 @@ export class Evaluator {
   private readonly numberSql: Sql[] = [];
   private readonly textSql: Sql[] = [];
   /** Fields whose text is shown on matched spans (select(), and the query's attributes). */
-  private readonly shown: { key: string; text: number }[] = [];
+  private readonly shown: { key: string; text: FieldText }[] = [];
   private readonly ctx: PlanContext;
   private readonly registry: ValueRegistry = {
     flag: (c) => indexOf(this.flagSql, c),
@@ -94,13 +94,22 @@ export class Evaluator {
     } else if (e.kind === 'unary') this.collectShown(e.operand);
     else if ((e.kind === 'attribute' && (e.scope === 'span' || e.scope === 'any') && !e.parent) || (e.kind === 'intrinsic' && ['status', 'span:status', 'kind', 'span:kind', 'statusMessage'].includes(e.name))) {
       const key = e.kind === 'attribute' ? e.name : e.name.replace(/^span:/, '');
-      if (!this.shown.some((s) => s.key === key)) this.shown.push({ key, text: this.text(e) });
+      if (!this.shown.some((s) => s.key === key)) this.shown.push({ key, text: this.fieldText(e) });
     }
   }
 
   /** Index of a field's text among the fetched values (compiling refuses what cannot be read). */
   text(e: FieldExpr): number {
     return indexOf(this.textSql, compileText(e, VALUES));
+  }
+
+  /**
+   * Where a field's text is among the fetched values; `parent.` attributes
+   * read the parent span's (by() and select()).
+   */
+  fieldText(e: FieldExpr): FieldText {
+    if (e.kind === 'attribute' && e.parent) return { index: this.text({ ...e, parent: false }), parent: true };
+    return { index: this.text(e), parent: false };
   }
 
   /** Index of a field's number among the fetched values. */
@@ -122,7 +131,7 @@ export class Evaluator {
       case 'by':
       case 'select':
         for (const f of s.fields) {
-          const i = this.text(f);
+          const i = this.fieldText(f);
           if (s.kind === 'select') {
             const key = f.kind === 'attribute' ? f.name : printField(f);
             if (!this.shown.some((x) => x.key === key)) this.shown.push({ key, text: i });
@@ -139,7 +148,7 @@ export class Evaluator {
   async run(reader: TraceReader): Promise<SearchResult> {
     const traces: TraceSummary[] = [];
     const inspected = await this.scan(reader, this.opts.maxCandidates ?? 20_000, Math.max(this.opts.limit * 4, 100), (id, spans, sets) => {
-      traces.push(this.summary(id, spans, sets));
+      traces.push(this.summary(id, spans, sets, new Tree(spans)));
       return traces.length < this.opts.limit;
     });
     traces.sort((a, b) => (a.startNs > b.startNs ? -1 : a.startNs < b.startNs ? 1 : 0));
@@ -151,10 +160,11 @@ export class Evaluator {
    * `maxTraces` candidate traces (metrics over spanset operators and
    * pipelines). `truncated` says whether candidates were left unexamined.
    */
-  async forEachMatchedSpan(reader: TraceReader, maxTraces: number, visit: (span: EvalSpan) => void): Promise<{ traces: number; truncated: boolean }> {
+  async forEachMatchedSpan(reader: TraceReader, maxTraces: number, visit: (span: EvalSpan, text: (f: FieldText) => string) => void): Promise<{ traces: number; truncated: boolean }> {
     const { startNs, endNs } = this.opts.range;
     return this.scan(reader, maxTraces, 1000, (_id, spans, sets) => {
-      for (const i of union(...sets.map((s) => s.spans))) if (spans[i].startNs >= startNs && spans[i].startNs < endNs) visit(spans[i]);
+      const tree = new Tree(spans);
+      for (const i of union(...sets.map((s) => s.spans))) if (spans[i].startNs >= startNs && spans[i].startNs < endNs) visit(spans[i], (f) => textOf(spans, tree, i, f));
       return true;
     });
   }
@@ -201,7 +211,13 @@ export class Evaluator {
 
   private evaluate(spans: EvalSpan[]): SpanSet[] {
     const tree = new Tree(spans);
-    const values: TraceValues = { flags: (i) => spans[i].flags, texts: (i) => spans[i].texts, parent: (i) => tree.parent(i) };
+    let trace: ReturnType<TraceValues['trace']> | null = null;
+    const values: TraceValues = {
+      flags: (i) => spans[i].flags,
+      texts: (i) => spans[i].texts,
+      parent: (i) => tree.parent(i),
+      trace: () => (trace ??= traceLevel(spans)),
+    };
     const matches = this.predicates.map((p) => spans.map((_, i) => p.test(i, values)));
     const [first, ...stages] = this.q.pipeline;
     let sets: SpanSet[] = [{ spans: this.spanset(first as SpansetExpr, matches, tree), attributes: [] }].filter((s) => s.spans.length > 0);
@@ -281,7 +297,7 @@ export class Evaluator {
         for (const set of sets) {
           const groups = new Map<string, number[]>();
           for (const i of set.spans) {
-            const key = JSON.stringify(s.fields.map((f) => spans[i].texts[this.text(f)]));
+            const key = JSON.stringify(s.fields.map((f) => textOf(spans, tree, i, this.fieldText(f))));
             const g = groups.get(key);
             if (g) g.push(i);
             else groups.set(key, [i]);
@@ -343,7 +359,7 @@ export class Evaluator {
     }
   }
 
-  private summary(id: Buffer, spans: EvalSpan[], sets: SpanSet[]): TraceSummary {
+  private summary(id: Buffer, spans: EvalSpan[], sets: SpanSet[], tree: Tree): TraceSummary {
     let start = spans[0]?.startNs ?? 0n;
     let end = start;
     let root: EvalSpan | undefined;
@@ -360,7 +376,10 @@ export class Evaluator {
         spans: ordered.slice(0, this.opts.spss).map((i) => {
           const s = spans[i];
           const attributes: KeyValueJson[] = [{ key: 'service.name', value: { stringValue: s.serviceName } }];
-          for (const sh of this.shown) if (s.texts[sh.text] !== '') attributes.push({ key: sh.key, value: { stringValue: s.texts[sh.text] } });
+          for (const sh of this.shown) {
+            const text = textOf(spans, tree, i, sh.text);
+            if (text !== '') attributes.push({ key: sh.key, value: { stringValue: text } });
+          }
           return { spanId: Buffer.from(s.spanId, 'hex'), name: s.name, startNs: s.startNs, durationNs: s.durationNs, attributes };
         }),
       };
@@ -381,6 +400,30 @@ function staticNumber(s: Static): number {
   if (s.type === 'int' || s.type === 'duration') return Number(s.value);
   if (s.type === 'float') return s.value;
   throw new TraceQLUnsupportedError(`a ${s.type} in an aggregate comparison`, s.pos);
+}
+
+/** Trace duration, root name and root service, as the trace index derives them. */
+function traceLevel(spans: EvalSpan[]): ReturnType<TraceValues['trace']> {
+  let start = spans[0]?.startNs ?? 0n;
+  let end = start;
+  let root: EvalSpan | undefined;
+  for (const s of spans) {
+    if (s.startNs < start) start = s.startNs;
+    if (s.startNs + s.durationNs > end) end = s.startNs + s.durationNs;
+    if (s.parentId === '' && !root) root = s;
+  }
+  return { durationNs: end - start, rootName: root?.name ?? null, rootService: root?.serviceName ?? null };
+}
+
+/** A fetched text of a span, or of its parent. */
+export interface FieldText {
+  index: number;
+  parent: boolean;
+}
+
+function textOf(spans: EvalSpan[], tree: Tree, i: number, f: FieldText): string {
+  const at = f.parent ? tree.parent(i) : i;
+  return at < 0 ? '' : spans[at].texts[f.index];
 }
 
 /** Index of an SQL expression in a list, adding it when new. */

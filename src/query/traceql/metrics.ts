@@ -49,6 +49,9 @@ export async function queryMetrics(q: Query, reader: TraceReader, req: MetricsRe
   const first = before[0];
   const after = q.pipeline.slice(metricsAt + 1);
   const sqlFilter = before.length === 1 && first.kind === 'filter' ? trySql(first, req.range) : null;
+  const m0 = q.pipeline[metricsAt];
+  // parent. attributes in by() are read by the evaluator.
+  const sqlSelects = sqlFilter !== null && !(m0.kind === 'metrics' && m0.by.some((f) => f.kind === 'attribute' && f.parent));
   if (q.pipeline[metricsAt].kind === 'compare') {
     for (const s of after) throw new TraceQLUnsupportedError(`${s.kind} after compare()`, s.pos);
     if (!sqlFilter) throw new TraceQLUnsupportedError('compare() after spanset operators, pipeline stages or parent. attributes', first.pos);
@@ -59,8 +62,8 @@ export async function queryMetrics(q: Query, reader: TraceReader, req: MetricsRe
   const { labels } = aggregate(m, { resources: true });
   // One SQL aggregation when SQL can select the spans; otherwise the
   // evaluator selects them over candidate traces and they are aggregated here.
-  const rows = sqlFilter
-    ? await sqlRows(first as SpansetFilter, sqlFilter, m, reader, req)
+  const rows = sqlSelects
+    ? await sqlRows(first as SpansetFilter, sqlFilter!, m, reader, req)
     : await evaluatedRows({ ...q, pipeline: before }, m, reader, req);
 
   const by = m.by;
@@ -135,12 +138,12 @@ async function sqlRows(first: SpansetFilter, condition: Sql, m: MetricsStage, re
 async function evaluatedRows(selection: Query, m: MetricsStage, reader: TraceReader, req: MetricsRequest): Promise<MetricsRow[]> {
   const ev = new Evaluator(selection, { range: req.range, limit: 0, spss: 0 });
   const field = m.field ? ev.number(m.field) : -1;
-  const by = m.by.map((f) => ev.text(f));
+  const by = m.by.map((f) => ev.fieldText(f));
   const histogram = m.fn === 'histogram_over_time';
   const groups = new Map<string, { bucket: number; by: string[]; count: number; xs: number[] }>();
-  const scan = await ev.forEachMatchedSpan(reader, MAX_EVALUATED_TRACES, (span) => {
+  const scan = await ev.forEachMatchedSpan(reader, MAX_EVALUATED_TRACES, (span, text) => {
     const x = field >= 0 ? span.numbers[field] : NaN;
-    const keys = by.map((k) => span.texts[k]);
+    const keys = by.map(text);
     if (histogram) {
       if (!(x > 0)) return;
       keys.push(String(2 ** Math.ceil(Math.log2(x))));

@@ -33,6 +33,8 @@ export interface TraceValues {
   texts(i: number): string[];
   /** Index of the parent span, -1 for a root or a missing parent. */
   parent(i: number): number;
+  /** Trace-level intrinsics, from the trace's spans. */
+  trace(): { durationNs: bigint; rootName: string | null; rootService: string | null };
 }
 
 /** Collects the SQL expressions fetched per span; returns their index. */
@@ -161,6 +163,40 @@ function reader(e: FieldExpr, reg: ValueRegistry): Reader {
     const name = e.name;
     return (i, t) => jsonValues(t.texts(i)[k], name);
   }
+  if (e.kind === 'intrinsic') {
+    switch (e.name) {
+      case 'traceDuration':
+      case 'trace:duration':
+        return (_i, t) => [{ t: 'd', v: t.trace().durationNs }];
+      case 'rootName':
+      case 'trace:rootName':
+        return (_i, t) => optional(t.trace().rootName);
+      case 'rootServiceName':
+      case 'trace:rootService':
+        return (_i, t) => optional(t.trace().rootService);
+      case 'event:name':
+      case 'event:timeSinceStart':
+      case 'link:traceID':
+      case 'link:spanID': {
+        const k = reg.text(compileTypedList(e.name));
+        return (i, t) => parseTypedList(t.texts(i)[k]);
+      }
+    }
+  }
+  if (e.kind === 'binary' && ARITHMETIC.has(e.op)) {
+    const l = reader(e.left, reg);
+    const r = reader(e.right, reg);
+    const op = e.op;
+    return (i, t) => {
+      const out: Typed[] = [];
+      for (const a of l(i, t)) if (isNumber(a)) for (const b of r(i, t)) if (isNumber(b)) out.push({ t: 'f', v: arithmetic(op, Number(a.v), Number(b.v)) });
+      return out;
+    };
+  }
+  if (e.kind === 'unary' && e.op === '-') {
+    const inner = reader(e.operand, reg);
+    return (i, t) => inner(i, t).flatMap((a): Typed[] => (isNumber(a) ? [{ t: 'f', v: -Number(a.v) }] : []));
+  }
   if (e.kind === 'attribute' || e.kind === 'intrinsic') {
     const k = reg.text(compileTyped(e));
     return (i, t) => {
@@ -169,6 +205,52 @@ function reader(e: FieldExpr, reg: ValueRegistry): Reader {
     };
   }
   throw new TraceQLUnsupportedError(`${printField(e)} in a comparison the evaluator finishes`, e.pos);
+}
+
+const ARITHMETIC = new Set(['+', '-', '*', '/', '%', '^']);
+
+/** As SQL computes it: doubles; x % y with the sign of x, as ClickHouse's modulo. */
+function arithmetic(op: string, a: number, b: number): number {
+  switch (op) {
+    case '+':
+      return a + b;
+    case '-':
+      return a - b;
+    case '*':
+      return a * b;
+    case '/':
+      return a / b;
+    case '%':
+      return a % b;
+    default:
+      return a ** b;
+  }
+}
+
+const optional = (v: string | null): Typed[] => (v === null ? [] : [{ t: 's', v }]);
+
+/**
+ * Event and link intrinsics: one value per event (link), as comma-separated
+ * hex (safe for any name on every engine; 18.16 has hex() but no JSON output).
+ */
+function compileTypedList(name: 'event:name' | 'event:timeSinceStart' | 'link:traceID' | 'link:spanID'): Sql {
+  switch (name) {
+    case 'event:name':
+      return sql`concat('s:', arrayStringConcat(arrayMap(x -> hex(x), event_name), ','))`;
+    case 'event:timeSinceStart':
+      return sql`concat('d:', arrayStringConcat(arrayMap(x -> hex(toString(toInt64(x) - toInt64(start_ns))), event_time_ns), ','))`;
+    case 'link:traceID':
+      return sql`concat('s:', arrayStringConcat(arrayMap(x -> hex(lower(hex(x))), link_trace_id), ','))`;
+    case 'link:spanID':
+      return sql`concat('s:', arrayStringConcat(arrayMap(x -> hex(lower(hex(x))), link_span_id), ','))`;
+  }
+}
+
+function parseTypedList(text: string): Typed[] {
+  const colon = text.indexOf(':');
+  const body = text.slice(colon + 1);
+  if (body === '') return [];
+  return body.split(',').map((h) => parseTyped(`${text.slice(0, colon)}:${Buffer.from(h, 'hex').toString('utf8')}`)!);
 }
 
 function fromStatic(s: Static): Typed {
