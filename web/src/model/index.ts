@@ -46,6 +46,7 @@ export {
   type Route,
   type SearchState,
   type ServicesState,
+  type CompareState,
   type ServiceState,
   type TraceState,
   type TimeRange,
@@ -53,3 +54,14 @@ export {
 } from './routes.js';
 export { formatDuration, formatMs, formatTimestamp, formatAgo, durationTicks, timeTicks, formatClock, nsStringToMs } from './format.js';
 export { serviceMapLayout, lineChart, type ServiceMapJson, type RedJson, type OperationsJson, type MapLayout, type MapNode, type MapEdge, type LineChart } from './services.js';
+export {
+  attributeCondition,
+  attributeLabel,
+  operationCondition,
+  exampleQuery,
+  durationBandQuery,
+  traceqlDuration,
+  type CompareJson,
+  type AttributeDiffJson,
+  type AggregatePathJson,
+} from './compare.js';

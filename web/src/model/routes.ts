@@ -6,6 +6,7 @@
  *   /search?q=<TraceQL>&range=1h&limit=20&scale=log
  *   /search?q=...&start=<unix s>&end=<unix s>
  *   /trace/<traceId>?span=<spanId>&find=<text>&collapsed=<spanId>,...&zoom=0.1-0.4&times=raw&cp=off
+ *   /compare?q=<TraceQL>&baseline=<TraceQL>&range=1h
  *   /services?range=6h
  *   /services/<service>?operation=<name>&range=6h
  */
@@ -47,8 +48,16 @@ export interface ServiceState {
   range: TimeRange;
 }
 
+/** /compare: a selection of traces against a baseline (every other trace when empty). */
+export interface CompareState {
+  q: string;
+  baseline: string;
+  range: TimeRange;
+}
+
 export type Route =
   | { page: 'search'; state: SearchState }
+  | { page: 'compare'; state: CompareState }
   | { page: 'trace'; state: TraceState }
   | { page: 'services'; state: ServicesState }
   | { page: 'service'; state: ServiceState }
@@ -81,6 +90,7 @@ export function parseRoute(pathname: string, search: string): Route {
   if (path === '/' || path === '/search') return { page: 'search', state: parseSearch(params) };
   const m = /^\/trace\/([^/]+)$/.exec(path);
   if (m) return { page: 'trace', state: parseTrace(decodeSegment(m[1]), params) };
+  if (path === '/compare') return { page: 'compare', state: { q: params.get('q') ?? '', baseline: params.get('baseline') ?? '', range: parseRange(params) } };
   if (path === '/services') return { page: 'services', state: { range: parseRange(params) } };
   const svc = /^\/services\/([^/]+)$/.exec(path);
   if (svc) {
@@ -154,6 +164,13 @@ export function formatRoute(route: Route): string {
     if (s.scale === 'log') p.set('scale', 'log');
     const qs = p.toString();
     return `/search${qs ? `?${qs}` : ''}`;
+  }
+  if (route.page === 'compare') {
+    if (route.state.q) p.set('q', route.state.q);
+    if (route.state.baseline) p.set('baseline', route.state.baseline);
+    writeRange(p, route.state.range);
+    const qs = p.toString();
+    return `/compare${qs ? `?${qs}` : ''}`;
   }
   if (route.page === 'services') {
     writeRange(p, route.state.range);

@@ -118,6 +118,8 @@ export interface ScatterLayout {
   yTicks: { y: number; ms: number }[];
   /** Inverse of the x scale, for brushing a time range. */
   timeAt(x: number): number;
+  /** Inverse of the y scale, for brushing a band of durations (ms). */
+  durationAt(y: number): number;
 }
 
 /**
@@ -132,17 +134,20 @@ export function scatterLayout(rows: readonly SearchRow[], range: { startMs: numb
   const maxD = Math.max(1, ...rows.map((r) => r.durationMs));
   const minD = Math.max(0.1, Math.min(maxD, ...rows.map((r) => Math.max(r.durationMs, 0.1))));
   let y: (ms: number) => number;
+  let durationAt: (px: number) => number;
   let yTicks: number[];
   if (log) {
     const lo = Math.log10(minD) - 0.1;
     const hi = Math.log10(maxD) + 0.1;
     y = (ms) => height - ((Math.log10(Math.max(ms, 0.1)) - lo) / Math.max(hi - lo, 1e-9)) * height;
+    durationAt = (px) => 10 ** (lo + ((height - px) / height) * Math.max(hi - lo, 1e-9));
     yTicks = [];
     for (let p = Math.ceil(lo); p <= Math.floor(hi); p++) yTicks.push(10 ** p);
     if (yTicks.length === 0) yTicks = [minD, maxD];
   } else {
     const top = maxD * 1.1;
     y = (ms) => height - (ms / top) * height;
+    durationAt = (px) => Math.max(0, ((height - px) / height) * top);
     yTicks = ticksBetween(0, top, 4);
   }
   return {
@@ -150,6 +155,7 @@ export function scatterLayout(rows: readonly SearchRow[], range: { startMs: numb
     xTicks: timeTicks(startMs, endMs, 6).map((ms) => ({ x: x(ms), ms })),
     yTicks: yTicks.map((ms) => ({ y: y(ms), ms })).filter((t) => t.y >= -0.5 && t.y <= height + 0.5),
     timeAt: (px: number) => startMs + (px / width) * spanMs,
+    durationAt,
   };
 }
 

@@ -5,6 +5,7 @@ import { useTheme } from './theme.js';
 import { SearchPage } from './SearchPage.js';
 import { TracePage } from './TracePage.js';
 import { ServicesPage, ServicePage } from './ServicesPage.js';
+import { ComparePage } from './ComparePage.js';
 import { EmptyState } from './common.js';
 
 export function App() {
@@ -21,6 +22,9 @@ export function App() {
           <Link href={formatRoute({ page: 'search', state: DEFAULT_SEARCH })} className={route.page === 'search' ? 'active' : ''}>
             Search
           </Link>
+          <Link href="/compare" className={route.page === 'compare' ? 'active' : ''}>
+            Compare
+          </Link>
           <Link href={formatRoute({ page: 'services', state: { range: { preset: '1h' } } })} className={route.page === 'services' || route.page === 'service' ? 'active' : ''}>
             Services
           </Link>
@@ -33,6 +37,7 @@ export function App() {
       <main className="page">
         {route.page === 'search' && <SearchPage state={route.state} />}
         {route.page === 'trace' && <TracePage key={route.state.traceId} state={route.state} />}
+        {route.page === 'compare' && <ComparePage state={route.state} />}
         {route.page === 'services' && <ServicesPage state={route.state} />}
         {route.page === 'service' && <ServicePage key={route.state.service} state={route.state} />}
         {route.page === 'not-found' && (

@@ -22,6 +22,9 @@ interface Props {
   error?: QueryError;
   /** Unix seconds the completions look at (the search's range). */
   range: { start: number; end: number };
+  placeholder?: string;
+  label?: string;
+  testId?: string;
 }
 
 /**
@@ -29,7 +32,7 @@ interface Props {
  * the browser keeps native editing (selection, undo, IME), the overlay
  * colours the model's tokens and marks the server's error position.
  */
-export function TraceQLEditor({ value, onChange, onRun, error, range }: Props) {
+export function TraceQLEditor({ value, onChange, onRun, error, range, placeholder, label = 'TraceQL query', testId = 'traceql' }: Props) {
   const area = useRef<HTMLTextAreaElement>(null);
   const overlay = useRef<HTMLPreElement>(null);
   const [cursor, setCursor] = useState(0);
@@ -124,12 +127,12 @@ export function TraceQLEditor({ value, onChange, onRun, error, range }: Props) {
       <textarea
         ref={area}
         className="editor-input"
-        aria-label="TraceQL query"
-        data-testid="traceql"
+        aria-label={label}
+        data-testid={testId}
         spellCheck={false}
         autoCapitalize="off"
         autoComplete="off"
-        placeholder='{ resource.service.name = "checkout" && duration > 100ms }'
+        placeholder={placeholder ?? '{ resource.service.name = "checkout" && duration > 100ms }'}
         rows={Math.max(1, value.split('\n').length)}
         value={value}
         onChange={(e) => {
