@@ -53,17 +53,21 @@ export function TracePage({ state }: { state: TraceState }) {
     const abort = new AbortController();
     const t0 = performance.now();
     fetchStarted.current = t0;
+    const fetchPath = () =>
+      getJson<unknown>(`/api/sightline/traces/${encodeURIComponent(state.traceId)}/critical-path`, abort.signal)
+        .then((json) => setPath({ status: 'done', json: parseCriticalPath(json) }))
+        .catch((e) => !isAbort(e) && setPath({ status: 'error', message: (e as Error).message }));
     getJson<TraceByIdJson>(`/api/v2/traces/${encodeURIComponent(state.traceId)}`, abort.signal)
       .then((json) => {
+        // The critical path is asked for only now: both answers read the whole trace on the
+        // server, and the waterfall's first screen should not wait behind the path's.
+        void fetchPath();
         const t1 = performance.now();
         const model = buildTrace(json, state.traceId);
         window.__sightlineTraceMetrics = { traceId: state.traceId, spans: model.spans.length, fetchMs: t1 - t0, buildMs: performance.now() - t1 };
         setLoaded({ status: 'done', model });
       })
       .catch((e) => !isAbort(e) && setLoaded({ status: 'error', error: e instanceof ApiError ? e : new ApiError(0, String(e), '') }));
-    getJson<unknown>(`/api/sightline/traces/${encodeURIComponent(state.traceId)}/critical-path`, abort.signal)
-      .then((json) => setPath({ status: 'done', json: parseCriticalPath(json) }))
-      .catch((e) => !isAbort(e) && setPath({ status: 'error', message: (e as Error).message }));
     return () => abort.abort();
   }, [state.traceId]);
 
