@@ -120,55 +120,57 @@ export function TraceQLEditor({ value, onChange, onRun, error, range, placeholde
 
   return (
     <div className={`editor${error ? ' has-error' : ''}`}>
-      <pre className="editor-overlay" ref={overlay} aria-hidden>
-        {highlight(tokens, value, error?.offset)}
-        {'\n'}
-      </pre>
-      <textarea
-        ref={area}
-        className="editor-input"
-        aria-label={label}
-        data-testid={testId}
-        spellCheck={false}
-        autoCapitalize="off"
-        autoComplete="off"
-        placeholder={placeholder ?? '{ resource.service.name = "checkout" && duration > 100ms }'}
-        rows={Math.max(1, value.split('\n').length)}
-        value={value}
-        onChange={(e) => {
-          onChange(e.target.value);
-          setCursor(e.target.selectionStart);
-          setOpen(true);
-        }}
-        onKeyDown={onKeyDown}
-        onKeyUp={(e) => {
-          if (e.key.startsWith('Arrow') && !showList) syncCursor();
-        }}
-        onClick={syncCursor}
-        onBlur={() => setTimeout(() => setOpen(false), 150)}
-        onScroll={(e) => {
-          if (overlay.current) overlay.current.scrollLeft = e.currentTarget.scrollLeft;
-        }}
-      />
-      {showList && (
-        <ul className="completion" role="listbox" style={{ top: `calc(${caretLine + 1} * var(--editor-line) + 10px)`, left: `calc(${Math.min(caretColumn, 80)}ch + 10px)` }}>
-          {items.map((it, i) => (
-            <li
-              key={it.label + it.detail}
-              role="option"
-              aria-selected={i === active}
-              className={i === active ? 'active' : ''}
-              onMouseDown={(e) => {
-                e.preventDefault();
-                accept(it);
-              }}
-            >
-              <span className="completion-label">{it.label}</span>
-              <span className="completion-detail">{it.detail}</span>
-            </li>
-          ))}
-        </ul>
-      )}
+      <div className="editor-field">
+        <pre className="editor-overlay" ref={overlay} aria-hidden>
+          {highlight(tokens, value, error?.offset)}
+          {'\n'}
+        </pre>
+        <textarea
+          ref={area}
+          className="editor-input"
+          aria-label={label}
+          data-testid={testId}
+          spellCheck={false}
+          autoCapitalize="off"
+          autoComplete="off"
+          placeholder={placeholder ?? '{ resource.service.name = "checkout" && duration > 100ms }'}
+          rows={Math.max(1, value.split('\n').length)}
+          value={value}
+          onChange={(e) => {
+            onChange(e.target.value);
+            setCursor(e.target.selectionStart);
+            setOpen(true);
+          }}
+          onKeyDown={onKeyDown}
+          onKeyUp={(e) => {
+            if (e.key.startsWith('Arrow') && !showList) syncCursor();
+          }}
+          onClick={syncCursor}
+          onBlur={() => setTimeout(() => setOpen(false), 150)}
+          onScroll={(e) => {
+            if (overlay.current) overlay.current.scrollLeft = e.currentTarget.scrollLeft;
+          }}
+        />
+        {showList && (
+          <ul className="completion" role="listbox" style={{ top: `calc(${caretLine + 1} * var(--editor-line) + 10px)`, left: `calc(${Math.min(caretColumn, 80)}ch + 10px)` }}>
+            {items.map((it, i) => (
+              <li
+                key={it.label + it.detail}
+                role="option"
+                aria-selected={i === active}
+                className={i === active ? 'active' : ''}
+                onMouseDown={(e) => {
+                  e.preventDefault();
+                  accept(it);
+                }}
+              >
+                <span className="completion-label">{it.label}</span>
+                <span className="completion-detail">{it.detail}</span>
+              </li>
+            ))}
+          </ul>
+        )}
+      </div>
       {error && (
         <div className="editor-error" role="alert" data-testid="query-error">
           {error.line !== undefined && (
