@@ -37,6 +37,8 @@ interface TraceMetrics {
   buildMs: number;
   /** From the start of the fetch to the first frame with rows on screen. */
   firstRenderMs?: number;
+  /** From the page's navigation start (performance.now's origin) to that frame. */
+  sinceNavigationMs?: number;
 }
 declare global {
   interface Window {
@@ -267,7 +269,10 @@ function TraceView({ model, initial, path, fetchStarted }: { model: TraceModel; 
           onNavigate={onNavigate}
           onFirstRender={() => {
             const m = window.__sightlineTraceMetrics;
-            if (m && m.firstRenderMs === undefined) m.firstRenderMs = performance.now() - fetchStarted;
+            if (m && m.firstRenderMs === undefined) {
+              m.firstRenderMs = performance.now() - fetchStarted;
+              m.sinceNavigationMs = performance.now();
+            }
           }}
         />
         {detailOpen && selected >= 0 && (
