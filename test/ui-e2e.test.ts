@@ -123,6 +123,7 @@ describe('web UI in chromium', { timeout: 120_000 }, () => {
   let page: Page;
   let checkoutIds: string[] = [];
   let bigId: string;
+  const pageErrors: string[] = [];
 
   before(async () => {
     if (!existsSync(CHROMIUM)) execFileSync(process.execPath, [path.join(REPO_ROOT, 'scripts', 'chromium.mjs')], { stdio: 'inherit' });
@@ -151,7 +152,7 @@ describe('web UI in chromium', { timeout: 120_000 }, () => {
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
     const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme: 'light' });
     page = await ctx.newPage();
-    page.on('pageerror', (e) => console.error('page error:', e));
+    page.on('pageerror', (e) => pageErrors.push(String(e)));
   });
 
   after(async () => {
@@ -324,6 +325,10 @@ describe('web UI in chromium', { timeout: 120_000 }, () => {
     await page.locator('.theme-toggle').click();
     await page.screenshot({ path: path.join(SCREENSHOTS, 'trace-10k-dark.png') });
     await page.locator('.theme-toggle').click();
+  });
+
+  it('threw no errors in the page', () => {
+    assert.deepEqual(pageErrors, []);
   });
 });
 
