@@ -11,8 +11,9 @@ import type { LoadgenResult } from './loadgen.js';
  * npm run bench:query -- [--spans 10000000] [--runs 15]
  *
  * Fills a fresh Sightline (embedded store) with realistic spans from the
- * load generator, then times TraceQL over HTTP: the targets of the TraceQL
- * issue. Writes a markdown table to bench/results/.
+ * load generator, then times TraceQL and diagnosis over HTTP: the targets
+ * of the TraceQL and diagnosis issues. Writes a markdown table to
+ * bench/results/.
  */
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -49,11 +50,17 @@ async function main(): Promise<void> {
     const end = Math.floor(Date.now() / 1000) + 1;
     const start = end - 3600;
     const user = ((await (await fetch(`${api}/api/v2/search/tag/span.enduser.id/values?limit=1&start=${start}&end=${end}`)).json()) as { tagValues: { value: string }[] }).tagValues[0].value;
+    const diagnosis = (path: string, params: Record<string, string>) => `/api/sightline/${path}?${new URLSearchParams({ ...params, start: String(start), end: String(end) })}`;
     const queries: { label: string; target: number; url: string }[] = [
       { label: '`{ resource.service.name = "billing" && duration > 500ms }` over 1 h', target: 300, url: `/api/search?q=${encodeURIComponent('{ resource.service.name = "billing" && duration > 500ms }')}&start=${start}&end=${end}&limit=20` },
       { label: `attribute equality on a high-cardinality key (\`{ span.enduser.id = "${user}" }\`) over 1 h`, target: 500, url: `/api/search?q=${encodeURIComponent(`{ span.enduser.id = "${user}" }`)}&start=${start}&end=${end}&limit=20` },
       { label: 'structural `{ resource.service.name = "gateway" } >> { name = "SELECT" && duration > 50ms }` over 1 h', target: 1500, url: `/api/search?q=${encodeURIComponent('{ resource.service.name = "gateway" } >> { name = "SELECT" && duration > 50ms }')}&start=${start}&end=${end}&limit=20` },
       { label: '`{ } | quantile_over_time(duration, .99) by (resource.service.name)` over 1 h, 60 steps', target: 500, url: `/api/metrics/query_range?q=${encodeURIComponent('{ } | quantile_over_time(duration, .99) by (resource.service.name)')}&start=${start}&end=${end}&step=60s` },
+      // Diagnosis (issue 5).
+      { label: 'service map over 1 h', target: 1000, url: diagnosis('service-map', {}) },
+      { label: 'compare `{ resource.service.name = "billing" && duration > 50ms }` with everything else, 1000 traces a side', target: 2000, url: diagnosis('compare', { q: '{ resource.service.name = "billing" && duration > 50ms }' }) },
+      { label: 'aggregated critical path of `{ resource.service.name = "gateway" && duration > 60ms }` against everything else, 10k traces a side', target: 3000, url: diagnosis('critical-path', { q: '{ resource.service.name = "gateway" && duration > 60ms }', maxTraces: '10000' }) },
+      { label: 'load of `{ resource.service.name = "billing" && name = "SELECT" }` (100k most recent spans)', target: 3000, url: diagnosis('load', { q: '{ resource.service.name = "billing" && name = "SELECT" }' }) },
       { label: 'the same, with `estimate=true` (t-digests from the span_metrics rollup)', target: 500, url: `/api/metrics/query_range?q=${encodeURIComponent('{ } | quantile_over_time(duration, .99) by (resource.service.name)')}&start=${start}&end=${end}&step=60s&estimate=true` },
     ];
     const rows: string[] = [];
@@ -63,10 +70,10 @@ async function main(): Promise<void> {
       for (let i = 0; i < Number(args.runs); i++) {
         const t0 = process.hrtime.bigint();
         const r = await fetch(`${api}${q.url}`);
-        const body = (await r.json()) as { traces?: unknown[]; series?: unknown[] };
+        const body = (await r.json()) as { traces?: unknown[]; series?: unknown[]; edges?: unknown[]; attributes?: unknown[]; operations?: unknown[]; buckets?: unknown[] };
         if (r.status !== 200) throw new Error(`${q.url}: ${r.status} ${JSON.stringify(body)}`);
         times.push(Number(process.hrtime.bigint() - t0) / 1e6);
-        results = (body.traces ?? body.series ?? []).length;
+        results = (body.traces ?? body.series ?? body.edges ?? body.attributes ?? body.operations ?? body.buckets ?? []).length;
       }
       times.sort((a, b) => a - b);
       const p50 = times[Math.floor(times.length / 2)];

@@ -75,7 +75,12 @@ const SLOW = '{ resource.service.name = "api-gateway" && duration > 200ms }';
 describe('diagnosis API', () => {
   it('GET /api/sightline/service-map', async () => {
     const map = await get(`/api/sightline/service-map?${range}`);
-    assert.deepEqual(Object.keys(map), ['start', 'end', 'nodes', 'edges']);
+    assert.deepEqual(Object.keys(map), ['start', 'end', 'sampledFraction', 'nodes', 'edges']);
+    assert.equal(map.sampledFraction, 1);
+    // A sample of about 40 of the 80 spans: whole traces, counts scaled back up.
+    const half = await get(`/api/sightline/service-map?${range}&maxSpans=40`);
+    assert.equal(half.sampledFraction, 0.5);
+    assert.ok(half.edges.length <= 1 && half.nodes.every((n: { spans: number }) => n.spans % 2 === 0));
     assert.equal(map.edges.length, 1);
     assert.deepEqual(
       { source: map.edges[0].source, target: map.edges[0].target, kind: map.edges[0].kind, count: map.edges[0].count, errorRate: map.edges[0].errorRate },

@@ -62,7 +62,7 @@ export interface AggregatePathJson {
 }
 
 /** Trace ids per spans query: ids travel in the SQL text. */
-const IDS_PER_QUERY = 2000;
+const IDS_PER_QUERY = 5000;
 
 interface GroupAccumulator {
   durations: number[];

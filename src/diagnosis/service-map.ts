@@ -10,6 +10,12 @@ import type { TimeRange, TraceReader } from '../store/index.js';
 export interface ServiceMapJson {
   start: number;
   end: number;
+  /**
+   * The fraction of traces read: 1 is every trace in the range; below 1,
+   * counts and rates are estimated from a uniform sample of whole traces
+   * (scaled up), and latencies are the sample's.
+   */
+  sampledFraction: number;
   nodes: {
     service: string;
     spans: number;
@@ -39,9 +45,11 @@ export interface ServiceMapJson {
 
 const seconds = (range: TimeRange) => Number(range.endNs - range.startNs) / 1e9;
 
-export async function serviceMap(reader: TraceReader, range: TimeRange): Promise<ServiceMapJson> {
-  const graph = await reader.serviceGraph(range);
+/** `maxSpans`: read a sample of about that many spans when the range holds more (0: read all). */
+export async function serviceMap(reader: TraceReader, range: TimeRange, maxSpans = 0): Promise<ServiceMapJson> {
+  const graph = await reader.serviceGraph(range, maxSpans);
   const span = seconds(range);
+  const scaled = (n: number) => Math.round(n / graph.fraction);
   const names = new Set<string>();
   for (const e of graph.edges) names.add(e.source).add(e.target);
   const nodes = new Map(graph.nodes.map((n) => [n.service, n]));
@@ -49,13 +57,14 @@ export async function serviceMap(reader: TraceReader, range: TimeRange): Promise
   return {
     start: Number(range.startNs / 1_000_000_000n),
     end: Number(range.endNs / 1_000_000_000n),
+    sampledFraction: graph.fraction,
     nodes: [...names].sort().map((service) => {
       const n = nodes.get(service);
-      const requests = n?.entrySpans ?? 0;
-      const errors = n?.entryErrors ?? 0;
+      const requests = scaled(n?.entrySpans ?? 0);
+      const errors = scaled(n?.entryErrors ?? 0);
       return {
         service,
-        spans: n?.spans ?? 0,
+        spans: scaled(n?.spans ?? 0),
         requests,
         rate: requests / span,
         errors,
@@ -69,9 +78,9 @@ export async function serviceMap(reader: TraceReader, range: TimeRange): Promise
       source: e.source,
       target: e.target,
       kind: e.kind,
-      count: e.count,
-      rate: e.count / span,
-      errors: e.errors,
+      count: scaled(e.count),
+      rate: scaled(e.count) / span,
+      errors: scaled(e.errors),
       errorRate: e.count > 0 ? e.errors / e.count : 0,
       p50: e.p50,
       p95: e.p95,

@@ -170,6 +170,12 @@ export function runDiagnosisConformance(target: ConformanceTarget): void {
         assert.equal(nodes['map-legacy'].p50, null);
         // Nothing outside the range.
         assert.deepEqual((await serviceMap(store, windowOf(5))).edges.filter((e) => e.source.startsWith('map-')), []);
+        // Sampled: whole traces below an id bound, counts scaled by the fraction read.
+        const sampled = await serviceMap(store, range, 20);
+        assert.equal(sampled.sampledFraction, 0.5);
+        for (const e of sampled.edges) assert.equal(e.count % 2, 0, 'a count of sampled traces, doubled');
+        const kept = sampled.edges.find((e) => e.source === 'map-gateway' && e.target === 'map-appointments')?.count ?? 0;
+        assert.ok(kept <= 8);
       });
 
       it('answers RED series per step, for entry spans or one operation', async () => {

@@ -500,10 +500,13 @@ LIMIT 1 BY trace_id, span_id, start_ns`);
 
   // ---- diagnosis ---------------------------------------------------------------
 
-  private readonly diagnosis = new DiagnosisQueries((query) => this.json(query));
+  private readonly diagnosis = new DiagnosisQueries(
+    (query) => this.json(query),
+    (query) => this.engine.query(query, 'RowBinary'),
+  );
 
-  serviceGraph(range: TimeRange): Promise<ServiceGraph> {
-    return this.diagnosis.serviceGraph(range);
+  serviceGraph(range: TimeRange, maxSpans?: number): Promise<ServiceGraph> {
+    return this.diagnosis.serviceGraph(range, maxSpans);
   }
 
   sampleTraces(req: TraceSampleRequest): Promise<TraceSample> {

@@ -210,8 +210,12 @@ export interface TraceReader {
 
   // ---- diagnosis (SQL in diagnosis-sql.ts) ----
 
-  /** Service edges from cross-service parent/child span pairs, and each service's own RED. */
-  serviceGraph(range: TimeRange): Promise<import('./diagnosis-sql.js').ServiceGraph>;
+  /**
+   * Service edges from cross-service parent/child span pairs, and each
+   * service's own RED. With `maxSpans` (> 0), a uniform sample of whole
+   * traces holding about that many spans is read; the answer says which fraction.
+   */
+  serviceGraph(range: TimeRange, maxSpans?: number): Promise<import('./diagnosis-sql.js').ServiceGraph>;
 
   /** A uniform sample of trace ids in the range (the smallest ids), with or without a matching span. */
   sampleTraces(req: import('./diagnosis-sql.js').TraceSampleRequest): Promise<import('./diagnosis-sql.js').TraceSample>;
@@ -219,7 +223,7 @@ export interface TraceReader {
   /** How many of these traces carry each attribute value, and numeric attribute quantiles over their spans. */
   traceAttributes(req: { traceIds: Buffer[]; range: TimeRange; valuesPerKey: number }): Promise<import('./diagnosis-sql.js').TraceAttributeStats>;
 
-  /** The spans of these traces (lowercase hex trace id -> spans), with only what a critical path needs. */
+  /** The spans of these traces (trace id as a latin1 byte string -> spans), with only what a critical path needs. */
   pathSpans(req: { traceIds: Buffer[]; range: TimeRange }): Promise<Map<string, import('./diagnosis-sql.js').PathSpanRow[]>>;
 
   /** The most recent `limit` spans matching `where`, each with its children's intervals. */

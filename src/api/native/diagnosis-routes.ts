@@ -11,8 +11,11 @@ import { param, parseGoDuration, parsePositiveInt, parseRange, type Query } from
  */
 export function registerDiagnosisRoutes(app: FastifyInstance, reader: TraceReader, defaultWindowSeconds: number): void {
   app.get('/api/sightline/service-map', async (req) => {
-    const { range } = parseRange(req.query as Query, defaultWindowSeconds);
-    return serviceMap(reader, range);
+    const q = req.query as Query;
+    const { range } = parseRange(q, defaultWindowSeconds);
+    // A sample of whole traces past a million spans; exact=true reads them all.
+    const exact = param(q, 'exact') === 'true';
+    return serviceMap(reader, range, exact ? 0 : parsePositiveInt(q, 'maxSpans', 1_000_000, Number.MAX_SAFE_INTEGER));
   });
 
   app.get('/api/sightline/red', async (req) => {
