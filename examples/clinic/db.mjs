@@ -1,0 +1,106 @@
+// SQLite through better-sqlite3 12, with a connection pool and client spans.
+//
+// Why spans by hand: OpenTelemetry ships no instrumentation for better-sqlite3
+// (contrib has none; the only community plugin pins an old
+// @opentelemetry/instrumentation line and would install a second copy of it).
+// So each statement gets a CLIENT span named and attributed per the database
+// semantic conventions (db.system=sqlite, db.statement, db.operation,
+// db.sql.table), which is what an auto-instrumentation would emit.
+//
+// Why a round-trip delay: SQLite runs in-process and answers in microseconds.
+// The lab models a database server across the network, where each statement
+// costs a round trip and a connection is held for it; that is what makes a
+// connection pool, and its exhaustion, real.
+import Database from 'better-sqlite3';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { trace, SpanKind, SpanStatusCode } from '@opentelemetry/api';
+
+const tracer = trace.getTracer('clinic-sqlite', '1.0.0');
+
+export class SqlitePool {
+  /**
+   * @param {{ file: string, size: number, roundTripMs: number, dbName: string }} options
+   */
+  constructor({ file, size, roundTripMs, dbName }) {
+    this.dbName = dbName;
+    this.roundTripMs = roundTripMs;
+    this.connections = Array.from({ length: size }, () => {
+      const db = new Database(file);
+      db.pragma('journal_mode = WAL');
+      return db;
+    });
+    this.idle = [...this.connections];
+    this.waiting = [];
+  }
+
+  /** Runs `fn(db)` once, outside any pool, to create and seed the schema. */
+  setup(fn) {
+    fn(this.connections[0]);
+  }
+
+  // Like most pool libraries, waiting for a free connection makes no span:
+  // the time shows only as a gap in the caller's span.
+  async acquire() {
+    const free = this.idle.pop();
+    if (free) return free;
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  release(connection) {
+    const next = this.waiting.shift();
+    if (next) next(connection);
+    else this.idle.push(connection);
+  }
+
+  /** Takes a connection for the duration of `fn(connection)`. */
+  async withConnection(fn) {
+    const connection = await this.acquire();
+    try {
+      return await fn(connection);
+    } finally {
+      this.release(connection);
+    }
+  }
+
+  /**
+   * Runs one statement on a connection already held, in a CLIENT span.
+   * `extraLatencyMs` models a slower server for this statement (a fault).
+   * `failWith` makes the statement fail after its latency, as a locked
+   * database does once its busy timeout runs out.
+   */
+  async query(connection, sql, params = [], { extraLatencyMs = 0, failWith } = {}) {
+    const operation = sql.trimStart().split(/\s+/, 1)[0].toUpperCase();
+    const table = /\b(?:from|into|update)\s+(\w+)/i.exec(sql)?.[1] ?? '';
+    return tracer.startActiveSpan(
+      table ? `${operation} ${table}` : operation,
+      {
+        kind: SpanKind.CLIENT,
+        attributes: {
+          'db.system': 'sqlite',
+          'db.name': this.dbName,
+          'db.statement': sql,
+          'db.operation': operation,
+          ...(table ? { 'db.sql.table': table } : {}),
+        },
+      },
+      async (span) => {
+        try {
+          await sleep(this.roundTripMs + extraLatencyMs);
+          if (failWith) throw failWith;
+          const statement = connection.prepare(sql);
+          return statement.reader ? statement.all(...params) : statement.run(...params);
+        } catch (error) {
+          span.recordException(error);
+          span.setStatus({ code: SpanStatusCode.ERROR, message: error.message });
+          throw error;
+        } finally {
+          span.end();
+        }
+      },
+    );
+  }
+
+  close() {
+    for (const c of this.connections) c.close();
+  }
+}
