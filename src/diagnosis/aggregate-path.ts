@@ -91,19 +91,14 @@ export async function aggregateCriticalPath(reader: TraceReader, opts: Aggregate
 async function accumulate(reader: TraceReader, group: TraceGroup, range: TimeRange): Promise<GroupAccumulator> {
   const acc: GroupAccumulator = { durations: [], ops: new Map() };
   for (let i = 0; i < group.traceIds.length; i += IDS_PER_QUERY) {
-    const byTrace = await reader.pathSpans({ traceIds: group.traceIds.slice(i, i + IDS_PER_QUERY), range });
-    for (const spans of byTrace.values()) addTrace(acc, spans);
+    const { traces } = await reader.pathSpans({ traceIds: group.traceIds.slice(i, i + IDS_PER_QUERY), range });
+    for (const spans of traces.values()) addTrace(acc, spans);
   }
   return acc;
 }
 
 function addTrace(acc: GroupAccumulator, rows: PathSpanRow[]): void {
-  let base = rows[0].startNs;
-  for (const r of rows) if (r.startNs < base) base = r.startNs;
-  const spans: PathSpan[] = rows.map((r) => {
-    const start = Number(r.startNs - base);
-    return { spanId: r.spanId, parentId: r.parentId, service: r.service, name: r.name, start, end: start + Number(r.durationNs) };
-  });
+  const spans: PathSpan[] = rows.map((r) => ({ spanId: r.spanId, parentId: r.parentId, service: r.service, name: r.name, start: r.start, end: r.start + r.duration }));
   const cp = criticalPath(spans);
   if (cp.root < 0) return;
   const t = acc.durations.length;

@@ -32,7 +32,7 @@ export type {
 } from './types.js';
 export { ATTRIBUTE_SCOPES } from './types.js';
 export { NUMERIC_LEVELS } from './diagnosis-sql.js';
-export type { ServiceGraph, ServiceEdgeRow, ServiceNodeRow, TraceSample, TraceSampleRequest, TraceAttributeStats, AttributeValueRow, NumericKeyRow, PathSpanRow, LoadSpanRow } from './diagnosis-sql.js';
+export type { ServiceGraph, ServiceEdgeRow, ServiceNodeRow, TraceSample, TraceSampleRequest, TraceAttributeStats, AttributeValueRow, NumericKeyRow, PathSpanRow, PathSpans, LoadSpanRow } from './diagnosis-sql.js';
 export { SchemaVersionError, SCHEMA_VERSION } from './schema.js';
 export { EngineError } from './engine.js';
 export { RetentionScheduler } from './retention.js';

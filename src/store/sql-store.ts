@@ -5,7 +5,7 @@ import type { SpanRecord } from '../model/span-record.js';
 import type { AnyValueJson, KeyValueJson } from '../model/any-value.js';
 import { sql, join, ident, typeName, type Sql } from '../query/sql/index.js';
 import { EngineError, type Engine, type EngineCapabilities, type EngineSettings } from './engine.js';
-import { DiagnosisQueries, type LoadSpanRow, type PathSpanRow, type ServiceGraph, type TraceAttributeStats, type TraceSample, type TraceSampleRequest } from './diagnosis-sql.js';
+import { DiagnosisQueries, type LoadSpanRow, type PathSpans, type ServiceGraph, type TraceAttributeStats, type TraceSample, type TraceSampleRequest } from './diagnosis-sql.js';
 import { NS_PER_DAY, NS_PER_HOUR, NS_PER_MINUTE, TABLES, localName, traceIndexSelect, type Layout } from './schema.js';
 import type {
   AttributeRef,
@@ -517,7 +517,7 @@ LIMIT 1 BY trace_id, span_id, start_ns`);
     return this.diagnosis.traceAttributes(req);
   }
 
-  pathSpans(req: { traceIds: Buffer[]; range: TimeRange }): Promise<Map<string, PathSpanRow[]>> {
+  pathSpans(req: { traceIds: Buffer[]; range: TimeRange }): Promise<PathSpans> {
     return this.diagnosis.pathSpans(req);
   }
 

@@ -223,8 +223,8 @@ export interface TraceReader {
   /** How many of these traces carry each attribute value, and numeric attribute quantiles over their spans. */
   traceAttributes(req: { traceIds: Buffer[]; range: TimeRange; valuesPerKey: number }): Promise<import('./diagnosis-sql.js').TraceAttributeStats>;
 
-  /** The spans of these traces (trace id as a latin1 byte string -> spans), with only what a critical path needs. */
-  pathSpans(req: { traceIds: Buffer[]; range: TimeRange }): Promise<Map<string, import('./diagnosis-sql.js').PathSpanRow[]>>;
+  /** The spans of these traces, by trace, with only what a critical path needs. */
+  pathSpans(req: { traceIds: Buffer[]; range: TimeRange }): Promise<import('./diagnosis-sql.js').PathSpans>;
 
   /** The most recent `limit` spans matching `where`, each with its children's intervals. */
   loadSpans(req: { range: TimeRange; where: import('../query/sql/index.js').Sql; limit: number }): Promise<import('./diagnosis-sql.js').LoadSpanRow[]>;
