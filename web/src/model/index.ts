@@ -13,6 +13,7 @@ export {
   sortRows,
   scatterLayout,
   traceCounts,
+  payloadCounts,
   traceIdHex,
   type SearchRow,
   type SearchResponseJson,

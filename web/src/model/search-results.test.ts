@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { scatterLayout, searchRows, sortRows, traceCounts, traceIdHex, withCounts, type SearchResponseJson } from './search-results.js';
+import { payloadCounts, scatterLayout, searchRows, sortRows, traceCounts, traceIdHex, withCounts, type SearchResponseJson } from './search-results.js';
 import { buildTrace } from './trace.js';
 import { golden } from './fixtures.js';
 import type { TraceByIdJson } from './otlp.js';
@@ -86,5 +86,15 @@ describe('scatter layout', () => {
     const yb = l.points[1].y;
     assert.ok(ya > yb && ya - yb > 40, `log scale separates 10 ms and 1 s: ${ya} vs ${yb}`);
     assert.deepEqual(l.yTicks.map((t) => t.ms), [0.1, 1, 10, 100, 1000], 'a trace under 1 ms (durationMs left out) sits on the 0.1 ms floor');
+  });
+
+  it('counts spans, errors and services from the payload as the built trace does', () => {
+    const payload = golden<TraceByIdJson>('trace-v2');
+    const fromModel = traceCounts(buildTrace(payload));
+    const fromPayload = payloadCounts(payload);
+    assert.equal(fromPayload.spanCount, fromModel.spanCount);
+    assert.equal(fromPayload.errorCount, fromModel.errorCount);
+    assert.deepEqual([...fromPayload.services].sort(), [...fromModel.services].sort());
+    assert.deepEqual(payloadCounts({}), { spanCount: 0, errorCount: 0, services: [] });
   });
 });

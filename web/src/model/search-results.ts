@@ -1,4 +1,5 @@
 import { nsStringToMs, ticksBetween, timeTicks } from './format.js';
+import { statusCode, type TraceByIdJson } from './otlp.js';
 
 /** GET /api/search, Tempo's SearchResponse. */
 export interface SearchResponseJson {
@@ -164,4 +165,28 @@ export function traceCounts(model: { spans: { status: string; service: string }[
   let errors = 0;
   for (const s of model.spans) if (s.status === 'error') errors++;
   return { spanCount: model.spans.length, errorCount: errors, services: model.services };
+}
+
+/**
+ * The same counts straight from GET /api/v2/traces/{id}, without building
+ * the trace: the results table only needs numbers, and a row may be a trace
+ * of many thousands of spans.
+ */
+export function payloadCounts(payload: TraceByIdJson): { spanCount: number; errorCount: number; services: string[] } {
+  let spans = 0;
+  let errors = 0;
+  const services = new Set<string>();
+  for (const rs of payload.trace?.resourceSpans ?? []) {
+    const service = rs.resource?.attributes?.find((a) => a.key === 'service.name')?.value?.stringValue || 'unknown service';
+    let any = false;
+    for (const ss of rs.scopeSpans ?? []) {
+      for (const sp of ss.spans ?? []) {
+        spans++;
+        any = true;
+        if (statusCode(sp.status?.code) === 'error') errors++;
+      }
+    }
+    if (any) services.add(service);
+  }
+  return { spanCount: spans, errorCount: errors, services: [...services] };
 }

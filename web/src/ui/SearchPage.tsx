@@ -3,8 +3,7 @@ import {
   searchRows,
   withCounts,
   sortRows,
-  traceCounts,
-  buildTrace,
+  payloadCounts,
   readQuickFilters,
   applyQuickFilter,
   isDuration,
@@ -45,7 +44,7 @@ export function SearchPage({ state }: { state: SearchState }) {
   const rangeKey = JSON.stringify(state.range);
   const range = useMemo(() => resolveRange(state.range, Date.now()), [rangeKey, runCount]);
   const [result, setResult] = useState<Result>({ status: 'loading' });
-  const [counts, setCounts] = useState(new Map<string, ReturnType<typeof traceCounts>>());
+  const [counts, setCounts] = useState(new Map<string, ReturnType<typeof payloadCounts>>());
   const [sort, setSort] = useState<{ key: SortKey; desc: boolean } | undefined>();
 
   const navigate = (next: Partial<SearchState>) => {
@@ -76,14 +75,14 @@ export function SearchPage({ state }: { state: SearchState }) {
     if (result.status !== 'done') return;
     const abort = new AbortController();
     const todo = result.rows.slice(0, COUNTED_ROWS).map((r) => r.traceId);
-    const found = new Map<string, ReturnType<typeof traceCounts>>();
+    const found = new Map<string, ReturnType<typeof payloadCounts>>();
     let next = 0;
     const worker = async () => {
       while (next < todo.length && !abort.signal.aborted) {
         const id = todo[next++];
         try {
           const t = await getJson<TraceByIdJson>(`/api/v2/traces/${id}`, abort.signal);
-          found.set(id, traceCounts(buildTrace(t, id)));
+          found.set(id, payloadCounts(t));
           if (!abort.signal.aborted) setCounts(new Map(found));
         } catch {
           /* a trace that cannot be fetched keeps "—" */
