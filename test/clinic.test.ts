@@ -157,7 +157,7 @@ const showAttribute = (a: CompareJson['attributes'][number]) => `${a.scope} ${a.
 
 function assertGuiltyOperationFirst(diff: CriticalPathDiffJson, service: string, operation: string): void {
   const ranked = describeTop(diff.operations, showOperation);
-  assert.ok(diff.selection.traces >= 10 && diff.baseline.traces >= 10, `too few traces: ${JSON.stringify({ selection: diff.selection, baseline: diff.baseline })}`);
+  assert.ok(diff.selection.traces >= 8 && diff.baseline.traces >= 8, `too few traces: ${JSON.stringify({ selection: diff.selection, baseline: diff.baseline })}`);
   assert.deepEqual([diff.operations[0]?.service, diff.operations[0]?.operation], [service, operation], `critical-path diff:\n${ranked}`);
   // Strict: the guilty operation explains a large part of the extra latency
   // and at least twice what the runner-up does. (The rest is CPU contention
@@ -284,7 +284,7 @@ describe('clinic lab: each fault is diagnosed at rank 1', () => {
   });
 
   it('(d) retry storm after an error burst: repeated gateway client spans on the critical path', async (t) => {
-    const run = await runFault('d', 6000);
+    const run = await runFault('d', 8000);
     try {
       assert.ok(run.load.overall.errors > 0, 'the lab produced no error burst');
 
@@ -299,7 +299,11 @@ describe('clinic lab: each fault is diagnosed at rank 1', () => {
       assert.ok(attempts.size >= Math.min(5, mostRetried.spanSet.matched + 1) && attempts.size >= 3, `retries not on the critical path: ${JSON.stringify(path.segments.map((s) => `${s.service}/${s.name}`))}`);
 
       const diff = await criticalPathDiff(run);
-      report(t, [`selection ${run.queries.selection}`, `critical-path diff:\n${describeTop(diff.operations, showOperation, 4)}`]);
+      report(t, [
+        `trace ${mostRetried.traceID}: ${mostRetried.spanSet.matched} failed calls, ${attempts.size} calls to billing on its critical path`,
+        `selection ${run.queries.selection}`,
+        `critical-path diff:\n${describeTop(diff.operations, showOperation, 4)}`,
+      ]);
       // The time goes to the locked ledger's busy timeouts, once per attempt...
       assertGuiltyOperationFirst(diff, 'billing', 'SELECT invoices');
       // ...and the gateway's client call to billing repeats on the path of the slow requests only.

@@ -33,7 +33,7 @@ const ledgerExtraLatencyMs = config.fault === 'c' && config.region === config.fa
 // Reads during the lock fail with SQLITE_BUSY after the busy timeout and the
 // request answers 503, which the gateway retries (see gateway.mjs).
 const LOCK_START_AFTER_MS = Number(process.env.CLINIC_LOCK_START_AFTER_MS ?? 2000);
-const LOCK_DURATION_MS = Number(process.env.CLINIC_LOCK_DURATION_MS ?? 1500);
+const LOCK_DURATION_MS = Number(process.env.CLINIC_LOCK_DURATION_MS ?? 2500);
 const LOCK_PERIOD_MS = Number(process.env.CLINIC_LOCK_PERIOD_MS ?? 15000);
 const BUSY_TIMEOUT_MS = 100;
 let firstRequestAt = 0;

@@ -93,13 +93,18 @@ const queries = plan.queries(load);
 const enc = encodeURIComponent;
 const range = `start=${start}&end=${end}`;
 console.log(`
-Try the diagnosis (spans become searchable within a couple of seconds):
+Try the diagnosis (spans become searchable within a couple of seconds).
 
-  UI            ${sightline.api}/
-  slow traces   ${sightline.api}/api/search?q=${enc(queries.selection)}&${range}
+In the UI:
+  slow traces   ${sightline.api}/search?q=${enc(queries.selection)}&${range}
+  compare       ${sightline.api}/compare?q=${enc(queries.selection)}&baseline=${enc(queries.baseline)}&${range}
+  service map   ${sightline.api}/services?${range}
+
+Through the API:
   compare       ${sightline.api}/api/sightline/compare?q=${enc(queries.selection)}&baseline=${enc(queries.baseline)}&${range}
   critical path ${sightline.api}/api/sightline/critical-path?q=${enc(queries.selection)}&baseline=${enc(queries.baseline)}&${range}
   load          ${sightline.api}/api/sightline/load?q=${enc(queries.load)}&${range}
+  search        ${sightline.api}/api/search?q=${enc(queries.selection)}&${range}
   service map   ${sightline.api}/api/sightline/service-map?${range}
   RED           ${sightline.api}/api/sightline/red?service=gateway&${range}&step=5s
 

@@ -13,7 +13,7 @@ export const FAULT_DESCRIPTIONS = {
   a: 'patients has a pool of 2 database connections: requests queue for one once a few are in flight',
   b: 'appointments loads practitioners one query per appointment (N+1) for one tenant',
   c: "billing's ledger is a slow replica in one region",
-  d: "billing's ledger is locked for 1.5 s every 15 s; reads fail after a 100 ms busy timeout and the gateway retries each 503 up to 5 times",
+  d: "billing's ledger is locked for 2.5 s every 15 s; reads fail after a 100 ms busy timeout and the gateway retries each 503 up to 5 times",
   none: 'no fault: every request is fast',
 };
 
