@@ -7,6 +7,8 @@ import { timeTicks, ticksBetween } from './format.js';
 export interface ServiceMapJson {
   start: number;
   end: number;
+  /** Below 1 when the server read a uniform sample of whole traces (counts and rates scaled up from it). */
+  sampledFraction?: number;
   nodes: { service: string; spans: number; requests: number; rate: number; errors: number; errorRate: number; p50: number | null; p95: number | null; p99: number | null }[];
   edges: { source: string; target: string; kind: 'request' | 'messaging' | 'link'; count: number; rate: number; errors: number; errorRate: number; p50: number; p95: number; p99: number }[];
 }

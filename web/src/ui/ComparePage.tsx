@@ -223,8 +223,15 @@ function PathDiff({ data, examples }: { data: AggregatePathJson; examples(cond: 
   return (
     <>
       <p className="muted small">
-        Selection: {data.selection.traces} traces, p50 {formatDuration(data.selection.p50DurationNs)}, p95 {formatDuration(data.selection.p95DurationNs)}. Baseline: {data.baseline.traces} traces, p50{' '}
-        {formatDuration(data.baseline.p50DurationNs)}. The selection takes <strong>{formatDuration(data.extraLatencyNs)}</strong> longer on average.
+        Selection: {data.selection.traces} traces{data.selection.sampled ? ' (sampled)' : ''}, p50 {formatDuration(data.selection.p50DurationNs)}, p95 {formatDuration(data.selection.p95DurationNs)}. Baseline: {data.baseline.traces} traces, p50{' '}
+        {formatDuration(data.baseline.p50DurationNs)}
+        {data.baseline.sampled ? ' (sampled)' : ''}. {data.extraLatencyNs > 0 ? (
+          <>
+            The selection takes <strong>{formatDuration(data.extraLatencyNs)}</strong> longer on average.
+          </>
+        ) : (
+          'The selection is not slower than the baseline on average.'
+        )}
       </p>
       {data.operations.length === 0 && <EmptyState title="No critical path to compare" />}
       <ol className="ranked">

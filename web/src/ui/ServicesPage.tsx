@@ -83,6 +83,11 @@ export function ServicesPage({ state }: { state: ServicesState }) {
       {load.status === 'done' && load.data.nodes.length === 0 && <EmptyState title="No services in this range">Send traces, or pick a longer range.</EmptyState>}
       {load.status === 'done' && layout && load.data.nodes.length > 0 && (
         <>
+          {load.data.sampledFraction !== undefined && load.data.sampledFraction < 1 && (
+            <div className="banner warn">
+              Busy range: the map is built from a uniform sample of {pct(load.data.sampledFraction)} of the traces; counts and rates are scaled up from it.
+            </div>
+          )}
           <div className="service-map" data-testid="service-map">
             <svg width={layout.width + 40} height={layout.height + 40} role="img" aria-label="Service map">
               <defs>
