@@ -1,7 +1,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { context, trace, SpanKind, SpanStatusCode, type Context, type HrTime, type Span, type Tracer } from '@opentelemetry/api';
 import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
@@ -15,11 +16,12 @@ import { startSightline, eventually, REPO_ROOT, type Sightline } from '../testki
  * real OpenTelemetry SDK: search, completion, error positions, a trace with
  * its critical path, keyboard navigation, find, and a 10,000-span trace
  * whose first render and scrolling are measured (reported, not asserted).
- * Screenshots go to docs/img/ for the README.
+ * Screenshots go to a temporary directory, or to docs/img/ for the README
+ * with SIGHTLINE_SCREENSHOTS=1, so a test run leaves the checkout unchanged.
  */
 
 const CHROMIUM = '/usr/bin/chromium';
-const SCREENSHOTS = path.join(REPO_ROOT, 'docs', 'img');
+const SCREENSHOTS = process.env.SIGHTLINE_SCREENSHOTS === '1' ? path.join(REPO_ROOT, 'docs', 'img') : mkdtempSync(path.join(os.tmpdir(), 'sightline-ui-shots-'));
 const BIG_TRACE_SPANS = 10_001;
 
 const ms = (epochMs: number): HrTime => [Math.floor(epochMs / 1000), Math.round((epochMs % 1000) * 1e6)];
@@ -157,6 +159,7 @@ describe('web UI in chromium', { timeout: 120_000 }, () => {
     await browser?.close();
     await s?.stop();
     s?.cleanup();
+    if (process.env.SIGHTLINE_SCREENSHOTS !== '1') rmSync(SCREENSHOTS, { recursive: true, force: true });
   });
 
   it('serves the app at / with SPA fallback, and keeps API 404s', async () => {
