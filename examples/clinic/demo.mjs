@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 // npm run demo -- --fault <a|b|c|d|none> [--duration 60] [--http-port 3200]
+//                 [--concurrency 1,2,4,8]  (load steps, sharing the duration)
+//                 [--tenants riverside=3,summit=1] [--regions eu-west=1,us-east=1]  (mix, by weight)
 //                 [--otlp URL --api URL]   (use a Sightline that is already running)
 //
 // Starts a local Sightline (unless --otlp/--api name one), the clinic with
@@ -20,6 +22,9 @@ const { values: args } = parseArgs({
     fault: { type: 'string', default: 'none' },
     duration: { type: 'string', default: '60' },
     'http-port': { type: 'string', default: '3200' },
+    concurrency: { type: 'string' },
+    tenants: { type: 'string' },
+    regions: { type: 'string' },
     otlp: { type: 'string' },
     api: { type: 'string' },
     exit: { type: 'boolean', default: false },
@@ -28,6 +33,15 @@ const { values: args } = parseArgs({
 if (!FAULTS.includes(args.fault)) {
   console.error(`--fault must be one of ${FAULTS.join(', ')}`);
   process.exit(2);
+}
+
+/** "a=3,b=1" -> { a: 3, b: 1 } */
+function weights(text) {
+  if (!text) return undefined;
+  return Object.fromEntries(text.split(',').map((pair) => {
+    const [key, weight = '1'] = pair.split('=');
+    return [key.trim(), Number(weight)];
+  }));
 }
 
 /** `sightline serve` on loopback with a temp data dir; resolves once it logs "ready". */
@@ -69,7 +83,13 @@ function startSightline(httpPort) {
 const sightline = args.otlp && args.api ? { otlp: args.otlp, api: args.api, stop: async () => {} } : await startSightline(Number(args['http-port']));
 console.log(`Sightline: ${sightline.api}  (OTLP/HTTP ${sightline.otlp})`);
 
-const plan = scenario(args.fault, { durationMs: Number(args.duration) * 1000 });
+const durationMs = Number(args.duration) * 1000;
+const plan = scenario(args.fault, { durationMs });
+if (args.concurrency) {
+  const levels = args.concurrency.split(',').map(Number);
+  plan.steps = levels.map((concurrency) => ({ concurrency, durationMs: Math.round(durationMs / levels.length) }));
+}
+const regionWeights = weights(args.regions) ?? plan.regionWeights;
 console.log(`fault ${args.fault}: ${FAULT_DESCRIPTIONS[args.fault]}`);
 const lab = await startClinic({ otlpUrl: sightline.otlp, fault: args.fault });
 console.log('clinic gateways:', Object.entries(lab.gateways).map(([r, u]) => `${r} ${u}`).join(', '));
@@ -78,7 +98,8 @@ try {
   load = await runLoad({
     gateways: lab.gateways,
     steps: plan.steps,
-    regionWeights: plan.regionWeights,
+    regionWeights,
+    tenantWeights: weights(args.tenants),
     onStep: (s) => console.log(`  concurrency ${String(s.concurrency).padStart(2)}: ${s.requests} requests, p50 ${s.p50Ms} ms, p95 ${s.p95Ms} ms, ${s.errors} errors`),
   });
 } finally {
