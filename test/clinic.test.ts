@@ -283,6 +283,34 @@ describe('clinic lab: each fault is diagnosed at rank 1', () => {
     }
   });
 
+  it('control, no fault: no tenant or region stands out, and the service map has the three calls, error-free', async (t) => {
+    const run = await runFault('none', 5000);
+    try {
+      const cmp = await compare(run);
+      const suspects = cmp.attributes.filter((a) => a.key === 'tenant.id' || a.key === 'cloud.region');
+      report(t, [`selection ${run.queries.selection}`, `compare:\n${describeTop(cmp.attributes, showAttribute, 3)}`]);
+      assert.ok(suspects.every((a) => a.score < 0.2), `a tenant or region stands out without a fault:\n${describeTop(suspects, showAttribute)}`);
+
+      // Each request makes exactly one call on each edge.
+      interface ServiceMapJson {
+        edges: { source: string; target: string; kind: string; count: number; errors: number }[];
+      }
+      const map = await getJson<ServiceMapJson>(run.sightline, `/api/sightline/service-map?${run.range}&exact=true`);
+      const requests = run.load.overall.requests;
+      assert.equal(run.load.overall.errors, 0);
+      assert.deepEqual(
+        map.edges.map((e) => ({ source: e.source, target: e.target, kind: e.kind, count: e.count, errors: e.errors })).sort((a, b) => (a.source + a.target < b.source + b.target ? -1 : 1)),
+        [
+          { source: 'appointments', target: 'patients', kind: 'request', count: requests, errors: 0 },
+          { source: 'gateway', target: 'appointments', kind: 'request', count: requests, errors: 0 },
+          { source: 'gateway', target: 'billing', kind: 'request', count: requests, errors: 0 },
+        ],
+      );
+    } finally {
+      await stopRun(run);
+    }
+  });
+
   it('(d) retry storm after an error burst: repeated gateway client spans on the critical path', async (t) => {
     const run = await runFault('d', 8000);
     try {
