@@ -59,7 +59,7 @@ export async function loadCorrelation(reader: TraceReader, opts: LoadOptions): P
   const rows = await reader.loadSpans({ range: opts.range, where, limit: opts.limit + 1 });
   const sampled = rows.length > opts.limit;
   // The most recent `limit`: a contiguous stretch of time, where concurrency is known.
-  rows.sort((a, b) => (a.startNs > b.startNs ? -1 : a.startNs < b.startNs ? 1 : 0));
+  rows.sort((a, b) => b.start - a.start);
   return analyseLoad(rows.slice(0, opts.limit), sampled, opts.buckets);
 }
 
@@ -68,18 +68,16 @@ export function analyseLoad(rows: LoadSpanRow[], sampled: boolean, bucketCount: 
   const n = rows.length;
   const empty: LoadJson = { spans: n, sampled, measured: 0, buckets: [], trend: { latencyNsPerRequest: 0, waitNsPerRequest: 0, waitCorrelation: 0 } };
   if (n === 0) return empty;
-  let base = rows[0].startNs;
-  for (const r of rows) if (r.startNs < base) base = r.startNs;
   const start = new Float64Array(n);
   const end = new Float64Array(n);
   const wait = new Float64Array(n);
   let longest = 0;
   for (let i = 0; i < n; i++) {
     const r = rows[i];
-    start[i] = Number(r.startNs - base);
-    end[i] = start[i] + Number(r.durationNs);
-    longest = Math.max(longest, end[i] - start[i]);
-    wait[i] = uncovered(start[i], end[i], r.children.map(([a, b]) => [Number(a - base), Number(b - base)]));
+    start[i] = r.start;
+    end[i] = r.start + r.duration;
+    longest = Math.max(longest, r.duration);
+    wait[i] = uncovered(start[i], end[i], r.children);
   }
   const starts = Float64Array.from(start).sort();
   const ends = Float64Array.from(end).sort();
