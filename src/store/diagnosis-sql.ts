@@ -155,7 +155,9 @@ const num = (v: number | string): number => (typeof v === 'number' ? v : Number(
 export function idBound(fraction: number): Buffer {
   const id = Buffer.alloc(16);
   // 2^64 * fraction in the first 8 bytes; a double keeps 53 bits of it, plenty for a sample.
-  id.writeBigUInt64BE(BigInt(Math.min(2 ** 64 - 1, Math.floor(fraction * 2 ** 64))), 0);
+  const max = (1n << 64n) - 1n;
+  const bound = BigInt(Math.floor(Math.max(0, fraction) * 2 ** 64));
+  id.writeBigUInt64BE(bound > max ? max : bound, 0);
   return id;
 }
 
