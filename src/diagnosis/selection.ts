@@ -1,5 +1,5 @@
 import type { TimeRange, TraceReader } from '../store/index.js';
-import { planSearch, searchTraceQL, type Query } from '../query/traceql/index.js';
+import { planSearch, searchTraceQL, TraceQLUnsupportedError, type Query } from '../query/traceql/index.js';
 import type { Sql } from '../query/sql/index.js';
 
 /**
@@ -20,11 +20,20 @@ export interface TraceGroup {
  */
 export const MAX_EVALUATED_TRACES = 1000;
 
-/** The span condition of a query that is one spanset filter, else null. */
+/**
+ * The span condition of a query that is one spanset filter SQL can answer
+ * alone, else null (the query is then evaluated in process, as searches do:
+ * parent. attributes, comparisons between fields).
+ */
 export function loneFilter(q: Query, range: TimeRange): Sql | null {
   const [first, ...rest] = q.pipeline;
   if (rest.length > 0 || first.kind !== 'filter') return null;
-  return planSearch(q, { range }).where;
+  try {
+    return planSearch(q, { range }).where;
+  } catch (e) {
+    if (e instanceof TraceQLUnsupportedError) return null;
+    throw e;
+  }
 }
 
 /** Traces matching `q`: the smallest ids (a uniform sample) for a lone filter, else the most recent. */

@@ -255,6 +255,9 @@ export function runDiagnosisConformance(target: ConformanceTarget): void {
         const structural = await compareGroups(store, { range, selection: compileQuery(`${slow} > { name = "SELECT patients" }`), maxTraces: 1000, limit: 5 });
         assert.equal(structural.inspected.selectionTraces, 10);
         assert.deepEqual([structural.attributes[0].key, structural.attributes[0].value], ['tenant.id', 't3']);
+        // One filter that SQL alone cannot answer (a parent. attribute) is evaluated in process.
+        const byParent = await compareGroups(store, { range, selection: compileQuery('{ parent.span.tenant.id = "t3" }'), maxTraces: 1000, limit: 5 });
+        assert.deepEqual([byParent.inspected.selectionTraces, byParent.inspected.baselineTraces, byParent.attributes[0].value], [10, 30, 't3']);
         const sampled = await compareGroups(store, { range, selection: compileQuery(slow), maxTraces: 4, limit: 5 });
         assert.deepEqual([sampled.inspected.selectionTraces, sampled.inspected.baselineTraces, sampled.inspected.sampled], [4, 4, true]);
         const nothing = await compareGroups(store, { range, selection: compileQuery('{ name = "no such span" }'), maxTraces: 10, limit: 5 });
