@@ -185,13 +185,14 @@ export class DiagnosisQueries {
     const sample = fraction < 1 ? sql` AND trace_id < ${idBound(fraction)}` : sql``;
     const parents = widened(range, PARENT_SLACK_NS);
     const link = (id: string) => sql`cityHash64(trace_id, ${ident(id)}) AS link`;
-    const entryChildren = sql`SELECT ${link('parent_span_id')}, toString(service_name) AS target, kind AS child_kind, status_code AS child_status, duration_ns AS child_duration
+    const entryChildren = sql`SELECT ${link('parent_span_id')}, toString(service_name) AS target, status_code AS child_status, duration_ns AS child_duration
   FROM ${SPANS} WHERE ${inRange(range)}${sample} AND kind IN (${SERVER}, ${CONSUMER}) AND parent_span_id != ${ZERO_SPAN_ID}`;
     const anyParent = sql`SELECT ${link('span_id')}, toString(service_name) AS source, kind AS parent_kind FROM ${SPANS} WHERE ${inRange(parents)}${sample}`;
-    const otherChildren = sql`SELECT ${link('parent_span_id')}, toString(service_name) AS target, kind AS child_kind, status_code AS child_status, duration_ns AS child_duration
+    const otherChildren = sql`SELECT ${link('parent_span_id')}, toString(service_name) AS target, status_code AS child_status, duration_ns AS child_duration
   FROM ${SPANS} WHERE ${inRange(range)}${sample} AND kind NOT IN (${SERVER}, ${CONSUMER}) AND parent_span_id != ${ZERO_SPAN_ID}`;
     const callingParent = sql`SELECT ${link('span_id')}, toString(service_name) AS source, kind AS parent_kind FROM ${SPANS} WHERE ${inRange(parents)}${sample} AND kind IN (${CLIENT}, ${PRODUCER})`;
-    const edgeKind = sql`multiIf(parent_kind = ${CLIENT} AND child_kind = ${SERVER}, 'request', parent_kind = ${PRODUCER} AND child_kind = ${CONSUMER}, 'messaging', parent_kind = ${CLIENT}, 'request', parent_kind = ${PRODUCER}, 'messaging', 'link')`;
+    // By the calling side: a client's child is what the callee traced, server span or not.
+    const edgeKind = sql`multiIf(parent_kind = ${CLIENT}, 'request', parent_kind = ${PRODUCER}, 'messaging', 'link')`;
     const pairs = (left: Sql, right: Sql) => sql`SELECT source, target, ${edgeKind} AS edge_kind, child_status, child_duration
   FROM (${left}) AS parent ALL INNER JOIN (${right}) AS child USING link
   WHERE source != target`;
