@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { cdfAt, ksFromQuantiles, ksScore, shareScore } from './compare.js';
+import { attributeDiffs, cdfAt, ksFromQuantiles, ksScore, shareScore } from './compare.js';
 
 describe('compare scores', () => {
   it('scores a share difference less what chance explains, towards zero', () => {
@@ -26,5 +26,27 @@ describe('compare scores', () => {
     assert.ok(shifted === 0.5, String(shifted));
     assert.equal(ksScore(1, 10, 10), 1 - 1.36 * Math.sqrt(0.2));
     assert.equal(ksScore(0.2, 10, 10), 0);
+  });
+
+  it('folds values found in exactly the same number of traces into the most general one', () => {
+    const v = (scope: 'span' | 'resource', key: string, value: string, traces: number) => ({ scope, key, value, type: 'string' as const, traces });
+    const sel = {
+      traces: 20,
+      spans: 200,
+      numeric: [],
+      values: [v('span', 'server.port', '4001', 20), v('resource', 'cloud.region', 'eu-west', 20), v('span', 'tenant.id', 'a', 10), v('span', 'tenant.id', 'b', 10)],
+    };
+    const base = {
+      traces: 60,
+      spans: 600,
+      numeric: [],
+      values: [v('span', 'server.port', '4002', 30), v('span', 'server.port', '4003', 30), v('resource', 'cloud.region', 'us-east', 60), v('span', 'tenant.id', 'a', 30), v('span', 'tenant.id', 'b', 30)],
+    };
+    const diffs = attributeDiffs(sel, base);
+    assert.equal(`${diffs[0].key}=${diffs[0].value}`, 'cloud.region=eu-west', 'two regions against three ports');
+    assert.deepEqual(diffs[0].equivalent, [{ scope: 'span', key: 'server.port', value: '4001' }]);
+    assert.ok(!diffs.some((d) => d.key === 'server.port' && d.value === '4001'));
+    // Values that explain nothing are never folded.
+    assert.equal(diffs.filter((d) => d.key === 'tenant.id').length, 2);
   });
 });

@@ -38,6 +38,13 @@ export interface AttributeDiff {
   selectionTraces: number;
   baselineTraces: number;
   score: number;
+  /**
+   * Other values found in exactly as many traces of each group, folded into
+   * this row: stand-ins that say the same thing (the ports of the services
+   * in one region, next to cloud.region). The row's own value is the one
+   * whose key has the fewest distinct values, the most general explanation.
+   */
+  equivalent?: { scope: AttributeDiff['scope']; key: string; value: string }[];
 }
 
 export interface Distribution {
@@ -161,13 +168,32 @@ export function attributeDiffs(sel: TraceAttributeStats, base: TraceAttributeSta
     r.baselineShare = base.traces > 0 ? r.baselineTraces / base.traces : 0;
     r.score = shareScore(r.selectionTraces, sel.traces, r.baselineTraces, base.traces);
   }
-  return out.sort(
+  // Distinct values per key: among equals, the key with fewer values is the more general explanation.
+  const cardinality = new Map<string, number>();
+  for (const r of out) cardinality.set(`${r.scope}\u0000${r.key}`, (cardinality.get(`${r.scope}\u0000${r.key}`) ?? 0) + 1);
+  const valuesOf = (r: AttributeDiff) => cardinality.get(`${r.scope}\u0000${r.key}`)!;
+  out.sort(
     (a, b) =>
       b.score - a.score ||
       b.selectionShare - b.baselineShare - (a.selectionShare - a.baselineShare) ||
       b.selectionTraces - a.selectionTraces ||
+      valuesOf(a) - valuesOf(b) ||
       (a.key < b.key ? -1 : a.key > b.key ? 1 : a.value < b.value ? -1 : 1),
   );
+  // Fold the stand-ins of a value that explains something into its row.
+  const folded: AttributeDiff[] = [];
+  const leaders = new Map<string, AttributeDiff>();
+  for (const r of out) {
+    const same = `${r.selectionTraces}/${r.baselineTraces}`;
+    const leader = r.score > 0 ? leaders.get(same) : undefined;
+    if (leader && leader.score === r.score) {
+      (leader.equivalent ??= []).push({ scope: r.scope, key: r.key, value: r.value });
+      continue;
+    }
+    if (r.score > 0 && !leaders.has(same)) leaders.set(same, r);
+    folded.push(r);
+  }
+  return folded;
 }
 
 function distribution(q: number[] | undefined, spans: number): Distribution | null {

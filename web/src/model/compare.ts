@@ -15,6 +15,8 @@ export interface AttributeDiffJson {
   selectionTraces: number;
   baselineTraces: number;
   score: number;
+  /** Values in exactly as many traces of each group, folded into this row. */
+  equivalent?: { scope: 'span' | 'resource' | 'intrinsic'; key: string; value: string }[];
 }
 
 export interface DistributionJson {

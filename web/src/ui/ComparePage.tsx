@@ -167,6 +167,11 @@ function AttributeDiff({ data, examples }: { data: CompareJson; examples(cond: s
             <li key={`${a.scope}|${a.key}|${a.value}`} className="ranked-row" data-testid="attr-row" data-attribute={cond}>
               <div className="ranked-label" title={cond}>
                 <code>{attributeLabel(a)}</code>
+                {a.equivalent && a.equivalent.length > 0 && (
+                  <div className="small muted" title={a.equivalent.map((e) => `${e.key} = ${e.value}`).join('\n')}>
+                    same traces as {a.equivalent.length === 1 ? `${a.equivalent[0].key} = ${a.equivalent[0].value}` : `${a.equivalent.length} other values`}
+                  </div>
+                )}
               </div>
               <div className="pair-bars">
                 <div className="bar-track">
