@@ -197,10 +197,12 @@ export class DiagnosisQueries {
   FROM (${left}) AS parent ALL INNER JOIN (${right}) AS child USING link
   WHERE source != target`;
     const entry = sql`(kind IN (${SERVER}, ${CONSUMER}) OR parent_span_id = ${ZERO_SPAN_ID})`;
+    // Exact quantiles when every span is read; a sampled map is an estimate anyway.
+    const quantiles = fraction < 1 ? sql`quantiles` : sql`quantilesExact`;
     // Both at once, on the engine's two query connections.
     const [edges, nodes] = await Promise.all([
       this.json<[string, string, string, string, string, (number | string)[]]>(sql`
-SELECT source, target, edge_kind, toString(count()), toString(countIf(child_status = 2)), quantiles(0.5, 0.95, 0.99)(child_duration)
+SELECT source, target, edge_kind, toString(count()), toString(countIf(child_status = 2)), ${quantiles}(0.5, 0.95, 0.99)(child_duration)
 FROM (
   ${pairs(anyParent, entryChildren)}
   UNION ALL
@@ -209,7 +211,7 @@ FROM (
 GROUP BY source, target, edge_kind
 ORDER BY source, target, edge_kind`),
       this.json<[string, string, string, string, (number | string)[]]>(sql`
-SELECT toString(service_name) AS service, toString(count()), toString(countIf(${entry})), toString(countIf(${entry} AND status_code = 2)), quantilesIf(0.5, 0.95, 0.99)(duration_ns, ${entry})
+SELECT toString(service_name) AS service, toString(count()), toString(countIf(${entry})), toString(countIf(${entry} AND status_code = 2)), ${quantiles}If(0.5, 0.95, 0.99)(duration_ns, ${entry})
 FROM ${SPANS}
 WHERE ${inRange(range)}${sample}
 GROUP BY service
