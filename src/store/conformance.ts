@@ -513,6 +513,14 @@ describe('TraceQL structure and pipelines', () => {
     (await run(text)).traces.flatMap((t) => (t.spanSets ?? [t.spanSet]).flatMap((s) => s.spans.map((sp) => sp.spanId.toString('hex')))).sort();
   const svc = 'resource.service.name = "tree-svc"';
 
+  it('counts spans and error spans per service of found traces (serviceStats)', async () => {
+    const stats = await store.serviceStats([Buffer.from(t1, 'hex'), Buffer.from(t2, 'hex'), Buffer.alloc(16, 7)], lastHour());
+    assert.deepEqual(Object.fromEntries([...stats].map(([id, m]) => [id, Object.fromEntries(m)])), {
+      [t1]: { 'tree-svc': { spans: 4, errors: 0 } },
+      [t2]: { 'tree-svc': { spans: 2, errors: 0 } },
+    });
+  });
+
   it('evaluates structural operators, their negations and union forms', async () => {
     assert.deepEqual(await traceIds(`{ ${svc} && name = "root" } > { name = "db" }`), [t1, t2].sort());
     assert.deepEqual(await spanIds(`{ ${svc} && name = "root" } > { name = "db" }`), [ids.b, ids.b2].sort());

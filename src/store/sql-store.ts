@@ -466,6 +466,28 @@ LIMIT ${req.limit} OFFSET ${req.offset}`);
     return res.data.map(([id]) => Buffer.from(id, 'hex'));
   }
 
+  async serviceStats(traceIds: Buffer[], range: TimeRange): Promise<Map<string, Map<string, { spans: number; errors: number }>>> {
+    const out = new Map<string, Map<string, { spans: number; errors: number }>>();
+    if (traceIds.length === 0) return out;
+    // Spans of a trace may start a little outside the searched range.
+    const near = { startNs: range.startNs - NS_PER_HOUR, endNs: range.endNs + NS_PER_HOUR };
+    const res = await this.json<[string, string, string, string]>(sql`
+SELECT lower(t), s, toString(count()), toString(countIf(st = 2))
+FROM (
+  SELECT hex(trace_id) AS t, toString(service_name) AS s, status_code AS st
+  FROM ${SPANS}
+  WHERE ${timeFilter(near)} AND trace_id IN (${traceIds})
+  LIMIT 1 BY trace_id, span_id, start_ns
+)
+GROUP BY t, s`);
+    for (const [trace, service, spans, errors] of res.data) {
+      let m = out.get(trace);
+      if (!m) out.set(trace, (m = new Map()));
+      m.set(service, { spans: Number(spans), errors: Number(errors) });
+    }
+    return out;
+  }
+
   async traceSpans(req: { traceIds: Buffer[]; range: TimeRange; flags: Sql[]; numbers: Sql[]; texts: Sql[] }): Promise<Map<string, EvalSpan[]>> {
     const out = new Map<string, EvalSpan[]>();
     if (req.traceIds.length === 0) return out;

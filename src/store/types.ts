@@ -65,6 +65,8 @@ export interface TraceSummary {
   spanSet: { spans: MatchedSpan[]; matched: number; attributes?: KeyValueJson[] };
   /** Several span sets, as by() produces; absent means [spanSet]. */
   spanSets?: { spans: MatchedSpan[]; matched: number; attributes?: KeyValueJson[] }[];
+  /** Spans and error spans per service, as Tempo's serviceStats. */
+  serviceStats?: Map<string, { spans: number; errors: number }>;
 }
 
 export interface SearchResult {
@@ -183,6 +185,12 @@ export interface TraceReader {
 
   /** Tempo's tag search: traces with a span matching every tag. */
   searchTags(req: TagSearchRequest): Promise<SearchResult>;
+
+  /**
+   * Spans and error spans per service of each trace (hex id, lower case),
+   * de-duplicated; the range only narrows where to look.
+   */
+  serviceStats(traceIds: Buffer[], range: TimeRange): Promise<Map<string, Map<string, { spans: number; errors: number }>>>;
 
   /** Traces with spans matching a compiled condition, most recent first. */
   searchSpans(req: SpanSearchRequest): Promise<SearchResult>;

@@ -3,7 +3,7 @@ import { InvalidQueryError, NotFoundError } from '../../errors.js';
 import { compileQuery, planSearch, queryMetrics, searchTraceQL } from '../../query/traceql/index.js';
 import type { Sql } from '../../query/sql/index.js';
 import type { KeyValueJson } from '../../model/any-value.js';
-import type { TraceReader, SearchResult, TagValue } from '../../store/index.js';
+import type { TraceReader, SearchResult, TagValue, TimeRange } from '../../store/index.js';
 import {
   param,
   parseGoDuration,
@@ -78,6 +78,12 @@ export function registerTempoRoutes(app: FastifyInstance, opts: TempoRoutesOptio
   app.get('/api/traces/:traceId', traceById(1));
   app.get('/api/v2/traces/:traceId', traceById(2));
 
+  /** Tempo's serviceStats for each found trace: one more query over the found traces only. */
+  const withServiceStats = async (result: SearchResult, range: TimeRange): Promise<SearchResult> => {
+    const stats = await reader.serviceStats(result.traces.map((t) => t.traceId), range);
+    return { ...result, traces: result.traces.map((t) => ({ ...t, serviceStats: stats.get(t.traceId.toString('hex')) })) };
+  };
+
   app.get('/api/search', async (req) => {
     const q = req.query as Query;
     const query = param(q, 'q');
@@ -94,7 +100,7 @@ export function registerTempoRoutes(app: FastifyInstance, opts: TempoRoutesOptio
     if (query !== undefined) {
       // TraceQL: parse (400 with line and column), plan (501 for what is not
       // compiled yet), then search. Tempo ignores min/maxDuration with q.
-      return searchResponse(await searchTraceQL(compileQuery(query), reader, { range, limit, spss }));
+      return searchResponse(await withServiceStats(await searchTraceQL(compileQuery(query), reader, { range, limit, spss }), range));
     }
     let tags = tagsParam !== undefined ? parseLogfmtTags(tagsParam) : [];
     if (query === undefined && tagsParam === undefined && param(q, 'start') === undefined && param(q, 'end') === undefined) {
@@ -104,7 +110,7 @@ export function registerTempoRoutes(app: FastifyInstance, opts: TempoRoutesOptio
         .map((k) => ({ key: k, value: param(q, k) ?? '' }));
     }
     const result = await reader.searchTags({ tags, minDurationNs, maxDurationNs, range, limit, spss });
-    return searchResponse(result);
+    return searchResponse(await withServiceStats(result, range));
   });
 
   // TraceQL metrics, in Tempo's QueryRangeResponse / QueryInstantResponse shapes.
@@ -293,6 +299,16 @@ function searchResponse(result: SearchResult): unknown {
     if (durationMs > 0) out.durationMs = durationMs;
     out.spanSet = sets[0];
     out.spanSets = sets;
+    if (t.serviceStats && t.serviceStats.size > 0) {
+      // jsonpb: zero counts are omitted.
+      const stats: Record<string, { spanCount?: number; errorCount?: number }> = {};
+      for (const [service, c] of [...t.serviceStats.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
+        stats[service] = {};
+        if (c.spans > 0) stats[service].spanCount = c.spans;
+        if (c.errors > 0) stats[service].errorCount = c.errors;
+      }
+      out.serviceStats = stats;
+    }
     return out;
   });
   return {

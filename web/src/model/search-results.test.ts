@@ -16,7 +16,8 @@ describe('search result rows', () => {
     assert.equal(r.startMs, 1_700_000_000_000);
     assert.equal(r.durationMs, 612);
     assert.equal(r.matched, 1);
-    assert.equal(r.spanCount, undefined, 'unknown until serviceStats or the trace says');
+    // The live answer carries Tempo's serviceStats: 2 frontend spans, 1 cart span in error.
+    assert.deepEqual([r.spanCount, r.errorCount, r.services], [3, 1, ['golden-cart', 'golden-frontend']]);
   });
 
   it('adds up Tempo serviceStats when the server sends them', () => {

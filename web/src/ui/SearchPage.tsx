@@ -33,7 +33,7 @@ import { EmptyState, ErrorState, Spinner } from './common.js';
 
 type Result = { status: 'loading' } | { status: 'error'; error: ApiError; queryError?: QueryError } | { status: 'done'; rows: SearchRow[]; tookMs: number };
 
-/** How many rows get their span and error counts from a fetch of the trace (the search answer has none). */
+/** How many rows without serviceStats (an older server) get their counts from a fetch of the trace. */
 const COUNTED_ROWS = 20;
 
 export function SearchPage({ state }: { state: SearchState }) {
@@ -70,11 +70,11 @@ export function SearchPage({ state }: { state: SearchState }) {
     return () => abort.abort();
   }, [state.q, state.limit, range]);
 
-  // Span and error counts: the search answer has none, so the first rows fetch their trace, a few at a time.
+  // Span and error counts come with the answer (serviceStats); rows without them fetch their trace, a few at a time.
   useEffect(() => {
     if (result.status !== 'done') return;
     const abort = new AbortController();
-    const todo = result.rows.slice(0, COUNTED_ROWS).map((r) => r.traceId);
+    const todo = result.rows.filter((r) => r.spanCount === undefined).slice(0, COUNTED_ROWS).map((r) => r.traceId);
     const found = new Map<string, ReturnType<typeof payloadCounts>>();
     let next = 0;
     const worker = async () => {
