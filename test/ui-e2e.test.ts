@@ -301,6 +301,12 @@ describe('web UI in chromium', { timeout: 120_000 }, () => {
     await page.waitForSelector('[data-testid=operations] tbody tr');
     assert.ok((await page.locator('[data-testid=operations] tbody tr', { hasText: 'charge card' }).count()) >= 1);
     await page.screenshot({ path: path.join(SCREENSHOTS, 'service.png') });
+    // One operation: its RED, and its latency and wait against requests in flight.
+    await page.locator('[data-testid=operations] tbody tr', { hasText: 'charge card' }).first().click();
+    await page.waitForURL(/operation=charge/);
+    const verdict = await page.locator('[data-testid=load-verdict]').textContent({ timeout: 15_000 });
+    assert.match(verdict ?? '', /Waiting grows|Latency grows|does not grow|Too little variation/);
+    assert.ok((await page.locator('[data-testid=load-chart] circle').count()) >= 2, 'a point per bucket for latency and wait');
   });
 
   it('compares slow traces with fast ones: the injected flag ranks first, payments holds the extra time', async () => {

@@ -54,7 +54,7 @@ export {
   type RangePreset,
 } from './routes.js';
 export { formatDuration, formatMs, formatTimestamp, formatAgo, durationTicks, timeTicks, formatClock, nsStringToMs } from './format.js';
-export { serviceMapLayout, lineChart, type ServiceMapJson, type RedJson, type OperationsJson, type MapLayout, type MapNode, type MapEdge, type LineChart } from './services.js';
+export { serviceMapLayout, lineChart, loadChart, type ServiceMapJson, type RedJson, type OperationsJson, type LoadJson, type LoadChart, type MapLayout, type MapNode, type MapEdge, type LineChart } from './services.js';
 export {
   attributeCondition,
   attributeLabel,

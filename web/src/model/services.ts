@@ -204,3 +204,76 @@ export function lineChart(times: readonly number[], series: { name: string; valu
     xs: times.map(x),
   };
 }
+
+/** GET /api/sightline/load (src/diagnosis/load.ts): latency and uninstrumented wait against requests in flight. */
+export interface LoadJson {
+  spans: number;
+  sampled: boolean;
+  measured: number;
+  buckets: {
+    concurrencyMin: number;
+    concurrencyMax: number;
+    spans: number;
+    latency: { meanNs: number; p50Ns: number; p95Ns: number };
+    wait: { meanNs: number; p50Ns: number; p95Ns: number };
+    waitShare: number;
+  }[];
+  trend: { latencyNsPerRequest: number; waitNsPerRequest: number; waitCorrelation: number } | null;
+}
+
+export interface LoadChart {
+  /** Latency p50 and wait p50 as polylines over concurrency. */
+  lines: { name: 'latency p50' | 'wait p50'; d: string }[];
+  points: { x: number; latencyY: number; waitY: number; bucket: LoadJson['buckets'][number] }[];
+  xTicks: { x: number; value: number }[];
+  yTicks: { y: number; valueNs: number }[];
+  /** One line that says what the trend means. */
+  verdict: string;
+  /** The wait grows with load: a pool, a lock or a queue without spans. */
+  saturating: boolean;
+}
+
+/**
+ * The load answer as a chart over requests in flight (x) and nanoseconds
+ * (y), and a verdict. "Saturating" needs a wait that rises by at least
+ * 1 ms per request in flight and follows load closely (r >= 0.7): below
+ * that, a slope is noise or a slow dependency, which keeps the wait flat.
+ */
+export function loadChart(load: LoadJson, width: number, height: number): LoadChart {
+  const buckets = load.buckets;
+  const mid = (b: LoadJson['buckets'][number]) => (b.concurrencyMin + b.concurrencyMax) / 2;
+  const lo = buckets.length > 0 ? Math.min(...buckets.map(mid)) : 0;
+  const hi = buckets.length > 0 ? Math.max(...buckets.map(mid)) : 1;
+  const xTickValues = ticksBetween(Math.floor(lo), Math.max(Math.ceil(hi), Math.floor(lo) + 1), 6).filter((v) => Number.isInteger(v));
+  const x0 = Math.min(lo, xTickValues[0] ?? lo);
+  const x1 = Math.max(hi, xTickValues[xTickValues.length - 1] ?? hi, x0 + 1);
+  const x = (c: number) => ((c - x0) / (x1 - x0)) * width;
+  const max = Math.max(1, ...buckets.map((b) => b.latency.p50Ns));
+  const yTickValues = ticksBetween(0, max * 1.05, 4);
+  const top = Math.max(yTickValues[yTickValues.length - 1], max);
+  const y = (ns: number) => height - (ns / top) * height;
+  const round = (n: number) => Math.round(n * 10) / 10;
+  const points = buckets.map((b) => ({ x: round(x(mid(b))), latencyY: round(y(b.latency.p50Ns)), waitY: round(y(b.wait.p50Ns)), bucket: b }));
+  const path = (ys: number[]) => points.map((p, i) => `${i === 0 ? 'M' : 'L'}${p.x},${ys[i]}`).join('');
+  const t = load.trend;
+  const saturating = !!t && t.waitNsPerRequest >= 1e6 && t.waitCorrelation >= 0.7;
+  const ms = (ns: number) => `${(ns / 1e6).toFixed(ns >= 1e7 ? 0 : 1)} ms`;
+  let verdict: string;
+  if (buckets.length < 2 || !t) verdict = 'Too little variation in load to see a trend.';
+  else if (saturating)
+    verdict = `Waiting grows by ${ms(t.waitNsPerRequest)} per request in flight (r = ${t.waitCorrelation.toFixed(2)}): time spent with no child span running rises with load, as when a pool, a lock or a queue runs out.`;
+  else if (t.latencyNsPerRequest >= 1e6)
+    verdict = `Latency grows by ${ms(t.latencyNsPerRequest)} per request in flight, but not in uninstrumented waiting: look at the child spans.`;
+  else verdict = 'Latency does not grow with load.';
+  return {
+    lines: [
+      { name: 'latency p50', d: path(points.map((p) => p.latencyY)) },
+      { name: 'wait p50', d: path(points.map((p) => p.waitY)) },
+    ],
+    points,
+    xTicks: xTickValues.map((value) => ({ x: round(x(value)), value })),
+    yTicks: yTickValues.map((valueNs) => ({ y: round(y(valueNs)), valueNs })),
+    verdict,
+    saturating,
+  };
+}

@@ -2,6 +2,7 @@ import { useEffect, useMemo, useRef, useState } from 'react';
 import {
   serviceMapLayout,
   lineChart,
+  loadChart,
   resolveRange,
   formatRoute,
   formatDuration,
@@ -13,6 +14,7 @@ import {
   type ServiceMapJson,
   type RedJson,
   type OperationsJson,
+  type LoadJson,
   type ServicesState,
   type ServiceState,
   type TimeRange,
@@ -214,6 +216,7 @@ export function ServicePage({ state }: { state: ServiceState }) {
       {red.status === 'loading' && <Spinner label="Loading RED series…" />}
       {red.status === 'error' && <ErrorState title="Could not load the RED series" detail={red.error.message} />}
       {red.status === 'done' && <RedCharts red={red.data} />}
+      {state.operation && <LoadPanel service={state.service} operation={state.operation} range={range} />}
       <h2 className="section-title">Top operations</h2>
       {ops.status === 'loading' && <Spinner />}
       {ops.status === 'error' && <ErrorState title="Could not load the operations" detail={ops.error.message} />}
@@ -255,6 +258,84 @@ export function ServicePage({ state }: { state: ServiceState }) {
             ))}
           </tbody>
         </table>
+      )}
+    </div>
+  );
+}
+
+/**
+ * Latency and uninstrumented wait of one operation against requests in
+ * flight (GET /api/sightline/load): the view that tells a pool or lock that
+ * runs out under load from a dependency that is simply slow.
+ */
+function LoadPanel({ service, operation, range }: { service: string; operation: string; range: { start: number; end: number } }) {
+  const q = `{ resource.service.name = ${quoteString(service)} && name = ${quoteString(operation)} }`;
+  const load = useApi<LoadJson>(`/api/sightline/load${query({ q, start: range.start, end: range.end })}`);
+  const box = useRef<HTMLDivElement>(null);
+  const width = useWidth(box);
+  const plotW = Math.max(60, width - CHART_PAD.left - CHART_PAD.right);
+  const plotH = 160 - CHART_PAD.top - CHART_PAD.bottom - 14;
+  const chart = load.status === 'done' ? loadChart(load.data, plotW, plotH) : null;
+  const [hover, setHover] = useState<number>();
+  const shown = chart && hover !== undefined ? chart.points[hover]?.bucket : undefined;
+  return (
+    <div className="chart load-panel" ref={box} data-testid="load-chart" data-saturating={chart?.saturating ? 'true' : 'false'}>
+      <h2 className="section-title">Under load</h2>
+      {load.status === 'loading' && <Spinner label="Reading the operation's spans…" />}
+      {load.status === 'error' && <ErrorState title="Could not read the load" detail={load.error.message} />}
+      {chart && load.status === 'done' && load.data.buckets.length === 0 && <EmptyState title="No spans of this operation in this range" />}
+      {chart && load.status === 'done' && load.data.buckets.length > 0 && (
+        <>
+          <p className={`small${chart.saturating ? ' load-verdict-alert' : ' muted'}`} data-testid="load-verdict">
+            {chart.verdict}
+            {load.data.sampled ? ` (the ${load.data.spans.toLocaleString()} most recent spans)` : ''}
+          </p>
+          <div className="chart-title">
+            Latency and wait (no child span running), p50, by requests in flight
+            {shown && (
+              <span className="muted small">
+                {' '}
+                {shown.concurrencyMin === shown.concurrencyMax ? shown.concurrencyMin : `${shown.concurrencyMin}-${shown.concurrencyMax}`} in flight: latency {formatDuration(shown.latency.p50Ns)}, wait {formatDuration(shown.wait.p50Ns)} ({shown.spans} spans)
+              </span>
+            )}
+          </div>
+          <svg width={width} height={plotH + CHART_PAD.top + CHART_PAD.bottom + 14} onPointerLeave={() => setHover(undefined)}>
+            <g transform={`translate(${CHART_PAD.left},${CHART_PAD.top})`}>
+              {chart.yTicks.map((t) => (
+                <g key={t.valueNs}>
+                  <line className="grid" x1={0} x2={plotW} y1={t.y} y2={t.y} />
+                  <text className="axis-label" x={-6} y={t.y + 4} textAnchor="end">
+                    {formatDuration(t.valueNs)}
+                  </text>
+                </g>
+              ))}
+              {chart.xTicks.map((t) => (
+                <text key={t.value} className="axis-label" x={t.x} y={plotH + 15} textAnchor="middle">
+                  {t.value}
+                </text>
+              ))}
+              <text className="axis-label" x={plotW / 2} y={plotH + 29} textAnchor="middle">
+                requests in flight
+              </text>
+              {chart.lines.map((l, i) => (
+                <path key={l.name} d={l.d} className={`chart-line series-${i}`} fill="none" />
+              ))}
+              {chart.points.map((p, i) => (
+                <g key={i} onPointerEnter={() => setHover(i)}>
+                  <circle className={`series-dot series-0`} cx={p.x} cy={p.latencyY} r={hover === i ? 5 : 3} />
+                  <circle className={`series-dot series-1`} cx={p.x} cy={p.waitY} r={hover === i ? 5 : 3} />
+                </g>
+              ))}
+            </g>
+          </svg>
+          <div className="chart-legend small muted">
+            {chart.lines.map((l, i) => (
+              <span key={l.name}>
+                <span className={`legend-swatch series-${i}`} /> {l.name}
+              </span>
+            ))}
+          </div>
+        </>
       )}
     </div>
   );
