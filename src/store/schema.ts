@@ -282,6 +282,7 @@ export async function initSchema(engine: Engine, describe: string, layout: Layou
   };
   for (let v = found ?? SCHEMA_VERSION; v < SCHEMA_VERSION; v++) {
     await run(MIGRATIONS[v](caps, layout));
+    if (v === 1) await recordRollupFrom(engine, Date.now());
     await recordSchemaVersion(engine, v + 1);
   }
 
@@ -314,22 +315,39 @@ async function recordSchemaVersion(engine: Engine, version: number): Promise<voi
  * short by a crash runs again at the next start.
  */
 export const MIGRATIONS: Record<number, (caps: EngineCapabilities, layout: Layout) => Sql[]> = {
-  // 1 -> 2: the span-metrics rollup, backfilled from the stored spans before
-  // its view starts filling it (Sightline migrates before it ingests), and
-  // the value indexes (built for new parts; old parts merge into indexed ones).
+  // 1 -> 2: the value indexes (built for new parts; old parts merge into
+  // indexed ones) and the span-metrics rollup with its view. The rollup is
+  // not backfilled: a backfill races with inserts still in flight, and with
+  // other processes migrating at the same time (both would add the old
+  // spans). Instead `span_metrics_from` records when the view is surely
+  // complete, and ranges that start earlier are answered from the spans.
   1: (caps, layout) => {
     const spans = ident(localName(TABLES.spans, layout));
-    const rollup = ident(localName(TABLES.spanMetrics, layout));
     return [
       ...(caps.skipIndexes ? VALUE_INDEXES.map((i) => sql`ALTER TABLE ${spans} ADD INDEX IF NOT EXISTS ${valueIndex(i)}`) : []),
-      sql`DROP TABLE IF EXISTS ${ident(TABLES.spanMetricsView)}`,
-      sql`DROP TABLE IF EXISTS ${rollup}`,
       createSpanMetricsTable(caps, layout),
-      sql`INSERT INTO ${rollup} ${spanMetricsSelect(spans, caps)}`,
       createSpanMetricsView(caps, layout),
     ];
   },
 };
+
+/**
+ * The first minute (ns) from which the span_metrics rollup holds every span:
+ * 0 for a store created with it; for a migrated one, a minute after its view
+ * was created (inserts already under way then bypass the view).
+ */
+export async function readRollupFrom(engine: Engine): Promise<bigint> {
+  const out = await engine.query(sql`SELECT value FROM ${ident(TABLES.meta)} FINAL WHERE key = 'span_metrics_from'`, 'TabSeparated');
+  const text = out.toString('utf8').trim();
+  return text === '' ? 0n : BigInt(text);
+}
+
+async function recordRollupFrom(engine: Engine, nowMs: number): Promise<void> {
+  const minuteNs = 60_000_000_000n;
+  const from = ((BigInt(nowMs) * 1_000_000n + minuteNs) / minuteNs + 1n) * minuteNs;
+  // A later record wins; any of them is safe, since the view predates them all.
+  await engine.exec(sql`INSERT INTO ${ident(TABLES.meta)} (key, value, version) VALUES ('span_metrics_from', ${from.toString()}, ${BigInt(nowMs)})`);
+}
 
 async function listTables(engine: Engine): Promise<Set<string>> {
   const out = await engine.query(sql`SELECT name FROM system.tables WHERE database = currentDatabase()`, 'TabSeparated');

@@ -6,7 +6,7 @@ import type { AnyValueJson, KeyValueJson } from '../model/any-value.js';
 import { sql, join, ident, typeName, type Sql } from '../query/sql/index.js';
 import { EngineError, type Engine, type EngineCapabilities, type EngineSettings } from './engine.js';
 import { DiagnosisQueries, type LoadSpanRow, type PathSpans, type ServiceGraph, type TraceAttributeStats, type TraceSample, type TraceSampleRequest } from './diagnosis-sql.js';
-import { NS_PER_DAY, NS_PER_HOUR, NS_PER_MINUTE, TABLES, localName, traceIndexSelect, type Layout } from './schema.js';
+import { NS_PER_DAY, NS_PER_HOUR, NS_PER_MINUTE, TABLES, localName, readRollupFrom, traceIndexSelect, type Layout } from './schema.js';
 import type {
   AttributeRef,
   AttributeScope,
@@ -78,6 +78,17 @@ export class SqlStore implements Store {
 
   get capabilities(): EngineCapabilities {
     return this.engine.capabilities;
+  }
+
+  private rollupFrom: Promise<bigint> | null = null;
+
+  /** Read once: it is fixed when the schema is created or migrated, before this store opens. */
+  rollupFromNs(): Promise<bigint> {
+    this.rollupFrom ??= readRollupFrom(this.engine).catch((e) => {
+      this.rollupFrom = null;
+      throw e;
+    });
+    return this.rollupFrom;
   }
 
   // ---- writing ---------------------------------------------------------------

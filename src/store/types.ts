@@ -201,6 +201,12 @@ export interface TraceReader {
    */
   candidateTraces(req: { range: TimeRange; anySpan: import('../query/sql/index.js').Sql; having: import('../query/sql/index.js').Sql; limit: number; offset: number }): Promise<Buffer[]>;
 
+  /**
+   * The first time (ns) from which the span_metrics rollup holds every span:
+   * metrics over ranges starting earlier read the spans.
+   */
+  rollupFromNs(): Promise<bigint>;
+
   /** Aggregates of matching spans per step bucket and by() group. */
   metricsSeries(req: MetricsSeriesRequest): Promise<MetricsRow[]>;
 

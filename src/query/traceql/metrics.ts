@@ -114,7 +114,8 @@ async function sqlRows(first: SpansetFilter, condition: Sql, m: MetricsStage, re
   const vc: ValueContext = { resources: readsResourceColumns([...m.by, ...(m.field ? [m.field] : [])]) };
   let where = condition;
   const histogram = m.fn === 'histogram_over_time';
-  const fromRollup = !req.rawOnly && rollupAnswers(first, m, req, req.estimates === true && reader.capabilities.quantileStatesAnyLevel);
+  const fromRollup =
+    !req.rawOnly && rollupAnswers(first, m, req, req.estimates === true && reader.capabilities.quantileStatesAnyLevel) && req.range.startNs >= (await reader.rollupFromNs());
   const { values } = fromRollup ? rollupAggregate(m) : aggregate(m, vc);
   // histogram_over_time: one more group key, the value's power-of-two bucket.
   const bucketExpr = histogram ? sql`toString(pow(2, ceil(log2(${compileNumber(m.field!, vc)}))))` : null;
