@@ -133,12 +133,6 @@ ALTER TABLE `spans` ADD INDEX IF NOT EXISTS `attr_str_values_bloom` `attr_str_va
 ALTER TABLE `spans` ADD INDEX IF NOT EXISTS `attr_int_values_bloom` `attr_int_values` TYPE bloom_filter(0.01) GRANULARITY 1;
 
 -- migration 1 -> 2
-DROP TABLE IF EXISTS `span_metrics_mv`;
-
--- migration 1 -> 2
-DROP TABLE IF EXISTS `span_metrics`;
-
--- migration 1 -> 2
 CREATE TABLE IF NOT EXISTS `span_metrics` (
   minute UInt32,
   service_name LowCardinality(String),
@@ -154,21 +148,6 @@ CREATE TABLE IF NOT EXISTS `span_metrics` (
 PARTITION BY intDiv(minute, 1440)
 ORDER BY (minute, service_name, name, kind, status_code)
 SETTINGS index_granularity = 1024, fsync_after_insert = 1, fsync_part_directory = 1;
-
--- migration 1 -> 2
-INSERT INTO `span_metrics` SELECT
-  toUInt32(intDiv(start_ns, 60000000000)) AS minute,
-  service_name,
-  name,
-  kind,
-  status_code,
-  countState() AS spans,
-  sumState(duration_ns) AS duration_sum,
-  minState(duration_ns) AS duration_min,
-  maxState(duration_ns) AS duration_max,
-  quantileTDigestState(duration_ns) AS duration_digest
-FROM `spans`
-GROUP BY minute, service_name, name, kind, status_code;
 
 -- migration 1 -> 2
 CREATE MATERIALIZED VIEW IF NOT EXISTS `span_metrics_mv` TO `span_metrics` AS
