@@ -2,12 +2,14 @@ import { after, before } from 'node:test';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ClickHouseEngine, parseClickHouseUrl } from './clickhouse/index.js';
-import { runConformanceSuite } from './conformance.js';
+import { runConformanceSuite, type ConformanceTarget } from './conformance.js';
+import { runDiagnosisConformance } from './diagnosis-conformance.js';
 
 /**
- * The conformance suite against real ClickHouse servers (Debian's 18.16 in
- * CI): one server, and a 2-shard cluster through Distributed tables. The
- * servers are started here, on loopback, and stopped by PID afterwards.
+ * The store and diagnosis conformance suites against real ClickHouse servers
+ * (Debian's 18.16 in CI): one server, and a 2-shard cluster through
+ * Distributed tables, each suite in its own databases. The servers are
+ * started once here, on loopback, and stopped by PID afterwards.
  */
 
 interface TestServers {
@@ -32,18 +34,19 @@ after(async () => {
 
 const hostsOf = (urls: string[]) => urls.map((u) => u.replace(/^http:\/\//, '')).join(',');
 
-runConformanceSuite({
-  name: 'ClickHouse server',
-  async open() {
-    const engine = await ClickHouseEngine.open(parseClickHouseUrl(`clickhouse://default@${hostsOf([servers.shards[0].url])}/sightline_single`));
-    return { engine, layout: { database: 'sightline_single' }, close: () => engine.close() };
-  },
-});
+/** One server, or every shard as a cluster, in database `database`. */
+function target(name: string, database: string, cluster: boolean): ConformanceTarget {
+  return {
+    name,
+    async open() {
+      const shards = cluster ? servers.shards : servers.shards.slice(0, 1);
+      const engine = await ClickHouseEngine.open(parseClickHouseUrl(`clickhouse://default@${hostsOf(shards.map((s) => s.url))}/${database}`));
+      return { engine, layout: cluster ? { database, cluster: servers.cluster } : { database }, close: () => engine.close() };
+    },
+  };
+}
 
-runConformanceSuite({
-  name: 'ClickHouse 2-shard cluster',
-  async open() {
-    const engine = await ClickHouseEngine.open(parseClickHouseUrl(`clickhouse://default@${hostsOf(servers.shards.map((s) => s.url))}/sightline_cluster`));
-    return { engine, layout: { database: 'sightline_cluster', cluster: servers.cluster }, close: () => engine.close() };
-  },
-});
+runConformanceSuite(target('ClickHouse server', 'sightline_single', false));
+runConformanceSuite(target('ClickHouse 2-shard cluster', 'sightline_cluster', true));
+runDiagnosisConformance(target('ClickHouse server', 'sightline_diagnosis_single', false));
+runDiagnosisConformance(target('ClickHouse 2-shard cluster', 'sightline_diagnosis_cluster', true));

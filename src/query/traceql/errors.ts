@@ -21,6 +21,19 @@ export class TraceQLValidationError extends InvalidQueryError {
   }
 }
 
+/**
+ * `plan()`, or null when SQL alone cannot answer it (TraceQLUnsupportedError):
+ * the evaluator then finishes the query in process. Other errors propagate.
+ */
+export function unlessUnsupported<T>(plan: () => T): T | null {
+  try {
+    return plan();
+  } catch (err) {
+    if (err instanceof TraceQLUnsupportedError) return null;
+    throw err;
+  }
+}
+
 /** Valid TraceQL that Sightline does not answer (yet): 501. Never approximated. */
 export class TraceQLUnsupportedError extends UnsupportedError {
   constructor(

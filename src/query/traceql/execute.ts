@@ -2,7 +2,7 @@ import type { KeyValueJson } from '../../model/any-value.js';
 import type { EvalSpan, SearchResult, TimeRange, TraceReader, TraceSummary } from '../../store/index.js';
 import { sql, join, type Sql } from '../sql/index.js';
 import type { FieldExpr, Query, ScalarFilter, SpansetExpr, SpansetFilter, Stage, Static } from './ast.js';
-import { TraceQLUnsupportedError } from './errors.js';
+import { TraceQLUnsupportedError, unlessUnsupported } from './errors.js';
 import { compileNumber, compileText, planSearch, type PlanContext, type ValueContext } from './plan.js';
 import { compilePredicate, type SpanPredicate, type TraceValues, type ValueRegistry } from './residual.js';
 import { printField } from './printer.js';
@@ -25,20 +25,10 @@ export interface SearchOptions {
 export async function searchTraceQL(q: Query, reader: TraceReader, opts: SearchOptions): Promise<SearchResult> {
   const [first, ...rest] = q.pipeline;
   if (rest.length === 0 && first.kind === 'filter') {
-    const plan = trySearchPlan(q, opts.range);
+    const plan = unlessUnsupported(() => planSearch(q, { range: opts.range }));
     if (plan) return reader.searchSpans({ ...plan, range: opts.range, limit: opts.limit, spss: opts.spss });
   }
   return new Evaluator(q, opts).run(reader);
-}
-
-/** The one-query plan of a lone filter, or null when the evaluator must finish it. */
-function trySearchPlan(q: Query, range: TimeRange): ReturnType<typeof planSearch> | null {
-  try {
-    return planSearch(q, { range });
-  } catch (err) {
-    if (err instanceof TraceQLUnsupportedError) return null;
-    throw err;
-  }
 }
 
 type SpanSet = { spans: number[]; attributes: KeyValueJson[] };
@@ -147,8 +137,8 @@ export class Evaluator {
 
   async run(reader: TraceReader): Promise<SearchResult> {
     const traces: TraceSummary[] = [];
-    const inspected = await this.scan(reader, this.opts.maxCandidates ?? 20_000, Math.max(this.opts.limit * 4, 100), (id, spans, sets) => {
-      traces.push(this.summary(id, spans, sets, new Tree(spans)));
+    const inspected = await this.scan(reader, this.opts.maxCandidates ?? 20_000, Math.max(this.opts.limit * 4, 100), (id, spans, sets, tree) => {
+      traces.push(this.summary(id, spans, sets, tree));
       return traces.length < this.opts.limit;
     });
     traces.sort((a, b) => (a.startNs > b.startNs ? -1 : a.startNs < b.startNs ? 1 : 0));
@@ -162,8 +152,7 @@ export class Evaluator {
    */
   async forEachMatchedSpan(reader: TraceReader, maxTraces: number, visit: (span: EvalSpan, text: (f: FieldText) => string) => void): Promise<{ traces: number; truncated: boolean }> {
     const { startNs, endNs } = this.opts.range;
-    return this.scan(reader, maxTraces, 1000, (_id, spans, sets) => {
-      const tree = new Tree(spans);
+    return this.scan(reader, maxTraces, 1000, (_id, spans, sets, tree) => {
       for (const i of union(...sets.map((s) => s.spans))) if (spans[i].startNs >= startNs && spans[i].startNs < endNs) visit(spans[i], (f) => textOf(spans, tree, i, f));
       return true;
     });
@@ -174,7 +163,7 @@ export class Evaluator {
     reader: TraceReader,
     maxCandidates: number,
     batch: number,
-    onMatch: (id: Buffer, spans: EvalSpan[], sets: SpanSet[]) => boolean,
+    onMatch: (id: Buffer, spans: EvalSpan[], sets: SpanSet[], tree: Tree) => boolean,
   ): Promise<{ traces: number; truncated: boolean }> {
     const anySpan = this.predicates.length > 0 ? join(this.predicates.map((p) => sql`(${p.superset})`), ' OR ') : sql`1`;
     const having = this.necessary(this.q.pipeline[0] as SpansetExpr);
@@ -186,8 +175,9 @@ export class Evaluator {
       const spansByTrace = await reader.traceSpans({ traceIds: ids, range: this.opts.range, flags: this.flagSql, numbers: this.numberSql, texts: this.textSql });
       for (const id of ids) {
         const spans = spansByTrace.get(id.toString('hex').toUpperCase()) ?? spansByTrace.get(id.toString('hex')) ?? [];
-        const sets = this.evaluate(spans);
-        if (sets.length > 0 && !onMatch(id, spans, sets)) return { traces: inspected, truncated: false };
+        const tree = new Tree(spans);
+        const sets = this.evaluate(spans, tree);
+        if (sets.length > 0 && !onMatch(id, spans, sets, tree)) return { traces: inspected, truncated: false };
       }
       if (ids.length < batch) return { traces: inspected, truncated: false };
     }
@@ -209,14 +199,19 @@ export class Evaluator {
 
   // ---- in-process evaluation ---------------------------------------------------
 
-  private evaluate(spans: EvalSpan[]): SpanSet[] {
-    const tree = new Tree(spans);
+  private evaluate(spans: EvalSpan[], tree: Tree): SpanSet[] {
     let trace: ReturnType<TraceValues['trace']> | null = null;
     const values: TraceValues = {
       flags: (i) => spans[i].flags,
       texts: (i) => spans[i].texts,
       parent: (i) => tree.parent(i),
-      trace: () => (trace ??= traceLevel(spans)),
+      trace: () => {
+        if (!trace) {
+          const { start, end, root } = extent(spans);
+          trace = { durationNs: end - start, rootName: root?.name ?? null, rootService: root?.serviceName ?? null };
+        }
+        return trace;
+      },
     };
     const matches = this.predicates.map((p) => spans.map((_, i) => p.test(i, values)));
     const [first, ...stages] = this.q.pipeline;
@@ -360,14 +355,7 @@ export class Evaluator {
   }
 
   private summary(id: Buffer, spans: EvalSpan[], sets: SpanSet[], tree: Tree): TraceSummary {
-    let start = spans[0]?.startNs ?? 0n;
-    let end = start;
-    let root: EvalSpan | undefined;
-    for (const s of spans) {
-      if (s.startNs < start) start = s.startNs;
-      if (s.startNs + s.durationNs > end) end = s.startNs + s.durationNs;
-      if (s.parentId === '' && !root) root = s;
-    }
+    const { start, end, root } = extent(spans);
     const spanSets = sets.map((set) => {
       const ordered = [...set.spans].sort((a, b) => (spans[a].startNs < spans[b].startNs ? -1 : 1));
       return {
@@ -402,8 +390,8 @@ function staticNumber(s: Static): number {
   throw new TraceQLUnsupportedError(`a ${s.type} in an aggregate comparison`, s.pos);
 }
 
-/** Trace duration, root name and root service, as the trace index derives them. */
-function traceLevel(spans: EvalSpan[]): ReturnType<TraceValues['trace']> {
+/** A trace's first start, last end and root span, as the trace index derives them. */
+function extent(spans: EvalSpan[]): { start: bigint; end: bigint; root: EvalSpan | undefined } {
   let start = spans[0]?.startNs ?? 0n;
   let end = start;
   let root: EvalSpan | undefined;
@@ -412,7 +400,7 @@ function traceLevel(spans: EvalSpan[]): ReturnType<TraceValues['trace']> {
     if (s.startNs + s.durationNs > end) end = s.startNs + s.durationNs;
     if (s.parentId === '' && !root) root = s;
   }
-  return { durationNs: end - start, rootName: root?.name ?? null, rootService: root?.serviceName ?? null };
+  return { start, end, root };
 }
 
 /** A fetched text of a span, or of its parent. */

@@ -2,7 +2,7 @@ import type { KeyValueJson } from '../../model/any-value.js';
 import type { MetricsRow, TimeRange, TraceReader } from '../../store/index.js';
 import { sql, type Sql } from '../sql/index.js';
 import type { CompareStage, FieldExpr, Intrinsic, MetricsStage, Query, SpansetFilter } from './ast.js';
-import { TraceQLUnsupportedError, TraceQLValidationError } from './errors.js';
+import { TraceQLUnsupportedError, TraceQLValidationError, unlessUnsupported } from './errors.js';
 import { Evaluator } from './execute.js';
 import { compileCondition, compileNumber, compileText, readsResourceColumns, type ValueContext } from './plan.js';
 import { printField } from './printer.js';
@@ -48,7 +48,7 @@ export async function queryMetrics(q: Query, reader: TraceReader, req: MetricsRe
   const before = q.pipeline.slice(0, metricsAt);
   const first = before[0];
   const after = q.pipeline.slice(metricsAt + 1);
-  const sqlFilter = before.length === 1 && first.kind === 'filter' ? trySql(first, req.range) : null;
+  const sqlFilter = before.length === 1 && first.kind === 'filter' ? unlessUnsupported(() => compileCondition(first.expr, { range: req.range })) : null;
   const m0 = q.pipeline[metricsAt];
   // parent. attributes in by() are read by the evaluator.
   const sqlSelects = sqlFilter !== null && !(m0.kind === 'metrics' && m0.by.some((f) => f.kind === 'attribute' && f.parent));
@@ -59,7 +59,7 @@ export async function queryMetrics(q: Query, reader: TraceReader, req: MetricsRe
   }
   const m = q.pipeline[metricsAt] as MetricsStage;
   const histogram = m.fn === 'histogram_over_time';
-  const { labels } = aggregate(m, { resources: true });
+  const labels = valueLabels(m);
   // One SQL aggregation when SQL can select the spans; otherwise the
   // evaluator selects them over candidate traces and they are aggregated here.
   const rows = sqlSelects
@@ -98,15 +98,6 @@ export async function queryMetrics(q: Query, reader: TraceReader, req: MetricsRe
     out = topk(out, stage.n, stage.kind === 'topk');
   }
   return out;
-}
-
-function trySql(f: SpansetFilter, range: TimeRange): Sql | null {
-  try {
-    return compileCondition(f.expr, { range });
-  } catch (err) {
-    if (err instanceof TraceQLUnsupportedError) return null;
-    throw err;
-  }
 }
 
 /** The rows of one SQL aggregation, from the rollup or the raw spans. */
@@ -218,29 +209,31 @@ async function queryCompare(first: SpansetFilter, c: CompareStage, reader: Trace
   return out.sort((a, b) => (order.get(a)! < order.get(b)! ? -1 : order.get(a)! > order.get(b)! ? 1 : 0));
 }
 
-/** The SQL aggregate(s) of a metrics function, and the extra labels of each. */
-function aggregate(m: MetricsStage, vc: ValueContext): { values: Sql[]; labels: KeyValueJson[][] } {
+/** The extra labels of each value of a metrics function: `p` for each quantile. */
+function valueLabels(m: MetricsStage): KeyValueJson[][] {
+  return m.fn === 'quantile_over_time' ? m.quantiles.map((q) => [{ key: 'p', value: { doubleValue: q } }]) : [[]];
+}
+
+/** The SQL aggregate(s) of a metrics function, in valueLabels' order. */
+function aggregate(m: MetricsStage, vc: ValueContext): { values: Sql[] } {
   const field = m.field && m.fn !== 'rate' && m.fn !== 'count_over_time' ? compileNumber(m.field, vc) : null;
   const present = (x: Sql) => sql`NOT isNaN(${x})`;
   switch (m.fn) {
     case 'rate':
     case 'count_over_time':
-      return { values: [sql`toFloat64(count())`], labels: [[]] };
+      return { values: [sql`toFloat64(count())`] };
     case 'min_over_time':
-      return { values: [sql`minIf(${field!}, ${present(field!)})`], labels: [[]] };
+      return { values: [sql`minIf(${field!}, ${present(field!)})`] };
     case 'max_over_time':
-      return { values: [sql`maxIf(${field!}, ${present(field!)})`], labels: [[]] };
+      return { values: [sql`maxIf(${field!}, ${present(field!)})`] };
     case 'avg_over_time':
-      return { values: [sql`avgIf(${field!}, ${present(field!)})`], labels: [[]] };
+      return { values: [sql`avgIf(${field!}, ${present(field!)})`] };
     case 'sum_over_time':
-      return { values: [sql`sumIf(${field!}, ${present(field!)})`], labels: [[]] };
+      return { values: [sql`sumIf(${field!}, ${present(field!)})`] };
     case 'quantile_over_time':
-      return {
-        values: m.quantiles.map((q) => sql`quantileExactIf(${q})(${field!}, ${present(field!)})`),
-        labels: m.quantiles.map((q) => [{ key: 'p', value: { doubleValue: q } }]),
-      };
+      return { values: m.quantiles.map((q) => sql`quantileExactIf(${q})(${field!}, ${present(field!)})`) };
     case 'histogram_over_time':
-      return { values: [sql`toFloat64(count())`], labels: [[]] };
+      return { values: [sql`toFloat64(count())`] };
   }
 }
 
@@ -282,23 +275,20 @@ function rollupAnswers(first: SpansetFilter, m: MetricsStage, req: MetricsReques
 }
 
 /** aggregate(), from the rollup's states. */
-function rollupAggregate(m: MetricsStage): { values: Sql[]; labels: KeyValueJson[][] } {
+function rollupAggregate(m: MetricsStage): { values: Sql[] } {
   switch (m.fn) {
     case 'min_over_time':
-      return { values: [sql`minMerge(duration_min)`], labels: [[]] };
+      return { values: [sql`minMerge(duration_min)`] };
     case 'max_over_time':
-      return { values: [sql`maxMerge(duration_max)`], labels: [[]] };
+      return { values: [sql`maxMerge(duration_max)`] };
     case 'avg_over_time':
-      return { values: [sql`sumMerge(duration_sum) / countMerge(spans)`], labels: [[]] };
+      return { values: [sql`sumMerge(duration_sum) / countMerge(spans)`] };
     case 'sum_over_time':
-      return { values: [sql`sumMerge(duration_sum)`], labels: [[]] };
+      return { values: [sql`sumMerge(duration_sum)`] };
     case 'quantile_over_time':
-      return {
-        values: m.quantiles.map((q) => sql`quantileTDigestMerge(${q})(duration_digest)`),
-        labels: m.quantiles.map((q) => [{ key: 'p', value: { doubleValue: q } }]),
-      };
+      return { values: m.quantiles.map((q) => sql`quantileTDigestMerge(${q})(duration_digest)`) };
     default:
-      return { values: [sql`toFloat64(countMerge(spans))`], labels: [[]] };
+      return { values: [sql`toFloat64(countMerge(spans))`] };
   }
 }
 

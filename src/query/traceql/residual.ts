@@ -1,6 +1,6 @@
 import { sql, type Sql } from '../sql/index.js';
 import type { ComparisonOp, FieldExpr, Static } from './ast.js';
-import { TraceQLUnsupportedError, TraceQLValidationError } from './errors.js';
+import { TraceQLUnsupportedError, TraceQLValidationError, unlessUnsupported } from './errors.js';
 import { compileCondition, compileJsonLists, compileTyped, type PlanContext } from './plan.js';
 import { printField } from './printer.js';
 
@@ -75,12 +75,7 @@ function predicate(e: FieldExpr, ctx: PlanContext, reg: ValueRegistry): SpanPred
 }
 
 function trySql(e: FieldExpr, ctx: PlanContext): Sql | null {
-  try {
-    return compileCondition(e, ctx);
-  } catch (err) {
-    if (err instanceof TraceQLUnsupportedError) return null;
-    throw err;
-  }
+  return unlessUnsupported(() => compileCondition(e, ctx));
 }
 
 function isComparison(op: string): op is ComparisonOp {

@@ -25,7 +25,7 @@ import {
 import { ApiError, getJson, isAbort, query } from './api.js';
 import { go, Link } from './router.js';
 import { TraceQLEditor } from './TraceQLEditor.js';
-import { EmptyState, ErrorState, Spinner } from './common.js';
+import { ChartAxes, EmptyState, ErrorState, Spinner } from './common.js';
 import { useWidth } from './Scatter.js';
 
 type Load<T> = { status: 'idle' } | { status: 'loading' } | { status: 'error'; error: ApiError } | { status: 'done'; data: T };
@@ -309,19 +309,12 @@ function LatencyBrush({ rows, range, onBand }: { rows: SearchRow[]; range: { sta
         }}
       >
         <g transform={`translate(${BRUSH_PAD.left},${BRUSH_PAD.top})`}>
-          {layout.yTicks.map((t) => (
-            <g key={t.ms}>
-              <line className="grid" x1={0} x2={plotW} y1={t.y} y2={t.y} />
-              <text className="axis-label" x={-6} y={t.y + 4} textAnchor="end">
-                {formatMs(t.ms)}
-              </text>
-            </g>
-          ))}
-          {layout.xTicks.map((t) => (
-            <text key={t.ms} className="axis-label" x={t.x} y={plotH + 15} textAnchor="middle">
-              {formatClock(t.ms, step)}
-            </text>
-          ))}
+          <ChartAxes
+            width={plotW}
+            height={plotH}
+            yTicks={layout.yTicks.map((t) => ({ y: t.y, label: formatMs(t.ms) }))}
+            xTicks={layout.xTicks.map((t) => ({ x: t.x, label: formatClock(t.ms, step) }))}
+          />
           {layout.points.map((p) => (
             <circle key={p.row.traceId} cx={p.x} cy={p.y} r={3} className="dot" />
           ))}

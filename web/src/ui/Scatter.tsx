@@ -1,5 +1,6 @@
 import { useEffect, useRef, useState } from 'react';
 import { scatterLayout, formatMs, formatClock, formatTimestamp, type SearchRow } from '../model/index.js';
+import { ChartAxes } from './common.js';
 
 const HEIGHT = 170;
 const PAD = { left: 56, right: 12, top: 10, bottom: 22 };
@@ -59,19 +60,12 @@ export function Scatter({
         }}
       >
         <g transform={`translate(${PAD.left},${PAD.top})`}>
-          {layout.yTicks.map((t) => (
-            <g key={`y${t.ms}`}>
-              <line className="grid" x1={0} x2={plotW} y1={t.y} y2={t.y} />
-              <text className="axis-label" x={-6} y={t.y + 4} textAnchor="end">
-                {formatMs(t.ms)}
-              </text>
-            </g>
-          ))}
-          {layout.xTicks.map((t) => (
-            <text key={`x${t.ms}`} className="axis-label" x={t.x} y={plotH + 16} textAnchor="middle">
-              {formatClock(t.ms, step)}
-            </text>
-          ))}
+          <ChartAxes
+            width={plotW}
+            height={plotH}
+            yTicks={layout.yTicks.map((t) => ({ y: t.y, label: formatMs(t.ms) }))}
+            xTicks={layout.xTicks.map((t) => ({ x: t.x, label: formatClock(t.ms, step) }))}
+          />
           <line className="axis" x1={0} x2={plotW} y1={plotH} y2={plotH} />
           {brush && <rect className="brush" x={Math.min(brush.from, brush.to)} y={0} width={Math.abs(brush.to - brush.from)} height={plotH} />}
           {layout.points.map((p) => (

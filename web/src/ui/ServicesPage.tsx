@@ -22,7 +22,7 @@ import {
 } from '../model/index.js';
 import { ApiError, getJson, isAbort, query } from './api.js';
 import { go, Link } from './router.js';
-import { EmptyState, ErrorState, Spinner } from './common.js';
+import { ChartAxes, ChartLegend, EmptyState, ErrorState, Spinner } from './common.js';
 import { useWidth } from './Scatter.js';
 
 type Load<T> = { status: 'loading' } | { status: 'error'; error: ApiError } | { status: 'done'; data: T };
@@ -301,19 +301,12 @@ function LoadPanel({ service, operation, range }: { service: string; operation: 
           </div>
           <svg width={width} height={plotH + CHART_PAD.top + CHART_PAD.bottom + 14} onPointerLeave={() => setHover(undefined)}>
             <g transform={`translate(${CHART_PAD.left},${CHART_PAD.top})`}>
-              {chart.yTicks.map((t) => (
-                <g key={t.valueNs}>
-                  <line className="grid" x1={0} x2={plotW} y1={t.y} y2={t.y} />
-                  <text className="axis-label" x={-6} y={t.y + 4} textAnchor="end">
-                    {formatDuration(t.valueNs)}
-                  </text>
-                </g>
-              ))}
-              {chart.xTicks.map((t) => (
-                <text key={t.value} className="axis-label" x={t.x} y={plotH + 15} textAnchor="middle">
-                  {t.value}
-                </text>
-              ))}
+              <ChartAxes
+                width={plotW}
+                height={plotH}
+                yTicks={chart.yTicks.map((t) => ({ y: t.y, label: formatDuration(t.valueNs) }))}
+                xTicks={chart.xTicks.map((t) => ({ x: t.x, label: String(t.value) }))}
+              />
               <text className="axis-label" x={plotW / 2} y={plotH + 29} textAnchor="middle">
                 requests in flight
               </text>
@@ -328,13 +321,7 @@ function LoadPanel({ service, operation, range }: { service: string; operation: 
               ))}
             </g>
           </svg>
-          <div className="chart-legend small muted">
-            {chart.lines.map((l, i) => (
-              <span key={l.name}>
-                <span className={`legend-swatch series-${i}`} /> {l.name}
-              </span>
-            ))}
-          </div>
+          <ChartLegend names={chart.lines.map((l) => l.name)} />
         </>
       )}
     </div>
@@ -397,34 +384,19 @@ function Chart({ title, unit, times, stepMs, series, error }: { title: string; u
         onPointerLeave={() => setHover(undefined)}
       >
         <g transform={`translate(${CHART_PAD.left},${CHART_PAD.top})`}>
-          {chart.yTicks.map((t) => (
-            <g key={t.value}>
-              <line className="grid" x1={0} x2={plotW} y1={t.y} y2={t.y} />
-              <text className="axis-label" x={-6} y={t.y + 4} textAnchor="end">
-                {unit(t.value)}
-              </text>
-            </g>
-          ))}
-          {chart.xTicks.map((t) => (
-            <text key={t.ms} className="axis-label" x={t.x} y={plotH + 15} textAnchor="middle">
-              {formatClock(t.ms, tickStep)}
-            </text>
-          ))}
+          <ChartAxes
+            width={plotW}
+            height={plotH}
+            yTicks={chart.yTicks.map((t) => ({ y: t.y, label: unit(t.value) }))}
+            xTicks={chart.xTicks.map((t) => ({ x: t.x, label: formatClock(t.ms, tickStep) }))}
+          />
           {chart.lines.map((l, i) => (
             <path key={l.name} d={l.d} className={`chart-line${error ? ' chart-error' : ''} series-${i}`} fill="none" />
           ))}
           {hover !== undefined && <line className="chart-cursor" x1={chart.xs[hover]} x2={chart.xs[hover]} y1={0} y2={plotH} />}
         </g>
       </svg>
-      {series.length > 1 && (
-        <div className="chart-legend small muted">
-          {series.map((s, i) => (
-            <span key={s.name}>
-              <span className={`legend-swatch series-${i}`} /> {s.name}
-            </span>
-          ))}
-        </div>
-      )}
+      {series.length > 1 && <ChartLegend names={series.map((s) => s.name)} />}
     </div>
   );
 }

@@ -72,3 +72,40 @@ export function CopyButton({ text, label = 'Copy' }: { text: string; label?: str
     </button>
   );
 }
+
+/**
+ * Grid lines with y labels, and x labels under a plot of `width`×`height`,
+ * for every chart (scatter, latency brush, RED, load): one look everywhere.
+ */
+export function ChartAxes({ width, height, yTicks, xTicks }: { width: number; height: number; yTicks: { y: number; label: string }[]; xTicks: { x: number; label: string }[] }) {
+  return (
+    <>
+      {yTicks.map((t, i) => (
+        <g key={`y${i}`}>
+          <line className="grid" x1={0} x2={width} y1={t.y} y2={t.y} />
+          <text className="axis-label" x={-6} y={t.y + 4} textAnchor="end">
+            {t.label}
+          </text>
+        </g>
+      ))}
+      {xTicks.map((t, i) => (
+        <text key={`x${i}`} className="axis-label" x={t.x} y={height + 15} textAnchor="middle">
+          {t.label}
+        </text>
+      ))}
+    </>
+  );
+}
+
+/** The legend under a chart with several lines, coloured as series-0, series-1... */
+export function ChartLegend({ names }: { names: string[] }) {
+  return (
+    <div className="chart-legend small muted">
+      {names.map((name, i) => (
+        <span key={name}>
+          <span className={`legend-swatch series-${i}`} /> {name}
+        </span>
+      ))}
+    </div>
+  );
+}
