@@ -52,6 +52,9 @@ export function runDecodeBench(seconds = 3): DecodeBench {
     const rows = new ResourceRows(resources, (id) => known.has(id), 1n);
     decoder.decode(b, builder, rows, opts);
     for (const id of rows.emitted) known.add(id);
+    // The receiver stamps the request's tenant on every row.
+    builder.fillTenant('bench');
+    resources.fillTenant('bench');
     const out = builder.toBuffer();
     nativeBytes += out.length + (resources.rows > 0 ? resources.toBuffer().length : 0);
     nativeSpans += builder.rows;

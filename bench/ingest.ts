@@ -5,15 +5,18 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ProtobufSpanDecoder } from '../src/receivers/decode-protobuf.js';
-import { ResourceBatchBuilder, SpanBatchBuilder } from '../src/model/span-batch.js';
-import { ResourceRows } from '../src/receivers/row-templates.js';
+import * as decodeProtobuf from '../src/receivers/decode-protobuf.js';
+import * as spanBatch from '../src/model/span-batch.js';
+import * as rowTemplates from '../src/receivers/row-templates.js';
 import { buildTemplates, instantiate } from './otlp-gen.js';
 import { runDecodeBench } from './decode.js';
 import type { LoadgenResult } from './loadgen.js';
 import type { CeilingResult } from './engine-ceiling.js';
 import { openClickHouseStore, parseClickHouseUrl, redactClickHouseUrl } from '../src/store/index.js';
-import { RESOURCE_COLUMN_NAMES, SPAN_COLUMN_NAMES } from '../src/model/span-batch.js';
+import { TABLES } from '../src/store/schema.js';
+import { buildPreviousRelease, SCHEMA_V2_COMMIT, type PreviousRelease } from '../testkit/previous-release.js';
+
+const { RESOURCE_COLUMN_NAMES, SPAN_COLUMN_NAMES } = spanBatch;
 
 /**
  * npm run bench:ingest -- [--duration 30] [--concurrency 8] [--protocols http,grpc] [--query-spans 10000000]
@@ -46,9 +49,9 @@ const { values: args } = parseArgs({
   },
 });
 
-function runChild<T>(script: string, argv: string[]): Promise<T> {
+function runChild<T>(script: string, argv: string[], benchDir = DIST_BENCH): Promise<T> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--max-semi-space-size=64', path.join(DIST_BENCH, script), ...argv], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--max-semi-space-size=64', path.join(benchDir, script), ...argv], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.on('data', (c) => (out += c));
     child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').pop()!) as T) : reject(new Error(`${script} exited ${code}`))));
@@ -186,24 +189,47 @@ async function queryRun(spans: number, concurrency: number, backend: Backend): P
   }
 }
 
+/** The modules that turn OTLP bytes into Native rows, of this build or the previous release's. */
+interface RowCodec {
+  ProtobufSpanDecoder: typeof decodeProtobuf.ProtobufSpanDecoder;
+  SpanBatchBuilder: typeof spanBatch.SpanBatchBuilder;
+  ResourceBatchBuilder: typeof spanBatch.ResourceBatchBuilder;
+  ResourceRows: typeof rowTemplates.ResourceRows;
+}
+
+const THIS_BUILD: RowCodec = { ...decodeProtobuf, ...spanBatch, ...rowTemplates };
+
+/** The previous release's row codec, from its build. */
+async function previousCodec(previous: PreviousRelease): Promise<RowCodec> {
+  const from = (p: string) => import(path.join(previous.dist, 'src', p)) as Promise<Record<string, unknown>>;
+  return { ...(await from('receivers/decode-protobuf.js')), ...(await from('model/span-batch.js')), ...(await from('receivers/row-templates.js')) } as unknown as RowCodec;
+}
+
 /**
- * Native files of our decoded rows, for the engine ceiling: the resource
- * rows first (as the ingest writer stores them), then span files.
+ * Native files of decoded rows, for an engine ceiling: the resource rows
+ * first (as the ingest writer stores them), then span files. The same
+ * OTLP requests for every codec, so two schemas get the same spans.
  */
-function nativeFiles(dir: string, files: number, requestsPerFile: number): string[] {
+function nativeFiles(codec: RowCodec, dir: string, files: number, requestsPerFile: number): string[] {
   const templates = buildTemplates(40, 500, 7);
-  const decoder = new ProtobufSpanDecoder();
-  const builder = new SpanBatchBuilder();
-  const resources = new ResourceBatchBuilder();
+  const decoder = new codec.ProtobufSpanDecoder();
+  const builder = new codec.SpanBatchBuilder();
+  const resources = new codec.ResourceBatchBuilder();
+  // Only this build's rows have a tenant.
+  const stamp = (b: { fillTenant?: (t: string) => void }) => b.fillTenant?.('bench');
   const known = new Set<string>();
   const out: string[] = [];
+  mkdirSync(dir, { recursive: true });
+  const t0 = 1_700_000_000_000_000_000n;
   for (let f = 0; f < files; f++) {
     const parts: Buffer[] = [];
     for (let i = 0; i < requestsPerFile; i++) {
       builder.reset();
-      const rows = new ResourceRows(resources, (id) => known.has(id), BigInt(Date.now()) * 1_000_000n);
-      decoder.decode(instantiate(templates[(f * requestsPerFile + i) % templates.length], BigInt(Date.now()) * 1_000_000n), builder, rows, { minStartNs: 0, retentionText: '' });
+      const rows = new codec.ResourceRows(resources, (id) => known.has(id), t0);
+      const n = f * requestsPerFile + i;
+      decoder.decode(instantiate(templates[n % templates.length], t0 + BigInt(n) * 10_000_000n), builder, rows, { minStartNs: 0, retentionText: '' });
       for (const id of rows.emitted) known.add(id);
+      stamp(builder);
       parts.push(builder.toBuffer());
     }
     const file = path.join(dir, `ceiling-${f}.native`);
@@ -211,6 +237,7 @@ function nativeFiles(dir: string, files: number, requestsPerFile: number): strin
     out.push(file);
   }
   const res = path.join(dir, 'ceiling-resources.native');
+  stamp(resources);
   writeFileSync(res, resources.toBuffer());
   return [res, ...out];
 }
@@ -220,7 +247,7 @@ interface Backend {
   label: string;
   storeArgs(database: string): string[];
   /** The store's own bulk insert of the same rows. */
-  ceiling(files: string[]): Promise<{ rowsPerSecond: number; rowsPerCpuSecond?: number; label: string }>;
+  ceiling(files: string[]): Promise<{ rowsPerSecond: number; rowsPerCpuSecond?: number; mergeCpuSeconds?: number; rows?: number; label: string }>;
   bytesPerSpan(dataDir: string, database: string): Promise<number>;
   close(): Promise<void>;
 }
@@ -274,18 +301,18 @@ async function clickhouseBackend(url: string, clusterArg?: string): Promise<Back
       // A fresh database with Sightline's schema, then the server's own
       // bulk insert: the Native files POSTed straight to it.
       const db = `sightline_ceiling_${Date.now()}`;
-      const opened = await openClickHouseStore({ url: withDb(db), cluster });
+      const opened = await openClickHouseStore({ url: withDb(db), cluster, defaultTenant: 'bench', scratchDir: path.join(os.tmpdir(), `${db}-scratch`) });
       await opened.store.close();
       let rows = 0;
       const t0 = process.hrtime.bigint();
       for (const [i, f] of files.entries()) {
-        const table = i === 0 ? 'resources' : 'spans';
+        const table = i === 0 ? TABLES.resources : TABLES.spans;
         const cols = (i === 0 ? RESOURCE_COLUMN_NAMES : SPAN_COLUMN_NAMES).map((c) => '`' + c + '`').join(', ');
         // Settings go in the URL: after FORMAT, the rest of the body is data.
         await httpOn(`${target.urls[0]}/?insert_distributed_sync=1`, `INSERT INTO ${db}.${table} (${cols}) FORMAT Native`, readFileSync(f));
       }
       const wall = Number(process.hrtime.bigint() - t0) / 1e9;
-      rows = Number(await http(`SELECT count() FROM ${db}.spans`));
+      rows = Number(await http(`SELECT count() FROM ${db}.${TABLES.spans}`));
       for (const node of target.urls) await httpOn(node, `DROP DATABASE ${db}`);
       return { rowsPerSecond: rows / wall, label: `the server's own bulk insert of the same rows (Native files POSTed to ${redactClickHouseUrl(base)})` };
     },
@@ -296,10 +323,11 @@ async function clickhouseBackend(url: string, clusterArg?: string): Promise<Back
       let bytes = 0;
       for (const node of target.urls) {
         const on = (q: string) => httpOn(node, q);
-        await on(`OPTIMIZE TABLE ${db}.spans${sfx} FINAL`);
-        await on(`OPTIMIZE TABLE ${db}.trace_index${sfx} FINAL`);
+        const [spans, traceIndex, resources] = [TABLES.spans, TABLES.traceIndex, TABLES.resources].map((t) => `${t}${sfx}`);
+        await on(`OPTIMIZE TABLE ${db}.${spans} FINAL`);
+        await on(`OPTIMIZE TABLE ${db}.${traceIndex} FINAL`);
         const [r, b] = (
-          await on(`SELECT sumIf(rows, table = 'spans${sfx}'), sum(data_compressed_bytes) FROM system.parts WHERE database = '${db}' AND active AND table IN ('spans${sfx}', 'trace_index${sfx}', 'resources${sfx}')`)
+          await on(`SELECT sumIf(rows, table = '${spans}'), sum(data_compressed_bytes) FROM system.parts WHERE database = '${db}' AND active AND table IN ('${spans}', '${traceIndex}', '${resources}')`)
         )
           .split('\t')
           .map(Number);
@@ -315,6 +343,23 @@ async function clickhouseBackend(url: string, clusterArg?: string): Promise<Back
 
 const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
+const CEILING_FILES = 8;
+const CEILING_ROUNDS = 3;
+
+/** RSS of a freshly started, idle Sightline. */
+async function idleRssBytes(): Promise<number> {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'sightline-bench-idle-'));
+  try {
+    const s = await startServer(dataDir);
+    await sleep(5000);
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${s.pid}/status`, 'utf8'));
+    await s.stop();
+    return m ? Number(m[1]) * 1024 : 0;
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<void> {
   const durationS = Number(args.duration);
   const concurrency = Number(args.concurrency);
@@ -325,8 +370,24 @@ async function main(): Promise<void> {
   const decode = runDecodeBench(3);
   console.error(`store bulk-insert ceiling (${backend.label})...`);
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'sightline-bench-files-'));
-  const ceiling = await backend.ceiling(nativeFiles(tmp, 4, 100));
+  const files = nativeFiles(THIS_BUILD, path.join(tmp, 'v3'), CEILING_FILES, 100);
+  // The previous schema's rows beside ours, on the embedded engine: the
+  // previous release's own decoder, schema and ceiling script, same spans.
+  const previous = backend === embedded ? buildPreviousRelease() : null;
+  const previousFiles = previous ? nativeFiles(await previousCodec(previous), path.join(tmp, 'v2'), CEILING_FILES, 100) : [];
+  const ceilings: NonNullable<Awaited<ReturnType<Backend['ceiling']>>>[] = [];
+  const previousCeilings: CeilingResult[] = [];
+  // Interleaved rounds on a noisy machine; the best of each is its ceiling.
+  for (let round = 0; round < CEILING_ROUNDS; round++) {
+    if (previous) previousCeilings.push(await runChild<CeilingResult>('engine-ceiling.js', previousFiles, path.join(previous.dist, 'bench')));
+    ceilings.push(await backend.ceiling(files));
+  }
+  previous?.remove();
   rmSync(tmp, { recursive: true, force: true });
+  const best = <T extends { rowsPerCpuSecond?: number; rowsPerSecond: number }>(xs: T[]) => xs.reduce((a, b) => ((b.rowsPerCpuSecond ?? b.rowsPerSecond) > (a.rowsPerCpuSecond ?? a.rowsPerSecond) ? b : a));
+  const ceiling = best(ceilings);
+  const previousCeiling = previous ? best(previousCeilings) : null;
+  const idleRss = backend === embedded ? await idleRssBytes() : 0;
   const runs: IngestRun[] = [];
   for (const p of protocols) {
     console.error(`durable ingest over ${p} for ${durationS}s...`);
@@ -348,6 +409,16 @@ async function main(): Promise<void> {
   lines.push(`| decode only, protobufjs objects (1 core) | ${fmt(decode.protobufjsSpansPerSec)} spans/s |`);
   lines.push(`| ${ceiling.label} | ${fmt(ceiling.rowsPerSecond)} rows/s${ceiling.rowsPerCpuSecond ? `, ${fmt(ceiling.rowsPerCpuSecond)} rows per CPU-second` : ''} |`);
   lines.push('');
+  if (previousCeiling && ceiling.rowsPerCpuSecond) {
+    const perCpu = (r: { rowsPerCpuSecond?: number }) => r.rowsPerCpuSecond ?? 0;
+    const mergeUs = (r: { mergeCpuSeconds?: number; rows?: number }) => (r.mergeCpuSeconds !== undefined && r.rows ? fmt((r.mergeCpuSeconds / r.rows) * 1e6, 2) : 'n/a');
+    lines.push(`### Schema v3 against schema v2 (the previous release, ${SCHEMA_V2_COMMIT.slice(0, 7)}, built from git history), same spans, best of ${CEILING_ROUNDS} interleaved rounds`, '');
+    lines.push('| schema | engine bulk insert, rows per CPU-second | each round | merge (OPTIMIZE FINAL) µs CPU per row | bytes/span after merge |', '|---|---|---|---|---|');
+    lines.push(`| v2 | ${fmt(perCpu(previousCeiling))} | ${previousCeilings.map((r) => fmt(perCpu(r))).join(', ')} | ${mergeUs(previousCeiling)} | ${fmt(previousCeiling.bytesPerSpanMerged, 1)} |`);
+    lines.push(`| v3 | ${fmt(perCpu(ceiling))} | ${ceilings.map((r) => fmt(perCpu(r))).join(', ')} | ${mergeUs(ceiling)} | ${'bytesPerSpanMerged' in ceiling ? fmt((ceiling as unknown as CeilingResult).bytesPerSpanMerged, 1) : 'n/a'} |`);
+    lines.push('', `v3 over v2: **${fmt(perCpu(ceiling) / perCpu(previousCeiling), 2)}x** rows per CPU-second.`, '');
+  }
+  if (idleRss) lines.push(`Idle RSS of a started Sightline (embedded store, empty, 5 s after ready): ${fmt(idleRss / 1024 ** 2)} MiB.`, '');
   lines.push('## Durable ingest through Sightline', '');
   lines.push(`Store: ${backend.label}.`, '');
   lines.push('| protocol | acked spans/s | vs store bulk insert (spans/s) | spans per Sightline CPU-s | vs engine insert (per CPU-s) | vs decode only | p50 / p99 request ms | peak RSS | bytes/span after merge | refused (429) |');

@@ -57,7 +57,7 @@ describe('sightline CLI', () => {
       // A clean stop leaves nothing to replay: every span is already in the store.
       const { Session } = require('chdb') as { Session: new (dir: string) => { query(q: string, f: string): string; close(): void } };
       const db = new Session(path.join(dataDir, 'store'));
-      assert.equal(db.query('SELECT count() FROM spans', 'TSV').trim(), '100');
+      assert.equal(db.query('SELECT count() FROM spans_v3', 'TSV').trim(), '100');
       db.close();
       const s = await startSightline({ dataDir });
       assert.ok(!s.logs.some((l) => String(l.msg).includes('replaying')));

@@ -98,7 +98,7 @@ describe('Sightline on a 2-shard ClickHouse cluster', () => {
     const ids: string[] = [];
     for (let i = 0; i < 20; i++) ids.push(await ingestTrace(s, 'sharded-svc', 4));
     for (const id of ids) assert.equal(await eventually(() => spanCount(s, id), 20_000, `trace ${id}`), 4);
-    const perShard = await Promise.all([0, 1].map((i) => clickhouse(i, 'SELECT uniqExact(trace_id), count() FROM sharded.spans_local')));
+    const perShard = await Promise.all([0, 1].map((i) => clickhouse(i, 'SELECT uniqExact(trace_id), count() FROM sharded.spans_v3_local')));
     const traces = perShard.map((row) => Number(row.split('\t')[0]));
     assert.ok(traces.every((n) => n > 0), `both shards hold traces: ${perShard.join(' / ')}`);
     assert.equal(traces[0] + traces[1], 20, 'a trace lives on exactly one shard');
@@ -156,7 +156,7 @@ describe('ClickHouse stopping during ingest', () => {
     const [traces, spans, dupes] = (
       await clickhouse(
         1,
-        `SELECT uniqExact(trace_id), count(), countIf(c > 1) FROM (SELECT trace_id, span_id, count() AS c FROM faults.spans WHERE trace_id IN (${ids}) GROUP BY trace_id, span_id)`,
+        `SELECT uniqExact(trace_id), count(), countIf(c > 1) FROM (SELECT trace_id, span_id, count() AS c FROM faults.spans_v3 WHERE trace_id IN (${ids}) GROUP BY trace_id, span_id)`,
       )
     )
       .split('\t')

@@ -108,13 +108,13 @@ describe('crash safety', () => {
     const db = new Session(path.join(dataDir, 'store'));
     try {
       const q = (sql: string) => db.query(sql, 'TSV').trim();
-      const stored = `SELECT lower(hex(trace_id)) AS t, lower(hex(span_id)) AS s, count() AS c FROM spans GROUP BY t, s`;
+      const stored = `SELECT lower(hex(trace_id)) AS t, lower(hex(span_id)) AS s, count() AS c FROM spans_v3 GROUP BY t, s`;
       const acks = `SELECT * FROM file('${ackedFile}', 'TSV', 't String, s String')`;
       assert.equal(q(`SELECT count() FROM (${acks})`), String(ackedSpans));
       assert.equal(q(`SELECT count() FROM (${acks}) WHERE (t, s) NOT IN (SELECT t, s FROM (${stored}))`), '0', 'every acknowledged span is stored');
       assert.equal(q(`SELECT count() FROM (${stored}) WHERE c > 1`), '0', 'no span is stored twice');
-      const indexed = q('SELECT uniqExact(trace_id) FROM trace_index');
-      assert.equal(indexed, q('SELECT uniqExact(trace_id) FROM spans'), 'every stored trace is in the trace index');
+      const indexed = q('SELECT uniqExact(trace_id) FROM trace_index_v3');
+      assert.equal(indexed, q('SELECT uniqExact(trace_id) FROM spans_v3'), 'every stored trace is in the trace index');
     } finally {
       db.close();
     }

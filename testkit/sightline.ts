@@ -34,6 +34,8 @@ export interface StartOptions {
   args?: string[];
   env?: Record<string, string>;
   timeoutMs?: number;
+  /** Another build's CLI (the previous release, for upgrade tests); default this checkout's. */
+  cli?: string;
 }
 
 export function tempDir(prefix = 'sightline-test-'): string {
@@ -48,7 +50,7 @@ export async function startSightline(opts: StartOptions = {}): Promise<Sightline
   const dataDir = opts.dataDir ?? tempDir();
   const child = spawn(
     process.execPath,
-    [CLI, 'serve', '--data', dataDir, '--listen', '127.0.0.1', '--otlp-grpc-port', '0', '--otlp-http-port', '0', '--http-port', '0', ...(opts.args ?? [])],
+    [opts.cli ?? CLI, 'serve', '--data', dataDir, '--listen', '127.0.0.1', '--otlp-grpc-port', '0', '--otlp-http-port', '0', '--http-port', '0', ...(opts.args ?? [])],
     { env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const logs: Record<string, unknown>[] = [];

@@ -5,8 +5,7 @@ import { registerTempoRoutes, type TempoRoutesOptions } from './tempo/index.js';
 import { registerNativeRoutes, type NativeRoutesOptions } from './native/index.js';
 import { registerUiRoutes } from './ui/index.js';
 
-export interface ApiServerOptions extends TempoRoutesOptions, Omit<NativeRoutesOptions, 'store'> {
-  store: NativeRoutesOptions['store'];
+export interface ApiServerOptions extends TempoRoutesOptions, NativeRoutesOptions {
   log: Logger;
 }
 

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import pino, { type Logger } from 'pino';
 import type { Config } from '../config/index.js';
-import { openClickHouseStore, openEmbeddedStore, RetentionScheduler, type Store } from '../store/index.js';
+import { openClickHouseStore, openEmbeddedStore, RetentionScheduler, TenantScope, type SqlStore } from '../store/index.js';
 import { Ingestor } from '../ingest/index.js';
 import { TraceExportHandler, createOtlpHttpServer, OtlpGrpcServer } from '../receivers/index.js';
 import { createApiServer } from '../api/index.js';
@@ -25,13 +25,20 @@ export async function serve(config: Config, log: Logger = createLogger(config)):
     for (const fn of cleanups.reverse()) await fn().catch((e) => log.error({ err: e }, 'cleanup failed'));
   };
   try {
+    const { defaultTenant } = config;
     const opened =
       config.store.kind === 'clickhouse'
-        ? await openClickHouseStore({ url: config.store.url, cluster: config.store.cluster })
-        : await openEmbeddedStore({ dataDir, maxMemoryBytes: config.memoryLimitBytes });
-    const store: Store = opened.store;
+        ? await openClickHouseStore({ url: config.store.url, cluster: config.store.cluster, defaultTenant, scratchDir: path.join(dataDir, 'store-scratch') })
+        : await openEmbeddedStore({ dataDir, maxMemoryBytes: config.memoryLimitBytes, defaultTenant });
+    const store: SqlStore = opened.store;
     cleanups.push(() => store.close());
     log.info({ engine: opened.engine, dataDir, created: opened.created }, 'store opened');
+    // A version-2 store's spans are copied in the background; ingest and queries go on meanwhile.
+    void store.startMigration().then(() => {
+      const m = store.migrationStatus();
+      if (m.state === 'failed') log.error({ migration: m }, 'copying the version-2 store failed; it is tried again at the next start');
+      else if (m.state !== 'none') log.info({ migration: m }, 'version-2 store copied');
+    });
 
     const ingestor = await Ingestor.open({
       walDir: path.join(dataDir, 'wal'),
@@ -44,15 +51,19 @@ export async function serve(config: Config, log: Logger = createLogger(config)):
     ingestor.start();
     cleanups.push(() => ingestor.stop());
 
-    const retention = new RetentionScheduler(store, config.retentionMs, log.child({ component: 'retention' }));
+    const retention = new RetentionScheduler(store, { defaultMs: config.retentionMs, perTenantMs: config.tenantRetentionMs }, log.child({ component: 'retention' }));
     retention.start();
     cleanups.push(async () => retention.stop());
 
     let ready = false;
+    // Until identities exist (docs/security.md), every request reads and writes the default tenant.
+    const defaultScope = TenantScope.of([defaultTenant]);
     const api = await createApiServer({
       log,
-      reader: store,
       store,
+      scopeOf: () => defaultScope,
+      storeStats: () => store.stats(),
+      migrationStatus: () => store.migrationStatus(),
       ingestStats: () => ingestor.getStats(),
       tempoApiVersion: TEMPO_API_VERSION,
       sightlineVersion: SIGHTLINE_VERSION,
@@ -62,8 +73,9 @@ export async function serve(config: Config, log: Logger = createLogger(config)):
       isReady: () => ready,
     });
     const handler = new TraceExportHandler(ingestor, config.retentionMs, config.retentionText);
-    const otlpHttp = await createOtlpHttpServer({ handler, log, maxBodyBytes: config.maxBodyBytes, corsOrigins: config.corsOrigins });
-    const otlpGrpc = new OtlpGrpcServer({ handler, log: log.child({ component: 'otlp-grpc' }), maxBodyBytes: config.maxBodyBytes });
+    const tenantOf = () => defaultTenant;
+    const otlpHttp = await createOtlpHttpServer({ handler, log, maxBodyBytes: config.maxBodyBytes, corsOrigins: config.corsOrigins, tenantOf });
+    const otlpGrpc = new OtlpGrpcServer({ handler, log: log.child({ component: 'otlp-grpc' }), maxBodyBytes: config.maxBodyBytes, tenantOf });
 
     await api.listen({ host: config.listen, port: config.httpPort });
     cleanups.push(() => api.close());

@@ -1,6 +1,6 @@
 import net from 'node:net';
 import { parseArgs } from 'node:util';
-import { parseClickHouseUrl } from '../store/clickhouse/index.js';
+import { parseClickHouseUrl, tenantIdProblem } from '../store/index.js';
 
 /**
  * One typed configuration, from flags, then SIGHTLINE_* environment
@@ -14,6 +14,10 @@ export interface Config {
   httpPort: number;
   retentionMs: number;
   retentionText: string;
+  /** Retention per tenant, where it differs from retentionMs. */
+  tenantRetentionMs: Map<string, number>;
+  /** Everything is stored and read under this tenant while no identity says otherwise. */
+  defaultTenant: string;
   maxBodyBytes: number;
   logLevel: LogLevel;
   /** WAL bytes not yet in the store before ingest answers 429. */
@@ -51,6 +55,8 @@ export const SERVE_FLAGS: readonly FlagSpec[] = [
   { name: 'otlp-http-port', default: '4318', help: 'OTLP/HTTP port' },
   { name: 'http-port', default: '3200', help: 'query API (Tempo-compatible) and UI port' },
   { name: 'retention', default: '7d', help: 'how long spans are kept (e.g. 36h, 7d, 2w)' },
+  { name: 'tenant-retention', default: '', help: 'retention per tenant where it differs, e.g. acme=30d,lab=2d' },
+  { name: 'default-tenant', default: 'single-tenant', help: 'the tenant spans are stored and read under without multi-tenant identities' },
   { name: 'max-body', default: '16MiB', help: 'largest request body, compressed or not' },
   { name: 'log-level', default: 'info', help: `one of ${LOG_LEVELS.join(', ')}` },
   { name: 'backlog-budget', default: '512MiB', help: 'ingested bytes waiting for the store before ingest answers 429' },
@@ -102,6 +108,9 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
 
   const retentionMs = parseDurationValue(retention);
   if (retentionMs < 60 * 60 * 1000) throw new ConfigError(`${retention.source}: retention must be at least 1h`);
+  const defaultTenant = get('default-tenant');
+  const tenantProblem = tenantIdProblem(defaultTenant.value);
+  if (tenantProblem) throw new ConfigError(`${defaultTenant.source}: ${JSON.stringify(defaultTenant.value)} is not a tenant id: ${tenantProblem}`);
 
   return {
     dataDir: data.value,
@@ -111,6 +120,8 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     httpPort: ports[2],
     retentionMs,
     retentionText: retention.value,
+    tenantRetentionMs: parseTenantRetention(get('tenant-retention')),
+    defaultTenant: defaultTenant.value,
     maxBodyBytes: parseSizeValue(get('max-body'), 1024),
     logLevel: logLevel.value as LogLevel,
     backlogBudgetBytes: parseSizeValue(get('backlog-budget'), 1024 * 1024),
@@ -135,6 +146,20 @@ function parseStore(store: { value: string; source: string }, cluster: { value: 
   if (cluster.value && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(cluster.value))
     throw new ConfigError(`${cluster.source}: ${JSON.stringify(cluster.value)} is not a cluster name`);
   return { kind: 'clickhouse', url: value, cluster: cluster.value || undefined };
+}
+
+function parseTenantRetention({ value, source }: { value: string; source: string }): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const item of value.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const eq = item.indexOf('=');
+    const tenant = eq < 0 ? '' : item.slice(0, eq).trim();
+    const problem = tenantIdProblem(tenant);
+    if (problem) throw new ConfigError(`${source}: ${JSON.stringify(item)} is not tenant=duration (${problem})`);
+    const ms = parseDurationValue({ value: item.slice(eq + 1).trim(), source: `${source} for ${tenant}` });
+    if (ms < 60 * 60 * 1000) throw new ConfigError(`${source}: retention for ${tenant} must be at least 1h`);
+    out.set(tenant, ms);
+  }
+  return out;
 }
 
 function parseFlushInterval({ value, source }: { value: string; source: string }): number {

@@ -1,7 +1,7 @@
-import type { PathSpanRow, TimeRange, TraceReader } from '../store/index.js';
+import type { DiagnosisPort, PathSpanRow, TenantScope, TimeRange } from '../store/index.js';
 import type { Query } from '../query/traceql/index.js';
 import { criticalPath, type PathSpan } from './critical-path.js';
-import { baselineTraces, selectTraces, type TraceGroup } from './selection.js';
+import { baselineTraces, selectTraces, type SelectionStore, type TraceGroup } from './selection.js';
 
 /**
  * The critical path added up over groups of traces: for each (service,
@@ -69,10 +69,10 @@ interface GroupAccumulator {
   ops: Map<string, { service: string; operation: string; perTrace: number[]; spans: number; total: number }>;
 }
 
-export async function aggregateCriticalPath(reader: TraceReader, opts: AggregatePathOptions): Promise<AggregatePathJson> {
-  const selected = await selectTraces(reader, opts.selection, opts.range, opts.maxTraces);
-  const base = await baselineTraces(reader, opts.selection, selected, opts.baseline, opts.range, opts.maxTraces);
-  const [sel, bl] = await Promise.all([accumulate(reader, selected, opts.range), accumulate(reader, base, opts.range)]);
+export async function aggregateCriticalPath(store: SelectionStore & Pick<DiagnosisPort, 'pathSpans'>, scope: TenantScope, opts: AggregatePathOptions): Promise<AggregatePathJson> {
+  const selected = await selectTraces(store, scope, opts.selection, opts.range, opts.maxTraces);
+  const base = await baselineTraces(store, scope, opts.selection, selected, opts.baseline, opts.range, opts.maxTraces);
+  const [sel, bl] = await Promise.all([accumulate(store, scope, selected, opts.range), accumulate(store, scope, base, opts.range)]);
   const selSummary = summary(sel, selected.sampled);
   const blSummary = summary(bl, base.sampled);
   const extra = selSummary.meanDurationNs - blSummary.meanDurationNs;
@@ -88,10 +88,10 @@ export async function aggregateCriticalPath(reader: TraceReader, opts: Aggregate
   return { selection: selSummary, baseline: blSummary, extraLatencyNs: extra, operations: operations.slice(0, opts.limit) };
 }
 
-async function accumulate(reader: TraceReader, group: TraceGroup, range: TimeRange): Promise<GroupAccumulator> {
+async function accumulate(store: Pick<DiagnosisPort, 'pathSpans'>, scope: TenantScope, group: TraceGroup, range: TimeRange): Promise<GroupAccumulator> {
   const acc: GroupAccumulator = { durations: [], ops: new Map() };
   for (let i = 0; i < group.traceIds.length; i += IDS_PER_QUERY) {
-    const { traces } = await reader.pathSpans({ traceIds: group.traceIds.slice(i, i + IDS_PER_QUERY), range });
+    const { traces } = await store.pathSpans(scope, { traceIds: group.traceIds.slice(i, i + IDS_PER_QUERY), range });
     for (const spans of traces.values()) addTrace(acc, spans);
   }
   return acc;

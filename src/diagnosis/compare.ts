@@ -1,6 +1,6 @@
-import { NUMERIC_LEVELS, type TimeRange, type TraceAttributeStats, type TraceReader } from '../store/index.js';
+import { NUMERIC_LEVELS, type DiagnosisPort, type TenantScope, type TimeRange, type TraceAttributeStats } from '../store/index.js';
 import type { Query } from '../query/traceql/index.js';
-import { baselineTraces, selectTraces, type TraceGroup } from './selection.js';
+import { baselineTraces, selectTraces, type SelectionStore, type TraceGroup } from './selection.js';
 
 /**
  * Attribute comparison (BubbleUp, for traces): which attribute values are
@@ -124,10 +124,10 @@ export function ksScore(ks: number, n: number, m: number): number {
   return Math.max(0, ks - 1.36 * Math.sqrt((n + m) / (n * m)));
 }
 
-export async function compareGroups(reader: TraceReader, opts: CompareOptions): Promise<CompareJson> {
-  const selected = await selectTraces(reader, opts.selection, opts.range, opts.maxTraces);
-  const base = await baselineTraces(reader, opts.selection, selected, opts.baseline, opts.range, opts.maxTraces);
-  const stats = (g: TraceGroup) => reader.traceAttributes({ traceIds: g.traceIds, range: opts.range, valuesPerKey: opts.valuesPerKey ?? 50 });
+export async function compareGroups(store: SelectionStore & Pick<DiagnosisPort, 'traceAttributes'>, scope: TenantScope, opts: CompareOptions): Promise<CompareJson> {
+  const selected = await selectTraces(store, scope, opts.selection, opts.range, opts.maxTraces);
+  const base = await baselineTraces(store, scope, opts.selection, selected, opts.baseline, opts.range, opts.maxTraces);
+  const stats = (g: TraceGroup) => store.traceAttributes(scope, { traceIds: g.traceIds, range: opts.range, valuesPerKey: opts.valuesPerKey ?? 50 });
   const [sel, bl] = await Promise.all([stats(selected), stats(base)]);
   return {
     attributes: attributeDiffs(sel, bl).slice(0, opts.limit),

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { analyseLoad } from './load.js';
-import { idBound } from '../store/diagnosis-sql.js';
 
 const span = (start: number, duration: number, children: [number, number][] = []) => ({ start, duration, children });
 
@@ -25,13 +24,5 @@ describe('load analysis', () => {
 
   it('answers empty for no spans', () => {
     assert.deepEqual(analyseLoad([], false, 10).buckets, []);
-  });
-});
-
-describe('sampling bound', () => {
-  it('puts the given fraction of the id space below it', () => {
-    assert.equal(idBound(0.5).toString('hex'), '80000000000000000000000000000000');
-    assert.equal(idBound(0.25).toString('hex'), '40000000000000000000000000000000');
-    assert.equal(idBound(1).toString('hex'), 'ffffffffffffffff0000000000000000');
   });
 });

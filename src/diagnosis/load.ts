@@ -1,4 +1,4 @@
-import type { LoadSpanRow, TimeRange, TraceReader } from '../store/index.js';
+import type { DiagnosisPort, LoadSpanRow, TenantScope, TimeRange } from '../store/index.js';
 import type { Query } from '../query/traceql/index.js';
 import { UnsupportedError } from '../errors.js';
 import { loneFilter } from './selection.js';
@@ -53,10 +53,10 @@ export interface LoadJson {
   trend: { latencyNsPerRequest: number; waitNsPerRequest: number; waitCorrelation: number };
 }
 
-export async function loadCorrelation(reader: TraceReader, opts: LoadOptions): Promise<LoadJson> {
-  const where = loneFilter(opts.query, opts.range);
+export async function loadCorrelation(store: Pick<DiagnosisPort, 'loadSpans'>, scope: TenantScope, opts: LoadOptions): Promise<LoadJson> {
+  const where = loneFilter(opts.query);
   if (!where) throw new UnsupportedError('load takes a query that is one spanset filter, such as { resource.service.name = "api" && name = "GET /slots" }');
-  const rows = await reader.loadSpans({ range: opts.range, where, limit: opts.limit + 1 });
+  const rows = await store.loadSpans(scope, { range: opts.range, where, limit: opts.limit + 1 });
   const sampled = rows.length > opts.limit;
   // The most recent `limit`: a contiguous stretch of time, where concurrency is known.
   rows.sort((a, b) => b.start - a.start);

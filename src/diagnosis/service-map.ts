@@ -1,5 +1,4 @@
-import { sql, type Sql } from '../query/sql/index.js';
-import type { TimeRange, TraceReader } from '../store/index.js';
+import type { Aggregate, Condition, DiagnosisPort, Field, MetricsPort, TenantScope, TimeRange } from '../store/index.js';
 
 /**
  * The service map and RED series, computed from the raw spans (no
@@ -46,8 +45,8 @@ export interface ServiceMapJson {
 const seconds = (range: TimeRange) => Number(range.endNs - range.startNs) / 1e9;
 
 /** `maxSpans`: read a sample of about that many spans when the range holds more (0: read all). */
-export async function serviceMap(reader: TraceReader, range: TimeRange, maxSpans = 0): Promise<ServiceMapJson> {
-  const graph = await reader.serviceGraph(range, maxSpans);
+export async function serviceMap(store: Pick<DiagnosisPort, 'serviceGraph'>, scope: TenantScope, range: TimeRange, maxSpans = 0): Promise<ServiceMapJson> {
+  const graph = await store.serviceGraph(scope, range, maxSpans);
   const span = seconds(range);
   const scaled = (n: number) => Math.round(n / graph.fraction);
   const names = new Set<string>();
@@ -112,18 +111,40 @@ export interface RedJson {
   points: RedPoint[];
 }
 
-const ENTRY = sql`(kind IN (2, 5) OR parent_span_id = ${Buffer.alloc(8)})`;
+const KIND: Field = { kind: 'intrinsic', name: 'kind' };
+const DURATION: Field = { kind: 'intrinsic', name: 'duration' };
+const SERVICE: Field = { kind: 'attribute', scope: 'resource', name: 'service.name' };
+const NAME: Field = { kind: 'intrinsic', name: 'name' };
+/** A service's entry spans: server and consumer spans, and roots. */
+const ENTRY: Condition = {
+  op: 'or',
+  terms: [
+    { op: 'compare', field: KIND, cmp: '=', value: { type: 'kind', value: 'server' } },
+    { op: 'compare', field: KIND, cmp: '=', value: { type: 'kind', value: 'consumer' } },
+    { op: 'not', term: { op: 'exists', field: { kind: 'intrinsic', name: 'parentId' } } },
+  ],
+};
 /** count, errors, p50, p95, p99: exact quantiles of the bucket's spans. */
-const RED_VALUES: Sql[] = [sql`count()`, sql`countIf(status_code = 2)`, sql`quantileExact(0.5)(duration_ns)`, sql`quantileExact(0.95)(duration_ns)`, sql`quantileExact(0.99)(duration_ns)`];
+const RED_VALUES: Aggregate[] = [
+  { fn: 'count' },
+  { fn: 'countWhere', where: { op: 'compare', field: { kind: 'intrinsic', name: 'status' }, cmp: '=', value: { type: 'status', value: 'error' } } },
+  { fn: 'quantile', q: 0.5, of: DURATION },
+  { fn: 'quantile', q: 0.95, of: DURATION },
+  { fn: 'quantile', q: 0.99, of: DURATION },
+];
+const isService = (service: string): Condition => ({ op: 'compare', field: SERVICE, cmp: '=', value: { type: 'string', value: service } });
 
 /**
  * Rate, errors and duration of a service's requests (its entry spans), or
  * of one of its operations (spans of that name, any kind), per step.
  * `range` must be whole steps (the caller aligns it).
  */
-export async function redSeries(reader: TraceReader, req: { service: string; operation?: string; range: TimeRange; stepNs: bigint }): Promise<RedJson> {
-  const where = req.operation !== undefined ? sql`service_name = ${req.service} AND name = ${req.operation}` : sql`service_name = ${req.service} AND ${ENTRY}`;
-  const rows = await reader.metricsSeries({ range: req.range, stepNs: req.stepNs, where, by: [], values: RED_VALUES, source: 'spans' });
+export async function redSeries(store: Pick<MetricsPort, 'metricsSeries'>, scope: TenantScope, req: { service: string; operation?: string; range: TimeRange; stepNs: bigint }): Promise<RedJson> {
+  const where: Condition = {
+    op: 'and',
+    terms: [isService(req.service), req.operation !== undefined ? { op: 'compare', field: NAME, cmp: '=', value: { type: 'string', value: req.operation } } : ENTRY],
+  };
+  const { rows } = await store.metricsSeries(scope, { range: req.range, stepNs: req.stepNs, where, by: [], aggregates: RED_VALUES });
   const byBucket = new Map(rows.map((r) => [r.bucket, r.values]));
   const buckets = Number((req.range.endNs - req.range.startNs + req.stepNs - 1n) / req.stepNs);
   const stepSeconds = Number(req.stepNs) / 1e9;
@@ -167,23 +188,29 @@ export interface OperationJson {
   p99: number;
 }
 
-const KINDS = ['unspecified', 'internal', 'server', 'client', 'producer', 'consumer'];
-
 /** A service's operations (span name and kind) over the range, most frequent first. */
-export async function serviceOperations(reader: TraceReader, service: string, range: TimeRange, limit: number): Promise<{ service: string; operations: OperationJson[] }> {
-  const rows = await reader.metricsSeries({
+export async function serviceOperations(
+  store: Pick<MetricsPort, 'metricsSeries'>,
+  scope: TenantScope,
+  service: string,
+  range: TimeRange,
+  limit: number,
+): Promise<{ service: string; operations: OperationJson[] }> {
+  const { rows } = await store.metricsSeries(scope, {
     range,
     stepNs: range.endNs - range.startNs,
-    where: sql`service_name = ${service}`,
-    by: [sql`name`, sql`kind`],
-    values: [...RED_VALUES, sql`sum(duration_ns)`],
-    source: 'spans',
+    where: isService(service),
+    by: [
+      { kind: 'field', field: NAME },
+      { kind: 'field', field: KIND },
+    ],
+    aggregates: [...RED_VALUES, { fn: 'sum', of: DURATION }],
   });
   const span = seconds(range);
   const operations = rows
     .map(({ by: [name, kind], values: [count, errors, p50, p95, p99, total] }) => ({
       name,
-      kind: KINDS[Number(kind)] ?? kind,
+      kind,
       count,
       rate: count / span,
       errors,

@@ -1,1 +1,2 @@
 export { Ingestor, OverloadedError, UnavailableError, type IngestorOptions, type IngestStats } from './ingestor.js';
+export type { SegmentStore, WriteOutcome } from './store-port.js';

@@ -2,13 +2,12 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { SightlineError } from '../errors.js';
-import type { SpanWriter } from '../store/index.js';
-import { EngineError } from '../store/index.js';
+import type { SegmentStore, WriteOutcome } from './store-port.js';
 import { Wal, WalBrokenError, type Segment } from './wal.js';
 
 export interface IngestorOptions {
   walDir: string;
-  store: SpanWriter;
+  store: SegmentStore;
   log: Logger;
   /**
    * Bytes the WAL may hold that the store has not taken yet. Past it,
@@ -238,30 +237,35 @@ export class Ingestor {
     let delay = 100;
     for (let attempt = 1; ; attempt++) {
       const started = Date.now();
+      // After a failed attempt the insert may have landed anyway (a lost
+      // reply, a timeout): retry as a replay, which skips stored rows.
+      let result: WriteOutcome;
       try {
-        if (kind === 'resources') await this.opts.store.writeResources(seg.path);
-        else {
-          // After a failed attempt the insert may have landed anyway (a lost
-          // reply, a timeout): retry as a replay, which skips stored rows.
-          await this.opts.store.writeSegment(seg.path, { replay: kind === 'replay' || attempt > 1 });
-          this.lastInsertAt = Date.now();
-          this.stats.storeInserts++;
-          this.stats.storedSpans += seg.rows;
-        }
-        log.debug({ segment: seg.seq, kind, rows: seg.rows, bytes: seg.bytes, ms: Date.now() - started }, 'segment stored');
-        await wal.remove(seg);
-        return true;
-      } catch (e) {
-        this.stats.storeErrors++;
-        if (e instanceof EngineError && e.badInput) {
-          await this.quarantine(seg, wal, kind, e);
+        result =
+          kind === 'resources' ? await this.opts.store.writeResources(seg.path) : await this.opts.store.writeSpans(seg.path, { replay: kind === 'replay' || attempt > 1 });
+        if (result.ok) {
+          if (kind !== 'resources') {
+            this.lastInsertAt = Date.now();
+            this.stats.storeInserts++;
+            this.stats.storedSpans += seg.rows;
+          }
+          log.debug({ segment: seg.seq, kind, rows: seg.rows, bytes: seg.bytes, ms: Date.now() - started }, 'segment stored');
+          await wal.remove(seg);
           return true;
         }
-        log.warn({ err: e, segment: seg.seq, kind, attempt }, 'store insert failed; retrying');
-        if (this.stopping && attempt >= 3) return false;
-        await this.sleep(delay);
-        delay = Math.min(delay * 2, 5000);
+      } catch (e) {
+        // Anything unexpected (removing the segment failed, say) is worth another try.
+        result = { ok: false, retryable: true, error: e instanceof Error ? e : new Error(String(e)) };
       }
+      this.stats.storeErrors++;
+      if (!result.retryable) {
+        await this.quarantine(seg, wal, kind, result.error);
+        return true;
+      }
+      log.warn({ err: result.error, segment: seg.seq, kind, attempt }, 'store insert failed; retrying');
+      if (this.stopping && attempt >= 3) return false;
+      await this.sleep(delay);
+      delay = Math.min(delay * 2, 5000);
     }
   }
 

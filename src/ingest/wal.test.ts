@@ -34,6 +34,7 @@ function block(n: number): { data: Buffer; rows: number } {
     minStartNs: 0,
     retentionText: '',
   });
+  b.fillTenant('t');
   const nb = b.toNative();
   return { data: Buffer.concat(nb.chunks), rows: nb.rows };
 }

@@ -1,6 +1,7 @@
 import { RESOURCE_COLUMNS, SPAN_COLUMNS, type ColumnSpec, type WireType } from './span-batch.js';
 import type { AnyValueJson, KeyValueJson } from './any-value.js';
 import type { SpanRecord } from './span-record.js';
+import { decodeExtras } from './span-extras.js';
 
 /**
  * Reads ClickHouse RowBinary output for columns of our own wire types.
@@ -91,7 +92,7 @@ export class RowBinaryReader {
 
   row(specs: readonly ColumnSpec[]): unknown[] {
     const out = new Array<unknown>(specs.length);
-    for (let i = 0; i < specs.length; i++) out[i] = this.value(specs[i].type);
+    for (let i = 0; i < specs.length; i++) out[i] = specs[i].binary ? this.fixed(this.varint()) : this.value(specs[i].type);
     return out;
   }
 }
@@ -118,7 +119,7 @@ function keyValueList(json: string): KeyValueJson[] {
   return json === '' ? [] : (JSON.parse(json) as KeyValueJson[]);
 }
 
-/** Reads RowBinary rows of all SPAN_COLUMNS, in order, into span records. */
+/** Reads RowBinary rows of all SPAN_COLUMNS, in order, into span records (resource and scope still to be filled in). */
 export function readSpanRecords(buf: Buffer): SpanRecord[] {
   const r = new RowBinaryReader(buf);
   const out: SpanRecord[] = [];
@@ -128,18 +129,15 @@ export function readSpanRecords(buf: Buffer): SpanRecord[] {
     const eventTimes = get<bigint[]>('event_time_ns');
     const eventNames = get<string[]>('event_name');
     const eventAttrs = get<string[]>('event_attrs');
-    const eventDropped = get<number[]>('event_dropped');
     const linkTrace = get<Buffer[]>('link_trace_id');
     const linkSpan = get<Buffer[]>('link_span_id');
-    const linkState = get<string[]>('link_trace_state');
     const linkAttrs = get<string[]>('link_attrs');
-    const linkDropped = get<number[]>('link_dropped');
-    const linkFlags = get<number[]>('link_flags');
+    const extras = decodeExtras(get<Buffer>('extras'), eventTimes.length, linkTrace.length);
     out.push({
       traceId: get('trace_id'),
       spanId: get('span_id'),
       parentSpanId: get('parent_span_id'),
-      traceState: get('trace_state'),
+      traceState: extras.traceState,
       flags: get('flags'),
       name: get('name'),
       kind: get('kind'),
@@ -150,43 +148,37 @@ export function readSpanRecords(buf: Buffer): SpanRecord[] {
       serviceName: get('service_name'),
       resourceId: get('resource_id'),
       attributes: attributes(row, 'attr'),
-      droppedAttributes: get('dropped_attributes'),
-      droppedEvents: get('dropped_events'),
-      droppedLinks: get('dropped_links'),
+      droppedAttributes: extras.droppedAttributes,
+      droppedEvents: extras.droppedEvents,
+      droppedLinks: extras.droppedLinks,
       // Filled in from the resources table by the caller.
       resource: { attributes: [], dropped: 0, schemaUrl: '' },
-      scope: {
-        name: get('scope_name'),
-        version: get('scope_version'),
-        attributes: keyValueList(get('scope_attrs')),
-        dropped: get('scope_dropped'),
-        schemaUrl: get('scope_schema_url'),
-      },
+      scope: { name: '', version: '', attributes: [], dropped: 0, schemaUrl: '' },
       events: eventTimes.map((t, i) => ({
         timeNs: t,
         name: eventNames[i],
         attributes: keyValueList(eventAttrs[i]),
-        dropped: eventDropped[i],
+        dropped: extras.eventDropped[i],
       })),
       links: linkTrace.map((t, i) => ({
         traceId: t,
         spanId: linkSpan[i],
-        traceState: linkState[i],
+        traceState: extras.linkTraceState[i],
         attributes: keyValueList(linkAttrs[i]),
-        dropped: linkDropped[i],
-        flags: linkFlags[i],
+        dropped: extras.linkDropped[i],
+        flags: extras.linkFlags[i],
       })),
     });
   }
   return out;
 }
 
+/** A (resource, scope) row. */
 export interface ResourceRecord {
   resourceId: Buffer;
   serviceName: string;
-  attributes: KeyValueJson[];
-  dropped: number;
-  schemaUrl: string;
+  resource: SpanRecord['resource'];
+  scope: SpanRecord['scope'];
 }
 
 /** Reads RowBinary rows of all RESOURCE_COLUMNS, in order. */
@@ -195,12 +187,18 @@ export function readResourceRecords(buf: Buffer): ResourceRecord[] {
   const out: ResourceRecord[] = [];
   while (!r.done) {
     const row = r.row(RESOURCE_COLUMNS);
+    const get = <T>(name: string) => row[RES_COL[name]] as T;
     out.push({
-      resourceId: row[RES_COL.resource_id] as Buffer,
-      serviceName: row[RES_COL.service_name] as string,
-      attributes: attributes(row, 'res', RES_COL),
-      dropped: row[RES_COL.res_dropped] as number,
-      schemaUrl: row[RES_COL.res_schema_url] as string,
+      resourceId: get('resource_id'),
+      serviceName: get('service_name'),
+      resource: { attributes: attributes(row, 'res', RES_COL), dropped: get('res_dropped'), schemaUrl: get('res_schema_url') },
+      scope: {
+        name: get('scope_name'),
+        version: get('scope_version'),
+        attributes: keyValueList(get('scope_attrs')),
+        dropped: get('scope_dropped'),
+        schemaUrl: get('scope_schema_url'),
+      },
     });
   }
   return out;

@@ -30,6 +30,8 @@ export interface ColumnSpec {
   readonly type: WireType;
   /** Few distinct values: the store may dictionary-encode it. */
   readonly lowCardinality?: boolean;
+  /** A String column of arbitrary bytes, not text: readers return its raw bytes. */
+  readonly binary?: boolean;
 }
 
 /** A scalar column: fixed-width values or length-prefixed strings. */
@@ -97,8 +99,8 @@ export class AttributeColumns {
   }
 }
 
-const scalar = (name: string, type: WireType, lowCardinality = false) =>
-  new ScalarColumn({ name, type, lowCardinality });
+const scalar = (name: string, type: WireType, lowCardinality = false, binary = false) =>
+  new ScalarColumn({ name, type, lowCardinality, binary });
 
 /**
  * Builds one ClickHouse Native block, column by column. Subclasses declare
@@ -160,6 +162,7 @@ export abstract class BlockBuilder {
    * builder's memory: write them out before reusing the builder.
    */
   toNative(): NativeBlock {
+    this.checkComplete();
     const head = new ByteWriter(4096);
     const chunks: Buffer[] = [];
     let bytes = 0;
@@ -210,6 +213,9 @@ export abstract class BlockBuilder {
     this.rows = 0;
   }
 
+  /** Throws when a column the decoders leave to the caller was not filled (a block that the engine would refuse). */
+  protected checkComplete(): void {}
+
   /** Column specs in Native order. */
   specs(): ColumnSpec[] {
     const out: ColumnSpec[] = [];
@@ -222,14 +228,17 @@ export abstract class BlockBuilder {
 }
 
 /**
- * Span rows. Resource attributes are not repeated per span: a span carries
- * its resource's id, and the resource's row goes to {@link ResourceBatchBuilder}.
+ * Span rows (schema v3). Resource attributes and the instrumentation scope
+ * are not repeated per span: a span carries the id of its (resource, scope)
+ * row, which goes to {@link ResourceBatchBuilder}. The tenant comes first,
+ * as in the store's sort key; the receiver stamps it on every row of a
+ * request ({@link fillTenant}).
  */
 export class SpanBatchBuilder extends BlockBuilder {
+  readonly tenant = scalar('tenant', 'String', true);
   readonly traceId = scalar('trace_id', 'FixedString(16)');
   readonly spanId = scalar('span_id', 'FixedString(8)');
   readonly parentSpanId = scalar('parent_span_id', 'FixedString(8)');
-  readonly traceState = scalar('trace_state', 'String');
   readonly flags = scalar('flags', 'UInt32');
   readonly name = scalar('name', 'String', true);
   readonly kind = scalar('kind', 'UInt8');
@@ -239,32 +248,21 @@ export class SpanBatchBuilder extends BlockBuilder {
   readonly statusMessage = scalar('status_message', 'String');
   /** Copied out of the resource's `service.name` so the store can sort by it. */
   readonly serviceName = scalar('service_name', 'String', true);
-  /** See {@link resourceId}. */
+  /** The id of the span's (resource, scope) row. */
   readonly resourceId = scalar('resource_id', 'FixedString(8)');
-  readonly droppedAttributes = scalar('dropped_attributes', 'UInt32');
-  readonly droppedEvents = scalar('dropped_events', 'UInt32');
-  readonly droppedLinks = scalar('dropped_links', 'UInt32');
   readonly attrs = new AttributeColumns('attr');
-  readonly scopeName = scalar('scope_name', 'String', true);
-  readonly scopeVersion = scalar('scope_version', 'String', true);
-  /** Scope attributes as a canonical OTLP JSON KeyValue list ('' when none). */
-  readonly scopeAttrs = scalar('scope_attrs', 'String', true);
-  readonly scopeDropped = scalar('scope_dropped', 'UInt32');
-  readonly scopeSchemaUrl = scalar('scope_schema_url', 'String', true);
   readonly events = new ArrayGroup([
     { name: 'event_time_ns', type: 'Array(UInt64)' },
     { name: 'event_name', type: 'Array(String)', lowCardinality: true },
     { name: 'event_attrs', type: 'Array(String)' },
-    { name: 'event_dropped', type: 'Array(UInt32)' },
   ]);
   readonly links = new ArrayGroup([
     { name: 'link_trace_id', type: 'Array(FixedString(16))' },
     { name: 'link_span_id', type: 'Array(FixedString(8))' },
-    { name: 'link_trace_state', type: 'Array(String)' },
     { name: 'link_attrs', type: 'Array(String)' },
-    { name: 'link_dropped', type: 'Array(UInt32)' },
-    { name: 'link_flags', type: 'Array(UInt32)' },
   ]);
+  /** The rarely set fields, packed (see span-extras.ts). */
+  readonly extras = scalar('extras', 'String', false, true);
 
   constructor() {
     super();
@@ -273,22 +271,34 @@ export class SpanBatchBuilder extends BlockBuilder {
 
   protected layout(): (ScalarColumn | ArrayGroup)[] {
     return [
-      this.traceId, this.spanId, this.parentSpanId, this.traceState, this.flags, this.name,
+      this.tenant, this.traceId, this.spanId, this.parentSpanId, this.flags, this.name,
       this.kind, this.startNs, this.durationNs, this.statusCode, this.statusMessage,
-      this.serviceName, this.resourceId, this.droppedAttributes, this.droppedEvents, this.droppedLinks,
-      ...this.attrs.groups(),
-      this.scopeName, this.scopeVersion, this.scopeAttrs, this.scopeDropped, this.scopeSchemaUrl,
-      this.events, this.links,
+      this.serviceName, this.resourceId, ...this.attrs.groups(), this.events, this.links, this.extras,
     ];
+  }
+
+  /**
+   * Writes the tenant column for every row written so far. Decoders leave
+   * it empty; the receiver knows the tenant of the whole request and fills
+   * it once decoding is done.
+   */
+  fillTenant(tenant: string): void {
+    fillConstant(this.tenant, this.rows, tenant);
+  }
+
+  protected override checkComplete(): void {
+    if (this.rows > 0 && this.tenant.data.len === 0) throw new Error('span rows without a tenant: call fillTenant() first');
   }
 }
 
 /**
- * Resource rows: one per distinct resource (by id), written the first time
- * a resource is seen on a given day. Spans refer to them by resource_id.
+ * Resource rows: one per distinct (tenant, resource, instrumentation scope),
+ * written the first time it is seen on a given day. Spans refer to them by
+ * resource_id, a hash of the resource and scope.
  */
 export class ResourceBatchBuilder extends BlockBuilder {
-  /** 8 bytes of a hash of everything below but seen_ns. */
+  readonly tenant = scalar('tenant', 'String', true);
+  /** 8 bytes of a hash of the resource and scope (everything below but seen_ns). */
   readonly resourceId = scalar('resource_id', 'FixedString(8)');
   /** When this row was written (Unix ns); partitions and expires it. */
   readonly seenNs = scalar('seen_ns', 'UInt64');
@@ -296,15 +306,44 @@ export class ResourceBatchBuilder extends BlockBuilder {
   readonly attrs = new AttributeColumns('res');
   readonly dropped = scalar('res_dropped', 'UInt32');
   readonly schemaUrl = scalar('res_schema_url', 'String', true);
+  readonly scopeName = scalar('scope_name', 'String', true);
+  readonly scopeVersion = scalar('scope_version', 'String', true);
+  /** Scope attributes as a canonical OTLP JSON KeyValue list ('' when none). */
+  readonly scopeAttrs = scalar('scope_attrs', 'String');
+  readonly scopeDropped = scalar('scope_dropped', 'UInt32');
+  readonly scopeSchemaUrl = scalar('scope_schema_url', 'String', true);
 
   constructor() {
     super();
     this.init();
   }
 
-  protected layout(): (ScalarColumn | ArrayGroup)[] {
-    return [this.resourceId, this.seenNs, this.serviceName, ...this.attrs.groups(), this.dropped, this.schemaUrl];
+  /** See SpanBatchBuilder.fillTenant. */
+  fillTenant(tenant: string): void {
+    fillConstant(this.tenant, this.rows, tenant);
   }
+
+  protected override checkComplete(): void {
+    if (this.rows > 0 && this.tenant.data.len === 0) throw new Error('resource rows without a tenant: call fillTenant() first');
+  }
+
+  protected layout(): (ScalarColumn | ArrayGroup)[] {
+    return [
+      this.tenant, this.resourceId, this.seenNs, this.serviceName, ...this.attrs.groups(), this.dropped, this.schemaUrl,
+      this.scopeName, this.scopeVersion, this.scopeAttrs, this.scopeDropped, this.scopeSchemaUrl,
+    ];
+  }
+}
+
+/** Sets a String column to `value` for each of `rows` rows. */
+function fillConstant(column: ScalarColumn, rows: number, value: string): void {
+  const w = column.data;
+  w.len = 0;
+  w.string(value);
+  const one = Buffer.from(w.view());
+  w.len = 0;
+  w.ensure(one.length * rows);
+  for (let i = 0; i < rows; i++) w.bytes(one, 0, one.length);
 }
 
 /** One encoded Native block. */

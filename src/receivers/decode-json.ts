@@ -11,6 +11,7 @@ import {
 } from '../model/any-value.js';
 import { DecodeOutcome, MalformedRequestError, type DecodeOptions } from './decode-result.js';
 import { ResourceTemplate, ScopeTemplate, writeSpanContext, type ResourceRows } from './row-templates.js';
+import { ExtrasWriter } from '../model/span-extras.js';
 
 /**
  * Decodes an OTLP/JSON ExportTraceServiceRequest into span batch columns.
@@ -22,6 +23,7 @@ import { ResourceTemplate, ScopeTemplate, writeSpanContext, type ResourceRows } 
 export class JsonSpanDecoder {
   private readonly resource = new ResourceTemplate();
   private readonly scope = new ScopeTemplate();
+  private readonly extras = new ExtrasWriter();
 
   decode(body: Buffer, out: SpanBatchBuilder, resources: ResourceRows, opts: DecodeOptions): DecodeOutcome {
     if (!isUtf8(body)) throw new MalformedRequestError('request body is not valid UTF-8');
@@ -57,7 +59,6 @@ export class JsonSpanDecoder {
     }
     writeString(res.schemaUrl, str(field(rs, 'schemaUrl', 'schema_url'), 'schemaUrl'));
     res.finish();
-    resources.add(res);
     for (const ss of arr(field(rs, 'scopeSpans', 'scope_spans'), 'scopeSpans')) {
       const scopeSpans = obj(ss, 'scopeSpans[]');
       const scope = this.scope;
@@ -71,7 +72,8 @@ export class JsonSpanDecoder {
         scope.dropped = u32(field(s, 'droppedAttributesCount', 'dropped_attributes_count'), 'scope.droppedAttributesCount');
       }
       writeString(scope.schemaUrl, str(field(scopeSpans, 'schemaUrl', 'schema_url'), 'schemaUrl'));
-      scope.finish();
+      scope.finish(res);
+      resources.add(res, scope);
       for (const sp of arr(scopeSpans.spans, 'spans')) this.span(obj(sp, 'span'), out, outcome, opts);
     }
   }
@@ -104,12 +106,15 @@ export class JsonSpanDecoder {
     }
 
     out.mark();
+    const extras = this.extras;
+    extras.reset();
     try {
       writeHex(out.traceId.data, traceId);
       writeHex(out.spanId.data, spanId);
       if (parentId === '' || /^0+$/.test(parentId)) out.parentSpanId.data.zeros(8);
       else writeHex(out.parentSpanId.data, parentId);
-      out.traceState.data.string(str(field(s, 'traceState', 'trace_state'), 'traceState'));
+      const traceState = Buffer.from(str(field(s, 'traceState', 'trace_state'), 'traceState'), 'utf8');
+      extras.setTraceState(traceState, 0, traceState.length);
       out.flags.data.u32(u32(s.flags, 'flags'));
       out.name.data.string(str(s.name, 'name'));
       out.kind.data.u8(kind);
@@ -118,9 +123,11 @@ export class JsonSpanDecoder {
       out.statusCode.data.u8(statusCode);
       out.statusMessage.data.string(str(statusObj.message, 'status.message'));
       for (const kv of arr(s.attributes, 'attributes')) writeAttribute(out.attrs, obj(kv, 'attribute'), null);
-      out.droppedAttributes.data.u32(u32(field(s, 'droppedAttributesCount', 'dropped_attributes_count'), 'droppedAttributesCount'));
-      out.droppedEvents.data.u32(u32(field(s, 'droppedEventsCount', 'dropped_events_count'), 'droppedEventsCount'));
-      out.droppedLinks.data.u32(u32(field(s, 'droppedLinksCount', 'dropped_links_count'), 'droppedLinksCount'));
+      extras.setDropped(
+        u32(field(s, 'droppedAttributesCount', 'dropped_attributes_count'), 'droppedAttributesCount'),
+        u32(field(s, 'droppedEventsCount', 'dropped_events_count'), 'droppedEventsCount'),
+        u32(field(s, 'droppedLinksCount', 'dropped_links_count'), 'droppedLinksCount'),
+      );
       const events = out.events;
       for (const ev of arr(s.events, 'events')) {
         const e = obj(ev, 'event');
@@ -129,7 +136,7 @@ export class JsonSpanDecoder {
         events.data(0).u64big(t);
         events.data(1).string(str(e.name, 'event.name'));
         events.data(2).string(canonicalKeyValueList(e.attributes));
-        events.data(3).u32(u32(field(e, 'droppedAttributesCount', 'dropped_attributes_count'), 'event.droppedAttributesCount'));
+        extras.addEvent(u32(field(e, 'droppedAttributesCount', 'dropped_attributes_count'), 'event.droppedAttributesCount'));
         events.count++;
       }
       const lg = out.links;
@@ -140,10 +147,9 @@ export class JsonSpanDecoder {
         else writeHex(lg.data(0), tid);
         if (sid === '') lg.data(1).zeros(8);
         else writeHex(lg.data(1), sid);
-        lg.data(2).string(str(field(l, 'traceState', 'trace_state'), 'link.traceState'));
-        lg.data(3).string(canonicalKeyValueList(l.attributes));
-        lg.data(4).u32(u32(field(l, 'droppedAttributesCount', 'dropped_attributes_count'), 'link.droppedAttributesCount'));
-        lg.data(5).u32(u32(l.flags, 'link.flags'));
+        lg.data(2).string(canonicalKeyValueList(l.attributes));
+        const state = Buffer.from(str(field(l, 'traceState', 'trace_state'), 'link.traceState'), 'utf8');
+        extras.addLink(state, 0, state.length, u32(field(l, 'droppedAttributesCount', 'dropped_attributes_count'), 'link.droppedAttributesCount'), u32(l.flags, 'link.flags'));
         lg.count++;
       }
     } catch (e) {
@@ -151,6 +157,7 @@ export class JsonSpanDecoder {
       throw e;
     }
     writeSpanContext(out, this.resource, this.scope);
+    extras.writeTo(out.extras.data);
     out.endRow();
     outcome.accepted++;
   }

@@ -2,6 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import type { ByteWriter } from '../model/byte-writer.js';
 import type { ArrayGroup, AttributeColumns, SpanBatchBuilder } from '../model/span-batch.js';
 import { ResourceTemplate, ScopeTemplate, writeSpanContext, type ResourceRows } from './row-templates.js';
+import { ExtrasWriter } from '../model/span-extras.js';
 import { MAX_ANY_VALUE_DEPTH, doubleToJson } from '../model/any-value.js';
 import { DecodeOutcome, MalformedRequestError, type DecodeOptions } from './decode-result.js';
 
@@ -40,6 +41,7 @@ export class ProtobufSpanDecoder {
   private opts!: DecodeOptions;
   private readonly resource = new ResourceTemplate();
   private readonly scope = new ScopeTemplate();
+  private readonly extras = new ExtrasWriter();
 
   /**
    * Appends every valid span of `body` to `out`, and the rows of resources
@@ -93,7 +95,6 @@ export class ProtobufSpanDecoder {
     }
     if (resStart >= 0) this.resourceMessage(resStart, resEnd);
     res.finish();
-    this.resources.add(res);
 
     this.pos = start;
     while (this.pos < end) {
@@ -141,7 +142,8 @@ export class ProtobufSpanDecoder {
       } else this.skip(tag, end);
     }
     if (scopeStart >= 0) this.scopeMessage(scopeStart, scopeEnd);
-    scope.finish();
+    scope.finish(this.resource);
+    this.resources.add(this.resource, scope);
 
     this.pos = start;
     while (this.pos < end) {
@@ -183,6 +185,7 @@ export class ProtobufSpanDecoder {
     const out = this.out;
     const buf = this.buf;
     out.mark();
+    this.extras.reset();
     let traceIdAt = -1;
     let traceIdLen = 0;
     let spanIdAt = -1;
@@ -328,7 +331,6 @@ export class ProtobufSpanDecoder {
     out.spanId.data.bytes(buf, spanIdAt, spanIdAt + 8);
     if (parentLen === 8) out.parentSpanId.data.bytes(buf, parentAt, parentAt + 8);
     else out.parentSpanId.data.zeros(8);
-    writeRaw(out.traceState.data, buf, traceStateAt, traceStateEnd);
     out.flags.data.u32(flags);
     writeRaw(out.name.data, buf, nameAt, nameEnd);
     out.kind.data.u8(kind);
@@ -342,10 +344,11 @@ export class ProtobufSpanDecoder {
     out.durationNs.data.u64(durLo, durHi);
     out.statusCode.data.u8(statusCode);
     writeRaw(out.statusMessage.data, buf, statusAt, statusEnd);
-    out.droppedAttributes.data.u32(droppedAttrs);
-    out.droppedEvents.data.u32(droppedEvents);
-    out.droppedLinks.data.u32(droppedLinks);
     writeSpanContext(out, this.resource, this.scope);
+    // The string's bytes, past its length prefix.
+    if (traceStateAt >= 0) this.extras.setTraceState(buf, stringPayload(buf, traceStateAt, traceStateEnd), traceStateEnd);
+    this.extras.setDropped(droppedAttrs, droppedEvents, droppedLinks);
+    this.extras.writeTo(out.extras.data);
     out.endRow();
     this.outcome.accepted++;
   }
@@ -400,8 +403,8 @@ export class ProtobufSpanDecoder {
     group.data(0).u64(timeLo, timeHi);
     writeRaw(group.data(1), this.buf, nameAt, nameEnd);
     group.data(2).string(attrs ? `[${attrs.join(',')}]` : '');
-    group.data(3).u32(dropped);
     group.count++;
+    this.extras.addEvent(dropped);
   }
 
   /** Appends one link; returns a rejection reason for the span, or ''. */
@@ -453,11 +456,9 @@ export class ProtobufSpanDecoder {
     else group.data(0).zeros(16);
     if (spanLen === 8) group.data(1).bytes(buf, spanAt, spanAt + 8);
     else group.data(1).zeros(8);
-    writeRaw(group.data(2), buf, stateAt, stateEnd);
-    group.data(3).string(attrs ? `[${attrs.join(',')}]` : '');
-    group.data(4).u32(dropped);
-    group.data(5).u32(flags);
+    group.data(2).string(attrs ? `[${attrs.join(',')}]` : '');
     group.count++;
+    this.extras.addLink(buf, stateAt < 0 ? 0 : stringPayload(buf, stateAt, stateEnd), stateAt < 0 ? 0 : stateEnd, dropped, flags);
     return '';
   }
 
@@ -783,6 +784,23 @@ export class ProtobufSpanDecoder {
  * checking its UTF-8 in the same pass: only strings with a byte >= 0x80
  * need the full check.
  */
+/**
+ * Where the bytes of the string at `at` (its length prefix) begin; checks
+ * they are UTF-8, as writeRaw does for what it copies.
+ */
+function stringPayload(buf: Buffer, at: number, end: number): number {
+  let payload = at;
+  while (buf[payload] & 0x80) payload++;
+  payload++;
+  for (let i = payload; i < end; i++) {
+    if (buf[i] & 0x80) {
+      if (!isUtf8(buf.subarray(payload, end))) throw new MalformedRequestError('protobuf: a string field is not valid UTF-8');
+      break;
+    }
+  }
+  return payload;
+}
+
 function writeRaw(w: ByteWriter, buf: Buffer, at: number, end: number): void {
   if (at < 0) {
     w.u8(0);

@@ -77,6 +77,8 @@ function nativeOf(decode: (b: SpanBatchBuilder, r: ResourceRows) => unknown): Bu
   const b = new SpanBatchBuilder();
   const r = new ResourceBatchBuilder();
   decode(b, new ResourceRows(r, () => false, 1n));
+  b.fillTenant('t');
+  r.fillTenant('t');
   return Buffer.concat([b.toBuffer(), r.toBuffer()]);
 }
 
@@ -121,6 +123,8 @@ describe('OTLP decoders', () => {
     assert.equal(outcome.firstError, 'span traceId is all zero');
     const once = new SpanBatchBuilder();
     new JsonSpanDecoder().decode(Buffer.from(JSON.stringify(json)), once, rows(), OPTS);
+    b.fillTenant('t');
+    once.fillTenant('t');
     assert.equal(b.toBuffer().toString('hex'), once.toBuffer().toString('hex'));
   });
 

@@ -8,6 +8,8 @@ export interface OtlpGrpcOptions {
   handler: TraceExportHandler;
   log: Logger;
   maxBodyBytes: number;
+  /** The tenant a call's spans are stored under, from its metadata. */
+  tenantOf: (metadata: Record<string, string | string[] | undefined>) => string;
 }
 
 const identity = (b: Buffer) => b;
@@ -28,6 +30,13 @@ export const TRACE_SERVICE: grpc.ServiceDefinition = {
     responseDeserialize: identity,
   },
 };
+
+/** Call metadata as plain headers (text values only). */
+function metadataOf(m: grpc.Metadata): Record<string, string | string[] | undefined> {
+  const out: Record<string, string | string[] | undefined> = {};
+  for (const [k, v] of Object.entries(m.getMap())) if (typeof v === 'string') out[k] = v;
+  return out;
+}
 
 export class OtlpGrpcServer {
   private readonly server: grpc.Server;
@@ -63,7 +72,7 @@ export class OtlpGrpcServer {
   }
 
   private export(call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>): void {
-    this.opts.handler.export(call.request, 'protobuf').then(
+    this.opts.handler.export(call.request, 'protobuf', this.opts.tenantOf(metadataOf(call.metadata))).then(
       (result) => callback(null, exportResponseProtobuf(result)),
       (e: unknown) => {
         const err = asSightlineError(e);

@@ -16,6 +16,8 @@ export interface OtlpHttpOptions {
   maxBodyBytes: number;
   /** Origins allowed to export from a browser; ['*'] for any. */
   corsOrigins: string[];
+  /** The tenant a request's spans are stored under. */
+  tenantOf: (headers: Record<string, string | string[] | undefined>) => string;
 }
 
 const PROTOBUF_TYPES = ['application/x-protobuf', 'application/protobuf'];
@@ -70,7 +72,7 @@ export async function createOtlpHttpServer(opts: OtlpHttpOptions): Promise<Fasti
     if (req.body === undefined || req.body === null)
       throw new SightlineError('UNSUPPORTED_MEDIA_TYPE', 'missing Content-Type; use application/x-protobuf or application/json');
     const body = await decompress(req.body as Buffer, req.headers['content-encoding'], opts.maxBodyBytes);
-    const result = await opts.handler.export(body, encoding, releases.has(req));
+    const result = await opts.handler.export(body, encoding, opts.tenantOf(req.headers), releases.has(req));
     if (encoding === 'protobuf') return reply.type('application/x-protobuf').send(exportResponseProtobuf(result));
     return reply.type(JSON_TYPE).send(exportResponseJson(result));
   });

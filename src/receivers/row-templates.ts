@@ -4,8 +4,8 @@ import { AttributeColumns, type ResourceBatchBuilder, type SpanBatchBuilder } fr
 
 /**
  * Resource fields, decoded once per ResourceSpans in their column encodings.
- * Spans carry only the resource's id; the resource itself becomes one row
- * of the resources table, written when the id is new.
+ * Spans carry only the id of their (resource, scope) row; the row itself is
+ * written when the id is new (see ScopeTemplate and ResourceRows).
  */
 export class ResourceTemplate {
   readonly attrs = new AttributeColumns('res');
@@ -13,9 +13,8 @@ export class ResourceTemplate {
   /** Length-prefixed `service.name` string value; '' when the resource has none. */
   readonly serviceName = new ByteWriter(64);
   readonly schemaUrl = new ByteWriter(64);
-  /** 8 bytes of MD5 over the encoded resource: equal resources, equal ids. */
-  readonly id = Buffer.alloc(8);
-  idHex = '';
+  /** MD5 over the encoded resource: scopes hash it with their own content. */
+  readonly digest = Buffer.alloc(16);
 
   reset(): void {
     for (const g of this.attrs.groups()) {
@@ -27,7 +26,7 @@ export class ResourceTemplate {
     this.schemaUrl.len = 0;
   }
 
-  /** Fills absent strings with the empty string and computes the id. */
+  /** Fills absent strings with the empty string and computes the digest. */
   finish(): void {
     if (this.serviceName.len === 0) this.serviceName.u8(0);
     if (this.schemaUrl.len === 0) this.schemaUrl.u8(0);
@@ -39,30 +38,14 @@ export class ResourceTemplate {
     });
     counts.writeUInt32LE(this.dropped, 20);
     h.update(counts).update(this.schemaUrl.view());
-    h.digest().copy(this.id, 0, 0, 8);
-    this.idHex = this.id.toString('hex');
-  }
-
-  /** Appends this resource as one row. */
-  writeRow(out: ResourceBatchBuilder, seenNs: bigint): void {
-    out.resourceId.data.bytes(this.id, 0, 8);
-    out.seenNs.data.u64big(seenNs);
-    copyWriter(out.serviceName.data, this.serviceName);
-    const a = out.attrs.groups();
-    const b = this.attrs.groups();
-    for (let g = 0; g < a.length; g++) {
-      const src = b[g];
-      const dst = a[g];
-      for (let c = 0; c < dst.columns.length; c++) copyWriter(dst.columns[c].data, src.columns[c].data);
-      dst.count += src.count;
-    }
-    out.dropped.data.u32(this.dropped);
-    copyWriter(out.schemaUrl.data, this.schemaUrl);
-    out.endRow();
+    h.digest().copy(this.digest);
   }
 }
 
-/** Scope fields, decoded once per ScopeSpans in their column encodings. */
+/**
+ * Scope fields, decoded once per ScopeSpans in their column encodings, and
+ * the id of the (resource, scope) row that the scope's spans point to.
+ */
 export class ScopeTemplate {
   readonly name = new ByteWriter(64);
   readonly version = new ByteWriter(64);
@@ -70,6 +53,9 @@ export class ScopeTemplate {
   readonly attrs = new ByteWriter(64);
   readonly schemaUrl = new ByteWriter(64);
   dropped = 0;
+  /** 8 bytes of MD5 over the resource's digest and this scope: equal pairs, equal ids. */
+  readonly id = Buffer.alloc(8);
+  idHex = '';
 
   reset(): void {
     this.name.len = 0;
@@ -79,28 +65,61 @@ export class ScopeTemplate {
     this.dropped = 0;
   }
 
-  finish(): void {
+  /** Fills absent strings with the empty string and computes the row id; `resource` is finished. */
+  finish(resource: ResourceTemplate): void {
     if (this.name.len === 0) this.name.u8(0);
     if (this.version.len === 0) this.version.u8(0);
     if (this.attrs.len === 0) this.attrs.u8(0);
     if (this.schemaUrl.len === 0) this.schemaUrl.u8(0);
+    const dropped = Buffer.alloc(4);
+    dropped.writeUInt32LE(this.dropped);
+    createHash('md5')
+      .update(resource.digest)
+      .update(this.name.view())
+      .update(this.version.view())
+      .update(this.attrs.view())
+      .update(this.schemaUrl.view())
+      .update(dropped)
+      .digest()
+      .copy(this.id, 0, 0, 8);
+    this.idHex = this.id.toString('hex');
+  }
+
+  /** Appends the (resource, scope) row, without its tenant (see ResourceRows). */
+  writeRow(out: ResourceBatchBuilder, resource: ResourceTemplate, seenNs: bigint): void {
+    out.resourceId.data.bytes(this.id, 0, 8);
+    out.seenNs.data.u64big(seenNs);
+    copyWriter(out.serviceName.data, resource.serviceName);
+    const a = out.attrs.groups();
+    const b = resource.attrs.groups();
+    for (let g = 0; g < a.length; g++) {
+      const src = b[g];
+      const dst = a[g];
+      for (let c = 0; c < dst.columns.length; c++) copyWriter(dst.columns[c].data, src.columns[c].data);
+      dst.count += src.count;
+    }
+    out.dropped.data.u32(resource.dropped);
+    copyWriter(out.schemaUrl.data, resource.schemaUrl);
+    copyWriter(out.scopeName.data, this.name);
+    copyWriter(out.scopeVersion.data, this.version);
+    copyWriter(out.scopeAttrs.data, this.attrs);
+    out.scopeDropped.data.u32(this.dropped);
+    copyWriter(out.scopeSchemaUrl.data, this.schemaUrl);
+    out.endRow();
   }
 }
 
 /** Writes the resource and scope columns of the current span row. */
 export function writeSpanContext(out: SpanBatchBuilder, res: ResourceTemplate, scope: ScopeTemplate): void {
   copyWriter(out.serviceName.data, res.serviceName);
-  out.resourceId.data.bytes(res.id, 0, 8);
-  copyWriter(out.scopeName.data, scope.name);
-  copyWriter(out.scopeVersion.data, scope.version);
-  copyWriter(out.scopeAttrs.data, scope.attrs);
-  out.scopeDropped.data.u32(scope.dropped);
-  copyWriter(out.scopeSchemaUrl.data, scope.schemaUrl);
+  out.resourceId.data.bytes(scope.id, 0, 8);
 }
 
 /**
- * Collects the resources a request introduces. A resource row is written
- * once per request, and only if `known` does not already vouch for it.
+ * Collects the (resource, scope) rows a request introduces. A row is
+ * written once per request, and only if `known` does not already vouch for
+ * it. The tenant column is filled when the request is done
+ * (ResourceBatchBuilder.fillTenant).
  */
 export class ResourceRows {
   readonly emitted = new Set<string>();
@@ -110,10 +129,10 @@ export class ResourceRows {
     private readonly seenNs: bigint,
   ) {}
 
-  add(res: ResourceTemplate): void {
-    if (this.emitted.has(res.idHex) || this.known(res.idHex)) return;
-    this.emitted.add(res.idHex);
-    res.writeRow(this.out, this.seenNs);
+  add(res: ResourceTemplate, scope: ScopeTemplate): void {
+    if (this.emitted.has(scope.idHex) || this.known(scope.idHex)) return;
+    this.emitted.add(scope.idHex);
+    scope.writeRow(this.out, res, this.seenNs);
   }
 }
 

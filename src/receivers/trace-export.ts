@@ -30,9 +30,9 @@ export class TraceExportHandler {
   private readonly builder = new SpanBatchBuilder();
   private readonly resourceBuilder = new ResourceBatchBuilder();
   /**
-   * Resources whose row is durably in the WAL, with the UTC day it was
-   * written: a resource is written again on each new day it is seen, so
-   * retention (by day) never drops a resource its spans still need.
+   * (tenant, resource and scope) rows that are durably in the WAL, with the
+   * UTC day each was written: a row is written again on each new day it is
+   * seen, so retention (by day) never drops a row its spans still need.
    */
   private readonly knownResources = new Map<string, number>();
 
@@ -51,10 +51,12 @@ export class TraceExportHandler {
   }
 
   /**
+   * Every span of the request is stored under `tenant`, which the receiver
+   * took from the request's identity.
    * @throws MalformedRequestError (or AllSpansRejectedError) for bad input,
    *   OverloadedError and UnavailableError from the ingestor.
    */
-  async export(body: Buffer, encoding: Encoding, reserved = false): Promise<ExportResult> {
+  async export(body: Buffer, encoding: Encoding, tenant: string, reserved = false): Promise<ExportResult> {
     if (!reserved) this.ingestor.checkCapacity(body.length);
     const builder = this.builder;
     const resourceBuilder = this.resourceBuilder;
@@ -62,7 +64,9 @@ export class TraceExportHandler {
     resourceBuilder.reset();
     const nowMs = Date.now();
     const today = Math.floor(nowMs / 86_400_000);
-    const resources = new ResourceRows(resourceBuilder, (id) => this.knownResources.get(id) === today, BigInt(nowMs) * 1_000_000n);
+    // Rows are per tenant: the same resource in two tenants is two rows.
+    const known = (id: string) => this.knownResources.get(`${tenant}/${id}`) === today;
+    const resources = new ResourceRows(resourceBuilder, known, BigInt(nowMs) * 1_000_000n);
     const opts = { minStartNs: (nowMs - this.retentionMs) * 1e6, retentionText: this.retentionText };
     let block: Buffer;
     let rows: number;
@@ -73,8 +77,12 @@ export class TraceExportHandler {
       if (outcome.accepted === 0 && outcome.rejected > 0)
         throw new AllSpansRejectedError(`all ${outcome.rejected} spans were rejected: ${outcome.firstError}`);
       rows = builder.rows;
+      builder.fillTenant(tenant);
       block = builder.toBuffer();
-      if (resourceBuilder.rows > 0) resourceBlock = { block: resourceBuilder.toBuffer(), rows: resourceBuilder.rows };
+      if (resourceBuilder.rows > 0) {
+        resourceBuilder.fillTenant(tenant);
+        resourceBlock = { block: resourceBuilder.toBuffer(), rows: resourceBuilder.rows };
+      }
     } finally {
       builder.reset();
       resourceBuilder.reset();
@@ -84,7 +92,7 @@ export class TraceExportHandler {
       // Resources are few; a bound keeps a flood of distinct ones from
       // growing this map without limit (forgetting one only rewrites it).
       if (this.knownResources.size > 100_000) this.knownResources.clear();
-      for (const id of resources.emitted) this.knownResources.set(id, today);
+      for (const id of resources.emitted) this.knownResources.set(`${tenant}/${id}`, today);
     }
     return { accepted: outcome.accepted, rejected: outcome.rejected, errorMessage: outcome.firstError };
   }

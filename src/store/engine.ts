@@ -1,4 +1,4 @@
-import type { Sql } from '../query/sql/index.js';
+import type { Sql } from './sql/sql.js';
 
 /**
  * What a ClickHouse-family engine can do, declared as data. The zero value
@@ -29,6 +29,11 @@ export interface EngineCapabilities {
    * part of the state's type), so the span-metrics rollup keeps no digest there.
    */
   readonly quantileStatesAnyLevel: boolean;
+  /**
+   * MergeTree writes small parts in the compact format (one file for all
+   * columns) below `min_bytes_for_wide_part`.
+   */
+  readonly compactParts: boolean;
 }
 
 export const LEAST_CAPABLE: EngineCapabilities = {
@@ -40,6 +45,7 @@ export const LEAST_CAPABLE: EngineCapabilities = {
   insertPartitionLimit: false,
   skipIndexes: false,
   quantileStatesAnyLevel: false,
+  compactParts: false,
 };
 
 /**
@@ -60,6 +66,11 @@ export interface Engine {
   readonly capabilities: EngineCapabilities;
   /** The engine's version string, for logs and buildinfo. */
   readonly version: string;
+  /**
+   * Only this process uses the store (embedded chDB holds a lock on its
+   * directory). A shared server may have other Sightline processes on it.
+   */
+  readonly exclusive: boolean;
 
   /**
    * Runs a statement that returns no rows. `settings` apply to the whole

@@ -1,62 +1,44 @@
 import path from 'node:path';
 import { ChdbEngine } from './chdb/index.js';
 import { ClickHouseEngine, parseClickHouseUrl, redactClickHouseUrl } from './clickhouse/index.js';
-import { initSchema } from './schema.js';
-import { SqlStore } from './sql-store.js';
-import type { Store } from './types.js';
+import { initSchema } from './setup.js';
+import { SqlStore } from './sql-store/index.js';
 
-export type {
-  Store,
-  SpanWriter,
-  TraceReader,
-  TimeRange,
-  TagSearchRequest,
-  SearchTag,
-  SearchResult,
-  TraceSummary,
-  MatchedSpan,
-  AttributeScope,
-  AttributeRef,
-  IntrinsicField,
-  EvalSpan,
-  MetricsRow,
-  MetricsSeriesRequest,
-  CompareRequest,
-  CompareCounts,
-  CompareValueType,
-  SpanSearchRequest,
-  TagValue,
-  ValueType,
-  RetentionResult,
-  StoreStats,
-} from './types.js';
-export { ATTRIBUTE_SCOPES } from './types.js';
-export { NUMERIC_LEVELS } from './diagnosis-sql.js';
-export type { ServiceGraph, ServiceEdgeRow, ServiceNodeRow, TraceSample, TraceSampleRequest, TraceAttributeStats, AttributeValueRow, NumericKeyRow, PathSpanRow, PathSpans, LoadSpanRow } from './diagnosis-sql.js';
-export { SchemaVersionError, SCHEMA_VERSION } from './schema.js';
-export { EngineError } from './engine.js';
-export { RetentionScheduler } from './retention.js';
-
-export interface EmbeddedStoreOptions {
-  /** Sightline's data directory; the engine's files go in a subdirectory. */
-  dataDir: string;
-  maxMemoryBytes?: number;
-}
+export type * from './ports.js';
+export type * from './request.js';
+export { NUMERIC_LEVELS } from './ports.js';
+export { ALWAYS, TAG_SCOPES, STATUS_NAMES, KIND_NAMES } from './request.js';
+export { TenantScope, InvalidTenantError, tenantIdProblem, validTenantId, DEFAULT_TENANT } from './tenant.js';
+export { SchemaVersionError } from './setup.js';
+export { SCHEMA_VERSION } from './schema.js';
+export { EngineError, type EngineCapabilities } from './engine.js';
+export { RetentionScheduler, type TenantRetention } from './retention.js';
+export { SqlStore, type WriteOutcome, type LegacyCopyStatus } from './sql-store/index.js';
+export { parseClickHouseUrl, redactClickHouseUrl };
 
 export interface OpenedStore {
-  store: Store;
+  store: SqlStore;
   /** Engine name and version, for logs and buildinfo. */
   engine: string;
   created: boolean;
 }
 
+export interface EmbeddedStoreOptions {
+  /** Sightline's data directory; the engine's files go in a subdirectory. */
+  dataDir: string;
+  maxMemoryBytes?: number;
+  /** Spans copied from a version-2 store belong to this tenant. */
+  defaultTenant: string;
+}
+
 /** Opens the embedded chDB store in `<dataDir>/store`, creating or checking its schema. */
 export async function openEmbeddedStore(opts: EmbeddedStoreOptions): Promise<OpenedStore> {
-  const dir = path.join(opts.dataDir, 'store');
-  const engine = await ChdbEngine.open({ dir, maxMemoryBytes: opts.maxMemoryBytes });
+  const engine = await ChdbEngine.open({ dir: path.join(opts.dataDir, 'store'), maxMemoryBytes: opts.maxMemoryBytes });
   try {
-    const { created } = await initSchema(engine, `data directory ${opts.dataDir}`);
-    return { store: new SqlStore(engine), engine: `chDB ${engine.version}`, created };
+    const layout = { database: 'default' };
+    const { created } = await initSchema(engine, `data directory ${opts.dataDir}`, layout);
+    const store = new SqlStore(engine, layout, { defaultTenant: opts.defaultTenant, scratchDir: path.join(opts.dataDir, 'store-scratch') });
+    return { store, engine: `chDB ${engine.version}`, created };
   } catch (e) {
     await engine.close();
     throw e;
@@ -68,6 +50,9 @@ export interface ClickHouseStoreOptions {
   url: string;
   /** remote_servers cluster name: Distributed tables over <name>_local on every host. */
   cluster?: string;
+  defaultTenant: string;
+  /** A local directory for the migration's chunk files. */
+  scratchDir: string;
 }
 
 /**
@@ -83,11 +68,10 @@ export async function openClickHouseStore(opts: ClickHouseStoreOptions): Promise
     const layout = { database: target.database, cluster: opts.cluster };
     const { created } = await initSchema(engine, `ClickHouse database ${target.database} at ${redactClickHouseUrl(opts.url)}`, layout);
     const where = opts.cluster ? `cluster ${opts.cluster}, ${engine.nodes} shards` : 'single server';
-    return { store: new SqlStore(engine, layout), engine: `ClickHouse ${engine.version} (${where})`, created };
+    const store = new SqlStore(engine, layout, { defaultTenant: opts.defaultTenant, scratchDir: opts.scratchDir });
+    return { store, engine: `ClickHouse ${engine.version} (${where})`, created };
   } catch (e) {
     await engine.close();
     throw e;
   }
 }
-
-export { parseClickHouseUrl, redactClickHouseUrl };

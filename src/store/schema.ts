@@ -1,88 +1,71 @@
 import { RESOURCE_COLUMNS, SPAN_COLUMNS, type ColumnSpec } from '../model/span-batch.js';
-import { sql, join, ident, typeName, type Sql } from '../query/sql/index.js';
-import { EngineError, type Engine, type EngineCapabilities } from './engine.js';
+import { sql, join, ident, typeName, type Sql } from './sql/sql.js';
+import type { EngineCapabilities } from './engine.js';
 
 /**
- * The storage schema, shared by every ClickHouse-family engine.
+ * The storage schema (version 3), shared by every ClickHouse-family engine.
  *
- * - spans: one row per span, columns as in SPAN_COLUMNS. Partitioned by UTC
- *   day number (a plain integer, so no time zone or version differences),
- *   sorted by (service, hour, trace id): a service's spans over a time range
- *   are contiguous, and within them a trace's spans sit together.
- * - resources: one row per distinct resource (attributes, schema URL),
- *   keyed by a hash that spans carry as resource_id. Resource attributes are
- *   the bulk of a span's bytes and repeat for every span of a process, so
- *   they are stored once, not per span. Partitioned by the day the row was
- *   written; ingest writes each resource again on every day it is seen.
- * - trace_index: trace id -> time range, services and root, filled by a
- *   materialized view from every span insert. Trace-by-id reads it first to
- *   learn which (service, hour) ranges of spans to read.
- * - span_metrics: per minute and (service, span name, kind, status), span
- *   count and duration aggregates, filled by a materialized view from every
- *   span insert. RED series and TraceQL metrics over those dimensions read
- *   it instead of every span (Tempo's metrics-generator, without a
- *   Prometheus: it is computed from the raw spans as they are stored).
- * - sightline_meta: the schema version.
+ * Every table leads with the tenant: first in the sort key and in the
+ * partition key, so a tenant's rows are contiguous, and a tenant's days can
+ * be dropped on their own (retention per tenant).
  *
- * Version 2 added span_metrics and the bloom-filter indexes on attribute
- * values; a version-1 store is migrated at start (see MIGRATIONS).
+ * - spans_v3: one row per span, columns as in SPAN_COLUMNS. Partitioned by
+ *   (tenant, UTC day number), sorted by (tenant, service, hour, trace id):
+ *   a service's spans over a time range are contiguous, and within them a
+ *   trace's spans sit together. The rarely set fields are packed into one
+ *   `extras` column (model/span-extras.ts).
+ * - resources_v3: one row per (tenant, resource, instrumentation scope),
+ *   keyed by a hash that spans carry as resource_id. Resource attributes
+ *   are the bulk of a span's bytes and repeat for every span of a process,
+ *   so they are stored once. Partitioned by the day the row was written;
+ *   ingest writes each row again on every day it is seen.
+ * - trace_index_v3: (tenant, trace id) -> time range, services and root,
+ *   filled by a materialized view from every span insert. Trace-by-id
+ *   reads it first to learn which (service, hour) ranges of spans to read.
+ * - span_metrics_v3: per tenant, minute and (service, span name, kind,
+ *   status), span count and duration aggregates, filled by a materialized
+ *   view. RED series and TraceQL metrics over those dimensions read it
+ *   instead of every span.
+ * - sightline_meta: the schema version, migration state and locks.
+ *
+ * Version 3 tables carry the version in their names, so a store upgraded
+ * from version 2 keeps its old tables beside them until the migration has
+ * copied them (migrate.ts).
  */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
+export const NS_PER_MINUTE = 60_000_000_000n;
 export const NS_PER_HOUR = 3_600_000_000_000n;
 export const NS_PER_DAY = 86_400_000_000_000n;
 
 export const TABLES = {
-  spans: 'spans',
-  resources: 'resources',
-  traceIndex: 'trace_index',
-  traceIndexView: 'trace_index_mv',
-  spanMetrics: 'span_metrics',
-  spanMetricsView: 'span_metrics_mv',
+  spans: 'spans_v3',
+  resources: 'resources_v3',
+  traceIndex: 'trace_index_v3',
+  traceIndexView: 'trace_index_v3_mv',
+  spanMetrics: 'span_metrics_v3',
+  spanMetricsView: 'span_metrics_v3_mv',
   meta: 'sightline_meta',
 } as const;
 
+/** Tables with (tenant, day) partitions, and the column that dates their rows. */
+export const PARTITIONED_TABLES: readonly string[] = [TABLES.spans, TABLES.traceIndex, TABLES.resources, TABLES.spanMetrics];
+
 const ZERO_SPAN_ID = Buffer.alloc(8);
 
-/** The store type of a span column: wire type, dictionary-encoded where allowed. */
-export function storeType(spec: ColumnSpec, caps: EngineCapabilities): string {
-  if (!spec.lowCardinality || !caps.lowCardinality) return spec.type;
-  if (spec.type === 'String') return 'LowCardinality(String)';
-  if (spec.type === 'Array(String)') return 'Array(LowCardinality(String))';
-  return spec.type;
-}
-
-function codec(caps: EngineCapabilities, spec?: ColumnSpec): Sql {
-  if (!caps.codecs) return sql``;
-  // Start times of spans sorted by (service, hour, trace) cluster per trace;
-  // Delta turns them into small numbers before ZSTD.
-  if (spec?.name === 'start_ns') return sql` CODEC(Delta, ZSTD(1))`;
-  return sql` CODEC(ZSTD(1))`;
-}
-
-function mergeTreeSettings(caps: EngineCapabilities, granularity: number, smallBlocks = false): Sql {
-  const settings = [sql`index_granularity = ${granularity}`];
-  // Trace by id reads one granule in each of a few places of every column.
-  // Compressed blocks of 4-64 KiB (instead of 64 KiB-1 MiB) mean it
-  // decompresses little beyond that granule: at 10M spans this halved the
-  // read (60 -> 30 ms) for about 4% more disk.
-  if (smallBlocks && caps.tableCompressionSettings) settings.push(sql`min_compress_block_size = 4096`, sql`max_compress_block_size = 65536`);
-  // Parts must be on disk before the WAL segment that fed them is deleted.
-  if (caps.fsyncSettings) settings.push(sql`fsync_after_insert = 1`, sql`fsync_part_directory = 1`);
-  return sql`SETTINGS ${join(settings)}`;
-}
-
 /**
- * Where the tables live. Queries and inserts always use the plain names
- * (spans, resources, trace_index). On a cluster those are Distributed
- * tables over `<name>_local` tables on every shard, sharded by trace id
- * (resources by resource id), so a whole trace lives on one shard.
+ * Where the tables live. Queries and inserts always use the plain names.
+ * On a cluster those are Distributed tables over `<name>_local` tables on
+ * every shard, sharded by trace id (resources by resource id), so a whole
+ * trace lives on one shard.
  */
 export interface Layout {
   /** remote_servers cluster name; absent for one node. */
   cluster?: string;
   database: string;
 }
+
+export const SINGLE_NODE: Layout = { database: 'default' };
 
 /** The name of the table that holds a table's data on each node. */
 export function localName(table: string, layout: Layout): string {
@@ -97,70 +80,107 @@ const SHARDING: Record<string, string> = {
   [TABLES.spanMetrics]: 'minute',
 };
 
-export const NS_PER_MINUTE = 60_000_000_000n;
+/** The store type of a column: its wire type, dictionary-encoded where the engine has it. */
+export function storeType(spec: ColumnSpec, caps: EngineCapabilities): string {
+  if (!spec.lowCardinality || !caps.lowCardinality) return spec.type;
+  if (spec.type === 'String') return 'LowCardinality(String)';
+  if (spec.type === 'Array(String)') return 'Array(LowCardinality(String))';
+  return spec.type;
+}
+
+function codec(caps: EngineCapabilities, name?: string): Sql {
+  if (!caps.codecs) return sql``;
+  // Start times of spans sorted by (service, hour, trace) cluster per trace;
+  // Delta turns them into small numbers before ZSTD.
+  if (name === 'start_ns') return sql` CODEC(Delta, ZSTD(1))`;
+  return sql` CODEC(ZSTD(1))`;
+}
+
+/**
+ * Table settings. Inserts of about a second of spans are written as compact
+ * parts (one file for all columns) where the engine has them: a wide part
+ * is two files per column, and creating ~70 files per insert was over a
+ * third of the insert's CPU time (the kernel's inode allocation, in perf).
+ * Merged parts past the threshold become wide, for fast column reads.
+ */
+function mergeTreeSettings(caps: EngineCapabilities, granularity: number, opts: { smallBlocks?: boolean } = {}): Sql {
+  const settings = [sql`index_granularity = ${granularity}`];
+  // Trace by id reads one granule in each of a few places of every column.
+  // Compressed blocks of 4-64 KiB (instead of 64 KiB-1 MiB) mean it
+  // decompresses little beyond that granule.
+  if (opts.smallBlocks && caps.tableCompressionSettings) settings.push(sql`min_compress_block_size = 4096`, sql`max_compress_block_size = 65536`);
+  if (caps.compactParts) settings.push(sql`min_bytes_for_wide_part = ${COMPACT_PART_MAX_BYTES}`);
+  // Parts must be on disk before the WAL segment that fed them is deleted.
+  if (caps.fsyncSettings) settings.push(sql`fsync_after_insert = 1`, sql`fsync_part_directory = 1`);
+  return sql`SETTINGS ${join(settings)}`;
+}
+
+/** Parts below this many uncompressed bytes stay compact (see mergeTreeSettings). */
+const COMPACT_PART_MAX_BYTES = 256 * 1024 * 1024;
+
+const tenantDay = (timeColumn: string) => sql`(tenant, intDiv(${ident(timeColumn)}, ${NS_PER_DAY}))`;
+const lc = (caps: EngineCapabilities, t: string) => typeName(caps.lowCardinality ? `LowCardinality(${t})` : t);
 
 /**
  * Bloom filters over attribute values, one per granule: equality on a
  * high-cardinality attribute (a user or order id) reads only the granules
- * that may hold the value. The planner adds `has(values, x)` before the
- * key-value test so the index applies. About 1 byte per span.
+ * that may hold the value. The condition compiler adds `has(values, x)`
+ * before the key-value test so the index applies. About 1 byte per span.
  */
 const VALUE_INDEXES = [
   { name: 'attr_str_values_bloom', column: 'attr_str_values' },
   { name: 'attr_int_values_bloom', column: 'attr_int_values' },
 ];
 
-/** `name expr TYPE ...`: after INDEX in CREATE TABLE, after ADD INDEX in ALTER TABLE. */
-function valueIndex(i: (typeof VALUE_INDEXES)[number]): Sql {
-  return sql`${ident(i.name)} ${ident(i.column)} TYPE bloom_filter(0.01) GRANULARITY 1`;
+function columnsOf(specs: readonly ColumnSpec[], caps: EngineCapabilities): Sql[] {
+  return specs.map((c) => sql`${ident(c.name)} ${typeName(storeType(c, caps))}${codec(caps, c.name)}`);
 }
 
-export function createSpansTable(caps: EngineCapabilities, layout: Layout = { database: 'default' }): Sql {
-  const columns = SPAN_COLUMNS.map((c) => sql`${ident(c.name)} ${typeName(storeType(c, caps))}${codec(caps, c)}`);
-  if (caps.skipIndexes) columns.push(...VALUE_INDEXES.map((i) => sql`INDEX ${valueIndex(i)}`));
+export function createSpansTable(caps: EngineCapabilities, layout: Layout = SINGLE_NODE): Sql {
+  const columns = columnsOf(SPAN_COLUMNS, caps);
+  if (caps.skipIndexes) columns.push(...VALUE_INDEXES.map((i) => sql`INDEX ${ident(i.name)} ${ident(i.column)} TYPE bloom_filter(0.01) GRANULARITY 1`));
   return sql`CREATE TABLE IF NOT EXISTS ${ident(localName(TABLES.spans, layout))} (
   ${join(columns, ',\n  ')}
 ) ENGINE = MergeTree
-PARTITION BY intDiv(start_ns, ${NS_PER_DAY})
-ORDER BY (service_name, intDiv(start_ns, ${NS_PER_HOUR}), trace_id)
-${mergeTreeSettings(caps, 2048, true)}`;
+PARTITION BY ${tenantDay('start_ns')}
+ORDER BY (tenant, service_name, intDiv(start_ns, ${NS_PER_HOUR}), trace_id)
+${mergeTreeSettings(caps, 2048, { smallBlocks: true })}`;
 }
 
-export function createResourcesTable(caps: EngineCapabilities, layout: Layout = { database: 'default' }): Sql {
-  const columns = RESOURCE_COLUMNS.map((c) => sql`${ident(c.name)} ${typeName(storeType(c, caps))}${codec(caps, c)}`);
+export function createResourcesTable(caps: EngineCapabilities, layout: Layout = SINGLE_NODE): Sql {
   return sql`CREATE TABLE IF NOT EXISTS ${ident(localName(TABLES.resources, layout))} (
-  ${join(columns, ',\n  ')}
+  ${join(columnsOf(RESOURCE_COLUMNS, caps), ',\n  ')}
 ) ENGINE = ReplacingMergeTree
-PARTITION BY intDiv(seen_ns, ${NS_PER_DAY})
-ORDER BY resource_id
+PARTITION BY ${tenantDay('seen_ns')}
+ORDER BY (tenant, resource_id)
 ${mergeTreeSettings(caps, 1024)}`;
 }
 
-export function createTraceIndexTable(caps: EngineCapabilities, layout: Layout = { database: 'default' }): Sql {
-  const lc = (t: string) => typeName(caps.lowCardinality ? `LowCardinality(${t})` : t);
+export function createTraceIndexTable(caps: EngineCapabilities, layout: Layout = SINGLE_NODE): Sql {
   return sql`CREATE TABLE IF NOT EXISTS ${ident(localName(TABLES.traceIndex, layout))} (
+  tenant ${lc(caps, 'String')},
   trace_id FixedString(16),
   start_min UInt64,
   start_max UInt64,
   end_max UInt64,
-  services Array(${lc('String')}),
+  services Array(${lc(caps, 'String')}),
   has_root UInt8,
-  root_service ${lc('String')},
-  root_name ${lc('String')}
+  root_service ${lc(caps, 'String')},
+  root_name ${lc(caps, 'String')}
 ) ENGINE = MergeTree
-PARTITION BY intDiv(start_min, ${NS_PER_DAY})
-ORDER BY trace_id
+PARTITION BY ${tenantDay('start_min')}
+ORDER BY (tenant, trace_id)
 ${mergeTreeSettings(caps, 1024)}`;
 }
 
-export function createSpanMetricsTable(caps: EngineCapabilities, layout: Layout = { database: 'default' }): Sql {
-  const lc = (t: string) => typeName(caps.lowCardinality ? `LowCardinality(${t})` : t);
+export function createSpanMetricsTable(caps: EngineCapabilities, layout: Layout = SINGLE_NODE): Sql {
   const digest = caps.quantileStatesAnyLevel ? sql`,
   duration_digest AggregateFunction(quantileTDigest, UInt64)` : sql``;
   return sql`CREATE TABLE IF NOT EXISTS ${ident(localName(TABLES.spanMetrics, layout))} (
+  tenant ${lc(caps, 'String')},
   minute UInt32,
-  service_name ${lc('String')},
-  name ${lc('String')},
+  service_name ${lc(caps, 'String')},
+  name ${lc(caps, 'String')},
   kind UInt8,
   status_code UInt8,
   spans AggregateFunction(count),
@@ -168,8 +188,8 @@ export function createSpanMetricsTable(caps: EngineCapabilities, layout: Layout 
   duration_min AggregateFunction(min, UInt64),
   duration_max AggregateFunction(max, UInt64)${digest}
 ) ENGINE = AggregatingMergeTree
-PARTITION BY intDiv(minute, 1440)
-ORDER BY (minute, service_name, name, kind, status_code)
+PARTITION BY (tenant, intDiv(minute, 1440))
+ORDER BY (tenant, minute, service_name, name, kind, status_code)
 ${mergeTreeSettings(caps, 1024)}`;
 }
 
@@ -178,6 +198,7 @@ export function spanMetricsSelect(from: Sql, caps: EngineCapabilities): Sql {
   const digest = caps.quantileStatesAnyLevel ? sql`,
   quantileTDigestState(duration_ns) AS duration_digest` : sql``;
   return sql`SELECT
+  tenant,
   toUInt32(intDiv(start_ns, ${NS_PER_MINUTE})) AS minute,
   service_name,
   name,
@@ -188,10 +209,10 @@ export function spanMetricsSelect(from: Sql, caps: EngineCapabilities): Sql {
   minState(duration_ns) AS duration_min,
   maxState(duration_ns) AS duration_max${digest}
 FROM ${from}
-GROUP BY minute, service_name, name, kind, status_code`;
+GROUP BY tenant, minute, service_name, name, kind, status_code`;
 }
 
-export function createSpanMetricsView(caps: EngineCapabilities, layout: Layout = { database: 'default' }): Sql {
+export function createSpanMetricsView(caps: EngineCapabilities, layout: Layout = SINGLE_NODE): Sql {
   return sql`CREATE MATERIALIZED VIEW IF NOT EXISTS ${ident(TABLES.spanMetricsView)} TO ${ident(localName(TABLES.spanMetrics, layout))} AS
 ${spanMetricsSelect(ident(localName(TABLES.spans, layout)), caps)}`;
 }
@@ -210,6 +231,7 @@ ENGINE = Distributed(${ident(layout.cluster)}, ${ident(layout.database)}, ${iden
 export function traceIndexSelect(from: Sql): Sql {
   const isRoot = sql`parent_span_id = ${ZERO_SPAN_ID}`;
   return sql`SELECT
+  tenant,
   trace_id,
   min(start_ns) AS start_min,
   max(start_ns) AS start_max,
@@ -219,11 +241,13 @@ export function traceIndexSelect(from: Sql): Sql {
   anyIf(service_name, ${isRoot}) AS root_service,
   anyIf(name, ${isRoot}) AS root_name
 FROM ${from}
-GROUP BY trace_id`;
+GROUP BY tenant, trace_id`;
 }
 
+export const TRACE_INDEX_COLUMNS = ['tenant', 'trace_id', 'start_min', 'start_max', 'end_max', 'services', 'has_root', 'root_service', 'root_name'];
+
 /** Each node indexes its own spans: a trace's spans and index rows share a shard. */
-export function createTraceIndexView(layout: Layout = { database: 'default' }): Sql {
+export function createTraceIndexView(layout: Layout = SINGLE_NODE): Sql {
   return sql`CREATE MATERIALIZED VIEW IF NOT EXISTS ${ident(TABLES.traceIndexView)} TO ${ident(localName(TABLES.traceIndex, layout))} AS
 ${traceIndexSelect(ident(localName(TABLES.spans, layout)))}`;
 }
@@ -237,55 +261,8 @@ export function createMetaTable(): Sql {
 ORDER BY key`;
 }
 
-export class SchemaVersionError extends Error {
-  override readonly name = 'SchemaVersionError';
-}
-
-/**
- * Creates the schema, or checks that an existing one is ours and current.
- * Every statement is idempotent, so several processes may run this at once;
- * a statement that loses a creation race is retried once.
- */
-export async function initSchema(engine: Engine, describe: string, layout: Layout = { database: 'default' }): Promise<{ created: boolean }> {
-  const tables = await listTables(engine);
-  const hasMeta = tables.has(TABLES.meta);
-  if (!hasMeta && (tables.has(TABLES.spans) || tables.has(localName(TABLES.spans, layout))))
-    throw new SchemaVersionError(`${describe} holds a spans table without Sightline's schema record; refusing to touch it`);
-  let created = false;
-  let found: number | null = null;
-  if (hasMeta) {
-    found = await readSchemaVersion(engine);
-    // null: created by a process that died before recording the version;
-    // the statements below finish the job.
-    if (found !== null && found > SCHEMA_VERSION) {
-      throw new SchemaVersionError(
-        `${describe} has schema version ${found}, written by a newer Sightline; this build understands up to version ${SCHEMA_VERSION}. Upgrade Sightline, or point it at another data location.`,
-      );
-    } else if (found !== null && found < SCHEMA_VERSION) {
-      if (!MIGRATIONS[found]) throw new SchemaVersionError(`${describe} has schema version ${found}, and this build has no migration from it to version ${SCHEMA_VERSION}.`);
-    }
-  } else created = true;
-
-  const caps = engine.capabilities;
-  const run = async (statements: Sql[]) => {
-    for (let node = 0; node < engine.nodes; node++) {
-      for (const statement of statements) {
-        try {
-          await engine.execOn(node, statement);
-        } catch (e) {
-          // Another process created it between our check and our create.
-          if (e instanceof EngineError && e.code === 57) continue;
-          throw e;
-        }
-      }
-    }
-  };
-  for (let v = found ?? SCHEMA_VERSION; v < SCHEMA_VERSION; v++) {
-    await run(MIGRATIONS[v](caps, layout));
-    if (v === 1) await recordRollupFrom(engine, Date.now());
-    await recordSchemaVersion(engine, v + 1);
-  }
-
+/** Every statement that creates the version-3 schema, in order; each is idempotent. */
+export function schemaStatements(caps: EngineCapabilities, layout: Layout): Sql[] {
   const statements = [
     createMetaTable(),
     createSpansTable(caps, layout),
@@ -299,69 +276,16 @@ export async function initSchema(engine: Engine, describe: string, layout: Layou
     const cluster = layout as Required<Layout>;
     statements.push(...[TABLES.spans, TABLES.resources, TABLES.traceIndex, TABLES.spanMetrics].map((t) => createDistributedTable(t, cluster)));
   }
-  await run(statements);
-  if (found === null) await recordSchemaVersion(engine, SCHEMA_VERSION);
-  return { created };
-}
-
-async function recordSchemaVersion(engine: Engine, version: number): Promise<void> {
-  // The row version orders records (ReplacingMergeTree keeps the highest): the latest write wins.
-  await engine.exec(sql`INSERT INTO ${ident(TABLES.meta)} (key, value, version) VALUES ('schema_version', ${String(version)}, ${BigInt(Date.now())})`);
+  return statements;
 }
 
 /**
- * Migrations from version v to v + 1, run on every node before the
- * idempotent CREATEs. Each statement is safe to run again: a migration cut
- * short by a crash runs again at the next start.
+ * A partition of a (tenant, day) table as system.parts prints it:
+ * `('acme',20400)`. Returns null for anything else (a partition of another
+ * shape is not ours to drop).
  */
-export const MIGRATIONS: Record<number, (caps: EngineCapabilities, layout: Layout) => Sql[]> = {
-  // 1 -> 2: the value indexes (built for new parts; old parts merge into
-  // indexed ones) and the span-metrics rollup with its view. The rollup is
-  // not backfilled: a backfill races with inserts still in flight, and with
-  // other processes migrating at the same time (both would add the old
-  // spans). Instead `span_metrics_from` records when the view is surely
-  // complete, and ranges that start earlier are answered from the spans.
-  1: (caps, layout) => {
-    const spans = ident(localName(TABLES.spans, layout));
-    return [
-      ...(caps.skipIndexes ? VALUE_INDEXES.map((i) => sql`ALTER TABLE ${spans} ADD INDEX IF NOT EXISTS ${valueIndex(i)}`) : []),
-      createSpanMetricsTable(caps, layout),
-      createSpanMetricsView(caps, layout),
-    ];
-  },
-};
-
-/**
- * The first minute (ns) from which the span_metrics rollup holds every span:
- * 0 for a store created with it; for a migrated one, a minute after its view
- * was created (inserts already under way then bypass the view).
- */
-export async function readRollupFrom(engine: Engine): Promise<bigint> {
-  const out = await engine.query(sql`SELECT value FROM ${ident(TABLES.meta)} FINAL WHERE key = 'span_metrics_from'`, 'TabSeparated');
-  const text = out.toString('utf8').trim();
-  return text === '' ? 0n : BigInt(text);
-}
-
-async function recordRollupFrom(engine: Engine, nowMs: number): Promise<void> {
-  const minuteNs = 60_000_000_000n;
-  const from = ((BigInt(nowMs) * 1_000_000n + minuteNs) / minuteNs + 1n) * minuteNs;
-  // A later record wins; any of them is safe, since the view predates them all.
-  await engine.exec(sql`INSERT INTO ${ident(TABLES.meta)} (key, value, version) VALUES ('span_metrics_from', ${from.toString()}, ${BigInt(nowMs)})`);
-}
-
-async function listTables(engine: Engine): Promise<Set<string>> {
-  const out = await engine.query(sql`SELECT name FROM system.tables WHERE database = currentDatabase()`, 'TabSeparated');
-  return new Set(out.toString('utf8').split('\n').filter(Boolean));
-}
-
-export async function readSchemaVersion(engine: Engine): Promise<number | null> {
-  const out = await engine.query(
-    sql`SELECT value FROM ${ident(TABLES.meta)} FINAL WHERE key = 'schema_version'`,
-    'TabSeparated',
-  );
-  const text = out.toString('utf8').trim();
-  if (text === '') return null;
-  const n = Number(text);
-  if (!Number.isInteger(n)) throw new SchemaVersionError(`unreadable schema version ${JSON.stringify(text)}`);
-  return n;
+export function parseTenantDayPartition(text: string): { tenant: string; day: number } | null {
+  const m = /^\('((?:[^'\\]|\\.)*)',(\d+)\)$/.exec(text);
+  if (!m) return null;
+  return { tenant: m[1].replace(/\\(.)/g, '$1'), day: Number(m[2]) };
 }

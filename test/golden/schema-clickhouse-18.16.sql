@@ -1,8 +1,15 @@
-CREATE TABLE IF NOT EXISTS `spans` (
+CREATE TABLE IF NOT EXISTS `sightline_meta` (
+  key String,
+  value String,
+  version UInt64
+) ENGINE = ReplacingMergeTree(version)
+ORDER BY key;
+
+CREATE TABLE IF NOT EXISTS `spans_v3` (
+  `tenant` String,
   `trace_id` FixedString(16),
   `span_id` FixedString(8),
   `parent_span_id` FixedString(8),
-  `trace_state` String,
   `flags` UInt32,
   `name` String,
   `kind` UInt8,
@@ -12,9 +19,6 @@ CREATE TABLE IF NOT EXISTS `spans` (
   `status_message` String,
   `service_name` String,
   `resource_id` FixedString(8),
-  `dropped_attributes` UInt32,
-  `dropped_events` UInt32,
-  `dropped_links` UInt32,
   `attr_str_keys` Array(String),
   `attr_str_values` Array(String),
   `attr_int_keys` Array(String),
@@ -25,27 +29,20 @@ CREATE TABLE IF NOT EXISTS `spans` (
   `attr_bool_values` Array(UInt8),
   `attr_other_keys` Array(String),
   `attr_other_values` Array(String),
-  `scope_name` String,
-  `scope_version` String,
-  `scope_attrs` String,
-  `scope_dropped` UInt32,
-  `scope_schema_url` String,
   `event_time_ns` Array(UInt64),
   `event_name` Array(String),
   `event_attrs` Array(String),
-  `event_dropped` Array(UInt32),
   `link_trace_id` Array(FixedString(16)),
   `link_span_id` Array(FixedString(8)),
-  `link_trace_state` Array(String),
   `link_attrs` Array(String),
-  `link_dropped` Array(UInt32),
-  `link_flags` Array(UInt32)
+  `extras` String
 ) ENGINE = MergeTree
-PARTITION BY intDiv(start_ns, 86400000000000)
-ORDER BY (service_name, intDiv(start_ns, 3600000000000), trace_id)
+PARTITION BY (tenant, intDiv(`start_ns`, 86400000000000))
+ORDER BY (tenant, service_name, intDiv(start_ns, 3600000000000), trace_id)
 SETTINGS index_granularity = 2048;
 
-CREATE TABLE IF NOT EXISTS `resources` (
+CREATE TABLE IF NOT EXISTS `resources_v3` (
+  `tenant` String,
   `resource_id` FixedString(8),
   `seen_ns` UInt64,
   `service_name` String,
@@ -60,13 +57,19 @@ CREATE TABLE IF NOT EXISTS `resources` (
   `res_other_keys` Array(String),
   `res_other_values` Array(String),
   `res_dropped` UInt32,
-  `res_schema_url` String
+  `res_schema_url` String,
+  `scope_name` String,
+  `scope_version` String,
+  `scope_attrs` String,
+  `scope_dropped` UInt32,
+  `scope_schema_url` String
 ) ENGINE = ReplacingMergeTree
-PARTITION BY intDiv(seen_ns, 86400000000000)
-ORDER BY resource_id
+PARTITION BY (tenant, intDiv(`seen_ns`, 86400000000000))
+ORDER BY (tenant, resource_id)
 SETTINGS index_granularity = 1024;
 
-CREATE TABLE IF NOT EXISTS `trace_index` (
+CREATE TABLE IF NOT EXISTS `trace_index_v3` (
+  tenant String,
   trace_id FixedString(16),
   start_min UInt64,
   start_max UInt64,
@@ -76,12 +79,13 @@ CREATE TABLE IF NOT EXISTS `trace_index` (
   root_service String,
   root_name String
 ) ENGINE = MergeTree
-PARTITION BY intDiv(start_min, 86400000000000)
-ORDER BY trace_id
+PARTITION BY (tenant, intDiv(`start_min`, 86400000000000))
+ORDER BY (tenant, trace_id)
 SETTINGS index_granularity = 1024;
 
-CREATE MATERIALIZED VIEW IF NOT EXISTS `trace_index_mv` TO `trace_index` AS
+CREATE MATERIALIZED VIEW IF NOT EXISTS `trace_index_v3_mv` TO `trace_index_v3` AS
 SELECT
+  tenant,
   trace_id,
   min(start_ns) AS start_min,
   max(start_ns) AS start_max,
@@ -90,10 +94,11 @@ SELECT
   max(parent_span_id = unhex('0000000000000000')) AS has_root,
   anyIf(service_name, parent_span_id = unhex('0000000000000000')) AS root_service,
   anyIf(name, parent_span_id = unhex('0000000000000000')) AS root_name
-FROM `spans`
-GROUP BY trace_id;
+FROM `spans_v3`
+GROUP BY tenant, trace_id;
 
-CREATE TABLE IF NOT EXISTS `span_metrics` (
+CREATE TABLE IF NOT EXISTS `span_metrics_v3` (
+  tenant String,
   minute UInt32,
   service_name String,
   name String,
@@ -104,12 +109,13 @@ CREATE TABLE IF NOT EXISTS `span_metrics` (
   duration_min AggregateFunction(min, UInt64),
   duration_max AggregateFunction(max, UInt64)
 ) ENGINE = AggregatingMergeTree
-PARTITION BY intDiv(minute, 1440)
-ORDER BY (minute, service_name, name, kind, status_code)
+PARTITION BY (tenant, intDiv(minute, 1440))
+ORDER BY (tenant, minute, service_name, name, kind, status_code)
 SETTINGS index_granularity = 1024;
 
-CREATE MATERIALIZED VIEW IF NOT EXISTS `span_metrics_mv` TO `span_metrics` AS
+CREATE MATERIALIZED VIEW IF NOT EXISTS `span_metrics_v3_mv` TO `span_metrics_v3` AS
 SELECT
+  tenant,
   toUInt32(intDiv(start_ns, 60000000000)) AS minute,
   service_name,
   name,
@@ -119,36 +125,5 @@ SELECT
   sumState(duration_ns) AS duration_sum,
   minState(duration_ns) AS duration_min,
   maxState(duration_ns) AS duration_max
-FROM `spans`
-GROUP BY minute, service_name, name, kind, status_code;
-
--- migration 1 -> 2
-CREATE TABLE IF NOT EXISTS `span_metrics` (
-  minute UInt32,
-  service_name String,
-  name String,
-  kind UInt8,
-  status_code UInt8,
-  spans AggregateFunction(count),
-  duration_sum AggregateFunction(sum, UInt64),
-  duration_min AggregateFunction(min, UInt64),
-  duration_max AggregateFunction(max, UInt64)
-) ENGINE = AggregatingMergeTree
-PARTITION BY intDiv(minute, 1440)
-ORDER BY (minute, service_name, name, kind, status_code)
-SETTINGS index_granularity = 1024;
-
--- migration 1 -> 2
-CREATE MATERIALIZED VIEW IF NOT EXISTS `span_metrics_mv` TO `span_metrics` AS
-SELECT
-  toUInt32(intDiv(start_ns, 60000000000)) AS minute,
-  service_name,
-  name,
-  kind,
-  status_code,
-  countState() AS spans,
-  sumState(duration_ns) AS duration_sum,
-  minState(duration_ns) AS duration_min,
-  maxState(duration_ns) AS duration_max
-FROM `spans`
-GROUP BY minute, service_name, name, kind, status_code;
+FROM `spans_v3`
+GROUP BY tenant, minute, service_name, name, kind, status_code;

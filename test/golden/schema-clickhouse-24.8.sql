@@ -1,8 +1,15 @@
-CREATE TABLE IF NOT EXISTS `spans` (
+CREATE TABLE IF NOT EXISTS `sightline_meta` (
+  key String,
+  value String,
+  version UInt64
+) ENGINE = ReplacingMergeTree(version)
+ORDER BY key;
+
+CREATE TABLE IF NOT EXISTS `spans_v3` (
+  `tenant` LowCardinality(String) CODEC(ZSTD(1)),
   `trace_id` FixedString(16) CODEC(ZSTD(1)),
   `span_id` FixedString(8) CODEC(ZSTD(1)),
   `parent_span_id` FixedString(8) CODEC(ZSTD(1)),
-  `trace_state` String CODEC(ZSTD(1)),
   `flags` UInt32 CODEC(ZSTD(1)),
   `name` LowCardinality(String) CODEC(ZSTD(1)),
   `kind` UInt8 CODEC(ZSTD(1)),
@@ -12,9 +19,6 @@ CREATE TABLE IF NOT EXISTS `spans` (
   `status_message` String CODEC(ZSTD(1)),
   `service_name` LowCardinality(String) CODEC(ZSTD(1)),
   `resource_id` FixedString(8) CODEC(ZSTD(1)),
-  `dropped_attributes` UInt32 CODEC(ZSTD(1)),
-  `dropped_events` UInt32 CODEC(ZSTD(1)),
-  `dropped_links` UInt32 CODEC(ZSTD(1)),
   `attr_str_keys` Array(LowCardinality(String)) CODEC(ZSTD(1)),
   `attr_str_values` Array(String) CODEC(ZSTD(1)),
   `attr_int_keys` Array(LowCardinality(String)) CODEC(ZSTD(1)),
@@ -25,29 +29,22 @@ CREATE TABLE IF NOT EXISTS `spans` (
   `attr_bool_values` Array(UInt8) CODEC(ZSTD(1)),
   `attr_other_keys` Array(LowCardinality(String)) CODEC(ZSTD(1)),
   `attr_other_values` Array(String) CODEC(ZSTD(1)),
-  `scope_name` LowCardinality(String) CODEC(ZSTD(1)),
-  `scope_version` LowCardinality(String) CODEC(ZSTD(1)),
-  `scope_attrs` LowCardinality(String) CODEC(ZSTD(1)),
-  `scope_dropped` UInt32 CODEC(ZSTD(1)),
-  `scope_schema_url` LowCardinality(String) CODEC(ZSTD(1)),
   `event_time_ns` Array(UInt64) CODEC(ZSTD(1)),
   `event_name` Array(LowCardinality(String)) CODEC(ZSTD(1)),
   `event_attrs` Array(String) CODEC(ZSTD(1)),
-  `event_dropped` Array(UInt32) CODEC(ZSTD(1)),
   `link_trace_id` Array(FixedString(16)) CODEC(ZSTD(1)),
   `link_span_id` Array(FixedString(8)) CODEC(ZSTD(1)),
-  `link_trace_state` Array(String) CODEC(ZSTD(1)),
   `link_attrs` Array(String) CODEC(ZSTD(1)),
-  `link_dropped` Array(UInt32) CODEC(ZSTD(1)),
-  `link_flags` Array(UInt32) CODEC(ZSTD(1)),
+  `extras` String CODEC(ZSTD(1)),
   INDEX `attr_str_values_bloom` `attr_str_values` TYPE bloom_filter(0.01) GRANULARITY 1,
   INDEX `attr_int_values_bloom` `attr_int_values` TYPE bloom_filter(0.01) GRANULARITY 1
 ) ENGINE = MergeTree
-PARTITION BY intDiv(start_ns, 86400000000000)
-ORDER BY (service_name, intDiv(start_ns, 3600000000000), trace_id)
-SETTINGS index_granularity = 2048, min_compress_block_size = 4096, max_compress_block_size = 65536, fsync_after_insert = 1, fsync_part_directory = 1;
+PARTITION BY (tenant, intDiv(`start_ns`, 86400000000000))
+ORDER BY (tenant, service_name, intDiv(start_ns, 3600000000000), trace_id)
+SETTINGS index_granularity = 2048, min_compress_block_size = 4096, max_compress_block_size = 65536, min_bytes_for_wide_part = 268435456, fsync_after_insert = 1, fsync_part_directory = 1;
 
-CREATE TABLE IF NOT EXISTS `resources` (
+CREATE TABLE IF NOT EXISTS `resources_v3` (
+  `tenant` LowCardinality(String) CODEC(ZSTD(1)),
   `resource_id` FixedString(8) CODEC(ZSTD(1)),
   `seen_ns` UInt64 CODEC(ZSTD(1)),
   `service_name` LowCardinality(String) CODEC(ZSTD(1)),
@@ -62,13 +59,19 @@ CREATE TABLE IF NOT EXISTS `resources` (
   `res_other_keys` Array(LowCardinality(String)) CODEC(ZSTD(1)),
   `res_other_values` Array(String) CODEC(ZSTD(1)),
   `res_dropped` UInt32 CODEC(ZSTD(1)),
-  `res_schema_url` LowCardinality(String) CODEC(ZSTD(1))
+  `res_schema_url` LowCardinality(String) CODEC(ZSTD(1)),
+  `scope_name` LowCardinality(String) CODEC(ZSTD(1)),
+  `scope_version` LowCardinality(String) CODEC(ZSTD(1)),
+  `scope_attrs` String CODEC(ZSTD(1)),
+  `scope_dropped` UInt32 CODEC(ZSTD(1)),
+  `scope_schema_url` LowCardinality(String) CODEC(ZSTD(1))
 ) ENGINE = ReplacingMergeTree
-PARTITION BY intDiv(seen_ns, 86400000000000)
-ORDER BY resource_id
-SETTINGS index_granularity = 1024, fsync_after_insert = 1, fsync_part_directory = 1;
+PARTITION BY (tenant, intDiv(`seen_ns`, 86400000000000))
+ORDER BY (tenant, resource_id)
+SETTINGS index_granularity = 1024, min_bytes_for_wide_part = 268435456, fsync_after_insert = 1, fsync_part_directory = 1;
 
-CREATE TABLE IF NOT EXISTS `trace_index` (
+CREATE TABLE IF NOT EXISTS `trace_index_v3` (
+  tenant LowCardinality(String),
   trace_id FixedString(16),
   start_min UInt64,
   start_max UInt64,
@@ -78,12 +81,13 @@ CREATE TABLE IF NOT EXISTS `trace_index` (
   root_service LowCardinality(String),
   root_name LowCardinality(String)
 ) ENGINE = MergeTree
-PARTITION BY intDiv(start_min, 86400000000000)
-ORDER BY trace_id
-SETTINGS index_granularity = 1024, fsync_after_insert = 1, fsync_part_directory = 1;
+PARTITION BY (tenant, intDiv(`start_min`, 86400000000000))
+ORDER BY (tenant, trace_id)
+SETTINGS index_granularity = 1024, min_bytes_for_wide_part = 268435456, fsync_after_insert = 1, fsync_part_directory = 1;
 
-CREATE MATERIALIZED VIEW IF NOT EXISTS `trace_index_mv` TO `trace_index` AS
+CREATE MATERIALIZED VIEW IF NOT EXISTS `trace_index_v3_mv` TO `trace_index_v3` AS
 SELECT
+  tenant,
   trace_id,
   min(start_ns) AS start_min,
   max(start_ns) AS start_max,
@@ -92,10 +96,11 @@ SELECT
   max(parent_span_id = unhex('0000000000000000')) AS has_root,
   anyIf(service_name, parent_span_id = unhex('0000000000000000')) AS root_service,
   anyIf(name, parent_span_id = unhex('0000000000000000')) AS root_name
-FROM `spans`
-GROUP BY trace_id;
+FROM `spans_v3`
+GROUP BY tenant, trace_id;
 
-CREATE TABLE IF NOT EXISTS `span_metrics` (
+CREATE TABLE IF NOT EXISTS `span_metrics_v3` (
+  tenant LowCardinality(String),
   minute UInt32,
   service_name LowCardinality(String),
   name LowCardinality(String),
@@ -107,12 +112,13 @@ CREATE TABLE IF NOT EXISTS `span_metrics` (
   duration_max AggregateFunction(max, UInt64),
   duration_digest AggregateFunction(quantileTDigest, UInt64)
 ) ENGINE = AggregatingMergeTree
-PARTITION BY intDiv(minute, 1440)
-ORDER BY (minute, service_name, name, kind, status_code)
-SETTINGS index_granularity = 1024, fsync_after_insert = 1, fsync_part_directory = 1;
+PARTITION BY (tenant, intDiv(minute, 1440))
+ORDER BY (tenant, minute, service_name, name, kind, status_code)
+SETTINGS index_granularity = 1024, min_bytes_for_wide_part = 268435456, fsync_after_insert = 1, fsync_part_directory = 1;
 
-CREATE MATERIALIZED VIEW IF NOT EXISTS `span_metrics_mv` TO `span_metrics` AS
+CREATE MATERIALIZED VIEW IF NOT EXISTS `span_metrics_v3_mv` TO `span_metrics_v3` AS
 SELECT
+  tenant,
   toUInt32(intDiv(start_ns, 60000000000)) AS minute,
   service_name,
   name,
@@ -123,44 +129,5 @@ SELECT
   minState(duration_ns) AS duration_min,
   maxState(duration_ns) AS duration_max,
   quantileTDigestState(duration_ns) AS duration_digest
-FROM `spans`
-GROUP BY minute, service_name, name, kind, status_code;
-
--- migration 1 -> 2
-ALTER TABLE `spans` ADD INDEX IF NOT EXISTS `attr_str_values_bloom` `attr_str_values` TYPE bloom_filter(0.01) GRANULARITY 1;
-
--- migration 1 -> 2
-ALTER TABLE `spans` ADD INDEX IF NOT EXISTS `attr_int_values_bloom` `attr_int_values` TYPE bloom_filter(0.01) GRANULARITY 1;
-
--- migration 1 -> 2
-CREATE TABLE IF NOT EXISTS `span_metrics` (
-  minute UInt32,
-  service_name LowCardinality(String),
-  name LowCardinality(String),
-  kind UInt8,
-  status_code UInt8,
-  spans AggregateFunction(count),
-  duration_sum AggregateFunction(sum, UInt64),
-  duration_min AggregateFunction(min, UInt64),
-  duration_max AggregateFunction(max, UInt64),
-  duration_digest AggregateFunction(quantileTDigest, UInt64)
-) ENGINE = AggregatingMergeTree
-PARTITION BY intDiv(minute, 1440)
-ORDER BY (minute, service_name, name, kind, status_code)
-SETTINGS index_granularity = 1024, fsync_after_insert = 1, fsync_part_directory = 1;
-
--- migration 1 -> 2
-CREATE MATERIALIZED VIEW IF NOT EXISTS `span_metrics_mv` TO `span_metrics` AS
-SELECT
-  toUInt32(intDiv(start_ns, 60000000000)) AS minute,
-  service_name,
-  name,
-  kind,
-  status_code,
-  countState() AS spans,
-  sumState(duration_ns) AS duration_sum,
-  minState(duration_ns) AS duration_min,
-  maxState(duration_ns) AS duration_max,
-  quantileTDigestState(duration_ns) AS duration_digest
-FROM `spans`
-GROUP BY minute, service_name, name, kind, status_code;
+FROM `spans_v3`
+GROUP BY tenant, minute, service_name, name, kind, status_code;

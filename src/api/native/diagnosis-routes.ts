@@ -1,6 +1,6 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { InvalidQueryError } from '../../errors.js';
-import type { TimeRange, TraceReader } from '../../store/index.js';
+import type { ReadPorts, TenantScope, TimeRange } from '../../store/index.js';
 import { aggregateCriticalPath, compareGroups, loadCorrelation, redSeries, serviceMap, serviceOperations } from '../../diagnosis/index.js';
 import { compileQuery } from '../../query/traceql/index.js';
 import { param, parseGoDuration, parsePositiveInt, parseRange, type Query } from '../tempo/params.js';
@@ -9,26 +9,26 @@ import { param, parseGoDuration, parsePositiveInt, parseRange, type Query } from
  * Diagnosis endpoints (see docs/api.md and docs/diagnosis.md). Times are
  * Unix seconds as in the rest of the API; without them, the last hour.
  */
-export function registerDiagnosisRoutes(app: FastifyInstance, reader: TraceReader, defaultWindowSeconds: number): void {
+export function registerDiagnosisRoutes(app: FastifyInstance, store: ReadPorts, scopeOf: (req: FastifyRequest) => TenantScope, defaultWindowSeconds: number): void {
   app.get('/api/sightline/service-map', async (req) => {
     const q = req.query as Query;
     const { range } = parseRange(q, defaultWindowSeconds);
     // A sample of whole traces past half a million spans (1 s at 10M spans on 2 cores); exact=true reads them all.
     const exact = param(q, 'exact') === 'true';
-    return serviceMap(reader, range, exact ? 0 : parsePositiveInt(q, 'maxSpans', 500_000, Number.MAX_SAFE_INTEGER));
+    return serviceMap(store, scopeOf(req), range, exact ? 0 : parsePositiveInt(q, 'maxSpans', 500_000, Number.MAX_SAFE_INTEGER));
   });
 
   app.get('/api/sightline/red', async (req) => {
     const q = req.query as Query;
     const service = requireParam(q, 'service');
     const { range, stepNs } = steppedRange(q, defaultWindowSeconds);
-    return redSeries(reader, { service, operation: param(q, 'operation'), range, stepNs });
+    return redSeries(store, scopeOf(req), { service, operation: param(q, 'operation'), range, stepNs });
   });
 
   app.get('/api/sightline/services/:service/operations', async (req) => {
     const q = req.query as Query;
     const { range } = parseRange(q, defaultWindowSeconds);
-    return serviceOperations(reader, (req.params as { service: string }).service, range, parsePositiveInt(q, 'limit', 100, 10_000));
+    return serviceOperations(store, scopeOf(req), (req.params as { service: string }).service, range, parsePositiveInt(q, 'limit', 100, 10_000));
   });
 
   app.get('/api/sightline/compare', async (req) => {
@@ -36,7 +36,7 @@ export function registerDiagnosisRoutes(app: FastifyInstance, reader: TraceReade
     const selection = compileQuery(requireParam(q, 'q'));
     const baselineText = param(q, 'baseline');
     const { range } = parseRange(q, defaultWindowSeconds);
-    return compareGroups(reader, {
+    return compareGroups(store, scopeOf(req), {
       range,
       selection,
       baseline: baselineText !== undefined ? compileQuery(baselineText) : undefined,
@@ -51,7 +51,7 @@ export function registerDiagnosisRoutes(app: FastifyInstance, reader: TraceReade
     const selection = compileQuery(requireParam(q, 'q'));
     const baselineText = param(q, 'baseline');
     const { range } = parseRange(q, defaultWindowSeconds);
-    return aggregateCriticalPath(reader, {
+    return aggregateCriticalPath(store, scopeOf(req), {
       range,
       selection,
       baseline: baselineText !== undefined ? compileQuery(baselineText) : undefined,
@@ -64,7 +64,7 @@ export function registerDiagnosisRoutes(app: FastifyInstance, reader: TraceReade
     const q = req.query as Query;
     const query = compileQuery(requireParam(q, 'q'));
     const { range } = parseRange(q, defaultWindowSeconds);
-    return loadCorrelation(reader, { range, query, limit: parsePositiveInt(q, 'limit', 100_000, 1_000_000), buckets: parsePositiveInt(q, 'buckets', 20, 200) });
+    return loadCorrelation(store, scopeOf(req), { range, query, limit: parsePositiveInt(q, 'limit', 100_000, 1_000_000), buckets: parsePositiveInt(q, 'buckets', 20, 200) });
   });
 }
 

@@ -1,14 +1,18 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { IngestStats } from '../../ingest/index.js';
-import type { Store, TraceReader } from '../../store/index.js';
+import type { LegacyCopyStatus, ReadPorts, StoreStats, TenantScope } from '../../store/index.js';
 import { NotFoundError } from '../../errors.js';
 import { traceCriticalPath } from '../../diagnosis/index.js';
 import { parseTraceId } from '../tempo/params.js';
 import { registerDiagnosisRoutes } from './diagnosis-routes.js';
 
 export interface NativeRoutesOptions {
-  store: Pick<Store, 'stats'>;
-  reader: TraceReader;
+  store: ReadPorts;
+  /** The tenants a request reads. */
+  scopeOf: (req: FastifyRequest) => TenantScope;
+  storeStats: () => Promise<StoreStats>;
+  /** Progress of copying a version-2 store into this one, if it was one. */
+  migrationStatus: () => LegacyCopyStatus;
   ingestStats: () => IngestStats;
   sightlineVersion: string;
   engine: string;
@@ -22,15 +26,16 @@ export function registerNativeRoutes(app: FastifyInstance, opts: NativeRoutesOpt
     version: opts.sightlineVersion,
     engine: opts.engine,
     ingest: opts.ingestStats(),
-    store: await opts.store.stats(),
+    store: await opts.storeStats(),
+    migration: opts.migrationStatus(),
   }));
 
   app.get('/api/sightline/traces/:traceId/critical-path', async (req) => {
     const id = parseTraceId((req.params as { traceId: string }).traceId);
-    const spans = await opts.reader.getTrace(id);
+    const spans = await opts.store.getTrace(opts.scopeOf(req), id);
     if (spans.length === 0) throw new NotFoundError(`trace ${id.toString('hex')} not found`);
     return traceCriticalPath(id, spans);
   });
 
-  registerDiagnosisRoutes(app, opts.reader, opts.defaultWindowSeconds);
+  registerDiagnosisRoutes(app, opts.store, opts.scopeOf, opts.defaultWindowSeconds);
 }

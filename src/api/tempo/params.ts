@@ -1,5 +1,6 @@
 import { InvalidQueryError } from '../../errors.js';
-import type { SearchTag, TimeRange } from '../../store/index.js';
+import type { TimeRange } from '../../store/index.js';
+import type { SearchTag } from '../../query/tag-search.js';
 
 /**
  * Parameter parsing for the Tempo API, with Tempo's rules and error texts so

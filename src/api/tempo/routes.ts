@@ -1,9 +1,9 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { InvalidQueryError, NotFoundError } from '../../errors.js';
-import { compileQuery, planSearch, queryMetrics, searchTraceQL } from '../../query/traceql/index.js';
-import type { Sql } from '../../query/sql/index.js';
+import { compileQuery, filterRequest, queryMetrics, searchTraceQL } from '../../query/traceql/index.js';
+import { tagSearchRequest } from '../../query/tag-search.js';
 import type { KeyValueJson } from '../../model/any-value.js';
-import type { TraceReader, SearchResult, TagValue, TimeRange } from '../../store/index.js';
+import type { Condition, ReadPorts, SearchResult, TagValue, TenantScope, TimeRange } from '../../store/index.js';
 import {
   param,
   parseGoDuration,
@@ -19,7 +19,9 @@ import { INTRINSIC_TAGS, parseScopeParam, parseTagIdentifier } from './tags.js';
 import { traceV1Json, traceV1Protobuf, traceV2Json, traceV2Protobuf } from './trace-output.js';
 
 export interface TempoRoutesOptions {
-  reader: TraceReader;
+  store: ReadPorts;
+  /** The tenants a request reads. */
+  scopeOf: (req: FastifyRequest) => TenantScope;
   /** Reported as `version` by /api/status/buildinfo: the Tempo API level we speak. */
   tempoApiVersion: string;
   sightlineVersion: string;
@@ -42,7 +44,7 @@ const SEARCH_PARAMS = new Set(['q', 'tags', 'start', 'end', 'minDuration', 'maxD
  * Grafana's Tempo data source works unchanged.
  */
 export function registerTempoRoutes(app: FastifyInstance, opts: TempoRoutesOptions): void {
-  const { reader } = opts;
+  const { store, scopeOf } = opts;
 
   app.get('/ready', async (_req, reply) => {
     if (!opts.isReady()) return reply.code(503).type('text/plain; charset=utf-8').send('Sightline is starting\n');
@@ -65,7 +67,7 @@ export function registerTempoRoutes(app: FastifyInstance, opts: TempoRoutesOptio
     const id = parseTraceId(raw);
     const q = req.query as Query;
     const range = param(q, 'start') !== undefined || param(q, 'end') !== undefined ? parseRange(q, 0).range : undefined;
-    const spans = await reader.getTrace(id, range);
+    const spans = await store.getTrace(scopeOf(req), id, range);
     if (spans.length === 0) throw new NotFoundError(`trace ${id.toString('hex')} not found`);
     const protobuf = req.headers.accept === 'application/protobuf';
     if (protobuf) {
@@ -79,8 +81,8 @@ export function registerTempoRoutes(app: FastifyInstance, opts: TempoRoutesOptio
   app.get('/api/v2/traces/:traceId', traceById(2));
 
   /** Tempo's serviceStats for each found trace: one more query over the found traces only. */
-  const withServiceStats = async (result: SearchResult, range: TimeRange): Promise<SearchResult> => {
-    const stats = await reader.serviceStats(result.traces.map((t) => t.traceId), range);
+  const withServiceStats = async (scope: TenantScope, result: SearchResult, range: TimeRange): Promise<SearchResult> => {
+    const stats = await store.serviceStats(scope, result.traces.map((t) => t.traceId), range);
     return { ...result, traces: result.traces.map((t) => ({ ...t, serviceStats: stats.get(t.traceId.toString('hex')) })) };
   };
 
@@ -97,10 +99,11 @@ export function registerTempoRoutes(app: FastifyInstance, opts: TempoRoutesOptio
     if (minDurationNs !== undefined && maxDurationNs !== undefined && maxDurationNs < minDurationNs)
       throw new InvalidQueryError('invalid maxDuration: must be greater than minDuration');
     const { range } = parseRange(q, opts.defaultWindowSeconds);
+    const scope = scopeOf(req);
     if (query !== undefined) {
       // TraceQL: parse (400 with line and column), plan (501 for what is not
-      // compiled yet), then search. Tempo ignores min/maxDuration with q.
-      return searchResponse(await withServiceStats(await searchTraceQL(compileQuery(query), reader, { range, limit, spss }), range));
+      // answered yet), then search. Tempo ignores min/maxDuration with q.
+      return searchResponse(await withServiceStats(scope, await searchTraceQL(compileQuery(query), store, scope, { range, limit, spss }), range));
     }
     let tags = tagsParam !== undefined ? parseLogfmtTags(tagsParam) : [];
     if (query === undefined && tagsParam === undefined && param(q, 'start') === undefined && param(q, 'end') === undefined) {
@@ -109,15 +112,15 @@ export function registerTempoRoutes(app: FastifyInstance, opts: TempoRoutesOptio
         .filter((k) => !SEARCH_PARAMS.has(k))
         .map((k) => ({ key: k, value: param(q, k) ?? '' }));
     }
-    const result = await reader.searchTags({ tags, minDurationNs, maxDurationNs, range, limit, spss });
-    return searchResponse(await withServiceStats(result, range));
+    const result = await store.searchSpans(scope, { ...tagSearchRequest(tags, { minNs: minDurationNs, maxNs: maxDurationNs }), range, limit, spss });
+    return searchResponse(await withServiceStats(scope, result, range));
   });
 
   // TraceQL metrics, in Tempo's QueryRangeResponse / QueryInstantResponse shapes.
   app.get('/api/metrics/query_range', async (req) => {
     const q = req.query as Query;
     const { range, stepNs } = metricsRange(q, false);
-    const series = await queryMetrics(compileQuery(requireParam(q, 'q')), reader, { range, stepNs, estimates: param(q, 'estimate') === 'true' });
+    const { series } = await queryMetrics(compileQuery(requireParam(q, 'q')), store, scopeOf(req), { range, stepNs, estimates: param(q, 'estimate') === 'true' });
     return {
       series: series.map((s) => ({
         labels: s.labels,
@@ -131,7 +134,7 @@ export function registerTempoRoutes(app: FastifyInstance, opts: TempoRoutesOptio
   app.get('/api/metrics/query', async (req) => {
     const q = req.query as Query;
     const { range, stepNs } = metricsRange(q, true);
-    const series = await queryMetrics(compileQuery(requireParam(q, 'q')), reader, { range, stepNs, estimates: param(q, 'estimate') === 'true' });
+    const { series } = await queryMetrics(compileQuery(requireParam(q, 'q')), store, scopeOf(req), { range, stepNs, estimates: param(q, 'estimate') === 'true' });
     return {
       series: series.map((s) => ({ labels: s.labels, value: s.samples[0]?.[1] ?? 0, promLabels: promLabels(s.labels) })),
       metrics: {},
@@ -143,7 +146,7 @@ export function registerTempoRoutes(app: FastifyInstance, opts: TempoRoutesOptio
     const { scopes, intrinsic } = parseScopeParam(param(q, 'scope'));
     const limit = parsePositiveInt(q, 'limit', DEFAULT_TAG_LIMIT, MAX_TAG_LIMIT);
     const { range } = parseRange(q, opts.defaultWindowSeconds);
-    const byScope = await reader.tagNames(scopes, range, limit);
+    const byScope = await store.tagNames(scopeOf(req), scopes, range, limit);
     const names = new Set<string>();
     for (const list of byScope.values()) for (const n of list) names.add(n);
     if (intrinsic && scopes.length === 0) for (const n of INTRINSIC_TAGS) names.add(n);
@@ -155,7 +158,7 @@ export function registerTempoRoutes(app: FastifyInstance, opts: TempoRoutesOptio
     const { scopes, intrinsic } = parseScopeParam(param(q, 'scope'));
     const limit = parsePositiveInt(q, 'limit', DEFAULT_TAG_LIMIT, MAX_TAG_LIMIT);
     const { range } = parseRange(q, opts.defaultWindowSeconds);
-    const byScope = await reader.tagNames(scopes, range, limit, narrowing(param(q, 'q'), range));
+    const byScope = await store.tagNames(scopeOf(req), scopes, range, limit, narrowing(param(q, 'q')));
     const out: { name: string; tags: string[] }[] = [];
     for (const [name, tags] of byScope) if (tags.length > 0) out.push({ name, tags });
     if (intrinsic) out.push({ name: 'intrinsic', tags: [...INTRINSIC_TAGS] });
@@ -169,7 +172,7 @@ export function registerTempoRoutes(app: FastifyInstance, opts: TempoRoutesOptio
     const { range } = parseRange(q, opts.defaultWindowSeconds);
     // Tempo's virtual values, listed first.
     const virtual = tag === 'status.code' ? ['unset', 'ok', 'error'] : tag === 'error' ? ['true'] : [];
-    const values = virtual.length > 0 ? [] : await reader.tagValues({ scope: 'any', name: tag }, range, limit);
+    const values = virtual.length > 0 ? [] : await store.tagValues(scopeOf(req), { scope: 'any', name: tag }, range, limit);
     const strings = [...new Set([...virtual, ...values.map((v) => v.value)])];
     return { tagValues: strings.slice(0, limit) };
   });
@@ -179,11 +182,12 @@ export function registerTempoRoutes(app: FastifyInstance, opts: TempoRoutesOptio
     const ident = parseTagIdentifier(decodeTagName((req.params as { tagName: string }).tagName));
     const limit = parsePositiveInt(q, 'limit', DEFAULT_TAG_LIMIT, MAX_TAG_LIMIT);
     const { range } = parseRange(q, opts.defaultWindowSeconds);
-    const where = narrowing(param(q, 'q'), range);
+    const where = narrowing(param(q, 'q'));
+    const scope = scopeOf(req);
     let values: TagValue[];
-    if (ident.kind === 'attribute') values = await reader.tagValues(ident.ref, range, limit, where);
+    if (ident.kind === 'attribute') values = await store.tagValues(scope, ident.ref, range, limit, where);
     else if ('fixed' in ident.values) values = ident.values.fixed;
-    else values = (await reader.intrinsicValues(ident.values.field, range, limit, where)).map((value) => ({ type: 'string', value }));
+    else values = (await store.intrinsicValues(scope, ident.values.field, range, limit, where)).map((value) => ({ type: 'string', value }));
     return { tagValues: values.filter((v) => v.value !== '').slice(0, limit) };
   });
 }
@@ -193,13 +197,13 @@ export function registerTempoRoutes(app: FastifyInstance, opts: TempoRoutesOptio
  * completions come only from spans matching it. As in Tempo, a query that
  * does not parse, or is more than one plain filter, does not narrow.
  */
-function narrowing(text: string | undefined, range: { startNs: bigint; endNs: bigint }): Sql | undefined {
+function narrowing(text: string | undefined): Condition | undefined {
   if (text === undefined || text.replace(/\s/g, '') === '{}') return undefined;
   try {
     const q = compileQuery(text);
     const [first, ...rest] = q.pipeline;
     if (rest.length > 0 || first.kind !== 'filter') return undefined;
-    return planSearch(q, { range }).where;
+    return filterRequest(q).where;
   } catch {
     return undefined;
   }

@@ -1,6 +1,6 @@
 import { InvalidQueryError } from '../../errors.js';
-import type { AttributeRef, AttributeScope, IntrinsicField, TagValue } from '../../store/index.js';
-import { ATTRIBUTE_SCOPES } from '../../store/index.js';
+import type { IntrinsicField, TagScope, TagValue } from '../../store/index.js';
+import { TAG_SCOPES } from '../../store/index.js';
 
 /** Intrinsic tag names, as Tempo lists them under the `intrinsic` scope. */
 export const INTRINSIC_TAGS = [
@@ -46,7 +46,7 @@ const INTRINSIC_VALUES: Record<string, IntrinsicValues> = {
   'link:spanID': { fixed: [] },
 };
 
-export type TagIdentifier = { kind: 'attribute'; ref: AttributeRef } | { kind: 'intrinsic'; values: IntrinsicValues };
+export type TagIdentifier = { kind: 'attribute'; ref: { scope: TagScope | 'any'; name: string } } | { kind: 'intrinsic'; values: IntrinsicValues };
 
 /**
  * A TraceQL attribute or intrinsic name, as /api/v2/search/tag/{name}/values
@@ -58,7 +58,7 @@ export function parseTagIdentifier(raw: string): TagIdentifier {
   const intrinsic = INTRINSIC_VALUES[s];
   if (intrinsic) return { kind: 'intrinsic', values: intrinsic };
   const invalid = () => new InvalidQueryError(`please provide a valid tagName: tag name is not valid intrinsic or scoped attribute: ${JSON.stringify(raw)}`);
-  let scope: AttributeScope | 'any';
+  let scope: TagScope | 'any';
   let rest: string;
   if (s.startsWith('.')) {
     scope = 'any';
@@ -67,8 +67,8 @@ export function parseTagIdentifier(raw: string): TagIdentifier {
     const dot = s.indexOf('.');
     if (dot < 0) throw invalid();
     const prefix = s.slice(0, dot);
-    if (!(ATTRIBUTE_SCOPES as readonly string[]).includes(prefix)) throw invalid();
-    scope = prefix as AttributeScope;
+    if (!(TAG_SCOPES as readonly string[]).includes(prefix)) throw invalid();
+    scope = prefix as TagScope;
     rest = s.slice(dot + 1);
   }
   if (rest.startsWith('"')) {
@@ -80,10 +80,9 @@ export function parseTagIdentifier(raw: string): TagIdentifier {
 }
 
 /** The `scope` parameter of the tag-name endpoints. */
-export function parseScopeParam(raw: string | undefined): { scopes: AttributeScope[]; intrinsic: boolean } {
-  if (raw === undefined || raw === '' || raw === 'none' || raw === 'all')
-    return { scopes: [...ATTRIBUTE_SCOPES], intrinsic: true };
+export function parseScopeParam(raw: string | undefined): { scopes: TagScope[]; intrinsic: boolean } {
+  if (raw === undefined || raw === '' || raw === 'none' || raw === 'all') return { scopes: [...TAG_SCOPES], intrinsic: true };
   if (raw === 'intrinsic') return { scopes: [], intrinsic: true };
-  if ((ATTRIBUTE_SCOPES as readonly string[]).includes(raw)) return { scopes: [raw as AttributeScope], intrinsic: false };
+  if ((TAG_SCOPES as readonly string[]).includes(raw)) return { scopes: [raw as TagScope], intrinsic: false };
   throw new InvalidQueryError(`invalid scope: ${raw}`);
 }

@@ -1,9 +1,8 @@
 import type { KeyValueJson } from '../../model/any-value.js';
-import type { EvalSpan, SearchResult, TimeRange, TraceReader, TraceSummary } from '../../store/index.js';
-import { sql, join, type Sql } from '../sql/index.js';
+import type { Condition, EvalSpan, Field, SearchPort, SearchResult, TenantScope, TimeRange, TraceCondition, TraceSummary } from '../../store/index.js';
 import type { FieldExpr, Query, ScalarFilter, SpansetExpr, SpansetFilter, Stage, Static } from './ast.js';
 import { TraceQLUnsupportedError, unlessUnsupported } from './errors.js';
-import { compileNumber, compileText, planSearch, type PlanContext, type ValueContext } from './plan.js';
+import { filterRequest, numberField, requestKey, textField } from './request.js';
 import { compilePredicate, type SpanPredicate, type TraceValues, type ValueRegistry } from './residual.js';
 import { printField } from './printer.js';
 
@@ -22,42 +21,38 @@ export interface SearchOptions {
   maxCandidates?: number;
 }
 
-export async function searchTraceQL(q: Query, reader: TraceReader, opts: SearchOptions): Promise<SearchResult> {
+export async function searchTraceQL(q: Query, store: SearchPort, scope: TenantScope, opts: SearchOptions): Promise<SearchResult> {
   const [first, ...rest] = q.pipeline;
   if (rest.length === 0 && first.kind === 'filter') {
-    const plan = unlessUnsupported(() => planSearch(q, { range: opts.range }));
-    if (plan) return reader.searchSpans({ ...plan, range: opts.range, limit: opts.limit, spss: opts.spss });
+    const request = unlessUnsupported(() => filterRequest(q));
+    if (request) return store.searchSpans(scope, { ...request, range: opts.range, limit: opts.limit, spss: opts.spss });
   }
-  return new Evaluator(q, opts).run(reader);
+  return new Evaluator(q, opts).run(store, scope);
 }
 
 type SpanSet = { spans: number[]; attributes: KeyValueJson[] };
-
-/** The evaluator's span fetch joins the resource columns, so any resource attribute can be read. */
-const VALUES: ValueContext = { resources: true };
 
 /** Exported for tests: construction refuses what cannot be compiled. */
 export class Evaluator {
   /** Leaf filters, and their predicates in the same order. */
   private readonly leaves: SpansetFilter[] = [];
   private readonly predicates: SpanPredicate[] = [];
-  /** Per-span SQL values to fetch, de-duplicated by their text. */
-  private readonly flagSql: Sql[] = [];
-  private readonly numberSql: Sql[] = [];
-  private readonly textSql: Sql[] = [];
+  /** What is fetched per span, de-duplicated. */
+  private readonly flags = new Requests<Condition>();
+  private readonly numbers = new Requests<Field>();
+  private readonly texts = new Requests<Field>();
+  private readonly values = new Requests<Field>();
   /** Fields whose text is shown on matched spans (select(), and the query's attributes). */
   private readonly shown: { key: string; text: FieldText }[] = [];
-  private readonly ctx: PlanContext;
   private readonly registry: ValueRegistry = {
-    flag: (c) => indexOf(this.flagSql, c),
-    text: (t) => indexOf(this.textSql, t),
+    flag: (c) => this.flags.add(c),
+    values: (f) => this.values.add(f),
   };
 
   constructor(
     private readonly q: Query,
     private readonly opts: SearchOptions,
   ) {
-    this.ctx = { range: opts.range };
     const [first, ...stages] = q.pipeline;
     this.collect(first as SpansetExpr);
     for (const s of stages) this.prepare(s);
@@ -65,7 +60,7 @@ export class Evaluator {
 
   private addLeaf(f: SpansetFilter, show: boolean): void {
     this.leaves.push(f);
-    this.predicates.push(compilePredicate(f.expr, this.ctx, this.registry));
+    this.predicates.push(compilePredicate(f.expr, this.registry));
     if (show && f.expr) this.collectShown(f.expr);
   }
 
@@ -88,9 +83,9 @@ export class Evaluator {
     }
   }
 
-  /** Index of a field's text among the fetched values (compiling refuses what cannot be read). */
+  /** Index of a field's text among the fetched values (refuses what cannot be read). */
   text(e: FieldExpr): number {
-    return indexOf(this.textSql, compileText(e, VALUES));
+    return this.texts.add(textField(e));
   }
 
   /**
@@ -104,7 +99,7 @@ export class Evaluator {
 
   /** Index of a field's number among the fetched values. */
   number(e: FieldExpr): number {
-    return indexOf(this.numberSql, compileNumber(e, VALUES));
+    return this.numbers.add(numberField(e));
   }
 
   private prepare(s: Stage): void {
@@ -135,9 +130,9 @@ export class Evaluator {
     }
   }
 
-  async run(reader: TraceReader): Promise<SearchResult> {
+  async run(store: SearchPort, scope: TenantScope): Promise<SearchResult> {
     const traces: TraceSummary[] = [];
-    const inspected = await this.scan(reader, this.opts.maxCandidates ?? 20_000, Math.max(this.opts.limit * 4, 100), (id, spans, sets, tree) => {
+    const inspected = await this.scan(store, scope, this.opts.maxCandidates ?? 20_000, Math.max(this.opts.limit * 4, 100), (id, spans, sets, tree) => {
       traces.push(this.summary(id, spans, sets, tree));
       return traces.length < this.opts.limit;
     });
@@ -150,9 +145,14 @@ export class Evaluator {
    * `maxTraces` candidate traces (metrics over spanset operators and
    * pipelines). `truncated` says whether candidates were left unexamined.
    */
-  async forEachMatchedSpan(reader: TraceReader, maxTraces: number, visit: (span: EvalSpan, text: (f: FieldText) => string) => void): Promise<{ traces: number; truncated: boolean }> {
+  async forEachMatchedSpan(
+    store: SearchPort,
+    scope: TenantScope,
+    maxTraces: number,
+    visit: (span: EvalSpan, text: (f: FieldText) => string) => void,
+  ): Promise<{ traces: number; truncated: boolean }> {
     const { startNs, endNs } = this.opts.range;
-    return this.scan(reader, maxTraces, 1000, (_id, spans, sets, tree) => {
+    return this.scan(store, scope, maxTraces, 1000, (_id, spans, sets, tree) => {
       for (const i of union(...sets.map((s) => s.spans))) if (spans[i].startNs >= startNs && spans[i].startNs < endNs) visit(spans[i], (f) => textOf(spans, tree, i, f));
       return true;
     });
@@ -160,21 +160,29 @@ export class Evaluator {
 
   /** Candidate traces, newest first, in batches; `onMatch` returns false to stop. */
   private async scan(
-    reader: TraceReader,
+    store: SearchPort,
+    scope: TenantScope,
     maxCandidates: number,
     batch: number,
     onMatch: (id: Buffer, spans: EvalSpan[], sets: SpanSet[], tree: Tree) => boolean,
   ): Promise<{ traces: number; truncated: boolean }> {
-    const anySpan = this.predicates.length > 0 ? join(this.predicates.map((p) => sql`(${p.superset})`), ' OR ') : sql`1`;
+    const anySpan: Condition = this.predicates.length > 0 ? { op: 'or', terms: this.predicates.map((p) => p.superset) } : { op: 'const', value: true };
     const having = this.necessary(this.q.pipeline[0] as SpansetExpr);
     let inspected = 0;
     for (let offset = 0; offset < maxCandidates; offset += batch) {
-      const ids = await reader.candidateTraces({ range: this.opts.range, anySpan, having, limit: Math.min(batch, maxCandidates - offset), offset });
+      const ids = await store.candidateTraces(scope, { range: this.opts.range, anySpan, having, limit: Math.min(batch, maxCandidates - offset), offset });
       if (ids.length === 0) return { traces: inspected, truncated: false };
       inspected += ids.length;
-      const spansByTrace = await reader.traceSpans({ traceIds: ids, range: this.opts.range, flags: this.flagSql, numbers: this.numberSql, texts: this.textSql });
+      const spansByTrace = await store.traceSpans(scope, {
+        traceIds: ids,
+        range: this.opts.range,
+        flags: this.flags.list,
+        numbers: this.numbers.list,
+        texts: this.texts.list,
+        values: this.values.list,
+      });
       for (const id of ids) {
-        const spans = spansByTrace.get(id.toString('hex').toUpperCase()) ?? spansByTrace.get(id.toString('hex')) ?? [];
+        const spans = spansByTrace.get(id.toString('hex')) ?? [];
         const tree = new Tree(spans);
         const sets = this.evaluate(spans, tree);
         if (sets.length > 0 && !onMatch(id, spans, sets, tree)) return { traces: inspected, truncated: false };
@@ -184,17 +192,17 @@ export class Evaluator {
     return { traces: inspected, truncated: true };
   }
 
-  /** A condition every matching trace meets, over countIf() of the leaves' supersets. */
-  private necessary(e: SpansetExpr): Sql {
+  /** A condition every matching trace meets: some span meets each leaf's superset. */
+  private necessary(e: SpansetExpr): TraceCondition {
     if (e.kind === 'filter') {
       const p = this.predicates[this.leaves.indexOf(e)];
-      return join([p.superset, ...p.inTrace].map((c) => sql`countIf(${c}) > 0`), ' AND ');
+      return { op: 'and', terms: [p.superset, ...p.inTrace].map((where): TraceCondition => ({ op: 'someSpan', where })) };
     }
     const l = this.necessary(e.left);
     const r = this.necessary(e.right);
-    if (e.op === '||') return sql`(${l} OR ${r})`;
+    if (e.op === '||') return { op: 'or', terms: [l, r] };
     if (e.op.startsWith('!')) return r; // right-hand spans without the relation
-    return sql`(${l} AND ${r})`;
+    return { op: 'and', terms: [l, r] };
   }
 
   // ---- in-process evaluation ---------------------------------------------------
@@ -203,7 +211,7 @@ export class Evaluator {
     let trace: ReturnType<TraceValues['trace']> | null = null;
     const values: TraceValues = {
       flags: (i) => spans[i].flags,
-      texts: (i) => spans[i].texts,
+      values: (i) => spans[i].values,
       parent: (i) => tree.parent(i),
       trace: () => {
         if (!trace) {
@@ -414,12 +422,21 @@ function textOf(spans: EvalSpan[], tree: Tree, i: number, f: FieldText): string 
   return at < 0 ? '' : spans[at].texts[f.index];
 }
 
-/** Index of an SQL expression in a list, adding it when new. */
-function indexOf(list: Sql[], x: Sql): number {
-  const i = list.findIndex((y) => y.text === x.text);
-  if (i >= 0) return i;
-  list.push(x);
-  return list.length - 1;
+/** Values requested per span, each once; add() gives its index. */
+class Requests<T> {
+  readonly list: T[] = [];
+  private readonly index = new Map<string, number>();
+
+  add(x: T): number {
+    const key = requestKey(x);
+    let i = this.index.get(key);
+    if (i === undefined) {
+      i = this.list.length;
+      this.list.push(x);
+      this.index.set(key, i);
+    }
+    return i;
+  }
 }
 
 function union(...lists: number[][]): number[] {

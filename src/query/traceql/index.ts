@@ -2,9 +2,10 @@ export * from './ast.js';
 export { parse } from './parser.js';
 export { print, printField } from './printer.js';
 export { validate } from './validate.js';
-export { TraceQLParseError, TraceQLValidationError, TraceQLUnsupportedError } from './errors.js';
-export { planSearch, type SpanFilterPlan, type PlanContext } from './plan.js';
+export { TraceQLParseError, TraceQLValidationError, TraceQLUnsupportedError, unlessUnsupported } from './errors.js';
+export { filterRequest, toCondition } from './request.js';
 export { searchTraceQL, type SearchOptions } from './execute.js';
+export { queryMetrics, type Series, type MetricsRequest, type MetricsResult, type MetricsStore } from './metrics.js';
 
 import { parse } from './parser.js';
 import { validate } from './validate.js';
@@ -14,4 +15,3 @@ import type { Query } from './ast.js';
 export function compileQuery(text: string): Query {
   return validate(parse(text));
 }
-export { queryMetrics, type Series, type MetricsRequest } from './metrics.js';

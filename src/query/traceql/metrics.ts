@@ -1,10 +1,9 @@
 import type { KeyValueJson } from '../../model/any-value.js';
-import type { MetricsRow, TimeRange, TraceReader } from '../../store/index.js';
-import { sql, type Sql } from '../sql/index.js';
-import type { CompareStage, FieldExpr, Intrinsic, MetricsStage, Query, SpansetFilter } from './ast.js';
+import type { Aggregate, Condition, Field, Grouping, MetricsPort, MetricsRow, SearchPort, TenantScope, TimeRange } from '../../store/index.js';
+import type { CompareStage, FieldExpr, Intrinsic, MetricsStage, Query } from './ast.js';
 import { TraceQLUnsupportedError, TraceQLValidationError, unlessUnsupported } from './errors.js';
 import { Evaluator } from './execute.js';
-import { compileCondition, compileNumber, compileText, readsResourceColumns, type ValueContext } from './plan.js';
+import { numberField, textField, toCondition, toField } from './request.js';
 import { printField } from './printer.js';
 
 /**
@@ -13,11 +12,8 @@ import { printField } from './printer.js';
  * exact (quantilesExact over the spans of each bucket), not estimated from
  * histogram buckets.
  *
- * When the filter, by() and the field use only a span's service, name, kind,
- * status and duration, and range and step are whole minutes, the answer
- * comes from the span_metrics rollup instead (per-minute aggregate states,
- * filled at ingest): the same counts, sums, minima and maxima. Quantiles
- * come from merged t-digests only when the caller accepts estimates.
+ * The store answers from its per-minute rollup where that gives the same
+ * answer (or the caller accepts estimated quantiles).
  */
 
 export interface MetricsRequest {
@@ -42,29 +38,44 @@ export interface Series {
 /** Most candidate traces examined for metrics the evaluator computes. */
 const MAX_EVALUATED_TRACES = 200_000;
 
-export async function queryMetrics(q: Query, reader: TraceReader, req: MetricsRequest): Promise<Series[]> {
+/** What metrics read: aggregates (the metrics port), and whole traces for queries the evaluator computes. */
+export type MetricsStore = MetricsPort & SearchPort;
+
+export interface MetricsResult {
+  series: Series[];
+  /** What answered: the store's rollup, its raw spans, or the evaluator over candidate traces. */
+  source: 'rollup' | 'spans' | 'evaluator';
+}
+
+export async function queryMetrics(q: Query, store: MetricsStore, scope: TenantScope, req: MetricsRequest): Promise<MetricsResult> {
   const metricsAt = q.pipeline.findIndex((s, i) => i > 0 && (s.kind === 'metrics' || s.kind === 'compare'));
   if (metricsAt < 0) throw new TraceQLValidationError('a metrics query needs a metrics function such as rate()', q.pos);
   const before = q.pipeline.slice(0, metricsAt);
   const first = before[0];
   const after = q.pipeline.slice(metricsAt + 1);
-  const sqlFilter = before.length === 1 && first.kind === 'filter' ? unlessUnsupported(() => compileCondition(first.expr, { range: req.range })) : null;
+  const where = before.length === 1 && first.kind === 'filter' ? unlessUnsupported(() => toCondition(first.expr)) : null;
   const m0 = q.pipeline[metricsAt];
-  // parent. attributes in by() are read by the evaluator.
-  const sqlSelects = sqlFilter !== null && !(m0.kind === 'metrics' && m0.by.some((f) => f.kind === 'attribute' && f.parent));
-  if (q.pipeline[metricsAt].kind === 'compare') {
+  if (m0.kind === 'compare') {
     for (const s of after) throw new TraceQLUnsupportedError(`${s.kind} after compare()`, s.pos);
-    if (!sqlFilter) throw new TraceQLUnsupportedError('compare() after spanset operators, pipeline stages or parent. attributes', first.pos);
-    return queryCompare(first as SpansetFilter, q.pipeline[metricsAt] as CompareStage, reader, req);
+    if (!where) throw new TraceQLUnsupportedError('compare() after spanset operators, pipeline stages or parent. attributes', first.pos);
+    return { series: await queryCompare(where, m0, store, scope, req), source: 'spans' };
   }
-  const m = q.pipeline[metricsAt] as MetricsStage;
+  const m = m0 as MetricsStage;
   const histogram = m.fn === 'histogram_over_time';
   const labels = valueLabels(m);
-  // One SQL aggregation when SQL can select the spans; otherwise the
-  // evaluator selects them over candidate traces and they are aggregated here.
-  const rows = sqlSelects
-    ? await sqlRows(first as SpansetFilter, sqlFilter!, m, reader, req)
-    : await evaluatedRows({ ...q, pipeline: before }, m, reader, req);
+  // One aggregation in the store when it can select the spans (parent.
+  // attributes in by() are read by the evaluator); otherwise the evaluator
+  // selects them over candidate traces and they are aggregated here.
+  let rows: MetricsRow[];
+  let source: MetricsResult['source'];
+  if (where && !m.by.some((f) => f.kind === 'attribute' && f.parent)) {
+    const answer = await store.metricsSeries(scope, storeRequest(where, m, req));
+    rows = answer.rows;
+    source = answer.source;
+  } else {
+    rows = await evaluatedRows({ ...q, pipeline: before }, m, store, scope, req);
+    source = 'evaluator';
+  }
 
   const by = m.by;
   const stepS = Number(req.stepNs) / 1e9;
@@ -97,43 +108,53 @@ export async function queryMetrics(q: Query, reader: TraceReader, req: MetricsRe
     if (stage.kind !== 'topk' && stage.kind !== 'bottomk') throw new TraceQLUnsupportedError(`${stage.kind} after a metrics function`, stage.pos);
     out = topk(out, stage.n, stage.kind === 'topk');
   }
-  return out;
+  return { series: out, source };
 }
 
-/** The rows of one SQL aggregation, from the rollup or the raw spans. */
-async function sqlRows(first: SpansetFilter, condition: Sql, m: MetricsStage, reader: TraceReader, req: MetricsRequest): Promise<MetricsRow[]> {
-  const vc: ValueContext = { resources: readsResourceColumns([...m.by, ...(m.field ? [m.field] : [])]) };
-  let where = condition;
-  const histogram = m.fn === 'histogram_over_time';
-  const fromRollup =
-    !req.rawOnly && rollupAnswers(first, m, req, req.estimates === true && reader.capabilities.quantileStatesAnyLevel) && req.range.startNs >= (await reader.rollupFromNs());
-  const { values } = fromRollup ? rollupAggregate(m) : aggregate(m, vc);
-  // histogram_over_time: one more group key, the value's power-of-two bucket.
-  const bucketExpr = histogram ? sql`toString(pow(2, ceil(log2(${compileNumber(m.field!, vc)}))))` : null;
-  if (histogram) where = sql`(${where}) AND ${compileNumber(m.field!, vc)} > 0`;
-  return reader.metricsSeries({
-    range: req.range,
-    stepNs: req.stepNs,
-    where,
-    by: [...m.by.map((f) => compileText(f, vc)), ...(bucketExpr ? [bucketExpr] : [])],
-    values,
-    source: fromRollup ? 'rollup' : 'spans',
-    resources: vc.resources,
-  });
+/** The store's request for a metrics function over a condition. */
+function storeRequest(where: Condition, m: MetricsStage, req: MetricsRequest): import('../../store/index.js').MetricsRequest {
+  const by: Grouping[] = m.by.map((f) => ({ kind: 'field', field: textField(f) }));
+  if (m.fn === 'histogram_over_time') {
+    // One more group key: the value's power-of-two bucket, of positive values only.
+    const of = numberField(m.field!);
+    by.push({ kind: 'log2Bucket', of });
+    where = { op: 'and', terms: [where, { op: 'arithmetic', left: { kind: 'field', field: of }, cmp: '>', right: { kind: 'number', value: 0 } }] };
+  }
+  return { range: req.range, stepNs: req.stepNs, where, by, aggregates: aggregates(m), allowEstimates: req.estimates, rawOnly: req.rawOnly };
+}
+
+/** The aggregate(s) of a metrics function, in valueLabels' order. */
+function aggregates(m: MetricsStage): Aggregate[] {
+  switch (m.fn) {
+    case 'rate':
+    case 'count_over_time':
+    case 'histogram_over_time':
+      return [{ fn: 'count' }];
+    case 'min_over_time':
+      return [{ fn: 'min', of: numberField(m.field!) }];
+    case 'max_over_time':
+      return [{ fn: 'max', of: numberField(m.field!) }];
+    case 'avg_over_time':
+      return [{ fn: 'avg', of: numberField(m.field!) }];
+    case 'sum_over_time':
+      return [{ fn: 'sum', of: numberField(m.field!) }];
+    case 'quantile_over_time':
+      return m.quantiles.map((q) => ({ fn: 'quantile', q, of: numberField(m.field!) }));
+  }
 }
 
 /**
- * Rows like sqlRows', computed here over the spans the evaluator selects
+ * Rows like the store's, computed here over the spans the evaluator selects
  * (spanset operators, pipeline stages, parent. attributes...). Same
  * semantics: quantiles exact, histogram buckets powers of two.
  */
-async function evaluatedRows(selection: Query, m: MetricsStage, reader: TraceReader, req: MetricsRequest): Promise<MetricsRow[]> {
+async function evaluatedRows(selection: Query, m: MetricsStage, store: SearchPort, scope: TenantScope, req: MetricsRequest): Promise<MetricsRow[]> {
   const ev = new Evaluator(selection, { range: req.range, limit: 0, spss: 0 });
   const field = m.field ? ev.number(m.field) : -1;
   const by = m.by.map((f) => ev.fieldText(f));
   const histogram = m.fn === 'histogram_over_time';
   const groups = new Map<string, { bucket: number; by: string[]; count: number; xs: number[] }>();
-  const scan = await ev.forEachMatchedSpan(reader, MAX_EVALUATED_TRACES, (span, text) => {
+  const scan = await ev.forEachMatchedSpan(store, scope, MAX_EVALUATED_TRACES, (span, text) => {
     const x = field >= 0 ? span.numbers[field] : NaN;
     const keys = by.map(text);
     if (histogram) {
@@ -185,15 +206,25 @@ const COMPARE_INTRINSICS = ['name', 'status', 'kind', 'statusMessage', 'instrume
  * the attribute as `{__meta_type="selection_total"|"baseline_total", <attr>=nil}`,
  * and `{__meta_error="__too_many_values__", <attr>=nil}` where values were cut.
  */
-async function queryCompare(first: SpansetFilter, c: CompareStage, reader: TraceReader, req: MetricsRequest): Promise<Series[]> {
-  let selection = compileCondition(c.selection.expr, { range: req.range });
-  if (c.window) selection = sql`(${selection}) AND start_ns >= ${c.window.start} AND start_ns < ${c.window.end}`;
-  const counts = await reader.compareCounts({
+async function queryCompare(where: Condition, c: CompareStage, store: MetricsPort, scope: TenantScope, req: MetricsRequest): Promise<Series[]> {
+  let selection = toCondition(c.selection.expr);
+  if (c.window) {
+    const start: Field = { kind: 'intrinsic', name: 'start' };
+    selection = {
+      op: 'and',
+      terms: [
+        selection,
+        { op: 'compare', field: start, cmp: '>=', value: { type: 'int', value: c.window.start } },
+        { op: 'compare', field: start, cmp: '<', value: { type: 'int', value: c.window.end } },
+      ],
+    };
+  }
+  const counts = await store.compareCounts(scope, {
     range: req.range,
     stepNs: req.stepNs,
-    where: compileCondition(first.expr, { range: req.range }),
+    where,
     selection,
-    intrinsics: COMPARE_INTRINSICS.map((name) => ({ name, text: compileText({ kind: 'intrinsic', name, pos: c.pos } as Intrinsic) })),
+    intrinsics: COMPARE_INTRINSICS.map((name) => ({ label: name, field: toField({ kind: 'intrinsic', name, pos: c.pos } as Intrinsic) })),
     topN: c.topN ?? 10,
   });
   const toSamples = (m: Map<number, number>): [number, number][] =>
@@ -212,84 +243,6 @@ async function queryCompare(first: SpansetFilter, c: CompareStage, reader: Trace
 /** The extra labels of each value of a metrics function: `p` for each quantile. */
 function valueLabels(m: MetricsStage): KeyValueJson[][] {
   return m.fn === 'quantile_over_time' ? m.quantiles.map((q) => [{ key: 'p', value: { doubleValue: q } }]) : [[]];
-}
-
-/** The SQL aggregate(s) of a metrics function, in valueLabels' order. */
-function aggregate(m: MetricsStage, vc: ValueContext): { values: Sql[] } {
-  const field = m.field && m.fn !== 'rate' && m.fn !== 'count_over_time' ? compileNumber(m.field, vc) : null;
-  const present = (x: Sql) => sql`NOT isNaN(${x})`;
-  switch (m.fn) {
-    case 'rate':
-    case 'count_over_time':
-      return { values: [sql`toFloat64(count())`] };
-    case 'min_over_time':
-      return { values: [sql`minIf(${field!}, ${present(field!)})`] };
-    case 'max_over_time':
-      return { values: [sql`maxIf(${field!}, ${present(field!)})`] };
-    case 'avg_over_time':
-      return { values: [sql`avgIf(${field!}, ${present(field!)})`] };
-    case 'sum_over_time':
-      return { values: [sql`sumIf(${field!}, ${present(field!)})`] };
-    case 'quantile_over_time':
-      return { values: m.quantiles.map((q) => sql`quantileExactIf(${q})(${field!}, ${present(field!)})`) };
-    case 'histogram_over_time':
-      return { values: [sql`toFloat64(count())`] };
-  }
-}
-
-/** The rollup's dimensions, as TraceQL fields. */
-function isRollupDimension(f: FieldExpr): boolean {
-  if (f.kind === 'intrinsic') return ['name', 'span:name', 'status', 'span:status', 'kind', 'span:kind'].includes(f.name);
-  return f.kind === 'attribute' && f.scope === 'resource' && f.name === 'service.name' && !f.parent;
-}
-
-/** True when the condition reads only rollup dimensions (compileCondition then emits only their columns). */
-function isRollupCondition(e: FieldExpr): boolean {
-  if (e.kind === 'unary') return e.op === '!' && isRollupCondition(e.operand);
-  if (e.kind !== 'binary') return false;
-  if (e.op === '&&' || e.op === '||') return isRollupCondition(e.left) && isRollupCondition(e.right);
-  const [field, value] = e.right.kind === 'static' ? [e.left, e.right] : [e.right, e.left];
-  if (value.kind !== 'static' || !isRollupDimension(field)) return false;
-  // resource.service.name: only '= "x"'. Other operators also match spans whose
-  // resource has no service.name in the raw path, which the rollup cannot tell apart.
-  if (field.kind === 'attribute') return e.op === '=' && value.type === 'string' && value.value !== '';
-  return value.type !== 'nil';
-}
-
-function rollupAnswers(first: SpansetFilter, m: MetricsStage, req: MetricsRequest, quantiles: boolean): boolean {
-  const minute = 60_000_000_000n;
-  if (req.range.startNs % minute !== 0n || req.range.endNs % minute !== 0n || req.stepNs % minute !== 0n) return false;
-  if (first.expr && !isRollupCondition(first.expr)) return false;
-  if (!m.by.every(isRollupDimension)) return false;
-  switch (m.fn) {
-    case 'rate':
-    case 'count_over_time':
-      return true;
-    case 'histogram_over_time':
-      return false;
-    case 'quantile_over_time':
-      return quantiles && isDuration(m.field);
-    default:
-      return isDuration(m.field);
-  }
-}
-
-/** aggregate(), from the rollup's states. */
-function rollupAggregate(m: MetricsStage): { values: Sql[] } {
-  switch (m.fn) {
-    case 'min_over_time':
-      return { values: [sql`minMerge(duration_min)`] };
-    case 'max_over_time':
-      return { values: [sql`maxMerge(duration_max)`] };
-    case 'avg_over_time':
-      return { values: [sql`sumMerge(duration_sum) / countMerge(spans)`] };
-    case 'sum_over_time':
-      return { values: [sql`sumMerge(duration_sum)`] };
-    case 'quantile_over_time':
-      return { values: m.quantiles.map((q) => sql`quantileTDigestMerge(${q})(duration_digest)`) };
-    default:
-      return { values: [sql`toFloat64(countMerge(spans))`] };
-  }
 }
 
 function isDuration(f: FieldExpr | null): boolean {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parse, print, validate, planSearch, TraceQLParseError, TraceQLUnsupportedError, TraceQLValidationError } from './index.js';
+import { parse, print, validate, filterRequest, TraceQLParseError, TraceQLUnsupportedError, TraceQLValidationError } from './index.js';
 import { Evaluator } from './execute.js';
 
 /**
@@ -72,9 +72,9 @@ describe('TraceQL front end', () => {
         const [first, ...rest] = q.pipeline;
         assert.throws(
           () => {
-            // What searchTraceQL would plan: the SQL for a lone filter, or every
-            // filter, number and text an evaluation needs.
-            if (rest.length === 0 && first.kind === 'filter') planSearch(q, { range });
+            // What searchTraceQL would ask: the store's request for a lone
+            // filter, or every filter, number and text an evaluation needs.
+            if (rest.length === 0 && first.kind === 'filter') filterRequest(q);
             else new Evaluator(q, { range, limit: 1, spss: 1 });
           },
           (e: Error) => e instanceof TraceQLUnsupportedError && /at line \d+, col \d+/.test(e.message),

@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { sql, join, ident, type Sql } from '../../query/sql/index.js';
+import { sql, join, ident, type Sql } from '../sql/sql.js';
 import { EngineError, type Engine, type EngineCapabilities, type EngineSettings, type Lane, type ResultFormat } from '../engine.js';
 
 const require = createRequire(import.meta.url);
@@ -37,8 +37,10 @@ export class ChdbEngine implements Engine {
     insertPartitionLimit: true,
     skipIndexes: true,
     quantileStatesAnyLevel: true,
+    compactParts: true,
   };
   version = '';
+  readonly exclusive = true;
 
   private readonly ingest: SerialSession;
   private readonly queries: SerialSession[];

@@ -25,10 +25,13 @@ describe('ClickHouse target', () => {
       insertPartitionLimit: false,
       skipIndexes: false,
       quantileStatesAnyLevel: false,
+      compactParts: false,
     });
     assert.ok(Object.values(capabilitiesFor('24.8.4.13')).every(Boolean));
     const v19 = capabilitiesFor('19.10.1');
     assert.equal(v19.codecs, true);
     assert.equal(v19.fsyncSettings, false);
+    assert.equal(v19.compactParts, false);
+    assert.equal(capabilitiesFor('20.3.1').compactParts, true);
   });
 });

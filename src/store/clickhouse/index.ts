@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
-import { sql, join, ident, type Sql } from '../../query/sql/index.js';
+import { sql, join, ident, type Sql } from '../sql/sql.js';
 import { EngineError, type Engine, type EngineCapabilities, type EngineSettings, type Lane, type ResultFormat } from '../engine.js';
 
 /**
@@ -61,11 +61,13 @@ export function capabilitiesFor(version: string): EngineCapabilities {
     // Refused on 18.16, accepted on chDB 26.7; 22.1 is a conservative floor
     // (the release in between was not available to test).
     quantileStatesAnyLevel: atLeast(22, 1),
+    compactParts: atLeast(20, 3),
   };
 }
 
 export class ClickHouseEngine implements Engine {
   readonly capabilities: EngineCapabilities;
+  readonly exclusive = false;
 
   private constructor(
     private readonly clients: ClickHouseClient[],

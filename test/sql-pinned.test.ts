@@ -3,22 +3,25 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { compileQuery, planSearch } from './index.js';
-import { compileNumber, compileText } from './plan.js';
-import { createResourcesTable, createSpanMetricsTable, createSpanMetricsView, createSpansTable, createTraceIndexTable, createTraceIndexView, MIGRATIONS } from '../../store/schema.js';
-import { LEAST_CAPABLE } from '../../store/engine.js';
-import { capabilitiesFor } from '../../store/clickhouse/index.js';
+import { compileQuery, filterRequest } from '../src/query/traceql/index.js';
+import { numberField, textField } from '../src/query/traceql/request.js';
+import { condition, numberOf, textOf, type CompileContext } from '../src/store/sql/compile.js';
+import { schemaStatements } from '../src/store/schema.js';
+import { LEAST_CAPABLE } from '../src/store/engine.js';
+import { capabilitiesFor } from '../src/store/clickhouse/index.js';
+import { TenantScope } from '../src/store/index.js';
 
 /**
- * The SQL Sightline generates, pinned: the planner's conditions for
+ * The SQL Sightline generates, pinned: the store's conditions for
  * representative TraceQL, and the schema for each version path (ClickHouse
  * 18.16, the least capable, and a current server). A change to any of it
  * shows up here as a diff to review. SIGHTLINE_UPDATE_GOLDEN=1 rewrites.
  */
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const GOLDEN = path.resolve(here, '../../../../test/golden');
+const GOLDEN = path.resolve(here, '../../test/golden');
 const range = { startNs: 1_700_000_000_000_000_000n, endNs: 1_700_003_600_000_000_000n };
+const ctx: CompileContext = { scope: TenantScope.of(['acme']), range, joined: false };
 
 function pinned(name: string, actual: string): void {
   const file = path.join(GOLDEN, name);
@@ -44,7 +47,7 @@ const QUERIES = [
 
 describe('pinned SQL', () => {
   it('planner conditions', () => {
-    const out = QUERIES.map((q) => `-- ${q}\n${planSearch(compileQuery(q), { range }).where.text}\n`).join('\n');
+    const out = QUERIES.map((q) => `-- ${q}\n${condition(filterRequest(compileQuery(q)).where, ctx).text}\n`).join('\n');
     pinned('traceql-conditions.sql', out);
   });
 
@@ -53,14 +56,14 @@ describe('pinned SQL', () => {
     const out = fields
       .map((f) => {
         const q = compileQuery(`{ } | select(${f})`);
-        const field = (q.pipeline[1] as { fields: Parameters<typeof compileText>[0][] }).fields[0];
+        const field = (q.pipeline[1] as { fields: Parameters<typeof textField>[0][] }).fields[0];
         let number = '';
         try {
-          number = compileNumber(field).text;
+          number = numberOf(numberField(field), ctx).text;
         } catch {
           number = '(not a number)';
         }
-        return `-- ${f}\ntext: ${compileText(field).text}\nnumber: ${number}\n`;
+        return `-- ${f}\ntext: ${textOf(textField(field), ctx).text}\nnumber: ${number}\n`;
       })
       .join('\n');
     pinned('traceql-values.sql', out);
@@ -68,15 +71,7 @@ describe('pinned SQL', () => {
 
   for (const [name, caps] of [['clickhouse-18.16', LEAST_CAPABLE], ['clickhouse-24.8', capabilitiesFor('24.8.4.13')]] as const) {
     it(`schema for ${name}`, () => {
-      const single = [
-        createSpansTable(caps),
-        createResourcesTable(caps),
-        createTraceIndexTable(caps),
-        createTraceIndexView(),
-        createSpanMetricsTable(caps),
-        createSpanMetricsView(caps),
-        ...MIGRATIONS[1](caps, { database: 'default' }).map((s) => ({ text: `-- migration 1 -> 2\n${s.text}` })),
-      ]
+      const single = schemaStatements(caps, { database: 'default' })
         .map((s) => `${s.text};\n`)
         .join('\n');
       assert.deepEqual(capabilitiesFor(name === 'clickhouse-18.16' ? '18.16.1' : '24.8.4.13'), caps);

@@ -1,9 +1,9 @@
 import { after, before } from 'node:test';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ClickHouseEngine, parseClickHouseUrl } from './clickhouse/index.js';
-import { runConformanceSuite, type ConformanceTarget } from './conformance.js';
-import { runDiagnosisConformance } from './diagnosis-conformance.js';
+import { ClickHouseEngine, parseClickHouseUrl } from '../src/store/clickhouse/index.js';
+import { runConformanceSuite, type ConformanceTarget } from '../testkit/store-conformance.js';
+import { runDiagnosisConformance } from '../testkit/diagnosis-conformance.js';
 
 /**
  * The store and diagnosis conformance suites against real ClickHouse servers
@@ -18,7 +18,7 @@ interface TestServers {
   stop(): Promise<void>;
 }
 
-const SCRIPTS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../scripts');
+const SCRIPTS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../scripts');
 let servers: TestServers;
 
 before(async () => {

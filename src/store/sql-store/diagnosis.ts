@@ -1,131 +1,21 @@
-import { sql, join, ident, type Sql } from '../query/sql/index.js';
-import { NS_PER_MINUTE, TABLES } from './schema.js';
-import type { TimeRange } from './types.js';
+import type { DiagnosisPort, LoadSpanRow, PathSpanRow, PathSpans, ServiceGraph, TraceAttributeStats, TraceSample, TraceSampleRequest, NumericKeyRow, AttributeValueRow, ServiceEdgeRow } from '../ports.js';
+import { NUMERIC_LEVELS } from '../ports.js';
+import type { Condition, TimeRange } from '../request.js';
+import { NS_PER_MINUTE } from '../schema.js';
+import type { TenantScope } from '../tenant.js';
+import { condition, type CompileContext } from '../sql/compile.js';
+import { sql, join, ident, type Sql } from '../sql/sql.js';
+import { T, resourceRows, tenantIn } from '../sql/tables.js';
+import { startsIn as inRange, widened, type StoreContext } from './context.js';
 
 /**
  * The SQL behind diagnosis (service map, attribute comparison, aggregated
- * critical path, load): SqlStore delegates here. Everything is plain
- * ClickHouse 18.16 SQL: joins by USING on subqueries, ARRAY JOIN, LIMIT BY,
- * -If combinators. Subqueries read the Distributed tables on a cluster, so
- * the answers are exact there too (joins run on the node that was asked).
+ * critical path, load). Everything is plain ClickHouse 18.16 SQL: joins by
+ * USING on subqueries, ARRAY JOIN, LIMIT BY, -If combinators. Subqueries
+ * read the Distributed tables on a cluster, so the answers are exact there
+ * too (joins run on the node that was asked).
  */
 
-/** One service-to-service edge, by the span pairs that make it. */
-export interface ServiceEdgeRow {
-  /** Service of the parent (calling) span. */
-  source: string;
-  /** Service of the child (called) span. */
-  target: string;
-  /** `request` (client -> server), `messaging` (producer -> consumer), `link` (any other cross-service parent and child). */
-  kind: 'request' | 'messaging' | 'link';
-  count: number;
-  /** Child spans with status error. */
-  errors: number;
-  /** Child span duration quantiles, ns. */
-  p50: number;
-  p95: number;
-  p99: number;
-}
-
-export interface ServiceNodeRow {
-  service: string;
-  /** Every span of the service in the range. */
-  spans: number;
-  /** Its entry spans: server and consumer spans, and roots. */
-  entrySpans: number;
-  entryErrors: number;
-  /** Entry span duration quantiles, ns (0 without entry spans). */
-  p50: number;
-  p95: number;
-  p99: number;
-}
-
-export interface ServiceGraph {
-  /** The fraction of traces read (1: all); counts are of those traces. */
-  fraction: number;
-  edges: ServiceEdgeRow[];
-  nodes: ServiceNodeRow[];
-}
-
-export interface TraceSampleRequest {
-  range: TimeRange;
-  /** Traces with a span (in the range) matching this; absent: every trace in the range. */
-  match?: Sql;
-  /** Leaves out traces with a span (in the range) matching this. */
-  exclude?: Sql;
-  limit: number;
-}
-
-export interface TraceSample {
-  /** Ascending. */
-  traceIds: Buffer[];
-  /** More traces qualified than `limit`. */
-  sampled: boolean;
-}
-
-export interface AttributeValueRow {
-  scope: 'span' | 'resource' | 'intrinsic';
-  key: string;
-  value: string;
-  type: 'string' | 'int' | 'float' | 'bool';
-  /** Traces with at least one span carrying this value. */
-  traces: number;
-}
-
-export interface NumericKeyRow {
-  scope: 'span' | 'resource' | 'intrinsic';
-  key: string;
-  /** Values at NUMERIC_LEVELS. */
-  quantiles: number[];
-  spans: number;
-}
-
-export interface TraceAttributeStats {
-  traces: number;
-  spans: number;
-  values: AttributeValueRow[];
-  numeric: NumericKeyRow[];
-}
-
-/** The levels quantilesExact is asked for, for distribution comparisons. */
-export const NUMERIC_LEVELS: readonly number[] = [0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 0.99, 1];
-
-/** A span with only what a critical path needs; ids are byte strings (latin1). */
-export interface PathSpanRow {
-  spanId: string;
-  /** '' for a root. */
-  parentId: string;
-  /** ns from PathSpans.baseNs. */
-  start: number;
-  duration: number;
-  service: string;
-  name: string;
-}
-
-export interface PathSpans {
-  baseNs: bigint;
-  /** By trace id (a latin1 byte string). */
-  traces: Map<string, PathSpanRow[]>;
-}
-
-/** A span of a load query, with its children's [start, end) intervals; times in ns from an origin shared by the answer. */
-export interface LoadSpanRow {
-  start: number;
-  duration: number;
-  children: [number, number][];
-}
-
-interface JsonCompact<Row> {
-  data: Row[];
-}
-
-type RunJson = <Row>(query: Sql) => Promise<JsonCompact<Row>>;
-type RunRowBinary = (query: Sql) => Promise<Buffer>;
-
-const SPANS = ident(TABLES.spans);
-const RESOURCES = ident(TABLES.resources);
-const TRACE_INDEX = ident(TABLES.traceIndex);
-const SPAN_METRICS = ident(TABLES.spanMetrics);
 const ZERO_SPAN_ID = Buffer.alloc(8);
 const SERVER = 2;
 const CLIENT = 3;
@@ -141,14 +31,6 @@ const CHILD_SKEW_NS = 60_000_000_000n;
 /** Spans of a trace picked by a span in the range may start up to this far from it. */
 const TRACE_SLACK_NS = 3_600_000_000_000n;
 
-function inRange(range: TimeRange): Sql {
-  return sql`start_ns >= ${range.startNs} AND start_ns < ${range.endNs}`;
-}
-
-function widened(range: TimeRange, slack: bigint): TimeRange {
-  return { startNs: range.startNs > slack ? range.startNs - slack : 0n, endNs: range.endNs + slack };
-}
-
 const num = (v: number | string): number => (typeof v === 'number' ? v : Number(v));
 
 /** The trace id below which `fraction` of (uniformly random) ids fall. */
@@ -161,11 +43,8 @@ export function idBound(fraction: number): Buffer {
   return id;
 }
 
-export class DiagnosisQueries {
-  constructor(
-    private readonly json: RunJson,
-    private readonly rowBinary: RunRowBinary,
-  ) {}
+export class DiagnosisReads implements DiagnosisPort {
+  constructor(private readonly ctx: StoreContext) {}
 
   /**
    * Service edges from parent/child span pairs in different services,
@@ -177,8 +56,9 @@ export class DiagnosisQueries {
    * client and producer parents. A cross-service pair where neither side has
    * one of those kinds (internal under internal) is not an edge.
    */
-  async serviceGraph(range: TimeRange, maxSpans = 0): Promise<ServiceGraph> {
-    const fraction = maxSpans > 0 ? Math.min(1, maxSpans / Math.max(1, await this.spansIn(range))) : 1;
+  async serviceGraph(scope: TenantScope, range: TimeRange, maxSpans = 0): Promise<ServiceGraph> {
+    const fraction = maxSpans > 0 ? Math.min(1, maxSpans / Math.max(1, await this.spansIn(scope, range))) : 1;
+    const tenant = tenantIn(scope);
     // Whole traces, by the first 8 bytes of their (random) ids: every pair of
     // a sampled trace is kept, and within each (service, hour) block of the
     // sort key the sample is one contiguous band of granules.
@@ -186,11 +66,11 @@ export class DiagnosisQueries {
     const parents = widened(range, PARENT_SLACK_NS);
     const link = (id: string) => sql`cityHash64(trace_id, ${ident(id)}) AS link`;
     const entryChildren = sql`SELECT ${link('parent_span_id')}, toString(service_name) AS target, status_code AS child_status, duration_ns AS child_duration
-  FROM ${SPANS} WHERE ${inRange(range)}${sample} AND kind IN (${SERVER}, ${CONSUMER}) AND parent_span_id != ${ZERO_SPAN_ID}`;
-    const anyParent = sql`SELECT ${link('span_id')}, toString(service_name) AS source, kind AS parent_kind FROM ${SPANS} WHERE ${inRange(parents)}${sample}`;
+  FROM ${T.spans} WHERE ${tenant} AND ${inRange(range)}${sample} AND kind IN (${SERVER}, ${CONSUMER}) AND parent_span_id != ${ZERO_SPAN_ID}`;
+    const anyParent = sql`SELECT ${link('span_id')}, toString(service_name) AS source, kind AS parent_kind FROM ${T.spans} WHERE ${tenant} AND ${inRange(parents)}${sample}`;
     const otherChildren = sql`SELECT ${link('parent_span_id')}, toString(service_name) AS target, status_code AS child_status, duration_ns AS child_duration
-  FROM ${SPANS} WHERE ${inRange(range)}${sample} AND kind NOT IN (${SERVER}, ${CONSUMER}) AND parent_span_id != ${ZERO_SPAN_ID}`;
-    const callingParent = sql`SELECT ${link('span_id')}, toString(service_name) AS source, kind AS parent_kind FROM ${SPANS} WHERE ${inRange(parents)}${sample} AND kind IN (${CLIENT}, ${PRODUCER})`;
+  FROM ${T.spans} WHERE ${tenant} AND ${inRange(range)}${sample} AND kind NOT IN (${SERVER}, ${CONSUMER}) AND parent_span_id != ${ZERO_SPAN_ID}`;
+    const callingParent = sql`SELECT ${link('span_id')}, toString(service_name) AS source, kind AS parent_kind FROM ${T.spans} WHERE ${tenant} AND ${inRange(parents)}${sample} AND kind IN (${CLIENT}, ${PRODUCER})`;
     // By the calling side: a client's child is what the callee traced, server span or not.
     const edgeKind = sql`multiIf(parent_kind = ${CLIENT}, 'request', parent_kind = ${PRODUCER}, 'messaging', 'link')`;
     const pairs = (left: Sql, right: Sql) => sql`SELECT source, target, ${edgeKind} AS edge_kind, child_status, child_duration
@@ -201,7 +81,7 @@ export class DiagnosisQueries {
     const quantiles = fraction < 1 ? sql`quantiles` : sql`quantilesExact`;
     // Both at once, on the engine's two query connections.
     const [edges, nodes] = await Promise.all([
-      this.json<[string, string, string, string, string, (number | string)[]]>(sql`
+      this.ctx.json<[string, string, string, string, string, (number | string)[]]>(sql`
 SELECT source, target, edge_kind, toString(count()), toString(countIf(child_status = 2)), ${quantiles}(0.5, 0.95, 0.99)(child_duration)
 FROM (
   ${pairs(anyParent, entryChildren)}
@@ -210,10 +90,10 @@ FROM (
 )
 GROUP BY source, target, edge_kind
 ORDER BY source, target, edge_kind`),
-      this.json<[string, string, string, string, (number | string)[]]>(sql`
+      this.ctx.json<[string, string, string, string, (number | string)[]]>(sql`
 SELECT toString(service_name) AS service, toString(count()), toString(countIf(${entry})), toString(countIf(${entry} AND status_code = 2)), ${quantiles}If(0.5, 0.95, 0.99)(duration_ns, ${entry})
-FROM ${SPANS}
-WHERE ${inRange(range)}${sample}
+FROM ${T.spans}
+WHERE ${tenant} AND ${inRange(range)}${sample}
 GROUP BY service
 ORDER BY service`),
     ]);
@@ -242,9 +122,9 @@ ORDER BY service`),
   }
 
   /** Spans starting in the range, from the per-minute rollup (whole minutes around it). */
-  private async spansIn(range: TimeRange): Promise<number> {
-    const res = await this.json<[string]>(sql`SELECT toString(countMerge(spans)) FROM ${SPAN_METRICS}
-WHERE minute >= ${range.startNs / NS_PER_MINUTE} AND minute <= ${range.endNs / NS_PER_MINUTE}`);
+  private async spansIn(scope: TenantScope, range: TimeRange): Promise<number> {
+    const res = await this.ctx.json<[string]>(sql`SELECT toString(countMerge(spans)) FROM ${T.spanMetrics}
+WHERE ${tenantIn(scope)} AND minute >= ${range.startNs / NS_PER_MINUTE} AND minute <= ${range.endNs / NS_PER_MINUTE}`);
     return Number(res.data[0]?.[0] ?? 0);
   }
 
@@ -254,12 +134,16 @@ WHERE minute >= ${range.startNs / NS_PER_MINUTE} AND minute <= ${range.endNs / N
    * trace id within each (service, hour), the sample's spans sit in a
    * narrow band of every block, which later reads skip to (see idBounds).
    */
-  async sampleTraces(req: TraceSampleRequest): Promise<TraceSample> {
+  async sampleTraces(scope: TenantScope, req: TraceSampleRequest): Promise<TraceSample> {
+    const cc: CompileContext = { scope, range: req.range, joined: false };
+    const tenant = tenantIn(scope);
     const source = req.match
-      ? sql`SELECT DISTINCT trace_id FROM ${SPANS} WHERE ${inRange(req.range)} AND (${req.match})`
-      : sql`SELECT DISTINCT trace_id FROM ${TRACE_INDEX} WHERE end_max >= ${req.range.startNs} AND start_min < ${req.range.endNs}`;
-    const exclude = req.exclude ? sql`WHERE trace_id GLOBAL NOT IN (SELECT trace_id FROM ${SPANS} WHERE ${inRange(req.range)} AND (${req.exclude}))` : sql``;
-    const res = await this.json<[string]>(sql`SELECT hex(trace_id) FROM (${source}) ${exclude} ORDER BY trace_id LIMIT ${req.limit + 1}`);
+      ? sql`SELECT DISTINCT trace_id FROM ${T.spans} WHERE ${tenant} AND ${inRange(req.range)} AND (${condition(req.match, cc)})`
+      : sql`SELECT DISTINCT trace_id FROM ${T.traceIndex} WHERE ${tenant} AND end_max >= ${req.range.startNs} AND start_min < ${req.range.endNs}`;
+    const exclude = req.exclude
+      ? sql`WHERE trace_id GLOBAL NOT IN (SELECT trace_id FROM ${T.spans} WHERE ${tenant} AND ${inRange(req.range)} AND (${condition(req.exclude, cc)}))`
+      : sql``;
+    const res = await this.ctx.json<[string]>(sql`SELECT hex(trace_id) FROM (${source}) ${exclude} ORDER BY trace_id LIMIT ${req.limit + 1}`);
     const ids = res.data.map(([id]) => Buffer.from(id, 'hex'));
     return { traceIds: ids.slice(0, req.limit), sampled: ids.length > req.limit };
   }
@@ -271,7 +155,7 @@ WHERE minute >= ${range.startNs / NS_PER_MINUTE} AND minute <= ${range.endNs / N
    * numeric key (int and float attributes, and duration), the quantiles of
    * its values over the traces' spans.
    */
-  async traceAttributes(req: { traceIds: Buffer[]; range: TimeRange; valuesPerKey: number }): Promise<TraceAttributeStats> {
+  async traceAttributes(scope: TenantScope, req: { traceIds: Buffer[]; range: TimeRange; valuesPerKey: number }): Promise<TraceAttributeStats> {
     if (req.traceIds.length === 0) return { traces: 0, spans: 0, values: [], numeric: [] };
     const typed = (prefix: 'attr' | 'res', scope: string): Sql[] => [
       sql`arrayMap((k, x) -> (${scope}, toString(k), x, 0), ${ident(`${prefix}_str_keys`)}, ${ident(`${prefix}_str_values`)})`,
@@ -285,24 +169,23 @@ WHERE minute >= ${range.startNs / NS_PER_MINUTE} AND minute <= ${range.endNs / N
     ];
     const intrinsics = sql`[('intrinsic', 'name', toString(name), 0), ('intrinsic', 'kind', ['unspecified', 'internal', 'server', 'client', 'producer', 'consumer'][kind + 1], 0), ('intrinsic', 'status', ['unset', 'ok', 'error'][status_code + 1], 0)]`;
     // Resource attributes from the (small) resources table, one row per resource.
-    const resourceColumns = ['str', 'int', 'float', 'bool'].flatMap((t) => [`res_${t}_keys`, `res_${t}_values`]);
     const resources = sql`SELECT resource_id, arrayConcat(${join(typed('res', 'resource'))}) AS res_pairs, arrayConcat(${join(numbers('res', 'resource'))}) AS res_numbers
-  FROM (SELECT resource_id, ${join(resourceColumns.map((c) => sql`any(${ident(c)}) AS ${ident(c)}`))} FROM ${RESOURCES} GROUP BY resource_id)`;
+  FROM ${resourceRows(scope)}`;
     const spans = sql`SELECT trace_id,
   arrayConcat(${intrinsics}, ${join(typed('attr', 'span'))}, res_pairs) AS pairs,
   arrayFilter(p -> isFinite(tupleElement(p, 3)), arrayConcat([('intrinsic', 'duration', toFloat64(duration_ns))], ${join(numbers('attr', 'span'))}, res_numbers)) AS numbers
-FROM ${SPANS}
+FROM ${T.spans}
 GLOBAL ANY LEFT JOIN (${resources}) AS r USING resource_id
-WHERE ${this.traceFilter(req.traceIds, req.range)}`;
+WHERE ${tenantIn(scope)} AND ${this.traceFilter(req.traceIds, req.range)}`;
     const levels = join(NUMERIC_LEVELS.map((l) => sql`${l}`));
     const [values, numeric] = await Promise.all([
-      this.json<[string, string, string, number, string]>(sql`
+      this.ctx.json<[string, string, string, number, string]>(sql`
 SELECT p.1 AS scope, p.2 AS k, p.3 AS v, p.4 AS t, toString(uniqExact(trace_id)) AS traces
 FROM (${spans}) ARRAY JOIN pairs AS p
 GROUP BY scope, k, v, t
 ORDER BY toUInt64(traces) DESC, scope, k, v
 LIMIT ${req.valuesPerKey} BY scope, k`),
-      this.json<[string, string, (number | string)[], string, string]>(sql`
+      this.ctx.json<[string, string, (number | string)[], string, string]>(sql`
 SELECT p.1 AS scope, p.2 AS k, quantilesExact(${levels})(p.3), toString(count()), toString(uniqExact(trace_id))
 FROM (${spans}) ARRAY JOIN numbers AS p
 GROUP BY scope, k
@@ -326,14 +209,14 @@ ORDER BY scope, k`),
   }
 
   /** The spans of these traces, with only the columns a critical path needs. */
-  async pathSpans(req: { traceIds: Buffer[]; range: TimeRange }): Promise<PathSpans> {
+  async pathSpans(scope: TenantScope, req: { traceIds: Buffer[]; range: TimeRange }): Promise<PathSpans> {
     const traces = new Map<string, PathSpanRow[]>();
     if (req.traceIds.length === 0) return { baseNs: 0n, traces };
     // RowBinary: formatting ids and numbers as text cost the engine 5x the read itself.
-    const buf = await this.rowBinary(sql`
+    const buf = await this.ctx.rowBinary(sql`
 SELECT trace_id, span_id, parent_span_id, start_ns, duration_ns, service_name, name
-FROM ${SPANS}
-WHERE ${this.traceFilter(req.traceIds, req.range)}`);
+FROM ${T.spans}
+WHERE ${tenantIn(scope)} AND ${this.traceFilter(req.traceIds, req.range)}`);
     // Read by hand, allocating as little as possible per row: at 10k traces
     // this loop and the garbage it made took longer than the query.
     // Times are offsets from the range's start minus the slack, exact as doubles.
@@ -382,20 +265,22 @@ WHERE ${this.traceFilter(req.traceIds, req.range)}`);
    * Spans matching `where` that start in the range (the most recent
    * `limit`), each with the intervals of its child spans.
    */
-  async loadSpans(req: { range: TimeRange; where: Sql; limit: number }): Promise<LoadSpanRow[]> {
-    const matching = sql`SELECT trace_id, span_id AS link, start_ns, duration_ns FROM ${SPANS} WHERE ${inRange(req.range)} AND (${req.where}) ORDER BY start_ns DESC LIMIT ${req.limit}`;
+  async loadSpans(scope: TenantScope, req: { range: TimeRange; where: Condition; limit: number }): Promise<LoadSpanRow[]> {
+    const tenant = tenantIn(scope);
+    const where = condition(req.where, { scope, range: req.range, joined: false });
+    const matching = sql`SELECT trace_id, span_id AS link, start_ns, duration_ns FROM ${T.spans} WHERE ${tenant} AND ${inRange(req.range)} AND (${where}) ORDER BY start_ns DESC LIMIT ${req.limit}`;
     // Children start after the earliest span taken (a minute's slack for
     // clock skew): when the most recent are a short stretch of the range,
     // that skips most rows before the costlier tuple lookup (2.3 -> 0.8 s at 10M spans).
     const children = sql`SELECT trace_id, parent_span_id AS link, groupArray((start_ns, duration_ns)) AS children
-  FROM ${SPANS}
-  WHERE start_ns >= (SELECT min(start_ns) FROM (${matching})) - ${CHILD_SKEW_NS} AND start_ns < ${widened(req.range, PARENT_SLACK_NS).endNs}
+  FROM ${T.spans}
+  WHERE ${tenant} AND start_ns >= (SELECT min(start_ns) FROM (${matching})) - ${CHILD_SKEW_NS} AND start_ns < ${widened(req.range, PARENT_SLACK_NS).endNs}
     AND (trace_id, parent_span_id) GLOBAL IN (SELECT trace_id, link FROM (${matching}))
   GROUP BY trace_id, link`;
     // Offsets from an origin before every time read, as doubles (exact), so JSON carries plain numbers.
     const origin = widened(req.range, PARENT_SLACK_NS).startNs;
     const offset = (x: Sql) => sql`toFloat64(toInt64(${x}) - ${origin})`;
-    const res = await this.json<[number, number, [number, number][]]>(sql`
+    const res = await this.ctx.json<[number, number, [number, number][]]>(sql`
 SELECT ${offset(sql`start_ns`)}, toFloat64(duration_ns), arrayMap(c -> (${offset(sql`tupleElement(c, 1)`)}, toFloat64(tupleElement(c, 2))), children)
 FROM (${matching}) AS matching ANY LEFT JOIN (${children}) AS children USING (trace_id, link)`);
     return res.data.map(([start, duration, kids]) => ({ start, duration, children: kids.map(([s, d]) => [s, s + d]) }));

@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ChdbEngine } from './chdb/index.js';
-import { runConformanceSuite } from './conformance.js';
+import { ChdbEngine } from '../src/store/chdb/index.js';
+import { runConformanceSuite } from '../testkit/store-conformance.js';
 
 runConformanceSuite({
   name: 'embedded chDB',

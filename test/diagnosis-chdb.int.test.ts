@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ChdbEngine } from './chdb/index.js';
-import { runDiagnosisConformance } from './diagnosis-conformance.js';
+import { ChdbEngine } from '../src/store/chdb/index.js';
+import { runDiagnosisConformance } from '../testkit/diagnosis-conformance.js';
 
 runDiagnosisConformance({
   name: 'embedded chDB',

@@ -1,38 +1,37 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
-import { SqlStore } from './sql-store.js';
-import { initSchema } from './schema.js';
-import { ResourceBatchBuilder, SpanBatchBuilder } from '../model/span-batch.js';
-import { ResourceRows } from '../receivers/row-templates.js';
-import { JsonSpanDecoder } from '../receivers/decode-json.js';
-import { compileQuery } from '../query/traceql/index.js';
-import { aggregateCriticalPath, compareGroups, loadCorrelation, redSeries, serviceMap, serviceOperations } from '../diagnosis/index.js';
-import type { ConformanceTarget } from './conformance.js';
-import type { TimeRange } from './types.js';
+import { DEFAULT_TENANT, SqlStore, TenantScope, type TimeRange } from '../src/store/index.js';
+import { initSchema } from '../src/store/setup.js';
+import { compileQuery } from '../src/query/traceql/index.js';
+import { aggregateCriticalPath, compareGroups, loadCorrelation, redSeries, serviceMap, serviceOperations, traceCriticalPath } from '../src/diagnosis/index.js';
+import type { ConformanceTarget } from './store-conformance.js';
+import { FixtureWriter } from './store-fixtures.js';
 
 /**
  * Diagnosis on every store (chDB, a ClickHouse server, a 2-shard cluster):
  * service map, RED, attribute comparison, aggregated critical path and
- * load, each on a fixture whose answer is known. Each part writes its
- * traces in its own ten-minute window of the last hour, so the parts do
- * not see each other's spans.
+ * load, each on a fixture whose answer is known, and each kept to its
+ * tenant. Each part writes its traces in its own ten-minute window of the
+ * last hour, so the parts do not see each other's spans.
  */
 export function runDiagnosisConformance(target: ConformanceTarget): void {
   describe(`diagnosis conformance: ${target.name}`, () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'sightline-diagnosis-'));
+    const scratch = mkdtempSync(path.join(os.tmpdir(), 'sightline-diagnosis-'));
     let store: SqlStore;
+    let fixtures: FixtureWriter;
     let closeTarget: () => Promise<void>;
-    let fileNo = 0;
     const MINUTE = 60_000_000_000n;
     const MS = 1_000_000n;
     // Whole minutes, so RED buckets have known boundaries.
     const NOW = (BigInt(Date.now()) * MS / MINUTE) * MINUTE;
     /** The window of part `n`: five minutes, ten minutes apart. */
     const windowOf = (n: number): TimeRange => ({ startNs: NOW - BigInt(60 - 10 * n) * MINUTE, endNs: NOW - BigInt(55 - 10 * n) * MINUTE });
+    /** Every part but the tenant one writes and reads the default tenant. */
+    const SINGLE = TenantScope.of([DEFAULT_TENANT]);
 
     interface SpanSpec {
       service: string;
@@ -51,8 +50,8 @@ export function runDiagnosisConformance(target: ConformanceTarget): void {
     const kv = (attrs: Record<string, string | number>) =>
       Object.entries(attrs).map(([key, v]) => ({ key, value: typeof v === 'string' ? { stringValue: v } : { intValue: String(v) } }));
 
-    /** Stores spans as ingest does: resource rows, then a Native segment of span rows. */
-    async function write(spans: SpanSpec[]): Promise<void> {
+    /** Stores spans as ingest does (see store-fixtures.ts), one resource per service and resource attributes. */
+    async function write(spans: SpanSpec[], tenant = DEFAULT_TENANT): Promise<void> {
       const groups = new Map<string, SpanSpec[]>();
       for (const s of spans) {
         const key = JSON.stringify([s.service, s.resource ?? {}]);
@@ -77,18 +76,7 @@ export function runDiagnosisConformance(target: ConformanceTarget): void {
           },
         ],
       }));
-      const builder = new SpanBatchBuilder();
-      const resources = new ResourceBatchBuilder();
-      const outcome = new JsonSpanDecoder().decode(Buffer.from(JSON.stringify({ resourceSpans })), builder, new ResourceRows(resources, () => false, NOW), {
-        minStartNs: 0,
-        retentionText: '-',
-      });
-      assert.equal(outcome.rejected, 0, outcome.firstError);
-      const file = path.join(dir, `seg-${fileNo++}.native`);
-      writeFileSync(file, builder.toBuffer());
-      writeFileSync(`${file}.res`, resources.toBuffer());
-      await store.writeResources(`${file}.res`);
-      await store.writeSegment(file, { replay: false });
+      await fixtures.write(resourceSpans, { tenant });
     }
 
     const hex = (n: number) => randomBytes(n).toString('hex');
@@ -102,12 +90,14 @@ export function runDiagnosisConformance(target: ConformanceTarget): void {
       const opened = await target.open();
       closeTarget = opened.close;
       await initSchema(opened.engine, 'test store', opened.layout);
-      store = new SqlStore(opened.engine, opened.layout);
+      store = new SqlStore(opened.engine, opened.layout, { defaultTenant: DEFAULT_TENANT, scratchDir: scratch });
+      fixtures = new FixtureWriter(store, NOW);
     });
 
     after(async () => {
       await closeTarget();
-      rmSync(dir, { recursive: true, force: true });
+      fixtures?.close();
+      rmSync(scratch, { recursive: true, force: true });
     });
 
     describe('service map and RED', () => {
@@ -139,7 +129,7 @@ export function runDiagnosisConformance(target: ConformanceTarget): void {
       });
 
       it('derives edges from client/server, producer/consumer and other cross-service pairs, with RED on the child side', async () => {
-        const map = await serviceMap(store, range);
+        const map = await serviceMap(store, SINGLE, range);
         const edges = Object.fromEntries(map.edges.map((e) => [`${e.source} -> ${e.target} (${e.kind})`, e]));
         assert.deepEqual(Object.keys(edges).sort(), [
           'map-appointments -> map-billing (messaging)',
@@ -169,9 +159,9 @@ export function runDiagnosisConformance(target: ConformanceTarget): void {
         assert.equal(nodes['map-legacy'].requests, 0);
         assert.equal(nodes['map-legacy'].p50, null);
         // Nothing outside the range.
-        assert.deepEqual((await serviceMap(store, windowOf(5))).edges.filter((e) => e.source.startsWith('map-')), []);
+        assert.deepEqual((await serviceMap(store, SINGLE, windowOf(5))).edges.filter((e) => e.source.startsWith('map-')), []);
         // Sampled: whole traces below an id bound, counts scaled by the fraction read.
-        const sampled = await serviceMap(store, range, 20);
+        const sampled = await serviceMap(store, SINGLE, range, 20);
         assert.equal(sampled.sampledFraction, 0.5);
         for (const e of sampled.edges) assert.equal(e.count % 2, 0, 'a count of sampled traces, doubled');
         const kept = sampled.edges.find((e) => e.source === 'map-gateway' && e.target === 'map-appointments')?.count ?? 0;
@@ -179,7 +169,7 @@ export function runDiagnosisConformance(target: ConformanceTarget): void {
       });
 
       it('answers RED series per step, for entry spans or one operation', async () => {
-        const red = await redSeries(store, { service: 'map-appointments', range, stepNs: MINUTE });
+        const red = await redSeries(store, SINGLE, { service: 'map-appointments', range, stepNs: MINUTE });
         assert.equal(red.points.length, 5);
         assert.deepEqual(red.points.map((p) => p.count), [1, 1, 1, 1, 0]);
         assert.deepEqual(red.points.map((p) => p.errors), [1, 0, 0, 0, 0]);
@@ -188,10 +178,10 @@ export function runDiagnosisConformance(target: ConformanceTarget): void {
         assert.equal(red.points[1].p99, 50e6);
         assert.equal(red.points[4].p50, null);
         assert.equal(red.points[1].time, Number((range.startNs + MINUTE) / MS));
-        const consume = await redSeries(store, { service: 'map-billing', operation: 'process', range, stepNs: 5n * MINUTE });
+        const consume = await redSeries(store, SINGLE, { service: 'map-billing', operation: 'process', range, stepNs: 5n * MINUTE });
         assert.deepEqual(consume.points.map((p) => [p.count, p.p99]), [[4, 20e6]]);
         assert.ok([10e6, 15e6].includes(consume.points[0].p50!), 'an exact quantile is one of the durations');
-        const ops = await serviceOperations(store, 'map-appointments', range, 10);
+        const ops = await serviceOperations(store, SINGLE, 'map-appointments', range, 10);
         assert.deepEqual(
           ops.operations.map((o) => [o.name, o.kind, o.count, o.errors]).sort(),
           [['INSERT', 'client', 4, 0], ['POST /appointments', 'server', 4, 1], ['publish', 'producer', 4, 0]],
@@ -222,7 +212,7 @@ export function runDiagnosisConformance(target: ConformanceTarget): void {
       const slow = '{ resource.service.name = "cmp-gateway" && duration > 500ms }';
 
       it('ranks the attribute value that explains the selection first, against everything else', async () => {
-        const r = await compareGroups(store, { range, selection: compileQuery(slow), maxTraces: 1000, limit: 1000 });
+        const r = await compareGroups(store, SINGLE, { range, selection: compileQuery(slow), maxTraces: 1000, limit: 1000 });
         assert.deepEqual(r.inspected, { unit: 'trace', selectionTraces: 10, baselineTraces: 30, selectionSpans: 20, baselineSpans: 60, sampled: false, maxTraces: 1000 });
         const top = r.attributes[0];
         assert.deepEqual([top.scope, top.key, top.value, top.type, top.selectionShare, top.baselineShare, top.selectionTraces, top.baselineTraces], ['span', 'tenant.id', 't3', 'string', 1, 0, 10, 0]);
@@ -248,19 +238,19 @@ export function runDiagnosisConformance(target: ConformanceTarget): void {
 
       it('takes an explicit baseline, a structural selection, and samples big groups', async () => {
         const fast = '{ resource.service.name = "cmp-gateway" && duration < 500ms }';
-        const explicit = await compareGroups(store, { range, selection: compileQuery(slow), baseline: compileQuery(fast), maxTraces: 1000, limit: 5 });
+        const explicit = await compareGroups(store, SINGLE, { range, selection: compileQuery(slow), baseline: compileQuery(fast), maxTraces: 1000, limit: 5 });
         assert.equal(explicit.attributes.length, 5);
         assert.deepEqual([explicit.attributes[0].key, explicit.attributes[0].value], ['tenant.id', 't3']);
         assert.equal(explicit.inspected.baselineTraces, 30);
-        const structural = await compareGroups(store, { range, selection: compileQuery(`${slow} > { name = "SELECT patients" }`), maxTraces: 1000, limit: 5 });
+        const structural = await compareGroups(store, SINGLE, { range, selection: compileQuery(`${slow} > { name = "SELECT patients" }`), maxTraces: 1000, limit: 5 });
         assert.equal(structural.inspected.selectionTraces, 10);
         assert.deepEqual([structural.attributes[0].key, structural.attributes[0].value], ['tenant.id', 't3']);
         // One filter that SQL alone cannot answer (a parent. attribute) is evaluated in process.
-        const byParent = await compareGroups(store, { range, selection: compileQuery('{ parent.span.tenant.id = "t3" }'), maxTraces: 1000, limit: 5 });
+        const byParent = await compareGroups(store, SINGLE, { range, selection: compileQuery('{ parent.span.tenant.id = "t3" }'), maxTraces: 1000, limit: 5 });
         assert.deepEqual([byParent.inspected.selectionTraces, byParent.inspected.baselineTraces, byParent.attributes[0].value], [10, 30, 't3']);
-        const sampled = await compareGroups(store, { range, selection: compileQuery(slow), maxTraces: 4, limit: 5 });
+        const sampled = await compareGroups(store, SINGLE, { range, selection: compileQuery(slow), maxTraces: 4, limit: 5 });
         assert.deepEqual([sampled.inspected.selectionTraces, sampled.inspected.baselineTraces, sampled.inspected.sampled], [4, 4, true]);
-        const nothing = await compareGroups(store, { range, selection: compileQuery('{ name = "no such span" }'), maxTraces: 10, limit: 5 });
+        const nothing = await compareGroups(store, SINGLE, { range, selection: compileQuery('{ name = "no such span" }'), maxTraces: 10, limit: 5 });
         assert.deepEqual([nothing.inspected.selectionTraces, nothing.attributes.every((a) => a.score <= 0)], [0, true]);
       });
     });
@@ -290,7 +280,7 @@ export function runDiagnosisConformance(target: ConformanceTarget): void {
       });
 
       it('ranks the (service, operation) that explains the extra latency first', async () => {
-        const r = await aggregateCriticalPath(store, { range, selection: compileQuery('{ resource.service.name = "cp-gateway" && duration > 200ms }'), maxTraces: 10_000, limit: 10 });
+        const r = await aggregateCriticalPath(store, SINGLE, { range, selection: compileQuery('{ resource.service.name = "cp-gateway" && duration > 200ms }'), maxTraces: 10_000, limit: 10 });
         assert.deepEqual(r.selection, { traces: 10, sampled: false, meanDurationNs: 400e6, p50DurationNs: 400e6, p95DurationNs: 400e6 });
         assert.deepEqual([r.baseline.traces, r.baseline.meanDurationNs], [10, 100e6]);
         assert.equal(r.extraLatencyNs, 300e6);
@@ -303,7 +293,7 @@ export function runDiagnosisConformance(target: ConformanceTarget): void {
         assert.deepEqual([second.service, second.operation, second.explainsNs], ['cp-gateway', 'GET /chart', 20e6]);
         const auth = r.operations.find((o) => o.service === 'cp-auth')!;
         assert.deepEqual([auth.explainsNs, auth.selection.meanOnPathNs], [0, 10e6]);
-        const sampled = await aggregateCriticalPath(store, { range, selection: compileQuery('{ resource.service.name = "cp-gateway" && duration > 200ms }'), maxTraces: 3, limit: 1 });
+        const sampled = await aggregateCriticalPath(store, SINGLE, { range, selection: compileQuery('{ resource.service.name = "cp-gateway" && duration > 200ms }'), maxTraces: 3, limit: 1 });
         assert.deepEqual([sampled.selection.traces, sampled.selection.sampled, sampled.baseline.traces, sampled.operations.length], [3, true, 3, 1]);
       });
     });
@@ -336,7 +326,7 @@ export function runDiagnosisConformance(target: ConformanceTarget): void {
       const slots = '{ resource.service.name = "ld-api" && name = "GET /slots" }';
 
       it('shows the uninstrumented wait growing with concurrency', async () => {
-        const r = await loadCorrelation(store, { range, query: compileQuery(slots), limit: 1000, buckets: 20 });
+        const r = await loadCorrelation(store, SINGLE, { range, query: compileQuery(slots), limit: 1000, buckets: 20 });
         assert.deepEqual([r.spans, r.sampled, r.measured], [21, false, 21]);
         assert.deepEqual(
           r.buckets.map((b) => [b.concurrencyMin, b.concurrencyMax, b.spans, b.wait.meanNs, b.latency.p95Ns]),
@@ -345,12 +335,151 @@ export function runDiagnosisConformance(target: ConformanceTarget): void {
         assert.ok(Math.abs(r.trend.waitNsPerRequest - 20e6) < 1, String(r.trend.waitNsPerRequest));
         assert.ok(Math.abs(r.trend.latencyNsPerRequest - 20e6) < 1);
         assert.ok(r.trend.waitCorrelation > 0.999);
-        const wide = await loadCorrelation(store, { range, query: compileQuery(slots), limit: 1000, buckets: 3 });
+        const wide = await loadCorrelation(store, SINGLE, { range, query: compileQuery(slots), limit: 1000, buckets: 3 });
         assert.deepEqual(wide.buckets.map((b) => [b.concurrencyMin, b.concurrencyMax, b.spans]), [[1, 2, 3], [3, 4, 7], [5, 6, 11]]);
         // The 10 most recent: bursts 5 and 6; burst 5 could overlap earlier spans, so only burst 6 is measured.
-        const recent = await loadCorrelation(store, { range, query: compileQuery(slots), limit: 11, buckets: 20 });
+        const recent = await loadCorrelation(store, SINGLE, { range, query: compileQuery(slots), limit: 11, buckets: 20 });
         assert.deepEqual([recent.spans, recent.sampled, recent.measured, recent.buckets.map((b) => b.concurrencyMin)], [11, true, 6, [6]]);
-        await assert.rejects(loadCorrelation(store, { range, query: compileQuery(`${slots} >> { }`), limit: 10, buckets: 5 }), /one spanset filter/);
+        await assert.rejects(loadCorrelation(store, SINGLE, { range, query: compileQuery(`${slots} >> { }`), limit: 10, buckets: 5 }), /one spanset filter/);
+      });
+    });
+
+    describe('tenant isolation', () => {
+      // Two tenants with colliding data: the same trace ids, span ids,
+      // services and attribute keys. In tenant-a traces 0 and 1 are slow
+      // (their query takes 300 ms, else 20 ms) and have plan "basic"; in
+      // tenant-b traces 2 and 3 are slow (400 ms, else 30 ms), have plan
+      // "premium" and fail, and every query calls a cache service.
+      const range = windowOf(4);
+      const A = TenantScope.of(['tenant-a']);
+      const B = TenantScope.of(['tenant-b']);
+      const BOTH = TenantScope.of(['tenant-a', 'tenant-b']);
+      const traces = Array.from({ length: 4 }, () => ({ traceId: hex(16), root: hex(8), call: hex(8), query: hex(8), cacheCall: hex(8), cache: hex(8) }));
+      before(async () => {
+        for (const tenant of ['a', 'b'] as const) {
+          const spans: SpanSpec[] = [];
+          traces.forEach((t, i) => {
+            const b = tenant === 'b';
+            const slow = b ? i >= 2 : i < 2;
+            const q = slow ? (b ? 400 : 300) : b ? 30 : 20;
+            const t0 = range.startNs + BigInt(i) * 30_000n * MS;
+            const at = (ms: number) => t0 + BigInt(ms) * MS;
+            const { traceId } = t;
+            spans.push(
+              { service: 'iso-gateway', traceId, spanId: t.root, name: 'GET /visit', kind: SERVER, startNs: at(0), endNs: at(q + 20), attributes: { plan: i < 2 ? 'basic' : 'premium' } },
+              { service: 'iso-gateway', traceId, spanId: t.call, parentSpanId: t.root, name: 'GET records', kind: CLIENT, startNs: at(5), endNs: at(q + 15) },
+              { service: 'iso-records', traceId, spanId: t.query, parentSpanId: t.call, name: 'query', kind: SERVER, startNs: at(10), endNs: at(q + 10), error: b && slow, attributes: { 'db.rows': b ? 500 : 10 } },
+            );
+            if (b)
+              spans.push(
+                { service: 'iso-records', traceId, spanId: t.cacheCall, parentSpanId: t.query, name: 'GET cache', kind: CLIENT, startNs: at(12), endNs: at(17) },
+                { service: 'iso-cache', traceId, spanId: t.cache, parentSpanId: t.cacheCall, name: 'get', kind: SERVER, startNs: at(13), endNs: at(16) },
+              );
+          });
+          await write(spans, `tenant-${tenant}`);
+        }
+      });
+
+      it('draws the service map of the tenant only', async () => {
+        const edges = async (scope: TenantScope) =>
+          Object.fromEntries((await serviceMap(store, scope, range)).edges.map((e) => [`${e.source} -> ${e.target} (${e.kind})`, [e.count, e.errors, e.p99]]));
+        assert.deepEqual(await edges(A), { 'iso-gateway -> iso-records (request)': [4, 0, 300e6] });
+        assert.deepEqual(await edges(B), { 'iso-gateway -> iso-records (request)': [4, 2, 400e6], 'iso-records -> iso-cache (request)': [4, 0, 3e6] });
+        assert.deepEqual(await edges(SINGLE), {});
+        const nodes = async (scope: TenantScope) => Object.fromEntries((await serviceMap(store, scope, range)).nodes.map((n) => [n.service, [n.spans, n.requests, n.errors]]));
+        assert.deepEqual(await nodes(A), { 'iso-gateway': [8, 4, 0], 'iso-records': [4, 4, 0] });
+        assert.deepEqual(await nodes(B), { 'iso-cache': [4, 4, 0], 'iso-gateway': [8, 4, 0], 'iso-records': [8, 4, 2] });
+        assert.deepEqual(await nodes(BOTH), { 'iso-cache': [4, 4, 0], 'iso-gateway': [16, 8, 0], 'iso-records': [12, 8, 2] });
+        // Sampled: the span count that sets the fraction is the tenant's own (8 of tenant-a's 12 spans).
+        assert.equal((await serviceMap(store, A, range, 8)).sampledFraction, 8 / 12);
+      });
+
+      it('answers RED series and operations of the tenant only', async () => {
+        const red = async (scope: TenantScope, operation?: string) =>
+          (await redSeries(store, scope, { service: 'iso-records', operation, range, stepNs: 5n * MINUTE })).points.map((p) => [p.count, p.errors, p.p99]);
+        assert.deepEqual(await red(A), [[4, 0, 300e6]]);
+        assert.deepEqual(await red(B), [[4, 2, 400e6]]);
+        assert.deepEqual(await red(BOTH), [[8, 2, 400e6]]);
+        assert.deepEqual(await red(SINGLE), [[0, 0, null]]);
+        assert.deepEqual(await red(A, 'GET cache'), [[0, 0, null]]);
+        assert.deepEqual(await red(B, 'GET cache'), [[4, 0, 5e6]]);
+        const ops = async (scope: TenantScope) =>
+          (await serviceOperations(store, scope, 'iso-records', range, 10)).operations.map((o) => [o.name, o.kind, o.count, o.errors, o.totalDuration]).sort();
+        assert.deepEqual(await ops(A), [['query', 'server', 4, 0, 640e6]]);
+        assert.deepEqual(await ops(B), [['GET cache', 'client', 4, 0, 20e6], ['query', 'server', 4, 2, 860e6]]);
+        assert.deepEqual(await ops(BOTH), [['GET cache', 'client', 4, 0, 20e6], ['query', 'server', 8, 2, 1500e6]]);
+      });
+
+      it('compares attributes over the tenant traces only', async () => {
+        const slow = compileQuery('{ resource.service.name = "iso-records" && duration > 100ms }');
+        const compare = (scope: TenantScope, selection = slow) => compareGroups(store, scope, { range, selection, maxTraces: 100, limit: 1000 });
+        // A value with the same counts as a better one is folded into that one's row (as an equivalent).
+        const share = (r: Awaited<ReturnType<typeof compare>>, scope: string, key: string, value: string) => {
+          const is = (x: { scope: string; key: string; value: string }) => x.scope === scope && x.key === key && x.value === value;
+          const a = r.attributes.find((x) => is(x) || x.equivalent?.some(is));
+          return a ? [a.selectionShare, a.baselineShare] : null;
+        };
+        const a = await compare(A);
+        const b = await compare(B);
+        assert.deepEqual([a.inspected.selectionTraces, a.inspected.baselineTraces, a.inspected.selectionSpans, a.inspected.baselineSpans], [2, 2, 6, 6]);
+        assert.deepEqual([b.inspected.selectionTraces, b.inspected.baselineTraces, b.inspected.selectionSpans, b.inspected.baselineSpans], [2, 2, 10, 10]);
+        assert.deepEqual(share(a, 'span', 'plan', 'basic'), [1, 0]);
+        assert.deepEqual(share(b, 'span', 'plan', 'basic'), [0, 1]);
+        assert.deepEqual(share(b, 'span', 'plan', 'premium'), [1, 0]);
+        assert.deepEqual(share(a, 'intrinsic', 'status', 'error'), null);
+        assert.deepEqual(share(b, 'intrinsic', 'status', 'error'), [1, 0]);
+        assert.equal(r(a, 'db.rows'), 10);
+        assert.equal(r(b, 'db.rows'), 500);
+        // A structural selection: evaluated in process over the tenant's traces.
+        const structural = compileQuery('{ span.plan = "basic" } >> { duration > 100ms }');
+        assert.deepEqual((await compare(A, structural)).inspected.selectionTraces, 2);
+        assert.deepEqual((await compare(B, structural)).inspected.selectionTraces, 0);
+        assert.deepEqual((await compare(SINGLE)).inspected.selectionTraces, 0);
+        function r(x: Awaited<ReturnType<typeof compare>>, key: string): number | undefined {
+          return x.numeric.find((n) => n.key === key)?.selection?.max;
+        }
+      });
+
+      it('aggregates the critical path over the tenant traces only', async () => {
+        const path = (scope: TenantScope) =>
+          aggregateCriticalPath(store, scope, { range, selection: compileQuery('{ resource.service.name = "iso-gateway" && duration > 200ms }'), maxTraces: 100, limit: 10 });
+        const a = await path(A);
+        const b = await path(B);
+        assert.deepEqual([a.selection.traces, a.selection.meanDurationNs, a.baseline.traces, a.baseline.meanDurationNs], [2, 320e6, 2, 40e6]);
+        assert.deepEqual([b.selection.traces, b.selection.meanDurationNs, b.baseline.traces, b.baseline.meanDurationNs], [2, 420e6, 2, 50e6]);
+        assert.deepEqual([a.operations[0].service, a.operations[0].operation, a.operations[0].selection.meanOnPathNs], ['iso-records', 'query', 300e6]);
+        // tenant-b's query waits 5 ms on the cache client span.
+        assert.deepEqual([b.operations[0].service, b.operations[0].operation, b.operations[0].selection.meanOnPathNs], ['iso-records', 'query', 395e6]);
+        assert.equal(a.operations.some((o) => o.service === 'iso-cache'), false);
+        assert.equal(b.operations.some((o) => o.service === 'iso-cache'), true);
+        assert.deepEqual((await path(SINGLE)).selection.traces, 0);
+      });
+
+      it('correlates load with latency over the tenant spans only', async () => {
+        const load = (scope: TenantScope) =>
+          loadCorrelation(store, scope, { range, query: compileQuery('{ resource.service.name = "iso-records" && name = "query" }'), limit: 100, buckets: 5 });
+        const summary = (r: Awaited<ReturnType<typeof load>>) => [r.spans, r.buckets.map((x) => [x.concurrencyMin, x.spans, x.latency.meanNs, x.wait.meanNs])];
+        // The traces are 30 s apart: one request in flight at a time.
+        assert.deepEqual(summary(await load(A)), [4, [[1, 4, 160e6, 160e6]]]);
+        assert.deepEqual(summary(await load(B)), [4, [[1, 4, 215e6, 210e6]]]);
+        assert.deepEqual(summary(await load(SINGLE)), [0, []]);
+      });
+
+      it('finds the critical path of a trace by id in its tenant', async () => {
+        const { traceId, root, query, cacheCall } = traces[0];
+        const id = Buffer.from(traceId, 'hex');
+        const a = traceCriticalPath(id, await store.getTrace(A, id));
+        const b = traceCriticalPath(id, await store.getTrace(B, id));
+        assert.deepEqual([a.rootSpanId, a.durationNs, a.spans.length], [root, 320e6, 3]);
+        assert.deepEqual([b.rootSpanId, b.durationNs, b.spans.length], [root, 50e6, 5]);
+        const onPath = (cp: typeof a, spanId: string) => cp.spans.find((s) => s.spanId === spanId)?.onPathNs;
+        assert.equal(onPath(a, query), 300e6);
+        assert.equal(onPath(b, query), 25e6);
+        assert.equal(onPath(a, cacheCall), undefined);
+        // The cache call's own time: 5 ms, less the 3 ms of the cache span inside it.
+        assert.equal(onPath(b, cacheCall), 2e6);
+        assert.equal(onPath(b, traces[0].cache), 3e6);
+        assert.deepEqual(traceCriticalPath(id, await store.getTrace(SINGLE, id)).spans, []);
       });
     });
   });

@@ -1,0 +1,374 @@
+import type { KeyValueJson } from '../model/any-value.js';
+import type { SpanRecord } from '../model/span-record.js';
+import type { EngineCapabilities } from './engine.js';
+import type { Condition, Field, IntrinsicField, ShownField, TagScope, TagValue, TimeRange, TraceCondition, Value } from './request.js';
+import type { TenantScope } from './tenant.js';
+
+/**
+ * The store's read ports. Each is small and takes a TenantScope first:
+ * every row read belongs to one of the scope's tenants, and the same trace
+ * id, service or attribute in another tenant is never seen. Requests are
+ * storage-free (see request.ts); the store owns all SQL and all schema.
+ *
+ * Writing is ingest's port (ingest/store-port.ts): the rows of a WAL
+ * segment carry their tenant, stamped by the receiver that took them.
+ */
+
+// ---- traces by id -----------------------------------------------------------------
+
+export interface TracePort {
+  /**
+   * All spans of a trace, de-duplicated, in no particular order; [] when
+   * the trace is unknown in the scope. The range, when given, only narrows
+   * where to look. With several tenants in scope, a trace id present in
+   * more than one answers the spans of all of them (as Tempo combines a
+   * cross-tenant trace).
+   */
+  getTrace(scope: TenantScope, traceId: Buffer, range?: TimeRange): Promise<SpanRecord[]>;
+}
+
+// ---- search -----------------------------------------------------------------------
+
+export interface MatchedSpan {
+  spanId: Buffer;
+  name: string;
+  startNs: bigint;
+  durationNs: bigint;
+  attributes: KeyValueJson[];
+}
+
+export interface SpanSet {
+  spans: MatchedSpan[];
+  matched: number;
+  attributes?: KeyValueJson[];
+}
+
+export interface TraceSummary {
+  traceId: Buffer;
+  /** '' when the root span has not been received. */
+  rootServiceName: string;
+  rootTraceName: string;
+  startNs: bigint;
+  durationNs: bigint;
+  spanSet: SpanSet;
+  /** Several span sets, as by() produces; absent means [spanSet]. */
+  spanSets?: SpanSet[];
+  /** Spans and error spans per service, as Tempo's serviceStats. */
+  serviceStats?: Map<string, { spans: number; errors: number }>;
+}
+
+export interface SearchResult {
+  traces: TraceSummary[];
+  inspectedTraces?: number;
+  inspectedSpans: number;
+  inspectedBytes: number;
+}
+
+export interface SpanSearchRequest {
+  /** Spans matching this (and starting in the range) select their traces. */
+  where: Condition;
+  /** Values shown on matching spans, besides service.name. */
+  shown: ShownField[];
+  range: TimeRange;
+  limit: number;
+  /** Spans per span set. */
+  spss: number;
+}
+
+/** One span of a candidate trace, with the values the in-process evaluator asked for. */
+export interface EvalSpan {
+  /** Lower-case hex. */
+  spanId: string;
+  /** '' for a root span. */
+  parentId: string;
+  startNs: bigint;
+  durationNs: bigint;
+  name: string;
+  serviceName: string;
+  /** One per requested condition. */
+  flags: boolean[];
+  /** One per requested numeric field; NaN when absent. */
+  numbers: number[];
+  /** One per requested text field; '' when absent. */
+  texts: string[];
+  /** One per requested typed field: its values on the span (none when absent, several for event and link fields). */
+  values: Value[][];
+}
+
+export interface TraceSpansRequest {
+  traceIds: Buffer[];
+  /** Spans near the range are read (a trace may start a little outside it). */
+  range: TimeRange;
+  flags: Condition[];
+  numbers: Field[];
+  texts: Field[];
+  values: Field[];
+}
+
+export interface SearchPort {
+  /** What the engine can do; callers choose paths by it (never by the engine's name). */
+  readonly capabilities: EngineCapabilities;
+
+  /** Traces with spans matching a condition, the most recent first. */
+  searchSpans(scope: TenantScope, req: SpanSearchRequest): Promise<SearchResult>;
+
+  /**
+   * Trace ids (most recent first) with a span in the range matching
+   * `anySpan`, whose spans also satisfy `having`.
+   */
+  candidateTraces(scope: TenantScope, req: { range: TimeRange; anySpan: Condition; having: TraceCondition; limit: number; offset: number }): Promise<Buffer[]>;
+
+  /** Every span of these traces, with the requested per-span values; by trace id in lower-case hex. */
+  traceSpans(scope: TenantScope, req: TraceSpansRequest): Promise<Map<string, EvalSpan[]>>;
+
+  /**
+   * Spans and error spans per service of each trace (lower-case hex id),
+   * de-duplicated; the range only narrows where to look.
+   */
+  serviceStats(scope: TenantScope, traceIds: Buffer[], range: TimeRange): Promise<Map<string, Map<string, { spans: number; errors: number }>>>;
+}
+
+// ---- metrics ----------------------------------------------------------------------
+
+/** A group key: a field's value as text, or the power-of-two bucket (upper bound) of a positive number. */
+export type Grouping = { kind: 'field'; field: Field } | { kind: 'log2Bucket'; of: Field };
+
+/**
+ * An aggregate over the spans of a bucket and group. min, max, sum, avg
+ * and quantile read only spans where the field is present; quantiles are
+ * exact (the element at floor(q * n)) unless estimates are allowed.
+ */
+export type Aggregate =
+  | { fn: 'count' }
+  | { fn: 'countWhere'; where: Condition }
+  | { fn: 'min' | 'max' | 'sum' | 'avg'; of: Field }
+  | { fn: 'quantile'; q: number; of: Field };
+
+export interface MetricsRequest {
+  range: TimeRange;
+  stepNs: bigint;
+  where: Condition;
+  by: Grouping[];
+  aggregates: Aggregate[];
+  /**
+   * Quantiles may be estimated (from the rollup's digests). Off unless the
+   * caller asks: an answer is exact or refused, never approximated behind
+   * the user's back.
+   */
+  allowEstimates?: boolean;
+  /** Read the raw spans even where the rollup could answer (tests compare the two). */
+  rawOnly?: boolean;
+}
+
+export interface MetricsRow {
+  /** Step index from the range start. */
+  bucket: number;
+  /** Group key texts, in the request's order. */
+  by: string[];
+  /** One per aggregate, in the request's order; NaN where no span had the field. */
+  values: number[];
+}
+
+/** TraceQL compare(): span counts per attribute value, selection against baseline, per step. */
+export interface CompareRequest {
+  range: TimeRange;
+  stepNs: bigint;
+  /** The spans compared. */
+  where: Condition;
+  /** Which of them are the selection; the rest are the baseline. */
+  selection: Condition;
+  /** Intrinsic fields counted besides every span and resource attribute, under these labels. */
+  intrinsics: { label: string; field: Field }[];
+  /** Values kept per attribute and group. */
+  topN: number;
+}
+
+export type CompareValueType = 'string' | 'int' | 'float' | 'bool';
+
+export interface CompareCounts {
+  /** Per group, attribute and kept value: counts per step. */
+  values: { selection: boolean; key: string; value: string; type: CompareValueType; counts: Map<number, number> }[];
+  /** Per group and attribute: spans that have it, per step. */
+  totals: { selection: boolean; key: string; counts: Map<number, number> }[];
+  /** Attributes with more than topN values in a group. */
+  tooMany: string[];
+}
+
+export interface MetricsAnswer {
+  rows: MetricsRow[];
+  /** What answered: the per-minute rollup, or the raw spans. */
+  source: 'rollup' | 'spans';
+}
+
+export interface MetricsPort {
+  readonly capabilities: EngineCapabilities;
+  /** Aggregates per step bucket and group. The store answers from its rollup where that is exact (or estimates are allowed). */
+  metricsSeries(scope: TenantScope, req: MetricsRequest): Promise<MetricsAnswer>;
+  compareCounts(scope: TenantScope, req: CompareRequest): Promise<CompareCounts>;
+}
+
+// ---- tags -------------------------------------------------------------------------
+
+export interface TagsPort {
+  readonly capabilities: EngineCapabilities;
+  /** Attribute names seen in the range, per scope, at most `limit` per scope; narrowed to spans matching `where`. */
+  tagNames(scope: TenantScope, scopes: readonly TagScope[], range: TimeRange, limit: number, where?: Condition): Promise<Map<TagScope, string[]>>;
+  /** Distinct values of an attribute in the range, typed. */
+  tagValues(scope: TenantScope, attribute: { scope: TagScope | 'any'; name: string }, range: TimeRange, limit: number, where?: Condition): Promise<TagValue[]>;
+  /** Distinct values of an intrinsic text field in the range. */
+  intrinsicValues(scope: TenantScope, field: IntrinsicField, range: TimeRange, limit: number, where?: Condition): Promise<string[]>;
+}
+
+// ---- diagnosis --------------------------------------------------------------------
+
+/** One service-to-service edge, by the span pairs that make it. */
+export interface ServiceEdgeRow {
+  /** Service of the parent (calling) span. */
+  source: string;
+  /** Service of the child (called) span. */
+  target: string;
+  /** `request` (client -> server), `messaging` (producer -> consumer), `link` (any other cross-service parent and child). */
+  kind: 'request' | 'messaging' | 'link';
+  count: number;
+  /** Child spans with status error. */
+  errors: number;
+  /** Child span duration quantiles, ns. */
+  p50: number;
+  p95: number;
+  p99: number;
+}
+
+export interface ServiceNodeRow {
+  service: string;
+  /** Every span of the service in the range. */
+  spans: number;
+  /** Its entry spans: server and consumer spans, and roots. */
+  entrySpans: number;
+  entryErrors: number;
+  /** Entry span duration quantiles, ns (0 without entry spans). */
+  p50: number;
+  p95: number;
+  p99: number;
+}
+
+export interface ServiceGraph {
+  /** The fraction of traces read (1: all); counts are of those traces. */
+  fraction: number;
+  edges: ServiceEdgeRow[];
+  nodes: ServiceNodeRow[];
+}
+
+export interface TraceSampleRequest {
+  range: TimeRange;
+  /** Traces with a span (in the range) matching this; absent: every trace in the range. */
+  match?: Condition;
+  /** Leaves out traces with a span (in the range) matching this. */
+  exclude?: Condition;
+  limit: number;
+}
+
+export interface TraceSample {
+  /** Ascending. */
+  traceIds: Buffer[];
+  /** More traces qualified than `limit`. */
+  sampled: boolean;
+}
+
+export interface AttributeValueRow {
+  scope: 'span' | 'resource' | 'intrinsic';
+  key: string;
+  value: string;
+  type: 'string' | 'int' | 'float' | 'bool';
+  /** Traces with at least one span carrying this value. */
+  traces: number;
+}
+
+export interface NumericKeyRow {
+  scope: 'span' | 'resource' | 'intrinsic';
+  key: string;
+  /** Values at NUMERIC_LEVELS. */
+  quantiles: number[];
+  spans: number;
+}
+
+export interface TraceAttributeStats {
+  traces: number;
+  spans: number;
+  values: AttributeValueRow[];
+  numeric: NumericKeyRow[];
+}
+
+/** The levels of numeric quantiles in TraceAttributeStats, for distribution comparisons. */
+export const NUMERIC_LEVELS: readonly number[] = [0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 0.99, 1];
+
+/** A span with only what a critical path needs; ids are byte strings (latin1). */
+export interface PathSpanRow {
+  spanId: string;
+  /** '' for a root. */
+  parentId: string;
+  /** ns from PathSpans.baseNs. */
+  start: number;
+  duration: number;
+  service: string;
+  name: string;
+}
+
+export interface PathSpans {
+  baseNs: bigint;
+  /** By trace id (a latin1 byte string). */
+  traces: Map<string, PathSpanRow[]>;
+}
+
+/** A span of a load query, with its children's [start, end) intervals; times in ns from an origin shared by the answer. */
+export interface LoadSpanRow {
+  start: number;
+  duration: number;
+  children: [number, number][];
+}
+
+export interface DiagnosisPort {
+  /**
+   * Service edges from cross-service parent/child span pairs, and each
+   * service's own RED. With `maxSpans` (> 0), a uniform sample of whole
+   * traces holding about that many spans is read; the answer says which fraction.
+   */
+  serviceGraph(scope: TenantScope, range: TimeRange, maxSpans?: number): Promise<ServiceGraph>;
+  /** A uniform sample of trace ids in the range (the smallest ids), with or without a matching span. */
+  sampleTraces(scope: TenantScope, req: TraceSampleRequest): Promise<TraceSample>;
+  /** How many of these traces carry each attribute value, and numeric attribute quantiles over their spans. */
+  traceAttributes(scope: TenantScope, req: { traceIds: Buffer[]; range: TimeRange; valuesPerKey: number }): Promise<TraceAttributeStats>;
+  /** The spans of these traces, by trace, with only what a critical path needs. */
+  pathSpans(scope: TenantScope, req: { traceIds: Buffer[]; range: TimeRange }): Promise<PathSpans>;
+  /** The most recent `limit` spans matching `where`, each with its children's intervals. */
+  loadSpans(scope: TenantScope, req: { range: TimeRange; where: Condition; limit: number }): Promise<LoadSpanRow[]>;
+}
+
+// ---- maintenance ------------------------------------------------------------------
+
+export interface RetentionResult {
+  /** Partitions dropped: table, tenant and UTC day number. */
+  dropped: { table: string; tenant: string; day: number }[];
+}
+
+export interface StoreStats {
+  spans: number;
+  traces: number;
+  /** Compressed bytes of active parts. */
+  bytesOnDisk: number;
+  activeParts: number;
+}
+
+/** Retention: how long each tenant's spans are kept. */
+export interface RetentionPolicy {
+  /** Cutoff for a tenant: days that end at or before it are dropped. */
+  cutoffNs(tenant: string): bigint;
+}
+
+export interface MaintenancePort {
+  /** Drops, per tenant, every day partition that ends at or before the tenant's cutoff. */
+  dropExpired(policy: RetentionPolicy): Promise<RetentionResult>;
+  stats(): Promise<StoreStats>;
+}
+
+/** Every read port at once, as the query API uses them. */
+export interface ReadPorts extends TracePort, SearchPort, MetricsPort, TagsPort, DiagnosisPort {}
