@@ -73,3 +73,23 @@ describe('store config', () => {
     assert.throws(() => parseServeConfig(['--clickhouse-cluster', 'c'], {}), /needs a ClickHouse --store/);
   });
 });
+
+describe('tenant config', () => {
+  it('stores under Tempo\'s single-tenant id by default, or the one named', () => {
+    assert.equal(parseServeConfig([], {}).defaultTenant, 'single-tenant');
+    assert.equal(parseServeConfig(['--default-tenant', 'clinic-a'], {}).defaultTenant, 'clinic-a');
+    assert.throws(() => parseServeConfig(['--default-tenant', 'a/b'], {}), (e: Error) => e instanceof ConfigError && /--default-tenant: "a\/b" is not a tenant id/.test(e.message));
+  });
+
+  it('takes a retention per tenant', () => {
+    const c = parseServeConfig(['--tenant-retention', 'acme=30d, lab=2h'], {});
+    assert.deepEqual([...c.tenantRetentionMs], [
+      ['acme', 30 * 86400e3],
+      ['lab', 2 * 3600e3],
+    ]);
+    assert.equal(parseServeConfig([], {}).tenantRetentionMs.size, 0);
+    assert.throws(() => parseServeConfig(['--tenant-retention', 'acme'], {}), /not tenant=duration/);
+    assert.throws(() => parseServeConfig(['--tenant-retention', 'acme=soon'], {}), /"soon" is not a duration/);
+    assert.throws(() => parseServeConfig(['--tenant-retention', 'acme=10m'], {}), /retention for acme must be at least 1h/);
+  });
+});

@@ -152,10 +152,12 @@ export class Ingestor {
 
   /**
    * Makes a Native block of span rows durable, with the rows of the
-   * resources they introduce. Resolves after fsync; the caller may
-   * acknowledge the spans then.
+   * resources they introduce. Blocks may be given as the pieces that make
+   * them up (the builder's own buffers, written with writev, no copy); they
+   * must not change until this settles. Resolves after fsync; the caller
+   * may acknowledge the spans then.
    */
-  async append(spans: Buffer, rows: number, resources?: { block: Buffer; rows: number }): Promise<void> {
+  async append(spans: Buffer | readonly Buffer[], rows: number, resources?: { block: Buffer | readonly Buffer[]; rows: number }): Promise<void> {
     // Capacity was checked when the request was admitted; here only refuse
     // when the WAL cannot take it at all.
     if (this.stopping) throw new UnavailableError('Sightline is shutting down');

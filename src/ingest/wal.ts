@@ -36,7 +36,8 @@ export interface WalRecovery {
 }
 
 interface PendingAppend {
-  data: Buffer;
+  /** The block's bytes, in order (a block may come in pieces, written with writev). */
+  data: readonly Buffer[];
   rows: number;
   resolve: () => void;
   reject: (e: Error) => void;
@@ -121,16 +122,20 @@ export class Wal {
   }
 
   /**
-   * Appends one Native block and resolves once it is fsynced.
-   * The buffer must not be changed until the promise settles.
+   * Appends one Native block, given whole or as the pieces that make it up
+   * in order, and resolves once it is fsynced. The buffers must not be
+   * changed until the promise settles.
    */
-  append(data: Buffer, rows: number): Promise<void> {
+  append(data: Buffer | readonly Buffer[], rows: number): Promise<void> {
     if (this.broken) return Promise.reject(new WalBrokenError(`WAL is failed: ${this.broken.message}`));
     if (this.closed) return Promise.reject(new WalBrokenError('WAL is closed'));
+    const pieces = Buffer.isBuffer(data) ? [data] : data;
+    let bytes = 0;
+    for (const b of pieces) bytes += b.length;
     return new Promise<void>((resolve, reject) => {
-      this.pending.push({ data, rows, resolve, reject });
-      this.pendingBytes += data.length;
-      this.unstoredBytes += data.length;
+      this.pending.push({ data: pieces, rows, resolve, reject });
+      this.pendingBytes += bytes;
+      this.unstoredBytes += bytes;
       this.work();
     });
   }
@@ -221,7 +226,7 @@ export class Wal {
       if (this.active && this.active.bytes >= this.opts.segmentBytes) await this.rotate();
       if (!this.active) await this.openSegment();
       const fd = this.fd!;
-      await writeAll(fd, batch.map((p) => p.data));
+      await writeAll(fd, batch.flatMap((p) => p.data));
       // fdatasync is enough: the file size is data, and the segment's
       // directory entry was synced when the file was created.
       await fd.datasync();
@@ -258,7 +263,7 @@ export class Wal {
   }
 }
 
-async function writeAll(fd: fsp.FileHandle, buffers: Buffer[]): Promise<void> {
+async function writeAll(fd: fsp.FileHandle, buffers: readonly Buffer[]): Promise<void> {
   // writev may write less than asked (IOV_MAX, signals); continue from there.
   let bufs = buffers;
   while (bufs.length > 0) {

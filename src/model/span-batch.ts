@@ -207,6 +207,13 @@ export abstract class BlockBuilder {
     return Buffer.concat(b.chunks, b.bytes);
   }
 
+  /** Bytes of buffer held, whatever is written now. */
+  capacity(): number {
+    let n = 0;
+    for (const w of this.writers) n += w.buf.length;
+    return n;
+  }
+
   reset(): void {
     for (const w of this.writers) w.len = 0;
     for (const g of this.groups) g.count = 0;

@@ -180,6 +180,7 @@ export class SqlStore implements ReadPorts, MaintenancePort {
   }
 
   async close(): Promise<void> {
+    this.legacy.stop();
     await this.legacyRun;
     await this.engine.close();
   }

@@ -113,7 +113,7 @@ const LEASE_MS = 60_000;
 const CLAIM_SETTLE_MS = 3_000;
 
 export interface LegacyCopyStatus {
-  state: 'none' | 'waiting' | 'copying' | 'done' | 'failed' | 'another process copies';
+  state: 'none' | 'waiting' | 'copying' | 'done' | 'failed' | 'another process copies' | 'interrupted';
   days: number;
   daysCopied: number;
   spansCopied: number;
@@ -123,6 +123,7 @@ export interface LegacyCopyStatus {
 export class LegacyCopy {
   private status_: LegacyCopyStatus = { state: 'none', days: 0, daysCopied: 0, spansCopied: 0 };
   private readonly owner = randomUUID();
+  private stopping = false;
 
   constructor(
     private readonly ctx: StoreContext,
@@ -135,6 +136,11 @@ export class LegacyCopy {
 
   status(): LegacyCopyStatus {
     return { ...this.status_ };
+  }
+
+  /** Stops after the chunk in hand; the next start goes on from the first day not yet recorded as copied. */
+  stop(): void {
+    this.stopping = true;
   }
 
   /** Whether this store holds version-2 tables. */
@@ -156,6 +162,10 @@ export class LegacyCopy {
       const renew = this.ctx.engine.exclusive ? null : setInterval(() => void this.renew().catch(() => undefined), LEASE_MS / 4);
       try {
         await this.copy();
+        if (this.stopping) {
+          this.status_.state = 'interrupted';
+          return;
+        }
         await this.dropEmptyTables();
       } finally {
         if (renew) clearInterval(renew);
@@ -223,6 +233,7 @@ export class LegacyCopy {
     const resources = await this.legacyResources();
     for (const [day, rows] of todo) {
       await this.copyDay(day, resources);
+      if (this.stopping) return;
       await writeMeta(this.ctx.engine, `legacy-copied:${day}`, String(rows));
       this.status_.daysCopied++;
     }
@@ -252,6 +263,7 @@ export class LegacyCopy {
       const from = BigInt(hour) * NS_PER_HOUR;
       const bands = Math.max(1, Math.ceil(Number(count) / CHUNK_SPANS));
       for (let band = 0; band < bands; band++) {
+        if (this.stopping) return;
         const lo = idAt(band, bands);
         const hi = band + 1 < bands ? idAt(band + 1, bands) : null;
         const idRange = sql`${lo ? sql` AND trace_id >= ${lo}` : sql``}${hi ? sql` AND trace_id < ${hi}` : sql``}`;
@@ -380,7 +392,7 @@ function check(outcome: WriteOutcome): void {
 }
 
 /** The trace id at `band / bands` of the id space (first two bytes), or null for the start. */
-function idAt(band: number, bands: number): Buffer | null {
+export function idAt(band: number, bands: number): Buffer | null {
   if (band === 0) return null;
   const id = Buffer.alloc(16);
   id.writeUInt16BE(Math.floor((band * 0x10000) / bands), 0);

@@ -23,24 +23,27 @@ export class TagReads implements TagsPort {
     const out = new Map<TagScope, string[]>();
     const spans = spanFilter(scope, range, where);
     const jsonKeys = (lists: Sql) => sql`arrayJoin(arrayFlatten(arrayMap(a -> arrayMap(kv -> JSONExtractString(kv, 'key'), JSONExtractArrayRaw(a)), ${lists})))`;
+    // Result aliases are never a lambda parameter of a compiled condition
+    // (k, v, x, t): ClickHouse 18.16 resolves the lambda's name to the alias
+    // (an error for k, silently no rows for v).
     for (const s of scopes) {
       let query: Sql | null = null;
       switch (s) {
         case 'span':
-          query = sql`SELECT DISTINCT toString(arrayJoin(arrayConcat(${join(TYPES.map((t) => ident(`attr_${t}_keys`)))}))) AS k FROM ${T.spans} WHERE ${spans} LIMIT ${limit}`;
+          query = sql`SELECT DISTINCT toString(arrayJoin(arrayConcat(${join(TYPES.map((t) => ident(`attr_${t}_keys`)))}))) AS tag_name FROM ${T.spans} WHERE ${spans} LIMIT ${limit}`;
           break;
         case 'resource':
-          query = sql`SELECT DISTINCT toString(arrayJoin(arrayConcat(${join(TYPES.map((t) => ident(`res_${t}_keys`)))}))) AS k FROM ${T.resources} WHERE ${seenFilter(scope, range, where)} LIMIT ${limit}`;
+          query = sql`SELECT DISTINCT toString(arrayJoin(arrayConcat(${join(TYPES.map((t) => ident(`res_${t}_keys`)))}))) AS tag_name FROM ${T.resources} WHERE ${seenFilter(scope, range, where)} LIMIT ${limit}`;
           break;
         case 'event':
-          if (this.capabilities.jsonFunctions) query = sql`SELECT DISTINCT toString(${jsonKeys(sql`event_attrs`)}) AS k FROM ${T.spans} WHERE ${spans} AND notEmpty(event_attrs) LIMIT ${limit}`;
+          if (this.capabilities.jsonFunctions) query = sql`SELECT DISTINCT toString(${jsonKeys(sql`event_attrs`)}) AS tag_name FROM ${T.spans} WHERE ${spans} AND notEmpty(event_attrs) LIMIT ${limit}`;
           break;
         case 'link':
-          if (this.capabilities.jsonFunctions) query = sql`SELECT DISTINCT toString(${jsonKeys(sql`link_attrs`)}) AS k FROM ${T.spans} WHERE ${spans} AND notEmpty(link_attrs) LIMIT ${limit}`;
+          if (this.capabilities.jsonFunctions) query = sql`SELECT DISTINCT toString(${jsonKeys(sql`link_attrs`)}) AS tag_name FROM ${T.spans} WHERE ${spans} AND notEmpty(link_attrs) LIMIT ${limit}`;
           break;
         case 'instrumentation':
           if (this.capabilities.jsonFunctions)
-            query = sql`SELECT DISTINCT toString(${jsonKeys(sql`[scope_attrs]`)}) AS k FROM ${T.resources} WHERE ${seenFilter(scope, range, where)} AND scope_attrs != '' LIMIT ${limit}`;
+            query = sql`SELECT DISTINCT toString(${jsonKeys(sql`[scope_attrs]`)}) AS tag_name FROM ${T.resources} WHERE ${seenFilter(scope, range, where)} AND scope_attrs != '' LIMIT ${limit}`;
           break;
       }
       // Engines without JSON functions cannot list the keys of JSON-stored attributes.
@@ -109,11 +112,11 @@ WHERE ${tenantIn(scope)} AND has_root = 1 AND end_max >= ${range.startNs} AND st
         break;
       case 'scopeName':
       case 'scopeVersion':
-        query = sql`SELECT DISTINCT toString(${ident(field === 'scopeName' ? 'scope_name' : 'scope_version')}) AS v FROM ${T.resources} WHERE ${seenFilter(scope, range, where)} AND v != '' LIMIT ${limit}`;
+        query = sql`SELECT DISTINCT toString(${ident(field === 'scopeName' ? 'scope_name' : 'scope_version')}) AS tag_value FROM ${T.resources} WHERE ${seenFilter(scope, range, where)} AND tag_value != '' LIMIT ${limit}`;
         break;
       default: {
         const column = { name: 'name', statusMessage: 'status_message' }[field];
-        query = sql`SELECT DISTINCT toString(${ident(column)}) AS v FROM ${T.spans} WHERE ${spans} AND v != '' LIMIT ${limit}`;
+        query = sql`SELECT DISTINCT toString(${ident(column)}) AS tag_value FROM ${T.spans} WHERE ${spans} AND tag_value != '' LIMIT ${limit}`;
       }
     }
     const res = await this.ctx.json<[string]>(query);
