@@ -347,14 +347,17 @@ export function runDiagnosisConformance(target: ConformanceTarget): void {
     describe('tenant isolation', () => {
       // Two tenants with colliding data: the same trace ids, span ids,
       // services and attribute keys. In tenant-a traces 0 and 1 are slow
-      // (their query takes 300 ms, else 20 ms) and have plan "basic"; in
-      // tenant-b traces 2 and 3 are slow (400 ms, else 30 ms), have plan
-      // "premium" and fail, and every query calls a cache service.
+      // (their query takes 300 ms, else 20 ms) and have plan "basic", and
+      // the gateway's call to a legacy service reaches an (internal) span
+      // there. In tenant-b traces 2 and 3 are slow (400 ms, else 30 ms),
+      // have plan "premium" and fail, every query calls a cache service,
+      // the legacy call reaches nothing traced, and one more trace (a
+      // one-span batch job) is tenant-b's alone.
       const range = windowOf(4);
       const A = TenantScope.of(['tenant-a']);
       const B = TenantScope.of(['tenant-b']);
       const BOTH = TenantScope.of(['tenant-a', 'tenant-b']);
-      const traces = Array.from({ length: 4 }, () => ({ traceId: hex(16), root: hex(8), call: hex(8), query: hex(8), cacheCall: hex(8), cache: hex(8) }));
+      const traces = Array.from({ length: 4 }, () => ({ traceId: hex(16), root: hex(8), call: hex(8), legacyCall: hex(8), legacy: hex(8), query: hex(8), cacheCall: hex(8), cache: hex(8) }));
       before(async () => {
         for (const tenant of ['a', 'b'] as const) {
           const spans: SpanSpec[] = [];
@@ -368,14 +371,17 @@ export function runDiagnosisConformance(target: ConformanceTarget): void {
             spans.push(
               { service: 'iso-gateway', traceId, spanId: t.root, name: 'GET /visit', kind: SERVER, startNs: at(0), endNs: at(q + 20), attributes: { plan: i < 2 ? 'basic' : 'premium' } },
               { service: 'iso-gateway', traceId, spanId: t.call, parentSpanId: t.root, name: 'GET records', kind: CLIENT, startNs: at(5), endNs: at(q + 15) },
+              { service: 'iso-gateway', traceId, spanId: t.legacyCall, parentSpanId: t.root, name: 'GET legacy', kind: CLIENT, startNs: at(1), endNs: at(4) },
               { service: 'iso-records', traceId, spanId: t.query, parentSpanId: t.call, name: 'query', kind: SERVER, startNs: at(10), endNs: at(q + 10), error: b && slow, attributes: { 'db.rows': b ? 500 : 10 } },
             );
+            if (!b) spans.push({ service: 'iso-legacy', traceId, spanId: t.legacy, parentSpanId: t.legacyCall, name: 'handle', kind: INTERNAL, startNs: at(2), endNs: at(3) });
             if (b)
               spans.push(
                 { service: 'iso-records', traceId, spanId: t.cacheCall, parentSpanId: t.query, name: 'GET cache', kind: CLIENT, startNs: at(12), endNs: at(17) },
                 { service: 'iso-cache', traceId, spanId: t.cache, parentSpanId: t.cacheCall, name: 'get', kind: SERVER, startNs: at(13), endNs: at(16) },
               );
           });
+          if (tenant === 'b') spans.push({ service: 'iso-batch', traceId: hex(16), spanId: hex(8), name: 'nightly', kind: INTERNAL, startNs: range.startNs + 120_000n * MS, endNs: range.startNs + 120_050n * MS });
           await write(spans, `tenant-${tenant}`);
         }
       });
@@ -383,15 +389,15 @@ export function runDiagnosisConformance(target: ConformanceTarget): void {
       it('draws the service map of the tenant only', async () => {
         const edges = async (scope: TenantScope) =>
           Object.fromEntries((await serviceMap(store, scope, range)).edges.map((e) => [`${e.source} -> ${e.target} (${e.kind})`, [e.count, e.errors, e.p99]]));
-        assert.deepEqual(await edges(A), { 'iso-gateway -> iso-records (request)': [4, 0, 300e6] });
+        assert.deepEqual(await edges(A), { 'iso-gateway -> iso-legacy (request)': [4, 0, 1e6], 'iso-gateway -> iso-records (request)': [4, 0, 300e6] });
         assert.deepEqual(await edges(B), { 'iso-gateway -> iso-records (request)': [4, 2, 400e6], 'iso-records -> iso-cache (request)': [4, 0, 3e6] });
         assert.deepEqual(await edges(SINGLE), {});
         const nodes = async (scope: TenantScope) => Object.fromEntries((await serviceMap(store, scope, range)).nodes.map((n) => [n.service, [n.spans, n.requests, n.errors]]));
-        assert.deepEqual(await nodes(A), { 'iso-gateway': [8, 4, 0], 'iso-records': [4, 4, 0] });
-        assert.deepEqual(await nodes(B), { 'iso-cache': [4, 4, 0], 'iso-gateway': [8, 4, 0], 'iso-records': [8, 4, 2] });
-        assert.deepEqual(await nodes(BOTH), { 'iso-cache': [4, 4, 0], 'iso-gateway': [16, 8, 0], 'iso-records': [12, 8, 2] });
-        // Sampled: the span count that sets the fraction is the tenant's own (8 of tenant-a's 12 spans).
-        assert.equal((await serviceMap(store, A, range, 8)).sampledFraction, 8 / 12);
+        assert.deepEqual(await nodes(A), { 'iso-gateway': [12, 4, 0], 'iso-legacy': [4, 0, 0], 'iso-records': [4, 4, 0] });
+        assert.deepEqual(await nodes(B), { 'iso-batch': [1, 1, 0], 'iso-cache': [4, 4, 0], 'iso-gateway': [12, 4, 0], 'iso-records': [8, 4, 2] });
+        assert.deepEqual(await nodes(BOTH), { 'iso-batch': [1, 1, 0], 'iso-cache': [4, 4, 0], 'iso-gateway': [24, 8, 0], 'iso-legacy': [4, 0, 0], 'iso-records': [12, 8, 2] });
+        // Sampled: the span count that sets the fraction is the tenant's own (8 of tenant-a's 20 spans).
+        assert.equal((await serviceMap(store, A, range, 8)).sampledFraction, 8 / 20);
       });
 
       it('answers RED series and operations of the tenant only', async () => {
@@ -421,10 +427,10 @@ export function runDiagnosisConformance(target: ConformanceTarget): void {
         };
         const a = await compare(A);
         const b = await compare(B);
-        assert.deepEqual([a.inspected.selectionTraces, a.inspected.baselineTraces, a.inspected.selectionSpans, a.inspected.baselineSpans], [2, 2, 6, 6]);
-        assert.deepEqual([b.inspected.selectionTraces, b.inspected.baselineTraces, b.inspected.selectionSpans, b.inspected.baselineSpans], [2, 2, 10, 10]);
+        assert.deepEqual([a.inspected.selectionTraces, a.inspected.baselineTraces, a.inspected.selectionSpans, a.inspected.baselineSpans], [2, 2, 10, 10]);
+        assert.deepEqual([b.inspected.selectionTraces, b.inspected.baselineTraces, b.inspected.selectionSpans, b.inspected.baselineSpans], [2, 3, 12, 13]);
         assert.deepEqual(share(a, 'span', 'plan', 'basic'), [1, 0]);
-        assert.deepEqual(share(b, 'span', 'plan', 'basic'), [0, 1]);
+        assert.deepEqual(share(b, 'span', 'plan', 'basic'), [0, 2 / 3]);
         assert.deepEqual(share(b, 'span', 'plan', 'premium'), [1, 0]);
         assert.deepEqual(share(a, 'intrinsic', 'status', 'error'), null);
         assert.deepEqual(share(b, 'intrinsic', 'status', 'error'), [1, 0]);
@@ -434,6 +440,9 @@ export function runDiagnosisConformance(target: ConformanceTarget): void {
         const structural = compileQuery('{ span.plan = "basic" } >> { duration > 100ms }');
         assert.deepEqual((await compare(A, structural)).inspected.selectionTraces, 2);
         assert.deepEqual((await compare(B, structural)).inspected.selectionTraces, 0);
+        // Its baseline is every other trace of the tenant: tenant-a has exactly 2 more, so 2 are not a sample.
+        const small = await compareGroups(store, A, { range, selection: structural, maxTraces: 2, limit: 5 });
+        assert.deepEqual([small.inspected.selectionTraces, small.inspected.baselineTraces, small.inspected.sampled], [2, 2, false]);
         assert.deepEqual((await compare(SINGLE)).inspected.selectionTraces, 0);
         function r(x: Awaited<ReturnType<typeof compare>>, key: string): number | undefined {
           return x.numeric.find((n) => n.key === key)?.selection?.max;
@@ -446,7 +455,8 @@ export function runDiagnosisConformance(target: ConformanceTarget): void {
         const a = await path(A);
         const b = await path(B);
         assert.deepEqual([a.selection.traces, a.selection.meanDurationNs, a.baseline.traces, a.baseline.meanDurationNs], [2, 320e6, 2, 40e6]);
-        assert.deepEqual([b.selection.traces, b.selection.meanDurationNs, b.baseline.traces, b.baseline.meanDurationNs], [2, 420e6, 2, 50e6]);
+        // tenant-b's baseline: its two fast traces and its batch job, each 50 ms.
+        assert.deepEqual([b.selection.traces, b.selection.meanDurationNs, b.baseline.traces, b.baseline.meanDurationNs], [2, 420e6, 3, 50e6]);
         assert.deepEqual([a.operations[0].service, a.operations[0].operation, a.operations[0].selection.meanOnPathNs], ['iso-records', 'query', 300e6]);
         // tenant-b's query waits 5 ms on the cache client span.
         assert.deepEqual([b.operations[0].service, b.operations[0].operation, b.operations[0].selection.meanOnPathNs], ['iso-records', 'query', 395e6]);
@@ -470,8 +480,8 @@ export function runDiagnosisConformance(target: ConformanceTarget): void {
         const id = Buffer.from(traceId, 'hex');
         const a = traceCriticalPath(id, await store.getTrace(A, id));
         const b = traceCriticalPath(id, await store.getTrace(B, id));
-        assert.deepEqual([a.rootSpanId, a.durationNs, a.spans.length], [root, 320e6, 3]);
-        assert.deepEqual([b.rootSpanId, b.durationNs, b.spans.length], [root, 50e6, 5]);
+        assert.deepEqual([a.rootSpanId, a.durationNs, a.spans.length], [root, 320e6, 5]);
+        assert.deepEqual([b.rootSpanId, b.durationNs, b.spans.length], [root, 50e6, 6]);
         const onPath = (cp: typeof a, spanId: string) => cp.spans.find((s) => s.spanId === spanId)?.onPathNs;
         assert.equal(onPath(a, query), 300e6);
         assert.equal(onPath(b, query), 25e6);

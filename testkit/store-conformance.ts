@@ -670,12 +670,14 @@ describe('concurrent ingest and query', () => {
 describe('tenant isolation', () => {
   // Two tenants with colliding data: one trace id, the same span ids, start
   // times, service names and attribute keys, with values, durations and
-  // statuses that differ. tenant-b has one span more, and an error.
+  // statuses that differ. tenant-b has one span more, an error, and a
+  // trace of its own (a one-span batch job).
   const A = TenantScope.of(['tenant-a']);
   const B = TenantScope.of(['tenant-b']);
   const BOTH = TenantScope.of(['tenant-a', 'tenant-b']);
   const traceId = hex(16);
   const trace = Buffer.from(traceId, 'hex');
+  const batchTraceId = hex(16);
   const ids = { root: hex(8), call: hex(8), server: hex(8), query: hex(8) };
   const MINUTE = 60_000_000_000n;
   const MS = 1_000_000n;
@@ -711,7 +713,7 @@ describe('tenant isolation', () => {
       ];
     };
     await write(tenant('a'), { tenant: 'tenant-a' });
-    await write(tenant('b'), { tenant: 'tenant-b' });
+    await write([...tenant('b'), rs('iso-batch', [{ traceId: batchTraceId, spanId: hex(8), name: 'nightly', kind: 1, startNs: at(-60_000), durationNs: 50n * MS }])], { tenant: 'tenant-b' });
   });
 
   const customerOf = (s: SpanRecord) => (s.attributes.find((a) => a.key === 'customer')?.value as { stringValue: string } | undefined)?.stringValue;
@@ -802,6 +804,11 @@ describe('tenant isolation', () => {
     assert.deepEqual(await spanIds(A, '{ parent.span.customer = "alice" }'), [ids.call, ids.server].sort());
     assert.deepEqual(await spanIds(B, '{ parent.span.customer = "alice" }'), []);
     assert.deepEqual(await spanIds(SINGLE, '{ resource.service.name =~ "iso-.*" } > { }'), []);
+    // Candidate traces are the tenant's: tenant-b's batch trace is no candidate in tenant-a.
+    const inspected = async (scope: TenantScope) =>
+      (await searchTraceQL(compileQuery('{ } > { }'), store, scope, { range: lastHour(), limit: 20, spss: 10 })).inspectedTraces;
+    assert.equal(await inspected(A), 1);
+    assert.equal(await inspected(B), 2);
   });
 
   it('counts spans per service of found traces in the tenant (serviceStats)', async () => {
@@ -821,8 +828,10 @@ describe('tenant isolation', () => {
     assert.deepEqual(await names(B), { span: ['customer', 'db.statement', 'http.status_code'], resource: ['deployment.environment', 'service.name'], event: events(['attempt']) });
     assert.deepEqual((await names(BOTH)).span, ['customer', 'db.statement', 'feature.flag', 'http.status_code']);
     // Narrowed by a condition: still the tenant's spans only.
-    const narrowed = await store.tagNames(A, ['span'], lastHour(), 100, { op: 'compare', field: { kind: 'attribute', scope: 'span', name: 'customer' }, cmp: '=', value: { type: 'string', value: 'bob' } });
-    assert.deepEqual(narrowed.get('span'), []);
+    const inB = { op: 'compare', field: { kind: 'attribute', scope: 'span', name: 'customer' }, cmp: '=', value: { type: 'string', value: 'bob' } } as const;
+    const narrowed = async (scope: TenantScope) => Object.fromEntries([...(await store.tagNames(scope, ['span', 'resource'], lastHour(), 100, inB))]);
+    assert.deepEqual(await narrowed(A), { span: [], resource: [] });
+    assert.deepEqual(await narrowed(B), { span: ['customer', 'db.statement', 'http.status_code'], resource: ['deployment.environment', 'service.name'] });
 
     const values = async (scope: TenantScope, attribute: Parameters<SqlStore['tagValues']>[1]) =>
       (await store.tagValues(scope, attribute, lastHour(), 100)).sort((x, y) => (x.value < y.value ? -1 : x.value > y.value ? 1 : 0));
@@ -834,6 +843,8 @@ describe('tenant isolation', () => {
     assert.deepEqual(await values(A, { scope: 'resource', name: 'deployment.environment' }), [{ type: 'string', value: 'prod-a' }]);
     assert.deepEqual(await values(B, { scope: 'any', name: 'deployment.environment' }), [{ type: 'string', value: 'prod-b' }]);
     assert.deepEqual(await values(SINGLE, { scope: 'span', name: 'customer' }), []);
+    assert.deepEqual(await store.tagValues(A, { scope: 'span', name: 'customer' }, lastHour(), 100, inB), []);
+    assert.deepEqual(await store.tagValues(B, { scope: 'span', name: 'customer' }, lastHour(), 100, inB), [{ type: 'string', value: 'bob' }]);
     if (engine.capabilities.jsonFunctions) {
       assert.deepEqual(await values(A, { scope: 'event', name: 'attempt' }), [{ type: 'int', value: '1' }]);
       assert.deepEqual(await values(B, { scope: 'event', name: 'attempt' }), [{ type: 'int', value: '3' }]);
@@ -841,13 +852,15 @@ describe('tenant isolation', () => {
 
     const intrinsic = (scope: TenantScope, field: Parameters<SqlStore['intrinsicValues']>[1]) => store.intrinsicValues(scope, field, lastHour(), 100);
     assert.deepEqual(await intrinsic(A, 'name'), ['GET /checkout', 'POST /orders']);
-    assert.deepEqual(await intrinsic(B, 'name'), ['GET /checkout', 'POST /orders', 'SELECT orders']);
+    assert.deepEqual(await intrinsic(B, 'name'), ['GET /checkout', 'POST /orders', 'SELECT orders', 'nightly']);
     assert.deepEqual(await intrinsic(A, 'eventName'), ['cache miss']);
     assert.deepEqual(await intrinsic(B, 'eventName'), ['exception']);
     assert.deepEqual(await intrinsic(BOTH, 'eventName'), ['cache miss', 'exception']);
     assert.deepEqual(await intrinsic(A, 'rootService'), ['iso-frontend']);
+    assert.deepEqual(await intrinsic(B, 'rootService'), ['iso-batch', 'iso-frontend']);
     assert.deepEqual(await intrinsic(A, 'scopeName'), ['lib']);
-    const inB = { op: 'compare', field: { kind: 'attribute', scope: 'span', name: 'customer' }, cmp: '=', value: { type: 'string', value: 'bob' } } as const;
+    assert.deepEqual(await store.intrinsicValues(A, 'name', lastHour(), 100, inB), []);
+    assert.deepEqual(await store.intrinsicValues(B, 'name', lastHour(), 100, inB), ['GET /checkout', 'POST /orders', 'SELECT orders']);
     assert.deepEqual(await store.intrinsicValues(A, 'rootName', lastHour(), 100, inB), []);
     assert.deepEqual(await store.intrinsicValues(B, 'rootName', lastHour(), 100, inB), ['GET /checkout']);
     const frontend = { op: 'compare', field: { kind: 'attribute', scope: 'resource', name: 'service.name' }, cmp: '=', value: { type: 'string', value: 'iso-frontend' } } as const;
@@ -864,18 +877,18 @@ describe('tenant isolation', () => {
     for (const rawOnly of [false, true]) {
       const source = rawOnly ? 'spans' : 'rollup';
       assert.deepEqual(await metrics(A, byService, { rawOnly }), { source, values: { 'iso-backend': [1], 'iso-frontend': [2] } });
-      assert.deepEqual(await metrics(B, byService, { rawOnly }), { source, values: { 'iso-backend': [2], 'iso-frontend': [2] } });
-      assert.deepEqual(await metrics(BOTH, byService, { rawOnly }), { source, values: { 'iso-backend': [3], 'iso-frontend': [4] } });
+      assert.deepEqual(await metrics(B, byService, { rawOnly }), { source, values: { 'iso-backend': [2], 'iso-batch': [1], 'iso-frontend': [2] } });
+      assert.deepEqual(await metrics(BOTH, byService, { rawOnly }), { source, values: { 'iso-backend': [3], 'iso-batch': [1], 'iso-frontend': [4] } });
       assert.deepEqual(await metrics(SINGLE, '{ resource.service.name = "iso-backend" } | count_over_time()', { rawOnly }), { source, values: {} });
       const slowest = '{ } | max_over_time(duration) by(name)';
       assert.deepEqual(await metrics(A, slowest, { rawOnly }), { source, values: { 'GET /checkout': [0.1], 'POST /orders': [0.06] } });
-      assert.deepEqual(await metrics(B, slowest, { rawOnly }), { source, values: { 'GET /checkout': [0.3], 'POST /orders': [0.26], 'SELECT orders': [0.2] } });
+      assert.deepEqual(await metrics(B, slowest, { rawOnly }), { source, values: { 'GET /checkout': [0.3], 'POST /orders': [0.26], 'SELECT orders': [0.2], nightly: [0.05] } });
       const errors = '{ status = error } | count_over_time()';
       assert.deepEqual(await metrics(A, errors, { rawOnly }), { source, values: {} });
       assert.deepEqual(await metrics(B, errors, { rawOnly }), { source, values: { count_over_time: [1] } });
     }
     // Attributes: the raw spans only.
-    const byCustomer = '{ } | count_over_time() by(span.customer)';
+    const byCustomer = '{ span.customer != nil } | count_over_time() by(span.customer)';
     assert.deepEqual(await metrics(A, byCustomer), { source: 'spans', values: { alice: [3] } });
     assert.deepEqual(await metrics(B, byCustomer), { source: 'spans', values: { bob: [4] } });
     assert.deepEqual(await metrics(BOTH, byCustomer), { source: 'spans', values: { alice: [3], bob: [4] } });
@@ -906,7 +919,7 @@ describe('tenant isolation', () => {
     assert.equal(b['__meta_type="baseline",resource.deployment.environment="prod-a"'], undefined);
     assert.equal(both['__meta_type="baseline",span.customer="alice"'], 3);
     assert.equal(both['__meta_type="baseline",span.customer="bob"'], 3);
-    assert.equal(both['__meta_type="baseline_total",name=null'], 6);
+    assert.equal(both['__meta_type="baseline_total",name=null'], 7, 'with the batch span');
   });
 });
 

@@ -21,8 +21,8 @@ export interface TracePort {
    * All spans of a trace, de-duplicated, in no particular order; [] when
    * the trace is unknown in the scope. The range, when given, only narrows
    * where to look. With several tenants in scope, a trace id present in
-   * more than one answers the spans of all of them (as Tempo combines a
-   * cross-tenant trace).
+   * more than one answers the spans of all of them, one copy of each span
+   * (as Tempo combines a cross-tenant trace).
    */
   getTrace(scope: TenantScope, traceId: Buffer, range?: TimeRange): Promise<SpanRecord[]>;
 }

@@ -48,13 +48,15 @@ WHERE ${tenantIn(scope)} AND trace_id = ${traceId}${within}`,
           node,
           sql`SELECT ${ALL_COLUMNS} FROM ${spansTable}
 WHERE ${tenantIn(scope)} AND service_name IN (${group}) AND start_ns >= ${BigInt(startMin)} AND start_ns <= ${BigInt(startMax)} AND trace_id = ${traceId}
-LIMIT 1 BY tenant, span_id, start_ns
+LIMIT 1 BY span_id, start_ns
 SETTINGS ${SINGLE_THREAD}`,
           'RowBinary',
         ),
       ),
     );
     // A span is in one service's range only, so the halves cannot overlap.
+    // Across the tenants of a scope, one span id and start is one span, as
+    // Tempo combines a cross-tenant trace.
     const spans = readSpanRecords(Buffer.concat(parts));
     const byId = await this.resources(scope, spans.map((s) => s.resourceId));
     for (const s of spans) {
