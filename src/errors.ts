@@ -13,6 +13,10 @@ export const ERROR_CATALOGUE = {
   BODY_TOO_LARGE: { http: 413, grpc: 8 },
   UNSUPPORTED_MEDIA_TYPE: { http: 415, grpc: 3 },
   NOT_FOUND: { http: 404, grpc: 5 },
+  /** No identity, or a credential that is not valid. */
+  UNAUTHENTICATED: { http: 401, grpc: 16 },
+  /** An identity without the role in the tenant asked. */
+  FORBIDDEN: { http: 403, grpc: 7 },
   /** Ingest is past its backlog budget; retry later. */
   OVERLOADED: { http: 429, grpc: 8 },
   /** Ingest cannot be made durable right now (stopping, WAL failed). */
@@ -60,6 +64,20 @@ export class NotFoundError extends SightlineError {
   override readonly name = 'NotFoundError';
   constructor(message: string) {
     super('NOT_FOUND', message);
+  }
+}
+
+export class UnauthenticatedError extends SightlineError {
+  override readonly name = 'UnauthenticatedError';
+  constructor(message: string) {
+    super('UNAUTHENTICATED', message);
+  }
+}
+
+export class ForbiddenError extends SightlineError {
+  override readonly name = 'ForbiddenError';
+  constructor(message: string) {
+    super('FORBIDDEN', message);
   }
 }
 

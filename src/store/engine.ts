@@ -34,6 +34,18 @@ export interface EngineCapabilities {
    * columns) below `min_bytes_for_wide_part`.
    */
   readonly compactParts: boolean;
+  /**
+   * The `min_level_for_wide_part` setting: parts fresh from an insert (level
+   * 0) stay compact whatever their size, and merged parts are wide.
+   */
+  readonly widePartLevel: boolean;
+  /** Per-column `SETTINGS (min_compress_block_size = ...)` in CREATE TABLE. */
+  readonly columnSettings: boolean;
+  /**
+   * The `string_serialization_version` MergeTree setting: 'single_stream'
+   * keeps a String's sizes inline instead of in a stream of their own.
+   */
+  readonly stringSerialization: boolean;
 }
 
 export const LEAST_CAPABLE: EngineCapabilities = {
@@ -46,6 +58,9 @@ export const LEAST_CAPABLE: EngineCapabilities = {
   skipIndexes: false,
   quantileStatesAnyLevel: false,
   compactParts: false,
+  widePartLevel: false,
+  columnSettings: false,
+  stringSerialization: false,
 };
 
 /**

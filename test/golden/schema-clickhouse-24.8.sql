@@ -6,84 +6,84 @@ CREATE TABLE IF NOT EXISTS `sightline_meta` (
 ORDER BY key;
 
 CREATE TABLE IF NOT EXISTS `spans_v3` (
-  `tenant` LowCardinality(String) CODEC(ZSTD(1)),
-  `trace_id` FixedString(16) CODEC(ZSTD(1)),
-  `span_id` FixedString(8) CODEC(ZSTD(1)),
-  `parent_span_id` FixedString(8) CODEC(ZSTD(1)),
-  `flags` UInt32 CODEC(ZSTD(1)),
-  `name` LowCardinality(String) CODEC(ZSTD(1)),
-  `kind` UInt8 CODEC(ZSTD(1)),
-  `start_ns` UInt64 CODEC(Delta, ZSTD(1)),
-  `duration_ns` UInt64 CODEC(ZSTD(1)),
-  `status_code` UInt8 CODEC(ZSTD(1)),
-  `status_message` String CODEC(ZSTD(1)),
-  `service_name` LowCardinality(String) CODEC(ZSTD(1)),
-  `resource_id` FixedString(8) CODEC(ZSTD(1)),
-  `attr_str_keys` Array(LowCardinality(String)) CODEC(ZSTD(1)),
-  `attr_str_values` Array(String) CODEC(ZSTD(1)),
-  `attr_int_keys` Array(LowCardinality(String)) CODEC(ZSTD(1)),
-  `attr_int_values` Array(Int64) CODEC(ZSTD(1)),
-  `attr_float_keys` Array(LowCardinality(String)) CODEC(ZSTD(1)),
-  `attr_float_values` Array(Float64) CODEC(ZSTD(1)),
-  `attr_bool_keys` Array(LowCardinality(String)) CODEC(ZSTD(1)),
-  `attr_bool_values` Array(UInt8) CODEC(ZSTD(1)),
-  `attr_other_keys` Array(LowCardinality(String)) CODEC(ZSTD(1)),
-  `attr_other_values` Array(String) CODEC(ZSTD(1)),
-  `event_time_ns` Array(UInt64) CODEC(ZSTD(1)),
-  `event_name` Array(LowCardinality(String)) CODEC(ZSTD(1)),
-  `event_attrs` Array(String) CODEC(ZSTD(1)),
-  `link_trace_id` Array(FixedString(16)) CODEC(ZSTD(1)),
-  `link_span_id` Array(FixedString(8)) CODEC(ZSTD(1)),
-  `link_attrs` Array(String) CODEC(ZSTD(1)),
-  `extras` String CODEC(ZSTD(1)),
-  INDEX `attr_str_values_bloom` `attr_str_values` TYPE bloom_filter(0.01) GRANULARITY 1,
-  INDEX `attr_int_values_bloom` `attr_int_values` TYPE bloom_filter(0.01) GRANULARITY 1
+  `tenant` LowCardinality(String) CODEC(ZSTD(3)),
+  `trace_id` FixedString(16) CODEC(ZSTD(3)),
+  `span_id` FixedString(8) CODEC(ZSTD(3)),
+  `parent_span_id` FixedString(8) CODEC(ZSTD(3)),
+  `flags` UInt32 CODEC(ZSTD(3)),
+  `name` LowCardinality(String) CODEC(ZSTD(3)),
+  `kind` UInt8 CODEC(ZSTD(3)),
+  `start_ns` UInt64 CODEC(Delta, ZSTD(3)),
+  `duration_ns` UInt64 CODEC(Delta, ZSTD(3)),
+  `status_code` UInt8 CODEC(ZSTD(3)),
+  `status_message` String CODEC(ZSTD(3)),
+  `service_name` LowCardinality(String) CODEC(ZSTD(3)),
+  `resource_id` FixedString(8) CODEC(ZSTD(3)),
+  `attr_str_keys` Array(LowCardinality(String)) CODEC(ZSTD(3)),
+  `attr_str_values` Array(String) CODEC(ZSTD(6)) SETTINGS (min_compress_block_size = 65536, max_compress_block_size = 1048576),
+  `attr_int_keys` Array(LowCardinality(String)) CODEC(ZSTD(3)),
+  `attr_int_values` Array(Int64) CODEC(ZSTD(3)),
+  `attr_float_keys` Array(LowCardinality(String)) CODEC(ZSTD(3)),
+  `attr_float_values` Array(Float64) CODEC(ZSTD(3)),
+  `attr_bool_keys` Array(LowCardinality(String)) CODEC(ZSTD(3)),
+  `attr_bool_values` Array(UInt8) CODEC(ZSTD(3)),
+  `attr_other_keys` Array(LowCardinality(String)) CODEC(ZSTD(3)),
+  `attr_other_values` Array(String) CODEC(ZSTD(3)),
+  `event_time_ns` Array(UInt64) CODEC(ZSTD(3)),
+  `event_name` Array(LowCardinality(String)) CODEC(ZSTD(3)),
+  `event_attrs` Array(String) CODEC(ZSTD(3)),
+  `link_trace_id` Array(FixedString(16)) CODEC(ZSTD(3)),
+  `link_span_id` Array(FixedString(8)) CODEC(ZSTD(3)),
+  `link_attrs` Array(String) CODEC(ZSTD(3)),
+  `extras` String CODEC(ZSTD(3)),
+  INDEX `attr_str_values_bloom` `attr_str_values` TYPE bloom_filter(0.025) GRANULARITY 1,
+  INDEX `attr_int_values_bloom` `attr_int_values` TYPE bloom_filter(0.025) GRANULARITY 1
 ) ENGINE = MergeTree
 PARTITION BY (tenant, intDiv(`start_ns`, 86400000000000))
 ORDER BY (tenant, service_name, intDiv(start_ns, 3600000000000), trace_id)
-SETTINGS index_granularity = 2048, min_compress_block_size = 4096, max_compress_block_size = 65536, min_bytes_for_wide_part = 268435456, fsync_after_insert = 1, fsync_part_directory = 1;
+SETTINGS index_granularity = 2048, min_compress_block_size = 4096, max_compress_block_size = 65536, min_bytes_for_wide_part = 134217728, fsync_after_insert = 1, fsync_part_directory = 1;
 
 CREATE TABLE IF NOT EXISTS `resources_v3` (
-  `tenant` LowCardinality(String) CODEC(ZSTD(1)),
-  `resource_id` FixedString(8) CODEC(ZSTD(1)),
-  `seen_ns` UInt64 CODEC(ZSTD(1)),
-  `service_name` LowCardinality(String) CODEC(ZSTD(1)),
-  `res_str_keys` Array(LowCardinality(String)) CODEC(ZSTD(1)),
-  `res_str_values` Array(String) CODEC(ZSTD(1)),
-  `res_int_keys` Array(LowCardinality(String)) CODEC(ZSTD(1)),
-  `res_int_values` Array(Int64) CODEC(ZSTD(1)),
-  `res_float_keys` Array(LowCardinality(String)) CODEC(ZSTD(1)),
-  `res_float_values` Array(Float64) CODEC(ZSTD(1)),
-  `res_bool_keys` Array(LowCardinality(String)) CODEC(ZSTD(1)),
-  `res_bool_values` Array(UInt8) CODEC(ZSTD(1)),
-  `res_other_keys` Array(LowCardinality(String)) CODEC(ZSTD(1)),
-  `res_other_values` Array(String) CODEC(ZSTD(1)),
-  `res_dropped` UInt32 CODEC(ZSTD(1)),
-  `res_schema_url` LowCardinality(String) CODEC(ZSTD(1)),
-  `scope_name` LowCardinality(String) CODEC(ZSTD(1)),
-  `scope_version` LowCardinality(String) CODEC(ZSTD(1)),
-  `scope_attrs` String CODEC(ZSTD(1)),
-  `scope_dropped` UInt32 CODEC(ZSTD(1)),
-  `scope_schema_url` LowCardinality(String) CODEC(ZSTD(1))
+  `tenant` LowCardinality(String) CODEC(ZSTD(3)),
+  `resource_id` FixedString(8) CODEC(ZSTD(3)),
+  `seen_ns` UInt64 CODEC(ZSTD(3)),
+  `service_name` LowCardinality(String) CODEC(ZSTD(3)),
+  `res_str_keys` Array(LowCardinality(String)) CODEC(ZSTD(3)),
+  `res_str_values` Array(String) CODEC(ZSTD(3)),
+  `res_int_keys` Array(LowCardinality(String)) CODEC(ZSTD(3)),
+  `res_int_values` Array(Int64) CODEC(ZSTD(3)),
+  `res_float_keys` Array(LowCardinality(String)) CODEC(ZSTD(3)),
+  `res_float_values` Array(Float64) CODEC(ZSTD(3)),
+  `res_bool_keys` Array(LowCardinality(String)) CODEC(ZSTD(3)),
+  `res_bool_values` Array(UInt8) CODEC(ZSTD(3)),
+  `res_other_keys` Array(LowCardinality(String)) CODEC(ZSTD(3)),
+  `res_other_values` Array(String) CODEC(ZSTD(3)),
+  `res_dropped` UInt32 CODEC(ZSTD(3)),
+  `res_schema_url` LowCardinality(String) CODEC(ZSTD(3)),
+  `scope_name` LowCardinality(String) CODEC(ZSTD(3)),
+  `scope_version` LowCardinality(String) CODEC(ZSTD(3)),
+  `scope_attrs` String CODEC(ZSTD(3)),
+  `scope_dropped` UInt32 CODEC(ZSTD(3)),
+  `scope_schema_url` LowCardinality(String) CODEC(ZSTD(3))
 ) ENGINE = ReplacingMergeTree
 PARTITION BY (tenant, intDiv(`seen_ns`, 86400000000000))
 ORDER BY (tenant, resource_id)
-SETTINGS index_granularity = 1024, min_bytes_for_wide_part = 268435456, fsync_after_insert = 1, fsync_part_directory = 1;
+SETTINGS index_granularity = 1024, min_bytes_for_wide_part = 134217728, fsync_after_insert = 1, fsync_part_directory = 1;
 
 CREATE TABLE IF NOT EXISTS `trace_index_v3` (
-  tenant LowCardinality(String),
-  trace_id FixedString(16),
-  start_min UInt64,
-  start_max UInt64,
-  end_max UInt64,
-  services Array(LowCardinality(String)),
-  has_root UInt8,
-  root_service LowCardinality(String),
-  root_name LowCardinality(String)
+  tenant LowCardinality(String) CODEC(ZSTD(1)),
+  trace_id FixedString(16) CODEC(ZSTD(1)),
+  start_min UInt64 CODEC(ZSTD(1)),
+  start_max UInt64 CODEC(ZSTD(1)),
+  end_max UInt64 CODEC(ZSTD(1)),
+  services Array(LowCardinality(String)) CODEC(ZSTD(1)),
+  has_root UInt8 CODEC(ZSTD(1)),
+  root_service LowCardinality(String) CODEC(ZSTD(1)),
+  root_name LowCardinality(String) CODEC(ZSTD(1))
 ) ENGINE = MergeTree
 PARTITION BY (tenant, intDiv(`start_min`, 86400000000000))
 ORDER BY (tenant, trace_id)
-SETTINGS index_granularity = 1024, min_bytes_for_wide_part = 268435456, fsync_after_insert = 1, fsync_part_directory = 1;
+SETTINGS index_granularity = 1024, min_bytes_for_wide_part = 134217728, fsync_after_insert = 1, fsync_part_directory = 1;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS `trace_index_v3_mv` TO `trace_index_v3` AS
 SELECT
@@ -114,7 +114,7 @@ CREATE TABLE IF NOT EXISTS `span_metrics_v3` (
 ) ENGINE = AggregatingMergeTree
 PARTITION BY (tenant, intDiv(minute, 1440))
 ORDER BY (tenant, minute, service_name, name, kind, status_code)
-SETTINGS index_granularity = 1024, min_bytes_for_wide_part = 268435456, fsync_after_insert = 1, fsync_part_directory = 1;
+SETTINGS index_granularity = 1024, min_bytes_for_wide_part = 134217728, fsync_after_insert = 1, fsync_part_directory = 1;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS `span_metrics_v3_mv` TO `span_metrics_v3` AS
 SELECT

@@ -38,6 +38,9 @@ export class ChdbEngine implements Engine {
     skipIndexes: true,
     quantileStatesAnyLevel: true,
     compactParts: true,
+    widePartLevel: true,
+    columnSettings: true,
+    stringSerialization: true,
   };
   version = '';
   readonly exclusive = true;

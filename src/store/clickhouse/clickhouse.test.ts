@@ -26,8 +26,16 @@ describe('ClickHouse target', () => {
       skipIndexes: false,
       quantileStatesAnyLevel: false,
       compactParts: false,
+      widePartLevel: false,
+      columnSettings: false,
+      stringSerialization: false,
     });
-    assert.ok(Object.values(capabilitiesFor('24.8.4.13')).every(Boolean));
+    // Features that are only a setting follow what the server lists.
+    assert.equal(capabilitiesFor('24.8.4.13', new Set(['min_bytes_for_wide_part'])).widePartLevel, false);
+    assert.equal(capabilitiesFor('25.8.1', new Set(['min_bytes_for_wide_part', 'min_level_for_wide_part'])).widePartLevel, true);
+    const { widePartLevel, stringSerialization, ...rest } = capabilitiesFor('24.8.4.13');
+    assert.deepEqual([widePartLevel, stringSerialization], [false, false]);
+    assert.ok(Object.values(rest).every(Boolean));
     const v19 = capabilitiesFor('19.10.1');
     assert.equal(v19.codecs, true);
     assert.equal(v19.fsyncSettings, false);

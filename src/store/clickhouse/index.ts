@@ -45,8 +45,12 @@ export function redactClickHouseUrl(raw: string): string {
   return raw.replace(/(\/\/[^:@/]*:)[^@/]*@/, '$1***@');
 }
 
-/** What a server version can do. 18.16 (Debian bookworm) is the floor. */
-export function capabilitiesFor(version: string): EngineCapabilities {
+/**
+ * What a server version can do. 18.16 (Debian bookworm) is the floor.
+ * `settings` are the MergeTree settings the server lists, where known:
+ * features that are only a setting are declared by its presence.
+ */
+export function capabilitiesFor(version: string, settings?: ReadonlySet<string>): EngineCapabilities {
   const [major = 0, minor = 0] = version.split('.').map(Number);
   const atLeast = (a: number, b: number) => major > a || (major === a && minor >= b);
   return {
@@ -61,7 +65,11 @@ export function capabilitiesFor(version: string): EngineCapabilities {
     // Refused on 18.16, accepted on chDB 26.7; 22.1 is a conservative floor
     // (the release in between was not available to test).
     quantileStatesAnyLevel: atLeast(22, 1),
-    compactParts: atLeast(20, 3),
+    compactParts: settings ? settings.has('min_bytes_for_wide_part') : atLeast(20, 3),
+    widePartLevel: settings?.has('min_level_for_wide_part') ?? false,
+    // Column-level compression block sizes: ClickHouse PR 55201, 23.11.
+    columnSettings: atLeast(23, 11),
+    stringSerialization: settings?.has('string_serialization_version') ?? false,
   };
 }
 
@@ -73,8 +81,9 @@ export class ClickHouseEngine implements Engine {
     private readonly clients: ClickHouseClient[],
     readonly version: string,
     private readonly database: string,
+    settings?: ReadonlySet<string>,
   ) {
-    this.capabilities = capabilitiesFor(version);
+    this.capabilities = capabilitiesFor(version, settings);
   }
 
   static async open(target: ClickHouseTarget, opts: { requestTimeoutMs?: number } = {}): Promise<ClickHouseEngine> {
@@ -107,9 +116,17 @@ export class ClickHouseEngine implements Engine {
     const version = (await engine.query(sql`SELECT version()`, 'TabSeparated')).toString().trim();
     const versions = new Set([version]);
     for (let i = 1; i < clients.length; i++) versions.add((await engine.queryOn(i, sql`SELECT version()`, 'TabSeparated')).toString().trim());
-    // Capabilities follow the oldest node.
+    // Capabilities follow the oldest node, and the settings every node has.
     const oldest = [...versions].sort((a, b) => compareVersions(a, b))[0];
-    return new ClickHouseEngine(clients, oldest, target.database);
+    let settings: Set<string> | undefined;
+    for (let i = 0; i < clients.length; i++) {
+      const names = (await engine.queryOn(i, sql`SELECT name FROM system.merge_tree_settings WHERE name IN (${['min_bytes_for_wide_part', 'min_level_for_wide_part', 'string_serialization_version']})`, 'TabSeparated'))
+        .toString()
+        .split('\n')
+        .filter(Boolean);
+      settings = settings ? new Set(names.filter((n) => settings!.has(n))) : new Set(names);
+    }
+    return new ClickHouseEngine(clients, oldest, target.database, settings);
   }
 
   get nodes(): number {
