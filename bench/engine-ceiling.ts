@@ -1,11 +1,6 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
+import { mkdtempSync } from 'node:fs';
 import path from 'node:path';
-import { ChdbEngine } from '../src/store/chdb/index.js';
-import { initSchema } from '../src/store/setup.js';
-import { SqlStore } from '../src/store/sql-store/index.js';
-import { TABLES } from '../src/store/schema.js';
-import { ident, sql } from '../src/store/sql/sql.js';
+import { parseArgs } from 'node:util';
 
 /**
  * The engine's own bulk-insert rate for our rows: Native files (the same
@@ -14,8 +9,14 @@ import { ident, sql } from '../src/store/sql/sql.js';
  * directory per process). Also reports the CPU of merging what was
  * inserted (OPTIMIZE FINAL), and bytes per span after it.
  *
- * Usage: node engine-ceiling.js resources.native spans1.native [spans2.native ...]
- * (the previous release's build has its own, for its rows and schema).
+ * The schema and engine come from a build's dist/: this one, or the
+ * previous release's (built from git history), so both are measured by
+ * the same code. The store directory is left in `--dir` for the caller to
+ * remove once every run is done: on ext4, creating files right after many
+ * were deleted costs the kernel a scan of the freed inodes, which would
+ * slow whichever run came next.
+ *
+ * Usage: node engine-ceiling.js --dist DIST --dir PARENT resources.native spans1.native [...]
  */
 
 export interface CeilingResult {
@@ -24,36 +25,75 @@ export interface CeilingResult {
   cpuSeconds: number;
   rowsPerSecond: number;
   rowsPerCpuSecond: number;
-  /** CPU of merging the inserted parts into one, per row. */
-  mergeCpuSeconds?: number;
+  /** CPU of merging the inserted parts into one. */
+  mergeCpuSeconds: number;
   bytesPerSpanMerged: number;
 }
 
-async function main(files: string[]): Promise<CeilingResult> {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'sightline-ceiling-'));
-  const engine = await ChdbEngine.open({ dir });
+interface Build {
+  ChdbEngine: { open(o: { dir: string }): Promise<Engine> };
+  initSchema(engine: Engine, describe: string, layout: { database: string }): Promise<unknown>;
+  /** Table names: version 3 carries the version in them. */
+  spans: string;
+  traceIndex: string;
+  resources: string;
+  spanColumns: readonly string[];
+  resourceColumns: readonly string[];
+  sql(strings: TemplateStringsArray, ...values: unknown[]): unknown;
+}
+
+interface Engine {
+  insertNativeFile(table: string, columns: readonly string[], file: string): Promise<void>;
+  exec(statement: unknown): Promise<void>;
+  query(statement: unknown, format: string): Promise<Buffer>;
+  close(): Promise<void>;
+}
+
+async function load(dist: string): Promise<Build> {
+  // Modules of another build, read as the shape Build describes.
+  const from = (p: string) => import(path.join(dist, 'src', p)) as Promise<unknown>;
+  const engine = await from('store/chdb/index.js');
+  const batch = await from('model/span-batch.js');
+  const schema = await from('store/schema.js');
+  // Version 3 moved initSchema to setup.js and the builder to store/sql.
+  const setup = await from('store/setup.js').catch(() => schema);
+  const sqlModule = await from('store/sql/sql.js').catch(() => from('query/sql/sql.js'));
+  const tables = (schema as { TABLES: Record<string, string> }).TABLES;
+  return {
+    ChdbEngine: (engine as { ChdbEngine: Build['ChdbEngine'] }).ChdbEngine,
+    initSchema: (setup as { initSchema: Build['initSchema'] }).initSchema,
+    spans: tables.spans,
+    traceIndex: tables.traceIndex,
+    resources: tables.resources,
+    spanColumns: (batch as { SPAN_COLUMN_NAMES: string[] }).SPAN_COLUMN_NAMES,
+    resourceColumns: (batch as { RESOURCE_COLUMN_NAMES: string[] }).RESOURCE_COLUMN_NAMES,
+    sql: (sqlModule as { sql: Build['sql'] }).sql,
+  };
+}
+
+async function main(): Promise<CeilingResult> {
+  const { values, positionals: files } = parseArgs({ options: { dist: { type: 'string' }, dir: { type: 'string' } }, allowPositionals: true });
+  const build = await load(values.dist!);
+  const dir = mkdtempSync(path.join(values.dir!, 'ceiling-'));
+  const engine = await build.ChdbEngine.open({ dir });
   try {
-    const layout = { database: 'default' };
-    await initSchema(engine, 'ceiling', layout);
-    const store = new SqlStore(engine, layout, { defaultTenant: 'bench', scratchDir: path.join(dir, 'scratch') });
+    await build.initSchema(engine, 'ceiling', { database: 'default' });
     const cpu0 = process.cpuUsage();
     const t0 = process.hrtime.bigint();
     // The first file holds resource rows; the rest hold spans.
-    const check = (o: { ok: boolean; error?: Error }) => {
-      if (!o.ok) throw o.error;
-    };
-    check(await store.writeResources(files[0]));
-    for (const f of files.slice(1)) check(await store.writeSpans(f, { replay: false }));
+    await engine.insertNativeFile(build.resources, build.resourceColumns, files[0]);
+    for (const f of files.slice(1)) await engine.insertNativeFile(build.spans, build.spanColumns, f);
     const wallSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
     const cpu = process.cpuUsage(cpu0);
-    const rows = (await store.stats()).spans;
+    const sql = build.sql;
+    const q = async (text: TemplateStringsArray) => (await engine.query(sql(text), 'TabSeparated')).toString().trim();
     const merge0 = process.cpuUsage();
-    await engine.exec(sql`OPTIMIZE TABLE ${ident(TABLES.spans)} FINAL`);
-    await engine.exec(sql`OPTIMIZE TABLE ${ident(TABLES.traceIndex)} FINAL`);
+    await engine.exec(sql([`OPTIMIZE TABLE ${build.spans} FINAL`] as unknown as TemplateStringsArray));
+    await engine.exec(sql([`OPTIMIZE TABLE ${build.traceIndex} FINAL`] as unknown as TemplateStringsArray));
     const merge = process.cpuUsage(merge0);
-    const out = await engine.query(
-      sql`SELECT sum(data_compressed_bytes) FROM system.parts WHERE database = currentDatabase() AND active AND table IN (${[TABLES.spans, TABLES.traceIndex, TABLES.resources]})`,
-      'TabSeparated',
+    const rows = Number(await q([`SELECT count() FROM ${build.spans}`] as unknown as TemplateStringsArray));
+    const bytes = Number(
+      await q([`SELECT sum(data_compressed_bytes) FROM system.parts WHERE database = currentDatabase() AND active AND table IN ('${build.spans}', '${build.traceIndex}', '${build.resources}')`] as unknown as TemplateStringsArray),
     );
     const cpuSeconds = (cpu.user + cpu.system) / 1e6;
     return {
@@ -63,16 +103,15 @@ async function main(files: string[]): Promise<CeilingResult> {
       rowsPerSecond: rows / wallSeconds,
       rowsPerCpuSecond: rows / cpuSeconds,
       mergeCpuSeconds: (merge.user + merge.system) / 1e6,
-      bytesPerSpanMerged: Number(out.toString().trim()) / rows,
+      bytesPerSpanMerged: bytes / rows,
     };
   } finally {
     await engine.close();
-    rmSync(dir, { recursive: true, force: true });
   }
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  main(process.argv.slice(2)).then(
+  main().then(
     (r) => {
       process.stdout.write(JSON.stringify(r) + '\n');
       process.exit(0);

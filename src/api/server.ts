@@ -4,8 +4,9 @@ import { SightlineError, asSightlineError } from '../errors.js';
 import { registerTempoRoutes, type TempoRoutesOptions } from './tempo/index.js';
 import { registerNativeRoutes, type NativeRoutesOptions } from './native/index.js';
 import { registerUiRoutes } from './ui/index.js';
+import { installAuth, type AuthOptions } from './auth.js';
 
-export interface ApiServerOptions extends TempoRoutesOptions, NativeRoutesOptions {
+export interface ApiServerOptions extends TempoRoutesOptions, NativeRoutesOptions, AuthOptions {
   log: Logger;
 }
 
@@ -32,6 +33,7 @@ export async function createApiServer(opts: ApiServerOptions): Promise<FastifyIn
   });
   app.setNotFoundHandler((_req, reply) => reply.code(404).type('text/plain; charset=utf-8').send('404 page not found\n'));
 
+  installAuth(app, opts);
   registerTempoRoutes(app, opts);
   registerNativeRoutes(app, opts);
   // Last: its catch-all only answers paths no API route claims.

@@ -22,10 +22,10 @@ export interface Grant {
   tenant: string;
 }
 
-export type IdentitySource = 'token' | 'oidc' | 'tailnet-user' | 'tailnet-node' | 'anonymous';
+export type IdentityKind = 'token' | 'oidc' | 'tailnet-user' | 'tailnet-node' | 'anonymous';
 
 export interface Identity {
-  source: IdentitySource;
+  source: IdentityKind;
   /** A stable name for logs and the audit trail: a token's name, a login, a node name. Never a secret. */
   name: string;
   grants: readonly Grant[];

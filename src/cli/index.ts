@@ -1,5 +1,6 @@
 import { ConfigError, SERVE_FLAGS, envName, parseServeConfig } from '../config/index.js';
 import { SchemaVersionError } from '../store/index.js';
+import { AuthSetupError } from '../auth/index.js';
 import { SIGHTLINE_VERSION } from '../version.js';
 import { DataDirLockedError } from './data-lock.js';
 import { createLogger, serve } from './serve.js';
@@ -49,7 +50,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     server = await serve(config, log);
   } catch (e) {
-    if (e instanceof SchemaVersionError || e instanceof DataDirLockedError) {
+    if (e instanceof SchemaVersionError || e instanceof DataDirLockedError || e instanceof AuthSetupError) {
       log.fatal(e.message);
       process.stderr.write(`sightline: ${e.message}\n`);
       return 1;

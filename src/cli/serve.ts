@@ -1,7 +1,8 @@
 import path from 'node:path';
 import pino, { type Logger } from 'pino';
 import type { Config } from '../config/index.js';
-import { openClickHouseStore, openEmbeddedStore, RetentionScheduler, TenantScope, type SqlStore } from '../store/index.js';
+import { openClickHouseStore, openEmbeddedStore, RetentionScheduler, type SqlStore } from '../store/index.js';
+import { buildAuthenticator } from '../auth/index.js';
 import { Ingestor } from '../ingest/index.js';
 import { TraceExportHandler, createOtlpHttpServer, OtlpGrpcServer } from '../receivers/index.js';
 import { createApiServer } from '../api/index.js';
@@ -19,6 +20,9 @@ export interface RunningServer {
  */
 export async function serve(config: Config, log: Logger = createLogger(config)): Promise<RunningServer> {
   const dataDir = path.resolve(config.dataDir);
+  // Refuse an unsafe configuration before touching anything.
+  const authenticator = buildAuthenticator({ tokens: config.file?.tokens ?? [], defaultTenant: config.defaultTenant, listen: config.listen, insecureNoAuth: config.insecureNoAuth });
+  if (!authenticator.enforcing && config.insecureNoAuth) log.warn({ listen: config.listen }, 'no authentication: anyone who reaches these listeners reads and writes everything (--insecure-no-auth)');
   const unlock = await lockDataDir(dataDir);
   const cleanups: (() => Promise<void>)[] = [unlock];
   const undo = async () => {
@@ -56,12 +60,11 @@ export async function serve(config: Config, log: Logger = createLogger(config)):
     cleanups.push(async () => retention.stop());
 
     let ready = false;
-    // Until identities exist (docs/security.md), every request reads and writes the default tenant.
-    const defaultScope = TenantScope.of([defaultTenant]);
     const api = await createApiServer({
       log,
       store,
-      scopeOf: () => defaultScope,
+      authenticator,
+      defaultTenant,
       storeStats: () => store.stats(),
       migrationStatus: () => store.migrationStatus(),
       ingestStats: () => ingestor.getStats(),
@@ -73,9 +76,8 @@ export async function serve(config: Config, log: Logger = createLogger(config)):
       isReady: () => ready,
     });
     const handler = new TraceExportHandler(ingestor, config.retentionMs, config.retentionText);
-    const tenantOf = () => defaultTenant;
-    const otlpHttp = await createOtlpHttpServer({ handler, log, maxBodyBytes: config.maxBodyBytes, corsOrigins: config.corsOrigins, tenantOf });
-    const otlpGrpc = new OtlpGrpcServer({ handler, log: log.child({ component: 'otlp-grpc' }), maxBodyBytes: config.maxBodyBytes, tenantOf });
+    const otlpHttp = await createOtlpHttpServer({ handler, log, maxBodyBytes: config.maxBodyBytes, corsOrigins: config.corsOrigins, authenticator, defaultTenant });
+    const otlpGrpc = new OtlpGrpcServer({ handler, log: log.child({ component: 'otlp-grpc' }), maxBodyBytes: config.maxBodyBytes, authenticator, defaultTenant });
 
     await api.listen({ host: config.listen, port: config.httpPort });
     cleanups.push(() => api.close());

@@ -1,6 +1,9 @@
 import net from 'node:net';
 import { parseArgs } from 'node:util';
 import { parseClickHouseUrl, tenantIdProblem } from '../store/index.js';
+import { ConfigFileError, loadConfigFile, type FileConfig } from './file.js';
+
+export { ConfigFileError, parseConfigFile, type FileConfig, type FileToken, type FileGrantRule, type FileOidc, type FileTailnet } from './file.js';
 
 /**
  * One typed configuration, from flags, then SIGHTLINE_* environment
@@ -28,6 +31,10 @@ export interface Config {
   /** Longest a span waits in the WAL before an insert starts. */
   flushIntervalMs: number;
   store: StoreConfig;
+  /** The config file, when --config names one. */
+  file?: FileConfig;
+  /** Run without any identity source on a non-loopback address: the operator said so. */
+  insecureNoAuth: boolean;
 }
 
 /** Where spans are stored: the embedded engine, or a ClickHouse server or cluster. */
@@ -46,11 +53,15 @@ interface FlagSpec {
   name: string;
   default: string;
   help: string;
+  /** A switch without a value (`--insecure-no-auth`); its variable is `true` or `false`. */
+  boolean?: true;
 }
 
 export const SERVE_FLAGS: readonly FlagSpec[] = [
   { name: 'data', default: './sightline-data', help: 'data directory (WAL and embedded store)' },
-  { name: 'listen', default: '0.0.0.0', help: 'address to listen on' },
+  { name: 'config', default: '', help: 'YAML config file: tenants, tokens, OIDC login, tailnet identities (docs/security.md)' },
+  { name: 'listen', default: '127.0.0.1', help: 'address to listen on; off loopback, an identity source must be configured' },
+  { name: 'insecure-no-auth', default: 'false', help: 'listen off loopback with no authentication at all (anyone who reaches it reads everything)', boolean: true },
   { name: 'otlp-grpc-port', default: '4317', help: 'OTLP/gRPC port' },
   { name: 'otlp-http-port', default: '4318', help: 'OTLP/HTTP port' },
   { name: 'http-port', default: '3200', help: 'query API (Tempo-compatible) and UI port' },
@@ -60,7 +71,7 @@ export const SERVE_FLAGS: readonly FlagSpec[] = [
   { name: 'max-body', default: '16MiB', help: 'largest request body, compressed or not' },
   { name: 'log-level', default: 'info', help: `one of ${LOG_LEVELS.join(', ')}` },
   { name: 'backlog-budget', default: '512MiB', help: 'ingested bytes waiting for the store before ingest answers 429' },
-  { name: 'cors-origins', default: '*', help: 'comma-separated origins allowed to export from browsers' },
+  { name: 'cors-origins', default: '', help: 'comma-separated origins allowed to export from browsers (none by default)' },
   { name: 'memory-limit', default: '2GiB', help: 'memory ceiling of the embedded store engine' },
   { name: 'flush-interval', default: '1s', help: 'longest a span waits in the WAL before it is inserted into the store (e.g. 250ms, 2s)' },
   { name: 'store', default: 'embedded', help: 'embedded, or clickhouse://user:password@host:8123[,host2:8123]/database' },
@@ -77,7 +88,7 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
   try {
     ({ values } = parseArgs({
       args: [...argv],
-      options: Object.fromEntries(SERVE_FLAGS.map((f) => [f.name, { type: 'string' as const }])),
+      options: Object.fromEntries(SERVE_FLAGS.map((f) => [f.name, { type: f.boolean ? ('boolean' as const) : ('string' as const) }])),
       strict: true,
       allowPositionals: false,
     }));
@@ -87,6 +98,7 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
   const get = (name: string): { value: string; source: string } => {
     const flag = values[name];
     if (typeof flag === 'string') return { value: flag, source: `--${name}` };
+    if (flag === true) return { value: 'true', source: `--${name}` };
     const fromEnv = env[envName(name)];
     if (fromEnv !== undefined && fromEnv !== '') return { value: fromEnv, source: envName(name) };
     return { value: SERVE_FLAGS.find((f) => f.name === name)!.default.replace(/^''$/, ''), source: `default of --${name}` };
@@ -108,7 +120,19 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
 
   const retentionMs = parseDurationValue(retention);
   if (retentionMs < 60 * 60 * 1000) throw new ConfigError(`${retention.source}: retention must be at least 1h`);
-  const defaultTenant = get('default-tenant');
+  const configPath = get('config').value.trim();
+  let file: FileConfig | undefined;
+  if (configPath) {
+    try {
+      file = loadConfigFile(configPath, parseDuration);
+    } catch (e) {
+      if (e instanceof ConfigFileError) throw new ConfigError(e.message);
+      throw e;
+    }
+  }
+  // A flag or variable wins over the file, the file over the default.
+  const defaultTenantFlag = get('default-tenant');
+  const defaultTenant = file?.defaultTenant && defaultTenantFlag.source.startsWith('default') ? { value: file.defaultTenant, source: file.path } : defaultTenantFlag;
   const tenantProblem = tenantIdProblem(defaultTenant.value);
   if (tenantProblem) throw new ConfigError(`${defaultTenant.source}: ${JSON.stringify(defaultTenant.value)} is not a tenant id: ${tenantProblem}`);
 
@@ -120,12 +144,14 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     httpPort: ports[2],
     retentionMs,
     retentionText: retention.value,
-    tenantRetentionMs: parseTenantRetention(get('tenant-retention')),
+    tenantRetentionMs: new Map([...(file?.tenantRetentionMs ?? []), ...parseTenantRetention(get('tenant-retention'))]),
     defaultTenant: defaultTenant.value,
+    file,
+    insecureNoAuth: parseBoolean(get('insecure-no-auth')),
     maxBodyBytes: parseSizeValue(get('max-body'), 1024),
     logLevel: logLevel.value as LogLevel,
     backlogBudgetBytes: parseSizeValue(get('backlog-budget'), 1024 * 1024),
-    corsOrigins: get('cors-origins').value.split(',').map((s) => s.trim()).filter(Boolean),
+    corsOrigins: corsOrigins(get('cors-origins'), file),
     memoryLimitBytes: parseSizeValue(get('memory-limit'), 256 * 1024 * 1024),
     flushIntervalMs: parseFlushInterval(get('flush-interval')),
     store: parseStore(get('store'), get('clickhouse-cluster')),
@@ -146,6 +172,17 @@ function parseStore(store: { value: string; source: string }, cluster: { value: 
   if (cluster.value && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(cluster.value))
     throw new ConfigError(`${cluster.source}: ${JSON.stringify(cluster.value)} is not a cluster name`);
   return { kind: 'clickhouse', url: value, cluster: cluster.value || undefined };
+}
+
+function parseBoolean({ value, source }: { value: string; source: string }): boolean {
+  if (value === 'true' || value === '1') return true;
+  if (value === 'false' || value === '0' || value === '') return false;
+  throw new ConfigError(`${source}: ${JSON.stringify(value)} is not true or false`);
+}
+
+function corsOrigins(flag: { value: string; source: string }, file: FileConfig | undefined): string[] {
+  const fromFlag = flag.value.split(',').map((s) => s.trim()).filter(Boolean);
+  return fromFlag.length > 0 || !file?.corsOrigins ? fromFlag : file.corsOrigins;
 }
 
 function parseTenantRetention({ value, source }: { value: string; source: string }): Map<string, number> {

@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { asSightlineError } from '../errors.js';
+import { resolveCaller, WRITE_SPANS, type Authenticator } from '../auth/index.js';
 import { exportResponseProtobuf, rpcStatusProtobuf } from './otlp-replies.js';
 import type { TraceExportHandler } from './trace-export.js';
 
@@ -8,8 +9,9 @@ export interface OtlpGrpcOptions {
   handler: TraceExportHandler;
   log: Logger;
   maxBodyBytes: number;
-  /** The tenant a call's spans are stored under, from its metadata. */
-  tenantOf: (metadata: Record<string, string | string[] | undefined>) => string;
+  /** Who may write, and into which tenant (x-scope-orgid metadata among those the identity holds). */
+  authenticator: Authenticator;
+  defaultTenant: string;
 }
 
 const identity = (b: Buffer) => b;
@@ -30,6 +32,12 @@ export const TRACE_SERVICE: grpc.ServiceDefinition = {
     responseDeserialize: identity,
   },
 };
+
+/** grpc-js peers look like `ipv4:127.0.0.1:4317` or `ipv6:[::1]:4317`. */
+function peerOf(peer: string): { address?: string; port?: number } {
+  const m = /^(?:ipv[46]:)?\[?([^\]]*?)\]?:(\d+)$/.exec(peer);
+  return m ? { address: m[1], port: Number(m[2]) } : {};
+}
 
 /** Call metadata as plain headers (text values only). */
 function metadataOf(m: grpc.Metadata): Record<string, string | string[] | undefined> {
@@ -72,7 +80,12 @@ export class OtlpGrpcServer {
   }
 
   private export(call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>): void {
-    this.opts.handler.export(call.request, 'protobuf', this.opts.tenantOf(metadataOf(call.metadata))).then(
+    const headers = metadataOf(call.metadata);
+    const text = (name: string) => (typeof headers[name] === 'string' ? (headers[name] as string) : undefined);
+    const peer = peerOf(call.getPeer());
+    resolveCaller(this.opts.authenticator, { authorization: text('authorization'), headers, remoteAddress: peer.address, remotePort: peer.port }, WRITE_SPANS, text('x-scope-orgid'), this.opts.defaultTenant)
+      .then(({ tenants: [tenant] }) => this.opts.handler.export(call.request, 'protobuf', tenant))
+      .then(
       (result) => callback(null, exportResponseProtobuf(result)),
       (e: unknown) => {
         const err = asSightlineError(e);

@@ -4,6 +4,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import cors from '@fastify/cors';
 import type { Logger } from 'pino';
 import { SightlineError, asSightlineError } from '../errors.js';
+import { resolveCaller, WRITE_SPANS, type Authenticator } from '../auth/index.js';
 import { exportResponseJson, exportResponseProtobuf, rpcStatusJson, rpcStatusProtobuf } from './otlp-replies.js';
 import type { Encoding, TraceExportHandler } from './trace-export.js';
 
@@ -16,8 +17,9 @@ export interface OtlpHttpOptions {
   maxBodyBytes: number;
   /** Origins allowed to export from a browser; ['*'] for any. */
   corsOrigins: string[];
-  /** The tenant a request's spans are stored under. */
-  tenantOf: (headers: Record<string, string | string[] | undefined>) => string;
+  /** Who may write, and into which tenant (X-Scope-OrgID among those the identity holds). */
+  authenticator: Authenticator;
+  defaultTenant: string;
 }
 
 const PROTOBUF_TYPES = ['application/x-protobuf', 'application/protobuf'];
@@ -58,6 +60,24 @@ export async function createOtlpHttpServer(opts: OtlpHttpOptions): Promise<Fasti
     done(new SightlineError('UNSUPPORTED_MEDIA_TYPE', `unsupported content type ${JSON.stringify(req.headers['content-type'] ?? '')}; use application/x-protobuf or application/json`));
   });
 
+  // Who writes, and into which tenant: decided before anything is read.
+  const tenants = new WeakMap<FastifyRequest, string>();
+  app.addHook('onRequest', async (req) => {
+    if (req.method !== 'POST') return;
+    const header = (name: string) => {
+      const v = req.headers[name];
+      return Array.isArray(v) ? v[v.length - 1] : v;
+    };
+    const { tenants: [tenant] } = await resolveCaller(
+      opts.authenticator,
+      { authorization: header('authorization'), cookie: header('cookie'), headers: req.headers, remoteAddress: req.socket.remoteAddress, remotePort: req.socket.remotePort },
+      WRITE_SPANS,
+      header('x-scope-orgid'),
+      opts.defaultTenant,
+    );
+    tenants.set(req, tenant);
+  });
+
   // Refuse before reading the body when ingest is past its budget, and
   // count the body against the budget until the reply is sent.
   const releases = new WeakMap<FastifyRequest, () => void>();
@@ -88,7 +108,9 @@ export async function createOtlpHttpServer(opts: OtlpHttpOptions): Promise<Fasti
     if (req.body === undefined || req.body === null)
       throw new SightlineError('UNSUPPORTED_MEDIA_TYPE', 'missing Content-Type; use application/x-protobuf or application/json');
     const body = await decompress(req.body as Buffer, req.headers['content-encoding'], opts.maxBodyBytes);
-    const result = await opts.handler.export(body, encoding, opts.tenantOf(req.headers), releases.has(req));
+    const tenant = tenants.get(req);
+    if (!tenant) throw new SightlineError('UNAUTHENTICATED', 'no tenant was chosen for this request');
+    const result = await opts.handler.export(body, encoding, tenant, releases.has(req));
     if (encoding === 'protobuf') return reply.type('application/x-protobuf').send(exportResponseProtobuf(result));
     return reply.type(JSON_TYPE).send(exportResponseJson(result));
   });
@@ -209,6 +231,7 @@ function toSightlineError(err: unknown): SightlineError {
 
 function sendError(reply: FastifyReply, encoding: Encoding, err: SightlineError, log: Logger): FastifyReply {
   if (err.code === 'INTERNAL') log.error({ err: err.cause ?? err }, 'OTLP/HTTP request failed');
+  if (err.code === 'UNAUTHENTICATED') reply.header('WWW-Authenticate', 'Bearer realm="sightline"');
   const retryAfter = (err as { retryAfterSeconds?: number }).retryAfterSeconds;
   if (retryAfter !== undefined) reply.header('Retry-After', String(retryAfter));
   reply.code(err.httpStatus);

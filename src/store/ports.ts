@@ -18,7 +18,7 @@ import type { TenantScope } from './tenant.js';
 
 export interface TracePort {
   /**
-   * All spans of a trace, de-duplicated, in no particular order; [] when
+   * All spans of a trace, de-duplicated, in start order (then span id); [] when
    * the trace is unknown in the scope. The range, when given, only narrows
    * where to look. With several tenants in scope, a trace id present in
    * more than one answers the spans of all of them, one copy of each span

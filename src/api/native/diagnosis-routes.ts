@@ -1,6 +1,8 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
+import { READ_SPANS } from '../../auth/index.js';
+import { scopeOf } from '../auth.js';
 import { InvalidQueryError } from '../../errors.js';
-import type { ReadPorts, TenantScope, TimeRange } from '../../store/index.js';
+import type { ReadPorts, TimeRange } from '../../store/index.js';
 import { aggregateCriticalPath, compareGroups, loadCorrelation, redSeries, serviceMap, serviceOperations } from '../../diagnosis/index.js';
 import { compileQuery } from '../../query/traceql/index.js';
 import { param, parseGoDuration, parsePositiveInt, parseRange, type Query } from '../tempo/params.js';
@@ -9,8 +11,8 @@ import { param, parseGoDuration, parsePositiveInt, parseRange, type Query } from
  * Diagnosis endpoints (see docs/api.md and docs/diagnosis.md). Times are
  * Unix seconds as in the rest of the API; without them, the last hour.
  */
-export function registerDiagnosisRoutes(app: FastifyInstance, store: ReadPorts, scopeOf: (req: FastifyRequest) => TenantScope, defaultWindowSeconds: number): void {
-  app.get('/api/sightline/service-map', async (req) => {
+export function registerDiagnosisRoutes(app: FastifyInstance, store: ReadPorts, defaultWindowSeconds: number): void {
+  app.get('/api/sightline/service-map', { config: { policy: READ_SPANS } }, async (req) => {
     const q = req.query as Query;
     const { range } = parseRange(q, defaultWindowSeconds);
     // A sample of whole traces past half a million spans (1 s at 10M spans on 2 cores); exact=true reads them all.
@@ -18,20 +20,20 @@ export function registerDiagnosisRoutes(app: FastifyInstance, store: ReadPorts, 
     return serviceMap(store, scopeOf(req), range, exact ? 0 : parsePositiveInt(q, 'maxSpans', 500_000, Number.MAX_SAFE_INTEGER));
   });
 
-  app.get('/api/sightline/red', async (req) => {
+  app.get('/api/sightline/red', { config: { policy: READ_SPANS } }, async (req) => {
     const q = req.query as Query;
     const service = requireParam(q, 'service');
     const { range, stepNs } = steppedRange(q, defaultWindowSeconds);
     return redSeries(store, scopeOf(req), { service, operation: param(q, 'operation'), range, stepNs });
   });
 
-  app.get('/api/sightline/services/:service/operations', async (req) => {
+  app.get('/api/sightline/services/:service/operations', { config: { policy: READ_SPANS } }, async (req) => {
     const q = req.query as Query;
     const { range } = parseRange(q, defaultWindowSeconds);
     return serviceOperations(store, scopeOf(req), (req.params as { service: string }).service, range, parsePositiveInt(q, 'limit', 100, 10_000));
   });
 
-  app.get('/api/sightline/compare', async (req) => {
+  app.get('/api/sightline/compare', { config: { policy: READ_SPANS } }, async (req) => {
     const q = req.query as Query;
     const selection = compileQuery(requireParam(q, 'q'));
     const baselineText = param(q, 'baseline');
@@ -46,7 +48,7 @@ export function registerDiagnosisRoutes(app: FastifyInstance, store: ReadPorts, 
     });
   });
 
-  app.get('/api/sightline/critical-path', async (req) => {
+  app.get('/api/sightline/critical-path', { config: { policy: READ_SPANS } }, async (req) => {
     const q = req.query as Query;
     const selection = compileQuery(requireParam(q, 'q'));
     const baselineText = param(q, 'baseline');
@@ -60,7 +62,7 @@ export function registerDiagnosisRoutes(app: FastifyInstance, store: ReadPorts, 
     });
   });
 
-  app.get('/api/sightline/load', async (req) => {
+  app.get('/api/sightline/load', { config: { policy: READ_SPANS } }, async (req) => {
     const q = req.query as Query;
     const query = compileQuery(requireParam(q, 'q'));
     const { range } = parseRange(q, defaultWindowSeconds);

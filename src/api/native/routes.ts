@@ -1,6 +1,8 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
+import { READ_SPANS } from '../../auth/index.js';
+import { scopeOf } from '../auth.js';
 import type { IngestStats } from '../../ingest/index.js';
-import type { LegacyCopyStatus, ReadPorts, StoreStats, TenantScope } from '../../store/index.js';
+import type { LegacyCopyStatus, ReadPorts, StoreStats } from '../../store/index.js';
 import { NotFoundError } from '../../errors.js';
 import { traceCriticalPath } from '../../diagnosis/index.js';
 import { parseTraceId } from '../tempo/params.js';
@@ -8,8 +10,6 @@ import { registerDiagnosisRoutes } from './diagnosis-routes.js';
 
 export interface NativeRoutesOptions {
   store: ReadPorts;
-  /** The tenants a request reads. */
-  scopeOf: (req: FastifyRequest) => TenantScope;
   storeStats: () => Promise<StoreStats>;
   /** Progress of copying a version-2 store into this one, if it was one. */
   migrationStatus: () => LegacyCopyStatus;
@@ -22,7 +22,7 @@ export interface NativeRoutesOptions {
 
 /** Sightline's own endpoints, under /api/sightline (see docs/api.md). */
 export function registerNativeRoutes(app: FastifyInstance, opts: NativeRoutesOptions): void {
-  app.get('/api/sightline/status', async () => ({
+  app.get('/api/sightline/status', { config: { policy: { role: 'admin', tenants: 'none' } } }, async () => ({
     version: opts.sightlineVersion,
     engine: opts.engine,
     ingest: opts.ingestStats(),
@@ -30,12 +30,12 @@ export function registerNativeRoutes(app: FastifyInstance, opts: NativeRoutesOpt
     migration: opts.migrationStatus(),
   }));
 
-  app.get('/api/sightline/traces/:traceId/critical-path', async (req) => {
+  app.get('/api/sightline/traces/:traceId/critical-path', { config: { policy: READ_SPANS } }, async (req) => {
     const id = parseTraceId((req.params as { traceId: string }).traceId);
-    const spans = await opts.store.getTrace(opts.scopeOf(req), id);
+    const spans = await opts.store.getTrace(scopeOf(req), id);
     if (spans.length === 0) throw new NotFoundError(`trace ${id.toString('hex')} not found`);
     return traceCriticalPath(id, spans);
   });
 
-  registerDiagnosisRoutes(app, opts.store, opts.scopeOf, opts.defaultWindowSeconds);
+  registerDiagnosisRoutes(app, opts.store, opts.defaultWindowSeconds);
 }

@@ -16,12 +16,12 @@ import {
   type Query,
 } from './params.js';
 import { INTRINSIC_TAGS, parseScopeParam, parseTagIdentifier } from './tags.js';
+import { PUBLIC, READ_META, READ_SPANS } from '../../auth/index.js';
+import { scopeOf } from '../auth.js';
 import { traceV1Json, traceV1Protobuf, traceV2Json, traceV2Protobuf } from './trace-output.js';
 
 export interface TempoRoutesOptions {
   store: ReadPorts;
-  /** The tenants a request reads. */
-  scopeOf: (req: FastifyRequest) => TenantScope;
   /** Reported as `version` by /api/status/buildinfo: the Tempo API level we speak. */
   tempoApiVersion: string;
   sightlineVersion: string;
@@ -44,16 +44,16 @@ const SEARCH_PARAMS = new Set(['q', 'tags', 'start', 'end', 'minDuration', 'maxD
  * Grafana's Tempo data source works unchanged.
  */
 export function registerTempoRoutes(app: FastifyInstance, opts: TempoRoutesOptions): void {
-  const { store, scopeOf } = opts;
+  const { store } = opts;
 
-  app.get('/ready', async (_req, reply) => {
+  app.get('/ready', { config: { policy: PUBLIC } }, async (_req, reply) => {
     if (!opts.isReady()) return reply.code(503).type('text/plain; charset=utf-8').send('Sightline is starting\n');
     return reply.type('text/plain; charset=utf-8').send('ready\n');
   });
 
-  app.get('/api/echo', async (_req, reply) => reply.type('text/plain; charset=utf-8').send('echo\n'));
+  app.get('/api/echo', { config: { policy: PUBLIC } }, async (_req, reply) => reply.type('text/plain; charset=utf-8').send('echo\n'));
 
-  app.get('/api/status/buildinfo', async () => ({
+  app.get('/api/status/buildinfo', { config: { policy: PUBLIC } }, async () => ({
     version: opts.tempoApiVersion,
     revision: `sightline-${opts.sightlineVersion}`,
     branch: 'sightline',
@@ -77,8 +77,8 @@ export function registerTempoRoutes(app: FastifyInstance, opts: TempoRoutesOptio
     reply.type('application/json');
     return reply.send(version === 1 ? traceV1Json(spans) : traceV2Json(spans, 0));
   };
-  app.get('/api/traces/:traceId', traceById(1));
-  app.get('/api/v2/traces/:traceId', traceById(2));
+  app.get('/api/traces/:traceId', { config: { policy: READ_SPANS } }, traceById(1));
+  app.get('/api/v2/traces/:traceId', { config: { policy: READ_SPANS } }, traceById(2));
 
   /** Tempo's serviceStats for each found trace: one more query over the found traces only. */
   const withServiceStats = async (scope: TenantScope, result: SearchResult, range: TimeRange): Promise<SearchResult> => {
@@ -86,7 +86,7 @@ export function registerTempoRoutes(app: FastifyInstance, opts: TempoRoutesOptio
     return { ...result, traces: result.traces.map((t) => ({ ...t, serviceStats: stats.get(t.traceId.toString('hex')) })) };
   };
 
-  app.get('/api/search', async (req) => {
+  app.get('/api/search', { config: { policy: READ_SPANS } }, async (req) => {
     const q = req.query as Query;
     const query = param(q, 'q');
     const tagsParam = param(q, 'tags');
@@ -117,7 +117,7 @@ export function registerTempoRoutes(app: FastifyInstance, opts: TempoRoutesOptio
   });
 
   // TraceQL metrics, in Tempo's QueryRangeResponse / QueryInstantResponse shapes.
-  app.get('/api/metrics/query_range', async (req) => {
+  app.get('/api/metrics/query_range', { config: { policy: READ_SPANS } }, async (req) => {
     const q = req.query as Query;
     const { range, stepNs } = metricsRange(q, false);
     const { series } = await queryMetrics(compileQuery(requireParam(q, 'q')), store, scopeOf(req), { range, stepNs, estimates: param(q, 'estimate') === 'true' });
@@ -131,7 +131,7 @@ export function registerTempoRoutes(app: FastifyInstance, opts: TempoRoutesOptio
     };
   });
 
-  app.get('/api/metrics/query', async (req) => {
+  app.get('/api/metrics/query', { config: { policy: READ_SPANS } }, async (req) => {
     const q = req.query as Query;
     const { range, stepNs } = metricsRange(q, true);
     const { series } = await queryMetrics(compileQuery(requireParam(q, 'q')), store, scopeOf(req), { range, stepNs, estimates: param(q, 'estimate') === 'true' });
@@ -141,7 +141,7 @@ export function registerTempoRoutes(app: FastifyInstance, opts: TempoRoutesOptio
     };
   });
 
-  app.get('/api/search/tags', async (req) => {
+  app.get('/api/search/tags', { config: { policy: READ_META } }, async (req) => {
     const q = req.query as Query;
     const { scopes, intrinsic } = parseScopeParam(param(q, 'scope'));
     const limit = parsePositiveInt(q, 'limit', DEFAULT_TAG_LIMIT, MAX_TAG_LIMIT);
@@ -153,7 +153,7 @@ export function registerTempoRoutes(app: FastifyInstance, opts: TempoRoutesOptio
     return { tagNames: [...names].sort().slice(0, limit) };
   });
 
-  app.get('/api/v2/search/tags', async (req) => {
+  app.get('/api/v2/search/tags', { config: { policy: READ_META } }, async (req) => {
     const q = req.query as Query;
     const { scopes, intrinsic } = parseScopeParam(param(q, 'scope'));
     const limit = parsePositiveInt(q, 'limit', DEFAULT_TAG_LIMIT, MAX_TAG_LIMIT);
@@ -165,7 +165,7 @@ export function registerTempoRoutes(app: FastifyInstance, opts: TempoRoutesOptio
     return { scopes: out };
   });
 
-  app.get('/api/search/tag/:tagName/values', async (req) => {
+  app.get('/api/search/tag/:tagName/values', { config: { policy: READ_SPANS } }, async (req) => {
     const q = req.query as Query;
     const tag = decodeTagName((req.params as { tagName: string }).tagName);
     const limit = parsePositiveInt(q, 'limit', DEFAULT_TAG_LIMIT, MAX_TAG_LIMIT);
@@ -177,7 +177,7 @@ export function registerTempoRoutes(app: FastifyInstance, opts: TempoRoutesOptio
     return { tagValues: strings.slice(0, limit) };
   });
 
-  app.get('/api/v2/search/tag/:tagName/values', async (req) => {
+  app.get('/api/v2/search/tag/:tagName/values', { config: { policy: READ_SPANS } }, async (req) => {
     const q = req.query as Query;
     const ident = parseTagIdentifier(decodeTagName((req.params as { tagName: string }).tagName));
     const limit = parsePositiveInt(q, 'limit', DEFAULT_TAG_LIMIT, MAX_TAG_LIMIT);

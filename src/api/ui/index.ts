@@ -2,6 +2,7 @@ import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import { PUBLIC } from '../../auth/index.js';
 
 /** Where `npm run build` puts the Vite build of web/ (dist/web-ui, next to dist/src). */
 export const DEFAULT_UI_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../web-ui');
@@ -57,8 +58,9 @@ export function registerUiRoutes(app: FastifyInstance, opts: UiRoutesOptions = {
     }
     return reply.type(CONTENT_TYPES['.html']).header('cache-control', 'no-cache').send(await readFile(index));
   };
-  app.get('/', handler);
-  app.get('/*', handler);
+  // The app itself holds no data: every API call it makes is authorized on its own.
+  app.get('/', { config: { policy: PUBLIC } }, handler);
+  app.get('/*', { config: { policy: PUBLIC } }, handler);
 }
 
 async function isFile(p: string): Promise<boolean> {

@@ -60,7 +60,8 @@ LIMIT 1 BY span_id, start_ns
 SETTINGS ${SINGLE_THREAD}`,
       'RowBinary',
     );
-    const spans = readSpanRecords(out);
+    // In start order (then span id): the same answer whatever order the engine read the rows in.
+    const spans = readSpanRecords(out).sort((a, b) => (a.startNs < b.startNs ? -1 : a.startNs > b.startNs ? 1 : Buffer.compare(a.spanId, b.spanId)));
     const byId = await this.resources(scope, spans.map((s) => s.resourceId));
     for (const s of spans) {
       const r = byId.get(s.resourceId.toString('hex'));
