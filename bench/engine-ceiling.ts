@@ -5,9 +5,10 @@ import { parseArgs } from 'node:util';
 /**
  * The engine's own bulk-insert rate for our rows: Native files (the same
  * bytes the WAL holds) inserted straight into the real schema, with no
- * Sightline work around it. Runs in its own process (one chDB data
- * directory per process). Also reports the CPU of merging what was
- * inserted (OPTIMIZE FINAL), and bytes per span after it.
+ * Sightline work around it, with background merges stopped meanwhile.
+ * Runs in its own process (one chDB data directory per process). Then
+ * reports the CPU of merging what was inserted into one part (OPTIMIZE
+ * FINAL), and bytes per span after it.
  *
  * The schema and engine come from a build's dist/: this one, or the
  * previous release's (built from git history), so both are measured by
@@ -78,6 +79,12 @@ async function main(): Promise<CeilingResult> {
   const engine = await build.ChdbEngine.open({ dir });
   try {
     await build.initSchema(engine, 'ceiling', { database: 'default' });
+    const sql = build.sql;
+    const statement = (text: string) => sql([text] as unknown as TemplateStringsArray);
+    // The insert alone: background merges would otherwise run in this
+    // process during the inserts and count against them. They are measured
+    // on their own below.
+    await engine.exec(statement('SYSTEM STOP MERGES'));
     const cpu0 = process.cpuUsage();
     const t0 = process.hrtime.bigint();
     // The first file holds resource rows; the rest hold spans.
@@ -85,16 +92,14 @@ async function main(): Promise<CeilingResult> {
     for (const f of files.slice(1)) await engine.insertNativeFile(build.spans, build.spanColumns, f);
     const wallSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
     const cpu = process.cpuUsage(cpu0);
-    const sql = build.sql;
-    const q = async (text: TemplateStringsArray) => (await engine.query(sql(text), 'TabSeparated')).toString().trim();
+    const q = async (text: string) => (await engine.query(statement(text), 'TabSeparated')).toString().trim();
+    await engine.exec(statement('SYSTEM START MERGES'));
     const merge0 = process.cpuUsage();
-    await engine.exec(sql([`OPTIMIZE TABLE ${build.spans} FINAL`] as unknown as TemplateStringsArray));
-    await engine.exec(sql([`OPTIMIZE TABLE ${build.traceIndex} FINAL`] as unknown as TemplateStringsArray));
+    await engine.exec(statement(`OPTIMIZE TABLE ${build.spans} FINAL`));
+    await engine.exec(statement(`OPTIMIZE TABLE ${build.traceIndex} FINAL`));
     const merge = process.cpuUsage(merge0);
-    const rows = Number(await q([`SELECT count() FROM ${build.spans}`] as unknown as TemplateStringsArray));
-    const bytes = Number(
-      await q([`SELECT sum(data_compressed_bytes) FROM system.parts WHERE database = currentDatabase() AND active AND table IN ('${build.spans}', '${build.traceIndex}', '${build.resources}')`] as unknown as TemplateStringsArray),
-    );
+    const rows = Number(await q(`SELECT count() FROM ${build.spans}`));
+    const bytes = Number(await q(`SELECT sum(data_compressed_bytes) FROM system.parts WHERE database = currentDatabase() AND active AND table IN ('${build.spans}', '${build.traceIndex}', '${build.resources}')`));
     const cpuSeconds = (cpu.user + cpu.system) / 1e6;
     return {
       rows,

@@ -416,7 +416,7 @@ async function main(): Promise<void> {
     const perCpu = (r: { rowsPerCpuSecond?: number }) => r.rowsPerCpuSecond ?? 0;
     const mergeUs = (r: { mergeCpuSeconds?: number; rows?: number }) => (r.mergeCpuSeconds !== undefined && r.rows ? fmt((r.mergeCpuSeconds / r.rows) * 1e6, 2) : 'n/a');
     lines.push(`### Schema v3 against schema v2 (the previous release, ${SCHEMA_V2_COMMIT.slice(0, 7)}, built from git history), same spans, best of ${CEILING_ROUNDS} interleaved rounds`, '');
-    lines.push('| schema | engine bulk insert, rows per CPU-second | each round | merge (OPTIMIZE FINAL) µs CPU per row | bytes/span after merge |', '|---|---|---|---|---|');
+    lines.push('| schema | engine bulk insert (merges stopped), rows per CPU-second | each round | then merging into one part (OPTIMIZE FINAL), µs CPU per row | bytes/span after merge |', '|---|---|---|---|---|');
     lines.push(`| v2 | ${fmt(perCpu(previousCeiling))} | ${previousCeilings.map((r) => fmt(perCpu(r))).join(', ')} | ${mergeUs(previousCeiling)} | ${fmt(previousCeiling.bytesPerSpanMerged, 1)} |`);
     lines.push(`| v3 | ${fmt(perCpu(ceiling))} | ${ceilings.map((r) => fmt(perCpu(r))).join(', ')} | ${mergeUs(ceiling)} | ${ceiling.bytesPerSpanMerged !== undefined ? fmt(ceiling.bytesPerSpanMerged, 1) : 'n/a'} |`);
     lines.push('', `v3 over v2: **${fmt(perCpu(ceiling) / perCpu(previousCeiling), 2)}x** rows per CPU-second.`, '');

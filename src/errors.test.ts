@@ -13,6 +13,8 @@ describe('error catalogue', () => {
         BODY_TOO_LARGE: [413, 8],
         UNSUPPORTED_MEDIA_TYPE: [415, 3],
         NOT_FOUND: [404, 5],
+        UNAUTHENTICATED: [401, 16],
+        FORBIDDEN: [403, 7],
         OVERLOADED: [429, 8],
         UNAVAILABLE: [503, 14],
         INTERNAL: [500, 13],

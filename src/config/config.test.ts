@@ -6,7 +6,10 @@ describe('config', () => {
   it('has defaults that run on a laptop', () => {
     const c = parseServeConfig([], {});
     assert.equal(c.dataDir, './sightline-data');
-    assert.equal(c.listen, '0.0.0.0');
+    // Loopback: off it, an identity source must be configured (docs/security.md).
+    assert.equal(c.listen, '127.0.0.1');
+    assert.deepEqual(c.corsOrigins, []);
+    assert.equal(c.insecureNoAuth, false);
     assert.deepEqual([c.otlpGrpcPort, c.otlpHttpPort, c.httpPort], [4317, 4318, 3200]);
     assert.equal(c.retentionMs, 7 * 24 * 3600 * 1000);
     assert.equal(c.maxBodyBytes, 16 * 1024 * 1024);

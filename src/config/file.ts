@@ -142,14 +142,17 @@ export function parseConfigFile(text: string, path: string, parseDuration: (s: s
       if (!/^https?:\/\/[^\s]+$/.test(v)) throw r.error([...p, key], `${key} must be an http(s) URL`);
       return v;
     };
+    const issuer = url('issuer');
+    const clientId = r.string([...p, 'clientId']);
+    const redirectUrl = url('redirectUrl');
     const sessionText = r.has([...p, 'session']) ? r.string([...p, 'session']) : '12h';
     const sessionMs = parseDuration(sessionText);
     if (sessionMs === undefined || sessionMs < 60_000) throw r.error([...p, 'session'], `session ${JSON.stringify(sessionText)} is not a duration (e.g. 8h)`);
     out.oidc = {
-      issuer: url('issuer'),
-      clientId: r.string([...p, 'clientId']),
+      issuer,
+      clientId,
       clientSecretFile: r.has([...p, 'clientSecretFile']) ? r.string([...p, 'clientSecretFile']) : undefined,
-      redirectUrl: url('redirectUrl'),
+      redirectUrl,
       scopes: r.has([...p, 'scopes']) ? r.strings([...p, 'scopes']) : ['openid', 'profile', 'email'],
       groupsClaim: r.has([...p, 'groupsClaim']) ? r.string([...p, 'groupsClaim']) : 'groups',
       groups: r.has([...p, 'groups']) ? r.rules([...p, 'groups']) : {},
@@ -190,6 +193,13 @@ class Reader {
     return new ConfigFileError(`${this.at(this.node(path))}: ${message}`);
   }
 
+  /** An error about a map key itself (not its value): at the key. */
+  keyError(path: Path, key: string, message: string): ConfigFileError {
+    const parent = path.length === 0 ? this.doc.contents : this.doc.getIn(path, true);
+    const pair = isMap(parent) ? parent.items.find((item) => String((item.key as { value?: unknown })?.value ?? item.key) === key) : undefined;
+    return new ConfigFileError(`${this.at((pair?.key as YamlNode | undefined) ?? this.node([...path, key]))}: ${message}`);
+  }
+
   private node(path: Path): YamlNode | null {
     if (path.length === 0) return this.doc.contents as YamlNode | null;
     for (let i = path.length; i >= 0; i--) {
@@ -213,7 +223,7 @@ class Reader {
 
   /** Refuses keys it does not know, naming them (a typo must not silently switch a feature off). */
   only(keys: string[], path: Path, allowed: string[]): void {
-    for (const k of keys) if (!allowed.includes(k)) throw this.error([...path, k], `unknown key ${JSON.stringify(k)}; expected one of ${allowed.join(', ')}`);
+    for (const k of keys) if (!allowed.includes(k)) throw this.keyError(path, k, `unknown key ${JSON.stringify(k)}; expected one of ${allowed.join(', ')}`);
   }
 
   seq(path: Path, what: string): number {
@@ -243,7 +253,7 @@ class Reader {
 
   tenantKey(path: Path, key: string): string {
     const problem = tenantIdProblem(key);
-    if (problem) throw this.error([...path, key], `${JSON.stringify(key)} is not a tenant id: ${problem}`);
+    if (problem) throw this.keyError(path, key, `${JSON.stringify(key)} is not a tenant id: ${problem}`);
     return key;
   }
 
