@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { UnauthenticatedError } from '../errors.js';
-import { resolveCaller, type Authenticator, type Credentials, type Identity, type RoutePolicy } from '../auth/index.js';
+import { resolveCaller, type AuditLog, type Authenticator, type Credentials, type Identity, type RoutePolicy } from '../auth/index.js';
 import { TenantScope } from '../store/index.js';
 
 declare module 'fastify' {
@@ -11,6 +11,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** Set for every route that is not public: who called, and the tenants this request reads or writes. */
     caller?: Caller;
+    /** What an audited route returned: traces, series or rows (-1 when not counted). */
+    auditResults?: number;
   }
 }
 
@@ -23,6 +25,8 @@ export interface Caller {
 export interface AuthOptions {
   authenticator: Authenticator;
   defaultTenant: string;
+  /** Where reads of span data and admin actions are recorded; null records nothing (tests of other things). */
+  audit: AuditLog | null;
 }
 
 /**
@@ -42,6 +46,44 @@ export function installAuth(app: FastifyInstance, opts: AuthOptions): void {
     if (!policy || policy.role === 'public') return;
     req.caller = await authorize(req, reply, policy, opts);
   });
+  // The audit record is on disk before the answer leaves: no span data goes
+  // out unaccounted for. If it cannot be written, the answer is withheld.
+  const audit = opts.audit;
+  if (audit) {
+    app.addHook('onSend', async (req, reply, payload) => {
+      const policy = req.routeOptions.config?.policy;
+      if (!policy?.audit || !req.caller) return payload;
+      try {
+        await audit.append({
+          identity: `${req.caller.identity.source}:${req.caller.identity.name}`,
+          tenants: req.caller.tenants,
+          remote: req.socket.remoteAddress ?? '',
+          action: `${req.method} ${req.routeOptions.url}`,
+          detail: auditDetail(req),
+          status: reply.statusCode,
+          results: req.auditResults ?? -1,
+        });
+        return payload;
+      } catch {
+        reply.code(503).type('text/plain; charset=utf-8');
+        return 'the audit log cannot be written, so no data is answered\n';
+      }
+    });
+  }
+}
+
+/** What was asked, for the audit trail: route parameters and query parameters, never credentials. */
+function auditDetail(req: FastifyRequest): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const source of [req.params, req.query] as unknown[]) {
+    if (!source || typeof source !== 'object') continue;
+    for (const [k, v] of Object.entries(source as Record<string, unknown>)) {
+      if (/token|password|secret|authorization|cookie/i.test(k)) continue;
+      if (typeof v === 'string') out[k] = v.length > 8192 ? `${v.slice(0, 8192)}...` : v;
+      else if (Array.isArray(v)) out[k] = v.filter((x): x is string => typeof x === 'string');
+    }
+  }
+  return out;
 }
 
 /** The caller of a non-public route; throws 401 (with WWW-Authenticate), 403 or 400. */

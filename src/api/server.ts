@@ -6,7 +6,7 @@ import { registerNativeRoutes, type NativeRoutesOptions } from './native/index.j
 import { registerUiRoutes } from './ui/index.js';
 import { installAuth, type AuthOptions } from './auth.js';
 
-export interface ApiServerOptions extends TempoRoutesOptions, NativeRoutesOptions, AuthOptions {
+export interface ApiServerOptions extends Omit<TempoRoutesOptions, 'store'>, NativeRoutesOptions, AuthOptions {
   log: Logger;
 }
 

@@ -25,3 +25,5 @@ export const READ_SPANS: RoutePolicy = { role: 'viewer', tenants: 'several', aud
 export const READ_META: RoutePolicy = { role: 'viewer', tenants: 'several' };
 export const WRITE_SPANS: RoutePolicy = { role: 'ingester', tenants: 'one' };
 export const ADMIN: RoutePolicy = { role: 'admin', tenants: 'one', audit: 'admin' };
+/** Admin reads (the audit trail) over one or more tenants, themselves recorded. */
+export const ADMIN_READ: RoutePolicy = { role: 'admin', tenants: 'several', audit: 'admin' };

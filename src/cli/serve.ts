@@ -2,7 +2,7 @@ import path from 'node:path';
 import pino, { type Logger } from 'pino';
 import type { Config } from '../config/index.js';
 import { openClickHouseStore, openEmbeddedStore, RetentionScheduler, type SqlStore } from '../store/index.js';
-import { buildAuthenticator } from '../auth/index.js';
+import { AuditLog, buildAuthenticator } from '../auth/index.js';
 import { Ingestor } from '../ingest/index.js';
 import { TraceExportHandler, createOtlpHttpServer, OtlpGrpcServer } from '../receivers/index.js';
 import { createApiServer } from '../api/index.js';
@@ -60,11 +60,18 @@ export async function serve(config: Config, log: Logger = createLogger(config)):
     cleanups.push(async () => retention.stop());
 
     let ready = false;
+    const audit = await AuditLog.open(path.join(dataDir, 'audit'), store);
+    cleanups.push(async () => {
+      await audit.close();
+      // The chain's last hash, kept in the log: a record of how long the chain was.
+      log.info({ audit: audit.head }, 'audit chain closed');
+    });
     const api = await createApiServer({
       log,
       store,
       authenticator,
       defaultTenant,
+      audit,
       storeStats: () => store.stats(),
       migrationStatus: () => store.migrationStatus(),
       ingestStats: () => ingestor.getStats(),

@@ -107,6 +107,13 @@ export interface Engine {
   insertNativeFile(table: string, columns: readonly string[], file: string): Promise<void>;
 
   /**
+   * Inserts a few rows given as objects (column name -> value, as JSON
+   * would carry them). For small, rare writes (the audit trail); span rows
+   * go through insertNativeFile.
+   */
+  insertRows(table: string, rows: readonly Record<string, unknown>[]): Promise<void>;
+
+  /**
    * Nodes that hold data: 1 for chDB or a single server, one per shard of
    * a cluster. DDL and maintenance run on each; queries and inserts go to
    * node 0 (through Distributed tables on a cluster).

@@ -370,5 +370,49 @@ export interface MaintenancePort {
   stats(): Promise<StoreStats>;
 }
 
+// ---- audit ------------------------------------------------------------------------
+
+/** One audit record, as auth/audit.ts makes and chains them. */
+export interface AuditRecord {
+  /** The writing process's chain, and the record's place in it (from 1). */
+  chain: string;
+  seq: number;
+  /** Unix ms. */
+  time: number;
+  /** Hex SHA-256 of the chain's previous record, and of this one. */
+  prev: string;
+  hash: string;
+  /** `token:collector`, `oidc:alice@clinic`... never a credential. */
+  identity: string;
+  tenants: string[];
+  remote: string;
+  action: string;
+  detail: Record<string, string | number | boolean | string[]>;
+  status: number;
+  results: number;
+}
+
+export interface AuditQuery {
+  startMs: number;
+  endMs: number;
+  limit: number;
+  /** Only records of this identity, or this action. */
+  identity?: string;
+  action?: string;
+}
+
+/**
+ * The append-only audit table. Nothing in Sightline updates or deletes it;
+ * retention does not touch it.
+ */
+export interface AuditPort {
+  /** Stores records; a record stored twice (a replayed file) is kept once by readers. */
+  writeAudit(records: readonly AuditRecord[]): Promise<void>;
+  /** Records that touch any of the scope's tenants, newest first. */
+  readAudit(scope: TenantScope, q: AuditQuery): Promise<AuditRecord[]>;
+  /** Every record of every tenant, by chain and sequence: for `sightline audit verify`. */
+  allAudit(): Promise<AuditRecord[]>;
+}
+
 /** Every read port at once, as the query API uses them. */
 export interface ReadPorts extends TracePort, SearchPort, MetricsPort, TagsPort, DiagnosisPort {}

@@ -46,6 +46,7 @@ export const TABLES = {
   spanMetrics: 'span_metrics_v3',
   spanMetricsView: 'span_metrics_v3_mv',
   meta: 'sightline_meta',
+  audit: 'audit_v1',
 } as const;
 
 /** Tables with (tenant, day) partitions, and the column that dates their rows. */
@@ -78,6 +79,7 @@ const SHARDING: Record<string, string> = {
   [TABLES.resources]: 'resource_id',
   // Never inserted through: each node's view fills its own shard.
   [TABLES.spanMetrics]: 'minute',
+  [TABLES.audit]: 'chain',
 };
 
 /** The store type of a column: its wire type, dictionary-encoded where the engine has it. */
@@ -269,6 +271,31 @@ export function createTraceIndexView(layout: Layout = SINGLE_NODE): Sql {
 ${traceIndexSelect(ident(localName(TABLES.spans, layout)))}`;
 }
 
+/**
+ * The audit trail (auth/audit.ts): append-only, sorted by chain and
+ * sequence so `sightline audit verify` reads each chain in order. Kept
+ * whatever the span retention (HIPAA asks for six years of audit records).
+ */
+export function createAuditTable(caps: EngineCapabilities, layout: Layout = SINGLE_NODE): Sql {
+  return sql`CREATE TABLE IF NOT EXISTS ${ident(localName(TABLES.audit, layout))} (
+  chain String,
+  seq UInt64,
+  time_ms UInt64,
+  prev String,
+  hash String,
+  identity String,
+  tenants Array(String),
+  remote String,
+  action String,
+  detail String,
+  status UInt16,
+  results Int64
+) ENGINE = MergeTree
+PARTITION BY intDiv(time_ms, 2592000000)
+ORDER BY (chain, seq)
+${mergeTreeSettings(caps, 8192)}`;
+}
+
 export function createMetaTable(): Sql {
   return sql`CREATE TABLE IF NOT EXISTS ${ident(TABLES.meta)} (
   key String,
@@ -288,10 +315,11 @@ export function schemaStatements(caps: EngineCapabilities, layout: Layout): Sql[
     createTraceIndexView(layout),
     createSpanMetricsTable(caps, layout),
     createSpanMetricsView(caps, layout),
+    createAuditTable(caps, layout),
   ];
   if (layout.cluster) {
     const cluster = layout as Required<Layout>;
-    statements.push(...[TABLES.spans, TABLES.resources, TABLES.traceIndex, TABLES.spanMetrics].map((t) => createDistributedTable(t, cluster)));
+    statements.push(...[TABLES.spans, TABLES.resources, TABLES.traceIndex, TABLES.spanMetrics, TABLES.audit].map((t) => createDistributedTable(t, cluster)));
   }
   return statements;
 }

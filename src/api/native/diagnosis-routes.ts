@@ -17,20 +17,26 @@ export function registerDiagnosisRoutes(app: FastifyInstance, store: ReadPorts, 
     const { range } = parseRange(q, defaultWindowSeconds);
     // A sample of whole traces past half a million spans (1 s at 10M spans on 2 cores); exact=true reads them all.
     const exact = param(q, 'exact') === 'true';
-    return serviceMap(store, scopeOf(req), range, exact ? 0 : parsePositiveInt(q, 'maxSpans', 500_000, Number.MAX_SAFE_INTEGER));
+    const out = await serviceMap(store, scopeOf(req), range, exact ? 0 : parsePositiveInt(q, 'maxSpans', 500_000, Number.MAX_SAFE_INTEGER));
+    req.auditResults = out.edges.length + out.nodes.length;
+    return out;
   });
 
   app.get('/api/sightline/red', { config: { policy: READ_SPANS } }, async (req) => {
     const q = req.query as Query;
     const service = requireParam(q, 'service');
     const { range, stepNs } = steppedRange(q, defaultWindowSeconds);
-    return redSeries(store, scopeOf(req), { service, operation: param(q, 'operation'), range, stepNs });
+    const out = await redSeries(store, scopeOf(req), { service, operation: param(q, 'operation'), range, stepNs });
+    req.auditResults = out.points.length;
+    return out;
   });
 
   app.get('/api/sightline/services/:service/operations', { config: { policy: READ_SPANS } }, async (req) => {
     const q = req.query as Query;
     const { range } = parseRange(q, defaultWindowSeconds);
-    return serviceOperations(store, scopeOf(req), (req.params as { service: string }).service, range, parsePositiveInt(q, 'limit', 100, 10_000));
+    const out = await serviceOperations(store, scopeOf(req), (req.params as { service: string }).service, range, parsePositiveInt(q, 'limit', 100, 10_000));
+    req.auditResults = out.operations.length;
+    return out;
   });
 
   app.get('/api/sightline/compare', { config: { policy: READ_SPANS } }, async (req) => {
@@ -38,7 +44,7 @@ export function registerDiagnosisRoutes(app: FastifyInstance, store: ReadPorts, 
     const selection = compileQuery(requireParam(q, 'q'));
     const baselineText = param(q, 'baseline');
     const { range } = parseRange(q, defaultWindowSeconds);
-    return compareGroups(store, scopeOf(req), {
+    const out = await compareGroups(store, scopeOf(req), {
       range,
       selection,
       baseline: baselineText !== undefined ? compileQuery(baselineText) : undefined,
@@ -46,6 +52,8 @@ export function registerDiagnosisRoutes(app: FastifyInstance, store: ReadPorts, 
       maxTraces: parsePositiveInt(q, 'maxTraces', 1000, 2500),
       limit: parsePositiveInt(q, 'limit', 50, 1000),
     });
+    req.auditResults = out.attributes.length + out.numeric.length;
+    return out;
   });
 
   app.get('/api/sightline/critical-path', { config: { policy: READ_SPANS } }, async (req) => {
@@ -53,20 +61,24 @@ export function registerDiagnosisRoutes(app: FastifyInstance, store: ReadPorts, 
     const selection = compileQuery(requireParam(q, 'q'));
     const baselineText = param(q, 'baseline');
     const { range } = parseRange(q, defaultWindowSeconds);
-    return aggregateCriticalPath(store, scopeOf(req), {
+    const out = await aggregateCriticalPath(store, scopeOf(req), {
       range,
       selection,
       baseline: baselineText !== undefined ? compileQuery(baselineText) : undefined,
       maxTraces: parsePositiveInt(q, 'maxTraces', 10_000, 50_000),
       limit: parsePositiveInt(q, 'limit', 50, 10_000),
     });
+    req.auditResults = out.operations.length;
+    return out;
   });
 
   app.get('/api/sightline/load', { config: { policy: READ_SPANS } }, async (req) => {
     const q = req.query as Query;
     const query = compileQuery(requireParam(q, 'q'));
     const { range } = parseRange(q, defaultWindowSeconds);
-    return loadCorrelation(store, scopeOf(req), { range, query, limit: parsePositiveInt(q, 'limit', 100_000, 1_000_000), buckets: parsePositiveInt(q, 'buckets', 20, 200) });
+    const out = await loadCorrelation(store, scopeOf(req), { range, query, limit: parsePositiveInt(q, 'limit', 100_000, 1_000_000), buckets: parsePositiveInt(q, 'buckets', 20, 200) });
+    req.auditResults = out.spans;
+    return out;
   });
 }
 

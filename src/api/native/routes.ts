@@ -2,14 +2,16 @@ import type { FastifyInstance } from 'fastify';
 import { READ_SPANS } from '../../auth/index.js';
 import { scopeOf } from '../auth.js';
 import type { IngestStats } from '../../ingest/index.js';
-import type { LegacyCopyStatus, ReadPorts, StoreStats } from '../../store/index.js';
+import type { AuditPort, LegacyCopyStatus, ReadPorts, StoreStats } from '../../store/index.js';
+import { param, parsePositiveInt, parseRange, type Query } from '../tempo/params.js';
 import { NotFoundError } from '../../errors.js';
 import { traceCriticalPath } from '../../diagnosis/index.js';
 import { parseTraceId } from '../tempo/params.js';
+import { ADMIN_READ } from '../../auth/index.js';
 import { registerDiagnosisRoutes } from './diagnosis-routes.js';
 
 export interface NativeRoutesOptions {
-  store: ReadPorts;
+  store: ReadPorts & AuditPort;
   storeStats: () => Promise<StoreStats>;
   /** Progress of copying a version-2 store into this one, if it was one. */
   migrationStatus: () => LegacyCopyStatus;
@@ -33,8 +35,24 @@ export function registerNativeRoutes(app: FastifyInstance, opts: NativeRoutesOpt
   app.get('/api/sightline/traces/:traceId/critical-path', { config: { policy: READ_SPANS } }, async (req) => {
     const id = parseTraceId((req.params as { traceId: string }).traceId);
     const spans = await opts.store.getTrace(scopeOf(req), id);
+    req.auditResults = spans.length;
     if (spans.length === 0) throw new NotFoundError(`trace ${id.toString('hex')} not found`);
     return traceCriticalPath(id, spans);
+  });
+
+  // The audit trail of the admin's tenants (reading it is itself recorded).
+  app.get('/api/sightline/audit', { config: { policy: ADMIN_READ } }, async (req) => {
+    const q = req.query as Query;
+    const { range } = parseRange(q, 24 * 3600);
+    const records = await opts.store.readAudit(scopeOf(req), {
+      startMs: Number(range.startNs / 1_000_000n),
+      endMs: Number(range.endNs / 1_000_000n),
+      limit: parsePositiveInt(q, 'limit', 100, 10_000),
+      identity: param(q, 'identity'),
+      action: param(q, 'action'),
+    });
+    req.auditResults = records.length;
+    return { records };
   });
 
   registerDiagnosisRoutes(app, opts.store, opts.defaultWindowSeconds);

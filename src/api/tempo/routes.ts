@@ -68,6 +68,7 @@ export function registerTempoRoutes(app: FastifyInstance, opts: TempoRoutesOptio
     const q = req.query as Query;
     const range = param(q, 'start') !== undefined || param(q, 'end') !== undefined ? parseRange(q, 0).range : undefined;
     const spans = await store.getTrace(scopeOf(req), id, range);
+    req.auditResults = spans.length;
     if (spans.length === 0) throw new NotFoundError(`trace ${id.toString('hex')} not found`);
     const protobuf = req.headers.accept === 'application/protobuf';
     if (protobuf) {
@@ -103,7 +104,9 @@ export function registerTempoRoutes(app: FastifyInstance, opts: TempoRoutesOptio
     if (query !== undefined) {
       // TraceQL: parse (400 with line and column), plan (501 for what is not
       // answered yet), then search. Tempo ignores min/maxDuration with q.
-      return searchResponse(await withServiceStats(scope, await searchTraceQL(compileQuery(query), store, scope, { range, limit, spss }), range));
+      const found = await searchTraceQL(compileQuery(query), store, scope, { range, limit, spss });
+      req.auditResults = found.traces.length;
+      return searchResponse(await withServiceStats(scope, found, range));
     }
     let tags = tagsParam !== undefined ? parseLogfmtTags(tagsParam) : [];
     if (query === undefined && tagsParam === undefined && param(q, 'start') === undefined && param(q, 'end') === undefined) {
@@ -113,6 +116,7 @@ export function registerTempoRoutes(app: FastifyInstance, opts: TempoRoutesOptio
         .map((k) => ({ key: k, value: param(q, k) ?? '' }));
     }
     const result = await store.searchSpans(scope, { ...tagSearchRequest(tags, { minNs: minDurationNs, maxNs: maxDurationNs }), range, limit, spss });
+    req.auditResults = result.traces.length;
     return searchResponse(await withServiceStats(scope, result, range));
   });
 
@@ -121,6 +125,7 @@ export function registerTempoRoutes(app: FastifyInstance, opts: TempoRoutesOptio
     const q = req.query as Query;
     const { range, stepNs } = metricsRange(q, false);
     const { series } = await queryMetrics(compileQuery(requireParam(q, 'q')), store, scopeOf(req), { range, stepNs, estimates: param(q, 'estimate') === 'true' });
+    req.auditResults = series.length;
     return {
       series: series.map((s) => ({
         labels: s.labels,
@@ -135,6 +140,7 @@ export function registerTempoRoutes(app: FastifyInstance, opts: TempoRoutesOptio
     const q = req.query as Query;
     const { range, stepNs } = metricsRange(q, true);
     const { series } = await queryMetrics(compileQuery(requireParam(q, 'q')), store, scopeOf(req), { range, stepNs, estimates: param(q, 'estimate') === 'true' });
+    req.auditResults = series.length;
     return {
       series: series.map((s) => ({ labels: s.labels, value: s.samples[0]?.[1] ?? 0, promLabels: promLabels(s.labels) })),
       metrics: {},
@@ -173,8 +179,9 @@ export function registerTempoRoutes(app: FastifyInstance, opts: TempoRoutesOptio
     // Tempo's virtual values, listed first.
     const virtual = tag === 'status.code' ? ['unset', 'ok', 'error'] : tag === 'error' ? ['true'] : [];
     const values = virtual.length > 0 ? [] : await store.tagValues(scopeOf(req), { scope: 'any', name: tag }, range, limit);
-    const strings = [...new Set([...virtual, ...values.map((v) => v.value)])];
-    return { tagValues: strings.slice(0, limit) };
+    const strings = [...new Set([...virtual, ...values.map((v) => v.value)])].slice(0, limit);
+    req.auditResults = strings.length;
+    return { tagValues: strings };
   });
 
   app.get('/api/v2/search/tag/:tagName/values', { config: { policy: READ_SPANS } }, async (req) => {
@@ -188,7 +195,9 @@ export function registerTempoRoutes(app: FastifyInstance, opts: TempoRoutesOptio
     if (ident.kind === 'attribute') values = await store.tagValues(scope, ident.ref, range, limit, where);
     else if ('fixed' in ident.values) values = ident.values.fixed;
     else values = (await store.intrinsicValues(scope, ident.values.field, range, limit, where)).map((value) => ({ type: 'string', value }));
-    return { tagValues: values.filter((v) => v.value !== '').slice(0, limit) };
+    const tagValues = values.filter((v) => v.value !== '').slice(0, limit);
+    req.auditResults = tagValues.length;
+    return { tagValues };
   });
 }
 

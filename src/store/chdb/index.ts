@@ -7,6 +7,7 @@ const require = createRequire(import.meta.url);
 
 interface ChdbSession {
   queryAsync(query: string, opts?: { format?: string }): Promise<{ bytes(): Uint8Array }>;
+  insert(params: { table: string; values: readonly Record<string, unknown>[] }): Promise<unknown>;
   close(): void;
 }
 
@@ -105,6 +106,10 @@ export class ChdbEngine implements Engine {
     );
   }
 
+  async insertRows(table: string, rows: readonly Record<string, unknown>[]): Promise<void> {
+    if (rows.length > 0) await this.ingest.insert(table, rows);
+  }
+
   async close(): Promise<void> {
     await Promise.all([this.ingest, ...this.queries].map((s) => s.close()));
   }
@@ -127,13 +132,25 @@ class SerialSession {
   constructor(private readonly session: ChdbSession) {}
 
   run(text: string, format: string): Promise<Buffer> {
+    return this.enqueue(async () => {
+      const r = await this.session.queryAsync(text, { format });
+      const bytes = r.bytes();
+      return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    });
+  }
+
+  insert(table: string, rows: readonly Record<string, unknown>[]): Promise<void> {
+    return this.enqueue(async () => {
+      await this.session.insert({ table, values: rows });
+    });
+  }
+
+  private enqueue<T>(work: () => Promise<T>): Promise<T> {
     if (this.closed) return Promise.reject(new EngineError('chDB session is closed', undefined));
     this.depth++;
     const result = this.tail.then(async () => {
       try {
-        const r = await this.session.queryAsync(text, { format });
-        const bytes = r.bytes();
-        return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+        return await work();
       } catch (e) {
         throw toEngineError(e);
       } finally {

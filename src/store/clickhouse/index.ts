@@ -179,6 +179,15 @@ export class ClickHouseEngine implements Engine {
     }
   }
 
+  async insertRows(table: string, rows: readonly Record<string, unknown>[]): Promise<void> {
+    if (rows.length === 0) return;
+    try {
+      await this.clients[0].insert({ table, values: rows as Record<string, unknown>[], format: 'JSONEachRow', clickhouse_settings: { insert_distributed_sync: 1 } as never });
+    } catch (e) {
+      throw toEngineError(e);
+    }
+  }
+
   async close(): Promise<void> {
     await Promise.all(this.clients.map((c) => c.close()));
   }

@@ -1,5 +1,8 @@
 import type { Engine, EngineCapabilities } from '../engine.js';
 import type {
+  AuditPort,
+  AuditQuery,
+  AuditRecord,
   CompareCounts,
   CompareRequest,
   DiagnosisPort,
@@ -38,6 +41,7 @@ import { SearchReads } from './search.js';
 import { TagReads } from './tags.js';
 import { TraceReads } from './traces.js';
 import { SegmentWriter, type WriteOutcome } from './writer.js';
+import { AuditStore } from './audit.js';
 
 export type { WriteOutcome, LegacyCopyStatus };
 
@@ -53,7 +57,7 @@ export interface SqlStoreOptions {
  * store/, and engines differ only by their declared capabilities. Each
  * port is its own module; this class only hands calls to them.
  */
-export class SqlStore implements ReadPorts, MaintenancePort {
+export class SqlStore implements ReadPorts, MaintenancePort, AuditPort {
   private readonly ctx: StoreContext;
   private readonly writer: SegmentWriter;
   private readonly traces: TracePort;
@@ -62,6 +66,7 @@ export class SqlStore implements ReadPorts, MaintenancePort {
   private readonly tags: TagsPort;
   private readonly diagnosis: DiagnosisPort;
   private readonly maintenance: Maintenance;
+  private readonly audit: AuditStore;
   private readonly legacy: LegacyCopy;
   private legacyRun: Promise<void> | null = null;
 
@@ -78,6 +83,7 @@ export class SqlStore implements ReadPorts, MaintenancePort {
     this.tags = new TagReads(this.ctx);
     this.diagnosis = new DiagnosisReads(this.ctx);
     this.maintenance = new Maintenance(this.ctx);
+    this.audit = new AuditStore(this.ctx);
     this.legacy = new LegacyCopy(this.ctx, this.writer, opts.defaultTenant, opts.scratchDir);
   }
 
@@ -155,6 +161,20 @@ export class SqlStore implements ReadPorts, MaintenancePort {
 
   loadSpans(scope: TenantScope, req: { range: TimeRange; where: Condition; limit: number }): Promise<LoadSpanRow[]> {
     return this.diagnosis.loadSpans(scope, req);
+  }
+
+  // ---- audit --------------------------------------------------------------------
+
+  writeAudit(records: readonly AuditRecord[]): Promise<void> {
+    return this.audit.writeAudit(records);
+  }
+
+  readAudit(scope: TenantScope, q: AuditQuery): Promise<AuditRecord[]> {
+    return this.audit.readAudit(scope, q);
+  }
+
+  allAudit(): Promise<AuditRecord[]> {
+    return this.audit.allAudit();
   }
 
   // ---- maintenance --------------------------------------------------------------

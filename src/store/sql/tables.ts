@@ -9,6 +9,7 @@ export const T = {
   traceIndex: ident(TABLES.traceIndex),
   spanMetrics: ident(TABLES.spanMetrics),
   meta: ident(TABLES.meta),
+  audit: ident(TABLES.audit),
 } as const;
 
 /**
