@@ -37,8 +37,12 @@ export interface AuthOptions {
  * the route's role in); the handler reads them from `req.caller`.
  */
 export function installAuth(app: FastifyInstance, opts: AuthOptions): void {
+  const table: DeclaredRoute[] = [];
+  tables.set(app, table);
   app.addHook('onRoute', (route) => {
-    if (!route.config?.policy) throw new Error(`route ${String(route.method)} ${route.url} declares no policy (config.policy): every route says who may call it`);
+    const policy = route.config?.policy;
+    if (!policy) throw new Error(`route ${String(route.method)} ${route.url} declares no policy (config.policy): every route says who may call it`);
+    for (const method of [route.method].flat()) if (method !== 'HEAD') table.push({ method, url: route.url, policy });
   });
   app.addHook('onRequest', async (req, reply) => {
     const policy = req.routeOptions.config?.policy;
@@ -84,6 +88,19 @@ function auditDetail(req: FastifyRequest): Record<string, string | string[]> {
     }
   }
   return out;
+}
+
+export interface DeclaredRoute {
+  method: string;
+  url: string;
+  policy: RoutePolicy;
+}
+
+const tables = new WeakMap<FastifyInstance, DeclaredRoute[]>();
+
+/** Every route of a server and its policy, as declared (for the test that tries each as the wrong caller). */
+export function declaredRoutes(app: FastifyInstance): readonly DeclaredRoute[] {
+  return tables.get(app) ?? [];
 }
 
 /** The caller of a non-public route; throws 401 (with WWW-Authenticate), 403 or 400. */

@@ -1,1 +1,2 @@
 export { createApiServer, type ApiServerOptions } from './server.js';
+export { declaredRoutes, type DeclaredRoute } from './auth.js';
