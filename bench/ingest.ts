@@ -1,4 +1,6 @@
 import { spawn, execFileSync } from 'node:child_process';
+import http from 'node:http';
+import https from 'node:https';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,11 +17,12 @@ import type { CeilingResult } from './engine-ceiling.js';
 import { openClickHouseStore, parseClickHouseUrl, redactClickHouseUrl } from '../src/store/index.js';
 import { TABLES } from '../src/store/schema.js';
 import { buildPreviousRelease, SCHEMA_V2_COMMIT, type PreviousRelease } from '../testkit/previous-release.js';
+import { createToken } from '../src/auth/index.js';
 
 const { RESOURCE_COLUMN_NAMES, SPAN_COLUMN_NAMES } = spanBatch;
 
 /**
- * npm run bench:ingest -- [--duration 30] [--concurrency 8] [--protocols http,grpc] [--query-spans 10000000]
+ * npm run bench:ingest -- [--duration 30] [--concurrency 8] [--protocols http,grpc] [--secure] [--query-spans 10000000]
  *                         [--store clickhouse://user:pass@host:8123[,host2:8123]/db [--clickhouse-cluster NAME]
  *                          | clickhouse://local | clickhouse://local-cluster]
  *
@@ -29,6 +32,7 @@ const { RESOURCE_COLUMN_NAMES, SPAN_COLUMN_NAMES } = spanBatch;
  *  - durable ingest through a real Sightline process from a separate load
  *    generator process, per protocol: acknowledged spans/s, spans per server
  *    CPU-second, request latency, peak RSS, bytes per span after merges;
+ *  - with --secure, each protocol again with tokens and TLS on (ratios on/off);
  *  - with --query-spans, trace-by-id and tag search latency at that size.
  * and writes a markdown table to bench/results/.
  */
@@ -46,6 +50,8 @@ const { values: args } = parseArgs({
     'query-spans': { type: 'string', default: '0' },
     store: { type: 'string' },
     'clickhouse-cluster': { type: 'string' },
+    // Each protocol also with tokens and TLS on, interleaved with runs without.
+    secure: { type: 'boolean', default: false },
   },
 });
 
@@ -61,11 +67,59 @@ function runChild<T>(script: string, argv: string[], benchDir = DIST_BENCH): Pro
 interface Server {
   pid: number;
   ports: { otlpGrpc: number; otlpHttp: number; http: number };
+  security: Security | null;
   stop(): Promise<void>;
 }
 
-async function startServer(dataDir: string, storeArgs: string[] = []): Promise<Server> {
-  const child = spawn(process.execPath, [CLI, 'serve', '--data', dataDir, '--listen', '127.0.0.1', '--otlp-grpc-port', '0', '--otlp-http-port', '0', '--http-port', '0', ...storeArgs], {
+/** Tokens and TLS, as a production Sightline runs: certificates made by openssl for the run. */
+interface Security {
+  args: string[];
+  ca: string;
+  ingestToken: string;
+  adminToken: string;
+  remove(): void;
+}
+
+function makeSecurity(): Security {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'sightline-bench-tls-'));
+  const at = (f: string) => path.join(dir, f);
+  const openssl = (...a: string[]) => execFileSync('openssl', a, { stdio: ['ignore', 'ignore', 'pipe'] });
+  openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=bench-ca', '-keyout', at('ca.key'), '-out', at('ca.crt'));
+  openssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', '/CN=127.0.0.1', '-keyout', at('server.key'), '-out', at('server.csr'));
+  writeFileSync(at('ext.cnf'), 'subjectAltName=IP:127.0.0.1\n');
+  openssl('x509', '-req', '-in', at('server.csr'), '-CA', at('ca.crt'), '-CAkey', at('ca.key'), '-CAcreateserial', '-days', '1', '-extfile', at('ext.cnf'), '-out', at('server.crt'));
+  const ingest = createToken('bench-loadgen', ['ingester'], ['bench']);
+  const admin = createToken('bench-admin', ['admin'], ['bench']);
+  const yaml = ['tokens:', ...[ingest, admin].map(({ entry: e }) => `  - { name: ${e.name}, id: "${e.id}", hash: "${e.hash}", roles: [${e.roles.join(', ')}], tenants: [${e.tenants.join(', ')}] }`)].join('\n');
+  writeFileSync(at('sightline.yaml'), yaml + '\n');
+  return {
+    args: ['--config', at('sightline.yaml'), '--tls-cert', at('server.crt'), '--tls-key', at('server.key')],
+    ca: readFileSync(at('ca.crt'), 'utf8'),
+    ingestToken: ingest.token,
+    adminToken: admin.token,
+    remove: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+/** GET a JSON document from the server's API, with its CA and an admin token when it is secured. */
+function getJson<T>(s: Server, pathAndQuery: string): Promise<T> {
+  const sec = s.security;
+  const client = sec ? https : http;
+  return new Promise((resolve, reject) => {
+    const req = client.get(
+      { host: '127.0.0.1', port: s.ports.http, path: pathAndQuery, ...(sec ? { ca: sec.ca, headers: { authorization: `Bearer ${sec.adminToken}` } } : {}) },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8').on('data', (c: string) => (body += c));
+        res.on('end', () => (res.statusCode === 200 ? resolve(JSON.parse(body) as T) : reject(new Error(`${pathAndQuery}: ${res.statusCode} ${body}`))));
+      },
+    );
+    req.on('error', reject);
+  });
+}
+
+async function startServer(dataDir: string, storeArgs: string[] = [], security: Security | null = null): Promise<Server> {
+  const child = spawn(process.execPath, [CLI, 'serve', '--data', dataDir, '--listen', '127.0.0.1', '--otlp-grpc-port', '0', '--otlp-http-port', '0', '--http-port', '0', ...(security?.args ?? []), ...storeArgs], {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, SIGHTLINE_LOG_LEVEL: 'info', UV_THREADPOOL_SIZE: '16' },
   });
@@ -84,6 +138,7 @@ async function startServer(dataDir: string, storeArgs: string[] = []): Promise<S
   return {
     pid: child.pid!,
     ports,
+    security,
     async stop() {
       process.kill(child.pid!, 'SIGTERM');
       await exited;
@@ -102,8 +157,8 @@ function peakRssBytes(pid: number): number {
   return m ? Number(m[1]) * 1024 : 0;
 }
 
-async function status(s: Server): Promise<{ ingest: { acceptedSpans: number; storedSpans: number; backlogBytes: number }; store: { spans: number } }> {
-  return (await (await fetch(`http://127.0.0.1:${s.ports.http}/api/sightline/status`)).json()) as never;
+function status(s: Server): Promise<{ ingest: { acceptedSpans: number; storedSpans: number; backlogBytes: number }; store: { spans: number } }> {
+  return getJson(s, '/api/sightline/status');
 }
 
 async function waitForStore(s: Server, timeoutS = 600): Promise<number> {
@@ -118,6 +173,7 @@ async function waitForStore(s: Server, timeoutS = 600): Promise<number> {
 
 interface IngestRun {
   protocol: string;
+  secured: boolean;
   load: LoadgenResult;
   serverCpuSeconds: number;
   peakRssBytes: number;
@@ -125,20 +181,21 @@ interface IngestRun {
   bytesPerSpanMerged: number;
 }
 
-async function ingestRun(protocol: 'http' | 'grpc', durationS: number, concurrency: number, backend: Backend): Promise<IngestRun> {
+async function ingestRun(protocol: 'http' | 'grpc', durationS: number, concurrency: number, backend: Backend, security: Security | null = null): Promise<IngestRun> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), `sightline-bench-${protocol}-`));
   const database = `sightline_bench_${protocol}_${Date.now()}`;
   try {
-    const s = await startServer(dataDir, backend.storeArgs(database));
+    const s = await startServer(dataDir, backend.storeArgs(database), security);
     const cpu0 = cpuSeconds(s.pid);
     const target = `127.0.0.1:${protocol === 'http' ? s.ports.otlpHttp : s.ports.otlpGrpc}`;
-    const load = await runChild<LoadgenResult>('loadgen.js', [JSON.stringify({ protocol, target, concurrency, durationS })]);
+    const auth = security ? { token: security.ingestToken, tlsCa: security.ca } : {};
+    const load = await runChild<LoadgenResult>('loadgen.js', [JSON.stringify({ protocol, target, concurrency, durationS, ...auth })]);
     const catchUpSeconds = await waitForStore(s);
     const serverCpuSeconds = cpuSeconds(s.pid) - cpu0;
     const rss = peakRssBytes(s.pid);
     await s.stop();
     const bytesPerSpanMerged = await backend.bytesPerSpan(dataDir, database);
-    return { protocol, load, serverCpuSeconds, peakRssBytes: rss, catchUpSeconds, bytesPerSpanMerged };
+    return { protocol, secured: security !== null, load, serverCpuSeconds, peakRssBytes: rss, catchUpSeconds, bytesPerSpanMerged };
   } finally {
     rmSync(dataDir, { recursive: true, force: true });
   }
@@ -392,10 +449,16 @@ async function main(): Promise<void> {
   const previousCeiling = previous ? best(previousCeilings) : null;
   const idleRss = backend === embedded ? await idleRssBytes() : 0;
   const runs: IngestRun[] = [];
+  const security = args.secure ? makeSecurity() : null;
   for (const p of protocols) {
     console.error(`durable ingest over ${p} for ${durationS}s...`);
     runs.push(await ingestRun(p, durationS, concurrency, backend));
+    if (security) {
+      console.error(`durable ingest over ${p} with tokens and TLS for ${durationS}s...`);
+      runs.push(await ingestRun(p, durationS, concurrency, backend, security));
+    }
   }
+  security?.remove();
   const querySpans = Number(args['query-spans']);
   const query = querySpans > 0 ? (console.error(`query latency at ${querySpans} spans...`), await queryRun(querySpans, concurrency, backend)) : null;
   await backend.close();
@@ -404,7 +467,7 @@ async function main(): Promise<void> {
   const when = new Date().toISOString();
   lines.push(`# Ingest benchmark, ${when}`, '');
   lines.push(`Machine: ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}), ${fmt(os.totalmem() / 1024 ** 3)} GiB, Node ${process.version}.`);
-  lines.push(`Command: \`npm run bench:ingest -- --duration ${durationS} --concurrency ${concurrency} --protocols ${protocols.join(',')}${querySpans ? ` --query-spans ${querySpans}` : ''}${args.store ? ` --store ${redactClickHouseUrl(args.store)}` : ''}\``, '');
+  lines.push(`Command: \`npm run bench:ingest -- --duration ${durationS} --concurrency ${concurrency} --protocols ${protocols.join(',')}${args.secure ? ' --secure' : ''}${querySpans ? ` --query-spans ${querySpans}` : ''}${args.store ? ` --store ${redactClickHouseUrl(args.store)}` : ''}\``, '');
   lines.push('Load: realistic OTLP protobuf, 500 spans per request, 10-30 spans per trace, 10-15 attributes per span, 6 services x 3 hosts; a separate load-generator process on loopback.', '');
   lines.push('## Ceilings measured in this run', '');
   lines.push('| ceiling | rate |', '|---|---|');
@@ -430,8 +493,18 @@ async function main(): Promise<void> {
     const rate = r.load.ackedSpans / r.load.seconds;
     const perCpu = r.load.ackedSpans / r.serverCpuSeconds;
     lines.push(
-      `| ${r.protocol} | ${fmt(rate)} | ${fmt((100 * rate) / ceiling.rowsPerSecond)}% | ${fmt(perCpu)} | ${ceiling.rowsPerCpuSecond ? `${fmt((100 * perCpu) / ceiling.rowsPerCpuSecond)}%` : 'n/a (separate server)'} | ${fmt((100 * perCpu) / decode.oursSpansPerSec)}% | ${fmt(r.load.latencyMs.p50, 1)} / ${fmt(r.load.latencyMs.p99, 1)} | ${fmt(r.peakRssBytes / 1024 ** 2)} MiB | ${fmt(r.bytesPerSpanMerged, 1)} | ${r.load.refused} |`,
+      `| ${r.protocol}${r.secured ? ' + token + TLS' : ''} | ${fmt(rate)} | ${fmt((100 * rate) / ceiling.rowsPerSecond)}% | ${fmt(perCpu)} | ${ceiling.rowsPerCpuSecond ? `${fmt((100 * perCpu) / ceiling.rowsPerCpuSecond)}%` : 'n/a (separate server)'} | ${fmt((100 * perCpu) / decode.oursSpansPerSec)}% | ${fmt(r.load.latencyMs.p50, 1)} / ${fmt(r.load.latencyMs.p99, 1)} | ${fmt(r.peakRssBytes / 1024 ** 2)} MiB | ${fmt(r.bytesPerSpanMerged, 1)} | ${r.load.refused} |`,
     );
+  }
+  if (security) {
+    lines.push('', 'With tokens and TLS on, against off (same protocol, runs back to back):', '');
+    lines.push('| protocol | acked spans/s, on / off | spans per Sightline CPU-s, on / off |', '|---|---|---|');
+    for (const p of protocols) {
+      const [off, on] = [false, true].map((sec) => runs.find((r) => r.protocol === p && r.secured === sec)!);
+      const rate = (r: IngestRun) => r.load.ackedSpans / r.load.seconds;
+      const perCpu = (r: IngestRun) => r.load.ackedSpans / r.serverCpuSeconds;
+      lines.push(`| ${p} | ${fmt(rate(on))} / ${fmt(rate(off))} = **${fmt(rate(on) / rate(off), 2)}x** | ${fmt(perCpu(on))} / ${fmt(perCpu(off))} = **${fmt(perCpu(on) / perCpu(off), 2)}x** |`);
+    }
   }
   lines.push('', `Wire size: ${fmt(decode.bytesPerSpanOnWire)} bytes/span of OTLP protobuf; WAL/Native: ${fmt(decode.nativeBytesPerSpan)} bytes/span.`);
   if (query) {

@@ -1,4 +1,5 @@
 import http from 'node:http';
+import https from 'node:https';
 import * as grpc from '@grpc/grpc-js';
 import { TRACE_SERVICE } from '../src/receivers/index.js';
 import { buildTemplates, instantiate } from './otlp-gen.js';
@@ -20,6 +21,10 @@ export interface LoadgenConfig {
   /** Stop after this many acknowledged spans (0: no limit). */
   maxSpans?: number;
   spansPerRequest?: number;
+  /** Sent as `Authorization: Bearer` (HTTP) or the same gRPC metadata, as OTel exporters do. */
+  token?: string;
+  /** PEM CA of the server's certificate: connect over TLS (HTTPS, gRPC over TLS). */
+  tlsCa?: string;
 }
 
 export interface LoadgenResult {
@@ -36,13 +41,15 @@ export interface LoadgenResult {
 
 type Send = (body: Buffer) => Promise<'ok' | 'refused' | 'error'>;
 
-function httpSender(target: string, concurrency: number): Send {
+function httpSender(target: string, concurrency: number, token?: string, tlsCa?: string): Send {
   const [host, port] = target.split(':');
-  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
+  const client = tlsCa ? https : http;
+  const agent = tlsCa ? new https.Agent({ keepAlive: true, maxSockets: concurrency, ca: tlsCa }) : new http.Agent({ keepAlive: true, maxSockets: concurrency });
+  const auth = token ? { authorization: `Bearer ${token}` } : {};
   return (body) =>
     new Promise((resolve) => {
-      const req = http.request(
-        { host, port: Number(port), path: '/v1/traces', method: 'POST', agent, headers: { 'content-type': 'application/x-protobuf', 'content-length': body.length } },
+      const req = client.request(
+        { host, port: Number(port), path: '/v1/traces', method: 'POST', agent, headers: { 'content-type': 'application/x-protobuf', 'content-length': body.length, ...auth } },
         (res) => {
           res.resume();
           res.on('end', () => resolve(res.statusCode === 200 ? 'ok' : res.statusCode === 429 || res.statusCode === 503 ? 'refused' : 'error'));
@@ -53,20 +60,23 @@ function httpSender(target: string, concurrency: number): Send {
     });
 }
 
-function grpcSender(target: string): Send {
+function grpcSender(target: string, token?: string, tlsCa?: string): Send {
   const Client = grpc.makeGenericClientConstructor(TRACE_SERVICE, 'TraceService');
-  const client = new Client(target, grpc.credentials.createInsecure(), { 'grpc.max_send_message_length': 64 * 1024 * 1024 }) as unknown as {
-    Export: (b: Buffer, cb: (e: grpc.ServiceError | null) => void) => void;
+  const credentials = tlsCa ? grpc.credentials.createSsl(Buffer.from(tlsCa)) : grpc.credentials.createInsecure();
+  const client = new Client(target, credentials, { 'grpc.max_send_message_length': 64 * 1024 * 1024 }) as unknown as {
+    Export: (b: Buffer, md: grpc.Metadata, cb: (e: grpc.ServiceError | null) => void) => void;
   };
+  const metadata = new grpc.Metadata();
+  if (token) metadata.set('authorization', `Bearer ${token}`);
   return (body) =>
     new Promise((resolve) =>
-      client.Export(body, (e) => resolve(!e ? 'ok' : e.code === grpc.status.RESOURCE_EXHAUSTED || e.code === grpc.status.UNAVAILABLE ? 'refused' : 'error')),
+      client.Export(body, metadata, (e) => resolve(!e ? 'ok' : e.code === grpc.status.RESOURCE_EXHAUSTED || e.code === grpc.status.UNAVAILABLE ? 'refused' : 'error')),
     );
 }
 
 export async function runLoad(cfg: LoadgenConfig): Promise<LoadgenResult> {
   const templates = buildTemplates(40, cfg.spansPerRequest ?? 500, 7);
-  const send = cfg.protocol === 'http' ? httpSender(cfg.target, cfg.concurrency) : grpcSender(cfg.target);
+  const send = cfg.protocol === 'http' ? httpSender(cfg.target, cfg.concurrency, cfg.token, cfg.tlsCa) : grpcSender(cfg.target, cfg.token, cfg.tlsCa);
   const latencies: number[] = [];
   const sample: string[] = [];
   const result = { requests: 0, ackedSpans: 0, refused: 0, errors: 0, bytesSent: 0 };

@@ -42,7 +42,14 @@ function freePort() {
   });
 }
 
-function config({ dir, httpPort, tcpPort, shards }) {
+/** The https listener of ClickHouse 18.16 (Poco NetSSL): certificate and key files, no client certificates asked for. */
+function httpsConfig(httpsPort, https) {
+  if (!https) return '';
+  return `<https_port>${httpsPort}</https_port>
+  <openSSL><server><certificateFile>${https.certFile}</certificateFile><privateKeyFile>${https.keyFile}</privateKeyFile><verificationMode>none</verificationMode><loadDefaultCAFile>false</loadDefaultCAFile><cacheSessions>true</cacheSessions><disableProtocols>sslv2,sslv3</disableProtocols><preferServerCiphers>true</preferServerCiphers></server></openSSL>`;
+}
+
+function config({ dir, httpPort, tcpPort, httpsPort, shards }, https) {
   const remote = shards
     .map((s) => `<shard><replica><host>127.0.0.1</host><port>${s.tcpPort}</port></replica></shard>`)
     .join('');
@@ -52,6 +59,7 @@ function config({ dir, httpPort, tcpPort, shards }) {
   <listen_host>127.0.0.1</listen_host>
   <http_port>${httpPort}</http_port>
   <tcp_port>${tcpPort}</tcp_port>
+  ${httpsConfig(httpsPort, https)}
   <path>${dir}/data/</path>
   <tmp_path>${dir}/tmp/</tmp_path>
   <user_files_path>${dir}/user_files/</user_files_path>
@@ -92,13 +100,15 @@ async function waitReady(url, child, timeoutMs = 30_000) {
 
 /**
  * Starts `count` servers forming one cluster. Returns their HTTP URLs and a
- * stop() that kills them by PID and removes their data.
+ * stop() that kills them by PID and removes their data. With
+ * `{ https: { certFile, keyFile } }` each server also listens for HTTPS on
+ * loopback with that certificate (`httpsUrl` of each shard).
  */
-export async function startClickHouseServers(count = 2) {
+export async function startClickHouseServers(count = 2, { https } = {}) {
   ensureClickHouseInstalled();
   const root = mkdtempSync(path.join(os.tmpdir(), 'sightline-clickhouse-'));
   const shards = [];
-  for (let i = 0; i < count; i++) shards.push({ httpPort: await freePort(), tcpPort: await freePort(), dir: path.join(root, `shard${i + 1}`) });
+  for (let i = 0; i < count; i++) shards.push({ httpPort: await freePort(), tcpPort: await freePort(), httpsPort: https ? await freePort() : undefined, dir: path.join(root, `shard${i + 1}`) });
   const children = [];
   const stopChild = (c) =>
           new Promise((resolve) => {
@@ -136,7 +146,7 @@ export async function startClickHouseServers(count = 2) {
       mkdirSync(s.dir, { recursive: true });
       for (const d of ['data', 'tmp', 'user_files', 'format_schemas']) mkdirSync(path.join(s.dir, d), { recursive: true });
       writeFileSync(path.join(s.dir, 'users.xml'), USERS);
-      writeFileSync(path.join(s.dir, 'config.xml'), config({ dir: s.dir, httpPort: s.httpPort, tcpPort: s.tcpPort, shards }));
+      writeFileSync(path.join(s.dir, 'config.xml'), config({ dir: s.dir, httpPort: s.httpPort, tcpPort: s.tcpPort, httpsPort: s.httpsPort, shards }, https));
       launch(shards.indexOf(s));
       s.url = `http://127.0.0.1:${s.httpPort}`;
     }
@@ -146,7 +156,7 @@ export async function startClickHouseServers(count = 2) {
     throw e;
   }
   return {
-    shards: shards.map(({ url, tcpPort, dir }, i) => ({ url, tcpPort, dir, get pid() { return children[i].pid; } })),
+    shards: shards.map(({ url, tcpPort, httpsPort, dir }, i) => ({ url, tcpPort, dir, httpsUrl: httpsPort ? `https://127.0.0.1:${httpsPort}` : undefined, get pid() { return children[i].pid; } })),
     cluster: CLUSTER,
     stop,
     /** Stops one server (SIGTERM, by PID), keeping its data. */

@@ -50,6 +50,17 @@ describe('examples/nomad/sightline.nomad.hcl', () => {
     assert.equal(env.env, true);
     assert.match(env.data, /SIGHTLINE_STORE=.*var\.clickhouse_url.*key "sightline\/clickhouse_url"/);
     assert.match(env.data, /SIGHTLINE_CLICKHOUSE_CLUSTER=/);
+    // Off loopback: identities and TLS, re-read on SIGHUP when the variable changes.
+    assert.match(env.data, /SIGHTLINE_LISTEN=0\.0\.0\.0/);
+    assert.match(env.data, /SIGHTLINE_CONFIG=.*sightline\.yaml/);
+    assert.match(env.data, /SIGHTLINE_TLS_CERT=.*SIGHTLINE_TLS_KEY=/s);
+    const signalled = (task.template as any[]).filter((t) => t.change_mode === 'signal');
+    assert.deepEqual(signalled.map((t) => [t.destination, t.change_signal]), [
+      ['secrets/sightline.yaml', 'SIGHUP'],
+      ['secrets/tls.crt', 'SIGHUP'],
+      ['secrets/tls.key', 'SIGHUP'],
+    ]);
+    assert.equal(query.check[0].protocol, 'https');
     assert.ok(task.resources[0].cpu >= 1000 && task.resources[0].memory >= 1024, 'resources fit the benchmark (<= 1 GiB RSS)');
   });
 

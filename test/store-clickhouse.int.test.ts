@@ -4,11 +4,14 @@ import { fileURLToPath } from 'node:url';
 import { ClickHouseEngine, parseClickHouseUrl } from '../src/store/clickhouse/index.js';
 import { runConformanceSuite, type ConformanceTarget } from '../testkit/store-conformance.js';
 import { runDiagnosisConformance } from '../testkit/diagnosis-conformance.js';
+import { runRoutePoliciesSuite } from '../testkit/route-policies.js';
+import { openClickHouseStore } from '../src/store/index.js';
 
 /**
  * The store and diagnosis conformance suites against real ClickHouse servers
  * (Debian's 18.16 in CI): one server, and a 2-shard cluster through
- * Distributed tables, each suite in its own databases. The servers are
+ * Distributed tables, each suite in its own databases; and the API's
+ * route policies and tenant isolation on both. The servers are
  * started once here, on loopback, and stopped by PID afterwards.
  */
 
@@ -50,3 +53,18 @@ runConformanceSuite(target('ClickHouse server', 'sightline_single', false));
 runConformanceSuite(target('ClickHouse 2-shard cluster', 'sightline_cluster', true));
 runDiagnosisConformance(target('ClickHouse server', 'sightline_diagnosis_single', false));
 runDiagnosisConformance(target('ClickHouse 2-shard cluster', 'sightline_diagnosis_cluster', true));
+
+for (const cluster of [false, true])
+  runRoutePoliciesSuite({
+    name: cluster ? 'ClickHouse 2-shard cluster' : 'ClickHouse server',
+    async open(dir) {
+      const shards = cluster ? servers.shards : servers.shards.slice(0, 1);
+      const { store } = await openClickHouseStore({
+        url: `clickhouse://default@${hostsOf(shards.map((s) => s.url))}/sightline_policies_${cluster ? 'cluster' : 'single'}`,
+        cluster: cluster ? servers.cluster : undefined,
+        defaultTenant: 'single-tenant',
+        scratchDir: path.join(dir, 'scratch'),
+      });
+      return { store, close: () => store.close() };
+    },
+  });

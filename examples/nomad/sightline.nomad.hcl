@@ -3,7 +3,12 @@
 #   nomad job run -var 'clickhouse_url=clickhouse://sightline:secret@clickhouse.service.consul:8123/traces' sightline.nomad.hcl
 #
 # Sightline processes are stateless apart from their local WAL: run as many
-# as ingest and query need. The WAL lives in an ephemeral disk marked sticky
+# as ingest and query need. Off loopback Sightline requires identities and
+# this job gives it TLS too: put the config file (tokens as hashes, made by
+# `sightline token create`) and the certificate and key in the Nomad
+# variable nomad/jobs/sightline under the keys config, tls_cert and tls_key.
+# Changing them sends SIGHUP, which re-reads tokens and certificates
+# without a restart. The WAL lives in an ephemeral disk marked sticky
 # and migrating, so an allocation replaced on the same node (or migrated)
 # replays what it had acknowledged but not yet stored.
 
@@ -64,11 +69,13 @@ job "sightline" {
       tags     = ["query", "tempo-api"]
 
       check {
-        name     = "ready"
-        type     = "http"
-        path     = "/ready"
-        interval = "10s"
-        timeout  = "2s"
+        name            = "ready"
+        type            = "http"
+        protocol        = "https"
+        tls_skip_verify = true
+        path            = "/ready"
+        interval        = "10s"
+        timeout         = "2s"
       }
     }
 
@@ -118,9 +125,43 @@ job "sightline" {
         data        = <<-EOT
           SIGHTLINE_STORE={{ with "${var.clickhouse_url}" }}{{ . }}{{ else }}{{ key "sightline/clickhouse_url" }}{{ end }}
           SIGHTLINE_CLICKHOUSE_CLUSTER=${var.clickhouse_cluster}
+          SIGHTLINE_LISTEN=0.0.0.0
+          SIGHTLINE_CONFIG={{ env "NOMAD_SECRETS_DIR" }}/sightline.yaml
+          SIGHTLINE_TLS_CERT={{ env "NOMAD_SECRETS_DIR" }}/tls.crt
+          SIGHTLINE_TLS_KEY={{ env "NOMAD_SECRETS_DIR" }}/tls.key
           SIGHTLINE_RETENTION=14d
           SIGHTLINE_BACKLOG_BUDGET=1GiB
           SIGHTLINE_LOG_LEVEL=info
+        EOT
+      }
+
+      # Tokens (as salted hashes), OIDC and tailnet identities: docs/security.md.
+      template {
+        destination   = "secrets/sightline.yaml"
+        perms         = "0600"
+        change_mode   = "signal"
+        change_signal = "SIGHUP"
+        data          = <<-EOT
+          {{ with nomadVar "nomad/jobs/sightline" }}{{ .config }}{{ end }}
+        EOT
+      }
+
+      template {
+        destination   = "secrets/tls.crt"
+        change_mode   = "signal"
+        change_signal = "SIGHUP"
+        data          = <<-EOT
+          {{ with nomadVar "nomad/jobs/sightline" }}{{ .tls_cert }}{{ end }}
+        EOT
+      }
+
+      template {
+        destination   = "secrets/tls.key"
+        perms         = "0600"
+        change_mode   = "signal"
+        change_signal = "SIGHUP"
+        data          = <<-EOT
+          {{ with nomadVar "nomad/jobs/sightline" }}{{ .tls_key }}{{ end }}
         EOT
       }
 

@@ -1,3 +1,4 @@
+import type { ServerOptions as HttpsServerOptions } from 'node:https';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { SightlineError, asSightlineError } from '../errors.js';
@@ -5,9 +6,13 @@ import { registerTempoRoutes, type TempoRoutesOptions } from './tempo/index.js';
 import { registerNativeRoutes, type NativeRoutesOptions } from './native/index.js';
 import { registerUiRoutes } from './ui/index.js';
 import { installAuth, type AuthOptions } from './auth.js';
+import { registerSecurityHeaders } from './security-headers.js';
+import { registerOidcRoutes, type OidcRoutesOptions } from './oidc-routes.js';
 
-export interface ApiServerOptions extends Omit<TempoRoutesOptions, 'store'>, NativeRoutesOptions, AuthOptions {
+export interface ApiServerOptions extends Omit<TempoRoutesOptions, 'store'>, NativeRoutesOptions, AuthOptions, OidcRoutesOptions {
   log: Logger;
+  /** Serve HTTPS with these options (certificate and key); plain HTTP without. */
+  https?: HttpsServerOptions;
 }
 
 /**
@@ -20,7 +25,10 @@ export async function createApiServer(opts: ApiServerOptions): Promise<FastifyIn
     logController: new LogController({ disableRequestLogging: true }),
     // Grafana double-encodes tag names; keep '%2F' and friends intact for the route.
     routerOptions: { ignoreTrailingSlash: true },
-  });
+    ...(opts.https ? { https: opts.https } : {}),
+  }) as unknown as FastifyInstance;
+  // First, so every answer carries them, refusals and 404s included.
+  await registerSecurityHeaders(app, { tls: opts.https !== undefined });
 
   app.setErrorHandler((err, req, reply) => {
     let e: SightlineError;
@@ -36,6 +44,7 @@ export async function createApiServer(opts: ApiServerOptions): Promise<FastifyIn
   installAuth(app, opts);
   registerTempoRoutes(app, opts);
   registerNativeRoutes(app, opts);
+  registerOidcRoutes(app, opts);
   // Last: its catch-all only answers paths no API route claims.
   registerUiRoutes(app);
   return app;

@@ -16,8 +16,9 @@ import type { AuditRecord } from '../store/index.js';
  *   holds the SHA-256 of the one before it, and its own hash covers that.
  *   Changing, removing or reordering a stored record breaks the chain,
  *   which `sightline audit verify` checks. (Cutting off a chain's tail
- *   cannot be told from the process stopping there; the chain's last hash
- *   is logged at shutdown so it can be kept elsewhere.)
+ *   cannot be told from the process stopping there; the chain's head is
+ *   logged at shutdown so it can be kept elsewhere and given to
+ *   `sightline audit verify --head`.)
  * - **Append-only.** Records move from the local files into the store's
  *   audit table, which nothing in Sightline updates or deletes.
  * - **No secrets.** Records hold identity names, never tokens, cookies or
@@ -106,6 +107,38 @@ export function verifyAudit(records: Iterable<AuditRecord>): AuditVerdict {
   return { chains: byChain.size, records: count, problems };
 }
 
+/** A chain's last record as kept elsewhere (logged at shutdown): `chain:seq:hash`. */
+export interface AuditHead {
+  chain: string;
+  seq: number;
+  hash: string;
+}
+
+export function parseAuditHead(text: string): AuditHead | null {
+  const m = /^([0-9a-f-]{36}):([1-9][0-9]{0,15}):([0-9a-f]{64})$/.exec(text.trim());
+  return m ? { chain: m[1], seq: Number(m[2]), hash: m[3] } : null;
+}
+
+/**
+ * Checks records against heads kept outside Sightline: a chain cut short
+ * after its head was taken (the one tampering the chain alone cannot show)
+ * lacks the head's record, or holds another in its place.
+ */
+export function checkAuditHeads(records: Iterable<AuditRecord>, heads: readonly AuditHead[]): string[] {
+  const wanted = new Map(heads.map((h) => [`${h.chain}:${h.seq}`, h]));
+  const found = new Set<string>();
+  const problems: string[] = [];
+  for (const r of records) {
+    const key = `${r.chain}:${r.seq}`;
+    const head = wanted.get(key);
+    if (!head) continue;
+    found.add(key);
+    if (r.hash !== head.hash) problems.push(`chain ${r.chain}: record ${r.seq} is not the one its kept head names`);
+  }
+  for (const [key, h] of wanted) if (!found.has(key)) problems.push(`chain ${h.chain}: record ${h.seq}, named by a kept head, is missing (the chain was cut short)`);
+  return problems;
+}
+
 /**
  * One process's audit chain: records are hashed in order, fsynced to a
  * local file before `append` resolves, and moved into the store in the
@@ -141,7 +174,7 @@ export class AuditLog {
   }
 
   /** The chain's last hash, to keep somewhere else (it proves the chain's length). */
-  get head(): { chain: string; seq: number; hash: string } {
+  get head(): AuditHead {
     return { chain: this.chain, seq: this.seq, hash: this.prev };
   }
 

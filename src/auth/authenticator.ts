@@ -1,5 +1,5 @@
 import type { Identity } from './identity.js';
-import type { TokenVerifier } from './tokens.js';
+import type { TokenEntry, TokenVerifier } from './tokens.js';
 
 /** What a request carries that can name its caller. */
 export interface Credentials {
@@ -30,7 +30,7 @@ export class BadCredentialsError extends Error {
  * extension sends it (the user name is not checked: the token names itself).
  */
 export class TokenSource implements IdentitySource {
-  constructor(private readonly tokens: TokenVerifier) {}
+  constructor(readonly tokens: TokenVerifier) {}
 
   async identify(c: Credentials): Promise<Identity | null> {
     const header = c.authorization?.trim();
@@ -66,6 +66,17 @@ export class Authenticator {
   /** Whether any identity source is configured (false: an open, loopback-only Sightline). */
   get enforcing(): boolean {
     return this.fallback === null;
+  }
+
+  /**
+   * Replaces the tokens of the token source; false when there is none
+   * (the server started without tokens: turning authentication on needs a restart).
+   */
+  reloadTokens(entries: readonly TokenEntry[]): boolean {
+    const source = this.sources.find((s): s is TokenSource => s instanceof TokenSource);
+    if (!source) return entries.length === 0;
+    source.tokens.replace(entries);
+    return true;
   }
 
   async identify(c: Credentials): Promise<Identity | null> {

@@ -5,4 +5,6 @@ export { Authenticator, TokenSource, BadCredentialsError, type Credentials, type
 export { PUBLIC, READ_SPANS, READ_META, WRITE_SPANS, ADMIN, ADMIN_READ, type RoutePolicy } from './policy.js';
 export { resolveCaller, type ResolvedCaller } from './resolve.js';
 export { buildAuthenticator, isLoopback, AuthSetupError, type AuthSetup } from './setup.js';
-export { AuditLog, verifyAudit, auditHash, parseAuditFile, type AuditEntry, type AuditRecord, type AuditSink, type AuditVerdict } from './audit.js';
+export { AuditLog, verifyAudit, auditHash, parseAuditFile, parseAuditHead, checkAuditHeads, type AuditHead, type AuditEntry, type AuditRecord, type AuditSink, type AuditVerdict } from './audit.js';
+export { TailscaleServeSource, LocalApiWhoisSource, tailnetSources, canonicalIp, type TailnetIdentity } from './tailnet.js';
+export { OidcLogin, OidcLoginError, OidcSetupError, safeRedirectPath, oidcGrants, identityName, cookieValues, type OidcLoginOptions } from './oidc.js';

@@ -26,10 +26,10 @@ export interface AuthSetup {
  * Sightline, and elsewhere only with `--insecure-no-auth`.
  */
 export function buildAuthenticator(setup: AuthSetup): Authenticator {
-  const sources: IdentitySource[] = [];
-  if (setup.tokens.length > 0) sources.push(new TokenSource(new TokenVerifier(setup.tokens)));
-  sources.push(...(setup.sources ?? []));
-  if (sources.length > 0) return new Authenticator(sources, null);
+  const others = setup.sources ?? [];
+  // With any identity source, tokens are always looked for (an empty set
+  // until `sightline token create` and SIGHUP add some).
+  if (setup.tokens.length > 0 || others.length > 0) return new Authenticator([new TokenSource(new TokenVerifier(setup.tokens)), ...others], null);
   if (!isLoopback(setup.listen) && !setup.insecureNoAuth)
     throw new AuthSetupError(
       `refusing to listen on ${setup.listen} with no authentication: configure tokens, OIDC or tailnet identities in the file given to --config (see docs/security.md), or pass --insecure-no-auth if everyone who can reach ${setup.listen} may read and write everything`,

@@ -42,6 +42,12 @@ export class TokenVerifier {
   private readonly byId = new Map<string, TokenEntry>();
 
   constructor(entries: readonly TokenEntry[]) {
+    this.replace(entries);
+  }
+
+  /** Swaps in a new set of tokens (the config file re-read on SIGHUP): revoked ones stop working at once. */
+  replace(entries: readonly TokenEntry[]): void {
+    this.byId.clear();
     for (const e of entries) this.byId.set(e.id, e);
   }
 

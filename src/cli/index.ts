@@ -3,12 +3,17 @@ import { SchemaVersionError } from '../store/index.js';
 import { AuthSetupError } from '../auth/index.js';
 import { SIGHTLINE_VERSION } from '../version.js';
 import { DataDirLockedError } from './data-lock.js';
+import { TlsError } from '../tls/index.js';
 import { createLogger, serve } from './serve.js';
+import { tokenCommand } from './token.js';
+import { auditCommand } from './audit.js';
 
 const USAGE = `Sightline ${SIGHTLINE_VERSION}: an OpenTelemetry-native tracing backend.
 
 Usage:
   sightline serve [flags]   start Sightline on the embedded store
+  sightline token ...       create, list and revoke API tokens (sightline token --help)
+  sightline audit verify    check the audit trail's hash chains (sightline audit --help)
   sightline --help          show this help
   sightline --version       print the version
 
@@ -27,6 +32,10 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${SIGHTLINE_VERSION}\n`);
     return 0;
   }
+  const out = (s: string) => void process.stdout.write(s);
+  const err = (s: string) => void process.stderr.write(s);
+  if (command === 'token') return tokenCommand(rest, process.env, out, err);
+  if (command === 'audit') return auditCommand(rest, process.env, out, err);
   if (command !== 'serve') {
     process.stderr.write(`sightline: unknown command ${JSON.stringify(command)}; see sightline --help\n`);
     return 2;
@@ -50,7 +59,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     server = await serve(config, log);
   } catch (e) {
-    if (e instanceof SchemaVersionError || e instanceof DataDirLockedError || e instanceof AuthSetupError) {
+    if (e instanceof SchemaVersionError || e instanceof DataDirLockedError || e instanceof AuthSetupError || e instanceof TlsError) {
       log.fatal(e.message);
       process.stderr.write(`sightline: ${e.message}\n`);
       return 1;

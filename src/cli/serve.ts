@@ -1,13 +1,14 @@
 import path from 'node:path';
 import pino, { type Logger } from 'pino';
-import type { Config } from '../config/index.js';
+import { loadConfigFile, parseDuration, type Config } from '../config/index.js';
 import { openClickHouseStore, openEmbeddedStore, RetentionScheduler, type SqlStore } from '../store/index.js';
-import { AuditLog, buildAuthenticator } from '../auth/index.js';
+import { AuditLog, buildAuthenticator, OidcLogin, tailnetSources } from '../auth/index.js';
 import { Ingestor } from '../ingest/index.js';
 import { TraceExportHandler, createOtlpHttpServer, OtlpGrpcServer } from '../receivers/index.js';
 import { createApiServer } from '../api/index.js';
 import { SIGHTLINE_VERSION, TEMPO_API_VERSION } from '../version.js';
 import { lockDataDir } from './data-lock.js';
+import { grpcServerCredentials, httpsServerOptions, loadTlsMaterial, reloadHttpsServer, TlsReloader } from '../tls/index.js';
 
 export interface RunningServer {
   ports: { otlpGrpc: number; otlpHttp: number; http: number };
@@ -21,8 +22,14 @@ export interface RunningServer {
 export async function serve(config: Config, log: Logger = createLogger(config)): Promise<RunningServer> {
   const dataDir = path.resolve(config.dataDir);
   // Refuse an unsafe configuration before touching anything.
-  const authenticator = buildAuthenticator({ tokens: config.file?.tokens ?? [], defaultTenant: config.defaultTenant, listen: config.listen, insecureNoAuth: config.insecureNoAuth });
+  // Tailnet identities: `tailscale serve` headers from trusted proxies, and tailscaled's LocalAPI whois for direct peers.
+  const tailnet = config.file?.tailnet ? tailnetSources(config.file.tailnet, { log: log.child({ component: 'tailnet' }) }) : [];
+  // OIDC login for the web UI: the issuer is discovered now; start-up fails if it cannot be (OidcSetupError).
+  const oidc = config.file?.oidc ? await OidcLogin.start(config.file.oidc, { log: log.child({ component: 'oidc' }), baseDir: path.dirname(path.resolve(config.file.path)) }) : undefined;
+  const authenticator = buildAuthenticator({ tokens: config.file?.tokens ?? [], sources: oidc ? [...tailnet, oidc.source] : tailnet, defaultTenant: config.defaultTenant, listen: config.listen, insecureNoAuth: config.insecureNoAuth });
   if (!authenticator.enforcing && config.insecureNoAuth) log.warn({ listen: config.listen }, 'no authentication: anyone who reaches these listeners reads and writes everything (--insecure-no-auth)');
+  // TLS files are read before anything starts: a bad one stops the start (TlsError).
+  const tls = config.tls ? new TlsReloader(config.tls, loadTlsMaterial(config.tls), log.child({ component: 'tls' })) : null;
   const unlock = await lockDataDir(dataDir);
   const cleanups: (() => Promise<void>)[] = [unlock];
   const undo = async () => {
@@ -32,7 +39,7 @@ export async function serve(config: Config, log: Logger = createLogger(config)):
     const { defaultTenant } = config;
     const opened =
       config.store.kind === 'clickhouse'
-        ? await openClickHouseStore({ url: config.store.url, cluster: config.store.cluster, defaultTenant, scratchDir: path.join(dataDir, 'store-scratch') })
+        ? await openClickHouseStore({ url: config.store.url, cluster: config.store.cluster, caFile: config.store.caFile, defaultTenant, scratchDir: path.join(dataDir, 'store-scratch') })
         : await openEmbeddedStore({ dataDir, maxMemoryBytes: config.memoryLimitBytes, defaultTenant });
     const store: SqlStore = opened.store;
     cleanups.push(() => store.close());
@@ -64,7 +71,8 @@ export async function serve(config: Config, log: Logger = createLogger(config)):
     cleanups.push(async () => {
       await audit.close();
       // The chain's last hash, kept in the log: a record of how long the chain was.
-      log.info({ audit: audit.head }, 'audit chain closed');
+      const h = audit.head;
+      log.info({ auditHead: `${h.chain}:${h.seq}:${h.hash}` }, 'audit chain closed; keep its head to check the trail with `sightline audit verify --head`');
     });
     const api = await createApiServer({
       log,
@@ -81,10 +89,17 @@ export async function serve(config: Config, log: Logger = createLogger(config)):
       defaultWindowSeconds: 3600,
       maxSearchLimit: 1000,
       isReady: () => ready,
+      oidc,
+      https: tls ? httpsServerOptions(tls.current, false) : undefined,
     });
     const handler = new TraceExportHandler(ingestor, config.retentionMs, config.retentionText);
-    const otlpHttp = await createOtlpHttpServer({ handler, log, maxBodyBytes: config.maxBodyBytes, corsOrigins: config.corsOrigins, authenticator, defaultTenant });
-    const otlpGrpc = new OtlpGrpcServer({ handler, log: log.child({ component: 'otlp-grpc' }), maxBodyBytes: config.maxBodyBytes, authenticator, defaultTenant });
+    const otlpHttp = await createOtlpHttpServer({ handler, log, maxBodyBytes: config.maxBodyBytes, corsOrigins: config.corsOrigins, authenticator, defaultTenant, https: tls ? httpsServerOptions(tls.current, true) : undefined });
+    const otlpGrpc = new OtlpGrpcServer({ handler, log: log.child({ component: 'otlp-grpc' }), maxBodyBytes: config.maxBodyBytes, authenticator, defaultTenant, credentials: tls ? grpcServerCredentials(tls) : undefined });
+    if (tls) {
+      // The client CA, when given, is asked of the OTLP listeners only.
+      reloadHttpsServer(tls, api.server, false);
+      reloadHttpsServer(tls, otlpHttp.server, true);
+    }
 
     await api.listen({ host: config.listen, port: config.httpPort });
     cleanups.push(() => api.close());
@@ -98,8 +113,39 @@ export async function serve(config: Config, log: Logger = createLogger(config)):
       otlpHttp: addressPort(otlpHttp.server.address()),
       http: addressPort(api.server.address()),
     };
+    // SIGHUP re-reads the tokens and OIDC grant rules of the config file: a
+    // revoked token or removed rule stops working without a restart.
+    const configFile = config.file?.path;
+    if (configFile) {
+      const reloadTokens = () => {
+        try {
+          const file = loadConfigFile(configFile, parseDuration);
+          const tokens = file.tokens;
+          if (authenticator.reloadTokens(tokens)) log.info({ tokens: tokens.length }, 'tokens re-read from the config file');
+          else log.warn('the config file now has tokens, but this server started with no authentication; restart it to turn authentication on');
+          if (oidc && file.oidc) {
+            const needRestart = oidc.replaceRules(file.oidc);
+            log.info({ groups: Object.keys(file.oidc.groups).length, users: Object.keys(file.oidc.users).length }, 'OIDC grant rules re-read from the config file');
+            if (needRestart.length > 0) log.warn({ settings: needRestart }, 'these oidc settings changed but only apply after a restart');
+          } else if (oidc) log.warn('the config file no longer has an oidc section; login stays on until a restart');
+        } catch (e) {
+          log.error({ err: (e as Error).message }, 'config file not re-read; the tokens in use are unchanged');
+        }
+      };
+      process.on('SIGHUP', reloadTokens);
+      cleanups.push(async () => void process.off('SIGHUP', reloadTokens));
+    }
+
+    // SIGHUP re-reads the TLS certificate, key and client CA; the listeners
+    // stay bound and new connections get the new certificate.
+    if (tls) {
+      const reloadTls = () => void tls.reload();
+      process.on('SIGHUP', reloadTls);
+      cleanups.push(async () => void process.off('SIGHUP', reloadTls));
+    }
+
     ready = true;
-    log.info({ version: SIGHTLINE_VERSION, listen: config.listen, ports, retention: config.retentionText }, 'Sightline is ready');
+    log.info({ version: SIGHTLINE_VERSION, listen: config.listen, ports, tls: tls !== null, retention: config.retentionText }, 'Sightline is ready');
 
     let stopping: Promise<void> | null = null;
     return {

@@ -54,6 +54,8 @@ export interface FileTailnet {
   localApiSocket?: string;
   /** Grants by node tag (machines that connect directly, e.g. tag:billing). */
   tags: Record<string, FileGrantRule>;
+  /** CIDRs of peers asked about over the LocalAPI; default the Tailscale ranges (100.64.0.0/10, fd7a:115c:a1e0::/48). */
+  peers?: string[];
 }
 
 export interface FileConfig {
@@ -164,12 +166,13 @@ export function parseConfigFile(text: string, path: string, parseDuration: (s: s
 
   if (r.has(['tailnet'])) {
     const p = ['tailnet'];
-    r.only(r.map(p, 'tailnet'), p, ['trustedProxies', 'users', 'localApiSocket', 'tags']);
+    r.only(r.map(p, 'tailnet'), p, ['trustedProxies', 'users', 'localApiSocket', 'tags', 'peers']);
     out.tailnet = {
       trustedProxies: r.has([...p, 'trustedProxies']) ? r.strings([...p, 'trustedProxies']) : [],
       users: r.has([...p, 'users']) ? r.rules([...p, 'users']) : {},
       localApiSocket: r.has([...p, 'localApiSocket']) ? r.string([...p, 'localApiSocket']) : undefined,
       tags: r.has([...p, 'tags']) ? r.rules([...p, 'tags']) : {},
+      peers: r.has([...p, 'peers']) ? r.strings([...p, 'peers']) : undefined,
     };
   }
 

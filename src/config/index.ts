@@ -1,9 +1,10 @@
 import net from 'node:net';
 import { parseArgs } from 'node:util';
-import { parseClickHouseUrl, tenantIdProblem } from '../store/index.js';
+import { loadCaBundle, parseClickHouseUrl, tenantIdProblem } from '../store/index.js';
 import { ConfigFileError, loadConfigFile, type FileConfig } from './file.js';
+import { loadTlsMaterial, TlsError, type TlsConfig } from '../tls/index.js';
 
-export { ConfigFileError, parseConfigFile, type FileConfig, type FileToken, type FileGrantRule, type FileOidc, type FileTailnet } from './file.js';
+export { ConfigFileError, parseConfigFile, loadConfigFile, type FileConfig, type FileToken, type FileGrantRule, type FileOidc, type FileTailnet } from './file.js';
 
 /**
  * One typed configuration, from flags, then SIGHTLINE_* environment
@@ -35,10 +36,14 @@ export interface Config {
   file?: FileConfig;
   /** Run without any identity source on a non-loopback address: the operator said so. */
   insecureNoAuth: boolean;
+  /** HTTPS and gRPC over TLS on all three listeners (--tls-cert, --tls-key); session cookies are Secure with it. */
+  tls?: TlsConfig;
 }
 
+export type { TlsConfig } from '../tls/index.js';
+
 /** Where spans are stored: the embedded engine, or a ClickHouse server or cluster. */
-export type StoreConfig = { kind: 'embedded' } | { kind: 'clickhouse'; url: string; cluster?: string };
+export type StoreConfig = { kind: 'embedded' } | { kind: 'clickhouse'; url: string; cluster?: string; /** CA bundle for an https:// server's certificate (--store-ca). */ caFile?: string };
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -74,8 +79,12 @@ export const SERVE_FLAGS: readonly FlagSpec[] = [
   { name: 'cors-origins', default: '', help: 'comma-separated origins allowed to export from browsers (none by default)' },
   { name: 'memory-limit', default: '2GiB', help: 'memory ceiling of the embedded store engine' },
   { name: 'flush-interval', default: '1s', help: 'longest a span waits in the WAL before it is inserted into the store (e.g. 250ms, 2s)' },
-  { name: 'store', default: 'embedded', help: 'embedded, or clickhouse://user:password@host:8123[,host2:8123]/database' },
+  { name: 'store', default: 'embedded', help: 'embedded, or clickhouse://user:password@host:8123[,host2:8123]/database (https://user:password@host:8443/database for TLS)' },
   { name: 'clickhouse-cluster', default: '', help: 'remote_servers cluster name; list every shard in --store' },
+  { name: 'store-ca', default: '', help: 'PEM CA bundle that signed the https:// --store server certificate (default: the system CAs)' },
+  { name: 'tls-cert', default: '', help: 'PEM certificate (chain) for HTTPS and gRPC-over-TLS on all three listeners, with --tls-key; re-read on SIGHUP' },
+  { name: 'tls-key', default: '', help: 'PEM private key of --tls-cert (unencrypted); re-read on SIGHUP' },
+  { name: 'tls-client-ca', default: '', help: 'PEM CA bundle: both OTLP listeners then require a client certificate it signed (mutual TLS, on top of tokens); the query API and UI do not ask for one' },
 ];
 
 export function envName(flag: string): string {
@@ -154,24 +163,57 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     corsOrigins: corsOrigins(get('cors-origins'), file),
     memoryLimitBytes: parseSizeValue(get('memory-limit'), 256 * 1024 * 1024),
     flushIntervalMs: parseFlushInterval(get('flush-interval')),
-    store: parseStore(get('store'), get('clickhouse-cluster')),
+    store: parseStore(get('store'), get('clickhouse-cluster'), get('store-ca')),
+    tls: parseTls(get('tls-cert'), get('tls-key'), get('tls-client-ca')),
   };
 }
 
-function parseStore(store: { value: string; source: string }, cluster: { value: string; source: string }): StoreConfig {
+/** Both of --tls-cert and --tls-key, or neither; the files are read and checked now so a bad one stops the start with one line. */
+function parseTls(cert: { value: string; source: string }, key: { value: string; source: string }, clientCa: { value: string; source: string }): TlsConfig | undefined {
+  const certFile = cert.value.trim();
+  const keyFile = key.value.trim();
+  const clientCaFile = clientCa.value.trim();
+  if (!certFile && !keyFile) {
+    if (clientCaFile) throw new ConfigError(`${clientCa.source} needs --tls-cert and --tls-key: client certificates are only asked for over TLS`);
+    return undefined;
+  }
+  if (!certFile) throw new ConfigError(`${key.source} needs --tls-cert too`);
+  if (!keyFile) throw new ConfigError(`${cert.source} needs --tls-key too`);
+  const tls: TlsConfig = { certFile, keyFile, clientCaFile: clientCaFile || undefined };
+  try {
+    loadTlsMaterial(tls);
+  } catch (e) {
+    if (e instanceof TlsError) throw new ConfigError(e.message);
+    throw e;
+  }
+  return tls;
+}
+
+function parseStore(store: { value: string; source: string }, cluster: { value: string; source: string }, ca: { value: string; source: string }): StoreConfig {
   const value = store.value.trim();
+  const caFile = ca.value.trim();
   if (value === 'embedded' || value === '') {
     if (cluster.value) throw new ConfigError(`${cluster.source} needs a ClickHouse --store`);
+    if (caFile) throw new ConfigError(`${ca.source} needs an https:// ClickHouse --store`);
     return { kind: 'embedded' };
   }
+  let urls: string[];
   try {
-    parseClickHouseUrl(value);
+    urls = parseClickHouseUrl(value).urls;
   } catch (e) {
     throw new ConfigError(`${store.source}: ${(e as Error).message}`);
   }
+  if (caFile) {
+    if (!urls.every((u) => u.startsWith('https:'))) throw new ConfigError(`${ca.source} needs an https:// ClickHouse --store (it checks the server's certificate)`);
+    try {
+      loadCaBundle(caFile);
+    } catch (e) {
+      throw new ConfigError(`${ca.source} ${caFile}: ${(e as Error).message}`);
+    }
+  }
   if (cluster.value && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(cluster.value))
     throw new ConfigError(`${cluster.source}: ${JSON.stringify(cluster.value)} is not a cluster name`);
-  return { kind: 'clickhouse', url: value, cluster: cluster.value || undefined };
+  return { kind: 'clickhouse', url: value, cluster: cluster.value || undefined, ...(caFile ? { caFile } : {}) };
 }
 
 function parseBoolean({ value, source }: { value: string; source: string }): boolean {

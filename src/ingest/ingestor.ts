@@ -69,6 +69,8 @@ export class Ingestor {
     replayedSegments: 0,
   };
   private stopping = false;
+  /** Set by stop(): both WALs sealed and closed. */
+  private walsClosed: Promise<void> | undefined;
   private writer: Promise<void> | null = null;
   private wake: (() => void) | null = null;
   private lastInsertAt = Date.now();
@@ -185,8 +187,8 @@ export class Ingestor {
   async stop(deadlineMs = 30_000): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
-    await this.wal.close();
-    await this.resourceWal.close();
+    this.walsClosed = this.wal.close().then(() => this.resourceWal.close());
+    await this.walsClosed;
     this.wake?.();
     if (!this.writer) return;
     let timer: NodeJS.Timeout | undefined;
@@ -205,16 +207,25 @@ export class Ingestor {
       this.stats.replayedSegments++;
     }
     for (;;) {
+      if (this.stopping) {
+        // stop() seals both WALs; wait for that rather than poll for it (a
+        // loop that only polls would never yield to the sealing), then store
+        // what they hold, resources first, and end. A failed seal leaves its
+        // rows for replay at the next start.
+        await this.walsClosed?.catch(() => undefined);
+        for (const seg of this.resourceWal.takeSealed()) if (!(await this.storeSegment(seg, 'resources'))) return;
+        for (const seg of this.wal.takeSealed()) if (!(await this.storeSegment(seg, 'spans'))) return;
+        return;
+      }
       const sealed = this.wal.takeSealed();
-      if (sealed.length > 0 || (this.stopping && this.resourceWal.backlogBytes > 0)) {
+      if (sealed.length > 0) {
         // The resource rows these spans refer to are in the resource WAL
         // already (see append); store them first.
-        if (!this.stopping) await this.resourceWal.sealActive();
+        await this.resourceWal.sealActive();
         for (const seg of this.resourceWal.takeSealed()) if (!(await this.storeSegment(seg, 'resources'))) return;
         for (const seg of sealed) if (!(await this.storeSegment(seg, 'spans'))) return;
         continue;
       }
-      if (this.stopping) return;
       const due = this.lastInsertAt + this.opts.flushIntervalMs - Date.now();
       if (this.wal.activeRows() > 0 && due <= 0) {
         try {

@@ -12,6 +12,8 @@ export interface OtlpGrpcOptions {
   /** Who may write, and into which tenant (x-scope-orgid metadata among those the identity holds). */
   authenticator: Authenticator;
   defaultTenant: string;
+  /** TLS credentials (src/tls: they follow certificate reloads); insecure without. */
+  credentials?: grpc.ServerCredentials;
 }
 
 const identity = (b: Buffer) => b;
@@ -61,7 +63,7 @@ export class OtlpGrpcServer {
   async listen(host: string, port: number): Promise<number> {
     const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
     return new Promise((resolve, reject) => {
-      this.server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound)));
+      this.server.bindAsync(address, this.opts.credentials ?? grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound)));
     });
   }
 

@@ -1,5 +1,6 @@
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
+import type { ServerOptions as HttpsServerOptions } from 'node:https';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import cors from '@fastify/cors';
 import type { Logger } from 'pino';
@@ -20,6 +21,8 @@ export interface OtlpHttpOptions {
   /** Who may write, and into which tenant (X-Scope-OrgID among those the identity holds). */
   authenticator: Authenticator;
   defaultTenant: string;
+  /** Serve HTTPS with these options (certificate, key, client CA); plain HTTP without. */
+  https?: HttpsServerOptions;
 }
 
 const PROTOBUF_TYPES = ['application/x-protobuf', 'application/protobuf'];
@@ -37,7 +40,8 @@ export async function createOtlpHttpServer(opts: OtlpHttpOptions): Promise<Fasti
     bodyLimit: opts.maxBodyBytes,
     // Collector and SDK exporters keep connections open between batches.
     keepAliveTimeout: 65_000,
-  });
+    ...(opts.https ? { https: opts.https } : {}),
+  }) as unknown as FastifyInstance;
   await app.register(cors, {
     origin: opts.corsOrigins.includes('*') ? true : opts.corsOrigins,
     methods: ['POST', 'OPTIONS'],
@@ -68,9 +72,11 @@ export async function createOtlpHttpServer(opts: OtlpHttpOptions): Promise<Fasti
       const v = req.headers[name];
       return Array.isArray(v) ? v[v.length - 1] : v;
     };
+    // No cookie: a browser's login session never writes spans, so a page on
+    // another site cannot make a signed-in browser post them.
     const { tenants: [tenant] } = await resolveCaller(
       opts.authenticator,
-      { authorization: header('authorization'), cookie: header('cookie'), headers: req.headers, remoteAddress: req.socket.remoteAddress, remotePort: req.socket.remotePort },
+      { authorization: header('authorization'), headers: req.headers, remoteAddress: req.socket.remoteAddress, remotePort: req.socket.remotePort },
       WRITE_SPANS,
       header('x-scope-orgid'),
       opts.defaultTenant,

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { ChdbEngine } from './chdb/index.js';
-import { ClickHouseEngine, parseClickHouseUrl, redactClickHouseUrl } from './clickhouse/index.js';
+import { ClickHouseEngine, loadCaBundle, parseClickHouseUrl, redactClickHouseUrl } from './clickhouse/index.js';
 import { initSchema } from './setup.js';
 import { SqlStore } from './sql-store/index.js';
 
@@ -14,7 +14,7 @@ export { SCHEMA_VERSION } from './schema.js';
 export { EngineError, type EngineCapabilities } from './engine.js';
 export { RetentionScheduler, type TenantRetention } from './retention.js';
 export { SqlStore, type WriteOutcome, type LegacyCopyStatus } from './sql-store/index.js';
-export { parseClickHouseUrl, redactClickHouseUrl };
+export { loadCaBundle, parseClickHouseUrl, redactClickHouseUrl };
 
 export interface OpenedStore {
   store: SqlStore;
@@ -53,6 +53,8 @@ export interface ClickHouseStoreOptions {
   defaultTenant: string;
   /** A local directory for the migration's chunk files. */
   scratchDir: string;
+  /** PEM CA bundle for an https:// server's certificate (--store-ca). */
+  caFile?: string;
 }
 
 /**
@@ -63,7 +65,7 @@ export interface ClickHouseStoreOptions {
  */
 export async function openClickHouseStore(opts: ClickHouseStoreOptions): Promise<OpenedStore> {
   const target = parseClickHouseUrl(opts.url);
-  const engine = await ClickHouseEngine.open(target);
+  const engine = await ClickHouseEngine.open(target, { caCert: opts.caFile ? loadCaBundle(opts.caFile) : undefined });
   try {
     const layout = { database: target.database, cluster: opts.cluster };
     const { created } = await initSchema(engine, `ClickHouse database ${target.database} at ${redactClickHouseUrl(opts.url)}`, layout);

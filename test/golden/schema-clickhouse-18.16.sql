@@ -127,3 +127,21 @@ SELECT
   maxState(duration_ns) AS duration_max
 FROM `spans_v3`
 GROUP BY tenant, minute, service_name, name, kind, status_code;
+
+CREATE TABLE IF NOT EXISTS `audit_v1` (
+  chain String,
+  seq UInt64,
+  time_ms UInt64,
+  prev String,
+  hash String,
+  identity String,
+  tenants Array(String),
+  remote String,
+  action String,
+  detail String,
+  status UInt16,
+  results Int64
+) ENGINE = MergeTree
+PARTITION BY intDiv(time_ms, 2592000000)
+ORDER BY (chain, seq)
+SETTINGS index_granularity = 8192;

@@ -131,3 +131,21 @@ SELECT
   quantileTDigestState(duration_ns) AS duration_digest
 FROM `spans_v3`
 GROUP BY tenant, minute, service_name, name, kind, status_code;
+
+CREATE TABLE IF NOT EXISTS `audit_v1` (
+  chain String,
+  seq UInt64,
+  time_ms UInt64,
+  prev String,
+  hash String,
+  identity String,
+  tenants Array(String),
+  remote String,
+  action String,
+  detail String,
+  status UInt16,
+  results Int64
+) ENGINE = MergeTree
+PARTITION BY intDiv(time_ms, 2592000000)
+ORDER BY (chain, seq)
+SETTINGS index_granularity = 8192, min_bytes_for_wide_part = 134217728, fsync_after_insert = 1, fsync_part_directory = 1;

@@ -1,4 +1,5 @@
-import { createReadStream } from 'node:fs';
+import { createReadStream, readFileSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import { sql, join, ident, type Sql } from '../sql/sql.js';
@@ -38,6 +39,31 @@ export function parseClickHouseUrl(raw: string): ClickHouseTarget {
     password: decodeURIComponent(m[3] ?? ''),
     database,
   };
+}
+
+/**
+ * A PEM CA bundle (--store-ca) for an https:// server's certificate. Throws
+ * an Error with a one-line reason when the file cannot be read or holds no
+ * certificate.
+ */
+export function loadCaBundle(file: string): Buffer {
+  let pem: Buffer;
+  try {
+    pem = readFileSync(file);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new Error(`cannot be read (${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (e as Error).message.split('\n')[0]})`);
+  }
+  const certs = pem.toString('latin1').match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  if (certs.length === 0) throw new Error('no PEM certificate (-----BEGIN CERTIFICATE-----) in the file');
+  for (const c of certs) {
+    try {
+      new X509Certificate(c);
+    } catch (e) {
+      throw new Error(`not a valid certificate (${(e as Error).message.split('\n')[0]})`);
+    }
+  }
+  return pem;
 }
 
 /** The URL with its password hidden, for logs. */
@@ -86,7 +112,8 @@ export class ClickHouseEngine implements Engine {
     this.capabilities = capabilitiesFor(version, settings);
   }
 
-  static async open(target: ClickHouseTarget, opts: { requestTimeoutMs?: number } = {}): Promise<ClickHouseEngine> {
+  /** `caCert`: the CA bundle an https:// server's certificate must chain to (default: Node's CAs). */
+  static async open(target: ClickHouseTarget, opts: { requestTimeoutMs?: number; caCert?: Buffer } = {}): Promise<ClickHouseEngine> {
     // Create the database first, through the default one.
     const make = (url: string, database: string) =>
       createClient({
@@ -100,6 +127,7 @@ export class ClickHouseEngine implements Engine {
         keep_alive: { enabled: true },
         // Errors reach us as exceptions; the client's own log would repeat them on stderr.
         log: { level: ClickHouseLogLevel.OFF },
+        ...(opts.caCert && url.startsWith('https:') ? { tls: { ca_cert: opts.caCert } } : {}),
       });
     for (const url of target.urls) {
       const admin = make(url, 'default');
