@@ -182,6 +182,18 @@ export function runRoutePoliciesSuite(target: PolicyStoreTarget): void {
       assert.equal((await post('ingester-a')).statusCode, 200);
     });
 
+    it("lists to an admin the tokens that reach the admin's tenants, without hashes", async () => {
+      const names = async (as: string) => {
+        const r = await call('GET', '/api/sightline/tokens', as);
+        assert.equal(r.statusCode, 200, r.body);
+        assert.ok(!r.body.includes('sha256:'), 'no hash leaves the server');
+        return (r.json() as { tokens: { name: string; roles: string[]; tenants: string[] }[] }).tokens.map((t) => `${t.name}:${t.roles}:${t.tenants}`);
+      };
+      assert.deepEqual(await names('admin-a'), ['admin-a:admin:a', 'ingester-a:ingester:a', 'viewer-a:viewer:a']);
+      assert.deepEqual(await names('admin-b'), ['admin-b:admin:b', 'viewer-b:viewer:b']);
+      assert.equal((await call('GET', '/api/sightline/tokens', 'viewer-a')).statusCode, 403);
+    });
+
     it('records each read of span data in the audit trail, with who, which tenant and what', async () => {
       await call('GET', `/api/v2/traces/${TRACE}`, 'viewer-a');
       await audit.close();

@@ -9,7 +9,7 @@ import { installAuth, type AuthOptions } from './auth.js';
 import { registerSecurityHeaders } from './security-headers.js';
 import { registerOidcRoutes, type OidcRoutesOptions } from './oidc-routes.js';
 
-export interface ApiServerOptions extends Omit<TempoRoutesOptions, 'store'>, NativeRoutesOptions, AuthOptions, OidcRoutesOptions {
+export interface ApiServerOptions extends Omit<TempoRoutesOptions, 'store'>, Omit<NativeRoutesOptions, 'tokens'>, AuthOptions, OidcRoutesOptions {
   log: Logger;
   /** Serve HTTPS with these options (certificate and key); plain HTTP without. */
   https?: HttpsServerOptions;
@@ -43,7 +43,7 @@ export async function createApiServer(opts: ApiServerOptions): Promise<FastifyIn
 
   installAuth(app, opts);
   registerTempoRoutes(app, opts);
-  registerNativeRoutes(app, opts);
+  registerNativeRoutes(app, { ...opts, tokens: () => opts.authenticator.tokens() });
   registerOidcRoutes(app, opts);
   // Last: its catch-all only answers paths no API route claims.
   registerUiRoutes(app);

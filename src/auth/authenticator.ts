@@ -1,5 +1,5 @@
 import type { Identity } from './identity.js';
-import type { TokenEntry, TokenVerifier } from './tokens.js';
+import type { TokenEntry, TokenSummary, TokenVerifier } from './tokens.js';
 
 /** What a request carries that can name its caller. */
 export interface Credentials {
@@ -77,6 +77,12 @@ export class Authenticator {
     if (!source) return entries.length === 0;
     source.tokens.replace(entries);
     return true;
+  }
+
+  /** The tokens in use (after any SIGHUP re-read), without their hashes. */
+  tokens(): TokenSummary[] {
+    const source = this.sources.find((s): s is TokenSource => s instanceof TokenSource);
+    return source ? source.tokens.list() : [];
   }
 
   async identify(c: Credentials): Promise<Identity | null> {

@@ -1,5 +1,5 @@
 export { ROLES, ANY_TENANT, holds, tenantsWith, grantsOf, type Role, type Grant, type Identity, type IdentityKind } from './identity.js';
-export { createToken, TokenVerifier, type TokenEntry } from './tokens.js';
+export { createToken, TokenVerifier, type TokenEntry, type TokenSummary } from './tokens.js';
 export { chooseTenants, TenantChoiceError } from './tenancy.js';
 export { Authenticator, TokenSource, BadCredentialsError, type Credentials, type IdentitySource } from './authenticator.js';
 export { PUBLIC, READ_SPANS, READ_META, WRITE_SPANS, ADMIN, ADMIN_READ, type RoutePolicy } from './policy.js';

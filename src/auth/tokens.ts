@@ -24,6 +24,9 @@ export interface TokenEntry {
   tenants: string[];
 }
 
+/** What may be shown of a token: everything but its hash. */
+export type TokenSummary = Omit<TokenEntry, 'hash'>;
+
 const TOKEN_RE = /^slt_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$/;
 
 /** A new token and the entry that verifies it (the token itself is not in the entry). */
@@ -53,6 +56,11 @@ export class TokenVerifier {
 
   get size(): number {
     return this.byId.size;
+  }
+
+  /** The tokens in use, without their hashes. */
+  list(): TokenSummary[] {
+    return [...this.byId.values()].map(({ name, id, roles, tenants }) => ({ name, id, roles: [...roles], tenants: [...tenants] }));
   }
 
   /** The identity a presented token stands for, or null (unknown, malformed, or wrong secret). */

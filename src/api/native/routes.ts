@@ -7,7 +7,7 @@ import { param, parsePositiveInt, parseRange, type Query } from '../tempo/params
 import { NotFoundError } from '../../errors.js';
 import { traceCriticalPath } from '../../diagnosis/index.js';
 import { parseTraceId } from '../tempo/params.js';
-import { ADMIN_READ } from '../../auth/index.js';
+import { ADMIN_READ, ANY_TENANT, type TokenSummary } from '../../auth/index.js';
 import { registerDiagnosisRoutes } from './diagnosis-routes.js';
 
 export interface NativeRoutesOptions {
@@ -20,6 +20,8 @@ export interface NativeRoutesOptions {
   engine: string;
   /** Window of diagnosis requests without start and end. */
   defaultWindowSeconds: number;
+  /** The API tokens in use, without hashes. */
+  tokens: () => TokenSummary[];
 }
 
 /** Sightline's own endpoints, under /api/sightline (see docs/api.md). */
@@ -53,6 +55,20 @@ export function registerNativeRoutes(app: FastifyInstance, opts: NativeRoutesOpt
     });
     req.auditResults = records.length;
     return { records };
+  });
+
+  // The tokens that can reach the admin's tenants: names, roles and tenants,
+  // never hashes. Tokens are made and revoked with `sightline token` on the
+  // config file (the one source of truth every process behind an address
+  // reads), not here.
+  app.get('/api/sightline/tokens', { config: { policy: ADMIN_READ } }, async (req) => {
+    const mine = new Set(scopeOf(req).tenants);
+    const tokens = opts
+      .tokens()
+      .filter((t) => t.tenants.some((tenant) => tenant === ANY_TENANT || mine.has(tenant)))
+      .sort((a, b) => a.name.localeCompare(b.name));
+    req.auditResults = tokens.length;
+    return { tokens };
   });
 
   registerDiagnosisRoutes(app, opts.store, opts.defaultWindowSeconds);

@@ -9,10 +9,13 @@
  *   /compare?q=<TraceQL>&baseline=<TraceQL>&range=1h
  *   /services?range=6h
  *   /services/<service>?operation=<name>&range=6h
+ *   /audit?range=7d&who=<identity>&route=<METHOD /path>&limit=500
  */
 
 export const RANGE_PRESETS = ['5m', '15m', '1h', '6h', '24h'] as const;
-export type RangePreset = (typeof RANGE_PRESETS)[number];
+/** The audit trail is read over longer spans than spans are searched. */
+export const AUDIT_RANGE_PRESETS = ['1h', '24h', '7d', '30d'] as const;
+export type RangePreset = (typeof RANGE_PRESETS)[number] | (typeof AUDIT_RANGE_PRESETS)[number];
 export type TimeRange = { preset: RangePreset } | { start: number; end: number };
 
 export const LIMITS = [20, 50, 100, 500] as const;
@@ -48,6 +51,18 @@ export interface ServiceState {
   range: TimeRange;
 }
 
+/**
+ * /audit (admins): who read what. `who` and `route` are exact matches on a
+ * record's identity (`token:grafana`) and action (`GET /api/search`), as
+ * the API filters them; empty is any.
+ */
+export interface AuditState {
+  range: TimeRange;
+  who: string;
+  route: string;
+  limit: number;
+}
+
 /** /compare: a selection of traces against a baseline (every other trace when empty). */
 export interface CompareState {
   q: string;
@@ -61,12 +76,17 @@ export type Route =
   | { page: 'trace'; state: TraceState }
   | { page: 'services'; state: ServicesState }
   | { page: 'service'; state: ServiceState }
+  | { page: 'audit'; state: AuditState }
   | { page: 'not-found'; path: string };
 
 const DEFAULT_PRESET: RangePreset = '1h';
 export const DEFAULT_SEARCH: SearchState = { q: '', range: { preset: DEFAULT_PRESET }, limit: 20, scale: 'linear' };
+/** The API's own defaults: the last 24 hours, the newest 100 records (it answers at most 10,000). */
+export const AUDIT_LIMITS = [100, 500, 2000, 10_000] as const;
+const DEFAULT_AUDIT_PRESET: RangePreset = '24h';
+export const DEFAULT_AUDIT: AuditState = { range: { preset: DEFAULT_AUDIT_PRESET }, who: '', route: '', limit: 100 };
 
-const PRESET_SECONDS: Record<RangePreset, number> = { '5m': 300, '15m': 900, '1h': 3600, '6h': 21_600, '24h': 86_400 };
+const PRESET_SECONDS: Record<RangePreset, number> = { '5m': 300, '15m': 900, '1h': 3600, '6h': 21_600, '24h': 86_400, '7d': 604_800, '30d': 2_592_000 };
 
 /** Unix seconds a range covers at `nowMs`. */
 export function resolveRange(range: TimeRange, nowMs: number): { start: number; end: number } {
@@ -99,6 +119,7 @@ export function parseRoute(pathname: string, search: string): Route {
     if (operation) state.operation = operation;
     return { page: 'service', state };
   }
+  if (path === '/audit') return { page: 'audit', state: parseAudit(params) };
   return { page: 'not-found', path: pathname };
 }
 
@@ -110,19 +131,19 @@ function decodeSegment(segment: string): string {
   }
 }
 
-/** start/end (Unix seconds) when both are valid, else a preset, else the default hour. */
-function parseRange(p: URLSearchParams): TimeRange {
+/** start/end (Unix seconds) when both are valid, else one of the page's presets, else its default. */
+function parseRange(p: URLSearchParams, presets: readonly RangePreset[] = RANGE_PRESETS, fallback: RangePreset = DEFAULT_PRESET): TimeRange {
   const preset = p.get('range');
   const start = Number(p.get('start'));
   const end = Number(p.get('end'));
   if (p.has('start') && p.has('end') && Number.isFinite(start) && Number.isFinite(end) && end > start) return { start: Math.floor(start), end: Math.ceil(end) };
-  if (preset && (RANGE_PRESETS as readonly string[]).includes(preset)) return { preset: preset as RangePreset };
-  return { preset: DEFAULT_PRESET };
+  if (preset && (presets as readonly string[]).includes(preset)) return { preset: preset as RangePreset };
+  return { preset: fallback };
 }
 
-function writeRange(p: URLSearchParams, range: TimeRange): void {
+function writeRange(p: URLSearchParams, range: TimeRange, fallback: RangePreset = DEFAULT_PRESET): void {
   if ('preset' in range) {
-    if (range.preset !== DEFAULT_PRESET) p.set('range', range.preset);
+    if (range.preset !== fallback) p.set('range', range.preset);
   } else {
     p.set('start', String(range.start));
     p.set('end', String(range.end));
@@ -134,6 +155,13 @@ function parseSearch(p: URLSearchParams): SearchState {
   const limit = Number(p.get('limit'));
   if (Number.isInteger(limit) && limit > 0 && limit <= 1000) state.limit = limit;
   if (p.get('scale') === 'log') state.scale = 'log';
+  return state;
+}
+
+function parseAudit(p: URLSearchParams): AuditState {
+  const state: AuditState = { ...DEFAULT_AUDIT, range: parseRange(p, AUDIT_RANGE_PRESETS, DEFAULT_AUDIT_PRESET), who: (p.get('who') ?? '').trim(), route: (p.get('route') ?? '').trim() };
+  const limit = Number(p.get('limit'));
+  if (Number.isInteger(limit) && limit > 0 && limit <= 10_000) state.limit = limit;
   return state;
 }
 
@@ -182,6 +210,15 @@ export function formatRoute(route: Route): string {
     writeRange(p, route.state.range);
     const qs = p.toString();
     return `/services/${encodeURIComponent(route.state.service)}${qs ? `?${qs}` : ''}`;
+  }
+  if (route.page === 'audit') {
+    const s = route.state;
+    writeRange(p, s.range, DEFAULT_AUDIT_PRESET);
+    if (s.who) p.set('who', s.who);
+    if (s.route) p.set('route', s.route);
+    if (s.limit !== DEFAULT_AUDIT.limit) p.set('limit', String(s.limit));
+    const qs = p.toString();
+    return `/audit${qs ? `?${qs}` : ''}`;
   }
   const s = route.state;
   if (s.span) p.set('span', s.span);

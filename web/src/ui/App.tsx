@@ -1,17 +1,21 @@
 import { useState } from 'react';
-import { parseRoute, normalizeTraceId, traceRoute, formatRoute, DEFAULT_SEARCH } from '../model/index.js';
+import { parseRoute, normalizeTraceId, traceRoute, formatRoute, canReadAudit, DEFAULT_SEARCH, DEFAULT_AUDIT } from '../model/index.js';
 import { Link, go, useLocation } from './router.js';
 import { useTheme } from './theme.js';
 import { SearchPage } from './SearchPage.js';
 import { TracePage } from './TracePage.js';
 import { ServicesPage, ServicePage } from './ServicesPage.js';
 import { ComparePage } from './ComparePage.js';
-import { EmptyState } from './common.js';
+import { AuditPage } from './AuditPage.js';
+import { EmptyState, Spinner } from './common.js';
+import { SignInScreen, UserMenu, useSession } from './Session.js';
 
 export function App() {
   const loc = useLocation();
   const [theme, toggleTheme] = useTheme();
   const route = parseRoute(loc.pathname, loc.search);
+  const [session, pickTenant] = useSession();
+  const me = session.status === 'open' || session.status === 'signed-in' ? session.me : undefined;
   return (
     <div className="app">
       <header className="topbar">
@@ -28,24 +32,45 @@ export function App() {
           <Link href={formatRoute({ page: 'services', state: { range: { preset: '1h' } } })} className={route.page === 'services' || route.page === 'service' ? 'active' : ''}>
             Services
           </Link>
+          {/* Admins only; anyone else opening /audit is told so by the page (the API answers 403). */}
+          {canReadAudit(me) && (
+            <Link href={formatRoute({ page: 'audit', state: DEFAULT_AUDIT })} className={route.page === 'audit' ? 'active' : ''} data-testid="nav-audit">
+              Audit
+            </Link>
+          )}
         </nav>
         <TraceIdJump />
         <button type="button" className="theme-toggle" onClick={toggleTheme} title="Switch light/dark theme" aria-label="Switch theme">
           {theme === 'dark' ? '☀' : '☾'}
         </button>
+        {session.status === 'signed-in' && session.me && <UserMenu me={session.me} tenant={session.tenant} onTenant={pickTenant} />}
       </header>
-      <main className="page">
-        {route.page === 'search' && <SearchPage state={route.state} />}
-        {route.page === 'trace' && <TracePage key={route.state.traceId} state={route.state} />}
-        {route.page === 'compare' && <ComparePage state={route.state} />}
-        {route.page === 'services' && <ServicesPage state={route.state} />}
-        {route.page === 'service' && <ServicePage key={route.state.service} state={route.state} />}
-        {route.page === 'not-found' && (
-          <EmptyState title="Nothing here">
-            <Link href="/search">Go to search</Link>
-          </EmptyState>
-        )}
-      </main>
+      {session.status === 'checking' && (
+        <main className="page">
+          <Spinner />
+        </main>
+      )}
+      {session.status === 'signed-out' && (
+        <main className="page">
+          <SignInScreen pathname={loc.pathname} search={loc.search} />
+        </main>
+      )}
+      {(session.status === 'open' || session.status === 'signed-in') && (
+        // Keyed by tenant: a new choice renders every page afresh, with calls naming it.
+        <main className="page" key={session.status === 'signed-in' ? (session.tenant ?? '') : ''}>
+          {route.page === 'search' && <SearchPage state={route.state} />}
+          {route.page === 'trace' && <TracePage key={route.state.traceId} state={route.state} />}
+          {route.page === 'compare' && <ComparePage state={route.state} />}
+          {route.page === 'services' && <ServicesPage state={route.state} />}
+          {route.page === 'service' && <ServicePage key={route.state.service} state={route.state} />}
+          {route.page === 'audit' && <AuditPage state={route.state} me={me} />}
+          {route.page === 'not-found' && (
+            <EmptyState title="Nothing here">
+              <Link href="/search">Go to search</Link>
+            </EmptyState>
+          )}
+        </main>
+      )}
     </div>
   );
 }
