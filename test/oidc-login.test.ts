@@ -12,6 +12,7 @@ import Provider, { type ProviderContext } from 'oidc-provider';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { startSightline, eventually, tempDir, REPO_ROOT, type Sightline } from '../testkit/sightline.js';
 import { createToken } from '../src/auth/tokens.js';
+import { nowNs, postOtlp, request, requestJson, span } from '../testkit/fixtures.js';
 import { identityName, OidcLogin, oidcGrants, safeRedirectPath } from '../src/auth/oidc.js';
 
 /**
@@ -166,27 +167,10 @@ async function startProvider(host: string, redirectUri: string): Promise<Idp> {
 
 /** One span, as OTLP/HTTP JSON, into `tenant` with the ingester token. */
 async function ingest(s: Sightline, token: string, tenant: string, service: string, traceId: string): Promise<void> {
-  const end = BigInt(Date.now()) * 1_000_000n;
-  const body = {
-    resourceSpans: [
-      {
-        resource: { attributes: [{ key: 'service.name', value: { stringValue: service } }] },
-        scopeSpans: [
-          {
-            scope: { name: 'oidc-login-test' },
-            spans: [{ traceId, spanId: randomBytes(8).toString('hex'), name: 'GET /patients', kind: 2, startTimeUnixNano: String(end - 12_000_000n), endTimeUnixNano: String(end) }],
-          },
-        ],
-      },
-    ],
-  };
-  const r = await fetch(`${s.otlpHttp}/v1/traces`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, 'x-scope-orgid': tenant },
-    body: JSON.stringify(body),
-    signal: AbortSignal.timeout(10_000),
-  });
-  assert.equal(r.status, 200, await r.text());
+  const end = nowNs();
+  const body = requestJson(request([span({ traceId: Buffer.from(traceId, 'hex'), name: 'GET /patients', startNs: end - 12_000_000n, endNs: end })], service));
+  const r = await postOtlp(s.otlpHttp, body, { authorization: `Bearer ${token}`, 'x-scope-orgid': tenant });
+  assert.equal(r.status, 200, r.body.toString());
 }
 
 /** A fetch made by the page itself (its cookies, its origin). */

@@ -8,6 +8,7 @@ import { chromium, type Browser, type BrowserContext, type Page, type Response }
 import { startSightline, eventually, tempDir, REPO_ROOT, type Sightline } from '../testkit/sightline.js';
 import { createToken } from '../src/auth/tokens.js';
 import type { Role } from '../src/auth/index.js';
+import { nowNs, postOtlp, request, requestJson, span } from '../testkit/fixtures.js';
 
 /**
  * The audit trail page in Debian's chromium. Sightline runs as the CLI with
@@ -62,35 +63,24 @@ interface AuditAnswer {
 
 /** Spans of one trace, as OTLP/HTTP JSON, into `tenant` with the collector's token. */
 async function ingest(s: Sightline, token: string, tenant: string, service: string, traceId: string, ward: string, spans: number): Promise<void> {
-  const end = BigInt(Date.now()) * 1_000_000n;
-  const body = {
-    resourceSpans: [
-      {
-        resource: { attributes: [{ key: 'service.name', value: { stringValue: service } }] },
-        scopeSpans: [
-          {
-            scope: { name: 'ui-audit-test' },
-            spans: Array.from({ length: spans }, (_, i) => ({
-              traceId,
-              spanId: randomBytes(8).toString('hex'),
-              name: i === 0 ? 'GET /patients' : `SELECT ward ${i}`,
-              kind: i === 0 ? 2 : 3,
-              startTimeUnixNano: String(end - 20_000_000n + BigInt(i) * 1_000_000n),
-              endTimeUnixNano: String(end - BigInt(i) * 1_000_000n),
-              attributes: [{ key: 'ward.id', value: { stringValue: ward } }],
-            })),
-          },
-        ],
-      },
-    ],
-  };
-  const r = await fetch(`${s.otlpHttp}/v1/traces`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, 'x-scope-orgid': tenant },
-    body: JSON.stringify(body),
-    signal: AbortSignal.timeout(10_000),
-  });
-  assert.equal(r.status, 200, await r.text());
+  const end = nowNs();
+  const body = requestJson(
+    request(
+      Array.from({ length: spans }, (_, i) =>
+        span({
+          traceId: Buffer.from(traceId, 'hex'),
+          name: i === 0 ? 'GET /patients' : `SELECT ward ${i}`,
+          kind: i === 0 ? 2 : 3,
+          startNs: end - 20_000_000n + BigInt(i) * 1_000_000n,
+          endNs: end - BigInt(i) * 1_000_000n,
+          attributes: [{ key: 'ward.id', value: { stringValue: ward } }],
+        }),
+      ),
+      service,
+    ),
+  );
+  const r = await postOtlp(s.otlpHttp, body, { authorization: `Bearer ${token}`, 'x-scope-orgid': tenant });
+  assert.equal(r.status, 200, r.body.toString());
 }
 
 /** Spans in a Tempo trace answer (v1 `batches`, v2 `trace.resourceSpans`): every `spans` array, summed. */

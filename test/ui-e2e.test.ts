@@ -226,16 +226,25 @@ describe('web UI in chromium', { timeout: 120_000 }, () => {
     await page.locator('.wf-scroll').focus();
     await page.keyboard.press('Home');
     const first = await page.locator('.wf-row[aria-selected="true"]').getAttribute('data-span-id');
+    // Each key press renders asynchronously: wait for what it must lead to
+    // (a busy machine renders late), and fail on a timeout if it never does.
+    const rows = (n: number) => page.waitForFunction(`document.querySelectorAll('.wf-row').length === ${n}`, undefined, { timeout: 10_000 });
+    const selectedIs = (nth: number) =>
+      page.waitForFunction(`document.querySelectorAll('.wf-row')[${nth}]?.getAttribute('aria-selected') === 'true'`, undefined, { timeout: 10_000 });
+    await selectedIs(0);
     await page.keyboard.press('ArrowDown');
+    await selectedIs(1);
     await page.keyboard.press('ArrowDown');
+    await selectedIs(2);
     const third = await page.locator('.wf-row[aria-selected="true"]').getAttribute('data-span-id');
     assert.notEqual(first, third);
-    assert.match(page.url(), new RegExp(`span=${third}`));
+    await page.waitForURL(new RegExp(`span=${third}`));
     await page.keyboard.press('Home');
+    await selectedIs(0);
     await page.keyboard.press('ArrowLeft'); // collapses the root
-    assert.equal(await page.locator('.wf-row').count(), 1);
+    await rows(1);
     await page.keyboard.press('ArrowRight');
-    assert.equal(await page.locator('.wf-row').count(), 10);
+    await rows(10);
     await page.locator('[data-testid=find]').fill('payments');
     await page.waitForFunction(`document.querySelectorAll('.wf-row[data-match="true"]').length === 2`);
     // Drag across the minimap to zoom into 40-80% of the trace.

@@ -15,7 +15,7 @@ import {
 } from '../model/index.js';
 import { ApiError, getJson, isAbort } from './api.js';
 import { go, Link } from './router.js';
-import { EmptyState, ErrorState, Spinner } from './common.js';
+import { EmptyState, ErrorState, RangePresets, Spinner } from './common.js';
 
 type Load = { status: 'loading' } | { status: 'error'; error: ApiError } | { status: 'done'; rows: AuditRow[] };
 
@@ -70,7 +70,7 @@ export function AuditPage({ state, me }: { state: AuditState; me?: MeJson }) {
     <div className="audit-page">
       <div className="page-head">
         <h1>Audit trail</h1>
-        <AuditRangePresets range={state.range} onChange={(range) => set({ range })} />
+        <RangePresets presets={AUDIT_RANGE_PRESETS} range={state.range} onChange={(range) => set({ range })} />
         <span className="spacer" />
         <button type="button" onClick={() => setRefreshed((n) => n + 1)} data-testid="audit-refresh">
           Refresh
@@ -110,23 +110,6 @@ export function AuditPage({ state, me }: { state: AuditState; me?: MeJson }) {
         </>
       )}
     </div>
-  );
-}
-
-function AuditRangePresets({ range, onChange }: { range: TimeRange; onChange(r: TimeRange): void }) {
-  return (
-    <span className="range-bar" aria-label="Time range">
-      {AUDIT_RANGE_PRESETS.map((p) => (
-        <button key={p} type="button" className={'preset' in range && range.preset === p ? 'chip active' : 'chip'} onClick={() => onChange({ preset: p })}>
-          last {p}
-        </button>
-      ))}
-      {!('preset' in range) && (
-        <span className="chip active">
-          {formatTimestamp(range.start * 1000, false)} – {formatTimestamp(range.end * 1000, false)}
-        </span>
-      )}
-    </span>
   );
 }
 

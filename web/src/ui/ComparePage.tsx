@@ -5,7 +5,6 @@ import {
   formatDuration,
   formatMs,
   formatClock,
-  formatTimestamp,
   searchRows,
   scatterLayout,
   attributeCondition,
@@ -25,7 +24,7 @@ import {
 import { ApiError, getJson, isAbort, query } from './api.js';
 import { go, Link } from './router.js';
 import { TraceQLEditor } from './TraceQLEditor.js';
-import { ChartAxes, EmptyState, ErrorState, Spinner } from './common.js';
+import { ChartAxes, EmptyState, ErrorState, RangePresets, Spinner } from './common.js';
 import { useWidth } from './Scatter.js';
 
 type Load<T> = { status: 'idle' } | { status: 'loading' } | { status: 'error'; error: ApiError } | { status: 'done'; data: T };
@@ -78,7 +77,7 @@ export function ComparePage({ state }: { state: CompareState }) {
     <div className="compare-page">
       <div className="page-head">
         <h1>Compare</h1>
-        <RangePresets range={state.range} onChange={(r) => nav({ range: r })} />
+        <RangePresets presets={RANGE_PRESETS} range={state.range} onChange={(r) => nav({ range: r })} />
       </div>
       <section className="compare-inputs">
         <div className="latency-box">
@@ -118,23 +117,6 @@ export function ComparePage({ state }: { state: CompareState }) {
         </div>
       )}
     </div>
-  );
-}
-
-function RangePresets({ range, onChange }: { range: TimeRange; onChange(r: TimeRange): void }) {
-  return (
-    <span className="range-bar">
-      {RANGE_PRESETS.map((p) => (
-        <button key={p} type="button" className={'preset' in range && range.preset === p ? 'chip active' : 'chip'} onClick={() => onChange({ preset: p })}>
-          last {p}
-        </button>
-      ))}
-      {!('preset' in range) && (
-        <span className="chip active">
-          {formatTimestamp(range.start * 1000, false)} – {formatTimestamp(range.end * 1000, false)}
-        </span>
-      )}
-    </span>
   );
 }
 

@@ -22,7 +22,7 @@ import {
 } from '../model/index.js';
 import { ApiError, getJson, isAbort, query } from './api.js';
 import { go, Link } from './router.js';
-import { ChartAxes, ChartLegend, EmptyState, ErrorState, Spinner } from './common.js';
+import { ChartAxes, ChartLegend, EmptyState, ErrorState, RangePresets, Spinner } from './common.js';
 import { useWidth } from './Scatter.js';
 
 type Load<T> = { status: 'loading' } | { status: 'error'; error: ApiError } | { status: 'done'; data: T };
@@ -46,23 +46,6 @@ function useRange(range: TimeRange): { start: number; end: number } {
   return useMemo(() => resolveRange(range, Date.now()), [key]);
 }
 
-function RangePresets({ range, onChange }: { range: TimeRange; onChange(r: TimeRange): void }) {
-  return (
-    <span className="range-bar" aria-label="Time range">
-      {RANGE_PRESETS.map((p) => (
-        <button key={p} type="button" className={'preset' in range && range.preset === p ? 'chip active' : 'chip'} onClick={() => onChange({ preset: p })}>
-          last {p}
-        </button>
-      ))}
-      {!('preset' in range) && (
-        <span className="chip active">
-          {formatTimestamp(range.start * 1000, false)} – {formatTimestamp(range.end * 1000, false)}
-        </span>
-      )}
-    </span>
-  );
-}
-
 const pct = (x: number) => `${(x * 100).toFixed(x > 0 && x < 0.01 ? 2 : 1)}%`;
 const perSecond = (x: number) => (x >= 10 ? `${Math.round(x)}/s` : x >= 0.1 ? `${x.toFixed(2)}/s` : `${(x * 60).toFixed(1)}/min`);
 const searchFor = (service: string, operation?: string) =>
@@ -78,7 +61,7 @@ export function ServicesPage({ state }: { state: ServicesState }) {
     <div className="services-page">
       <div className="page-head">
         <h1>Services</h1>
-        <RangePresets range={state.range} onChange={(r) => go(formatRoute({ page: 'services', state: { range: r } }))} />
+        <RangePresets presets={RANGE_PRESETS} range={state.range} onChange={(r) => go(formatRoute({ page: 'services', state: { range: r } }))} />
       </div>
       {load.status === 'loading' && <Spinner label="Building the service map…" />}
       {load.status === 'error' && <ErrorState title="Could not load the service map" detail={load.error.message} />}
@@ -208,7 +191,7 @@ export function ServicePage({ state }: { state: ServiceState }) {
             </>
           )}
         </h1>
-        <RangePresets range={state.range} onChange={(r) => nav({ range: r })} />
+        <RangePresets presets={RANGE_PRESETS} range={state.range} onChange={(r) => nav({ range: r })} />
         <Link href={searchFor(state.service, state.operation)} className="small">
           Search its traces →
         </Link>

@@ -1,4 +1,5 @@
 import { useState, type ReactNode } from 'react';
+import { formatTimestamp, type RangePreset, type TimeRange } from '../model/index.js';
 
 /** Service colours: hues spread by the golden angle so neighbours differ. */
 export function serviceColor(index: number): string {
@@ -107,5 +108,23 @@ export function ChartLegend({ names }: { names: string[] }) {
         </span>
       ))}
     </div>
+  );
+}
+
+/** The time-range chips of a page: its presets, and the absolute range when one is set. */
+export function RangePresets({ presets, range, onChange }: { presets: readonly RangePreset[]; range: TimeRange; onChange(r: TimeRange): void }) {
+  return (
+    <span className="range-bar" aria-label="Time range">
+      {presets.map((p) => (
+        <button key={p} type="button" className={'preset' in range && range.preset === p ? 'chip active' : 'chip'} onClick={() => onChange({ preset: p })}>
+          last {p}
+        </button>
+      ))}
+      {!('preset' in range) && (
+        <span className="chip active">
+          {formatTimestamp(range.start * 1000, false)} – {formatTimestamp(range.end * 1000, false)}
+        </span>
+      )}
+    </span>
   );
 }
