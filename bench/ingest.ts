@@ -1,4 +1,5 @@
 import { spawn, execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -22,7 +23,7 @@ import { createToken } from '../src/auth/index.js';
 const { RESOURCE_COLUMN_NAMES, SPAN_COLUMN_NAMES } = spanBatch;
 
 /**
- * npm run bench:ingest -- [--duration 30] [--concurrency 8] [--protocols http,grpc] [--secure] [--query-spans 10000000]
+ * npm run bench:ingest -- [--duration 30] [--concurrency 8] [--protocols http,grpc] [--secure] [--redaction] [--query-spans 10000000]
  *                         [--store clickhouse://user:pass@host:8123[,host2:8123]/db [--clickhouse-cluster NAME]
  *                          | clickhouse://local | clickhouse://local-cluster]
  *
@@ -33,6 +34,9 @@ const { RESOURCE_COLUMN_NAMES, SPAN_COLUMN_NAMES } = spanBatch;
  *    generator process, per protocol: acknowledged spans/s, spans per server
  *    CPU-second, request latency, peak RSS, bytes per span after merges;
  *  - with --secure, each protocol again with tokens and TLS on (ratios on/off);
+ *  - with --redaction, each protocol again with redaction rules on: the
+ *    healthcare preset, an MRN pattern, a hash, a drop and a scoped mask
+ *    rule, and SQL normalisation (ratios on/off);
  *  - with --query-spans, trace-by-id and tag search latency at that size.
  * and writes a markdown table to bench/results/.
  */
@@ -52,6 +56,8 @@ const { values: args } = parseArgs({
     'clickhouse-cluster': { type: 'string' },
     // Each protocol also with tokens and TLS on, interleaved with runs without.
     secure: { type: 'boolean', default: false },
+    // Each protocol also with redaction rules on (docs/redaction.md), interleaved with runs without.
+    redaction: { type: 'boolean', default: false },
   },
 });
 
@@ -101,6 +107,32 @@ function makeSecurity(): Security {
   };
 }
 
+/**
+ * A config file with redaction rules for every tenant, as docs/redaction.md
+ * suggests for a clinic: the healthcare preset with an MRN pattern, user
+ * ids hashed, request headers dropped, a mask limited to URL attributes,
+ * and SQL literals replaced (on by default).
+ */
+function makeRedaction(): { args: string[]; remove(): void } {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'sightline-bench-redaction-'));
+  writeFileSync(path.join(dir, 'redaction.key'), randomBytes(48).toString('base64'), { mode: 0o600 });
+  writeFileSync(
+    path.join(dir, 'sightline.yaml'),
+    [
+      'redaction:',
+      '  hashKeyFile: redaction.key',
+      '  default:',
+      '    preset: healthcare',
+      '    mrnPatterns: ["MRN-[0-9]{6,10}"]',
+      '    hash: [enduser.id]',
+      '    drop: ["http.request.header.*"]',
+      '    mask: [{ pattern: "items/[0-9]+", replacement: "items/[ID]", keys: ["url.*"] }]',
+      '',
+    ].join('\n'),
+  );
+  return { args: ['--config', path.join(dir, 'sightline.yaml')], remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
 /** GET a JSON document from the server's API, with its CA and an admin token when it is secured. */
 function getJson<T>(s: Server, pathAndQuery: string): Promise<T> {
   const sec = s.security;
@@ -118,8 +150,8 @@ function getJson<T>(s: Server, pathAndQuery: string): Promise<T> {
   });
 }
 
-async function startServer(dataDir: string, storeArgs: string[] = [], security: Security | null = null): Promise<Server> {
-  const child = spawn(process.execPath, [CLI, 'serve', '--data', dataDir, '--listen', '127.0.0.1', '--otlp-grpc-port', '0', '--otlp-http-port', '0', '--http-port', '0', ...(security?.args ?? []), ...storeArgs], {
+async function startServer(dataDir: string, storeArgs: string[] = [], security: Security | null = null, extraArgs: string[] = []): Promise<Server> {
+  const child = spawn(process.execPath, [CLI, 'serve', '--data', dataDir, '--listen', '127.0.0.1', '--otlp-grpc-port', '0', '--otlp-http-port', '0', '--http-port', '0', ...(security?.args ?? []), ...extraArgs, ...storeArgs], {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, SIGHTLINE_LOG_LEVEL: 'info', UV_THREADPOOL_SIZE: '16' },
   });
@@ -174,6 +206,7 @@ async function waitForStore(s: Server, timeoutS = 600): Promise<number> {
 interface IngestRun {
   protocol: string;
   secured: boolean;
+  redacted: boolean;
   load: LoadgenResult;
   serverCpuSeconds: number;
   peakRssBytes: number;
@@ -181,11 +214,11 @@ interface IngestRun {
   bytesPerSpanMerged: number;
 }
 
-async function ingestRun(protocol: 'http' | 'grpc', durationS: number, concurrency: number, backend: Backend, security: Security | null = null): Promise<IngestRun> {
+async function ingestRun(protocol: 'http' | 'grpc', durationS: number, concurrency: number, backend: Backend, security: Security | null = null, redaction: { args: string[] } | null = null): Promise<IngestRun> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), `sightline-bench-${protocol}-`));
   const database = `sightline_bench_${protocol}_${Date.now()}`;
   try {
-    const s = await startServer(dataDir, backend.storeArgs(database), security);
+    const s = await startServer(dataDir, backend.storeArgs(database), security, redaction?.args ?? []);
     const cpu0 = cpuSeconds(s.pid);
     const target = `127.0.0.1:${protocol === 'http' ? s.ports.otlpHttp : s.ports.otlpGrpc}`;
     const auth = security ? { token: security.ingestToken, tlsCa: security.ca } : {};
@@ -195,7 +228,7 @@ async function ingestRun(protocol: 'http' | 'grpc', durationS: number, concurren
     const rss = peakRssBytes(s.pid);
     await s.stop();
     const bytesPerSpanMerged = await backend.bytesPerSpan(dataDir, database);
-    return { protocol, secured: security !== null, load, serverCpuSeconds, peakRssBytes: rss, catchUpSeconds, bytesPerSpanMerged };
+    return { protocol, secured: security !== null, redacted: redaction !== null, load, serverCpuSeconds, peakRssBytes: rss, catchUpSeconds, bytesPerSpanMerged };
   } finally {
     rmSync(dataDir, { recursive: true, force: true });
   }
@@ -450,6 +483,7 @@ async function main(): Promise<void> {
   const idleRss = backend === embedded ? await idleRssBytes() : 0;
   const runs: IngestRun[] = [];
   const security = args.secure ? makeSecurity() : null;
+  const redaction = args.redaction ? makeRedaction() : null;
   for (const p of protocols) {
     console.error(`durable ingest over ${p} for ${durationS}s...`);
     runs.push(await ingestRun(p, durationS, concurrency, backend));
@@ -457,8 +491,13 @@ async function main(): Promise<void> {
       console.error(`durable ingest over ${p} with tokens and TLS for ${durationS}s...`);
       runs.push(await ingestRun(p, durationS, concurrency, backend, security));
     }
+    if (redaction) {
+      console.error(`durable ingest over ${p} with redaction rules for ${durationS}s...`);
+      runs.push(await ingestRun(p, durationS, concurrency, backend, null, redaction));
+    }
   }
   security?.remove();
+  redaction?.remove();
   const querySpans = Number(args['query-spans']);
   const query = querySpans > 0 ? (console.error(`query latency at ${querySpans} spans...`), await queryRun(querySpans, concurrency, backend)) : null;
   await backend.close();
@@ -467,7 +506,7 @@ async function main(): Promise<void> {
   const when = new Date().toISOString();
   lines.push(`# Ingest benchmark, ${when}`, '');
   lines.push(`Machine: ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}), ${fmt(os.totalmem() / 1024 ** 3)} GiB, Node ${process.version}.`);
-  lines.push(`Command: \`npm run bench:ingest -- --duration ${durationS} --concurrency ${concurrency} --protocols ${protocols.join(',')}${args.secure ? ' --secure' : ''}${querySpans ? ` --query-spans ${querySpans}` : ''}${args.store ? ` --store ${redactClickHouseUrl(args.store)}` : ''}\``, '');
+  lines.push(`Command: \`npm run bench:ingest -- --duration ${durationS} --concurrency ${concurrency} --protocols ${protocols.join(',')}${args.secure ? ' --secure' : ''}${args.redaction ? ' --redaction' : ''}${querySpans ? ` --query-spans ${querySpans}` : ''}${args.store ? ` --store ${redactClickHouseUrl(args.store)}` : ''}\``, '');
   lines.push('Load: realistic OTLP protobuf, 500 spans per request, 10-30 spans per trace, 10-15 attributes per span, 6 services x 3 hosts; a separate load-generator process on loopback.', '');
   lines.push('## Ceilings measured in this run', '');
   lines.push('| ceiling | rate |', '|---|---|');
@@ -493,14 +532,24 @@ async function main(): Promise<void> {
     const rate = r.load.ackedSpans / r.load.seconds;
     const perCpu = r.load.ackedSpans / r.serverCpuSeconds;
     lines.push(
-      `| ${r.protocol}${r.secured ? ' + token + TLS' : ''} | ${fmt(rate)} | ${fmt((100 * rate) / ceiling.rowsPerSecond)}% | ${fmt(perCpu)} | ${ceiling.rowsPerCpuSecond ? `${fmt((100 * perCpu) / ceiling.rowsPerCpuSecond)}%` : 'n/a (separate server)'} | ${fmt((100 * perCpu) / decode.oursSpansPerSec)}% | ${fmt(r.load.latencyMs.p50, 1)} / ${fmt(r.load.latencyMs.p99, 1)} | ${fmt(r.peakRssBytes / 1024 ** 2)} MiB | ${fmt(r.bytesPerSpanMerged, 1)} | ${r.load.refused} |`,
+      `| ${r.protocol}${r.secured ? ' + token + TLS' : ''}${r.redacted ? ' + redaction' : ''} | ${fmt(rate)} | ${fmt((100 * rate) / ceiling.rowsPerSecond)}% | ${fmt(perCpu)} | ${ceiling.rowsPerCpuSecond ? `${fmt((100 * perCpu) / ceiling.rowsPerCpuSecond)}%` : 'n/a (separate server)'} | ${fmt((100 * perCpu) / decode.oursSpansPerSec)}% | ${fmt(r.load.latencyMs.p50, 1)} / ${fmt(r.load.latencyMs.p99, 1)} | ${fmt(r.peakRssBytes / 1024 ** 2)} MiB | ${fmt(r.bytesPerSpanMerged, 1)} | ${r.load.refused} |`,
     );
   }
   if (security) {
     lines.push('', 'With tokens and TLS on, against off (same protocol, runs back to back):', '');
     lines.push('| protocol | acked spans/s, on / off | spans per Sightline CPU-s, on / off |', '|---|---|---|');
     for (const p of protocols) {
-      const [off, on] = [false, true].map((sec) => runs.find((r) => r.protocol === p && r.secured === sec)!);
+      const [off, on] = [false, true].map((sec) => runs.find((r) => r.protocol === p && r.secured === sec && !r.redacted)!);
+      const rate = (r: IngestRun) => r.load.ackedSpans / r.load.seconds;
+      const perCpu = (r: IngestRun) => r.load.ackedSpans / r.serverCpuSeconds;
+      lines.push(`| ${p} | ${fmt(rate(on))} / ${fmt(rate(off))} = **${fmt(rate(on) / rate(off), 2)}x** | ${fmt(perCpu(on))} / ${fmt(perCpu(off))} = **${fmt(perCpu(on) / perCpu(off), 2)}x** |`);
+    }
+  }
+  if (redaction) {
+    lines.push('', 'With redaction rules on (healthcare preset, MRN pattern, a hash, a drop and a scoped mask rule, SQL normalisation), against off (same protocol, runs back to back):', '');
+    lines.push('| protocol | acked spans/s, on / off | spans per Sightline CPU-s, on / off |', '|---|---|---|');
+    for (const p of protocols) {
+      const [off, on] = [false, true].map((red) => runs.find((r) => r.protocol === p && r.redacted === red && !r.secured)!);
       const rate = (r: IngestRun) => r.load.ackedSpans / r.load.seconds;
       const perCpu = (r: IngestRun) => r.load.ackedSpans / r.serverCpuSeconds;
       lines.push(`| ${p} | ${fmt(rate(on))} / ${fmt(rate(off))} = **${fmt(rate(on) / rate(off), 2)}x** | ${fmt(perCpu(on))} / ${fmt(perCpu(off))} = **${fmt(perCpu(on) / perCpu(off), 2)}x** |`);

@@ -49,7 +49,14 @@ function httpsConfig(httpsPort, https) {
   <openSSL><server><certificateFile>${https.certFile}</certificateFile><privateKeyFile>${https.keyFile}</privateKeyFile><verificationMode>none</verificationMode><loadDefaultCAFile>false</loadDefaultCAFile><cacheSessions>true</cacheSessions><disableProtocols>sslv2,sslv3</disableProtocols><preferServerCiphers>true</preferServerCiphers></server></openSSL>`;
 }
 
-function config({ dir, httpPort, tcpPort, httpsPort, shards }, https) {
+/** `<merge_tree>` settings for every table ({ old_parts_lifetime: 2 }), none by default. */
+function mergeTreeConfig(settings) {
+  const entries = Object.entries(settings ?? {});
+  if (entries.length === 0) return '';
+  return `<merge_tree>${entries.map(([k, v]) => `<${k}>${Number(v)}</${k}>`).join('')}</merge_tree>`;
+}
+
+function config({ dir, httpPort, tcpPort, httpsPort, shards }, https, mergeTree) {
   const remote = shards
     .map((s) => `<shard><replica><host>127.0.0.1</host><port>${s.tcpPort}</port></replica></shard>`)
     .join('');
@@ -71,17 +78,25 @@ function config({ dir, httpPort, tcpPort, httpsPort, shards }, https) {
   <mark_cache_size>268435456</mark_cache_size>
   <max_concurrent_queries>100</max_concurrent_queries>
   <remote_servers><${CLUSTER}>${remote}</${CLUSTER}></remote_servers>
+  ${mergeTreeConfig(mergeTree)}
 </yandex>
 `;
 }
 
-const USERS = `<?xml version="1.0"?>
+const xmlText = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+/** `default` without a password, plus `extraUsers` ({ name: password }) with theirs. */
+function usersXml(extraUsers = {}) {
+  const user = (name, password) =>
+    `<${name}><password>${xmlText(password)}</password><networks><ip>127.0.0.1</ip><ip>::1</ip></networks><profile>default</profile><quota>default</quota></${name}>`;
+  return `<?xml version="1.0"?>
 <yandex>
   <profiles><default><max_memory_usage>4000000000</max_memory_usage><load_balancing>random</load_balancing></default></profiles>
-  <users><default><password></password><networks><ip>127.0.0.1</ip><ip>::1</ip></networks><profile>default</profile><quota>default</quota></default></users>
+  <users>${user('default', '')}${Object.entries(extraUsers).map(([name, password]) => user(name, password)).join('')}</users>
   <quotas><default><interval><duration>3600</duration><queries>0</queries><errors>0</errors><result_rows>0</result_rows><read_rows>0</read_rows><execution_time>0</execution_time></interval></default></quotas>
 </yandex>
 `;
+}
 
 async function waitReady(url, child, timeoutMs = 30_000) {
   const deadline = Date.now() + timeoutMs;
@@ -102,9 +117,13 @@ async function waitReady(url, child, timeoutMs = 30_000) {
  * Starts `count` servers forming one cluster. Returns their HTTP URLs and a
  * stop() that kills them by PID and removes their data. With
  * `{ https: { certFile, keyFile } }` each server also listens for HTTPS on
- * loopback with that certificate (`httpsUrl` of each shard).
+ * loopback with that certificate (`httpsUrl` of each shard). With
+ * `{ users: { name: password } }` those users exist besides `default`
+ * (user names must be XML element names). With `{ mergeTree: { name: n } }`
+ * those MergeTree settings apply to every table (erasure tests shorten
+ * `old_parts_lifetime`, which 18.16 cannot change per table).
  */
-export async function startClickHouseServers(count = 2, { https } = {}) {
+export async function startClickHouseServers(count = 2, { https, users, mergeTree } = {}) {
   ensureClickHouseInstalled();
   const root = mkdtempSync(path.join(os.tmpdir(), 'sightline-clickhouse-'));
   const shards = [];
@@ -145,8 +164,8 @@ export async function startClickHouseServers(count = 2, { https } = {}) {
     for (const s of shards) {
       mkdirSync(s.dir, { recursive: true });
       for (const d of ['data', 'tmp', 'user_files', 'format_schemas']) mkdirSync(path.join(s.dir, d), { recursive: true });
-      writeFileSync(path.join(s.dir, 'users.xml'), USERS);
-      writeFileSync(path.join(s.dir, 'config.xml'), config({ dir: s.dir, httpPort: s.httpPort, tcpPort: s.tcpPort, httpsPort: s.httpsPort, shards }, https));
+      writeFileSync(path.join(s.dir, 'users.xml'), usersXml(users));
+      writeFileSync(path.join(s.dir, 'config.xml'), config({ dir: s.dir, httpPort: s.httpPort, tcpPort: s.tcpPort, httpsPort: s.httpsPort, shards }, https, mergeTree));
       launch(shards.indexOf(s));
       s.url = `http://127.0.0.1:${s.httpPort}`;
     }

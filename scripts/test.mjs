@@ -7,12 +7,15 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureClickHouseInstalled } from './clickhouse-test-servers.mjs';
 import { ensureChromiumInstalled } from './chromium.mjs';
+import { ensureZstdInstalled } from './zstd.mjs';
 
 // Tests that need ClickHouse start their own servers (scripts/clickhouse-test-servers.mjs);
 // install the Debian package once, up front, so they never race on apt.
 ensureClickHouseInstalled();
 // The browser test (test/ui-e2e.test.ts) drives Debian's chromium.
 ensureChromiumInstalled();
+// The redaction and erasure tests decompress store parts with zstd.
+ensureZstdInstalled();
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = [

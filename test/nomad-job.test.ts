@@ -64,6 +64,22 @@ describe('examples/nomad/sightline.nomad.hcl', () => {
     assert.ok(task.resources[0].cpu >= 1000 && task.resources[0].memory >= 1024, 'resources fit the benchmark (<= 1 GiB RSS)');
   });
 
+  it('reads the ClickHouse password from the Nomad variable into the secrets directory, never from the URL', async () => {
+    const doc = (await parse('sightline.nomad.hcl', text)) as any;
+    const task = doc.job.sightline[0].group.sightline[0].task.sightline[0];
+    const templates = task.template as any[];
+    // The env template points Sightline at the file rendered below.
+    assert.match(templates[0].data, /^\s*SIGHTLINE_STORE_PASSWORD_FILE=\{\{ env "NOMAD_SECRETS_DIR" \}\}\/clickhouse-password$/m);
+    const password = templates.find((t) => t.destination === 'secrets/clickhouse-password');
+    assert.ok(password, 'a template renders secrets/clickhouse-password');
+    assert.match(password.data, /\{\{ with nomadVar "nomad\/jobs\/sightline" \}\}\{\{ \.clickhouse_password \}\}\{\{ end \}\}/);
+    assert.equal(password.perms, '0600');
+    // Sightline reads the password once, at start: a new one needs a restart, not SIGHUP.
+    assert.equal(password.change_mode, 'restart');
+    // No user:password@ in any URL of the job, its comments or its variable descriptions.
+    assert.doesNotMatch(text, /(?:clickhouse|https?):\/\/[^\s/@:]+:[^\s/@]+@/);
+  });
+
   it('uses only flags and variables that `sightline serve` knows', async () => {
     const { SERVE_FLAGS, envName } = await import('../src/config/index.js');
     const known = new Set(SERVE_FLAGS.map((f) => envName(f.name)));

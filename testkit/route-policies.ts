@@ -4,12 +4,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
+import { makeTokens } from './tokens.js';
 import type { FastifyInstance } from 'fastify';
 import { createApiServer, declaredRoutes } from '../src/api/index.js';
-import { AuditLog, buildAuthenticator, createToken, type Role } from '../src/auth/index.js';
+import { AuditLog, buildAuthenticator } from '../src/auth/index.js';
 import type { SqlStore } from '../src/store/index.js';
 import { TraceExportHandler, createOtlpHttpServer } from '../src/receivers/index.js';
 import { Ingestor } from '../src/ingest/index.js';
+import { Erasures } from '../src/erasure/index.js';
 import { FixtureWriter } from './store-fixtures.js';
 
 /**
@@ -64,26 +66,25 @@ export function runRoutePoliciesSuite(target: PolicyStoreTarget): void {
     let otlp: FastifyInstance;
     let ingestor: Ingestor;
     let audit: AuditLog;
+    let erasures: Erasures;
     const tokens = new Map<string, string>();
 
     before(async () => {
       dir = mkdtempSync(path.join(os.tmpdir(), 'sightline-policies-'));
       ({ store, close: closeStore } = await target.open(dir));
-      const entries = [];
-      for (const [name, role, tenant] of [
+      const made = makeTokens([
         ['viewer-a', 'viewer', 'a'],
         ['viewer-b', 'viewer', 'b'],
         ['ingester-a', 'ingester', 'a'],
         ['admin-a', 'admin', 'a'],
         ['admin-b', 'admin', 'b'],
-      ] as [string, Role, string][]) {
-        const { token, entry } = createToken(name, [role], [tenant]);
-        tokens.set(name, token);
-        entries.push(entry);
-      }
+      ] as const);
+      for (const [name, token] of made.tokens) tokens.set(name, token);
+      const entries = made.entries;
       const authenticator = buildAuthenticator({ tokens: entries, defaultTenant: 'single-tenant', listen: '0.0.0.0', insecureNoAuth: false });
       const log = pino({ level: 'silent' });
       audit = await AuditLog.open(path.join(dir, 'audit'), store);
+      erasures = new Erasures({ store, drain: () => ingestor.drain(), audit, log });
       app = await createApiServer({
         log,
         store,
@@ -93,6 +94,7 @@ export function runRoutePoliciesSuite(target: PolicyStoreTarget): void {
         storeStats: () => store.stats(),
         migrationStatus: () => store.migrationStatus(),
         ingestStats: () => ingestor.getStats(),
+        erasures,
         tempoApiVersion: '2.9.0',
         sightlineVersion: 'test',
         engine: 'test',
@@ -117,6 +119,7 @@ export function runRoutePoliciesSuite(target: PolicyStoreTarget): void {
     after(async () => {
       await app?.close();
       await otlp?.close();
+      await erasures?.close();
       await ingestor?.stop();
       await audit?.close();
       await closeStore?.();

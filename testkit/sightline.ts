@@ -19,6 +19,8 @@ export interface Sightline {
   otlpGrpc: string;
   /** Every log line so far, parsed. */
   logs: Record<string, unknown>[];
+  /** Everything written to stderr so far (the engine writes there, too). */
+  stderr(): string;
   process: ChildProcess;
   /** SIGTERM and wait; resolves to the exit code. */
   stop(): Promise<number | null>;
@@ -99,6 +101,7 @@ export async function startSightline(opts: StartOptions = {}): Promise<Sightline
     otlpHttp: `http://127.0.0.1:${ports.otlpHttp}`,
     otlpGrpc: `http://127.0.0.1:${ports.otlpGrpc}`,
     logs,
+    stderr: () => stderr,
     process: child,
     async stop() {
       if (exited !== undefined) return exited;

@@ -11,7 +11,7 @@ import { NS_PER_DAY, TABLES, type Layout } from '../src/store/schema.js';
 import type { Engine } from '../src/store/engine.js';
 import { sql, ident, type Sql } from '../src/store/sql/sql.js';
 import type { SpanRecord } from '../src/model/span-record.js';
-import { compileQuery, filterRequest, queryMetrics, searchTraceQL, TraceQLUnsupportedError, type MetricsRequest } from '../src/query/traceql/index.js';
+import { compileQuery, filterRequest, matchingTraceIds, queryMetrics, searchTraceQL, TraceQLUnsupportedError, type MetricsRequest } from '../src/query/traceql/index.js';
 import { printName, printString } from '../src/query/traceql/printer.js';
 import { tagSearchRequest, type SearchTag } from '../src/query/tag-search.js';
 import { FixtureWriter } from './store-fixtures.js';
@@ -25,8 +25,8 @@ import { FixtureWriter } from './store-fixtures.js';
  * de-duplication, tag search by every tag kind, duration bounds and time
  * ranges, tag and value listing, TraceQL search and metrics (from the spans,
  * the rollup and the evaluator), concurrent ingest and query, tenant
- * isolation of every read port, retention per tenant, and the schema
- * version check.
+ * isolation of every read port, retention per tenant, erasure of whole
+ * traces, and the schema version check.
  */
 
 export interface ConformanceTarget {
@@ -967,6 +967,78 @@ describe('retention', () => {
     assert.equal(await count(TABLES.spans, sql`1`, 'retention-short'), 1);
     assert.equal(await count(TABLES.spans, sql`1`, 'retention-long'), 2);
     assert.deepEqual((await store.dropExpired(policy)).dropped, []);
+  });
+});
+
+describe('erasure', () => {
+  it('erases whole traces of one tenant from every table, recomputes their rollup minutes, and keeps the rest', async () => {
+    const A = TenantScope.of(['erase-a']);
+    const B = TenantScope.of(['erase-b']);
+    const minute = 60_000_000_000n;
+    const start = ((NOW_NS - 5n * minute) / minute) * minute + 1_000_000_000n;
+    const gone = [hex(16), hex(16)];
+    const kept = hex(16);
+    // A root and a child per trace, in one minute: the kept trace shares the
+    // root's name (its rollup row is recomputed), the erased ones have names
+    // of their own (their rollup rows must go).
+    const trace = (traceId: string, childName: string): SpanSpec[] => {
+      const root = hex(8);
+      return [
+        { traceId, spanId: root, name: 'erase-root', startNs: start, durationNs: 5_000_000n },
+        { traceId, spanId: hex(8), parentSpanId: root, name: childName, startNs: start + 1_000_000n, durationNs: 2_000_000n, attributes: [{ key: 'patient.id', value: { stringValue: 'P-erase' } }] },
+      ];
+    };
+    await write([rs('erase-svc', [...trace(gone[0], `erase-gone-${gone[0]}`), ...trace(gone[1], `erase-gone-${gone[1]}`), ...trace(kept, 'erase-kept')])], { tenant: 'erase-a' });
+    // The same trace id in another tenant is another trace.
+    await write([rs('erase-svc', trace(gone[0], 'erase-other-tenant'))], { tenant: 'erase-b' });
+    const ids = gone.map((id) => Buffer.from(id, 'hex'));
+    const range = { startNs: (start / minute - 10n) * minute, endNs: (start / minute + 10n) * minute };
+    const byName = async (scope: TenantScope, rawOnly: boolean) => {
+      const { series, source } = await queryMetrics(compileQuery('{ resource.service.name = "erase-svc" } | count_over_time() by(name)'), store, scope, { range, stepNs: minute, rawOnly });
+      const counts: Record<string, number> = {};
+      for (const s of series) counts[String((s.labels.find((l) => l.key === 'name')?.value as { stringValue?: string } | undefined)?.stringValue)] = s.samples.reduce((n, [, v]) => n + v, 0);
+      return { source, counts };
+    };
+    assert.deepEqual((await byName(A, false)).counts[`erase-gone-${gone[0]}`], 1, 'the rollup counts an erased span before');
+
+    // Selections resolve to every matching trace, from SQL alone or through the evaluator, never cut short.
+    const matching = async (text: string, max = 100) => {
+      const found = await matchingTraceIds(compileQuery(text), store, A, range, max);
+      return { overLimit: found.overLimit, ids: found.traceIds.map((id) => id.toString('hex')).sort() };
+    };
+    assert.deepEqual(await matching('{ span.patient.id = "P-erase" }'), { overLimit: false, ids: [...gone, kept].sort() });
+    assert.deepEqual(await matching(`{ name = "erase-root" } > { name =~ "erase-gone-.*" }`), { overLimit: false, ids: [...gone].sort() });
+    assert.deepEqual(await matching('{ span.patient.id = "P-erase" }', 2), { overLimit: true, ids: [] });
+    assert.deepEqual(await matching(`{ name = "erase-root" } > { span.patient.id = "P-erase" }`, 2), { overLimit: true, ids: [] });
+
+    assert.deepEqual(await store.countTraces(A, [...ids, Buffer.from(hex(16), 'hex')]), { traces: 2, spans: 4 });
+    const phases = new Set<string>();
+    // Waiting for the replaced parts to leave the disk takes the engine's
+    // old_parts_lifetime where it cannot be shortened (480 s by default).
+    const awaitRemoval = engine.capabilities.modifyTableSettings;
+    const result = await store.eraseTraces(A, ids, { onProgress: (p) => phases.add(p.phase), awaitRemoval, partLifetimeSeconds: 1 });
+    assert.deepEqual(result, { traces: 2, spans: 4, spansLeft: 0, rollupMinutes: 1 });
+    assert.deepEqual([...phases], awaitRemoval ? ['deleting', 'rollup', 'removing'] : ['deleting', 'rollup']);
+
+    for (const id of ids) assert.deepEqual(await store.getTrace(A, id), []);
+    assert.equal((await store.getTrace(A, Buffer.from(kept, 'hex'))).length, 2);
+    assert.equal((await store.getTrace(B, ids[0])).length, 2, "the other tenant's trace with the same id stays");
+    assert.equal(await count(TABLES.traceIndex, sql`trace_id IN (${ids})`, 'erase-a'), 0);
+    assert.equal(await count(TABLES.traceIndex, sql`trace_id IN (${ids})`, 'erase-b'), 1);
+    const found = await searchTraceQL(compileQuery('{ span.patient.id = "P-erase" }'), store, A, { range, limit: 20, spss: 3 });
+    assert.deepEqual(found.traces.map((t) => t.traceId.toString('hex')), [kept]);
+    assert.equal((await searchTraceQL(compileQuery('{ span.patient.id = "P-erase" }'), store, B, { range, limit: 20, spss: 3 })).traces.length, 1);
+
+    // The rollup's minute was recomputed: it answers as the spans do, and no longer knows the erased names.
+    const raw = await byName(A, true);
+    const rolled = await byName(A, false);
+    assert.deepEqual([raw.source, rolled.source], ['spans', 'rollup']);
+    assert.deepEqual(rolled.counts, raw.counts);
+    assert.deepEqual(rolled.counts, { 'erase-root': 1, 'erase-kept': 1 });
+    assert.deepEqual((await byName(B, false)).counts, { 'erase-root': 1, 'erase-other-tenant': 1 });
+
+    // Again: nothing left to erase.
+    assert.deepEqual(await store.eraseTraces(A, ids, { awaitRemoval, partLifetimeSeconds: 1 }), { traces: 0, spans: 0, spansLeft: 0, rollupMinutes: 0 });
   });
 });
 

@@ -1,6 +1,7 @@
 # Sightline as a Nomad service in front of a ClickHouse server or cluster.
 #
-#   nomad job run -var 'clickhouse_url=clickhouse://sightline:secret@clickhouse.service.consul:8123/traces' sightline.nomad.hcl
+#   nomad var put nomad/jobs/sightline clickhouse_password=@clickhouse-password config=@sightline.yaml tls_cert=@cert.pem tls_key=@key.pem
+#   nomad job run -var 'clickhouse_url=clickhouse://sightline@clickhouse.service.consul:8123/traces' sightline.nomad.hcl
 #
 # Sightline processes are stateless apart from their local WAL: run as many
 # as ingest and query need. Off loopback Sightline requires identities and
@@ -8,7 +9,10 @@
 # `sightline token create`) and the certificate and key in the Nomad
 # variable nomad/jobs/sightline under the keys config, tls_cert and tls_key.
 # Changing them sends SIGHUP, which re-reads tokens and certificates
-# without a restart. The WAL lives in an ephemeral disk marked sticky
+# without a restart. The ClickHouse password goes in the same variable
+# under clickhouse_password, never in the URL (where `ps` and the job spec
+# would show it); Sightline reads it once at start, so changing it restarts
+# the task. The WAL lives in an ephemeral disk marked sticky
 # and migrating, so an allocation replaced on the same node (or migrated)
 # replays what it had acknowledged but not yet stored.
 
@@ -21,7 +25,7 @@ variable "image" {
 variable "clickhouse_url" {
   type        = string
   default     = ""
-  description = "clickhouse://user:password@host:8123[,host2:8123]/database. Empty: read it from Consul KV sightline/clickhouse_url."
+  description = "clickhouse://user@host:8123[,host2:8123]/database, without a password (that is clickhouse_password in the Nomad variable). Empty: read it from Consul KV sightline/clickhouse_url."
 }
 
 variable "clickhouse_cluster" {
@@ -124,6 +128,7 @@ job "sightline" {
         change_mode = "restart"
         data        = <<-EOT
           SIGHTLINE_STORE={{ with "${var.clickhouse_url}" }}{{ . }}{{ else }}{{ key "sightline/clickhouse_url" }}{{ end }}
+          SIGHTLINE_STORE_PASSWORD_FILE={{ env "NOMAD_SECRETS_DIR" }}/clickhouse-password
           SIGHTLINE_CLICKHOUSE_CLUSTER=${var.clickhouse_cluster}
           SIGHTLINE_LISTEN=0.0.0.0
           SIGHTLINE_CONFIG={{ env "NOMAD_SECRETS_DIR" }}/sightline.yaml
@@ -132,6 +137,16 @@ job "sightline" {
           SIGHTLINE_RETENTION=14d
           SIGHTLINE_BACKLOG_BUDGET=1GiB
           SIGHTLINE_LOG_LEVEL=info
+        EOT
+      }
+
+      # Read once at start (--store-password-file): a new password restarts the task.
+      template {
+        destination = "secrets/clickhouse-password"
+        perms       = "0600"
+        change_mode = "restart"
+        data        = <<-EOT
+          {{ with nomadVar "nomad/jobs/sightline" }}{{ .clickhouse_password }}{{ end }}
         EOT
       }
 

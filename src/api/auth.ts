@@ -13,6 +13,8 @@ declare module 'fastify' {
     caller?: Caller;
     /** What an audited route returned: traces, series or rows (-1 when not counted). */
     auditResults?: number;
+    /** What an audited route was asked beyond its URL (a request body's selection), and what it did. */
+    auditDetail?: Record<string, string | number | boolean | string[]>;
   }
 }
 
@@ -63,7 +65,7 @@ export function installAuth(app: FastifyInstance, opts: AuthOptions): void {
           tenants: req.caller.tenants,
           remote: req.socket.remoteAddress ?? '',
           action: `${req.method} ${req.routeOptions.url}`,
-          detail: auditDetail(req),
+          detail: { ...auditDetail(req), ...req.auditDetail },
           status: reply.statusCode,
           results: req.auditResults ?? -1,
         });

@@ -36,7 +36,10 @@ export async function createApiServer(opts: ApiServerOptions): Promise<FastifyIn
     else if ((err as { statusCode?: number }).statusCode !== undefined && (err as { statusCode: number }).statusCode < 500)
       e = new SightlineError('INVALID_QUERY', (err as Error).message);
     else e = asSightlineError(err);
-    if (e.code === 'INTERNAL') opts.log.error({ err: e.cause ?? err, url: req.url }, 'query failed');
+    // The route pattern, not the URL: a query string holds TraceQL, and
+    // TraceQL holds the values searched for. Debug logs may have the URL.
+    if (e.code === 'INTERNAL')
+      opts.log.error({ err: e.cause ?? err, method: req.method, route: req.routeOptions.url ?? '(no route)', ...(opts.log.isLevelEnabled('debug') ? { url: req.url } : {}) }, 'query failed');
     return reply.code(e.httpStatus).type('text/plain; charset=utf-8').send(`${e.message}\n`);
   });
   app.setNotFoundHandler((_req, reply) => reply.code(404).type('text/plain; charset=utf-8').send('404 page not found\n'));

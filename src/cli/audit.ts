@@ -4,9 +4,10 @@ import { checkAuditHeads, parseAuditFile, parseAuditHead, verifyAudit, type Audi
 import { ConfigError, parseServeConfig } from '../config/index.js';
 import { openClickHouseStore, openEmbeddedStore } from '../store/index.js';
 import { DataDirLockedError, lockDataDir } from './data-lock.js';
+import { makeDataDirPrivate } from './data-dir.js';
 
 export const AUDIT_USAGE = `Usage:
-  sightline audit verify [--head CHAIN:SEQ:HASH ...] [--data DIR] [--store URL] [--clickhouse-cluster NAME]
+  sightline audit verify [--head CHAIN:SEQ:HASH ...] [--data DIR] [--store URL] [--store-password-file FILE] [--clickhouse-cluster NAME]
       checks every audit chain in the store (and records not yet moved from DIR/audit):
       each record's hash, each link to the record before, no gaps. A --head
       (logged as auditHead when a server stops) also proves the chain was not cut short.
@@ -52,6 +53,8 @@ export async function auditCommand(argv: string[], env: NodeJS.ProcessEnv, out: 
   const dataDir = path.resolve(config.dataDir);
   let unlock: (() => Promise<void>) | null = null;
   if (config.store.kind === 'embedded') {
+    // The engine may write (merges, its own metadata): keep new files private, as serve does.
+    await makeDataDirPrivate(dataDir);
     try {
       unlock = await lockDataDir(dataDir);
     } catch (e) {
@@ -65,7 +68,7 @@ export async function auditCommand(argv: string[], env: NodeJS.ProcessEnv, out: 
   try {
     const { store } =
       config.store.kind === 'clickhouse'
-        ? await openClickHouseStore({ url: config.store.url, cluster: config.store.cluster, defaultTenant: config.defaultTenant, scratchDir: path.join(dataDir, 'store-scratch') })
+        ? await openClickHouseStore({ url: config.store.url, cluster: config.store.cluster, caFile: config.store.caFile, password: config.store.password, defaultTenant: config.defaultTenant, scratchDir: path.join(dataDir, 'store-scratch') })
         : await openEmbeddedStore({ dataDir, maxMemoryBytes: config.memoryLimitBytes, defaultTenant: config.defaultTenant });
     let records: AuditRecord[];
     try {

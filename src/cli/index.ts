@@ -4,9 +4,10 @@ import { AuthSetupError } from '../auth/index.js';
 import { SIGHTLINE_VERSION } from '../version.js';
 import { DataDirLockedError } from './data-lock.js';
 import { TlsError } from '../tls/index.js';
-import { createLogger, serve } from './serve.js';
+import { createLogger, serve, StoreOpenError } from './serve.js';
 import { tokenCommand } from './token.js';
 import { auditCommand } from './audit.js';
+import { eraseCommand } from './erase.js';
 
 const USAGE = `Sightline ${SIGHTLINE_VERSION}: an OpenTelemetry-native tracing backend.
 
@@ -14,6 +15,7 @@ Usage:
   sightline serve [flags]   start Sightline on the embedded store
   sightline token ...       create, list and revoke API tokens (sightline token --help)
   sightline audit verify    check the audit trail's hash chains (sightline audit --help)
+  sightline erase ...       erase whole traces of a tenant through a running server (sightline erase --help)
   sightline --help          show this help
   sightline --version       print the version
 
@@ -36,6 +38,7 @@ export async function main(argv: string[]): Promise<number> {
   const err = (s: string) => void process.stderr.write(s);
   if (command === 'token') return tokenCommand(rest, process.env, out, err);
   if (command === 'audit') return auditCommand(rest, process.env, out, err);
+  if (command === 'erase') return eraseCommand(rest, process.env, out, err);
   if (command !== 'serve') {
     process.stderr.write(`sightline: unknown command ${JSON.stringify(command)}; see sightline --help\n`);
     return 2;
@@ -59,7 +62,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     server = await serve(config, log);
   } catch (e) {
-    if (e instanceof SchemaVersionError || e instanceof DataDirLockedError || e instanceof AuthSetupError || e instanceof TlsError) {
+    if (e instanceof SchemaVersionError || e instanceof DataDirLockedError || e instanceof AuthSetupError || e instanceof TlsError || e instanceof StoreOpenError) {
       log.fatal(e.message);
       process.stderr.write(`sightline: ${e.message}\n`);
       return 1;

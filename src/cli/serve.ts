@@ -1,14 +1,28 @@
+import { statSync } from 'node:fs';
 import path from 'node:path';
 import pino, { type Logger } from 'pino';
-import { loadConfigFile, parseDuration, type Config } from '../config/index.js';
-import { openClickHouseStore, openEmbeddedStore, RetentionScheduler, type SqlStore } from '../store/index.js';
+import { loadConfigFile, parseDuration, redactionRules, type Config } from '../config/index.js';
+import { EngineError, openClickHouseStore, openEmbeddedStore, parseClickHouseUrl, redactClickHouseUrl, RetentionScheduler, type OpenedStore, type SqlStore } from '../store/index.js';
 import { AuditLog, buildAuthenticator, OidcLogin, tailnetSources } from '../auth/index.js';
 import { Ingestor } from '../ingest/index.js';
 import { TraceExportHandler, createOtlpHttpServer, OtlpGrpcServer } from '../receivers/index.js';
 import { createApiServer } from '../api/index.js';
+import { RedactionPolicy } from '../redact/index.js';
+import { Erasures } from '../erasure/index.js';
 import { SIGHTLINE_VERSION, TEMPO_API_VERSION } from '../version.js';
 import { lockDataDir } from './data-lock.js';
+import { makeDataDirPrivate } from './data-dir.js';
+import { logErrorSerializer, logsMayQuoteData } from './log-safety.js';
 import { grpcServerCredentials, httpsServerOptions, loadTlsMaterial, reloadHttpsServer, TlsReloader } from '../tls/index.js';
+
+/**
+ * The store could not be opened (unreachable, refused our credentials, no
+ * such database): one line for the operator, with the engine's reason and
+ * never the password.
+ */
+export class StoreOpenError extends Error {
+  override readonly name = 'StoreOpenError';
+}
 
 export interface RunningServer {
   ports: { otlpGrpc: number; otlpHttp: number; http: number };
@@ -18,6 +32,9 @@ export interface RunningServer {
 /**
  * Starts Sightline on the embedded store: lock the data directory, open the
  * store, replay the WAL, then listen. Stops in the reverse order.
+ *
+ * Sets the process umask to 077 (see makeDataDirPrivate): everything it
+ * writes is readable by its own user only.
  */
 export async function serve(config: Config, log: Logger = createLogger(config)): Promise<RunningServer> {
   const dataDir = path.resolve(config.dataDir);
@@ -30,6 +47,16 @@ export async function serve(config: Config, log: Logger = createLogger(config)):
   if (!authenticator.enforcing && config.insecureNoAuth) log.warn({ listen: config.listen }, 'no authentication: anyone who reaches these listeners reads and writes everything (--insecure-no-auth)');
   // TLS files are read before anything starts: a bad one stops the start (TlsError).
   const tls = config.tls ? new TlsReloader(config.tls, loadTlsMaterial(config.tls), log.child({ component: 'tls' })) : null;
+  const privacy = await makeDataDirPrivate(dataDir);
+  if (privacy.wideMode !== undefined) {
+    const was = privacy.wideMode.toString(8).padStart(4, '0');
+    if (privacy.narrowed) log.info({ dataDir, was, now: '0700' }, 'the data directory was readable by other users; narrowed to 0700');
+    else log.warn({ dataDir, mode: was, reason: privacy.error }, 'the data directory is readable by other users and could not be narrowed; chmod 700 it');
+  }
+  if (config.store.kind === 'clickhouse' && config.store.passwordFile) {
+    const mode = (statSync(config.store.passwordFile, { throwIfNoEntry: false })?.mode ?? 0) & 0o777;
+    if ((mode & 0o077) !== 0) log.warn({ file: config.store.passwordFile, mode: mode.toString(8) }, 'the --store-password-file is readable by other users; chmod 600 it');
+  }
   const unlock = await lockDataDir(dataDir);
   const cleanups: (() => Promise<void>)[] = [unlock];
   const undo = async () => {
@@ -37,17 +64,15 @@ export async function serve(config: Config, log: Logger = createLogger(config)):
   };
   try {
     const { defaultTenant } = config;
-    const opened =
-      config.store.kind === 'clickhouse'
-        ? await openClickHouseStore({ url: config.store.url, cluster: config.store.cluster, caFile: config.store.caFile, defaultTenant, scratchDir: path.join(dataDir, 'store-scratch') })
-        : await openEmbeddedStore({ dataDir, maxMemoryBytes: config.memoryLimitBytes, defaultTenant });
+    const opened = await openStore(config, dataDir);
     const store: SqlStore = opened.store;
     cleanups.push(() => store.close());
     log.info({ engine: opened.engine, dataDir, created: opened.created }, 'store opened');
     // A version-2 store's spans are copied in the background; ingest and queries go on meanwhile.
     void store.startMigration().then(() => {
       const m = store.migrationStatus();
-      if (m.state === 'failed') log.error({ migration: m }, 'copying the version-2 store failed; it is tried again at the next start');
+      // Its error is an engine message about copied spans: it may quote their values.
+      if (m.state === 'failed') log.error({ migration: logsMayQuoteData(config.logLevel) ? m : { ...m, error: 'withheld below --log-level debug' } }, 'copying the version-2 store failed; it is tried again at the next start');
       else if (m.state !== 'none') log.info({ migration: m }, 'version-2 store copied');
     });
 
@@ -74,6 +99,12 @@ export async function serve(config: Config, log: Logger = createLogger(config)):
       const h = audit.head;
       log.info({ auditHead: `${h.chain}:${h.seq}:${h.hash}` }, 'audit chain closed; keep its head to check the trail with `sightline audit verify --head`');
     });
+    // Erasures drain the WAL first, so they cover every span acknowledged before them.
+    const erasures = new Erasures({ store, drain: () => ingestor.drain(), audit, log: log.child({ component: 'erasure' }) });
+    cleanups.push(() => erasures.close());
+    // Redaction rules per tenant, run on decoded spans before the WAL (docs/redaction.md).
+    const redaction = new RedactionPolicy(config.redaction);
+    if (redaction.enabled) log.info({ ruleSets: redaction.stats().ruleSets.map((r) => r.name) }, 'redaction rules in force');
     const api = await createApiServer({
       log,
       store,
@@ -83,6 +114,8 @@ export async function serve(config: Config, log: Logger = createLogger(config)):
       storeStats: () => store.stats(),
       migrationStatus: () => store.migrationStatus(),
       ingestStats: () => ingestor.getStats(),
+      redactionStats: () => redaction.stats(),
+      erasures,
       tempoApiVersion: TEMPO_API_VERSION,
       sightlineVersion: SIGHTLINE_VERSION,
       engine: opened.engine,
@@ -92,7 +125,7 @@ export async function serve(config: Config, log: Logger = createLogger(config)):
       oidc,
       https: tls ? httpsServerOptions(tls.current, false) : undefined,
     });
-    const handler = new TraceExportHandler(ingestor, config.retentionMs, config.retentionText);
+    const handler = new TraceExportHandler(ingestor, config.retentionMs, config.retentionText, redaction);
     const otlpHttp = await createOtlpHttpServer({ handler, log, maxBodyBytes: config.maxBodyBytes, corsOrigins: config.corsOrigins, authenticator, defaultTenant, https: tls ? httpsServerOptions(tls.current, true) : undefined });
     const otlpGrpc = new OtlpGrpcServer({ handler, log: log.child({ component: 'otlp-grpc' }), maxBodyBytes: config.maxBodyBytes, authenticator, defaultTenant, credentials: tls ? grpcServerCredentials(tls) : undefined });
     if (tls) {
@@ -136,6 +169,22 @@ export async function serve(config: Config, log: Logger = createLogger(config)):
       cleanups.push(async () => void process.off('SIGHUP', reloadTokens));
     }
 
+    // SIGHUP re-reads the redaction rules too. A request takes its tenant's
+    // rules when it starts, so none is redacted half by old rules; a file
+    // that does not compile leaves the rules in use unchanged.
+    if (configFile) {
+      const reloadRedaction = () => {
+        try {
+          redaction.replace(redactionRules(loadConfigFile(configFile, parseDuration)));
+          log.info({ ruleSets: redaction.stats().ruleSets.map((r) => r.name) }, 'redaction rules re-read from the config file');
+        } catch (e) {
+          log.error({ err: (e as Error).message }, 'redaction rules not re-read; the rules in use are unchanged');
+        }
+      };
+      process.on('SIGHUP', reloadRedaction);
+      cleanups.push(async () => void process.off('SIGHUP', reloadRedaction));
+    }
+
     // SIGHUP re-reads the TLS certificate, key and client CA; the listeners
     // stay bound and new connections get the new certificate.
     if (tls) {
@@ -167,6 +216,36 @@ export async function serve(config: Config, log: Logger = createLogger(config)):
   }
 }
 
+/**
+ * Opens the configured store. An engine error here comes from connecting,
+ * authenticating or creating the schema, statements that hold no span data,
+ * so its first line is safe to show; the password is taken out of it all the
+ * same, in case a layer below ever echoes it.
+ */
+async function openStore(config: Config, dataDir: string): Promise<OpenedStore> {
+  const { defaultTenant, store } = config;
+  try {
+    return store.kind === 'clickhouse'
+      ? await openClickHouseStore({ url: store.url, cluster: store.cluster, caFile: store.caFile, password: store.password, defaultTenant, scratchDir: path.join(dataDir, 'store-scratch') })
+      : await openEmbeddedStore({ dataDir, maxMemoryBytes: config.memoryLimitBytes, defaultTenant });
+  } catch (e) {
+    if (!(e instanceof EngineError)) throw e;
+    const where = store.kind === 'clickhouse' ? `the ClickHouse store at ${redactClickHouseUrl(store.url)}` : `the embedded store in ${path.join(dataDir, 'store')}`;
+    let reason = (e.message.split('\n').find((l) => l.trim() !== '') ?? 'unknown error').trim();
+    for (const secret of store.kind === 'clickhouse' ? [store.password, parseUrlPassword(store.url)] : [])
+      if (secret) reason = reason.split(secret).join('***');
+    throw new StoreOpenError(`cannot open ${where}: ${reason}`, { cause: e });
+  }
+}
+
+function parseUrlPassword(url: string): string | undefined {
+  try {
+    return parseClickHouseUrl(url).password;
+  } catch {
+    return undefined;
+  }
+}
+
 function addressPort(addr: ReturnType<import('node:net').Server['address']>): number {
   return typeof addr === 'object' && addr !== null ? addr.port : 0;
 }
@@ -177,5 +256,7 @@ export function createLogger(config: Pick<Config, 'logLevel'>): Logger {
     base: { service: 'sightline' },
     // Never log credentials that may ride in headers or URLs.
     redact: { paths: ['req.headers.authorization', 'req.headers.cookie', '*.password', '*.token'], censor: '[redacted]' },
+    // Engine errors quote SQL and the values in it: only debug and trace keep them.
+    serializers: { err: logErrorSerializer(config.logLevel) },
   });
 }

@@ -1,5 +1,8 @@
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { ConfigError, envName, parseDuration, parseServeConfig, parseSize } from './index.js';
 
 describe('config', () => {
@@ -94,5 +97,35 @@ describe('tenant config', () => {
     assert.throws(() => parseServeConfig(['--tenant-retention', 'acme'], {}), /not tenant=duration/);
     assert.throws(() => parseServeConfig(['--tenant-retention', 'acme=soon'], {}), /"soon" is not a duration/);
     assert.throws(() => parseServeConfig(['--tenant-retention', 'acme=10m'], {}), /retention for acme must be at least 1h/);
+  });
+});
+
+describe('store password file', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'sightline-config-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = (name: string, content: string) => {
+    const p = path.join(dir, name);
+    writeFileSync(p, content, { mode: 0o600 });
+    return p;
+  };
+
+  it('reads the password once, without its trailing newline, from the flag or the variable', () => {
+    const crlf = file('crlf', 'p@ss w0rd\r\n');
+    const store = parseServeConfig(['--store', 'clickhouse://sightline@h1:8123/traces', '--store-password-file', crlf], {}).store;
+    assert.deepEqual(store, { kind: 'clickhouse', url: 'clickhouse://sightline@h1:8123/traces', cluster: undefined, password: 'p@ss w0rd', passwordFile: crlf });
+    const fromEnv = parseServeConfig([], { SIGHTLINE_STORE: 'clickhouse://h1/db', SIGHTLINE_STORE_PASSWORD_FILE: file('plain', 'secret') }).store;
+    assert.equal(fromEnv.kind === 'clickhouse' && fromEnv.password, 'secret');
+    // The URL's empty password (user:@host) is no password: the file gives it.
+    assert.equal((parseServeConfig(['--store', 'clickhouse://u:@h1/db', '--store-password-file', crlf], {}).store as { password?: string }).password, 'p@ss w0rd');
+  });
+
+  it('refuses two passwords, an empty or unreadable file, and a file without ClickHouse, quoting neither password', () => {
+    const secret = file('secret', 'Zq-file-secret\n');
+    const refuses = (argv: string[], pattern: RegExp) =>
+      assert.throws(() => parseServeConfig(argv, {}), (e: Error) => e instanceof ConfigError && pattern.test(e.message) && !/Zq-/.test(e.message));
+    refuses(['--store', 'clickhouse://u:Zq-url-secret@h1/db', '--store-password-file', secret], /^--store carries a password and --store-password-file gives one too/);
+    refuses(['--store', 'clickhouse://u@h1/db', '--store-password-file', file('empty', '\n\n')], /: the file is empty$/);
+    refuses(['--store', 'clickhouse://u@h1/db', '--store-password-file', path.join(dir, 'missing')], /missing: cannot be read \(no such file\)$/);
+    refuses(['--store-password-file', secret], /^--store-password-file needs a ClickHouse --store$/);
   });
 });

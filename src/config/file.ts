@@ -1,11 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { isMap, isSeq, LineCounter, parseDocument, type Document, type Node as YamlNode } from 'yaml';
 import { tenantIdProblem } from '../store/index.js';
+import type { RedactionSettings } from '../redact/index.js';
+import { parseRedactionSection } from './redaction.js';
 
 /**
  * The config file (`--config`, YAML): what does not fit on a command line.
  * Tenants and their retention, API tokens (as salted hashes), OIDC login,
- * tailnet identities, CORS origins. Errors name the file, line and column.
+ * tailnet identities, CORS origins, redaction rules (redaction.ts). Errors
+ * name the file, line and column.
  */
 
 export type FileRole = 'viewer' | 'ingester' | 'admin';
@@ -68,6 +71,8 @@ export interface FileConfig {
   oidc?: FileOidc;
   tailnet?: FileTailnet;
   corsOrigins?: string[];
+  /** Redaction rules per tenant, as read (compiled by redact/ when serving). */
+  redaction?: RedactionSettings;
 }
 
 export class ConfigFileError extends Error {
@@ -101,7 +106,7 @@ export function parseConfigFile(text: string, path: string, parseDuration: (s: s
   }
   const r = new Reader(doc, at);
   const root = r.map([], 'the file');
-  r.only(root, [], ['defaultTenant', 'tenants', 'tokens', 'oidc', 'tailnet', 'cors']);
+  r.only(root, [], ['defaultTenant', 'tenants', 'tokens', 'oidc', 'tailnet', 'cors', 'redaction']);
   const out: FileConfig = { path, tenantRetentionMs: new Map(), tokens: [] };
 
   if (r.has(['defaultTenant'])) out.defaultTenant = r.tenant(['defaultTenant']);
@@ -180,6 +185,8 @@ export function parseConfigFile(text: string, path: string, parseDuration: (s: s
     r.only(r.map(['cors'], 'cors'), ['cors'], ['origins']);
     out.corsOrigins = r.strings(['cors', 'origins']);
   }
+
+  if (r.has(['redaction'])) out.redaction = parseRedactionSection(r, ['redaction']);
   return out;
 }
 
@@ -214,6 +221,17 @@ class Reader {
 
   has(path: Path): boolean {
     return this.doc.hasIn(path);
+  }
+
+  /** `file:line:col` of the node at path (or of its nearest parent). */
+  where(path: Path): string {
+    return this.at(this.node(path));
+  }
+
+  boolean(path: Path): boolean {
+    const v = this.doc.getIn(path);
+    if (typeof v !== 'boolean') throw this.error(path, `${path.join('.')} must be true or false`);
+    return v;
   }
 
   /** The keys of a map. */

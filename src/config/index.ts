@@ -1,8 +1,11 @@
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadCaBundle, parseClickHouseUrl, tenantIdProblem } from '../store/index.js';
 import { ConfigFileError, loadConfigFile, type FileConfig } from './file.js';
 import { loadTlsMaterial, TlsError, type TlsConfig } from '../tls/index.js';
+import { compileRedaction, NO_REDACTION, RedactionConfigError, type RedactionRules } from '../redact/index.js';
 
 export { ConfigFileError, parseConfigFile, loadConfigFile, type FileConfig, type FileToken, type FileGrantRule, type FileOidc, type FileTailnet } from './file.js';
 
@@ -34,6 +37,8 @@ export interface Config {
   store: StoreConfig;
   /** The config file, when --config names one. */
   file?: FileConfig;
+  /** Redaction rules per tenant from the config file, compiled (patterns, key file read). */
+  redaction: RedactionRules;
   /** Run without any identity source on a non-loopback address: the operator said so. */
   insecureNoAuth: boolean;
   /** HTTPS and gRPC over TLS on all three listeners (--tls-cert, --tls-key); session cookies are Secure with it. */
@@ -43,7 +48,19 @@ export interface Config {
 export type { TlsConfig } from '../tls/index.js';
 
 /** Where spans are stored: the embedded engine, or a ClickHouse server or cluster. */
-export type StoreConfig = { kind: 'embedded' } | { kind: 'clickhouse'; url: string; cluster?: string; /** CA bundle for an https:// server's certificate (--store-ca). */ caFile?: string };
+export type StoreConfig =
+  | { kind: 'embedded' }
+  | {
+      kind: 'clickhouse';
+      url: string;
+      cluster?: string;
+      /** CA bundle for an https:// server's certificate (--store-ca). */
+      caFile?: string;
+      /** The password read from --store-password-file at start; the URL then carries none. */
+      password?: string;
+      /** Where the password came from, for the warning about its permissions. */
+      passwordFile?: string;
+    };
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -74,12 +91,13 @@ export const SERVE_FLAGS: readonly FlagSpec[] = [
   { name: 'tenant-retention', default: '', help: 'retention per tenant where it differs, e.g. acme=30d,lab=2d' },
   { name: 'default-tenant', default: 'single-tenant', help: 'the tenant spans are stored and read under without multi-tenant identities' },
   { name: 'max-body', default: '16MiB', help: 'largest request body, compressed or not' },
-  { name: 'log-level', default: 'info', help: `one of ${LOG_LEVELS.join(', ')}` },
+  { name: 'log-level', default: 'info', help: `one of ${LOG_LEVELS.join(', ')}; at info and above, logs never carry query text or span attribute values; debug and trace may` },
   { name: 'backlog-budget', default: '512MiB', help: 'ingested bytes waiting for the store before ingest answers 429' },
   { name: 'cors-origins', default: '', help: 'comma-separated origins allowed to export from browsers (none by default)' },
   { name: 'memory-limit', default: '2GiB', help: 'memory ceiling of the embedded store engine' },
   { name: 'flush-interval', default: '1s', help: 'longest a span waits in the WAL before it is inserted into the store (e.g. 250ms, 2s)' },
-  { name: 'store', default: 'embedded', help: 'embedded, or clickhouse://user:password@host:8123[,host2:8123]/database (https://user:password@host:8443/database for TLS)' },
+  { name: 'store', default: 'embedded', help: 'embedded, or clickhouse://user@host:8123[,host2:8123]/database (https://user@host:8443/database for TLS), with the password in --store-password-file' },
+  { name: 'store-password-file', default: '', help: 'file holding the ClickHouse password (a trailing newline is ignored); read once at start. Keeps it out of --store, where ps would show it' },
   { name: 'clickhouse-cluster', default: '', help: 'remote_servers cluster name; list every shard in --store' },
   { name: 'store-ca', default: '', help: 'PEM CA bundle that signed the https:// --store server certificate (default: the system CAs)' },
   { name: 'tls-cert', default: '', help: 'PEM certificate (chain) for HTTPS and gRPC-over-TLS on all three listeners, with --tls-key; re-read on SIGHUP' },
@@ -163,9 +181,25 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     corsOrigins: corsOrigins(get('cors-origins'), file),
     memoryLimitBytes: parseSizeValue(get('memory-limit'), 256 * 1024 * 1024),
     flushIntervalMs: parseFlushInterval(get('flush-interval')),
-    store: parseStore(get('store'), get('clickhouse-cluster'), get('store-ca')),
+    store: parseStore(get('store'), get('clickhouse-cluster'), get('store-ca'), get('store-password-file')),
     tls: parseTls(get('tls-cert'), get('tls-key'), get('tls-client-ca')),
+    redaction: redactionRules(file),
   };
+}
+
+/**
+ * The config file's redaction rules, compiled: patterns, and the hash key
+ * file (relative to the config file's directory) read now, so a bad one
+ * stops the start, or a SIGHUP reload, with its line.
+ */
+export function redactionRules(file: FileConfig | undefined): RedactionRules {
+  if (!file?.redaction) return NO_REDACTION;
+  try {
+    return compileRedaction(file.redaction, path.dirname(path.resolve(file.path)));
+  } catch (e) {
+    if (e instanceof RedactionConfigError) throw new ConfigError(e.message);
+    throw e;
+  }
 }
 
 /** Both of --tls-cert and --tls-key, or neither; the files are read and checked now so a bad one stops the start with one line. */
@@ -189,19 +223,34 @@ function parseTls(cert: { value: string; source: string }, key: { value: string;
   return tls;
 }
 
-function parseStore(store: { value: string; source: string }, cluster: { value: string; source: string }, ca: { value: string; source: string }): StoreConfig {
+function parseStore(
+  store: { value: string; source: string },
+  cluster: { value: string; source: string },
+  ca: { value: string; source: string },
+  passwordFileFlag: { value: string; source: string },
+): StoreConfig {
   const value = store.value.trim();
   const caFile = ca.value.trim();
+  const passwordFile = passwordFileFlag.value.trim();
   if (value === 'embedded' || value === '') {
     if (cluster.value) throw new ConfigError(`${cluster.source} needs a ClickHouse --store`);
     if (caFile) throw new ConfigError(`${ca.source} needs an https:// ClickHouse --store`);
+    if (passwordFile) throw new ConfigError(`${passwordFileFlag.source} needs a ClickHouse --store`);
     return { kind: 'embedded' };
   }
   let urls: string[];
+  let urlPassword: string;
   try {
-    urls = parseClickHouseUrl(value).urls;
+    ({ urls, password: urlPassword } = parseClickHouseUrl(value));
   } catch (e) {
+    // parseClickHouseUrl's messages never quote the URL, which may hold a password.
     throw new ConfigError(`${store.source}: ${(e as Error).message}`);
+  }
+  let password: string | undefined;
+  if (passwordFile) {
+    // Two passwords would leave the reader guessing which one is used.
+    if (urlPassword !== '') throw new ConfigError(`${store.source} carries a password and ${passwordFileFlag.source} gives one too; take it out of the URL`);
+    password = readPasswordFile(passwordFile, passwordFileFlag.source);
   }
   if (caFile) {
     if (!urls.every((u) => u.startsWith('https:'))) throw new ConfigError(`${ca.source} needs an https:// ClickHouse --store (it checks the server's certificate)`);
@@ -213,7 +262,26 @@ function parseStore(store: { value: string; source: string }, cluster: { value: 
   }
   if (cluster.value && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(cluster.value))
     throw new ConfigError(`${cluster.source}: ${JSON.stringify(cluster.value)} is not a cluster name`);
-  return { kind: 'clickhouse', url: value, cluster: cluster.value || undefined, ...(caFile ? { caFile } : {}) };
+  return { kind: 'clickhouse', url: value, cluster: cluster.value || undefined, ...(caFile ? { caFile } : {}), ...(password !== undefined ? { password, passwordFile } : {}) };
+}
+
+/**
+ * The ClickHouse password from --store-password-file, without its trailing
+ * newline (`echo secret > file` writes one). Read once, at start: a changed
+ * password needs a restart. Errors name the file, never its content.
+ */
+function readPasswordFile(file: string, source: string): string {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const reason = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'it is a directory' : (code ?? 'unreadable');
+    throw new ConfigError(`${source} ${file}: cannot be read (${reason})`);
+  }
+  const password = text.replace(/[\r\n]+$/, '');
+  if (password === '') throw new ConfigError(`${source} ${file}: the file is empty`);
+  return password;
 }
 
 function parseBoolean({ value, source }: { value: string; source: string }): boolean {

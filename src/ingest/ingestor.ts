@@ -76,6 +76,9 @@ export class Ingestor {
   private lastInsertAt = Date.now();
   /** Bytes of request bodies being received or decoded right now. */
   private receivingBytes = 0;
+  /** The newest span segment stored or quarantined (the writer takes them in order). */
+  private storedThrough = 0;
+  private drainWaiters: { seq: number; resolve: () => void; reject: (e: Error) => void }[] = [];
 
   private constructor(
     /** Span rows. */
@@ -107,7 +110,56 @@ export class Ingestor {
   /** Starts moving WAL segments into the store: recovered ones first. */
   start(): void {
     this.wal.onSealed(() => this.wake?.());
-    this.writer = this.writeLoop();
+    this.writer = this.writeLoop().finally(() => {
+      for (const w of this.drainWaiters.splice(0)) w.reject(new UnavailableError('ingest stopped before the WAL was stored'));
+    });
+  }
+
+  /**
+   * Resolves once every span acknowledged before the call is in the store
+   * (or, refused by it as invalid, in quarantine); spans acknowledged after
+   * the call may or may not be. Erasure waits for this, so that it covers
+   * spans still in the WAL. Rejects with UnavailableError if ingest stops
+   * first, the WAL fails, or the store has not taken them in `timeoutMs`.
+   */
+  async drain(timeoutMs = 60_000): Promise<void> {
+    if (this.stopping || !this.writer) throw new UnavailableError('ingest is not running');
+    try {
+      // Acknowledged appends are synced already; this puts them in a sealed segment.
+      await this.wal.sealActive();
+    } catch (e) {
+      throw new UnavailableError(`the WAL cannot be sealed: ${(e as Error).message}`);
+    }
+    const seq = this.wal.sealedThrough;
+    if (this.storedThrough >= seq) return;
+    await new Promise<void>((resolve, reject) => {
+      const waiter = {
+        seq,
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        reject: (e: Error) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      };
+      const timer = setTimeout(() => {
+        this.drainWaiters = this.drainWaiters.filter((w) => w !== waiter);
+        reject(new UnavailableError(`the store has not taken the spans in the WAL within ${Math.round(timeoutMs / 1000)} s; try again later`));
+      }, timeoutMs);
+      this.drainWaiters.push(waiter);
+      this.wake?.();
+    });
+  }
+
+  /** A span segment is stored or quarantined: wake the drains it completes. */
+  private segmentDone(seq: number): void {
+    if (seq > this.storedThrough) this.storedThrough = seq;
+    const done = this.drainWaiters.filter((w) => w.seq <= this.storedThrough);
+    if (done.length === 0) return;
+    this.drainWaiters = this.drainWaiters.filter((w) => w.seq > this.storedThrough);
+    for (const w of done) w.resolve();
   }
 
   private get backlogBytes(): number {
@@ -264,6 +316,7 @@ export class Ingestor {
           }
           log.debug({ segment: seg.seq, kind, rows: seg.rows, bytes: seg.bytes, ms: Date.now() - started }, 'segment stored');
           await wal.remove(seg);
+          if (kind !== 'resources') this.segmentDone(seg.seq);
           return true;
         }
       } catch (e) {
@@ -273,6 +326,7 @@ export class Ingestor {
       this.stats.storeErrors++;
       if (!result.retryable) {
         await this.quarantine(seg, wal, kind, result.error);
+        if (kind !== 'resources') this.segmentDone(seg.seq);
         return true;
       }
       log.warn({ err: result.error, segment: seg.seq, kind, attempt }, 'store insert failed; retrying');

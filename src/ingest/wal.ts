@@ -58,6 +58,8 @@ export class Wal {
   private sealWaiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
   private readonly sealed: Segment[] = [];
   private nextSeq: number;
+  /** The number of the last segment sealed (or found at open); 0 for none. */
+  private lastSealed = 0;
   private broken: Error | null = null;
   private closed = false;
   /** Bytes in the WAL not yet taken by the store: sealed + active + queued. */
@@ -101,6 +103,7 @@ export class Wal {
       segments.push({ seq, path: file, rows: scan.rows, bytes: scan.validBytes });
     }
     const wal = new Wal(opts, maxSeq + 1);
+    wal.lastSealed = segments.at(-1)?.seq ?? 0;
     for (const s of segments) wal.unstoredBytes += s.bytes;
     return { wal, recovery: { segments, truncatedBytes } };
   }
@@ -108,6 +111,15 @@ export class Wal {
   /** Bytes written to the WAL and not yet released by {@link remove}. */
   get backlogBytes(): number {
     return this.unstoredBytes;
+  }
+
+  /**
+   * The number of the newest sealed segment (segments are numbered in
+   * order, recovered ones first): every row appended before the last
+   * {@link sealActive} resolved is in a segment up to this one.
+   */
+  get sealedThrough(): number {
+    return this.lastSealed;
   }
 
   /** Why the WAL refuses writes, if it does. */
@@ -259,6 +271,7 @@ export class Wal {
     this.fd = null;
     this.active = null;
     this.sealed.push(seg);
+    this.lastSealed = seg.seq;
     for (const fn of this.listeners) fn();
   }
 }

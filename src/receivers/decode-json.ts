@@ -58,6 +58,7 @@ export class JsonSpanDecoder {
       res.dropped = u32(field(r, 'droppedAttributesCount', 'dropped_attributes_count'), 'resource.droppedAttributesCount');
     }
     writeString(res.schemaUrl, str(field(rs, 'schemaUrl', 'schema_url'), 'schemaUrl'));
+    opts.redaction?.redactResource(res);
     res.finish();
     for (const ss of arr(field(rs, 'scopeSpans', 'scope_spans'), 'scopeSpans')) {
       const scopeSpans = obj(ss, 'scopeSpans[]');
@@ -72,6 +73,7 @@ export class JsonSpanDecoder {
         scope.dropped = u32(field(s, 'droppedAttributesCount', 'dropped_attributes_count'), 'scope.droppedAttributesCount');
       }
       writeString(scope.schemaUrl, str(field(scopeSpans, 'schemaUrl', 'schema_url'), 'schemaUrl'));
+      opts.redaction?.redactScope(scope);
       scope.finish(res);
       resources.add(res, scope);
       for (const sp of arr(scopeSpans.spans, 'spans')) this.span(obj(sp, 'span'), out, outcome, opts);

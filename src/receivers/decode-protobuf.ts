@@ -94,6 +94,7 @@ export class ProtobufSpanDecoder {
       } else this.skip(tag, end);
     }
     if (resStart >= 0) this.resourceMessage(resStart, resEnd);
+    this.opts.redaction?.redactResource(res);
     res.finish();
 
     this.pos = start;
@@ -142,6 +143,7 @@ export class ProtobufSpanDecoder {
       } else this.skip(tag, end);
     }
     if (scopeStart >= 0) this.scopeMessage(scopeStart, scopeEnd);
+    this.opts.redaction?.redactScope(scope);
     scope.finish(this.resource);
     this.resources.add(this.resource, scope);
 

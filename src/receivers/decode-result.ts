@@ -1,4 +1,5 @@
 import { SightlineError } from '../errors.js';
+import type { SpanRedactor } from '../redact/index.js';
 
 /**
  * What decoding one export request produced, besides the rows themselves.
@@ -34,4 +35,10 @@ export interface DecodeOptions {
   minStartNs: number;
   /** Human form of the retention, for the rejection message. */
   retentionText: string;
+  /**
+   * The tenant's redaction, when it has any: decoders run it on each
+   * resource and scope before hashing them into a row id (the caller runs
+   * it on the span rows).
+   */
+  redaction?: SpanRedactor | null;
 }

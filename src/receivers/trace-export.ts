@@ -4,6 +4,7 @@ import { ProtobufSpanDecoder } from './decode-protobuf.js';
 import { JsonSpanDecoder } from './decode-json.js';
 import { MalformedRequestError } from './decode-result.js';
 import { ResourceRows } from './row-templates.js';
+import type { RedactionPolicy } from '../redact/index.js';
 
 export type Encoding = 'protobuf' | 'json';
 
@@ -30,7 +31,8 @@ const POOLED_CAPACITY = 16 * 1024 * 1024;
 
 /**
  * One OTLP trace export, whatever the transport: decode into a Native
- * block, make it durable, report what was accepted.
+ * block, redact it by the tenant's rules, make it durable, report what was
+ * accepted.
  *
  * Decoding is synchronous, so one decoder serves every request in turn. The
  * builders it writes into are lent to a request until its block is in the
@@ -54,6 +56,8 @@ export class TraceExportHandler {
     private readonly ingestor: Ingestor,
     private readonly retentionMs: number,
     private readonly retentionText: string,
+    /** Per-tenant redaction, applied before the WAL; none when absent. */
+    private readonly redaction: RedactionPolicy | null = null,
   ) {}
 
   /**
@@ -88,11 +92,15 @@ export class TraceExportHandler {
     // Rows are per tenant: the same resource in two tenants is two rows.
     const known = (id: string) => this.knownResources.get(`${tenant}/${id}`) === today;
     const resources = new ResourceRows(resourceBuilder, known, BigInt(nowMs) * 1_000_000n);
-    const opts = { minStartNs: (nowMs - this.retentionMs) * 1e6, retentionText: this.retentionText };
+    // Taken once: a SIGHUP reload mid-request does not change its rules.
+    const redaction = this.redaction?.forTenant(tenant) ?? null;
+    const opts = { minStartNs: (nowMs - this.retentionMs) * 1e6, retentionText: this.retentionText, redaction };
     const outcome = (encoding === 'protobuf' ? this.protobuf : this.json).decode(body, builder, resources, opts);
     if (outcome.accepted === 0 && outcome.rejected > 0) throw new AllSpansRejectedError(`all ${outcome.rejected} spans were rejected: ${outcome.firstError}`);
     const rows = builder.rows;
     if (rows > 0) {
+      // Before anything is written: unredacted values never reach the WAL.
+      redaction?.redactSpans(builder);
       builder.fillTenant(tenant);
       let resourceBlock: { block: Buffer[]; rows: number } | undefined;
       if (resourceBuilder.rows > 0) {

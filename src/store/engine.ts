@@ -46,6 +46,21 @@ export interface EngineCapabilities {
    * keeps a String's sizes inline instead of in a stream of their own.
    */
   readonly stringSerialization: boolean;
+  /**
+   * `ALTER TABLE ... MODIFY SETTING` and `RESET SETTING` of MergeTree
+   * settings. Erasure shortens `old_parts_lifetime` while it waits for the
+   * parts that held erased rows to leave the disk; without it, they leave
+   * after the lifetime the server is configured with (480 s by default).
+   */
+  readonly modifyTableSettings: boolean;
+  /**
+   * Parts that merges and mutations replaced stay on disk until a statement
+   * on the table's partitions runs (DROP PARTITION, even of a partition
+   * that does not exist, removes those past `old_parts_lifetime`): the
+   * engine's own cleanup never runs. So in chDB 3.4 (its issue 107);
+   * ClickHouse servers remove them in the background.
+   */
+  readonly outdatedPartsKept: boolean;
 }
 
 export const LEAST_CAPABLE: EngineCapabilities = {
@@ -61,6 +76,8 @@ export const LEAST_CAPABLE: EngineCapabilities = {
   widePartLevel: false,
   columnSettings: false,
   stringSerialization: false,
+  modifyTableSettings: false,
+  outdatedPartsKept: false,
 };
 
 /**

@@ -55,6 +55,8 @@ export interface ClickHouseStoreOptions {
   scratchDir: string;
   /** PEM CA bundle for an https:// server's certificate (--store-ca). */
   caFile?: string;
+  /** The password, when it comes from a file (--store-password-file) rather than the URL. */
+  password?: string;
 }
 
 /**
@@ -64,7 +66,7 @@ export interface ClickHouseStoreOptions {
  * the first through the Distributed tables.
  */
 export async function openClickHouseStore(opts: ClickHouseStoreOptions): Promise<OpenedStore> {
-  const target = parseClickHouseUrl(opts.url);
+  const target = { ...parseClickHouseUrl(opts.url), ...(opts.password !== undefined ? { password: opts.password } : {}) };
   const engine = await ClickHouseEngine.open(target, { caCert: opts.caFile ? loadCaBundle(opts.caFile) : undefined });
   try {
     const layout = { database: target.database, cluster: opts.cluster };

@@ -370,6 +370,78 @@ export interface MaintenancePort {
   stats(): Promise<StoreStats>;
 }
 
+// ---- erasure ----------------------------------------------------------------------
+
+export interface TraceCounts {
+  /** Traces with at least one stored span. */
+  traces: number;
+  /** Their spans, each counted once (as reads return them). */
+  spans: number;
+}
+
+export interface ErasureProgress {
+  /**
+   * `deleting`: the engine rewrites the parts that hold the traces' rows.
+   * `rollup`: the minutes the spans fell in are recomputed from the spans left.
+   * `removing`: the replaced parts wait to be removed from disk.
+   */
+  phase: 'deleting' | 'rollup' | 'removing';
+  /** Parts (over every node and table) still to be rewritten or removed. */
+  partsLeft: number;
+}
+
+export interface ErasureOptions {
+  onProgress?: (p: ErasureProgress) => void;
+  /**
+   * Resolve only once no part on disk holds the erased rows (default). With
+   * false, resolve once no table returns them: the replaced parts stay on
+   * disk until the engine removes them (a server after its
+   * `old_parts_lifetime`; chDB only on a partition command), or until these
+   * traces are erased again with the default.
+   */
+  awaitRemoval?: boolean;
+  /**
+   * Where the engine can change table settings: the `old_parts_lifetime`
+   * set while waiting (then reset). ClickHouse keeps replaced parts a while
+   * in case their replacement, not yet flushed from the page cache, is lost
+   * with the power; 60 s leaves the kernel (30 s dirty expiry by default)
+   * time to write it.
+   */
+  partLifetimeSeconds?: number;
+  /** Stops waiting (the engine finishes the mutations it was given). */
+  signal?: AbortSignal;
+}
+
+export interface ErasureResult extends TraceCounts {
+  /**
+   * Spans of these traces still stored afterwards: stored after the
+   * erasure began (acknowledged after it was asked for). Normally 0.
+   */
+  spansLeft: number;
+  /** Rollup minutes recomputed from the spans left. */
+  rollupMinutes: number;
+}
+
+/**
+ * Erasure of whole traces of one tenant (the scope must hold exactly one).
+ * Every span of each trace goes, with its trace-index rows; the rollup's
+ * minutes that counted its spans are recomputed from the spans left.
+ * Resource rows (process attributes shared by every trace of a process)
+ * and the audit trail are not touched.
+ */
+export interface ErasurePort {
+  /** How many of these traces the tenant holds, and their spans. */
+  countTraces(scope: TenantScope, traceIds: readonly Buffer[]): Promise<TraceCounts>;
+  /**
+   * Erases these traces. Rows written after the call began may survive.
+   * Resolves once no table returns the rows and (unless `awaitRemoval` is
+   * false) no data part on disk holds them. When no row of them is left,
+   * it only waits until no part of the tenant that predates each table's
+   * last mutation is on disk (what an erasure that did not wait left).
+   */
+  eraseTraces(scope: TenantScope, traceIds: readonly Buffer[], opts?: ErasureOptions): Promise<ErasureResult>;
+}
+
 // ---- audit ------------------------------------------------------------------------
 
 /** One audit record, as auth/audit.ts makes and chains them. */

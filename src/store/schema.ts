@@ -231,6 +231,13 @@ FROM ${from}
 GROUP BY tenant, minute, service_name, name, kind, status_code`;
 }
 
+/** The rollup's columns, in the order spanMetricsSelect gives them. */
+export function spanMetricsColumns(caps: EngineCapabilities): string[] {
+  const columns = ['tenant', 'minute', 'service_name', 'name', 'kind', 'status_code', 'spans', 'duration_sum', 'duration_min', 'duration_max'];
+  if (caps.quantileStatesAnyLevel) columns.push('duration_digest');
+  return columns;
+}
+
 export function createSpanMetricsView(caps: EngineCapabilities, layout: Layout = SINGLE_NODE): Sql {
   return sql`CREATE MATERIALIZED VIEW IF NOT EXISTS ${ident(TABLES.spanMetricsView)} TO ${ident(localName(TABLES.spanMetrics, layout))} AS
 ${spanMetricsSelect(ident(localName(TABLES.spans, layout)), caps)}`;

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { READ_SPANS } from '../../auth/index.js';
 import { scopeOf } from '../auth.js';
 import type { IngestStats } from '../../ingest/index.js';
+import type { RedactionStats } from '../../redact/index.js';
 import type { AuditPort, LegacyCopyStatus, ReadPorts, StoreStats } from '../../store/index.js';
 import { param, parsePositiveInt, parseRange, type Query } from '../tempo/params.js';
 import { NotFoundError } from '../../errors.js';
@@ -9,6 +10,8 @@ import { traceCriticalPath } from '../../diagnosis/index.js';
 import { parseTraceId } from '../tempo/params.js';
 import { ADMIN_READ, ANY_TENANT, type TokenSummary } from '../../auth/index.js';
 import { registerDiagnosisRoutes } from './diagnosis-routes.js';
+import { registerErasureRoutes } from './erasure-routes.js';
+import type { Erasures } from '../../erasure/index.js';
 
 export interface NativeRoutesOptions {
   store: ReadPorts & AuditPort;
@@ -16,12 +19,16 @@ export interface NativeRoutesOptions {
   /** Progress of copying a version-2 store into this one, if it was one. */
   migrationStatus: () => LegacyCopyStatus;
   ingestStats: () => IngestStats;
+  /** Counters of the redaction rules in force (docs/redaction.md); absent: none configured. */
+  redactionStats?: () => RedactionStats;
   sightlineVersion: string;
   engine: string;
   /** Window of diagnosis requests without start and end. */
   defaultWindowSeconds: number;
   /** The API tokens in use, without hashes. */
   tokens: () => TokenSummary[];
+  /** Erasure of traces (docs/erasure.md). */
+  erasures: Erasures;
 }
 
 /** Sightline's own endpoints, under /api/sightline (see docs/api.md). */
@@ -30,6 +37,7 @@ export function registerNativeRoutes(app: FastifyInstance, opts: NativeRoutesOpt
     version: opts.sightlineVersion,
     engine: opts.engine,
     ingest: opts.ingestStats(),
+    redaction: opts.redactionStats?.() ?? { enabled: false, ruleSets: [], off: [] },
     store: await opts.storeStats(),
     migration: opts.migrationStatus(),
   }));
@@ -72,4 +80,5 @@ export function registerNativeRoutes(app: FastifyInstance, opts: NativeRoutesOpt
   });
 
   registerDiagnosisRoutes(app, opts.store, opts.defaultWindowSeconds);
+  registerErasureRoutes(app, opts.erasures);
 }

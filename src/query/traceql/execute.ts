@@ -30,7 +30,36 @@ export async function searchTraceQL(q: Query, store: SearchPort, scope: TenantSc
   return new Evaluator(q, opts).run(store, scope);
 }
 
+/**
+ * Every trace that `q` matches in the range, however many, as a search
+ * would find them with no limit: traces with a matching span that starts
+ * in the range. For erasure, so never cut short: past `max` traces (or,
+ * for a query evaluated here, `max` candidate traces) it answers
+ * `overLimit` and no ids.
+ */
+export async function matchingTraceIds(
+  q: Query,
+  store: SearchPort,
+  scope: TenantScope,
+  range: TimeRange,
+  max: number,
+): Promise<{ traceIds: Buffer[]; overLimit: boolean }> {
+  const [first, ...rest] = q.pipeline;
+  if (rest.length === 0 && first.kind === 'filter') {
+    const request = unlessUnsupported(() => filterRequest(q));
+    if (request) {
+      // All of them at once: paging by offset could skip a trace whose order changes as spans arrive.
+      const ids = await store.candidateTraces(scope, { range, anySpan: request.where, having: { op: 'and', terms: [] }, limit: max + 1, offset: 0 });
+      return ids.length > max ? { traceIds: [], overLimit: true } : { traceIds: ids, overLimit: false };
+    }
+  }
+  return new Evaluator(q, { range, limit: max, spss: 1 }).allMatches(store, scope, max);
+}
+
 type SpanSet = { spans: number[]; attributes: KeyValueJson[] };
+
+/** Candidate traces read per query when every match is wanted; their ids travel in the SQL text. */
+const EVAL_BATCH = 1000;
 
 /** Exported for tests: construction refuses what cannot be compiled. */
 export class Evaluator {
@@ -140,6 +169,15 @@ export class Evaluator {
     return { traces, inspectedSpans: 0, inspectedBytes: 0, inspectedTraces: inspected.traces };
   }
 
+  /** Every matching trace (see matchingTraceIds): candidates taken at once, then evaluated in batches. */
+  async allMatches(store: SearchPort, scope: TenantScope, max: number): Promise<{ traceIds: Buffer[]; overLimit: boolean }> {
+    const ids = await store.candidateTraces(scope, { range: this.opts.range, anySpan: this.anySpan(), having: this.necessary(this.q.pipeline[0] as SpansetExpr), limit: max + 1, offset: 0 });
+    if (ids.length > max) return { traceIds: [], overLimit: true };
+    const traceIds: Buffer[] = [];
+    for (let i = 0; i < ids.length; i += EVAL_BATCH) await this.evaluateBatch(store, scope, ids.slice(i, i + EVAL_BATCH), (id) => void traceIds.push(id));
+    return { traceIds, overLimit: false };
+  }
+
   /**
    * Visits every matched span that starts in the range, once, over at most
    * `maxTraces` candidate traces (metrics over spanset operators and
@@ -166,30 +204,41 @@ export class Evaluator {
     batch: number,
     onMatch: (id: Buffer, spans: EvalSpan[], sets: SpanSet[], tree: Tree) => boolean,
   ): Promise<{ traces: number; truncated: boolean }> {
-    const anySpan: Condition = this.predicates.length > 0 ? { op: 'or', terms: this.predicates.map((p) => p.superset) } : { op: 'const', value: true };
+    const anySpan = this.anySpan();
     const having = this.necessary(this.q.pipeline[0] as SpansetExpr);
     let inspected = 0;
     for (let offset = 0; offset < maxCandidates; offset += batch) {
       const ids = await store.candidateTraces(scope, { range: this.opts.range, anySpan, having, limit: Math.min(batch, maxCandidates - offset), offset });
       if (ids.length === 0) return { traces: inspected, truncated: false };
       inspected += ids.length;
-      const spansByTrace = await store.traceSpans(scope, {
-        traceIds: ids,
-        range: this.opts.range,
-        flags: this.flags.list,
-        numbers: this.numbers.list,
-        texts: this.texts.list,
-        values: this.values.list,
-      });
-      for (const id of ids) {
-        const spans = spansByTrace.get(id.toString('hex')) ?? [];
-        const tree = new Tree(spans);
-        const sets = this.evaluate(spans, tree);
-        if (sets.length > 0 && !onMatch(id, spans, sets, tree)) return { traces: inspected, truncated: false };
-      }
+      if (!(await this.evaluateBatch(store, scope, ids, onMatch))) return { traces: inspected, truncated: false };
       if (ids.length < batch) return { traces: inspected, truncated: false };
     }
     return { traces: inspected, truncated: true };
+  }
+
+  /** Some span may match some leaf filter. */
+  private anySpan(): Condition {
+    return this.predicates.length > 0 ? { op: 'or', terms: this.predicates.map((p) => p.superset) } : { op: 'const', value: true };
+  }
+
+  /** Reads and evaluates a batch of candidate traces; false once `onMatch` asks to stop. */
+  private async evaluateBatch(store: SearchPort, scope: TenantScope, ids: Buffer[], onMatch: (id: Buffer, spans: EvalSpan[], sets: SpanSet[], tree: Tree) => boolean | void): Promise<boolean> {
+    const spansByTrace = await store.traceSpans(scope, {
+      traceIds: ids,
+      range: this.opts.range,
+      flags: this.flags.list,
+      numbers: this.numbers.list,
+      texts: this.texts.list,
+      values: this.values.list,
+    });
+    for (const id of ids) {
+      const spans = spansByTrace.get(id.toString('hex')) ?? [];
+      const tree = new Tree(spans);
+      const sets = this.evaluate(spans, tree);
+      if (sets.length > 0 && onMatch(id, spans, sets, tree) === false) return false;
+    }
+    return true;
   }
 
   /** A condition every matching trace meets: some span meets each leaf's superset. */

@@ -4,7 +4,7 @@ export { print, printField } from './printer.js';
 export { validate } from './validate.js';
 export { TraceQLParseError, TraceQLValidationError, TraceQLUnsupportedError, unlessUnsupported } from './errors.js';
 export { filterRequest, toCondition } from './request.js';
-export { searchTraceQL, type SearchOptions } from './execute.js';
+export { searchTraceQL, matchingTraceIds, type SearchOptions } from './execute.js';
 export { queryMetrics, type Series, type MetricsRequest, type MetricsResult, type MetricsStore } from './metrics.js';
 
 import { parse } from './parser.js';

@@ -42,6 +42,10 @@ export class ChdbEngine implements Engine {
     widePartLevel: true,
     columnSettings: true,
     stringSerialization: true,
+    modifyTableSettings: true,
+    // Measured: replaced parts stayed on disk for good ("Cleanup thread
+    // hasn't seen this part yet"), across restarts, until a DROP PARTITION.
+    outdatedPartsKept: true,
   };
   version = '';
   readonly exclusive = true;

@@ -15,6 +15,22 @@ describe('ClickHouse target', () => {
     assert.equal(redactClickHouseUrl('clickhouse://alice:secret@ch1:8123/db'), 'clickhouse://alice:***@ch1:8123/db');
   });
 
+  it('keeps a password with an unencoded @ whole, and quotes no part of a URL it refuses', () => {
+    // The userinfo ends at the last @: nothing of the password becomes a host name.
+    assert.deepEqual(parseClickHouseUrl('clickhouse://alice:se@cr@t@ch1/db'), { urls: ['http://ch1:8123'], user: 'alice', password: 'se@cr@t', database: 'db' });
+    assert.equal(redactClickHouseUrl('clickhouse://alice:se@cr@t@ch1/db'), 'clickhouse://alice:***@ch1/db');
+    assert.deepEqual(parseClickHouseUrl('http://[::1],127.0.0.1:9000').urls, ['http://[::1]:8123', 'http://127.0.0.1:9000']);
+    for (const url of [
+      'clickhouse://alice:Zq-secret@/db',
+      'clickhouse://alice:Zq-sec/ret@ch1/db',
+      'clickhouse://alice:Zq-sec#ret@ch1/db',
+      'clickhouse://alice:Zq-%ZZsecret@ch1/db',
+      'clickhouse://alice:Zq-secret@ch1/Zq-db',
+      'clickhouse://alice:Zq-secret@ch1,ch2:Zq/db',
+    ])
+      assert.throws(() => parseClickHouseUrl(url), (e: Error) => !e.message.includes('Zq'), url);
+  });
+
   it('switches features on by server version', () => {
     assert.deepEqual(capabilitiesFor('18.16.1'), {
       lowCardinality: false,
@@ -29,12 +45,14 @@ describe('ClickHouse target', () => {
       widePartLevel: false,
       columnSettings: false,
       stringSerialization: false,
+      modifyTableSettings: false,
+      outdatedPartsKept: false,
     });
     // Features that are only a setting follow what the server lists.
     assert.equal(capabilitiesFor('24.8.4.13', new Set(['min_bytes_for_wide_part'])).widePartLevel, false);
     assert.equal(capabilitiesFor('25.8.1', new Set(['min_bytes_for_wide_part', 'min_level_for_wide_part'])).widePartLevel, true);
-    const { widePartLevel, stringSerialization, ...rest } = capabilitiesFor('24.8.4.13');
-    assert.deepEqual([widePartLevel, stringSerialization], [false, false]);
+    const { widePartLevel, stringSerialization, outdatedPartsKept, ...rest } = capabilitiesFor('24.8.4.13');
+    assert.deepEqual([widePartLevel, stringSerialization, outdatedPartsKept], [false, false, false]);
     assert.ok(Object.values(rest).every(Boolean));
     const v19 = capabilitiesFor('19.10.1');
     assert.equal(v19.codecs, true);

@@ -24,19 +24,34 @@ export interface ClickHouseTarget {
 /**
  * Parses `clickhouse://user:pass@host:8123[,host2:8123]/db` (or `http://`,
  * `https://` for TLS). Several hosts mean several shards of one cluster.
+ *
+ * The URL may hold a password, so no error quotes any part of it. The
+ * userinfo ends at the last `@` before the path: an unencoded `@` in a
+ * password must not turn the rest of it into a host name that a later
+ * connection error would print.
  */
 export function parseClickHouseUrl(raw: string): ClickHouseTarget {
-  const m = /^(clickhouse|http|https|clickhouses):\/\/(?:([^:@/]*)(?::([^@/]*))?@)?([^/?#]+)(?:\/([^?#]*))?$/.exec(raw.trim());
-  if (!m) throw new Error(`not a ClickHouse URL: expected clickhouse://user:password@host:8123/database`);
+  const m = /^(clickhouse|http|https|clickhouses):\/\/(?:([^:@/?#]*)(?::([^/?#]*))?@)?([^/?#@]+)(?:\/([^?#]*))?$/.exec(raw.trim());
+  if (!m) throw new Error('not a ClickHouse URL: expected clickhouse://user@host:8123/database (percent-encode / ? # in a password, or use --store-password-file)');
   const scheme = m[1] === 'https' || m[1] === 'clickhouses' ? 'https' : 'http';
   const hosts = m[4].split(',').filter(Boolean);
   if (hosts.length === 0) throw new Error('the ClickHouse URL names no host');
-  const database = decodeURIComponent(m[5] ?? '') || 'default';
-  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(database)) throw new Error(`database name ${JSON.stringify(database)} must be a plain identifier`);
+  // Host names, IPv4 or [IPv6] addresses, each with an optional port.
+  const badHost = hosts.findIndex((h) => !/^(?:[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/.test(h));
+  if (badHost >= 0) throw new Error(`host ${badHost + 1} of the ClickHouse URL is not host or host:port`);
+  const decode = (part: string | undefined, what: string) => {
+    try {
+      return decodeURIComponent(part ?? '');
+    } catch {
+      throw new Error(`the ${what} in the ClickHouse URL has a malformed %-escape`);
+    }
+  };
+  const database = decode(m[5], 'database name') || 'default';
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(database)) throw new Error('the database name (the URL\'s path) must be a plain identifier: letters, digits and _');
   return {
-    urls: hosts.map((h) => `${scheme}://${h.includes(':') ? h : `${h}:8123`}`),
-    user: decodeURIComponent(m[2] ?? '') || 'default',
-    password: decodeURIComponent(m[3] ?? ''),
+    urls: hosts.map((h) => `${scheme}://${/:\d+$/.test(h) ? h : `${h}:8123`}`),
+    user: decode(m[2], 'user name') || 'default',
+    password: decode(m[3], 'password'),
     database,
   };
 }
@@ -66,9 +81,9 @@ export function loadCaBundle(file: string): Buffer {
   return pem;
 }
 
-/** The URL with its password hidden, for logs. */
+/** The URL with its password hidden, for logs. Like the parser, the userinfo ends at the last `@`. */
 export function redactClickHouseUrl(raw: string): string {
-  return raw.replace(/(\/\/[^:@/]*:)[^@/]*@/, '$1***@');
+  return raw.trim().replace(/^([a-z]+:\/\/[^:@/?#]*:)[^/?#]*@/, '$1***@');
 }
 
 /**
@@ -96,6 +111,10 @@ export function capabilitiesFor(version: string, settings?: ReadonlySet<string>)
     // Column-level compression block sizes: ClickHouse PR 55201, 23.11.
     columnSettings: atLeast(23, 11),
     stringSerialization: settings?.has('string_serialization_version') ?? false,
+    // MODIFY SETTING came in 19.x; RESET SETTING with ClickHouse PR 17769
+    // (December 2020). 21.3, the first LTS after it, is a conservative floor.
+    modifyTableSettings: atLeast(21, 3),
+    outdatedPartsKept: false,
   };
 }
 

@@ -20,6 +20,9 @@ export const POINT_LOOKUP = sql`, ${SINGLE_THREAD}`;
 
 /** What every port implementation shares: the engine, where the tables are, and how results are read. */
 export class StoreContext {
+  /** Span writes of this process, against work that must see no write in between (the rollup's recompute). */
+  readonly writes = new WriteGate();
+
   constructor(
     readonly engine: Engine,
     readonly layout: Layout,
@@ -59,4 +62,49 @@ export function startsIn(range: { startNs: bigint; endNs: bigint }): Sql {
 /** The range widened by `slack` on both sides (not below 0). */
 export function widened(range: { startNs: bigint; endNs: bigint }, slack: bigint): { startNs: bigint; endNs: bigint } {
   return { startNs: range.startNs > slack ? range.startNs - slack : 0n, endNs: range.endNs + slack };
+}
+
+/**
+ * A readers-writer lock on this process's span writes: writes share it,
+ * and work that must see no write happen meanwhile takes it alone, after
+ * the writes in flight end and before any later one starts. Waiters are
+ * served in arrival order, so neither side starves.
+ */
+export class WriteGate {
+  private active = 0;
+  private exclusiveHeld = false;
+  private readonly queue: { exclusive: boolean; start: () => void }[] = [];
+
+  shared<T>(work: () => Promise<T>): Promise<T> {
+    return this.run(false, work);
+  }
+
+  exclusive<T>(work: () => Promise<T>): Promise<T> {
+    return this.run(true, work);
+  }
+
+  private async run<T>(exclusive: boolean, work: () => Promise<T>): Promise<T> {
+    await new Promise<void>((start) => {
+      this.queue.push({ exclusive, start });
+      this.next();
+    });
+    try {
+      return await work();
+    } finally {
+      if (exclusive) this.exclusiveHeld = false;
+      else this.active--;
+      this.next();
+    }
+  }
+
+  private next(): void {
+    while (this.queue.length > 0 && !this.exclusiveHeld) {
+      const head = this.queue[0];
+      if (head.exclusive && this.active > 0) return;
+      this.queue.shift();
+      if (head.exclusive) this.exclusiveHeld = true;
+      else this.active++;
+      head.start();
+    }
+  }
 }

@@ -6,6 +6,9 @@ import type {
   CompareCounts,
   CompareRequest,
   DiagnosisPort,
+  ErasureOptions,
+  ErasurePort,
+  ErasureResult,
   EvalSpan,
   LoadSpanRow,
   MaintenancePort,
@@ -23,6 +26,7 @@ import type {
   StoreStats,
   TagsPort,
   TraceAttributeStats,
+  TraceCounts,
   TracePort,
   TraceSample,
   TraceSampleRequest,
@@ -42,6 +46,7 @@ import { TagReads } from './tags.js';
 import { TraceReads } from './traces.js';
 import { SegmentWriter, type WriteOutcome } from './writer.js';
 import { AuditStore } from './audit.js';
+import { Erasure } from './erasure.js';
 
 export type { WriteOutcome, LegacyCopyStatus };
 
@@ -57,7 +62,7 @@ export interface SqlStoreOptions {
  * store/, and engines differ only by their declared capabilities. Each
  * port is its own module; this class only hands calls to them.
  */
-export class SqlStore implements ReadPorts, MaintenancePort, AuditPort {
+export class SqlStore implements ReadPorts, MaintenancePort, AuditPort, ErasurePort {
   private readonly ctx: StoreContext;
   private readonly writer: SegmentWriter;
   private readonly traces: TracePort;
@@ -67,6 +72,7 @@ export class SqlStore implements ReadPorts, MaintenancePort, AuditPort {
   private readonly diagnosis: DiagnosisPort;
   private readonly maintenance: Maintenance;
   private readonly audit: AuditStore;
+  private readonly erasure: Erasure;
   private readonly legacy: LegacyCopy;
   private legacyRun: Promise<void> | null = null;
 
@@ -84,6 +90,7 @@ export class SqlStore implements ReadPorts, MaintenancePort, AuditPort {
     this.diagnosis = new DiagnosisReads(this.ctx);
     this.maintenance = new Maintenance(this.ctx);
     this.audit = new AuditStore(this.ctx);
+    this.erasure = new Erasure(this.ctx);
     this.legacy = new LegacyCopy(this.ctx, this.writer, opts.defaultTenant, opts.scratchDir);
   }
 
@@ -175,6 +182,16 @@ export class SqlStore implements ReadPorts, MaintenancePort, AuditPort {
 
   allAudit(): Promise<AuditRecord[]> {
     return this.audit.allAudit();
+  }
+
+  // ---- erasure ------------------------------------------------------------------
+
+  countTraces(scope: TenantScope, traceIds: readonly Buffer[]): Promise<TraceCounts> {
+    return this.erasure.countTraces(scope, traceIds);
+  }
+
+  eraseTraces(scope: TenantScope, traceIds: readonly Buffer[], opts?: ErasureOptions): Promise<ErasureResult> {
+    return this.erasure.eraseTraces(scope, traceIds, opts);
   }
 
   // ---- maintenance --------------------------------------------------------------

@@ -27,7 +27,8 @@ export class SegmentWriter {
    * written again.
    */
   async writeSpans(file: string, opts: { replay: boolean }): Promise<WriteOutcome> {
-    return outcome(() => (opts.replay ? this.replay(file) : this.ctx.engine.insertNativeFile(TABLES.spans, SPAN_COLUMN_NAMES, file)));
+    // Through the gate: an erasure's rollup recompute must see no span insert (and so no rollup row) in between.
+    return outcome(() => this.ctx.writes.shared(() => (opts.replay ? this.replay(file) : this.ctx.engine.insertNativeFile(TABLES.spans, SPAN_COLUMN_NAMES, file))));
   }
 
   /** Stores (resource, scope) rows; rows may repeat, the store keeps one per id. */
