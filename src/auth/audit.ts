@@ -25,22 +25,8 @@ import type { AuditRecord } from '../store/index.js';
  *   Authorization headers.
  */
 
-export interface AuditEntry {
-  /** How the caller was identified and their name: `token:collector`, `oidc:alice@clinic`. */
-  identity: string;
-  /** The tenants read or acted on ([] for none). */
-  tenants: string[];
-  /** The peer address. */
-  remote: string;
-  /** `GET /api/search`, `token.create`... */
-  action: string;
-  /** What was asked: the TraceQL text, trace ids, parameters (never credentials). */
-  detail: Record<string, string | number | boolean | string[]>;
-  /** The HTTP status answered. */
-  status: number;
-  /** Traces, series or rows returned; -1 when not counted. */
-  results: number;
-}
+/** What a caller asks to record: an audit record before it is chained (fields documented on AuditRecord). */
+export type AuditEntry = Omit<AuditRecord, 'chain' | 'seq' | 'time' | 'prev' | 'hash'>;
 
 export type { AuditRecord };
 

@@ -106,7 +106,7 @@ export function parseConfigFile(text: string, path: string, parseDuration: (s: s
   }
   const r = new Reader(doc, at);
   const root = r.map([], 'the file');
-  r.only(root, [], ['defaultTenant', 'tenants', 'tokens', 'oidc', 'tailnet', 'cors', 'redaction']);
+  r.allowKeys(root, [], ['defaultTenant', 'tenants', 'tokens', 'oidc', 'tailnet', 'cors', 'redaction']);
   const out: FileConfig = { path, tenantRetentionMs: new Map(), tokens: [] };
 
   if (r.has(['defaultTenant'])) out.defaultTenant = r.tenant(['defaultTenant']);
@@ -115,7 +115,7 @@ export function parseConfigFile(text: string, path: string, parseDuration: (s: s
     const tenants = r.map(['tenants'], 'tenants');
     for (const key of tenants) {
       const tenant = r.tenantKey(['tenants'], key);
-      r.only(r.map(['tenants', key], `tenant ${tenant}`), ['tenants', key], ['retention']);
+      r.allowKeys(r.map(['tenants', key], `tenant ${tenant}`), ['tenants', key], ['retention']);
       if (r.has(['tenants', key, 'retention'])) {
         const text = r.string(['tenants', key, 'retention']);
         const ms = parseDuration(text);
@@ -130,7 +130,7 @@ export function parseConfigFile(text: string, path: string, parseDuration: (s: s
     const ids = new Set<string>();
     for (let i = 0; i < n; i++) {
       const p = ['tokens', i];
-      r.only(r.map(p, 'a token'), p, ['name', 'id', 'hash', 'roles', 'tenants']);
+      r.allowKeys(r.map(p, 'a token'), p, ['name', 'id', 'hash', 'roles', 'tenants']);
       const id = r.string([...p, 'id']);
       if (!/^[0-9a-f]{16}$/.test(id)) throw r.error([...p, 'id'], 'a token id is 16 hex characters (use `sightline token create`)');
       if (ids.has(id)) throw r.error([...p, 'id'], `token id ${id} appears twice`);
@@ -143,7 +143,7 @@ export function parseConfigFile(text: string, path: string, parseDuration: (s: s
 
   if (r.has(['oidc'])) {
     const p = ['oidc'];
-    r.only(r.map(p, 'oidc'), p, ['issuer', 'clientId', 'clientSecretFile', 'redirectUrl', 'scopes', 'groupsClaim', 'groups', 'users', 'session', 'sessionKeyFile']);
+    r.allowKeys(r.map(p, 'oidc'), p, ['issuer', 'clientId', 'clientSecretFile', 'redirectUrl', 'scopes', 'groupsClaim', 'groups', 'users', 'session', 'sessionKeyFile']);
     const url = (key: string) => {
       const v = r.string([...p, key]);
       if (!/^https?:\/\/[^\s]+$/.test(v)) throw r.error([...p, key], `${key} must be an http(s) URL`);
@@ -171,7 +171,7 @@ export function parseConfigFile(text: string, path: string, parseDuration: (s: s
 
   if (r.has(['tailnet'])) {
     const p = ['tailnet'];
-    r.only(r.map(p, 'tailnet'), p, ['trustedProxies', 'users', 'localApiSocket', 'tags', 'peers']);
+    r.allowKeys(r.map(p, 'tailnet'), p, ['trustedProxies', 'users', 'localApiSocket', 'tags', 'peers']);
     out.tailnet = {
       trustedProxies: r.has([...p, 'trustedProxies']) ? r.strings([...p, 'trustedProxies']) : [],
       users: r.has([...p, 'users']) ? r.rules([...p, 'users']) : {},
@@ -182,7 +182,7 @@ export function parseConfigFile(text: string, path: string, parseDuration: (s: s
   }
 
   if (r.has(['cors'])) {
-    r.only(r.map(['cors'], 'cors'), ['cors'], ['origins']);
+    r.allowKeys(r.map(['cors'], 'cors'), ['cors'], ['origins']);
     out.corsOrigins = r.strings(['cors', 'origins']);
   }
 
@@ -243,7 +243,7 @@ class Reader {
   }
 
   /** Refuses keys it does not know, naming them (a typo must not silently switch a feature off). */
-  only(keys: string[], path: Path, allowed: string[]): void {
+  allowKeys(keys: string[], path: Path, allowed: string[]): void {
     for (const k of keys) if (!allowed.includes(k)) throw this.keyError(path, k, `unknown key ${JSON.stringify(k)}; expected one of ${allowed.join(', ')}`);
   }
 
@@ -292,7 +292,7 @@ class Reader {
   rules(path: Path): Record<string, FileGrantRule> {
     const out: Record<string, FileGrantRule> = {};
     for (const key of this.map(path, path.join('.'))) {
-      this.only(this.map([...path, key], `${path.join('.')}.${key}`), [...path, key], ['roles', 'tenants']);
+      this.allowKeys(this.map([...path, key], `${path.join('.')}.${key}`), [...path, key], ['roles', 'tenants']);
       out[key] = this.grant([...path, key]);
     }
     return out;

@@ -16,7 +16,7 @@ type Path = (string | number)[];
 export interface SectionReader {
   has(path: Path): boolean;
   map(path: Path, what: string): string[];
-  only(keys: string[], path: Path, allowed: string[]): void;
+  allowKeys(keys: string[], path: Path, allowed: string[]): void;
   seq(path: Path, what: string): number;
   string(path: Path): string;
   boolean(path: Path): boolean;
@@ -42,12 +42,12 @@ const RULE_KEYS = ['preset', 'presetExcept', 'mrnPatterns', 'drop', 'hash', 'mas
  * line; the key file is read when the rules are compiled (redact/).
  */
 export function parseRedactionSection(r: SectionReader, p: Path): RedactionSettings {
-  r.only(r.map(p, 'redaction'), p, ['hashKeyFile', 'default', 'tenants']);
+  r.allowKeys(r.map(p, 'redaction'), p, ['hashKeyFile', 'default', 'tenants']);
   const out: RedactionSettings = { tenants: new Map() };
   if (r.has([...p, 'hashKeyFile'])) out.hashKeyFile = located(r, [...p, 'hashKeyFile']);
   if (r.has([...p, 'default'])) {
     const d = [...p, 'default'];
-    r.only(r.map(d, 'redaction.default'), d, RULE_KEYS);
+    r.allowKeys(r.map(d, 'redaction.default'), d, RULE_KEYS);
     out.defaultRules = ruleSet(r, d, false);
   }
   if (r.has([...p, 'tenants'])) {
@@ -56,7 +56,7 @@ export function parseRedactionSection(r: SectionReader, p: Path): RedactionSetti
       const tenant = r.tenantKey(t, key);
       const q = [...t, key];
       const keys = r.map(q, `redaction.tenants.${tenant}`);
-      r.only(keys, q, [...RULE_KEYS, 'extends', 'enabled']);
+      r.allowKeys(keys, q, [...RULE_KEYS, 'extends', 'enabled']);
       if (r.has([...q, 'enabled']) && !r.boolean([...q, 'enabled'])) {
         if (keys.length > 1) throw r.error(q, `enabled: false turns redaction off for tenant ${tenant}; it takes no other keys`);
         out.tenants.set(tenant, null);
@@ -95,7 +95,7 @@ function ruleSet(r: SectionReader, p: Path, extendsDefault: boolean): RuleSetSet
 }
 
 function mask(r: SectionReader, p: Path): MaskSettings {
-  r.only(r.map(p, 'a mask rule'), p, ['pattern', 'replacement', 'keys']);
+  r.allowKeys(r.map(p, 'a mask rule'), p, ['pattern', 'replacement', 'keys']);
   const pattern = located(r, [...p, 'pattern']);
   const problem = re2Problem(pattern.value);
   if (problem) throw r.error([...p, 'pattern'], problem);

@@ -454,13 +454,19 @@ export interface AuditRecord {
   /** Hex SHA-256 of the chain's previous record, and of this one. */
   prev: string;
   hash: string;
-  /** `token:collector`, `oidc:alice@clinic`... never a credential. */
+  /** How the caller was identified and their name: `token:collector`, `oidc:alice@clinic`; never a credential. */
   identity: string;
+  /** The tenants read or acted on ([] for none). */
   tenants: string[];
+  /** The peer address. */
   remote: string;
+  /** `GET /api/search`, `erasure.complete`... */
   action: string;
+  /** What was asked: the TraceQL text, trace ids, parameters (never credentials). */
   detail: Record<string, string | number | boolean | string[]>;
+  /** The HTTP status answered. */
   status: number;
+  /** Traces, series or rows returned; -1 when not counted. */
   results: number;
 }
 
