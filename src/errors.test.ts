@@ -16,6 +16,8 @@ describe('error catalogue', () => {
         UNAUTHENTICATED: [401, 16],
         FORBIDDEN: [403, 7],
         OVERLOADED: [429, 8],
+        QUERY_TOO_LARGE: [422, 8],
+        QUERY_TIMEOUT: [503, 4],
         UNAVAILABLE: [503, 14],
         INTERNAL: [500, 13],
       },

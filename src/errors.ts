@@ -17,8 +17,12 @@ export const ERROR_CATALOGUE = {
   UNAUTHENTICATED: { http: 401, grpc: 16 },
   /** An identity without the role in the tenant asked. */
   FORBIDDEN: { http: 403, grpc: 7 },
-  /** Ingest is past its backlog budget; retry later. */
+  /** Ingest is past its backlog budget, or queries past their concurrency; retry later (Retry-After says when). */
   OVERLOADED: { http: 429, grpc: 8 },
+  /** A query needs more than its limits allow: memory, result size or series. Narrow it; retrying will not help. */
+  QUERY_TOO_LARGE: { http: 422, grpc: 8 },
+  /** A query ran past its deadline (--query-timeout) and was stopped, in the engine too. */
+  QUERY_TIMEOUT: { http: 503, grpc: 4 },
   /** Ingest cannot be made durable right now (stopping, WAL failed). */
   UNAVAILABLE: { http: 503, grpc: 14 },
   INTERNAL: { http: 500, grpc: 13 },
@@ -78,6 +82,17 @@ export class ForbiddenError extends SightlineError {
   override readonly name = 'ForbiddenError';
   constructor(message: string) {
     super('FORBIDDEN', message);
+  }
+}
+
+/** Too many queries at once: 429, and Retry-After says when a slot should be free. */
+export class QueriesOverloadedError extends SightlineError {
+  override readonly name = 'QueriesOverloadedError';
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super('OVERLOADED', message);
   }
 }
 

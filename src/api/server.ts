@@ -8,9 +8,15 @@ import { registerUiRoutes } from './ui/index.js';
 import { installAuth, type AuthOptions } from './auth.js';
 import { registerSecurityHeaders } from './security-headers.js';
 import { registerOidcRoutes, type OidcRoutesOptions } from './oidc-routes.js';
+import { QueryPool } from './isolation/index.js';
+import { queryHost, type SqlStore } from '../store/index.js';
+import type { QueryLimitsConfig } from '../config/index.js';
 
-export interface ApiServerOptions extends Omit<TempoRoutesOptions, 'store'>, Omit<NativeRoutesOptions, 'tokens'>, AuthOptions, OidcRoutesOptions {
+export interface ApiServerOptions extends Omit<TempoRoutesOptions, 'queries'>, Omit<NativeRoutesOptions, 'tokens' | 'queries' | 'store'>, AuthOptions, OidcRoutesOptions {
   log: Logger;
+  store: SqlStore;
+  /** Limits of every query (defaults: 30 s, 4 at once, 1 GiB per statement, 512 MiB of worker heap). */
+  queryLimits?: Partial<QueryLimitsConfig>;
   /** Serve HTTPS with these options (certificate and key); plain HTTP without. */
   https?: HttpsServerOptions;
 }
@@ -40,13 +46,31 @@ export async function createApiServer(opts: ApiServerOptions): Promise<FastifyIn
     // TraceQL holds the values searched for. Debug logs may have the URL.
     if (e.code === 'INTERNAL')
       opts.log.error({ err: e.cause ?? err, method: req.method, route: req.routeOptions.url ?? '(no route)', ...(opts.log.isLevelEnabled('debug') ? { url: req.url } : {}) }, 'query failed');
+    const retryAfter = (e as { retryAfterSeconds?: number }).retryAfterSeconds;
+    if (retryAfter !== undefined) reply.header('Retry-After', String(retryAfter));
     return reply.code(e.httpStatus).type('text/plain; charset=utf-8').send(`${e.message}\n`);
   });
   app.setNotFoundHandler((_req, reply) => reply.code(404).type('text/plain; charset=utf-8').send('404 page not found\n'));
 
+  const limits = opts.queryLimits ?? {};
+  const queries = new QueryPool({
+    host: queryHost(opts.store),
+    workerUrl: new URL('./query-worker.js', import.meta.url),
+    timeoutMs: limits.timeoutMs ?? 30_000,
+    maxConcurrent: limits.maxConcurrent ?? 4,
+    statementMemoryBytes: limits.statementMemoryBytes ?? 1024 ** 3,
+    // Bounds what one statement hands back to a worker; far past what any
+    // answer needs (search reads at most 1000 traces' spans per batch).
+    maxResultRows: 20_000_000,
+    maxResultBytes: 512 * 1024 ** 2,
+    workerHeapMb: limits.workerHeapMb ?? 512,
+    log: opts.log.child({ component: 'queries' }),
+  });
+  app.addHook('onClose', () => queries.close());
+
   installAuth(app, opts);
-  registerTempoRoutes(app, opts);
-  registerNativeRoutes(app, { ...opts, tokens: () => opts.authenticator.tokens() });
+  registerTempoRoutes(app, { ...opts, queries });
+  registerNativeRoutes(app, { ...opts, queries, tokens: () => opts.authenticator.tokens() });
   registerOidcRoutes(app, opts);
   // Last: its catch-all only answers paths no API route claims.
   registerUiRoutes(app);

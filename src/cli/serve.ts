@@ -20,6 +20,13 @@ import { grpcServerCredentials, httpsServerOptions, loadTlsMaterial, reloadHttps
  * such database): one line for the operator, with the engine's reason and
  * never the password.
  */
+/**
+ * Engine memory the embedded store keeps for inserts: queries' statement
+ * limits add up to the ceiling less this, so a heavy query can fail but an
+ * insert cannot.
+ */
+const INSERT_RESERVE_BYTES = 512 * 1024 ** 2;
+
 export class StoreOpenError extends Error {
   override readonly name = 'StoreOpenError';
 }
@@ -122,6 +129,13 @@ export async function serve(config: Config, log: Logger = createLogger(config)):
       defaultWindowSeconds: 3600,
       maxSearchLimit: 1000,
       isReady: () => ready,
+      queryLimits: {
+        ...config.queries,
+        // Embedded: the engine's ceiling less what inserts keep, shared by the
+        // three read connections (two for queries, one for lookups), so
+        // queries together can never take an insert's memory.
+        statementMemoryBytes: config.queries.statementMemoryBytes ?? (config.store.kind === 'clickhouse' ? 2 * 1024 ** 3 : Math.max(64 * 1024 ** 2, Math.floor((config.memoryLimitBytes - INSERT_RESERVE_BYTES) / 3))),
+      },
       oidc,
       https: tls ? httpsServerOptions(tls.current, false) : undefined,
     });

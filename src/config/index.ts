@@ -43,6 +43,19 @@ export interface Config {
   insecureNoAuth: boolean;
   /** HTTPS and gRPC over TLS on all three listeners (--tls-cert, --tls-key); session cookies are Secure with it. */
   tls?: TlsConfig;
+  /** Limits on every query (docs/deploy.md, "Query limits"). */
+  queries: QueryLimitsConfig;
+}
+
+export interface QueryLimitsConfig {
+  /** Deadline of each query; past it the query is stopped, in the engine too. */
+  timeoutMs: number;
+  /** Searches, metrics and diagnosis running at once; past that, 429. */
+  maxConcurrent: number;
+  /** Engine memory per statement; absent: derived from the engine's own ceiling. */
+  statementMemoryBytes?: number;
+  /** V8 heap of each query worker. */
+  workerHeapMb: number;
 }
 
 export type { TlsConfig } from '../tls/index.js';
@@ -102,6 +115,10 @@ export const SERVE_FLAGS: readonly FlagSpec[] = [
   { name: 'store-ca', default: '', help: 'PEM CA bundle that signed the https:// --store server certificate (default: the system CAs)' },
   { name: 'tls-cert', default: '', help: 'PEM certificate (chain) for HTTPS and gRPC-over-TLS on all three listeners, with --tls-key; re-read on SIGHUP' },
   { name: 'tls-key', default: '', help: 'PEM private key of --tls-cert (unencrypted); re-read on SIGHUP' },
+  { name: 'query-timeout', default: '30s', help: 'deadline of each query (search, metrics, diagnosis, trace by id); past it the query is stopped, in the engine too, and answered 503' },
+  { name: 'max-concurrent-queries', default: '4', help: 'searches, metrics and diagnosis queries running at once; past that, 429 with Retry-After' },
+  { name: 'query-memory', default: '', help: 'engine memory one query statement may use (default: embedded, what is left of --memory-limit after 512MiB kept for inserts, shared by the query connections; ClickHouse, 2GiB)' },
+  { name: 'query-worker-heap', default: '512MiB', help: 'JavaScript heap of each query worker thread; a query that needs more fails alone with 422' },
   { name: 'tls-client-ca', default: '', help: 'PEM CA bundle: both OTLP listeners then require a client certificate it signed (mutual TLS, on top of tokens); the query API and UI do not ask for one' },
 ];
 
@@ -184,6 +201,23 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     store: parseStore(get('store'), get('clickhouse-cluster'), get('store-ca'), get('store-password-file')),
     tls: parseTls(get('tls-cert'), get('tls-key'), get('tls-client-ca')),
     redaction: redactionRules(file),
+    queries: parseQueryLimits(get),
+  };
+}
+
+function parseQueryLimits(get: (name: string) => { value: string; source: string }): QueryLimitsConfig {
+  const timeout = get('query-timeout');
+  const timeoutMs = parseDuration(timeout.value);
+  if (timeoutMs === undefined || timeoutMs < 1000 || timeoutMs > 3600_000) throw new ConfigError(`${timeout.source}: ${JSON.stringify(timeout.value)} is not a duration between 1s and 1h (e.g. 30s, 2m)`);
+  const concurrent = get('max-concurrent-queries');
+  if (!/^\d{1,3}$/.test(concurrent.value) || Number(concurrent.value) < 1) throw new ConfigError(`${concurrent.source}: ${JSON.stringify(concurrent.value)} is not a number of queries (1-999)`);
+  const memory = get('query-memory');
+  const heap = parseSizeValue(get('query-worker-heap'), 64 * 1024 * 1024);
+  return {
+    timeoutMs,
+    maxConcurrent: Number(concurrent.value),
+    statementMemoryBytes: memory.value.trim() === '' ? undefined : parseSizeValue(memory, 16 * 1024 * 1024),
+    workerHeapMb: Math.floor(heap / (1024 * 1024)),
   };
 }
 

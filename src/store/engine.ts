@@ -82,9 +82,40 @@ export const LEAST_CAPABLE: EngineCapabilities = {
 
 /**
  * Which connection an operation should use. Ingest and queries get separate
- * connections so a slow query never holds up an insert, and the reverse.
+ * connections so a slow query never holds up an insert, and the reverse;
+ * `lookup` is for reads bounded by their answer (a trace by id, tag
+ * values), so they never wait behind a heavy search or diagnosis.
  */
-export type Lane = 'ingest' | 'query';
+export type Lane = 'ingest' | 'query' | 'lookup';
+
+/**
+ * Limits on one statement that runs on behalf of a user's query. The
+ * engine enforces them itself (ClickHouse's max_execution_time,
+ * max_memory_usage, max_result_rows and max_result_bytes), and `signal`
+ * cancels the statement, in the engine too where it can be.
+ */
+export interface StatementLimits {
+  /** Names the statement in the engine (system.processes, KILL QUERY). */
+  queryId: string;
+  /** Whole seconds, at least 1. */
+  maxExecutionSeconds: number;
+  maxMemoryBytes: number;
+  maxResultRows: number;
+  maxResultBytes: number;
+  signal?: AbortSignal;
+}
+
+/** ClickHouse's settings for statement limits: the same names on every version since 18.16. */
+export function limitSettings(limits: StatementLimits): Record<string, number | string> {
+  return {
+    max_execution_time: Math.max(1, Math.ceil(limits.maxExecutionSeconds)),
+    timeout_overflow_mode: 'throw',
+    max_memory_usage: limits.maxMemoryBytes,
+    max_result_rows: limits.maxResultRows,
+    max_result_bytes: limits.maxResultBytes,
+    result_overflow_mode: 'throw',
+  };
+}
 
 export type ResultFormat = 'RowBinary' | 'JSONCompact' | 'TabSeparated';
 
@@ -139,6 +170,13 @@ export interface Engine {
   execOn(node: number, statement: Sql): Promise<void>;
   queryOn(node: number, statement: Sql, format: ResultFormat): Promise<Buffer>;
 
+  /**
+   * Runs a query on behalf of a user, within `limits`, on a read lane
+   * (never the ingest connection). Rejects with an EngineError whose code
+   * says which limit was hit, or with the signal's reason once aborted.
+   */
+  queryLimited(statement: Sql, format: ResultFormat, lane: 'query' | 'lookup', limits: StatementLimits, node?: number): Promise<Buffer>;
+
   close(): Promise<void>;
 }
 
@@ -161,6 +199,35 @@ export class EngineError extends Error {
   get badInput(): boolean {
     return this.code !== undefined && BAD_INPUT_CODES.has(this.code);
   }
+
+  /** Which statement limit stopped the statement, if one did. */
+  get limitHit(): 'time' | 'memory' | 'result' | 'cancelled' | null {
+    switch (this.code) {
+      case 159: // TIMEOUT_EXCEEDED
+        return 'time';
+      case 241: // MEMORY_LIMIT_EXCEEDED
+        return 'memory';
+      case 158: // TOO_MANY_ROWS
+      case 307: // TOO_MANY_BYTES
+      case 396: // TOO_MANY_ROWS_OR_BYTES
+        return 'result';
+      case 394: // QUERY_WAS_CANCELLED
+        return 'cancelled';
+      default:
+        return null;
+    }
+  }
+}
+
+/**
+ * The code at the start of a ClickHouse error text. Servers send
+ * `Code: 159. DB::Exception: ...` (and 18.16 `Code: 159, e.displayText() =
+ * DB::Exception: ...`) as the body of an error answer; this is the wire
+ * format of the code, not a reading of the message.
+ */
+export function clickHouseErrorCode(text: string): number | undefined {
+  const m = /^\s*Code: (\d{1,4})[.,]/.exec(text);
+  return m ? Number(m[1]) : undefined;
 }
 
 /** ClickHouse codes that mean the inserted data cannot be read or converted. */

@@ -15,6 +15,8 @@ export { EngineError, type EngineCapabilities } from './engine.js';
 export { RetentionScheduler, type TenantRetention } from './retention.js';
 export { SqlStore, type WriteOutcome, type LegacyCopyStatus } from './sql-store/index.js';
 export { loadCaBundle, parseClickHouseUrl, redactClickHouseUrl };
+export { openRemoteStore, queryHost, serveEngine, type QueryHost, type RemoteStoreInfo } from './remote.js';
+export type { StatementLimits } from './engine.js';
 
 export interface OpenedStore {
   store: SqlStore;

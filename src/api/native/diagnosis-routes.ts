@@ -2,83 +2,68 @@ import type { FastifyInstance } from 'fastify';
 import { READ_SPANS } from '../../auth/index.js';
 import { scopeOf } from '../auth.js';
 import { InvalidQueryError } from '../../errors.js';
-import type { ReadPorts, TimeRange } from '../../store/index.js';
-import { aggregateCriticalPath, compareGroups, loadCorrelation, redSeries, serviceMap, serviceOperations } from '../../diagnosis/index.js';
-import { compileQuery } from '../../query/traceql/index.js';
+import type { TimeRange } from '../../store/index.js';
 import { param, parseGoDuration, parsePositiveInt, parseRange, type Query } from '../tempo/params.js';
+import { sendJob, type QueryPool } from '../isolation/index.js';
+import type { NativeJobs } from './jobs.js';
 
 /**
  * Diagnosis endpoints (see docs/api.md and docs/diagnosis.md). Times are
  * Unix seconds as in the rest of the API; without them, the last hour.
  */
-export function registerDiagnosisRoutes(app: FastifyInstance, store: ReadPorts, defaultWindowSeconds: number): void {
-  app.get('/api/sightline/service-map', { config: { policy: READ_SPANS } }, async (req) => {
+export function registerDiagnosisRoutes(app: FastifyInstance, queries: QueryPool, defaultWindowSeconds: number): void {
+  app.get('/api/sightline/service-map', { config: { policy: READ_SPANS } }, async (req, reply) => {
     const q = req.query as Query;
     const { range } = parseRange(q, defaultWindowSeconds);
     // A sample of whole traces past half a million spans (1 s at 10M spans on 2 cores); exact=true reads them all.
     const exact = param(q, 'exact') === 'true';
-    const out = await serviceMap(store, scopeOf(req), range, exact ? 0 : parsePositiveInt(q, 'maxSpans', 500_000, Number.MAX_SAFE_INTEGER));
-    req.auditResults = out.edges.length + out.nodes.length;
-    return out;
+    const maxSpans = exact ? 0 : parsePositiveInt(q, 'maxSpans', 500_000, Number.MAX_SAFE_INTEGER);
+    return sendJob<NativeJobs, 'serviceMap'>(queries, 'query', 'serviceMap', { range, maxSpans }, scopeOf(req), req, reply);
   });
 
-  app.get('/api/sightline/red', { config: { policy: READ_SPANS } }, async (req) => {
+  app.get('/api/sightline/red', { config: { policy: READ_SPANS } }, async (req, reply) => {
     const q = req.query as Query;
     const service = requireParam(q, 'service');
     const { range, stepNs } = steppedRange(q, defaultWindowSeconds);
-    const out = await redSeries(store, scopeOf(req), { service, operation: param(q, 'operation'), range, stepNs });
-    req.auditResults = out.points.length;
-    return out;
+    return sendJob<NativeJobs, 'red'>(queries, 'query', 'red', { service, operation: param(q, 'operation'), range, stepNs }, scopeOf(req), req, reply);
   });
 
-  app.get('/api/sightline/services/:service/operations', { config: { policy: READ_SPANS } }, async (req) => {
+  app.get('/api/sightline/services/:service/operations', { config: { policy: READ_SPANS } }, async (req, reply) => {
     const q = req.query as Query;
     const { range } = parseRange(q, defaultWindowSeconds);
-    const out = await serviceOperations(store, scopeOf(req), (req.params as { service: string }).service, range, parsePositiveInt(q, 'limit', 100, 10_000));
-    req.auditResults = out.operations.length;
-    return out;
+    const args = { service: (req.params as { service: string }).service, range, limit: parsePositiveInt(q, 'limit', 100, 10_000) };
+    return sendJob<NativeJobs, 'operations'>(queries, 'query', 'operations', args, scopeOf(req), req, reply);
   });
 
-  app.get('/api/sightline/compare', { config: { policy: READ_SPANS } }, async (req) => {
+  app.get('/api/sightline/compare', { config: { policy: READ_SPANS } }, async (req, reply) => {
     const q = req.query as Query;
-    const selection = compileQuery(requireParam(q, 'q'));
-    const baselineText = param(q, 'baseline');
-    const { range } = parseRange(q, defaultWindowSeconds);
-    const out = await compareGroups(store, scopeOf(req), {
-      range,
-      selection,
-      baseline: baselineText !== undefined ? compileQuery(baselineText) : undefined,
+    const args = {
+      range: parseRange(q, defaultWindowSeconds).range,
+      selection: requireParam(q, 'q'),
+      baseline: param(q, 'baseline'),
       // Trace ids travel in the SQL text (at most 256 KiB on the engine).
       maxTraces: parsePositiveInt(q, 'maxTraces', 1000, 2500),
       limit: parsePositiveInt(q, 'limit', 50, 1000),
-    });
-    req.auditResults = out.attributes.length + out.numeric.length;
-    return out;
+    };
+    return sendJob<NativeJobs, 'compare'>(queries, 'query', 'compare', args, scopeOf(req), req, reply);
   });
 
-  app.get('/api/sightline/critical-path', { config: { policy: READ_SPANS } }, async (req) => {
+  app.get('/api/sightline/critical-path', { config: { policy: READ_SPANS } }, async (req, reply) => {
     const q = req.query as Query;
-    const selection = compileQuery(requireParam(q, 'q'));
-    const baselineText = param(q, 'baseline');
-    const { range } = parseRange(q, defaultWindowSeconds);
-    const out = await aggregateCriticalPath(store, scopeOf(req), {
-      range,
-      selection,
-      baseline: baselineText !== undefined ? compileQuery(baselineText) : undefined,
+    const args = {
+      range: parseRange(q, defaultWindowSeconds).range,
+      selection: requireParam(q, 'q'),
+      baseline: param(q, 'baseline'),
       maxTraces: parsePositiveInt(q, 'maxTraces', 10_000, 50_000),
       limit: parsePositiveInt(q, 'limit', 50, 10_000),
-    });
-    req.auditResults = out.operations.length;
-    return out;
+    };
+    return sendJob<NativeJobs, 'criticalPath'>(queries, 'query', 'criticalPath', args, scopeOf(req), req, reply);
   });
 
-  app.get('/api/sightline/load', { config: { policy: READ_SPANS } }, async (req) => {
+  app.get('/api/sightline/load', { config: { policy: READ_SPANS } }, async (req, reply) => {
     const q = req.query as Query;
-    const query = compileQuery(requireParam(q, 'q'));
-    const { range } = parseRange(q, defaultWindowSeconds);
-    const out = await loadCorrelation(store, scopeOf(req), { range, query, limit: parsePositiveInt(q, 'limit', 100_000, 1_000_000), buckets: parsePositiveInt(q, 'buckets', 20, 200) });
-    req.auditResults = out.spans;
-    return out;
+    const args = { range: parseRange(q, defaultWindowSeconds).range, query: requireParam(q, 'q'), limit: parsePositiveInt(q, 'limit', 100_000, 1_000_000), buckets: parsePositiveInt(q, 'buckets', 20, 200) };
+    return sendJob<NativeJobs, 'load'>(queries, 'query', 'load', args, scopeOf(req), req, reply);
   });
 }
 

@@ -3,10 +3,10 @@ import { READ_SPANS } from '../../auth/index.js';
 import { scopeOf } from '../auth.js';
 import type { IngestStats } from '../../ingest/index.js';
 import type { RedactionStats } from '../../redact/index.js';
-import type { AuditPort, LegacyCopyStatus, ReadPorts, StoreStats } from '../../store/index.js';
+import type { AuditPort, LegacyCopyStatus, StoreStats } from '../../store/index.js';
 import { param, parsePositiveInt, parseRange, type Query } from '../tempo/params.js';
-import { NotFoundError } from '../../errors.js';
-import { traceCriticalPath } from '../../diagnosis/index.js';
+import { sendJob, type QueryPool, type QueryStats } from '../isolation/index.js';
+import type { NativeJobs } from './jobs.js';
 import { parseTraceId } from '../tempo/params.js';
 import { ADMIN_READ, ANY_TENANT, type TokenSummary } from '../../auth/index.js';
 import { registerDiagnosisRoutes } from './diagnosis-routes.js';
@@ -14,7 +14,9 @@ import { registerErasureRoutes } from './erasure-routes.js';
 import type { Erasures } from '../../erasure/index.js';
 
 export interface NativeRoutesOptions {
-  store: ReadPorts & AuditPort;
+  store: AuditPort;
+  /** Reads of spans run here (isolation/pool.ts). */
+  queries: QueryPool;
   storeStats: () => Promise<StoreStats>;
   /** Progress of copying a version-2 store into this one, if it was one. */
   migrationStatus: () => LegacyCopyStatus;
@@ -37,17 +39,15 @@ export function registerNativeRoutes(app: FastifyInstance, opts: NativeRoutesOpt
     version: opts.sightlineVersion,
     engine: opts.engine,
     ingest: opts.ingestStats(),
+    queries: opts.queries.stats(),
     redaction: opts.redactionStats?.() ?? { enabled: false, ruleSets: [], off: [] },
     store: await opts.storeStats(),
     migration: opts.migrationStatus(),
   }));
 
-  app.get('/api/sightline/traces/:traceId/critical-path', { config: { policy: READ_SPANS } }, async (req) => {
+  app.get('/api/sightline/traces/:traceId/critical-path', { config: { policy: READ_SPANS } }, async (req, reply) => {
     const id = parseTraceId((req.params as { traceId: string }).traceId);
-    const spans = await opts.store.getTrace(scopeOf(req), id);
-    req.auditResults = spans.length;
-    if (spans.length === 0) throw new NotFoundError(`trace ${id.toString('hex')} not found`);
-    return traceCriticalPath(id, spans);
+    return sendJob<NativeJobs, 'traceCriticalPath'>(opts.queries, 'lookup', 'traceCriticalPath', { traceIdHex: id.toString('hex') }, scopeOf(req), req, reply);
   });
 
   // The audit trail of the admin's tenants (reading it is itself recorded).
@@ -79,6 +79,6 @@ export function registerNativeRoutes(app: FastifyInstance, opts: NativeRoutesOpt
     return { tokens };
   });
 
-  registerDiagnosisRoutes(app, opts.store, opts.defaultWindowSeconds);
+  registerDiagnosisRoutes(app, opts.queries, opts.defaultWindowSeconds);
   registerErasureRoutes(app, opts.erasures);
 }

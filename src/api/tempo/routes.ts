@@ -1,9 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { InvalidQueryError, NotFoundError } from '../../errors.js';
-import { compileQuery, filterRequest, queryMetrics, searchTraceQL } from '../../query/traceql/index.js';
-import { tagSearchRequest } from '../../query/tag-search.js';
-import type { KeyValueJson } from '../../model/any-value.js';
-import type { Condition, ReadPorts, SearchResult, TagValue, TenantScope, TimeRange } from '../../store/index.js';
+import { InvalidQueryError } from '../../errors.js';
 import {
   param,
   parseGoDuration,
@@ -12,16 +8,17 @@ import {
   parsePositiveInt,
   parseRange,
   parseTraceId,
-  traceIdToTempoHex,
   type Query,
 } from './params.js';
-import { INTRINSIC_TAGS, parseScopeParam, parseTagIdentifier } from './tags.js';
+import { parseScopeParam, parseTagIdentifier } from './tags.js';
 import { PUBLIC, READ_META, READ_SPANS } from '../../auth/index.js';
 import { scopeOf } from '../auth.js';
-import { traceV1Json, traceV1Protobuf, traceV2Json, traceV2Protobuf } from './trace-output.js';
+import { sendJob, type QueryPool } from '../isolation/index.js';
+import type { MetricsArgs, SearchArgs, TagNamesArgs, TagValuesArgs, TempoJobs, TraceArgs } from './jobs.js';
 
 export interface TempoRoutesOptions {
-  store: ReadPorts;
+  /** Every read of spans runs here, off the event loop that takes ingest. */
+  queries: QueryPool;
   /** Reported as `version` by /api/status/buildinfo: the Tempo API level we speak. */
   tempoApiVersion: string;
   sightlineVersion: string;
@@ -44,7 +41,7 @@ const SEARCH_PARAMS = new Set(['q', 'tags', 'start', 'end', 'minDuration', 'maxD
  * Grafana's Tempo data source works unchanged.
  */
 export function registerTempoRoutes(app: FastifyInstance, opts: TempoRoutesOptions): void {
-  const { store } = opts;
+  const { queries } = opts;
 
   app.get('/ready', { config: { policy: PUBLIC } }, async (_req, reply) => {
     if (!opts.isReady()) return reply.code(503).type('text/plain; charset=utf-8').send('Sightline is starting\n');
@@ -67,27 +64,13 @@ export function registerTempoRoutes(app: FastifyInstance, opts: TempoRoutesOptio
     const id = parseTraceId(raw);
     const q = req.query as Query;
     const range = param(q, 'start') !== undefined || param(q, 'end') !== undefined ? parseRange(q, 0).range : undefined;
-    const spans = await store.getTrace(scopeOf(req), id, range);
-    req.auditResults = spans.length;
-    if (spans.length === 0) throw new NotFoundError(`trace ${id.toString('hex')} not found`);
-    const protobuf = req.headers.accept === 'application/protobuf';
-    if (protobuf) {
-      reply.type('application/protobuf');
-      return reply.send(version === 1 ? traceV1Protobuf(spans) : traceV2Protobuf(spans, 0));
-    }
-    reply.type('application/json');
-    return reply.send(version === 1 ? traceV1Json(spans) : traceV2Json(spans, 0));
+    const args: TraceArgs = { traceIdHex: id.toString('hex'), range, version, protobuf: req.headers.accept === 'application/protobuf' };
+    return sendJob<TempoJobs, 'trace'>(queries, 'lookup', 'trace', args, scopeOf(req), req, reply);
   };
   app.get('/api/traces/:traceId', { config: { policy: READ_SPANS } }, traceById(1));
   app.get('/api/v2/traces/:traceId', { config: { policy: READ_SPANS } }, traceById(2));
 
-  /** Tempo's serviceStats for each found trace: one more query over the found traces only. */
-  const withServiceStats = async (scope: TenantScope, result: SearchResult, range: TimeRange): Promise<SearchResult> => {
-    const stats = await store.serviceStats(scope, result.traces.map((t) => t.traceId), range);
-    return { ...result, traces: result.traces.map((t) => ({ ...t, serviceStats: stats.get(t.traceId.toString('hex')) })) };
-  };
-
-  app.get('/api/search', { config: { policy: READ_SPANS } }, async (req) => {
+  app.get('/api/search', { config: { policy: READ_SPANS } }, async (req, reply) => {
     const q = req.query as Query;
     const query = param(q, 'q');
     const tagsParam = param(q, 'tags');
@@ -100,122 +83,69 @@ export function registerTempoRoutes(app: FastifyInstance, opts: TempoRoutesOptio
     if (minDurationNs !== undefined && maxDurationNs !== undefined && maxDurationNs < minDurationNs)
       throw new InvalidQueryError('invalid maxDuration: must be greater than minDuration');
     const { range } = parseRange(q, opts.defaultWindowSeconds);
-    const scope = scopeOf(req);
+    let args: SearchArgs;
     if (query !== undefined) {
-      // TraceQL: parse (400 with line and column), plan (501 for what is not
-      // answered yet), then search. Tempo ignores min/maxDuration with q.
-      const found = await searchTraceQL(compileQuery(query), store, scope, { range, limit, spss });
-      req.auditResults = found.traces.length;
-      return searchResponse(await withServiceStats(scope, found, range));
+      // TraceQL: parsed (400 with line and column), planned (501 for what is
+      // not answered yet) and searched in a query worker.
+      args = { kind: 'traceql', query, range, limit, spss };
+    } else {
+      let tags = tagsParam !== undefined ? parseLogfmtTags(tagsParam) : [];
+      if (tagsParam === undefined && param(q, 'start') === undefined && param(q, 'end') === undefined) {
+        // Tempo's legacy form: every other parameter is a tag.
+        tags = Object.keys(q)
+          .filter((k) => !SEARCH_PARAMS.has(k))
+          .map((k) => ({ key: k, value: param(q, k) ?? '' }));
+      }
+      args = { kind: 'tags', tags, minNs: minDurationNs, maxNs: maxDurationNs, range, limit, spss };
     }
-    let tags = tagsParam !== undefined ? parseLogfmtTags(tagsParam) : [];
-    if (query === undefined && tagsParam === undefined && param(q, 'start') === undefined && param(q, 'end') === undefined) {
-      // Tempo's legacy form: every other parameter is a tag.
-      tags = Object.keys(q)
-        .filter((k) => !SEARCH_PARAMS.has(k))
-        .map((k) => ({ key: k, value: param(q, k) ?? '' }));
-    }
-    const result = await store.searchSpans(scope, { ...tagSearchRequest(tags, { minNs: minDurationNs, maxNs: maxDurationNs }), range, limit, spss });
-    req.auditResults = result.traces.length;
-    return searchResponse(await withServiceStats(scope, result, range));
+    return sendJob<TempoJobs, 'search'>(queries, 'query', 'search', args, scopeOf(req), req, reply);
   });
 
   // TraceQL metrics, in Tempo's QueryRangeResponse / QueryInstantResponse shapes.
-  app.get('/api/metrics/query_range', { config: { policy: READ_SPANS } }, async (req) => {
+  const metrics = (instant: boolean) => async (req: FastifyRequest, reply: FastifyReply) => {
     const q = req.query as Query;
-    const { range, stepNs } = metricsRange(q, false);
-    const { series } = await queryMetrics(compileQuery(requireParam(q, 'q')), store, scopeOf(req), { range, stepNs, estimates: param(q, 'estimate') === 'true' });
-    req.auditResults = series.length;
-    return {
-      series: series.map((s) => ({
-        labels: s.labels,
-        samples: s.samples.map(([t, v]) => ({ timestampMs: String(t), value: v })),
-        promLabels: promLabels(s.labels),
-      })),
-      metrics: {},
-    };
-  });
+    const { range, stepNs } = metricsRange(q, instant);
+    const args: MetricsArgs = { query: requireParam(q, 'q'), range, stepNs, estimates: param(q, 'estimate') === 'true', instant };
+    return sendJob<TempoJobs, 'metrics'>(queries, 'query', 'metrics', args, scopeOf(req), req, reply);
+  };
+  app.get('/api/metrics/query_range', { config: { policy: READ_SPANS } }, metrics(false));
+  app.get('/api/metrics/query', { config: { policy: READ_SPANS } }, metrics(true));
 
-  app.get('/api/metrics/query', { config: { policy: READ_SPANS } }, async (req) => {
-    const q = req.query as Query;
-    const { range, stepNs } = metricsRange(q, true);
-    const { series } = await queryMetrics(compileQuery(requireParam(q, 'q')), store, scopeOf(req), { range, stepNs, estimates: param(q, 'estimate') === 'true' });
-    req.auditResults = series.length;
-    return {
-      series: series.map((s) => ({ labels: s.labels, value: s.samples[0]?.[1] ?? 0, promLabels: promLabels(s.labels) })),
-      metrics: {},
-    };
-  });
-
-  app.get('/api/search/tags', { config: { policy: READ_META } }, async (req) => {
+  const tagNames = (version: 1 | 2) => async (req: FastifyRequest, reply: FastifyReply) => {
     const q = req.query as Query;
     const { scopes, intrinsic } = parseScopeParam(param(q, 'scope'));
     const limit = parsePositiveInt(q, 'limit', DEFAULT_TAG_LIMIT, MAX_TAG_LIMIT);
     const { range } = parseRange(q, opts.defaultWindowSeconds);
-    const byScope = await store.tagNames(scopeOf(req), scopes, range, limit);
-    const names = new Set<string>();
-    for (const list of byScope.values()) for (const n of list) names.add(n);
-    if (intrinsic && scopes.length === 0) for (const n of INTRINSIC_TAGS) names.add(n);
-    return { tagNames: [...names].sort().slice(0, limit) };
-  });
+    const args: TagNamesArgs = { version, scopes: [...scopes], intrinsic, range, limit, where: param(q, 'q') };
+    return sendJob<TempoJobs, 'tagNames'>(queries, 'lookup', 'tagNames', args, scopeOf(req), req, reply);
+  };
+  app.get('/api/search/tags', { config: { policy: READ_META } }, tagNames(1));
+  app.get('/api/v2/search/tags', { config: { policy: READ_META } }, tagNames(2));
 
-  app.get('/api/v2/search/tags', { config: { policy: READ_META } }, async (req) => {
-    const q = req.query as Query;
-    const { scopes, intrinsic } = parseScopeParam(param(q, 'scope'));
-    const limit = parsePositiveInt(q, 'limit', DEFAULT_TAG_LIMIT, MAX_TAG_LIMIT);
-    const { range } = parseRange(q, opts.defaultWindowSeconds);
-    const byScope = await store.tagNames(scopeOf(req), scopes, range, limit, narrowing(param(q, 'q')));
-    const out: { name: string; tags: string[] }[] = [];
-    for (const [name, tags] of byScope) if (tags.length > 0) out.push({ name, tags });
-    if (intrinsic) out.push({ name: 'intrinsic', tags: [...INTRINSIC_TAGS] });
-    return { scopes: out };
-  });
-
-  app.get('/api/search/tag/:tagName/values', { config: { policy: READ_SPANS } }, async (req) => {
+  app.get('/api/search/tag/:tagName/values', { config: { policy: READ_SPANS } }, async (req, reply) => {
     const q = req.query as Query;
     const tag = decodeTagName((req.params as { tagName: string }).tagName);
     const limit = parsePositiveInt(q, 'limit', DEFAULT_TAG_LIMIT, MAX_TAG_LIMIT);
     const { range } = parseRange(q, opts.defaultWindowSeconds);
-    // Tempo's virtual values, listed first.
-    const virtual = tag === 'status.code' ? ['unset', 'ok', 'error'] : tag === 'error' ? ['true'] : [];
-    const values = virtual.length > 0 ? [] : await store.tagValues(scopeOf(req), { scope: 'any', name: tag }, range, limit);
-    const strings = [...new Set([...virtual, ...values.map((v) => v.value)])].slice(0, limit);
-    req.auditResults = strings.length;
-    return { tagValues: strings };
+    return sendJob<TempoJobs, 'tagValues'>(queries, 'lookup', 'tagValues', { kind: 'v1', tag, range, limit }, scopeOf(req), req, reply);
   });
 
-  app.get('/api/v2/search/tag/:tagName/values', { config: { policy: READ_SPANS } }, async (req) => {
+  app.get('/api/v2/search/tag/:tagName/values', { config: { policy: READ_SPANS } }, async (req, reply) => {
     const q = req.query as Query;
     const ident = parseTagIdentifier(decodeTagName((req.params as { tagName: string }).tagName));
     const limit = parsePositiveInt(q, 'limit', DEFAULT_TAG_LIMIT, MAX_TAG_LIMIT);
     const { range } = parseRange(q, opts.defaultWindowSeconds);
-    const where = narrowing(param(q, 'q'));
-    const scope = scopeOf(req);
-    let values: TagValue[];
-    if (ident.kind === 'attribute') values = await store.tagValues(scope, ident.ref, range, limit, where);
-    else if ('fixed' in ident.values) values = ident.values.fixed;
-    else values = (await store.intrinsicValues(scope, ident.values.field, range, limit, where)).map((value) => ({ type: 'string', value }));
-    const tagValues = values.filter((v) => v.value !== '').slice(0, limit);
-    req.auditResults = tagValues.length;
-    return { tagValues };
+    const where = param(q, 'q');
+    let args: TagValuesArgs;
+    if (ident.kind === 'attribute') args = { kind: 'attribute', ref: ident.ref, range, limit, where };
+    else if ('fixed' in ident.values) {
+      // Keyword intrinsics (status, kind): their values are fixed, no read needed.
+      const tagValues = ident.values.fixed.filter((v) => v.value !== '').slice(0, limit);
+      req.auditResults = tagValues.length;
+      return { tagValues };
+    } else args = { kind: 'intrinsic', field: ident.values.field, range, limit, where };
+    return sendJob<TempoJobs, 'tagValues'>(queries, 'lookup', 'tagValues', args, scopeOf(req), req, reply);
   });
-}
-
-/**
- * The `q` of the tag endpoints, as Grafana's editor sends it while typing:
- * completions come only from spans matching it. As in Tempo, a query that
- * does not parse, or is more than one plain filter, does not narrow.
- */
-function narrowing(text: string | undefined): Condition | undefined {
-  if (text === undefined || text.replace(/\s/g, '') === '{}') return undefined;
-  try {
-    const q = compileQuery(text);
-    const [first, ...rest] = q.pipeline;
-    if (rest.length > 0 || first.kind !== 'filter') return undefined;
-    return filterRequest(q).where;
-  } catch {
-    return undefined;
-  }
 }
 
 function requireParam(q: Query, name: string): string {
@@ -264,12 +194,6 @@ function metricsRange(q: Query, instant: boolean): { range: { startNs: bigint; e
   return { range: { startNs: alignedStart, endNs: alignedEnd }, stepNs };
 }
 
-/** Labels in Prometheus text form, as Tempo's promLabels. */
-function promLabels(labels: KeyValueJson[]): string {
-  const text = (v: KeyValueJson['value']) => ('stringValue' in v ? v.stringValue : 'doubleValue' in v ? String(v.doubleValue) : JSON.stringify(v));
-  return `{${labels.map((l) => `${l.key}=${JSON.stringify(text(l.value))}`).join(', ')}}`;
-}
-
 /**
  * Tag names arrive percent-encoded, and Grafana 10/11 encodes them twice;
  * the router has decoded once, so decode again where that is well-formed.
@@ -282,54 +206,4 @@ function decodeTagName(raw: string): string {
   } catch {
     throw new InvalidQueryError('error in unescaping tagName');
   }
-}
-
-function searchResponse(result: SearchResult): unknown {
-  const spanSetJson = (set: NonNullable<SearchResult['traces'][number]['spanSets']>[number]) => {
-    const spans = set.spans.map((s) => {
-      const span: Record<string, unknown> = {
-        spanID: s.spanId.toString('hex'),
-        name: s.name,
-        startTimeUnixNano: s.startNs.toString(),
-        durationNanos: s.durationNs.toString(),
-      };
-      if (s.attributes.length > 0) span.attributes = s.attributes;
-      return span;
-    });
-    const out: Record<string, unknown> = { spans, matched: set.matched };
-    if (set.attributes && set.attributes.length > 0) out.attributes = set.attributes;
-    return out;
-  };
-  const traces = result.traces.map((t) => {
-    const sets = (t.spanSets ?? [t.spanSet]).map(spanSetJson);
-    const out: Record<string, unknown> = {
-      traceID: traceIdToTempoHex(t.traceId),
-      rootServiceName: t.rootServiceName || '<root span not yet received>',
-      startTimeUnixNano: t.startNs.toString(),
-    };
-    if (t.rootTraceName) out.rootTraceName = t.rootTraceName;
-    const durationMs = Number(t.durationNs / 1_000_000n);
-    if (durationMs > 0) out.durationMs = durationMs;
-    out.spanSet = sets[0];
-    out.spanSets = sets;
-    if (t.serviceStats && t.serviceStats.size > 0) {
-      // jsonpb: zero counts are omitted.
-      const stats: Record<string, { spanCount?: number; errorCount?: number }> = {};
-      for (const [service, c] of [...t.serviceStats.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
-        stats[service] = {};
-        if (c.spans > 0) stats[service].spanCount = c.spans;
-        if (c.errors > 0) stats[service].errorCount = c.errors;
-      }
-      out.serviceStats = stats;
-    }
-    return out;
-  });
-  return {
-    traces,
-    metrics: {
-      inspectedTraces: result.inspectedTraces ?? result.traces.length,
-      inspectedBytes: String(result.inspectedBytes),
-      inspectedSpans: String(result.inspectedSpans),
-    },
-  };
 }

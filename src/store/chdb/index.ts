@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { sql, join, ident, type Sql } from '../sql/sql.js';
-import { EngineError, type Engine, type EngineCapabilities, type EngineSettings, type Lane, type ResultFormat } from '../engine.js';
+import { EngineError, limitSettings, type Engine, type EngineCapabilities, type EngineSettings, type Lane, type ResultFormat, type StatementLimits } from '../engine.js';
 
 const require = createRequire(import.meta.url);
 
@@ -52,11 +52,14 @@ export class ChdbEngine implements Engine {
 
   private readonly ingest: SerialSession;
   private readonly queries: SerialSession[];
+  /** For reads bounded by their answer (trace by id, tags): never behind a heavy query. */
+  private readonly lookup: SerialSession;
   private next = 0;
 
-  private constructor(ingest: SerialSession, queries: SerialSession[]) {
+  private constructor(ingest: SerialSession, queries: SerialSession[], lookup: SerialSession) {
     this.ingest = ingest;
     this.queries = queries;
+    this.lookup = lookup;
   }
 
   static async open(opts: ChdbOptions): Promise<ChdbEngine> {
@@ -73,7 +76,7 @@ export class ChdbEngine implements Engine {
     const ingest = open();
     const queries: SerialSession[] = [];
     for (let i = 0; i < (opts.queryConnections ?? 2); i++) queries.push(open());
-    const engine = new ChdbEngine(ingest, queries);
+    const engine = new ChdbEngine(ingest, queries, open());
     const out = await engine.query(sql`SELECT version()`, 'TabSeparated');
     engine.version = out.toString('utf8').trim();
     return engine;
@@ -88,6 +91,15 @@ export class ChdbEngine implements Engine {
 
   async query(statement: Sql, format: ResultFormat, lane: Lane = 'query'): Promise<Buffer> {
     return this.session(lane).run(statement.text, format);
+  }
+
+  /**
+   * chDB cannot interrupt a statement once it runs, so a cancelled query's
+   * statements that have not started are dropped from the session's queue,
+   * and the one running is bounded by max_execution_time.
+   */
+  async queryLimited(statement: Sql, format: ResultFormat, lane: 'query' | 'lookup', limits: StatementLimits): Promise<Buffer> {
+    return this.session(lane).run(statement.text, format, limits);
   }
 
   readonly nodes = 1;
@@ -115,11 +127,12 @@ export class ChdbEngine implements Engine {
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.ingest, ...this.queries].map((s) => s.close()));
+    await Promise.all([this.ingest, ...this.queries, this.lookup].map((s) => s.close()));
   }
 
   private session(lane: Lane): SerialSession {
     if (lane === 'ingest') return this.ingest;
+    if (lane === 'lookup') return this.lookup;
     // The least busy query session; ties go round-robin.
     let best = this.queries[this.next++ % this.queries.length];
     for (const s of this.queries) if (s.depth < best.depth) best = s;
@@ -132,19 +145,40 @@ class SerialSession {
   depth = 0;
   private tail: Promise<unknown> = Promise.resolve();
   private closed = false;
+  /**
+   * The limit settings last SET on this session ('' for none). Settings
+   * stay on a chDB session, so they are SET only when they change, and
+   * taken off before a statement that has none (maintenance, our own reads).
+   */
+  private limitsInForce = '';
 
   constructor(private readonly session: ChdbSession) {}
 
-  run(text: string, format: string): Promise<Buffer> {
+  run(text: string, format: string, limits?: StatementLimits): Promise<Buffer> {
     return this.enqueue(async () => {
+      limits?.signal?.throwIfAborted();
+      await this.applyLimits(limits);
       const r = await this.session.queryAsync(text, { format });
       const bytes = r.bytes();
       return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     });
   }
 
+  private async applyLimits(limits: StatementLimits | undefined): Promise<void> {
+    const settings = limits ? limitSettings(limits) : null;
+    const wanted = settings ? JSON.stringify(settings) : '';
+    if (wanted === this.limitsInForce) return;
+    const assignments = settings
+      ? Object.entries(settings).map(([k, v]) => `${k} = ${typeof v === 'number' ? Math.trunc(v) : `'${v}'`}`)
+      : ['max_execution_time = 0', 'max_memory_usage = 0', 'max_result_rows = 0', 'max_result_bytes = 0'];
+    // Names and values are ours (limitSettings), never a user's text.
+    await this.session.queryAsync(`SET ${assignments.join(', ')}`, { format: 'TabSeparated' });
+    this.limitsInForce = wanted;
+  }
+
   insert(table: string, rows: readonly Record<string, unknown>[]): Promise<void> {
     return this.enqueue(async () => {
+      await this.applyLimits(undefined);
       await this.session.insert({ table, values: rows });
     });
   }

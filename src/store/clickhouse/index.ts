@@ -3,7 +3,7 @@ import { X509Certificate } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import { sql, join, ident, type Sql } from '../sql/sql.js';
-import { EngineError, type Engine, type EngineCapabilities, type EngineSettings, type Lane, type ResultFormat } from '../engine.js';
+import { EngineError, clickHouseErrorCode, limitSettings, type Engine, type EngineCapabilities, type EngineSettings, type Lane, type ResultFormat, type StatementLimits } from '../engine.js';
 
 /**
  * A ClickHouse server, or the shards of a cluster, over HTTP.
@@ -209,6 +209,43 @@ export class ClickHouseEngine implements Engine {
     }
   }
 
+  /**
+   * The limits travel as settings of the request, the query id names it,
+   * and an abort both drops the HTTP request and asks the server to KILL
+   * the query: a server that does not notice the closed connection (18.16
+   * has no cancel_http_readonly_queries_on_client_close) would otherwise
+   * run it to its time limit.
+   */
+  async queryLimited(statement: Sql, format: ResultFormat, _lane: 'query' | 'lookup', limits: StatementLimits, node = 0): Promise<Buffer> {
+    limits.signal?.throwIfAborted();
+    const kill = () => void this.killQuery(node, limits.queryId);
+    limits.signal?.addEventListener('abort', kill, { once: true });
+    try {
+      const { stream } = await this.clients[node].exec({
+        query: `${statement.text}\nFORMAT ${format}`,
+        query_id: limits.queryId,
+        clickhouse_settings: limitSettings(limits) as never,
+        ...(limits.signal ? { abort_signal: limits.signal } : {}),
+      });
+      return await collect(stream);
+    } catch (e) {
+      if (limits.signal?.aborted) throw limits.signal.reason;
+      throw toEngineError(e);
+    } finally {
+      limits.signal?.removeEventListener('abort', kill);
+    }
+  }
+
+  /** Best effort: the query may have ended already, and then there is nothing to kill. */
+  private async killQuery(node: number, queryId: string): Promise<void> {
+    try {
+      await this.clients[node].command({ query: sql`KILL QUERY WHERE query_id = ${queryId} ASYNC`.text });
+    } catch {
+      // The answer to the user is already the abort; a failed KILL leaves the
+      // query to its max_execution_time.
+    }
+  }
+
   async insertNativeFile(table: string, columns: readonly string[], file: string): Promise<void> {
     // The body is our Native file. Column types in it are the plain wire
     // types; servers that dictionary-encode convert them on insert.
@@ -263,6 +300,8 @@ async function collect(stream: Readable): Promise<Buffer> {
 function toEngineError(e: unknown): EngineError {
   if (e instanceof EngineError) return e;
   const err = e as { message?: string; code?: string | number };
-  const code = err.code !== undefined && /^\d+$/.test(String(err.code)) ? Number(err.code) : undefined;
+  // The client reads the code out of newer servers' answers only; 18.16's
+  // error body starts `Code: 241, e.displayText() = ...`.
+  const code = err.code !== undefined && /^\d+$/.test(String(err.code)) ? Number(err.code) : clickHouseErrorCode(err.message ?? '');
   return new EngineError(err.message ?? String(e), code, { cause: e });
 }

@@ -98,6 +98,11 @@ export class SqlStore implements ReadPorts, MaintenancePort, AuditPort, ErasureP
     return this.engine.capabilities;
   }
 
+  /** What query workers need to build this store over the same engine (store/remote.ts). */
+  parts(): { engine: Engine; layout: Layout; options: SqlStoreOptions } {
+    return { engine: this.engine, layout: this.ctx.layout, options: this.opts };
+  }
+
   // ---- ingest's writer port -----------------------------------------------------
 
   writeSpans(file: string, opts: { replay: boolean }): Promise<WriteOutcome> {

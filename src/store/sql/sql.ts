@@ -29,6 +29,15 @@ export function sql(strings: TemplateStringsArray, ...values: SqlValue[]): Sql {
   return Sql.trusted(out);
 }
 
+/**
+ * SQL text that this module built in another thread of this process and
+ * that arrives over the store's own MessagePort (store/remote.ts). Nothing
+ * else may call it: text from outside the process is never SQL.
+ */
+export function relayedFromStoreThread(text: string): Sql {
+  return Sql.trusted(text);
+}
+
 /** Joins fragments with a separator fragment (default ', '). */
 export function join(parts: readonly SqlValue[], separator = ', '): Sql {
   if (!/^[\s,()A-Za-z]*$/.test(separator)) throw new Error(`unsafe SQL separator ${JSON.stringify(separator)}`);

@@ -1,0 +1,45 @@
+import { SightlineError } from '../errors.js';
+import { EngineError, openRemoteStore, TenantScope } from '../store/index.js';
+import type { WorkerReply, WorkerTask } from './isolation/pool.js';
+import type { JobTable } from './isolation/job.js';
+import { tempoJobs } from './tempo/jobs.js';
+import { nativeJobs } from './native/jobs.js';
+
+/**
+ * A query worker thread (see isolation/pool.ts): builds the store over the
+ * main thread's engine for one task, runs the job and answers with data,
+ * errors included, since an Error loses its class crossing threads.
+ */
+const JOBS: JobTable = { ...tempoJobs, ...nativeJobs };
+
+export default async function runTask(task: WorkerTask): Promise<WorkerReply> {
+  const port = task.port;
+  const store = openRemoteStore(task.info, port);
+  try {
+    const job = JOBS[task.job];
+    if (!job) return { ok: false, code: 'INTERNAL', message: 'internal error', detail: `no job named ${task.job}` };
+    const answer = await job({ store, scope: TenantScope.of(task.tenants) }, task.args);
+    return { ok: true, answer };
+  } catch (e) {
+    return failure(e);
+  } finally {
+    port.close();
+  }
+}
+
+function failure(e: unknown): WorkerReply {
+  if (e instanceof SightlineError) return { ok: false, code: e.code, message: e.message };
+  if (e instanceof EngineError) {
+    switch (e.limitHit) {
+      case 'time':
+        return { ok: false, code: 'QUERY_TIMEOUT', message: 'the query ran past its deadline in the engine and was stopped; narrow its time range or its conditions' };
+      case 'memory':
+        return { ok: false, code: 'QUERY_TOO_LARGE', message: 'the query needed more engine memory than a query may use (--query-memory); narrow its time range or its conditions' };
+      case 'result':
+        return { ok: false, code: 'QUERY_TOO_LARGE', message: 'the query read back more rows or bytes than a query may; narrow its time range or its conditions' };
+      case 'cancelled':
+        return { ok: false, code: 'QUERY_TIMEOUT', message: 'the query was stopped' };
+    }
+  }
+  return { ok: false, code: 'INTERNAL', message: 'internal error', detail: e instanceof Error ? (e.stack ?? e.message) : String(e) };
+}
