@@ -208,7 +208,7 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
 function parseQueryLimits(get: (name: string) => { value: string; source: string }): QueryLimitsConfig {
   const timeout = get('query-timeout');
   const timeoutMs = parseDuration(timeout.value);
-  if (timeoutMs === undefined || timeoutMs < 1000 || timeoutMs > 3600_000) throw new ConfigError(`${timeout.source}: ${JSON.stringify(timeout.value)} is not a duration between 1s and 1h (e.g. 30s, 2m)`);
+  if (timeoutMs === undefined || timeoutMs < 100 || timeoutMs > 3600_000) throw new ConfigError(`${timeout.source}: ${JSON.stringify(timeout.value)} is not a duration between 100ms and 1h (e.g. 30s, 2m)`);
   const concurrent = get('max-concurrent-queries');
   if (!/^\d{1,3}$/.test(concurrent.value) || Number(concurrent.value) < 1) throw new ConfigError(`${concurrent.source}: ${JSON.stringify(concurrent.value)} is not a number of queries (1-999)`);
   const memory = get('query-memory');

@@ -190,6 +190,7 @@ class SerialSession {
       try {
         return await work();
       } catch (e) {
+        await this.discardStaleOutput();
         throw toEngineError(e);
       } finally {
         this.depth--;
@@ -197,6 +198,21 @@ class SerialSession {
     });
     this.tail = result.catch(() => undefined);
     return result;
+  }
+
+  /**
+   * chDB 3.4 keeps what a statement that failed while running had written,
+   * and hands it out ahead of the next statement's output on the session
+   * (measured: after a MEMORY_LIMIT_EXCEEDED in JSONCompact, the next
+   * query's answer began with the failed one's header, so it did not
+   * parse). One throwaway statement takes it.
+   */
+  private async discardStaleOutput(): Promise<void> {
+    try {
+      await this.session.queryAsync('SELECT 1', { format: 'TabSeparated' });
+    } catch {
+      // Nothing more to do: the next statement's own error will say what is wrong.
+    }
   }
 
   async close(): Promise<void> {
