@@ -1,11 +1,8 @@
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import http from 'node:http';
-import https from 'node:https';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as decodeProtobuf from '../src/receivers/decode-protobuf.js';
@@ -18,6 +15,7 @@ import type { CeilingResult } from './engine-ceiling.js';
 import { openClickHouseStore, parseClickHouseUrl, redactClickHouseUrl } from '../src/store/index.js';
 import { TABLES } from '../src/store/schema.js';
 import { buildPreviousRelease, SCHEMA_V2_COMMIT, type PreviousRelease } from '../testkit/previous-release.js';
+import { ROOT, cpuSeconds, peakRssBytes, runChild, startServer, status, waitForStore, type Security } from './harness.js';
 import { createToken } from '../src/auth/index.js';
 
 const { RESOURCE_COLUMN_NAMES, SPAN_COLUMN_NAMES } = spanBatch;
@@ -41,11 +39,6 @@ const { RESOURCE_COLUMN_NAMES, SPAN_COLUMN_NAMES } = spanBatch;
  * and writes a markdown table to bench/results/.
  */
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const DIST_BENCH = path.join(ROOT, 'dist', 'bench');
-const CLI = path.join(ROOT, 'bin', 'sightline.cjs');
-const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
-
 const { values: args } = parseArgs({
   options: {
     duration: { type: 'string', default: '30' },
@@ -60,31 +53,6 @@ const { values: args } = parseArgs({
     redaction: { type: 'boolean', default: false },
   },
 });
-
-function runChild<T>(script: string, argv: string[], benchDir = DIST_BENCH): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--max-semi-space-size=64', path.join(benchDir, script), ...argv], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.on('data', (c) => (out += c));
-    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').pop()!) as T) : reject(new Error(`${script} exited ${code}`))));
-  });
-}
-
-interface Server {
-  pid: number;
-  ports: { otlpGrpc: number; otlpHttp: number; http: number };
-  security: Security | null;
-  stop(): Promise<void>;
-}
-
-/** Tokens and TLS, as a production Sightline runs: certificates made by openssl for the run. */
-interface Security {
-  args: string[];
-  ca: string;
-  ingestToken: string;
-  adminToken: string;
-  remove(): void;
-}
 
 function makeSecurity(): Security {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'sightline-bench-tls-'));
@@ -131,76 +99,6 @@ function makeRedaction(): { args: string[]; remove(): void } {
     ].join('\n'),
   );
   return { args: ['--config', path.join(dir, 'sightline.yaml')], remove: () => rmSync(dir, { recursive: true, force: true }) };
-}
-
-/** GET a JSON document from the server's API, with its CA and an admin token when it is secured. */
-function getJson<T>(s: Server, pathAndQuery: string): Promise<T> {
-  const sec = s.security;
-  const client = sec ? https : http;
-  return new Promise((resolve, reject) => {
-    const req = client.get(
-      { host: '127.0.0.1', port: s.ports.http, path: pathAndQuery, ...(sec ? { ca: sec.ca, headers: { authorization: `Bearer ${sec.adminToken}` } } : {}) },
-      (res) => {
-        let body = '';
-        res.setEncoding('utf8').on('data', (c: string) => (body += c));
-        res.on('end', () => (res.statusCode === 200 ? resolve(JSON.parse(body) as T) : reject(new Error(`${pathAndQuery}: ${res.statusCode} ${body}`))));
-      },
-    );
-    req.on('error', reject);
-  });
-}
-
-async function startServer(dataDir: string, storeArgs: string[] = [], security: Security | null = null, extraArgs: string[] = []): Promise<Server> {
-  const child = spawn(process.execPath, [CLI, 'serve', '--data', dataDir, '--listen', '127.0.0.1', '--otlp-grpc-port', '0', '--otlp-http-port', '0', '--http-port', '0', ...(security?.args ?? []), ...extraArgs, ...storeArgs], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, SIGHTLINE_LOG_LEVEL: 'info', UV_THREADPOOL_SIZE: '16' },
-  });
-  let buf = '';
-  const ready = new Promise<Server['ports']>((resolve, reject) => {
-    child.stdout.on('data', (c) => {
-      buf += c;
-      for (const line of buf.split('\n')) {
-        if (line.includes('"Sightline is ready"')) resolve((JSON.parse(line) as { ports: Server['ports'] }).ports);
-      }
-    });
-    child.on('exit', (code) => reject(new Error(`server exited ${code}`)));
-  });
-  const ports = await ready;
-  const exited = new Promise<void>((r) => child.on('exit', () => r()));
-  return {
-    pid: child.pid!,
-    ports,
-    security,
-    async stop() {
-      process.kill(child.pid!, 'SIGTERM');
-      await exited;
-    },
-  };
-}
-
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
-}
-
-function peakRssBytes(pid: number): number {
-  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) * 1024 : 0;
-}
-
-function status(s: Server): Promise<{ ingest: { acceptedSpans: number; storedSpans: number; backlogBytes: number }; store: { spans: number } }> {
-  return getJson(s, '/api/sightline/status');
-}
-
-async function waitForStore(s: Server, timeoutS = 600): Promise<number> {
-  const t0 = Date.now();
-  for (;;) {
-    const st = await status(s);
-    if (st.ingest.backlogBytes === 0 && st.ingest.storedSpans >= st.ingest.acceptedSpans) return (Date.now() - t0) / 1000;
-    if (Date.now() - t0 > timeoutS * 1000) throw new Error('store did not catch up');
-    await sleep(200);
-  }
 }
 
 interface IngestRun {

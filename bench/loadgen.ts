@@ -25,6 +25,12 @@ export interface LoadgenConfig {
   token?: string;
   /** PEM CA of the server's certificate: connect over TLS (HTTPS, gRPC over TLS). */
   tlsCa?: string;
+  /**
+   * Requests per second, paced (0: as fast as the senders go). Paced
+   * latency runs from each request's scheduled time, so a stalled server
+   * shows in it even while the senders wait (no coordinated omission).
+   */
+  rate?: number;
 }
 
 export interface LoadgenResult {
@@ -83,11 +89,19 @@ export async function runLoad(cfg: LoadgenConfig): Promise<LoadgenResult> {
   const start = Date.now();
   const deadline = start + cfg.durationS * 1000;
   let n = 0;
+  const t00 = process.hrtime.bigint();
   const worker = async () => {
     while (Date.now() < deadline && !(cfg.maxSpans && result.ackedSpans >= cfg.maxSpans)) {
-      const t = templates[n++ % templates.length];
+      const i = n++;
+      const t = templates[i % templates.length];
+      let t0 = process.hrtime.bigint();
+      if (cfg.rate) {
+        const due = t00 + BigInt(Math.round((i / cfg.rate) * 1e9));
+        if (due > t0) await new Promise((r) => setTimeout(r, Number(due - t0) / 1e6));
+        t0 = due;
+        if (Date.now() >= deadline) break;
+      }
       const body = instantiate(t, BigInt(Date.now()) * 1_000_000n);
-      const t0 = process.hrtime.bigint();
       const outcome = await send(body);
       const ms = Number(process.hrtime.bigint() - t0) / 1e6;
       result.requests++;
@@ -96,7 +110,7 @@ export async function runLoad(cfg: LoadgenConfig): Promise<LoadgenResult> {
         latencies.push(ms);
         result.ackedSpans += t.spans;
         // The first id in each request is a trace id (see otlp-gen).
-        if (sample.length < 2000 && n % 7 === 0) sample.push(body.subarray(t.ids[0].at, t.ids[0].at + 16).toString('hex'));
+        if (sample.length < 2000 && i % 7 === 0) sample.push(body.subarray(t.ids[0].at, t.ids[0].at + 16).toString('hex'));
       } else if (outcome === 'refused') {
         result.refused++;
         await new Promise((r) => setTimeout(r, 100));

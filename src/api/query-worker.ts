@@ -1,6 +1,8 @@
+import os from 'node:os';
+import { workerData } from 'piscina';
 import { SightlineError } from '../errors.js';
 import { EngineError, openRemoteStore, TenantScope } from '../store/index.js';
-import type { WorkerReply, WorkerTask } from './isolation/pool.js';
+import type { WorkerReply, WorkerSetup, WorkerTask } from './isolation/pool.js';
 import type { JobTable } from './isolation/job.js';
 import { tempoJobs } from './tempo/jobs.js';
 import { nativeJobs } from './native/jobs.js';
@@ -11,6 +13,16 @@ import { nativeJobs } from './native/jobs.js';
  * errors included, since an Error loses its class crossing threads.
  */
 const JOBS: JobTable = { ...tempoJobs, ...nativeJobs };
+
+const setup = workerData as WorkerSetup | undefined;
+if (setup?.nice) {
+  try {
+    // pid 0: on Linux, the calling thread only.
+    os.setPriority(0, setup.nice);
+  } catch {
+    // Not permitted here: queries then run at the process's priority.
+  }
+}
 
 export default async function runTask(task: WorkerTask): Promise<WorkerReply> {
   const port = task.port;

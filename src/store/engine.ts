@@ -61,6 +61,8 @@ export interface EngineCapabilities {
    * ClickHouse servers remove them in the background.
    */
   readonly outdatedPartsKept: boolean;
+  /** The `os_thread_priority` setting: a statement's threads can run at a lower priority. Not in 18.16. */
+  readonly threadPriority: boolean;
 }
 
 export const LEAST_CAPABLE: EngineCapabilities = {
@@ -78,6 +80,7 @@ export const LEAST_CAPABLE: EngineCapabilities = {
   stringSerialization: false,
   modifyTableSettings: false,
   outdatedPartsKept: false,
+  threadPriority: false,
 };
 
 /**
@@ -105,9 +108,21 @@ export interface StatementLimits {
   signal?: AbortSignal;
 }
 
-/** ClickHouse's settings for statement limits: the same names on every version since 18.16. */
-export function limitSettings(limits: StatementLimits): Record<string, number | string> {
+/**
+ * Nice value of the engine threads that run a heavy query's statements
+ * (the `query` lane), where the engine can set it (`os_thread_priority`):
+ * on a shared machine, inserts and lookups then get the CPU first.
+ */
+export const QUERY_THREAD_NICE = 10;
+
+/**
+ * ClickHouse's settings for statement limits: the same names on every
+ * version since 18.16, and the heavy lane's thread priority where the
+ * engine has it.
+ */
+export function limitSettings(limits: StatementLimits, lowPriority = false): Record<string, number | string> {
   return {
+    ...(lowPriority ? { os_thread_priority: QUERY_THREAD_NICE } : {}),
     max_execution_time: Math.max(1, Math.ceil(limits.maxExecutionSeconds)),
     timeout_overflow_mode: 'throw',
     max_memory_usage: limits.maxMemoryBytes,
@@ -116,6 +131,14 @@ export function limitSettings(limits: StatementLimits): Record<string, number | 
     result_overflow_mode: 'throw',
   };
 }
+
+/**
+ * How long an ON CLUSTER statement waits for the nodes when one of them
+ * does not answer (the server's default, 180 s, when all do). The statement
+ * stays in ZooKeeper's queue, and a node that was down runs it when it
+ * returns.
+ */
+export const DDL_WAIT_WITH_NODES_DOWN_S = 5;
 
 export type ResultFormat = 'RowBinary' | 'JSONCompact' | 'TabSeparated';
 
@@ -162,9 +185,12 @@ export interface Engine {
   insertRows(table: string, rows: readonly Record<string, unknown>[]): Promise<void>;
 
   /**
-   * Nodes that hold data: 1 for chDB or a single server, one per shard of
-   * a cluster. DDL and maintenance run on each; queries and inserts go to
-   * node 0 (through Distributed tables on a cluster).
+   * The servers this engine talks to: 1 for chDB or a single server, one
+   * per shard of a cluster, and one per replica of each shard on a
+   * replicated cluster (the store groups those by shard: StoreContext).
+   * Queries and inserts go to one node (through Distributed tables on a
+   * cluster): node 0, or on a replicated cluster the next node that can
+   * be reached when it cannot.
    */
   readonly nodes: number;
   execOn(node: number, statement: Sql): Promise<void>;
@@ -174,6 +200,7 @@ export interface Engine {
    * Runs a query on behalf of a user, within `limits`, on a read lane
    * (never the ingest connection). Rejects with an EngineError whose code
    * says which limit was hit, or with the signal's reason once aborted.
+   * Without `node`, it goes where `query` sends statements.
    */
   queryLimited(statement: Sql, format: ResultFormat, lane: 'query' | 'lookup', limits: StatementLimits, node?: number): Promise<Buffer>;
 
@@ -183,13 +210,22 @@ export interface Engine {
 /** An engine error with ClickHouse's own code, when there is one. */
 export class EngineError extends Error {
   override readonly name = 'EngineError';
+  /**
+   * No answer came from the node: it could not be reached, or the
+   * connection broke before its reply (refused, reset, unreachable). The
+   * statement may or may not have run there. Another replica can be asked;
+   * an error the node answered with (`code`) would be the same elsewhere.
+   */
+  readonly connection: boolean;
+
   constructor(
     message: string,
     /** ClickHouse's numeric error code, e.g. 241 MEMORY_LIMIT_EXCEEDED. */
     readonly code: number | undefined,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; connection?: boolean },
   ) {
     super(message, options);
+    this.connection = options?.connection ?? false;
   }
 
   /**

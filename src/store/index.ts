@@ -16,7 +16,7 @@ export { RetentionScheduler, type TenantRetention } from './retention.js';
 export { SqlStore, type WriteOutcome, type LegacyCopyStatus } from './sql-store/index.js';
 export { loadCaBundle, parseClickHouseUrl, redactClickHouseUrl };
 export { openRemoteStore, queryHost, serveEngine, type QueryHost, type RemoteStoreInfo } from './remote.js';
-export type { StatementLimits } from './engine.js';
+export { QUERY_THREAD_NICE, type StatementLimits } from './engine.js';
 
 export interface OpenedStore {
   store: SqlStore;
@@ -52,6 +52,12 @@ export interface ClickHouseStoreOptions {
   url: string;
   /** remote_servers cluster name: Distributed tables over <name>_local on every host. */
   cluster?: string;
+  /**
+   * The cluster's shards have replicas, with ZooKeeper: the URL lists every
+   * replica of every shard; tables are Replicated*MergeTree, DDL runs ON
+   * CLUSTER, and statements fail over to a node that answers.
+   */
+  replicated?: boolean;
   defaultTenant: string;
   /** A local directory for the migration's chunk files. */
   scratchDir: string;
@@ -65,15 +71,19 @@ export interface ClickHouseStoreOptions {
  * Opens a ClickHouse server or cluster store, creating or checking its
  * schema. With a cluster, list every shard's HTTP address in the URL: DDL
  * runs on each (no ON CLUSTER without ZooKeeper), queries and inserts go to
- * the first through the Distributed tables.
+ * the first through the Distributed tables. With a replicated cluster
+ * (ZooKeeper), list every replica of every shard: DDL runs once ON
+ * CLUSTER, and queries and inserts go to the first node that answers.
  */
 export async function openClickHouseStore(opts: ClickHouseStoreOptions): Promise<OpenedStore> {
   const target = { ...parseClickHouseUrl(opts.url), ...(opts.password !== undefined ? { password: opts.password } : {}) };
-  const engine = await ClickHouseEngine.open(target, { caCert: opts.caFile ? loadCaBundle(opts.caFile) : undefined });
+  if (opts.replicated && !opts.cluster) throw new Error('a replicated store needs its cluster name');
+  const replicated = opts.replicated === true;
+  const engine = await ClickHouseEngine.open(target, { caCert: opts.caFile ? loadCaBundle(opts.caFile) : undefined, replicatedCluster: replicated ? opts.cluster : undefined });
   try {
-    const layout = { database: target.database, cluster: opts.cluster };
+    const layout = { database: target.database, cluster: opts.cluster, ...(replicated ? { replicated } : {}) };
     const { created } = await initSchema(engine, `ClickHouse database ${target.database} at ${redactClickHouseUrl(opts.url)}`, layout);
-    const where = opts.cluster ? `cluster ${opts.cluster}, ${engine.nodes} shards` : 'single server';
+    const where = opts.cluster ? `cluster ${opts.cluster}, ${engine.nodes} ${replicated ? 'replicas' : 'shards'}` : 'single server';
     const store = new SqlStore(engine, layout, { defaultTenant: opts.defaultTenant, scratchDir: opts.scratchDir });
     return { store, engine: `ClickHouse ${engine.version} (${where})`, created };
   } catch (e) {

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { Piscina } from 'piscina';
 import type { Logger } from 'pino';
 import { QueriesOverloadedError, SightlineError, type ErrorCode } from '../../errors.js';
-import { serveEngine, type QueryHost, type TenantScope } from '../../store/index.js';
+import { QUERY_THREAD_NICE, serveEngine, type QueryHost, type TenantScope } from '../../store/index.js';
 import type { JobAnswer, JobTable } from './job.js';
 
 /**
@@ -53,6 +53,12 @@ export interface QueryStats {
   failed: number;
 }
 
+/** What each worker thread is told when it starts (api/query-worker.ts). */
+export interface WorkerSetup {
+  /** Nice value of the thread (Linux schedules threads, so this one alone). */
+  nice: number;
+}
+
 /** The task a worker gets (see api/query-worker.ts). */
 export interface WorkerTask {
   job: string;
@@ -81,8 +87,9 @@ export class QueryPool {
       resourceLimits: { maxOldGenerationSizeMb: opts.workerHeapMb },
     };
     this.pools = {
-      query: new Piscina({ ...common, minThreads: 1, maxThreads: opts.maxConcurrent }),
-      lookup: new Piscina({ ...common, minThreads: 1, maxThreads: 2 }),
+      // Heavy queries' threads run niced, so ingest and lookups get the CPU first.
+      query: new Piscina({ ...common, minThreads: 1, maxThreads: opts.maxConcurrent, workerData: { nice: QUERY_THREAD_NICE } satisfies WorkerSetup }),
+      lookup: new Piscina({ ...common, minThreads: 1, maxThreads: 2, workerData: { nice: 0 } satisfies WorkerSetup }),
     };
   }
 

@@ -46,6 +46,7 @@ export class ChdbEngine implements Engine {
     // Measured: replaced parts stayed on disk for good ("Cleanup thread
     // hasn't seen this part yet"), across restarts, until a DROP PARTITION.
     outdatedPartsKept: true,
+    threadPriority: true,
   };
   version = '';
   readonly exclusive = true;
@@ -99,7 +100,7 @@ export class ChdbEngine implements Engine {
    * and the one running is bounded by max_execution_time.
    */
   async queryLimited(statement: Sql, format: ResultFormat, lane: 'query' | 'lookup', limits: StatementLimits): Promise<Buffer> {
-    return this.session(lane).run(statement.text, format, limits);
+    return this.session(lane).run(statement.text, format, limits, lane === 'query');
   }
 
   readonly nodes = 1;
@@ -154,23 +155,23 @@ class SerialSession {
 
   constructor(private readonly session: ChdbSession) {}
 
-  run(text: string, format: string, limits?: StatementLimits): Promise<Buffer> {
+  run(text: string, format: string, limits?: StatementLimits, lowPriority = false): Promise<Buffer> {
     return this.enqueue(async () => {
       limits?.signal?.throwIfAborted();
-      await this.applyLimits(limits);
+      await this.applyLimits(limits, lowPriority);
       const r = await this.session.queryAsync(text, { format });
       const bytes = r.bytes();
       return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     });
   }
 
-  private async applyLimits(limits: StatementLimits | undefined): Promise<void> {
-    const settings = limits ? limitSettings(limits) : null;
+  private async applyLimits(limits: StatementLimits | undefined, lowPriority = false): Promise<void> {
+    const settings = limits ? limitSettings(limits, lowPriority) : null;
     const wanted = settings ? JSON.stringify(settings) : '';
     if (wanted === this.limitsInForce) return;
     const assignments = settings
       ? Object.entries(settings).map(([k, v]) => `${k} = ${typeof v === 'number' ? Math.trunc(v) : `'${v}'`}`)
-      : ['max_execution_time = 0', 'max_memory_usage = 0', 'max_result_rows = 0', 'max_result_bytes = 0'];
+      : ['max_execution_time = 0', 'max_memory_usage = 0', 'max_result_rows = 0', 'max_result_bytes = 0', 'os_thread_priority = 0'];
     // Names and values are ours (limitSettings), never a user's text.
     await this.session.queryAsync(`SET ${assignments.join(', ')}`, { format: 'TabSeparated' });
     this.limitsInForce = wanted;

@@ -3,14 +3,16 @@ import { X509Certificate } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import { sql, join, ident, type Sql } from '../sql/sql.js';
-import { EngineError, clickHouseErrorCode, limitSettings, type Engine, type EngineCapabilities, type EngineSettings, type Lane, type ResultFormat, type StatementLimits } from '../engine.js';
+import { DDL_WAIT_WITH_NODES_DOWN_S, EngineError, clickHouseErrorCode, limitSettings, type Engine, type EngineCapabilities, type EngineSettings, type Lane, type ResultFormat, type StatementLimits } from '../engine.js';
 
 /**
  * A ClickHouse server, or the shards of a cluster, over HTTP.
  *
- * Statements go to the first node; `execEverywhere` runs DDL and
- * maintenance on every node, because without ZooKeeper (Debian's 18.16 has
- * none) `ON CLUSTER` is not available.
+ * Statements go to the first node; the store runs DDL and maintenance on
+ * every node (`execOn`), because without ZooKeeper `ON CLUSTER` is not
+ * available. On a replicated cluster (ZooKeeper, ReplicatedMergeTree) the
+ * nodes are every replica of every shard: DDL runs once ON CLUSTER, and a
+ * statement goes to the next node when one cannot be reached.
  */
 
 export interface ClickHouseTarget {
@@ -115,24 +117,42 @@ export function capabilitiesFor(version: string, settings?: ReadonlySet<string>)
     // (December 2020). 21.3, the first LTS after it, is a conservative floor.
     modifyTableSettings: atLeast(21, 3),
     outdatedPartsKept: false,
+    // Not in 18.16; 20.1 is a conservative floor (the releases in between were not available to test).
+    threadPriority: atLeast(20, 1),
   };
+}
+
+export interface ClickHouseOpenOptions {
+  requestTimeoutMs?: number;
+  /** The CA bundle an https:// server's certificate must chain to (default: Node's CAs). */
+  caCert?: Buffer;
+  /**
+   * The nodes are replicas of the shards of this remote_servers cluster
+   * (with ZooKeeper): the database is created ON CLUSTER, the engine opens
+   * while some nodes are down, and statements fail over to the next node
+   * that can be reached.
+   */
+  replicatedCluster?: string;
 }
 
 export class ClickHouseEngine implements Engine {
   readonly capabilities: EngineCapabilities;
   readonly exclusive = false;
+  /** Where statements without a node go: the first node, until it cannot be reached (with failover). */
+  private live = 0;
 
   private constructor(
     private readonly clients: ClickHouseClient[],
     readonly version: string,
     private readonly database: string,
     settings?: ReadonlySet<string>,
+    private readonly failover = false,
   ) {
     this.capabilities = capabilitiesFor(version, settings);
   }
 
-  /** `caCert`: the CA bundle an https:// server's certificate must chain to (default: Node's CAs). */
-  static async open(target: ClickHouseTarget, opts: { requestTimeoutMs?: number; caCert?: Buffer } = {}): Promise<ClickHouseEngine> {
+  static async open(target: ClickHouseTarget, opts: ClickHouseOpenOptions = {}): Promise<ClickHouseEngine> {
+    const replicated = opts.replicatedCluster !== undefined;
     // Create the database first, through the default one.
     const make = (url: string, database: string) =>
       createClient({
@@ -147,42 +167,75 @@ export class ClickHouseEngine implements Engine {
         // Errors reach us as exceptions; the client's own log would repeat them on stderr.
         log: { level: ClickHouseLogLevel.OFF },
         ...(opts.caCert && url.startsWith('https:') ? { tls: { ca_cert: opts.caCert } } : {}),
+        // Replicas of a shard are read and written in the order remote_servers
+        // lists them, not at random (the default): a Distributed read then
+        // goes to the replica the Distributed insert wrote to, and sees it.
+        ...(replicated ? { clickhouse_settings: { load_balancing: 'in_order' } as never } : {}),
       });
-    for (const url of target.urls) {
-      const admin = make(url, 'default');
-      try {
-        await admin.command({ query: sql`CREATE DATABASE IF NOT EXISTS ${ident(target.database)}`.text });
-      } catch (e) {
-        throw toEngineError(e);
-      } finally {
-        await admin.close();
+    if (opts.replicatedCluster !== undefined) await createDatabaseOnCluster(target.urls.map((u) => make(u, 'default')), target.database, opts.replicatedCluster);
+    else
+      for (const url of target.urls) {
+        const admin = make(url, 'default');
+        try {
+          await admin.command({ query: sql`CREATE DATABASE IF NOT EXISTS ${ident(target.database)}`.text });
+        } catch (e) {
+          throw toEngineError(e);
+        } finally {
+          await admin.close();
+        }
       }
-    }
     const clients = target.urls.map((u) => make(u, target.database));
     const engine = new ClickHouseEngine(clients, '', target.database);
-    const version = (await engine.query(sql`SELECT version()`, 'TabSeparated')).toString().trim();
-    const versions = new Set([version]);
-    for (let i = 1; i < clients.length; i++) versions.add((await engine.queryOn(i, sql`SELECT version()`, 'TabSeparated')).toString().trim());
     // Capabilities follow the oldest node, and the settings every node has.
-    const oldest = [...versions].sort((a, b) => compareVersions(a, b))[0];
+    // A replica that cannot be reached now is left out.
+    const versions = new Set<string>();
     let settings: Set<string> | undefined;
     for (let i = 0; i < clients.length; i++) {
+      let version: string;
+      try {
+        version = (await engine.queryOn(i, sql`SELECT version()`, 'TabSeparated')).toString().trim();
+      } catch (e) {
+        if (replicated && e instanceof EngineError && e.connection && (i < clients.length - 1 || versions.size > 0)) continue;
+        throw e;
+      }
+      versions.add(version);
       const names = (await engine.queryOn(i, sql`SELECT name FROM system.merge_tree_settings WHERE name IN (${['min_bytes_for_wide_part', 'min_level_for_wide_part', 'string_serialization_version']})`, 'TabSeparated'))
         .toString()
         .split('\n')
         .filter(Boolean);
       settings = settings ? new Set(names.filter((n) => settings!.has(n))) : new Set(names);
     }
-    return new ClickHouseEngine(clients, oldest, target.database, settings);
+    const oldest = [...versions].sort((a, b) => compareVersions(a, b))[0];
+    return new ClickHouseEngine(clients, oldest, target.database, settings, replicated);
   }
 
   get nodes(): number {
     return this.clients.length;
   }
 
+  /**
+   * Runs `send` against the node statements go to. With failover, when no
+   * answer came from it (EngineError.connection), against the next node,
+   * which then stays the one used; each node is tried once. An error a
+   * node answered with is thrown as it is, never retried elsewhere.
+   */
+  private async onLiveNode<T>(send: (node: number) => Promise<T>): Promise<T> {
+    const first = this.live;
+    for (let i = 0; ; i++) {
+      const node = (first + i) % this.clients.length;
+      try {
+        const out = await send(node);
+        this.live = node;
+        return out;
+      } catch (e) {
+        if (!this.failover || i + 1 >= this.clients.length || !toEngineError(e).connection) throw e;
+      }
+    }
+  }
+
   async exec(statement: Sql, _lane?: Lane, settings: EngineSettings = {}): Promise<void> {
     try {
-      await this.clients[0].command({ query: statement.text, clickhouse_settings: settings as never });
+      await this.onLiveNode((node) => this.clients[node].command({ query: statement.text, clickhouse_settings: settings as never }));
     } catch (e) {
       throw toEngineError(e);
     }
@@ -197,7 +250,7 @@ export class ClickHouseEngine implements Engine {
   }
 
   async query(statement: Sql, format: ResultFormat): Promise<Buffer> {
-    return this.queryOn(0, statement, format);
+    return this.onLiveNode((node) => this.queryOn(node, statement, format));
   }
 
   async queryOn(node: number, statement: Sql, format: ResultFormat): Promise<Buffer> {
@@ -216,7 +269,8 @@ export class ClickHouseEngine implements Engine {
    * has no cancel_http_readonly_queries_on_client_close) would otherwise
    * run it to its time limit.
    */
-  async queryLimited(statement: Sql, format: ResultFormat, _lane: 'query' | 'lookup', limits: StatementLimits, node = 0): Promise<Buffer> {
+  async queryLimited(statement: Sql, format: ResultFormat, lane: 'query' | 'lookup', limits: StatementLimits, node?: number): Promise<Buffer> {
+    if (node === undefined) return this.onLiveNode((n) => this.queryLimited(statement, format, lane, limits, n));
     limits.signal?.throwIfAborted();
     const kill = () => void this.killQuery(node, limits.queryId);
     limits.signal?.addEventListener('abort', kill, { once: true });
@@ -224,7 +278,7 @@ export class ClickHouseEngine implements Engine {
       const { stream } = await this.clients[node].exec({
         query: `${statement.text}\nFORMAT ${format}`,
         query_id: limits.queryId,
-        clickhouse_settings: limitSettings(limits) as never,
+        clickhouse_settings: limitSettings(limits, lane === 'query' && this.capabilities.threadPriority) as never,
         ...(limits.signal ? { abort_signal: limits.signal } : {}),
       });
       return await collect(stream);
@@ -251,13 +305,17 @@ export class ClickHouseEngine implements Engine {
     // types; servers that dictionary-encode convert them on insert.
     const query = sql`INSERT INTO ${ident(table)} (${join(columns.map(ident))}) FORMAT Native`.text;
     try {
-      const { stream } = await this.clients[0].exec({
-        query,
-        values: createReadStream(file),
-        // Wait for a Distributed insert to reach the shards before we call it stored.
-        clickhouse_settings: { insert_distributed_sync: 1, ...(this.capabilities.insertPartitionLimit ? { max_partitions_per_insert_block: '0' } : {}) } as never,
+      // Another node gets the same bytes: on a replicated cluster, the blocks
+      // a first attempt stored are recognised and skipped (insert deduplication).
+      await this.onLiveNode(async (node) => {
+        const { stream } = await this.clients[node].exec({
+          query,
+          values: createReadStream(file),
+          // Wait for a Distributed insert to reach the shards before we call it stored.
+          clickhouse_settings: { insert_distributed_sync: 1, ...(this.capabilities.insertPartitionLimit ? { max_partitions_per_insert_block: '0' } : {}) } as never,
+        });
+        await collect(stream);
       });
-      await collect(stream);
     } catch (e) {
       throw toEngineError(e);
     }
@@ -266,7 +324,7 @@ export class ClickHouseEngine implements Engine {
   async insertRows(table: string, rows: readonly Record<string, unknown>[]): Promise<void> {
     if (rows.length === 0) return;
     try {
-      await this.clients[0].insert({ table, values: rows as Record<string, unknown>[], format: 'JSONEachRow', clickhouse_settings: { insert_distributed_sync: 1 } as never });
+      await this.onLiveNode((node) => this.clients[node].insert({ table, values: rows as Record<string, unknown>[], format: 'JSONEachRow', clickhouse_settings: { insert_distributed_sync: 1 } as never }));
     } catch (e) {
       throw toEngineError(e);
     }
@@ -303,5 +361,58 @@ function toEngineError(e: unknown): EngineError {
   // The client reads the code out of newer servers' answers only; 18.16's
   // error body starts `Code: 241, e.displayText() = ...`.
   const code = err.code !== undefined && /^\d+$/.test(String(err.code)) ? Number(err.code) : clickHouseErrorCode(err.message ?? '');
-  return new EngineError(err.message ?? String(e), code, { cause: e });
+  return new EngineError(err.message ?? String(e), code, { cause: e, connection: typeof err.code === 'string' && CONNECTION_CODES.has(err.code) });
+}
+
+/**
+ * Error codes of Node's sockets (which @clickhouse/client passes on) that
+ * mean no answer came from the server: it is not listening, cannot be
+ * reached, or the connection broke before the reply.
+ */
+const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ETIMEDOUT', 'EPIPE', 'ECONNABORTED', 'ENOTFOUND', 'EAI_AGAIN']);
+
+/**
+ * Creates the database on every node of a replicated cluster with one ON
+ * CLUSTER statement, unless every node that answers has it already. Nodes
+ * that are down get the statement from ZooKeeper's queue when they return
+ * (and the tables' statements after it), so a replica that was down when
+ * the store was first created is not left without them.
+ */
+async function createDatabaseOnCluster(admins: ClickHouseClient[], database: string, cluster: string): Promise<void> {
+  const unreachable = () => new EngineError('no node of the replicated cluster could be reached', undefined, { connection: true });
+  /** Whether each node that answers has the database. */
+  const present = async (): Promise<boolean[]> => {
+    const has: boolean[] = [];
+    for (const admin of admins) {
+      try {
+        const { stream } = await admin.exec({ query: sql`SELECT count() FROM system.databases WHERE name = ${database}\nFORMAT TabSeparated`.text });
+        has.push((await collect(stream)).toString().trim() === '1');
+      } catch (e) {
+        if (!toEngineError(e).connection) throw toEngineError(e);
+      }
+    }
+    if (has.length === 0) throw unreachable();
+    return has;
+  };
+  try {
+    const has = await present();
+    if (has.every(Boolean)) return;
+    const settings = has.length < admins.length ? { distributed_ddl_task_timeout: DDL_WAIT_WITH_NODES_DOWN_S } : {};
+    for (const admin of admins) {
+      try {
+        await admin.command({ query: sql`CREATE DATABASE IF NOT EXISTS ${ident(database)} ON CLUSTER ${ident(cluster)}`.text, clickhouse_settings: settings as never });
+        return;
+      } catch (e) {
+        const err = toEngineError(e);
+        if (err.connection) continue;
+        // 159 TIMEOUT_EXCEEDED: a node did not run it in time (it is down);
+        // enough when every node that answers did.
+        if (err.code === 159 && (await present()).every(Boolean)) return;
+        throw err;
+      }
+    }
+    throw unreachable();
+  } finally {
+    await Promise.all(admins.map((a) => a.close()));
+  }
 }
