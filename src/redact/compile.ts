@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Glob, globProblem } from './glob.js';
-import { Re2, re2Problem } from './re2.js';
+import { Re2 } from '../re2/index.js';
+import { re2Problem } from './re2.js';
 import { RegexFinder, type RangeFinder } from './finders.js';
 import { healthcareMasks } from './preset.js';
 import { DEFAULT_SQL_KEYS, type Located, type RedactionSettings, type RuleSetSettings } from './settings.js';

@@ -1,4 +1,4 @@
-import { Re2 } from './re2.js';
+import { Re2 } from '../re2/index.js';
 
 /** Finds what a mask rule replaces in a value. */
 export interface RangeFinder {

@@ -1,4 +1,4 @@
-import { Re2 } from './re2.js';
+import { Re2 } from '../re2/index.js';
 import { CardFinder, digitBounded, hasRunTriple, RegexFinder, type RangeFinder } from './finders.js';
 
 /**

@@ -1,6 +1,6 @@
 import type { KeyValueJson } from '../../model/any-value.js';
 import type { Condition, EvalSpan, Field, SearchPort, SearchResult, TenantScope, TimeRange, TraceCondition, TraceSummary } from '../../store/index.js';
-import type { FieldExpr, Query, ScalarFilter, SpansetExpr, SpansetFilter, Stage, Static } from './ast.js';
+import type { FieldExpr, Query, ScalarFilter, SpansetExpr, SpansetFilter, SpansetOp, Stage, Static } from './ast.js';
 import { TraceQLUnsupportedError, unlessUnsupported } from './errors.js';
 import { filterRequest, numberField, requestKey, textField } from './request.js';
 import { compilePredicate, type SpanPredicate, type TraceValues, type ValueRegistry } from './residual.js';
@@ -65,14 +65,15 @@ const EVAL_BATCH = 1000;
 export class Evaluator {
   /** Leaf filters, and their predicates in the same order. */
   private readonly leaves: SpansetFilter[] = [];
+  private readonly leafIndex = new Map<SpansetFilter, number>();
   private readonly predicates: SpanPredicate[] = [];
   /** What is fetched per span, de-duplicated. */
   private readonly flags = new Requests<Condition>();
   private readonly numbers = new Requests<Field>();
   private readonly texts = new Requests<Field>();
   private readonly values = new Requests<Field>();
-  /** Fields whose text is shown on matched spans (select(), and the query's attributes). */
-  private readonly shown: { key: string; text: FieldText }[] = [];
+  /** Fields whose text is shown on matched spans (select(), and the query's attributes), each key once. */
+  private readonly shown = new Map<string, FieldText>();
   private readonly registry: ValueRegistry = {
     flag: (c) => this.flags.add(c),
     values: (f) => this.values.add(f),
@@ -88,6 +89,7 @@ export class Evaluator {
   }
 
   private addLeaf(f: SpansetFilter, show: boolean): void {
+    this.leafIndex.set(f, this.leaves.length);
     this.leaves.push(f);
     this.predicates.push(compilePredicate(f.expr, this.registry));
     if (show && f.expr) this.collectShown(f.expr);
@@ -108,7 +110,7 @@ export class Evaluator {
     } else if (e.kind === 'unary') this.collectShown(e.operand);
     else if ((e.kind === 'attribute' && (e.scope === 'span' || e.scope === 'any') && !e.parent) || (e.kind === 'intrinsic' && ['status', 'span:status', 'kind', 'span:kind', 'statusMessage'].includes(e.name))) {
       const key = e.kind === 'attribute' ? e.name : e.name.replace(/^span:/, '');
-      if (!this.shown.some((s) => s.key === key)) this.shown.push({ key, text: this.fieldText(e) });
+      if (!this.shown.has(key)) this.shown.set(key, this.fieldText(e));
     }
   }
 
@@ -148,7 +150,7 @@ export class Evaluator {
           const i = this.fieldText(f);
           if (s.kind === 'select') {
             const key = f.kind === 'attribute' ? f.name : printField(f);
-            if (!this.shown.some((x) => x.key === key)) this.shown.push({ key, text: i });
+            if (!this.shown.has(key)) this.shown.set(key, i);
           }
         }
         return;
@@ -191,7 +193,7 @@ export class Evaluator {
   ): Promise<{ traces: number; truncated: boolean }> {
     const { startNs, endNs } = this.opts.range;
     return this.scan(store, scope, maxTraces, 1000, (_id, spans, sets, tree) => {
-      for (const i of union(...sets.map((s) => s.spans))) if (spans[i].startNs >= startNs && spans[i].startNs < endNs) visit(spans[i], (f) => textOf(spans, tree, i, f));
+      for (const i of union(sets.map((s) => s.spans), spans.length)) if (spans[i].startNs >= startNs && spans[i].startNs < endNs) visit(spans[i], (f) => textOf(spans, tree, i, f));
       return true;
     });
   }
@@ -202,7 +204,7 @@ export class Evaluator {
     scope: TenantScope,
     maxCandidates: number,
     batch: number,
-    onMatch: (id: Buffer, spans: EvalSpan[], sets: SpanSet[], tree: Tree) => boolean,
+    onMatch: (id: Buffer, spans: EvalSpan[], sets: SpanSet[], tree: SpanTree) => boolean,
   ): Promise<{ traces: number; truncated: boolean }> {
     const anySpan = this.anySpan();
     const having = this.necessary(this.q.pipeline[0] as SpansetExpr);
@@ -223,7 +225,7 @@ export class Evaluator {
   }
 
   /** Reads and evaluates a batch of candidate traces; false once `onMatch` asks to stop. */
-  private async evaluateBatch(store: SearchPort, scope: TenantScope, ids: Buffer[], onMatch: (id: Buffer, spans: EvalSpan[], sets: SpanSet[], tree: Tree) => boolean | void): Promise<boolean> {
+  private async evaluateBatch(store: SearchPort, scope: TenantScope, ids: Buffer[], onMatch: (id: Buffer, spans: EvalSpan[], sets: SpanSet[], tree: SpanTree) => boolean | void): Promise<boolean> {
     const spansByTrace = await store.traceSpans(scope, {
       traceIds: ids,
       range: this.opts.range,
@@ -234,7 +236,7 @@ export class Evaluator {
     });
     for (const id of ids) {
       const spans = spansByTrace.get(id.toString('hex')) ?? [];
-      const tree = new Tree(spans);
+      const tree = SpanTree.of(spans);
       const sets = this.evaluate(spans, tree);
       if (sets.length > 0 && onMatch(id, spans, sets, tree) === false) return false;
     }
@@ -244,7 +246,7 @@ export class Evaluator {
   /** A condition every matching trace meets: some span meets each leaf's superset. */
   private necessary(e: SpansetExpr): TraceCondition {
     if (e.kind === 'filter') {
-      const p = this.predicates[this.leaves.indexOf(e)];
+      const p = this.predicates[this.leafIndex.get(e)!];
       return { op: 'and', terms: [p.superset, ...p.inTrace].map((where): TraceCondition => ({ op: 'someSpan', where })) };
     }
     const l = this.necessary(e.left);
@@ -256,7 +258,7 @@ export class Evaluator {
 
   // ---- in-process evaluation ---------------------------------------------------
 
-  private evaluate(spans: EvalSpan[], tree: Tree): SpanSet[] {
+  private evaluate(spans: EvalSpan[], tree: SpanTree): SpanSet[] {
     let trace: ReturnType<TraceValues['trace']> | null = null;
     const values: TraceValues = {
       flags: (i) => spans[i].flags,
@@ -281,91 +283,59 @@ export class Evaluator {
   }
 
   /**
-   * The spans an expression selects. Inside a pipeline (`within` given) the
-   * filters see only the input spanset's spans, and relations are still
-   * those of the whole trace, as in Tempo.
+   * The spans an expression selects, ascending. Inside a pipeline
+   * (`within` given, ascending) the filters see only the input spanset's
+   * spans, and relations are still those of the whole trace, as in Tempo.
+   * The cost follows the spans selected, not the trace's size, so a
+   * pipeline over many small spansets (after by()) stays O(n log n).
    */
-  private spanset(e: SpansetExpr, matches: boolean[][], tree: Tree, within?: Set<number>): number[] {
+  private spanset(e: SpansetExpr, matches: boolean[][], tree: SpanTree, within?: number[]): number[] {
     if (e.kind === 'filter') {
-      const m = matches[this.leaves.indexOf(e)];
+      const m = matches[this.leafIndex.get(e)!];
+      if (within) return within.filter((i) => m[i]);
       const out: number[] = [];
-      for (let i = 0; i < m.length; i++) if (m[i] && (!within || within.has(i))) out.push(i);
+      for (let i = 0; i < m.length; i++) if (m[i]) out.push(i);
       return out;
     }
     const l = this.spanset(e.left, matches, tree, within);
     const r = this.spanset(e.right, matches, tree, within);
-    const L = new Set(l);
-    const R = new Set(r);
-    switch (e.op) {
-      case '&&':
-        return l.length > 0 && r.length > 0 ? union(l, r) : [];
-      case '||':
-        return union(l, r);
-      case '>':
-        return r.filter((b) => L.has(tree.parent(b)));
-      case '!>':
-        return r.filter((b) => !L.has(tree.parent(b)));
-      case '<':
-        return r.filter((b) => tree.children(b).some((a) => L.has(a)));
-      case '!<':
-        return r.filter((b) => !tree.children(b).some((a) => L.has(a)));
-      case '>>':
-        return r.filter((b) => tree.ancestors(b).some((a) => L.has(a)));
-      case '!>>':
-        return r.filter((b) => !tree.ancestors(b).some((a) => L.has(a)));
-      case '<<':
-        return r.filter((b) => tree.descendants(b).some((a) => L.has(a)));
-      case '!<<':
-        return r.filter((b) => !tree.descendants(b).some((a) => L.has(a)));
-      case '~':
-        return r.filter((b) => tree.siblings(b).some((a) => L.has(a)));
-      case '!~':
-        return r.filter((b) => !tree.siblings(b).some((a) => L.has(a)));
-      case '&>':
-        return union(l.filter((a) => tree.children(a).some((b) => R.has(b))), r.filter((b) => L.has(tree.parent(b))));
-      case '&<':
-        return union(l.filter((a) => R.has(tree.parent(a))), r.filter((b) => tree.children(b).some((a) => L.has(a))));
-      case '&>>':
-        return union(l.filter((a) => tree.descendants(a).some((b) => R.has(b))), r.filter((b) => tree.ancestors(b).some((a) => L.has(a))));
-      case '&<<':
-        return union(l.filter((a) => tree.ancestors(a).some((b) => R.has(b))), r.filter((b) => tree.descendants(b).some((a) => L.has(a))));
-      case '&~':
-        return union(l.filter((a) => tree.siblings(a).some((b) => R.has(b))), r.filter((b) => tree.siblings(b).some((a) => L.has(a))));
-    }
+    return relate(e.op, l, r, tree);
   }
 
-  private stage(s: Stage, sets: SpanSet[], spans: EvalSpan[], matches: boolean[][], tree: Tree): SpanSet[] {
+  private stage(s: Stage, sets: SpanSet[], spans: EvalSpan[], matches: boolean[][], tree: SpanTree): SpanSet[] {
     switch (s.kind) {
       case 'filter': {
-        const m = matches[this.leaves.indexOf(s)];
+        const m = matches[this.leafIndex.get(s)!];
         return sets.map((set) => ({ ...set, spans: set.spans.filter((i) => m[i]) }));
       }
       case 'spansetOp':
-        return sets.map((set) => ({ ...set, spans: this.spanset(s, matches, tree, new Set(set.spans)) }));
+        return sets.map((set) => ({ ...set, spans: this.spanset(s, matches, tree, set.spans) }));
       case 'scalarFilter':
         return sets.filter((set) => this.scalar(s, set, spans));
       case 'by': {
+        const texts = s.fields.map((f) => this.fieldText(f));
+        const labels = s.fields.map((f) => `by(${printField(f)})`);
         const out: SpanSet[] = [];
         for (const set of sets) {
-          const groups = new Map<string, number[]>();
+          const groups = new Map<string, { values: string[]; members: number[] }>();
           for (const i of set.spans) {
-            const key = JSON.stringify(s.fields.map((f) => textOf(spans, tree, i, this.fieldText(f))));
+            const values = texts.map((t) => textOf(spans, tree, i, t));
+            const key = groupKey(values);
             const g = groups.get(key);
-            if (g) g.push(i);
-            else groups.set(key, [i]);
+            if (g) g.members.push(i);
+            else groups.set(key, { values, members: [i] });
           }
-          for (const [key, members] of groups) {
-            const values = JSON.parse(key) as string[];
+          for (const { values, members } of groups.values()) {
             out.push({
               spans: members,
-              attributes: [...set.attributes, ...s.fields.map((f, j): KeyValueJson => ({ key: `by(${printField(f)})`, value: { stringValue: values[j] } }))],
+              attributes: [...set.attributes, ...labels.map((key, j): KeyValueJson => ({ key, value: { stringValue: values[j] } }))],
             });
           }
         }
         return out;
       }
       case 'coalesce':
-        return [{ spans: union(...sets.map((x) => x.spans)), attributes: [] }];
+        return [{ spans: union(sets.map((x) => x.spans), spans.length), attributes: [] }];
       case 'select':
         return sets;
       default:
@@ -378,17 +348,29 @@ export class Evaluator {
       if (side.kind === 'static') return staticNumber(side);
       if (side.fn === 'count') return set.spans.length;
       const k = this.number(side.field!);
-      const xs = set.spans.map((i) => spans[i].numbers[k]).filter((x) => !Number.isNaN(x));
-      if (xs.length === 0) return NaN;
+      // One pass, no spread: Math.min(...xs) throws past ~100k arguments.
+      let n = 0;
+      let sum = 0;
+      let min = Infinity;
+      let max = -Infinity;
+      for (const i of set.spans) {
+        const x = spans[i].numbers[k];
+        if (Number.isNaN(x)) continue;
+        n++;
+        sum += x;
+        if (x < min) min = x;
+        if (x > max) max = x;
+      }
+      if (n === 0) return NaN;
       switch (side.fn) {
         case 'sum':
-          return xs.reduce((a, b) => a + b, 0);
+          return sum;
         case 'avg':
-          return xs.reduce((a, b) => a + b, 0) / xs.length;
+          return sum / n;
         case 'min':
-          return Math.min(...xs);
+          return min;
         case 'max':
-          return Math.max(...xs);
+          return max;
       }
     };
     const a = value(s.left);
@@ -411,7 +393,7 @@ export class Evaluator {
     }
   }
 
-  private summary(id: Buffer, spans: EvalSpan[], sets: SpanSet[], tree: Tree): TraceSummary {
+  private summary(id: Buffer, spans: EvalSpan[], sets: SpanSet[], tree: SpanTree): TraceSummary {
     const { start, end, root } = extent(spans);
     const spanSets = sets.map((set) => {
       const ordered = [...set.spans].sort((a, b) => (spans[a].startNs < spans[b].startNs ? -1 : 1));
@@ -421,9 +403,9 @@ export class Evaluator {
         spans: ordered.slice(0, this.opts.spss).map((i) => {
           const s = spans[i];
           const attributes: KeyValueJson[] = [{ key: 'service.name', value: { stringValue: s.serviceName } }];
-          for (const sh of this.shown) {
-            const text = textOf(spans, tree, i, sh.text);
-            if (text !== '') attributes.push({ key: sh.key, value: { stringValue: text } });
+          for (const [key, field] of this.shown) {
+            const text = textOf(spans, tree, i, field);
+            if (text !== '') attributes.push({ key, value: { stringValue: text } });
           }
           return { spanId: Buffer.from(s.spanId, 'hex'), name: s.name, startNs: s.startNs, durationNs: s.durationNs, attributes };
         }),
@@ -466,7 +448,7 @@ export interface FieldText {
   parent: boolean;
 }
 
-function textOf(spans: EvalSpan[], tree: Tree, i: number, f: FieldText): string {
+function textOf(spans: EvalSpan[], tree: SpanTree, i: number, f: FieldText): string {
   const at = f.parent ? tree.parent(i) : i;
   return at < 0 ? '' : spans[at].texts[f.index];
 }
@@ -488,58 +470,260 @@ class Requests<T> {
   }
 }
 
-function union(...lists: number[][]): number[] {
-  return [...new Set(lists.flat())].sort((a, b) => a - b);
+/**
+ * A group's key for its values: each value's length, then the value, so
+ * that no two different lists of values share a key.
+ */
+function groupKey(values: string[]): string {
+  return values.length === 1 ? values[0] : values.map((v) => `${v.length}:${v}`).join('');
 }
 
-/** Parent and child relations of one trace's spans, by index. */
-class Tree {
-  private readonly parentOf: number[];
-  private readonly childrenOf: number[][];
+/** The span indices in any of `lists` (each within [0, n)), once each, ascending: O(n + total length). */
+function union(lists: number[][], n: number): number[] {
+  const seen = new Uint8Array(n);
+  for (const list of lists) for (const i of list) seen[i] = 1;
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) if (seen[i]) out.push(i);
+  return out;
+}
 
-  constructor(spans: EvalSpan[]) {
-    const index = new Map(spans.map((s, i) => [s.spanId, i]));
-    this.parentOf = spans.map((s) => (s.parentId === '' ? -1 : (index.get(s.parentId) ?? -1)));
-    this.childrenOf = spans.map(() => []);
-    this.parentOf.forEach((p, i) => {
-      if (p >= 0) this.childrenOf[p].push(i);
-    });
+/** Two ascending lists merged, each index once: O(|a| + |b|). */
+function merge(a: number[], b: number[]): number[] {
+  const out: number[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) {
+    if (j >= b.length || (i < a.length && a[i] < b[j])) out.push(a[i++]);
+    else if (i >= a.length || b[j] < a[i]) out.push(b[j++]);
+    else {
+      out.push(a[i++]);
+      j++;
+    }
+  }
+  return out;
+}
+
+/**
+ * The spans a structural operator selects, given the spans its left side
+ * (`l`) and right side (`r`) selected (each ascending), as Tempo defines
+ * them: `a > b` is b whose parent is in l; `>>` an ancestor; `<` a child;
+ * `<<` a descendant; `~` a sibling (same parent, not itself); `!op` the
+ * right-hand spans without the relation; `&op` both sides' spans that are
+ * in it. O(k log k) for k = |l| + |r|, whatever the tree's shape.
+ */
+export function relate(op: SpansetOp, l: number[], r: number[], tree: SpanTree): number[] {
+  const keep = (spans: number[], has: Uint8Array, want: boolean) => spans.filter((_, k) => (has[k] === 1) === want);
+  switch (op) {
+    case '&&':
+      return l.length > 0 && r.length > 0 ? merge(l, r) : [];
+    case '||':
+      return merge(l, r);
+    case '>':
+      return keep(r, tree.withParentIn(r, l), true);
+    case '!>':
+      return keep(r, tree.withParentIn(r, l), false);
+    case '<':
+      return keep(r, tree.withChildIn(r, l), true);
+    case '!<':
+      return keep(r, tree.withChildIn(r, l), false);
+    case '>>':
+      return keep(r, tree.withAncestorIn(r, l), true);
+    case '!>>':
+      return keep(r, tree.withAncestorIn(r, l), false);
+    case '<<':
+      return keep(r, tree.withDescendantIn(r, l), true);
+    case '!<<':
+      return keep(r, tree.withDescendantIn(r, l), false);
+    case '~':
+      return keep(r, tree.withSiblingIn(r, l), true);
+    case '!~':
+      return keep(r, tree.withSiblingIn(r, l), false);
+    case '&>':
+      return merge(keep(l, tree.withChildIn(l, r), true), keep(r, tree.withParentIn(r, l), true));
+    case '&<':
+      return merge(keep(l, tree.withParentIn(l, r), true), keep(r, tree.withChildIn(r, l), true));
+    case '&>>':
+      return merge(keep(l, tree.withDescendantIn(l, r), true), keep(r, tree.withAncestorIn(r, l), true));
+    case '&<<':
+      return merge(keep(l, tree.withAncestorIn(l, r), true), keep(r, tree.withDescendantIn(r, l), true));
+    case '&~':
+      return merge(keep(l, tree.withSiblingIn(l, r), true), keep(r, tree.withSiblingIn(r, l), true));
+  }
+}
+
+/**
+ * One trace's spans as a forest, numbered once by an iterative depth-first
+ * walk (nested sets): span i's subtree is the pre-order positions
+ * left(i)..right(i), so b is below a exactly when left(a) < left(b) <=
+ * right(a). Ancestry questions are then interval questions, answered by
+ * sorting and sweeping the spans asked about, with no walk up or down the
+ * tree and no recursion: a chain of 100,000 spans costs what a flat trace
+ * of as many does.
+ *
+ * Each relation takes the spans asked about and the set they relate to,
+ * and answers one flag per span asked about, in its order.
+ *
+ * Bad data stays finite: a span whose parent is not in the trace is a
+ * root; a cycle of parents (a span its own ancestor, possible only in
+ * corrupt input) is cut at one of its spans, which becomes a root, so
+ * every span is numbered exactly once. With duplicate span ids, children
+ * hang under the last span with the id.
+ */
+export class SpanTree {
+  readonly size: number;
+  /** Parent index, -1 for a root. */
+  private readonly parentOf: Int32Array;
+  /** Pre-order position of each span (its `left`), and the last position in its subtree (its `right`). */
+  private readonly left: Int32Array;
+  private readonly right: Int32Array;
+
+  /** The spans of one trace, by their ids ('' parent for a root). */
+  static of(spans: readonly { spanId: string; parentId: string }[]): SpanTree {
+    const index = new Map<string, number>();
+    spans.forEach((s, i) => index.set(s.spanId, i));
+    const parents = new Int32Array(spans.length);
+    spans.forEach((s, i) => (parents[i] = s.parentId === '' ? -1 : (index.get(s.parentId) ?? -1)));
+    return new SpanTree(parents);
   }
 
+  /** From parent indices (-1 for none); out-of-range parents are roots, cycles are cut as described above. */
+  constructor(parents: ArrayLike<number>) {
+    const n = parents.length;
+    this.size = n;
+    const parentOf = Int32Array.from(parents, (p) => (p >= 0 && p < n ? p : -1));
+    this.parentOf = parentOf;
+    cutCycles(parentOf);
+
+    // Children as one flat array, grouped by parent (counting sort).
+    const childStart = new Int32Array(n + 1);
+    for (let i = 0; i < n; i++) if (parentOf[i] >= 0) childStart[parentOf[i] + 1]++;
+    for (let i = 0; i < n; i++) childStart[i + 1] += childStart[i];
+    const children = new Int32Array(childStart[n]);
+    const fill = childStart.slice(0, n);
+    for (let i = 0; i < n; i++) if (parentOf[i] >= 0) children[fill[parentOf[i]]++] = i;
+
+    const order = new Int32Array(n);
+    this.left = new Int32Array(n);
+    this.right = new Int32Array(n);
+    // An explicit stack instead of recursion: traces can be 100,000 spans deep.
+    const stack = new Int32Array(n);
+    let pos = 0;
+    for (let root = 0; root < n; root++) {
+      if (parentOf[root] >= 0) continue;
+      let top = 0;
+      stack[top++] = root;
+      while (top > 0) {
+        const i = stack[--top];
+        this.left[i] = pos;
+        order[pos++] = i;
+        // Pushed in reverse so that children are numbered in index order.
+        for (let k = childStart[i + 1] - 1; k >= childStart[i]; k--) stack[top++] = children[k];
+      }
+    }
+    // A subtree ends where the last of its descendants is: children (later in pre-order) first.
+    for (let k = n - 1; k >= 0; k--) {
+      const i = order[k];
+      if (this.right[i] < this.left[i]) this.right[i] = this.left[i];
+      const p = parentOf[i];
+      if (p >= 0 && this.right[i] > this.right[p]) this.right[p] = this.right[i];
+    }
+  }
+
+  /** Index of the parent span, -1 for a root. */
   parent(i: number): number {
     return this.parentOf[i];
   }
 
-  children(i: number): number[] {
-    return this.childrenOf[i];
+  /** Whether `a` is a proper ancestor of `b`, from their intervals. */
+  isAncestor(a: number, b: number): boolean {
+    return this.left[a] < this.left[b] && this.left[b] <= this.right[a];
   }
 
-  siblings(i: number): number[] {
-    const p = this.parentOf[i];
-    return p < 0 ? [] : this.childrenOf[p].filter((c) => c !== i);
+  /** For each of `spans`, whether its parent is in `set`. */
+  withParentIn(spans: number[], set: number[]): Uint8Array {
+    const inSet = new Set(set);
+    return Uint8Array.from(spans, (b) => (inSet.has(this.parentOf[b]) ? 1 : 0));
   }
 
-  ancestors(i: number): number[] {
-    const out: number[] = [];
-    const seen = new Set<number>();
-    for (let p = this.parentOf[i]; p >= 0 && !seen.has(p); p = this.parentOf[p]) {
-      seen.add(p);
-      out.push(p);
+  /** For each of `spans`, whether it has a child in `set`. */
+  withChildIn(spans: number[], set: number[]): Uint8Array {
+    const parents = new Set(set.map((a) => this.parentOf[a]));
+    return Uint8Array.from(spans, (b) => (parents.has(b) ? 1 : 0));
+  }
+
+  /** For each of `spans`, whether another span with its parent is in `set`: `set`'s spans counted per parent. */
+  withSiblingIn(spans: number[], set: number[]): Uint8Array {
+    const perParent = new Map<number, number>();
+    for (const a of set) if (this.parentOf[a] >= 0) perParent.set(this.parentOf[a], (perParent.get(this.parentOf[a]) ?? 0) + 1);
+    const inSet = new Set(set);
+    return Uint8Array.from(spans, (b) => (this.parentOf[b] >= 0 && (perParent.get(this.parentOf[b]) ?? 0) - (inSet.has(b) ? 1 : 0) > 0 ? 1 : 0));
+  }
+
+  /**
+   * For each of `spans`, whether a proper ancestor is in `set`. A sweep in
+   * pre-order over both, keeping the chain of `set`'s intervals still
+   * open: the intervals of a tree are nested or apart, so the innermost
+   * open one contains the span exactly when any does.
+   */
+  withAncestorIn(spans: number[], set: number[]): Uint8Array {
+    const out = new Uint8Array(spans.length);
+    const starts = this.byLeft(set);
+    const open: number[] = []; // rights of the open intervals, innermost last
+    let next = 0;
+    for (const k of this.byLeft(spans)) {
+      const at = this.left[spans[k]];
+      for (; next < starts.length && this.left[set[starts[next]]] < at; next++) {
+        const a = set[starts[next]];
+        while (open.length > 0 && open[open.length - 1] < this.left[a]) open.pop();
+        open.push(this.right[a]);
+      }
+      while (open.length > 0 && open[open.length - 1] < at) open.pop();
+      if (open.length > 0) out[k] = 1;
     }
     return out;
   }
 
-  descendants(i: number): number[] {
-    const out: number[] = [];
-    const stack = [...this.childrenOf[i]];
-    const seen = new Set<number>([i]);
-    while (stack.length > 0) {
-      const c = stack.pop()!;
-      if (seen.has(c)) continue;
-      seen.add(c);
-      out.push(c);
-      stack.push(...this.childrenOf[c]);
+  /** For each of `spans`, whether a proper descendant is in `set`: a search for `set`'s positions inside its interval. */
+  withDescendantIn(spans: number[], set: number[]): Uint8Array {
+    const positions = Int32Array.from(set, (a) => this.left[a]).sort();
+    return Uint8Array.from(spans, (b) => {
+      // The first position after b's own.
+      let lo = 0;
+      let hi = positions.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (positions[mid] <= this.left[b]) lo = mid + 1;
+        else hi = mid;
+      }
+      return lo < positions.length && positions[lo] <= this.right[b] ? 1 : 0;
+    });
+  }
+
+  /** Positions 0..spans.length-1, ordered by their span's pre-order position. */
+  private byLeft(spans: number[]): Int32Array {
+    return Int32Array.from(spans.keys()).sort((x, y) => this.left[spans[x]] - this.left[spans[y]]);
+  }
+}
+
+/**
+ * Makes `parentOf` a forest: walks up from each span not yet known to
+ * reach a root, and where a walk meets itself (a cycle), makes the span it
+ * met a root. Each span is walked over once: O(n).
+ */
+function cutCycles(parentOf: Int32Array): void {
+  const n = parentOf.length;
+  // 0: not seen; 1: on the current walk; 2: reaches a root.
+  const state = new Uint8Array(n);
+  const path: number[] = [];
+  for (let start = 0; start < n; start++) {
+    let i = start;
+    while (i >= 0 && state[i] === 0) {
+      state[i] = 1;
+      path.push(i);
+      i = parentOf[i];
     }
-    return out;
+    if (i >= 0 && state[i] === 1) parentOf[i] = -1; // the walk came back to itself
+    for (const j of path) state[j] = 2;
+    path.length = 0;
   }
 }

@@ -25,9 +25,54 @@ export interface Token {
 const OPERATORS = ['!>>', '!<<', '&>>', '&<<', '>>', '<<', '>=', '<=', '!=', '=~', '!~', '&&', '||', '!>', '!<', '&>', '&<', '&~', '=', '>', '<', '!', '~', '+', '-', '*', '/', '%', '^'];
 const PUNCT = new Set(['{', '}', '(', ')', ',', '|']);
 const SCOPES: AttributeScope[] = ['span', 'resource', 'event', 'link', 'instrumentation'];
-const DURATION_RE = /^(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/;
+/** Duration units in nanoseconds; where one is a prefix of another, the longer comes first. */
+const UNITS: Record<string, bigint> = { ns: 1n, us: 1_000n, µs: 1_000n, ms: 1_000_000n, s: 1_000_000_000n, m: 60_000_000_000n, h: 3_600_000_000_000n };
+const DURATION_UNITS = Object.keys(UNITS);
 /** Characters that end an unquoted attribute name. */
 const NAME_END = new Set([' ', '\t', '\n', '\r', '{', '}', '(', ')', ',', '=', '!', '<', '>', '~', '&', '|', '"', '`', '+', '*', '%', '^']);
+
+// Character classes by hand: nothing a user writes goes through a
+// backtracking RegExp (DESIGN.md), and these scans are plainly linear.
+const isDigit = (c: string | undefined): boolean => c !== undefined && c >= '0' && c <= '9';
+const isLetter = (c: string | undefined): boolean => c !== undefined && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'));
+const isIdentStart = (c: string | undefined): boolean => isLetter(c) || c === '_';
+const isIdentChar = (c: string | undefined): boolean => isIdentStart(c) || isDigit(c);
+
+/** Whether `text` is one or more decimal digits and nothing else. */
+export function isDigits(text: string): boolean {
+  return text.length > 0 && digits(text, 0) === text.length;
+}
+
+/** The end of the run of digits from `i`. */
+function digits(text: string, i: number): number {
+  while (isDigit(text[i])) i++;
+  return i;
+}
+
+/**
+ * A duration at `i` (digits, optionally a fraction, a unit, and no name
+ * character after it): where its number ends and where it ends; or null.
+ */
+function scanDuration(text: string, i: number): { numberEnd: number; end: number } | null {
+  let j = digits(text, i);
+  if (j === i) return null;
+  if (text[j] === '.' && isDigit(text[j + 1])) j = digits(text, j + 1);
+  const unit = DURATION_UNITS.find((u) => text.startsWith(u, j));
+  if (!unit || isIdentChar(text[j + unit.length])) return null;
+  return { numberEnd: j, end: j + unit.length };
+}
+
+/** The end of a number at `i`: `12`, `1.5`, `1.`, `.5`, each with an optional exponent (`1e-3`). */
+function scanNumber(text: string, i: number): number {
+  let j = digits(text, i);
+  if (text[j] === '.') j = digits(text, j + 1);
+  if (text[j] === 'e' || text[j] === 'E') {
+    const sign = text[j + 1] === '+' || text[j + 1] === '-' ? 1 : 0;
+    const end = digits(text, j + 1 + sign);
+    if (end > j + 1 + sign) j = end;
+  }
+  return j;
+}
 
 /** Splits TraceQL text into tokens, with line and column for error messages. */
 export function tokenize(text: string): Token[] {
@@ -82,18 +127,17 @@ export function tokenize(text: string): Token[] {
       continue;
     }
     // Numbers and durations; a leading '.' followed by a digit is a number.
-    if ((c >= '0' && c <= '9') || (c === '.' && /[0-9]/.test(text[i + 1] ?? ''))) {
-      const rest = text.slice(i);
-      const d = DURATION_RE.exec(rest);
-      if (d && !/[A-Za-z0-9_]/.test(rest[d[0].length] ?? '')) {
-        advance(d[0].length);
-        tokens.push({ type: 'duration', text: d[0], pos: start });
+    if (isDigit(c) || (c === '.' && isDigit(text[i + 1]))) {
+      const d = scanDuration(text, i);
+      if (d) {
+        advance(d.end - i);
+        tokens.push({ type: 'duration', text: text.slice(start.offset, i), pos: start });
         continue;
       }
-      const m = /^(\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)/.exec(rest)!;
-      if (/[A-Za-z_]/.test(rest[m[0].length] ?? '')) fail(`invalid number ${JSON.stringify(rest.slice(0, m[0].length + 1))}`, start);
-      advance(m[0].length);
-      tokens.push({ type: 'number', text: m[0], pos: start });
+      const end = scanNumber(text, i);
+      if (isIdentStart(text[end])) fail(`invalid number ${JSON.stringify(text.slice(i, end + 1))}`, start);
+      advance(end - i);
+      tokens.push({ type: 'number', text: text.slice(start.offset, i), pos: start });
       continue;
     }
     // Attributes: .name, span.name, parent.span.name, resource."quoted name"
@@ -103,10 +147,16 @@ export function tokenize(text: string): Token[] {
       tokens.push({ type: 'attribute', text: text.slice(start.offset, i), value: attr.name, scope: attr.scope, parent: attr.parent, pos: start });
       continue;
     }
-    if (/[A-Za-z_]/.test(c)) {
-      const m = /^[A-Za-z_][A-Za-z0-9_]*(?::[A-Za-z][A-Za-z0-9]*)?/.exec(text.slice(i))!;
-      advance(m[0].length);
-      tokens.push({ type: 'ident', text: m[0], pos: start });
+    if (isIdentStart(c)) {
+      // A name, optionally `scope:name` (span:duration, trace:id).
+      let end = i + 1;
+      while (isIdentChar(text[end])) end++;
+      if (text[end] === ':' && isLetter(text[end + 1])) {
+        end += 2;
+        while (isLetter(text[end]) || isDigit(text[end])) end++;
+      }
+      advance(end - i);
+      tokens.push({ type: 'ident', text: text.slice(start.offset, i), pos: start });
       continue;
     }
     if (PUNCT.has(c) && !(c === '|' && text[i + 1] === '|')) {
@@ -173,13 +223,11 @@ export function positionOf(text: string, offset: number): Pos {
   return { offset, line, column };
 }
 
-const UNITS: Record<string, bigint> = { ns: 1n, us: 1_000n, µs: 1_000n, ms: 1_000_000n, s: 1_000_000_000n, m: 60_000_000_000n, h: 3_600_000_000_000n };
-
-/** A duration token's value in nanoseconds. */
+/** A duration token's value in nanoseconds, exact (no float on the way). */
 export function durationValue(text: string): bigint {
-  const m = DURATION_RE.exec(text)!;
-  const [whole, frac = ''] = m[1].split('.');
-  const unit = UNITS[m[2]];
+  const d = scanDuration(text, 0)!;
+  const [whole, frac = ''] = text.slice(0, d.numberEnd).split('.');
+  const unit = UNITS[text.slice(d.numberEnd)];
   const scale = 10n ** BigInt(frac.length);
-  return (BigInt(whole) * scale + BigInt(frac || '0')) * unit / scale;
+  return ((BigInt(whole) * scale + BigInt(frac || '0')) * unit) / scale;
 }

@@ -1,3 +1,4 @@
+import { SightlineError } from '../../errors.js';
 import type { KeyValueJson } from '../../model/any-value.js';
 import type { Aggregate, Condition, Field, Grouping, MetricsPort, MetricsRow, SearchPort, TenantScope, TimeRange } from '../../store/index.js';
 import type { CompareStage, FieldExpr, Intrinsic, MetricsStage, Query } from './ast.js';
@@ -27,7 +28,17 @@ export interface MetricsRequest {
    * never approximated behind the user's back.
    */
   estimates?: boolean;
+  /** Most series in the answer (after topk/bottomk); default {@link MAX_SERIES}. */
+  maxSeries?: number;
 }
+
+/**
+ * Most series a metrics answer may hold unless the caller says otherwise:
+ * Tempo's default max_response_series. Past it the query is refused
+ * (QUERY_TOO_LARGE, 422) where Tempo would truncate: an answer is exact or
+ * refused. compare() is not held to it; its size is topN per attribute.
+ */
+export const MAX_SERIES = 1000;
 
 export interface Series {
   labels: KeyValueJson[];
@@ -77,38 +88,53 @@ export async function queryMetrics(q: Query, store: MetricsStore, scope: TenantS
     source = 'evaluator';
   }
 
-  const by = m.by;
+  const byNames = m.by.map(labelName);
   const stepS = Number(req.stepNs) / 1e9;
+  const maxSeries = req.maxSeries ?? MAX_SERIES;
+  // Without topk/bottomk every series is in the answer: refuse as soon as there are too many.
+  const ranked = after.some((st) => st.kind === 'topk' || st.kind === 'bottomk');
   const series = new Map<string, Series>();
+  /** Each series' labels as JSON: the answer's order, whatever order the engine grouped in. */
+  const labelText = new Map<Series, string>();
   for (const row of rows) {
+    let rowKey: string | null = null;
     for (let v = 0; v < labels.length; v++) {
-      const byLabels: KeyValueJson[] = by.map((f, i) => ({ key: labelName(f), value: { stringValue: row.by[i] } }));
-      if (histogram) {
-        const upper = Number(row.by[by.length]);
-        byLabels.push({ key: '__bucket', value: { doubleValue: isDuration(m.field) ? upper / 1e9 : upper } });
-      }
-      const seriesLabels = [...byLabels, ...labels[v]];
-      if (seriesLabels.length === 0) seriesLabels.push({ key: '__name__', value: { stringValue: m.fn } });
-      const key = JSON.stringify(seriesLabels);
-      let s = series.get(key);
-      if (!s) series.set(key, (s = { labels: seriesLabels, samples: [] }));
       let value = row.values[v];
       if (m.fn === 'rate') value = value / stepS;
       // Durations are reported in seconds, as Tempo reports them (a histogram's values are counts).
       else if (isDuration(m.field) && !histogram) value = value / 1e9;
-      if (!Number.isNaN(value)) s.samples.push([Number((req.range.startNs + BigInt(row.bucket) * req.stepNs) / 1_000_000n), value]);
+      if (Number.isNaN(value)) continue;
+      rowKey ??= row.by.map((x) => `${x.length}:${x}`).join('');
+      const key = `${v}/${rowKey}`;
+      let s = series.get(key);
+      if (!s) {
+        if (!ranked && series.size >= maxSeries) throw tooManySeries(maxSeries);
+        const seriesLabels: KeyValueJson[] = byNames.map((key, i) => ({ key, value: { stringValue: row.by[i] } }));
+        if (histogram) {
+          const upper = Number(row.by[byNames.length]);
+          seriesLabels.push({ key: '__bucket', value: { doubleValue: isDuration(m.field) ? upper / 1e9 : upper } });
+        }
+        seriesLabels.push(...labels[v]);
+        if (seriesLabels.length === 0) seriesLabels.push({ key: '__name__', value: { stringValue: m.fn } });
+        series.set(key, (s = { labels: seriesLabels, samples: [] }));
+        labelText.set(s, JSON.stringify(seriesLabels));
+      }
+      s.samples.push([Number((req.range.startNs + BigInt(row.bucket) * req.stepNs) / 1_000_000n), value]);
     }
   }
-  let out = [...series.values()].filter((s) => s.samples.length > 0);
+  let out = [...series.values()];
   for (const s of out) s.samples.sort((a, b) => a[0] - b[0]);
-  // A stable order (by labels) whatever order the engine grouped in.
-  const order = new Map(out.map((s) => [s, JSON.stringify(s.labels)]));
-  out.sort((a, b) => (order.get(a)! < order.get(b)! ? -1 : order.get(a)! > order.get(b)! ? 1 : 0));
+  out.sort((a, b) => (labelText.get(a)! < labelText.get(b)! ? -1 : labelText.get(a)! > labelText.get(b)! ? 1 : 0));
   for (const stage of after) {
     if (stage.kind !== 'topk' && stage.kind !== 'bottomk') throw new TraceQLUnsupportedError(`${stage.kind} after a metrics function`, stage.pos);
     out = topk(out, stage.n, stage.kind === 'topk');
   }
+  if (out.length > maxSeries) throw tooManySeries(maxSeries);
   return { series: out, source };
+}
+
+function tooManySeries(max: number): SightlineError {
+  return new SightlineError('QUERY_TOO_LARGE', `the query answers more than ${max} series; narrow its filter or by(), or keep the largest with topk()`);
 }
 
 /** The store's request for a metrics function over a condition. */
@@ -162,7 +188,8 @@ async function evaluatedRows(selection: Query, m: MetricsStage, store: SearchPor
       keys.push(String(2 ** Math.ceil(Math.log2(x))));
     }
     const bucket = Number((span.startNs - req.range.startNs) / req.stepNs);
-    const key = JSON.stringify([bucket, keys]);
+    let key = `${bucket}`;
+    for (const k of keys) key += `/${k.length}:${k}`;
     let g = groups.get(key);
     if (!g) groups.set(key, (g = { bucket, by: keys, count: 0, xs: [] }));
     g.count++;
@@ -181,10 +208,11 @@ function evaluatedValues(m: MetricsStage, count: number, xs: number[]): number[]
     case 'count_over_time':
     case 'histogram_over_time':
       return [count];
+    // Loops, not Math.min(...xs): a spread throws past ~100k arguments.
     case 'min_over_time':
-      return [n ? Math.min(...xs) : NaN];
+      return [xs.reduce((a, b) => (b < a ? b : a), n ? Infinity : NaN)];
     case 'max_over_time':
-      return [n ? Math.max(...xs) : NaN];
+      return [xs.reduce((a, b) => (b > a ? b : a), n ? -Infinity : NaN)];
     case 'sum_over_time':
       return [xs.reduce((a, b) => a + b, 0)];
     case 'avg_over_time':
@@ -253,22 +281,65 @@ function labelName(f: FieldExpr): string {
   return printField(f);
 }
 
-/** PromQL's topk/bottomk: at each timestamp, keep the n largest (smallest) series. */
-function topk(series: Series[], n: number, largest: boolean): Series[] {
-  const keep = new Map<Series, [number, number][]>();
-  const times = new Set<number>();
-  for (const s of series) for (const [t] of s.samples) times.add(t);
-  for (const t of times) {
-    const at = series
-      .map((s) => ({ s, v: s.samples.find((x) => x[0] === t)?.[1] }))
-      .filter((x): x is { s: Series; v: number } => x.v !== undefined)
-      .sort((a, b) => (largest ? b.v - a.v : a.v - b.v))
-      .slice(0, n);
-    for (const { s, v } of at) {
-      if (!keep.has(s)) keep.set(s, []);
-      keep.get(s)!.push([t, v]);
+/**
+ * topk/bottomk as Tempo (and PromQL) compute them: at each timestamp, the n
+ * series with the largest (smallest) values there; a series keeps the
+ * samples where it is among them. Of equal values, the series earlier in
+ * `series` (ordered by labels) wins, as Tempo prefers the series whose
+ * labels sort first. Each timestamp's samples pass through a heap of at
+ * most n: O(samples · log n), the output in `series`' order.
+ */
+export function topk(series: Series[], n: number, largest: boolean): Series[] {
+  // Each timestamp's samples: the series' indices (ascending) and values.
+  const at = new Map<number, { s: number[]; v: number[] }>();
+  series.forEach((x, s) => {
+    for (const [t, v] of x.samples) {
+      let c = at.get(t);
+      if (!c) at.set(t, (c = { s: [], v: [] }));
+      c.s.push(s);
+      c.v.push(v);
     }
+  });
+  const kept: [number, number][][] = series.map(() => []);
+  const times = [...at.keys()].sort((a, b) => a - b);
+  const heap = new Int32Array(Math.min(n, series.length));
+  for (const t of times) {
+    const { s, v } = at.get(t)!;
+    // `a` ranks above `b` (candidate positions): a better value, or the same from an earlier series.
+    const above = (a: number, b: number) => (v[a] === v[b] ? s[a] < s[b] : largest ? v[a] > v[b] : v[a] < v[b]);
+    let size = 0;
+    // heap[0] is the lowest ranked of those kept.
+    const down = (i: number) => {
+      for (;;) {
+        const l = 2 * i + 1;
+        if (l >= size) return;
+        const c = l + 1 < size && above(heap[l], heap[l + 1]) ? l + 1 : l;
+        if (!above(heap[i], heap[c])) return;
+        [heap[i], heap[c]] = [heap[c], heap[i]];
+        i = c;
+      }
+    };
+    for (let k = 0; k < s.length; k++) {
+      if (size < heap.length) {
+        // Sift up.
+        let i = size++;
+        heap[i] = k;
+        while (i > 0) {
+          const p = (i - 1) >> 1;
+          if (!above(heap[p], heap[i])) break;
+          [heap[i], heap[p]] = [heap[p], heap[i]];
+          i = p;
+        }
+      } else if (size > 0 && above(k, heap[0])) {
+        heap[0] = k;
+        down(0);
+      }
+    }
+    for (let i = 0; i < size; i++) kept[s[heap[i]]].push([t, v[heap[i]]]);
   }
-  return [...keep.entries()].map(([s, samples]) => ({ labels: s.labels, samples: samples.sort((a, b) => a[0] - b[0]) }));
+  const out: Series[] = [];
+  series.forEach((x, i) => {
+    if (kept[i].length > 0) out.push({ labels: x.labels, samples: kept[i] });
+  });
+  return out;
 }
-

@@ -20,14 +20,51 @@ import {
   type StatusValue,
 } from './ast.js';
 import { TraceQLParseError } from './errors.js';
-import { durationValue, tokenize, type Token } from './lexer.js';
+import { durationValue, isDigits, positionOf, tokenize, type Token } from './lexer.js';
 
 /**
- * Parses TraceQL into a {@link Query}. A syntax error throws
- * TraceQLParseError with the line and column.
+ * Bounds on one query, checked while parsing, so that a query is refused
+ * with a 400 before it can exhaust the stack or the CPU of anything that
+ * walks it later.
  */
-export function parse(text: string): Query {
-  return new Parser(tokenize(text)).query();
+export interface ParseLimits {
+  /** Most UTF-8 bytes of query text: Tempo's default max_query_expression_size_bytes, 128 KiB. */
+  maxBytes: number;
+  /**
+   * Deepest nesting of the tree, each parenthesis, operator and unary
+   * operator counting one level (a chain of n `||` is n levels, as the
+   * tree it builds is), and most pipeline stages. The validator, the
+   * planner and the evaluator walk the tree recursively, and the SQL the
+   * store builds nests as the tree does: ClickHouse refuses SQL nested
+   * past its max_parser_depth and max_ast_depth (1000), which is about
+   * 200 parentheses, so the default stays well below that.
+   */
+  maxDepth: number;
+}
+
+export const PARSE_LIMITS: Readonly<ParseLimits> = { maxBytes: 128 * 1024, maxDepth: 100 };
+
+/**
+ * Parses TraceQL into a {@link Query}. A syntax error, or a query past
+ * `limits`, throws TraceQLParseError with the line and column.
+ */
+export function parse(text: string, limits: Readonly<ParseLimits> = PARSE_LIMITS): Query {
+  checkLength(text, limits.maxBytes);
+  return new Parser(tokenize(text), limits.maxDepth).query();
+}
+
+/** Refuses text over `maxBytes` UTF-8 bytes, at the character that crosses the bound. */
+function checkLength(text: string, maxBytes: number): void {
+  // A UTF-16 unit is at most 3 UTF-8 bytes (a surrogate pair, 4 for 2).
+  if (text.length * 3 <= maxBytes) return;
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    const pair = c >= 0xd800 && c <= 0xdbff && i + 1 < text.length && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00;
+    bytes += c < 0x80 ? 1 : c < 0x800 ? 2 : pair ? 4 : 3;
+    if (bytes > maxBytes) throw new TraceQLParseError(`the query is longer than ${maxBytes} bytes`, positionOf(text, i));
+    if (pair) i++;
+  }
 }
 
 const STRUCTURAL = new Set(['>', '>>', '<', '<<', '~', '!>', '!>>', '!<', '!<<', '!~', '&>', '&>>', '&<', '&<<', '&~']);
@@ -47,7 +84,37 @@ const UNARY_BP = 13;
 
 class Parser {
   private i = 0;
-  constructor(private readonly tokens: Token[]) {}
+  /** Nested calls of fieldExpr() and parenthesised spansets now running: the parser's own recursion. */
+  private depth = 0;
+  /** Heights of the nodes built so far that have children (a leaf is 1). */
+  private readonly heights = new WeakMap<object, number>();
+
+  constructor(
+    private readonly tokens: Token[],
+    private readonly maxDepth: number,
+  ) {}
+
+  /** Enters a level of the parser's recursion; refuses at `at` past maxDepth, before the stack can run out. */
+  private enter(at: Token): void {
+    if (++this.depth > this.maxDepth) this.tooDeep(at);
+  }
+
+  private leave(): void {
+    this.depth--;
+  }
+
+  /** `node`, with its height recorded: one more than its highest child's. */
+  private built<T extends object>(node: T, children: object[], at: Token): T {
+    let h = 0;
+    for (const c of children) h = Math.max(h, this.heights.get(c) ?? 1);
+    if (h + 1 > this.maxDepth) this.tooDeep(at);
+    this.heights.set(node, h + 1);
+    return node;
+  }
+
+  private tooDeep(at: Token): never {
+    return this.fail(`the query nests more than ${this.maxDepth} levels deep (each parenthesis, operator and operand counts one)`, at.pos);
+  }
 
   private peek(k = 0): Token {
     return this.tokens[Math.min(this.i + k, this.tokens.length - 1)];
@@ -79,7 +146,9 @@ class Parser {
     const first = this.spansetExpr();
     const pipeline: Stage[] = [first];
     while (this.is('punct', '|')) {
-      this.next();
+      const bar = this.next();
+      // Stages run one after another, each over the last one's output.
+      if (pipeline.length >= this.maxDepth) this.fail(`the pipeline has more than ${this.maxDepth} stages`, bar.pos);
       pipeline.push(this.stage());
     }
     if (!this.is('eof')) this.fail(`unexpected ${describe(this.peek())}`, this.peek().pos);
@@ -93,7 +162,7 @@ class Parser {
     while (this.is('op', '&&') || this.is('op', '||')) {
       const op = this.next();
       const right = this.spansetStructural();
-      left = { kind: 'spansetOp', op: op.text as SpansetOp, left, right, pos: op.pos };
+      left = this.built({ kind: 'spansetOp', op: op.text as SpansetOp, left, right, pos: op.pos }, [left, right], op);
     }
     return left;
   }
@@ -103,16 +172,18 @@ class Parser {
     while (this.peek().type === 'op' && STRUCTURAL.has(this.peek().text)) {
       const op = this.next();
       const right = this.spansetPrimary();
-      left = { kind: 'spansetOp', op: op.text as SpansetOp, left, right, pos: op.pos };
+      left = this.built({ kind: 'spansetOp', op: op.text as SpansetOp, left, right, pos: op.pos }, [left, right], op);
     }
     return left;
   }
 
   private spansetPrimary(): SpansetExpr {
     if (this.is('punct', '(')) {
-      this.next();
+      const open = this.next();
+      this.enter(open);
       const e = this.spansetExpr();
       this.expect('punct', ')');
+      this.leave();
       return e;
     }
     return this.filter();
@@ -126,12 +197,14 @@ class Parser {
     }
     const expr = this.fieldExpr(0);
     this.expect('punct', '}');
-    return { kind: 'filter', expr, pos: open.pos };
+    return this.built({ kind: 'filter', expr, pos: open.pos }, [expr], open);
   }
 
   // ---- field expressions (Pratt) ---------------------------------------------
 
+  /** Every recursion of field expressions (parentheses, operands, unary operators) passes here. */
   private fieldExpr(minBp: number): FieldExpr {
+    this.enter(this.peek());
     let left = this.fieldPrefix();
     for (;;) {
       const t = this.peek();
@@ -140,8 +213,9 @@ class Parser {
       if (!bp || bp[0] < minBp) break;
       this.next();
       const right = this.fieldExpr(bp[1]);
-      left = { kind: 'binary', op: t.text as never, left, right, pos: t.pos };
+      left = this.built({ kind: 'binary', op: t.text as never, left, right, pos: t.pos }, [left, right], t);
     }
+    this.leave();
     return left;
   }
 
@@ -156,7 +230,7 @@ class Parser {
         if (operand.type === 'float') return { ...operand, value: -operand.value, pos: t.pos };
         if (operand.type === 'duration') return { ...operand, value: -operand.value, pos: t.pos };
       }
-      return { kind: 'unary', op: t.text as '!' | '-', operand, pos: t.pos };
+      return this.built({ kind: 'unary', op: t.text as '!' | '-', operand, pos: t.pos }, [operand], t);
     }
     if (this.is('punct', '(')) {
       this.next();
@@ -312,13 +386,13 @@ class Parser {
   private positiveInt(asText: true): string;
   private positiveInt(asText = false): number | string {
     const t = this.next();
-    if (t.type !== 'number' || !/^\d+$/.test(t.text) || BigInt(t.text) <= 0n) this.fail(`expected a positive integer, found ${describe(t)}`, t.pos);
+    if (t.type !== 'number' || !isDigits(t.text) || BigInt(t.text) <= 0n) this.fail(`expected a positive integer, found ${describe(t)}`, t.pos);
     return asText ? t.text : Number(t.text);
   }
 }
 
 function numberStatic(t: Token): Static {
-  if (/^\d+$/.test(t.text)) return { kind: 'static', type: 'int', value: BigInt(t.text), pos: t.pos };
+  if (isDigits(t.text)) return { kind: 'static', type: 'int', value: BigInt(t.text), pos: t.pos };
   return { kind: 'static', type: 'float', value: Number(t.text), pos: t.pos };
 }
 

@@ -18,9 +18,9 @@ export function filterRequest(q: Query): { where: Condition; shown: ShownField[]
   if (rest.length > 0) throw new TraceQLUnsupportedError('pipeline stages after the spanset', rest[0].pos);
   if (first.kind !== 'filter') throw new TraceQLUnsupportedError(`the spanset operator '${first.kind === 'spansetOp' ? first.op : ''}'`, first.pos);
   if (!first.expr) return { where: { op: 'const', value: true }, shown: [] };
-  const shown: ShownField[] = [];
+  const shown = new Map<string, ShownField>();
   collectShown(first.expr, shown);
-  return { where: toCondition(first.expr), shown };
+  return { where: toCondition(first.expr), shown: [...shown.values()] };
 }
 
 /** A filter's expression as one span condition ({} is every span). */
@@ -163,11 +163,21 @@ function intrinsicCompare(name: IntrinsicName, op: ComparisonOp, v: Static): Con
   const field: Field = { kind: 'intrinsic', name: INTRINSIC_FIELDS[name] };
   const bytes = ID_BYTES[field.name];
   if (bytes) {
-    if (v.type !== 'string' || !new RegExp(`^[0-9a-fA-F]{1,${bytes * 2}}$`).test(v.value))
+    if (v.type !== 'string' || !isHexId(v.value, bytes * 2))
       throw new TraceQLValidationError(`${name} takes an id of up to ${bytes * 2} hex characters`, v.pos);
     return { op: 'compare', field, cmp: compareOp(op), value: { type: 'id', value: Buffer.from(v.value.padStart(bytes * 2, '0'), 'hex') } };
   }
   return { op: 'compare', field, cmp: compareOp(op), value: valueOf(v) };
+}
+
+/** 1 to `maxDigits` hex digits, and nothing else. */
+function isHexId(s: string, maxDigits: number): boolean {
+  if (s.length === 0 || s.length > maxDigits) return false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i];
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))) return false;
+  }
+  return true;
 }
 
 function attributeCompare(a: Attribute, op: ComparisonOp, v: Static): Condition {
@@ -186,17 +196,17 @@ function attributeCompare(a: Attribute, op: ComparisonOp, v: Static): Condition 
   return { op: 'compare', field: toField(a), cmp: compareOp(op), value: valueOf(v) };
 }
 
-/** Attributes and intrinsics the query names, as Tempo shows them on matched spans. */
-function collectShown(e: FieldExpr, out: ShownField[]): void {
+/** Attributes and intrinsics the query names, as Tempo shows them on matched spans: by key, the first naming of each. */
+function collectShown(e: FieldExpr, out: Map<string, ShownField>): void {
   if (e.kind === 'binary') {
     collectShown(e.left, out);
     collectShown(e.right, out);
   } else if (e.kind === 'unary') collectShown(e.operand, out);
   else if (e.kind === 'attribute' && !e.parent && (e.scope === 'span' || e.scope === 'any')) {
-    if (!out.some((s) => s.key === e.name)) out.push({ key: e.name, field: { kind: 'attribute', scope: 'span', name: e.name } });
+    if (!out.has(e.name)) out.set(e.name, { key: e.name, field: { kind: 'attribute', scope: 'span', name: e.name } });
   } else if (e.kind === 'intrinsic') {
     const key = e.name.replace(/^span:/, '');
-    if ((key === 'status' || key === 'kind' || key === 'statusMessage') && !out.some((s) => s.key === key)) out.push({ key, field: toField(e) });
+    if ((key === 'status' || key === 'kind' || key === 'statusMessage') && !out.has(key)) out.set(key, { key, field: toField(e) });
   }
 }
 

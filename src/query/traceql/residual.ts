@@ -1,3 +1,4 @@
+import { Re2 } from '../../re2/index.js';
 import type { Condition, Field, Value } from '../../store/index.js';
 import type { ComparisonOp, FieldExpr } from './ast.js';
 import { TraceQLUnsupportedError, TraceQLValidationError, unlessUnsupported } from './errors.js';
@@ -86,11 +87,8 @@ function comparison(op: ComparisonOp, left: FieldExpr, right: FieldExpr, reg: Va
   const isNil = right.kind === 'static' && right.type === 'nil';
   if (isNil && op !== '=' && op !== '!=') throw new TraceQLValidationError(`nil takes only = and !=`, right.pos);
   if ((op === '=~' || op === '!~') && right.kind === 'static' && right.type === 'string') {
-    try {
-      regex(right.value);
-    } catch {
-      throw new TraceQLValidationError(`invalid regular expression ${JSON.stringify(right.value)}`, right.pos);
-    }
+    const problem = regexProblem(right.value);
+    if (problem) throw new TraceQLValidationError(`invalid regular expression ${JSON.stringify(right.value)}: ${problem}`, right.pos);
   }
   // `parent.x op value`: the same comparison, decided on the parent span;
   // the trace must then hold a span where it holds.
@@ -202,8 +200,8 @@ export function compareValues(op: ComparisonOp, a: Value, b: Value): boolean {
   }
   if (a.type !== b.type) return false;
   if (a.type === 'string' && b.type === 'string') {
-    if (op === '=~') return regex(b.value).test(a.value);
-    if (op === '!~') return !regex(b.value).test(a.value);
+    if (op === '=~') return regex(b.value).matchesWhole(a.value);
+    if (op === '!~') return !regex(b.value).matchesWhole(a.value);
     return ordered(op, order(a.value, b.value));
   }
   // bool, status and kind: only equality.
@@ -237,15 +235,35 @@ function ordered(op: ComparisonOp, c: number): boolean {
   }
 }
 
-const regexCache = new Map<string, RegExp>();
+const regexCache = new Map<string, Re2>();
 
-/** Fully anchored, as the store's RE2 match(col, '^(?:re)$'). */
-function regex(pattern: string): RegExp {
+/**
+ * A TraceQL regular expression as Tempo matches it: RE2 syntax, the whole
+ * value (`^(?s:re)$`, as Prometheus' matchers), `.` matching newlines; the
+ * store's match(col, '^(?:re)$') is RE2 with dot_nl, the same. Time is
+ * linear in the value whatever the pattern.
+ * @throws Error with RE2's reason for a pattern RE2 refuses.
+ */
+function regex(pattern: string): Re2 {
   let re = regexCache.get(pattern);
   if (!re) {
-    if (regexCache.size > 1000) regexCache.clear();
-    re = new RegExp(`^(?:${pattern})$`, 'su');
+    if (regexCache.size >= 1000) regexCache.clear();
+    re = new Re2(pattern, { dotAll: true });
     regexCache.set(pattern, re);
   }
   return re;
+}
+
+/**
+ * Why `pattern` cannot be a TraceQL regular expression (RE2's reason, in
+ * Go's words, as Tempo reports it), or ''. The pattern compiles alone, not
+ * inside the store's `^(?:...)$`, so `a)|(b` cannot unbalance the anchors.
+ */
+export function regexProblem(pattern: string): string {
+  try {
+    regex(pattern);
+    return '';
+  } catch (e) {
+    return e instanceof Error ? e.message : String(e);
+  }
 }

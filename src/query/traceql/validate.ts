@@ -1,5 +1,6 @@
 import { INTRINSICS, type FieldExpr, type Pos, type Query, type SpansetExpr, type Stage } from './ast.js';
 import { TraceQLValidationError } from './errors.js';
+import { regexProblem } from './residual.js';
 
 /**
  * Type-checks a parsed query: operands of each operator, what may stand in
@@ -45,10 +46,11 @@ export function typeOf(e: FieldExpr): Type {
         case '!~':
           if (l !== 'string' && l !== 'attribute') fail(`'${e.op}' matches strings, not a ${l}`, e.left.pos);
           if (e.right.kind !== 'static' || e.right.type !== 'string') fail(`'${e.op}' needs a string regular expression on its right`, e.right.pos);
-          try {
-            new RegExp(e.right.value);
-          } catch {
-            fail(`invalid regular expression ${JSON.stringify(e.right.value)}`, e.right.pos);
+          {
+            // Compiled as the evaluator will match it, so whatever passes here
+            // also runs there (and in the store, whose match() is RE2 too).
+            const problem = regexProblem(e.right.value);
+            if (problem) fail(`invalid regular expression ${JSON.stringify(e.right.value)}: ${problem}`, e.right.pos);
           }
           return 'bool';
         case '=':

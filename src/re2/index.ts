@@ -1,0 +1,1 @@
+export { Re2, type Re2Options } from './re2.js';
