@@ -2,8 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { AuditEntry } from '../auth/index.js';
 import { InvalidQueryError, SightlineError } from '../errors.js';
-import { compileQuery, matchingTraceIds } from '../query/traceql/index.js';
-import type { ErasurePort, SearchPort, TenantScope, TimeRange } from '../store/index.js';
+import type { ErasurePort, TenantScope, TimeRange } from '../store/index.js';
 
 /**
  * Erasure: an admin's request to forget whole traces of one tenant, chosen
@@ -62,8 +61,15 @@ export interface ErasureStatus {
   error?: string;
 }
 
+/**
+ * Every trace a TraceQL query selects in a range, or `overLimit` past
+ * `max` (see matchingTraceIds). The API runs it in a query worker, so an
+ * erasure's query is evaluated off the ingest event loop like any other.
+ */
+export type SelectionMatcher = (scope: TenantScope, query: string, range: TimeRange, max: number) => Promise<{ traceIds: Buffer[]; overLimit: boolean }>;
+
 export interface ErasuresOptions {
-  store: ErasurePort & SearchPort;
+  store: ErasurePort;
   /** Resolves once every span acknowledged before the call is stored (the ingestor's drain). */
   drain: () => Promise<void>;
   /** Where outcomes are recorded; null records nothing (tests of other things). */
@@ -100,11 +106,11 @@ export class Erasures {
    * parsed or selects too many traces, and UNAVAILABLE (503) when the WAL
    * cannot be drained.
    */
-  async request(scope: TenantScope, req: ErasureRequest, requester: Requester): Promise<ErasureStatus> {
+  async request(scope: TenantScope, req: ErasureRequest, requester: Requester, match: SelectionMatcher): Promise<ErasureStatus> {
     if (this.closed) throw new SightlineError('UNAVAILABLE', 'Sightline is shutting down');
     const tenant = scope.single;
     await this.opts.drain();
-    const traceIds = await this.resolve(scope, req.selection);
+    const traceIds = await this.resolve(scope, req.selection, match);
     const counts = await this.opts.store.countTraces(scope, traceIds);
     const status: ErasureStatus = {
       id: randomUUID(),
@@ -148,10 +154,10 @@ export class Erasures {
     await this.queue;
   }
 
-  private async resolve(scope: TenantScope, selection: ErasureSelection): Promise<Buffer[]> {
+  private async resolve(scope: TenantScope, selection: ErasureSelection, match: SelectionMatcher): Promise<Buffer[]> {
     if (selection.kind === 'traceIds') return selection.traceIds;
     const max = this.opts.maxTraces ?? MAX_ERASED_TRACES;
-    const found = await matchingTraceIds(compileQuery(selection.query), this.opts.store, scope, selection.range, max);
+    const found = await match(scope, selection.query, selection.range, max);
     if (found.overLimit) throw new InvalidQueryError(`the query selects more than ${max} traces in the range (or more candidate traces, for a structural query); narrow the query or the range and erase in parts`);
     return found.traceIds;
   }

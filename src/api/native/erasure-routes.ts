@@ -2,7 +2,9 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ADMIN } from '../../auth/index.js';
 import { scopeOf } from '../auth.js';
 import { InvalidQueryError, NotFoundError } from '../../errors.js';
-import type { ErasureRequest, Erasures } from '../../erasure/index.js';
+import type { ErasureRequest, Erasures, SelectionMatcher } from '../../erasure/index.js';
+import type { QueryPool } from '../isolation/index.js';
+import type { NativeJobs } from './jobs.js';
 import { parseRange, parseTraceId } from '../tempo/params.js';
 
 /** Trace ids one request may name (they are kept whole in its audit record). */
@@ -13,12 +15,21 @@ export const MAX_TRACE_IDS = 10_000;
  * The selection comes in a JSON body, never in the URL: URLs end up in
  * proxies' and browsers' logs, and a query may hold a patient's identifier.
  */
-export function registerErasureRoutes(app: FastifyInstance, erasures: Erasures): void {
+export function registerErasureRoutes(app: FastifyInstance, erasures: Erasures, queries: QueryPool): void {
   app.post('/api/sightline/erasures', { config: { policy: ADMIN } }, async (req, reply) => {
     const request = parseErasureBody(req.body);
     // Recorded even when the request fails from here on.
     req.auditDetail = describe(request);
-    const op = await erasures.request(scopeOf(req), request, requesterOf(req));
+    const match: SelectionMatcher = async (scope, query, range, max) => {
+      const answer = await queries.run<NativeJobs, 'erasureSelection'>('query', 'erasureSelection', { query, range, max }, scope, (abort) =>
+        reply.raw.once('close', () => {
+          if (!reply.raw.writableFinished) abort();
+        }),
+      );
+      const found = JSON.parse(answer.body as string) as { traceIds: string[]; overLimit: boolean };
+      return { traceIds: found.traceIds.map((id) => Buffer.from(id, 'hex')), overLimit: found.overLimit };
+    };
+    const op = await erasures.request(scopeOf(req), request, requesterOf(req), match);
     req.auditDetail = { ...req.auditDetail, erasure: op.id, traces: op.traces, spans: op.spans };
     req.auditResults = op.traces;
     return reply.code(op.dryRun ? 200 : 202).send(op);

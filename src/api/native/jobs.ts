@@ -1,7 +1,7 @@
 import { NotFoundError } from '../../errors.js';
 import type { TimeRange } from '../../store/index.js';
 import { aggregateCriticalPath, compareGroups, loadCorrelation, redSeries, serviceMap, serviceOperations, traceCriticalPath } from '../../diagnosis/index.js';
-import { compileQuery } from '../../query/traceql/index.js';
+import { compileQuery, matchingTraceIds } from '../../query/traceql/index.js';
 import { json, type JobAnswer, type JobContext } from '../isolation/job.js';
 
 /**
@@ -61,6 +61,12 @@ export const nativeJobs = {
   async load({ store, scope }: JobContext, a: { range: TimeRange; query: string; limit: number; buckets: number }): Promise<JobAnswer> {
     const out = await loadCorrelation(store, scope, { range: a.range, query: compileQuery(a.query), limit: a.limit, buckets: a.buckets });
     return json(out, out.spans);
+  },
+
+  /** The traces an erasure's TraceQL selection names (erasure-routes.ts). */
+  async erasureSelection({ store, scope }: JobContext, a: { query: string; range: TimeRange; max: number }): Promise<JobAnswer> {
+    const found = await matchingTraceIds(compileQuery(a.query), store, scope, a.range, a.max);
+    return json({ traceIds: found.traceIds.map((id) => id.toString('hex')), overLimit: found.overLimit }, found.traceIds.length);
   },
 
   async traceCriticalPath({ store, scope }: JobContext, a: { traceIdHex: string }): Promise<JobAnswer> {

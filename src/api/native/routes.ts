@@ -80,5 +80,5 @@ export function registerNativeRoutes(app: FastifyInstance, opts: NativeRoutesOpt
   });
 
   registerDiagnosisRoutes(app, opts.queries, opts.defaultWindowSeconds);
-  registerErasureRoutes(app, opts.erasures);
+  registerErasureRoutes(app, opts.erasures, opts.queries);
 }
