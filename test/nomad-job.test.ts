@@ -86,3 +86,69 @@ describe('examples/nomad/sightline.nomad.hcl', () => {
     for (const m of text.matchAll(/\b(SIGHTLINE_[A-Z_]+)=/g)) assert.ok(known.has(m[1]), `${m[1]} is a serve setting`);
   });
 });
+
+/**
+ * The replicated topology's job (docs/deploy.md, "Replicated cluster"):
+ * ZooKeeper and ClickHouse pinned to their machines by node metadata, each
+ * ClickHouse node's replication config, and Sightline listing every replica.
+ */
+describe('examples/nomad/sightline-replicated.nomad.hcl', () => {
+  const file = path.join(REPO_ROOT, 'examples', 'nomad', 'sightline-replicated.nomad.hcl');
+  const text = readFileSync(file, 'utf8');
+  const load = async () => ((await parse('sightline-replicated.nomad.hcl', text)) as any).job['sightline-replicated'][0];
+
+  it('runs three ZooKeeper servers, each on its own machine with its data and its id', async () => {
+    const job = await load();
+    assert.equal(job.type, 'service');
+    assert.equal(job.update[0].max_parallel, 1, 'one node restarts at a time, so each shard keeps a replica');
+    const zk = job.group.zookeeper[0];
+    assert.equal(zk.count, 3);
+    const constraints = zk.constraint as any[];
+    assert.ok(constraints.some((c) => c.attribute === '${meta.zookeeper_id}' && c.operator === 'is_set'));
+    assert.ok(constraints.some((c) => c.operator === 'distinct_hosts'));
+    assert.equal(zk.volume.zookeeper[0].type, 'host');
+    const task = zk.task.zookeeper[0];
+    assert.match(task.config[0].args.join(' '), /zkServer\.sh start-foreground \/local\/zoo\.cfg/);
+    const cfg = (task.template as any[]).find((t) => t.destination === 'local/zoo.cfg').data as string;
+    for (const line of ['dataDir=/var/lib/zookeeper', 'clientPort=2181', 'admin.enableServer=false']) assert.ok(cfg.includes(line), line);
+    assert.match(cfg, /%\{for i, host in var\.zookeeper_hosts\}server\.\$\{i \+ 1\}=\$\{host\}:2888:3888/);
+    assert.match((task.template as any[]).find((t) => t.destination === 'local/myid').data, /meta\.zookeeper_id/);
+  });
+
+  it('configures each ClickHouse node as one replica of one shard: macros, ZooKeeper, interserver, ON CLUSTER queue, internal_replication', async () => {
+    const job = await load();
+    const ch = job.group.clickhouse[0];
+    assert.equal(ch.count, 4);
+    assert.ok((ch.constraint as any[]).some((c) => c.attribute === '${meta.clickhouse_shard}' && c.operator === 'is_set'));
+    assert.ok((ch.constraint as any[]).some((c) => c.operator === 'distinct_hosts'));
+    assert.equal(ch.volume.clickhouse[0].type, 'host');
+    assert.deepEqual(Object.keys(ch.network[0].port).sort(), ['http', 'interserver', 'native']);
+    const xml = (ch.task.clickhouse[0].template as any[])[0].data as string;
+    assert.match(xml, /<shard>\{\{ env "meta\.clickhouse_shard" \}\}<\/shard>/);
+    assert.match(xml, /<replica>\{\{ env "meta\.clickhouse_replica" \}\}<\/replica>/);
+    assert.match(xml, /<interserver_http_port>9009<\/interserver_http_port>/);
+    assert.match(xml, /<interserver_http_host>/);
+    assert.match(xml, /<zookeeper>[\s\S]*var\.zookeeper_hosts[\s\S]*<\/zookeeper>/);
+    assert.match(xml, /<distributed_ddl><path>\/clickhouse\/task_queue\/ddl<\/path><\/distributed_ddl>/);
+    assert.match(xml, /<remote_servers>\s*<sightline>[\s\S]*var\.clickhouse_shards[\s\S]*<internal_replication>true<\/internal_replication>/);
+  });
+
+  it('points Sightline at every replica of the cluster, replicated, with the password from the Nomad variable', async () => {
+    const job = await load();
+    const task = job.group.sightline[0].task.sightline[0];
+    const env = task.template[0];
+    assert.equal(env.env, true);
+    assert.match(env.data, /^\s*SIGHTLINE_STORE=clickhouse:\/\/sightline@\$\{join\(",", \[for host in flatten\(var\.clickhouse_shards\) : "\$\{host\}:8123"\]\)\}\/\$\{var\.database\}$/m);
+    assert.match(env.data, /^\s*SIGHTLINE_CLICKHOUSE_CLUSTER=sightline$/m);
+    assert.match(env.data, /^\s*SIGHTLINE_CLICKHOUSE_REPLICATED=true$/m);
+    assert.match(env.data, /^\s*SIGHTLINE_STORE_PASSWORD_FILE=/m);
+    const password = (task.template as any[]).find((t) => t.destination === 'secrets/clickhouse-password');
+    assert.equal(password.perms, '0600');
+    assert.doesNotMatch(text, /(?:clickhouse|https?):\/\/[^\s/@:]+:[^\s/@]+@/);
+    // The cluster Sightline names is the one the ClickHouse nodes define.
+    assert.match((job.group.clickhouse[0].task.clickhouse[0].template as any[])[0].data, /<remote_servers>\s*<sightline>/);
+    const { SERVE_FLAGS, envName } = await import('../src/config/index.js');
+    const known = new Set(SERVE_FLAGS.map((f) => envName(f.name)));
+    for (const m of text.matchAll(/\b(SIGHTLINE_[A-Z_]+)=/g)) assert.ok(known.has(m[1]), `${m[1]} is a serve setting`);
+  });
+});

@@ -1,4 +1,5 @@
 import type { ServerOptions as HttpsServerOptions } from 'node:https';
+import type { ServerOptions as HttpServerOptions } from 'node:http';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { SightlineError, asSightlineError } from '../errors.js';
@@ -19,6 +20,12 @@ export interface ApiServerOptions extends Omit<TempoRoutesOptions, 'queries'>, O
   queryLimits?: Partial<QueryLimitsConfig>;
   /** Serve HTTPS with these options (certificate and key); plain HTTP without. */
   https?: HttpsServerOptions;
+  /**
+   * The listener's body limit and timeouts, as Fastify options (see
+   * ListenerGuard.fastifyOptions); its `https`, when set, replaces the one
+   * above and carries the certificate too. Fastify's defaults without.
+   */
+  listener?: { bodyLimit: number; connectionTimeout: number; keepAliveTimeout: number; requestTimeout: number; http?: HttpServerOptions; https?: HttpsServerOptions };
 }
 
 /**
@@ -32,6 +39,7 @@ export async function createApiServer(opts: ApiServerOptions): Promise<FastifyIn
     // Grafana double-encodes tag names; keep '%2F' and friends intact for the route.
     routerOptions: { ignoreTrailingSlash: true },
     ...(opts.https ? { https: opts.https } : {}),
+    ...opts.listener,
   }) as unknown as FastifyInstance;
   // First, so every answer carries them, refusals and 404s included.
   await registerSecurityHeaders(app, { tls: opts.https !== undefined });
@@ -39,6 +47,7 @@ export async function createApiServer(opts: ApiServerOptions): Promise<FastifyIn
   app.setErrorHandler((err, req, reply) => {
     let e: SightlineError;
     if (err instanceof SightlineError) e = err;
+    else if ((err as { statusCode?: number }).statusCode === 413) e = new SightlineError('BODY_TOO_LARGE', (err as Error).message);
     else if ((err as { statusCode?: number }).statusCode !== undefined && (err as { statusCode: number }).statusCode < 500)
       e = new SightlineError('INVALID_QUERY', (err as Error).message);
     else e = asSightlineError(err);

@@ -5,7 +5,7 @@ import { loadConfigFile, parseDuration, redactionRules, type Config } from '../c
 import { EngineError, openClickHouseStore, openEmbeddedStore, parseClickHouseUrl, redactClickHouseUrl, RetentionScheduler, type OpenedStore, type SqlStore } from '../store/index.js';
 import { AuditLog, buildAuthenticator, OidcLogin, tailnetSources } from '../auth/index.js';
 import { Ingestor } from '../ingest/index.js';
-import { TraceExportHandler, createOtlpHttpServer, OtlpGrpcServer } from '../receivers/index.js';
+import { TraceExportHandler, createOtlpHttpServer, ListenerGuard, OtlpGrpcServer } from '../receivers/index.js';
 import { createApiServer } from '../api/index.js';
 import { RedactionPolicy } from '../redact/index.js';
 import { Erasures } from '../erasure/index.js';
@@ -112,6 +112,9 @@ export async function serve(config: Config, log: Logger = createLogger(config)):
     // Redaction rules per tenant, run on decoded spans before the WAL (docs/redaction.md).
     const redaction = new RedactionPolicy(config.redaction);
     if (redaction.enabled) log.info({ ruleSets: redaction.stats().ruleSets.map((r) => r.name) }, 'redaction rules in force');
+    // Each listener counts its own connections against the same limits.
+    const guards = { otlpGrpc: new ListenerGuard(config.listeners), otlpHttp: new ListenerGuard(config.listeners), api: new ListenerGuard(config.listeners) };
+    const apiHttps = tls ? httpsServerOptions(tls.current, false) : undefined;
     const api = await createApiServer({
       log,
       store,
@@ -120,7 +123,8 @@ export async function serve(config: Config, log: Logger = createLogger(config)):
       audit,
       storeStats: () => store.stats(),
       migrationStatus: () => store.migrationStatus(),
-      ingestStats: () => ingestor.getStats(),
+      // What the listeners refused and closed rides along with ingest's counters.
+      ingestStats: () => Object.assign(ingestor.getStats(), { listeners: { otlpGrpc: guards.otlpGrpc.stats(), otlpHttp: guards.otlpHttp.stats(), api: guards.api.stats() } }),
       redactionStats: () => redaction.stats(),
       erasures,
       tempoApiVersion: TEMPO_API_VERSION,
@@ -137,11 +141,22 @@ export async function serve(config: Config, log: Logger = createLogger(config)):
         statementMemoryBytes: config.queries.statementMemoryBytes ?? (config.store.kind === 'clickhouse' ? 2 * 1024 ** 3 : Math.max(64 * 1024 ** 2, Math.floor((config.memoryLimitBytes - INSERT_RESERVE_BYTES) / 3))),
       },
       oidc,
-      https: tls ? httpsServerOptions(tls.current, false) : undefined,
+      https: apiHttps,
+      listener: guards.api.fastifyOptions(config.listeners.apiMaxBodyBytes, apiHttps),
     });
+    guards.api.guardHttp(api.server, { tls: tls !== null });
     const handler = new TraceExportHandler(ingestor, config.retentionMs, config.retentionText, redaction);
-    const otlpHttp = await createOtlpHttpServer({ handler, log, maxBodyBytes: config.maxBodyBytes, corsOrigins: config.corsOrigins, authenticator, defaultTenant, https: tls ? httpsServerOptions(tls.current, true) : undefined });
-    const otlpGrpc = new OtlpGrpcServer({ handler, log: log.child({ component: 'otlp-grpc' }), maxBodyBytes: config.maxBodyBytes, authenticator, defaultTenant, credentials: tls ? grpcServerCredentials(tls) : undefined });
+    const otlpHttp = await createOtlpHttpServer({ handler, log, maxBodyBytes: config.maxBodyBytes, corsOrigins: config.corsOrigins, authenticator, defaultTenant, https: tls ? httpsServerOptions(tls.current, true) : undefined, guard: guards.otlpHttp });
+    const otlpGrpc = new OtlpGrpcServer({
+      handler,
+      log: log.child({ component: 'otlp-grpc' }),
+      maxBodyBytes: config.maxBodyBytes,
+      authenticator,
+      defaultTenant,
+      credentials: tls ? grpcServerCredentials(tls) : undefined,
+      guard: guards.otlpGrpc,
+      maxStreamsPerConnection: config.listeners.maxStreamsPerConnection,
+    });
     if (tls) {
       // The client CA, when given, is asked of the OTLP listeners only.
       reloadHttpsServer(tls, api.server, false);
@@ -240,7 +255,7 @@ async function openStore(config: Config, dataDir: string): Promise<OpenedStore> 
   const { defaultTenant, store } = config;
   try {
     return store.kind === 'clickhouse'
-      ? await openClickHouseStore({ url: store.url, cluster: store.cluster, caFile: store.caFile, password: store.password, defaultTenant, scratchDir: path.join(dataDir, 'store-scratch') })
+      ? await openClickHouseStore({ url: store.url, cluster: store.cluster, replicated: store.replicated, caFile: store.caFile, password: store.password, defaultTenant, scratchDir: path.join(dataDir, 'store-scratch') })
       : await openEmbeddedStore({ dataDir, maxMemoryBytes: config.memoryLimitBytes, defaultTenant });
   } catch (e) {
     if (!(e instanceof EngineError)) throw e;

@@ -45,6 +45,28 @@ export interface Config {
   tls?: TlsConfig;
   /** Limits on every query (docs/deploy.md, "Query limits"). */
   queries: QueryLimitsConfig;
+  /** Connection caps and timeouts of the three listeners (docs/deploy.md, "Limits and timeouts"). */
+  listeners: ListenerLimitsConfig;
+}
+
+/**
+ * One set of limits for the three listeners; each counts its own
+ * connections against them (src/receivers/listener-limits.ts, whose
+ * ListenerLimits this is, with the two below).
+ */
+export interface ListenerLimitsConfig {
+  /** Connections open at once on one listener; 0: no cap. */
+  maxConnections: number;
+  /** Connections open at once from one peer address, per listener; 0: no cap. */
+  maxConnectionsPerPeer: number;
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  idleTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  /** gRPC calls open at once on one connection. */
+  maxStreamsPerConnection: number;
+  /** Largest request body the query API takes. */
+  apiMaxBodyBytes: number;
 }
 
 export interface QueryLimitsConfig {
@@ -67,6 +89,8 @@ export type StoreConfig =
       kind: 'clickhouse';
       url: string;
       cluster?: string;
+      /** The cluster's shards have replicas, with ZooKeeper (--clickhouse-replicated): the URL lists every replica. */
+      replicated?: boolean;
       /** CA bundle for an https:// server's certificate (--store-ca). */
       caFile?: string;
       /** The password read from --store-password-file at start; the URL then carries none. */
@@ -112,6 +136,7 @@ export const SERVE_FLAGS: readonly FlagSpec[] = [
   { name: 'store', default: 'embedded', help: 'embedded, or clickhouse://user@host:8123[,host2:8123]/database (https://user@host:8443/database for TLS), with the password in --store-password-file' },
   { name: 'store-password-file', default: '', help: 'file holding the ClickHouse password (a trailing newline is ignored); read once at start. Keeps it out of --store, where ps would show it' },
   { name: 'clickhouse-cluster', default: '', help: 'remote_servers cluster name; list every shard in --store' },
+  { name: 'clickhouse-replicated', default: 'false', boolean: true, help: 'the --clickhouse-cluster shards have replicas, with ZooKeeper: ReplicatedMergeTree tables, ON CLUSTER DDL, and failover to a replica that answers; list every replica of every shard in --store' },
   { name: 'store-ca', default: '', help: 'PEM CA bundle that signed the https:// --store server certificate (default: the system CAs)' },
   { name: 'tls-cert', default: '', help: 'PEM certificate (chain) for HTTPS and gRPC-over-TLS on all three listeners, with --tls-key; re-read on SIGHUP' },
   { name: 'tls-key', default: '', help: 'PEM private key of --tls-cert (unencrypted); re-read on SIGHUP' },
@@ -120,6 +145,14 @@ export const SERVE_FLAGS: readonly FlagSpec[] = [
   { name: 'query-memory', default: '', help: 'engine memory one query statement may use (default: embedded, what is left of --memory-limit after 512MiB kept for inserts, shared by the query connections; ClickHouse, 2GiB)' },
   { name: 'query-worker-heap', default: '512MiB', help: 'JavaScript heap of each query worker thread; a query that needs more fails alone with 422' },
   { name: 'tls-client-ca', default: '', help: 'PEM CA bundle: both OTLP listeners then require a client certificate it signed (mutual TLS, on top of tokens); the query API and UI do not ask for one' },
+  { name: 'max-connections', default: '1024', help: 'connections open at once on each listener; past it new ones are refused (HTTP 503, gRPC GOAWAY) and counted; 0 for no cap' },
+  { name: 'max-connections-per-peer', default: '256', help: 'connections open at once from one client address on each listener (behind a proxy, all clients share its address); 0 for no cap' },
+  { name: 'headers-timeout', default: '30s', help: 'a request\'s line and headers (and TLS handshake) must arrive within this (HTTP 408, then closed); also closes connections that send nothing' },
+  { name: 'request-timeout', default: '5m', help: 'a whole request, body included, must arrive within this (HTTP 408; gRPC DEADLINE_EXCEEDED); at least --headers-timeout' },
+  { name: 'idle-timeout', default: '30s', help: 'a request whose body (or a reply the client does not read) moves no byte for this long is aborted' },
+  { name: 'keep-alive-timeout', default: '65s', help: 'an HTTP connection waits this long for its next request, a gRPC connection this long without a call, before it is closed' },
+  { name: 'max-streams-per-connection', default: '100', help: 'gRPC calls open at once on one connection (HTTP/2 concurrent streams)' },
+  { name: 'api-max-body', default: '1MiB', help: 'largest request body the query API (port --http-port) takes' },
 ];
 
 export function envName(flag: string): string {
@@ -198,10 +231,11 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     corsOrigins: corsOrigins(get('cors-origins'), file),
     memoryLimitBytes: parseSizeValue(get('memory-limit'), 256 * 1024 * 1024),
     flushIntervalMs: parseFlushInterval(get('flush-interval')),
-    store: parseStore(get('store'), get('clickhouse-cluster'), get('store-ca'), get('store-password-file')),
+    store: parseStore(get('store'), get('clickhouse-cluster'), get('store-ca'), get('store-password-file'), get('clickhouse-replicated')),
     tls: parseTls(get('tls-cert'), get('tls-key'), get('tls-client-ca')),
     redaction: redactionRules(file),
     queries: parseQueryLimits(get),
+    listeners: parseListenerLimits(get),
   };
 }
 
@@ -262,12 +296,15 @@ function parseStore(
   cluster: { value: string; source: string },
   ca: { value: string; source: string },
   passwordFileFlag: { value: string; source: string },
+  replicatedFlag: { value: string; source: string },
 ): StoreConfig {
+  const replicated = parseBoolean(replicatedFlag);
   const value = store.value.trim();
   const caFile = ca.value.trim();
   const passwordFile = passwordFileFlag.value.trim();
   if (value === 'embedded' || value === '') {
     if (cluster.value) throw new ConfigError(`${cluster.source} needs a ClickHouse --store`);
+    if (replicated) throw new ConfigError(`${replicatedFlag.source} needs a ClickHouse --store`);
     if (caFile) throw new ConfigError(`${ca.source} needs an https:// ClickHouse --store`);
     if (passwordFile) throw new ConfigError(`${passwordFileFlag.source} needs a ClickHouse --store`);
     return { kind: 'embedded' };
@@ -296,7 +333,9 @@ function parseStore(
   }
   if (cluster.value && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(cluster.value))
     throw new ConfigError(`${cluster.source}: ${JSON.stringify(cluster.value)} is not a cluster name`);
-  return { kind: 'clickhouse', url: value, cluster: cluster.value || undefined, ...(caFile ? { caFile } : {}), ...(password !== undefined ? { password, passwordFile } : {}) };
+  // ON CLUSTER DDL and the Distributed tables both need the cluster's name.
+  if (replicated && !cluster.value) throw new ConfigError(`${replicatedFlag.source} needs --clickhouse-cluster (the remote_servers cluster of the replicas)`);
+  return { kind: 'clickhouse', url: value, cluster: cluster.value || undefined, ...(replicated ? { replicated } : {}), ...(caFile ? { caFile } : {}), ...(password !== undefined ? { password, passwordFile } : {}) };
 }
 
 /**
@@ -398,4 +437,37 @@ function parseDurationValue({ value, source }: { value: string; source: string }
   const n = parseDuration(value);
   if (n === undefined) throw new ConfigError(`${source}: ${JSON.stringify(value)} is not a duration (e.g. 36h, 7d, 2w)`);
   return n;
+}
+
+/** The listeners' caps and timeouts; a header deadline past the request deadline could never apply. */
+function parseListenerLimits(get: (name: string) => { value: string; source: string }): ListenerLimitsConfig {
+  const count = (name: string, max: number): number => {
+    const { value, source } = get(name);
+    if (!/^\d+$/.test(value.trim()) || Number(value) > max) throw new ConfigError(`${source}: ${JSON.stringify(value)} is not a number from 0 to ${max}`);
+    return Number(value);
+  };
+  const headers = get('headers-timeout');
+  const request = get('request-timeout');
+  const headersTimeoutMs = parseTimeout(headers);
+  const requestTimeoutMs = parseTimeout(request);
+  if (headersTimeoutMs > requestTimeoutMs) throw new ConfigError(`${headers.source} (${headers.value}) is longer than ${request.source} (${request.value}), which covers the headers too`);
+  const streams = count('max-streams-per-connection', 100_000);
+  if (streams < 1) throw new ConfigError(`${get('max-streams-per-connection').source}: at least one call per connection`);
+  return {
+    maxConnections: count('max-connections', 1_000_000),
+    maxConnectionsPerPeer: count('max-connections-per-peer', 1_000_000),
+    headersTimeoutMs,
+    requestTimeoutMs,
+    idleTimeoutMs: parseTimeout(get('idle-timeout')),
+    keepAliveTimeoutMs: parseTimeout(get('keep-alive-timeout')),
+    maxStreamsPerConnection: streams,
+    apiMaxBodyBytes: parseSizeValue(get('api-max-body'), 1024),
+  };
+}
+
+/** A timeout like 250ms, 30s, 5m: from 100ms to 1h. */
+function parseTimeout({ value, source }: { value: string; source: string }): number {
+  const ms = /^\d+ms$/.test(value.trim()) ? Number(value.trim().slice(0, -2)) : parseDuration(value);
+  if (ms === undefined || !(ms >= 100 && ms <= 3600_000)) throw new ConfigError(`${source}: ${JSON.stringify(value)} is not a timeout from 100ms to 1h (e.g. 500ms, 30s, 5m)`);
+  return ms;
 }

@@ -1,2 +1,2 @@
-export { Ingestor, OverloadedError, UnavailableError, type IngestorOptions, type IngestStats } from './ingestor.js';
+export { Ingestor, OverloadedError, UnavailableError, type BudgetReservation, type IngestorOptions, type IngestStats } from './ingestor.js';
 export type { SegmentStore, WriteOutcome } from './store-port.js';

@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { SightlineError } from '../errors.js';
 import type { SegmentStore, WriteOutcome } from './store-port.js';
-import { Wal, WalBrokenError, type Segment } from './wal.js';
+import { Wal, WalBrokenError, WalFullError, type Segment } from './wal.js';
 
 export interface IngestorOptions {
   walDir: string;
@@ -18,6 +18,21 @@ export interface IngestorOptions {
   flushIntervalMs: number;
   /** Rotate WAL segments at this size. */
   segmentBytes: number;
+}
+
+/**
+ * A request body's share of the ingest budget, taken as its bytes arrive
+ * and given back once the request is answered or abandoned.
+ */
+export interface BudgetReservation {
+  /**
+   * Takes `bytes` more. Throws OverloadedError (taking nothing) when that
+   * would pass the budget, and UnavailableError when ingest cannot take
+   * writes at all. Does nothing after {@link release}.
+   */
+  take(bytes: number): void;
+  /** Gives back all that was taken; later calls do nothing. */
+  release(): void;
 }
 
 /** Ingest is refused until the store catches up; retry after `retryAfterSeconds`. */
@@ -48,6 +63,8 @@ export interface IngestStats {
   /** Spans set aside because the store refused their data as invalid. */
   quarantinedSpans: number;
   overloadRefusals: number;
+  /** Requests refused (503) because the disk holding the WAL was full; nothing of them was kept. */
+  diskFullRefusals: number;
   backlogBytes: number;
   replayedSegments: number;
 }
@@ -65,6 +82,7 @@ export class Ingestor {
     storeErrors: 0,
     quarantinedSpans: 0,
     overloadRefusals: 0,
+    diskFullRefusals: 0,
     backlogBytes: 0,
     replayedSegments: 0,
   };
@@ -189,18 +207,31 @@ export class Ingestor {
   }
 
   /**
-   * Counts a request body that is being received against the budget, so
-   * that many large requests at once cannot outgrow it before they reach
-   * the WAL. Returns the function that releases it.
+   * Admits a request whose body is about to be received: refuses it now
+   * (OverloadedError, UnavailableError) if ingest is past its budget already,
+   * and otherwise returns its share of the budget, which grows as the body's
+   * bytes arrive (see {@link BudgetReservation}). The body's declared
+   * length is not charged: a client that declares 16 MiB and sends one byte
+   * holds one byte of the budget, not 16 MiB, so a few such clients cannot
+   * refuse everyone else.
    */
-  reserve(bytes: number): () => void {
-    this.checkCapacity(bytes);
-    this.receivingBytes += bytes;
+  reserve(): BudgetReservation {
+    this.checkCapacity(0);
+    let held = 0;
     let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      this.receivingBytes -= bytes;
+    return {
+      take: (bytes) => {
+        if (released) return;
+        this.checkCapacity(bytes);
+        this.receivingBytes += bytes;
+        held += bytes;
+      },
+      release: () => {
+        if (released) return;
+        released = true;
+        this.receivingBytes -= held;
+        held = 0;
+      },
     };
   }
 
@@ -221,6 +252,10 @@ export class Ingestor {
       if (resources && resources.rows > 0) await this.resourceWal.append(resources.block, resources.rows);
       await this.wal.append(spans, rows);
     } catch (e) {
+      if (e instanceof WalFullError) {
+        this.stats.diskFullRefusals++;
+        throw new UnavailableError(e.message);
+      }
       if (e instanceof WalBrokenError) throw new UnavailableError(e.message);
       throw e;
     }
@@ -325,9 +360,15 @@ export class Ingestor {
       }
       this.stats.storeErrors++;
       if (!result.retryable) {
-        await this.quarantine(seg, wal, kind, result.error);
-        if (kind !== 'resources') this.segmentDone(seg.seq);
-        return true;
+        try {
+          await this.quarantine(seg, wal, kind, result.error);
+          if (kind !== 'resources') this.segmentDone(seg.seq);
+          return true;
+        } catch (e) {
+          // Quarantine needs a directory entry on the WAL's disk, which may
+          // be full: the segment stays where it is and is tried again.
+          log.error({ err: e, segment: seg.seq, kind }, 'a WAL segment the store refused could not be moved to quarantine; retrying');
+        }
       }
       log.warn({ err: result.error, segment: seg.seq, kind, attempt }, 'store insert failed; retrying');
       if (this.stopping && attempt >= 3) return false;

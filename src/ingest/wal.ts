@@ -49,6 +49,17 @@ export class WalBrokenError extends Error {
   override readonly name = 'WalBrokenError';
 }
 
+/**
+ * The WAL's filesystem had no room (or quota) for an append: none of the
+ * refused bytes were kept, and later appends may succeed once there is room.
+ */
+export class WalFullError extends Error {
+  override readonly name = 'WalFullError';
+}
+
+/** Errors that mean the disk is full, not that it is failing. */
+const NO_SPACE = new Set(['ENOSPC', 'EDQUOT']);
+
 export class Wal {
   private active: Segment | null = null;
   private fd: fsp.FileHandle | null = null;
@@ -248,20 +259,53 @@ export class Wal {
       this.active!.bytes += bytes;
       for (const p of batch) p.resolve();
     } catch (e) {
-      // After a failed write or fsync the file's state is unknown: stop
-      // taking data rather than acknowledge something that may be lost.
       const err = e instanceof Error ? e : new Error(String(e));
-      if (!this.broken) this.broken = err;
       this.unstoredBytes -= bytes;
+      // A full disk is not a failing one: cut the group's bytes off again
+      // (a writev can land part of them before ENOSPC, and a torn block
+      // would end replay at that point) and refuse just this group. Later
+      // appends may find room; none of these were acknowledged.
+      if (!this.broken && NO_SPACE.has((err as NodeJS.ErrnoException).code ?? '') && (await this.cutToSynced())) {
+        for (const p of batch) p.reject(new WalFullError(`the disk holding the WAL is full (${(err as NodeJS.ErrnoException).code}); nothing of this request was kept`));
+        return;
+      }
+      // After any other failed write or fsync the file's state is unknown:
+      // stop taking data rather than acknowledge something that may be lost.
+      if (!this.broken) this.broken = err;
       for (const p of batch) p.reject(new WalBrokenError(`WAL write failed: ${err.message}`));
+    }
+  }
+
+  /**
+   * Truncates the active segment back to the bytes that were synced (all
+   * acknowledged), and syncs that. Everything before that offset was
+   * fsynced by an earlier group, so it is on disk whatever became of the
+   * failed group's pages. False if that could not be done.
+   */
+  private async cutToSynced(): Promise<boolean> {
+    if (!this.fd || !this.active) return true;
+    try {
+      await this.fd.truncate(this.active.bytes);
+      await this.fd.datasync();
+      return true;
+    } catch {
+      return false;
     }
   }
 
   private async openSegment(): Promise<void> {
     const seq = this.nextSeq++;
     const file = path.join(this.opts.dir, `${String(seq).padStart(20, '0')}.native`);
-    this.fd = await fsp.open(file, fsc.O_CREAT | fsc.O_EXCL | fsc.O_WRONLY | fsc.O_APPEND, 0o600);
-    await syncDir(this.opts.dir);
+    const fd = await fsp.open(file, fsc.O_CREAT | fsc.O_EXCL | fsc.O_WRONLY | fsc.O_APPEND, 0o600);
+    try {
+      await syncDir(this.opts.dir);
+    } catch (e) {
+      // Not a segment until its directory entry is durable; leave no half.
+      await fd.close().catch(() => {});
+      await fsp.unlink(file).catch(() => {});
+      throw e;
+    }
+    this.fd = fd;
     this.active = { seq, path: file, rows: 0, bytes: 0 };
   }
 

@@ -1,9 +1,12 @@
+import http2 from 'node:http2';
+import net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { asSightlineError } from '../errors.js';
 import { resolveCaller, WRITE_SPANS, type Authenticator } from '../auth/index.js';
 import { exportResponseProtobuf, rpcStatusProtobuf } from './otlp-replies.js';
 import type { TraceExportHandler } from './trace-export.js';
+import { DEFAULT_LISTENER_LIMITS, ListenerGuard, refuseHttp2 } from './listener-limits.js';
 
 export interface OtlpGrpcOptions {
   handler: TraceExportHandler;
@@ -14,6 +17,10 @@ export interface OtlpGrpcOptions {
   defaultTenant: string;
   /** TLS credentials (src/tls: they follow certificate reloads); insecure without. */
   credentials?: grpc.ServerCredentials;
+  /** Connection caps and timeouts, and their counters; default limits without. */
+  guard?: ListenerGuard;
+  /** Calls open at once on one connection (HTTP/2 streams); 100 without. */
+  maxStreamsPerConnection?: number;
 }
 
 const identity = (b: Buffer) => b;
@@ -41,6 +48,22 @@ function peerOf(peer: string): { address?: string; port?: number } {
   return m ? { address: m[1], port: Number(m[2]) } : {};
 }
 
+/**
+ * The HTTP/2 stream under a grpc-js server call: a private field of
+ * grpc-js's own call (1.14), found by shape, so that a later grpc-js
+ * without it leaves the stream to its client rather than fail
+ * (test/hostile-clients.test.ts notices).
+ */
+function http2StreamOf(call: unknown): http2.Http2Stream | undefined {
+  let c = call as { stream?: unknown; nextCall?: unknown } | undefined;
+  for (let depth = 0; c && depth < 8; depth++) {
+    const stream = c.stream as http2.Http2Stream | undefined;
+    if (stream && typeof stream.close === 'function') return stream;
+    c = c.nextCall as typeof c;
+  }
+  return undefined;
+}
+
 /** Call metadata as plain headers (text values only). */
 function metadataOf(m: grpc.Metadata): Record<string, string | string[] | undefined> {
   const out: Record<string, string | string[] | undefined> = {};
@@ -48,27 +71,62 @@ function metadataOf(m: grpc.Metadata): Record<string, string | string[] | undefi
   return out;
 }
 
+/**
+ * The gRPC listener. Connections are accepted by a socket server of our own
+ * and handed to grpc-js (its connection injector) only once they are within
+ * the listener's caps: grpc-js has no such caps, and a socket refused here
+ * costs no HTTP/2 session.
+ */
 export class OtlpGrpcServer {
   private readonly server: grpc.Server;
+  private readonly guard: ListenerGuard;
+  private listener: net.Server | null = null;
 
   constructor(private readonly opts: OtlpGrpcOptions) {
+    this.guard = opts.guard ?? new ListenerGuard(DEFAULT_LISTENER_LIMITS);
+    const { idleTimeoutMs, keepAliveTimeoutMs } = this.guard.limits;
     this.server = new grpc.Server({
       // Applies to the decompressed message, so it also bounds gzip bombs.
       'grpc.max_receive_message_length': opts.maxBodyBytes,
       'grpc.max_send_message_length': 4 * 1024 * 1024,
+      'grpc.max_concurrent_streams': opts.maxStreamsPerConnection ?? 100,
+      // A connection without a call for this long is closed, as an idle
+      // HTTP keep-alive connection is; so is one that never sends anything,
+      // or trickles its preface or headers (its session exists from the
+      // moment it connects, and has no call).
+      'grpc.max_connection_idle_ms': keepAliveTimeoutMs,
+      // A peer that does not answer a ping is gone: its open calls do not
+      // hold the connection until the request timeout.
+      'grpc.keepalive_time_ms': idleTimeoutMs,
+      'grpc.keepalive_timeout_ms': idleTimeoutMs,
+      interceptors: [this.requestDeadline()],
     });
     this.server.addService(TRACE_SERVICE, { Export: this.export.bind(this) });
   }
 
   async listen(host: string, port: number): Promise<number> {
-    const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+    const injector = this.server.createConnectionInjector(this.opts.credentials ?? grpc.ServerCredentials.createInsecure());
+    const tls = this.opts.credentials?._isSecure() ?? false;
+    const listener = net.createServer({ noDelay: true }, (socket) => {
+      const refusal = this.guard.admit(socket);
+      if (refusal === null) injector.injectConnection(socket);
+      else if (tls) socket.destroy();
+      else refuseHttp2(socket, refusal);
+    });
+    this.listener = listener;
     return new Promise((resolve, reject) => {
-      this.server.bindAsync(address, this.opts.credentials ?? grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound)));
+      listener.once('error', reject);
+      listener.listen({ host, port }, () => {
+        listener.off('error', reject);
+        const addr = listener.address();
+        resolve(typeof addr === 'object' && addr !== null ? addr.port : port);
+      });
     });
   }
 
-  /** Stops accepting calls and waits for those in flight. */
+  /** Stops accepting connections and waits for the calls in flight. */
   close(): Promise<void> {
+    this.listener?.close();
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.server.forceShutdown();
@@ -81,12 +139,67 @@ export class OtlpGrpcServer {
     });
   }
 
+  /**
+   * A call whose request has not arrived whole (message and end of stream)
+   * within the request timeout is ended with DEADLINE_EXCEEDED, which OTLP
+   * clients retry: grpc-js holds a message's bytes until it is complete, so
+   * a trickled or stalled one would otherwise hold them for as long as its
+   * client likes. (The handler runs only after the whole request is in.)
+   *
+   * The status alone leaves the stream open for as long as the client goes
+   * on sending, with the partial message still held: the stream is then
+   * reset with NO_ERROR, HTTP/2's way of telling a client that has its
+   * answer to stop sending its request (RFC 9113, 8.1).
+   */
+  private requestDeadline(): grpc.ServerInterceptor {
+    const { requestTimeoutMs } = this.guard.limits;
+    return (_method, next) => {
+      let timer: NodeJS.Timeout | undefined;
+      const stop = () => {
+        clearTimeout(timer);
+        timer = undefined;
+      };
+      const call: grpc.ServerInterceptingCall = new grpc.ServerInterceptingCall(next, {
+        start: (startNext) => {
+          timer = setTimeout(() => {
+            timer = undefined;
+            this.guard.counters.requestsTimedOut++;
+            call.sendStatus({ code: grpc.status.DEADLINE_EXCEEDED, details: `the request did not arrive whole within the request timeout of ${requestTimeoutMs} ms` });
+            http2StreamOf(next)?.close(http2.constants.NGHTTP2_NO_ERROR);
+          }, requestTimeoutMs);
+          startNext({
+            onReceiveHalfClose: (halfCloseNext) => {
+              stop();
+              halfCloseNext();
+            },
+            onCancel: stop,
+          });
+        },
+        sendStatus: (status, statusNext) => {
+          stop();
+          statusNext(status);
+        },
+      });
+      return call;
+    };
+  }
+
   private export(call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>): void {
     const headers = metadataOf(call.metadata);
     const text = (name: string) => (typeof headers[name] === 'string' ? (headers[name] as string) : undefined);
     const peer = peerOf(call.getPeer());
     resolveCaller(this.opts.authenticator, { authorization: text('authorization'), headers, remoteAddress: peer.address, remotePort: peer.port }, WRITE_SPANS, text('x-scope-orgid'), this.opts.defaultTenant)
-      .then(({ tenants: [tenant] }) => this.opts.handler.export(call.request, 'protobuf', tenant))
+      .then(async ({ tenants: [tenant] }) => {
+        // grpc-js has the whole message by now: charge it to the budget,
+        // held while it is decoded and appended.
+        const budget = this.opts.handler.reserve();
+        try {
+          budget.take(call.request.length);
+          return await this.opts.handler.export(call.request, 'protobuf', tenant, true);
+        } finally {
+          budget.release();
+        }
+      })
       .then(
       (result) => callback(null, exportResponseProtobuf(result)),
       (e: unknown) => {

@@ -6,8 +6,10 @@ import cors from '@fastify/cors';
 import type { Logger } from 'pino';
 import { SightlineError, asSightlineError } from '../errors.js';
 import { resolveCaller, WRITE_SPANS, type Authenticator } from '../auth/index.js';
+import type { BudgetReservation } from '../ingest/index.js';
 import { exportResponseJson, exportResponseProtobuf, rpcStatusJson, rpcStatusProtobuf } from './otlp-replies.js';
 import type { Encoding, TraceExportHandler } from './trace-export.js';
+import { DEFAULT_LISTENER_LIMITS, ListenerGuard } from './listener-limits.js';
 
 const gunzip = promisify(zlib.gunzip);
 
@@ -23,6 +25,8 @@ export interface OtlpHttpOptions {
   defaultTenant: string;
   /** Serve HTTPS with these options (certificate, key, client CA); plain HTTP without. */
   https?: HttpsServerOptions;
+  /** Connection caps and timeouts, and their counters; default limits without. */
+  guard?: ListenerGuard;
 }
 
 const PROTOBUF_TYPES = ['application/x-protobuf', 'application/protobuf'];
@@ -34,14 +38,16 @@ const JSON_TYPE = 'application/json';
  * carry a google.rpc.Status.
  */
 export async function createOtlpHttpServer(opts: OtlpHttpOptions): Promise<FastifyInstance> {
+  const guard = opts.guard ?? new ListenerGuard(DEFAULT_LISTENER_LIMITS);
   const app = Fastify({
     loggerInstance: opts.log.child({ component: 'otlp-http' }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
-    bodyLimit: opts.maxBodyBytes,
-    // Collector and SDK exporters keep connections open between batches.
-    keepAliveTimeout: 65_000,
-    ...(opts.https ? { https: opts.https } : {}),
+    // Body limit, and the timeouts: collector and SDK exporters keep
+    // connections open between batches (keep-alive), a hostile client's
+    // stalled or trickled request is cut off.
+    ...guard.fastifyOptions(opts.maxBodyBytes, opts.https),
   }) as unknown as FastifyInstance;
+  guard.guardHttp(app.server, { tls: opts.https !== undefined });
   await app.register(cors, {
     origin: opts.corsOrigins.includes('*') ? true : opts.corsOrigins,
     methods: ['POST', 'OPTIONS'],
@@ -51,11 +57,21 @@ export async function createOtlpHttpServer(opts: OtlpHttpOptions): Promise<Fasti
   app.removeAllContentTypeParsers();
   // Bodies are read into pooled buffers, lent to the request until it is answered (see BodyPool).
   const bodies = new BodyPool(opts.maxBodyBytes);
-  const lent = new WeakMap<FastifyRequest, PooledBody>();
+  const reads = new WeakMap<FastifyRequest, BodyRead>();
   app.addContentTypeParser([...PROTOBUF_TYPES, JSON_TYPE], (req, payload, done) => {
-    const body = bodies.acquire();
-    lent.set(req, body);
-    readBody(payload, Number(req.headers['content-length']), opts.maxBodyBytes, body).then(
+    let budget = budgets.get(req);
+    if (!budget) {
+      // A body on a method no route takes (it is answered 404): charged all the same.
+      try {
+        budget = opts.handler.reserve();
+      } catch (e) {
+        return done(e as Error, undefined);
+      }
+      budgets.set(req, budget);
+    }
+    const read: BodyRead = { body: null, received: 0 };
+    reads.set(req, read);
+    readBody(payload, Number(req.headers['content-length']), opts.maxBodyBytes, bodies, read, budget, (n) => guard.dropped(n)).then(
       (bytes) => done(null, bytes),
       (e: Error) => done(e, undefined),
     );
@@ -84,21 +100,24 @@ export async function createOtlpHttpServer(opts: OtlpHttpOptions): Promise<Fasti
     tenants.set(req, tenant);
   });
 
-  // Refuse before reading the body when ingest is past its budget, and
-  // count the body against the budget until the reply is sent.
-  const releases = new WeakMap<FastifyRequest, () => void>();
+  // Refuse before reading the body when it declares more than the limit,
+  // or when ingest is past its budget already. Otherwise the body is
+  // charged to the budget as its bytes arrive, not as declared: a client
+  // that declares 16 MiB and trickles it holds only what it has sent. The
+  // charge is held until the reply is sent.
+  const budgets = new WeakMap<FastifyRequest, BudgetReservation>();
   app.addHook('onRequest', async (req) => {
     if (req.method !== 'POST') return;
-    const length = Number(req.headers['content-length']);
-    // Without a length, assume the largest body we would accept.
-    releases.set(req, opts.handler.reserve(Number.isFinite(length) && length >= 0 ? Math.min(length, opts.maxBodyBytes) : opts.maxBodyBytes));
+    if (Number(req.headers['content-length']) > opts.maxBodyBytes) throw new SightlineError('BODY_TOO_LARGE', 'request body is larger than the limit (--max-body)');
+    budgets.set(req, opts.handler.reserve());
   });
   const done = (req: FastifyRequest) => {
-    releases.get(req)?.();
-    const body = lent.get(req);
-    if (body) {
-      lent.delete(req);
-      bodies.release(body);
+    budgets.get(req)?.release();
+    budgets.delete(req);
+    const read = reads.get(req);
+    if (read) {
+      reads.delete(req);
+      if (read.body) bodies.release(read.body);
     }
   };
   app.addHook('onResponse', async (req) => done(req));
@@ -113,10 +132,14 @@ export async function createOtlpHttpServer(opts: OtlpHttpOptions): Promise<Fasti
     const encoding = encodingOf(req);
     if (req.body === undefined || req.body === null)
       throw new SightlineError('UNSUPPORTED_MEDIA_TYPE', 'missing Content-Type; use application/x-protobuf or application/json');
-    const body = await decompress(req.body as Buffer, req.headers['content-encoding'], opts.maxBodyBytes);
+    const raw = req.body as Buffer;
+    const body = await decompress(raw, req.headers['content-encoding'], opts.maxBodyBytes);
     const tenant = tenants.get(req);
     if (!tenant) throw new SightlineError('UNAUTHENTICATED', 'no tenant was chosen for this request');
-    const result = await opts.handler.export(body, encoding, tenant, releases.has(req));
+    const budget = budgets.get(req);
+    // The decompressed copy is held while it is decoded, on top of the body.
+    if (body !== raw) budget?.take(body.length);
+    const result = await opts.handler.export(body, encoding, tenant, budget !== undefined);
     if (encoding === 'protobuf') return reply.type('application/x-protobuf').send(exportResponseProtobuf(result));
     return reply.type(JSON_TYPE).send(exportResponseJson(result));
   });
@@ -129,6 +152,13 @@ interface PooledBody {
   buf: Buffer;
 }
 
+/** One request's body as it is read. */
+interface BodyRead {
+  /** Taken on the first byte, not before: a connection that sends no body holds no buffer. */
+  body: PooledBody | null;
+  received: number;
+}
+
 /**
  * Request bodies, read into buffers that are reused request after request.
  * A body arrives in socket-sized chunks; concatenating them into a fresh
@@ -136,64 +166,114 @@ interface PooledBody {
  * 200 ms at 70k spans/s (external memory pressure). The decoders copy what
  * they keep out of the body, so its buffer is free again once the request
  * is answered.
+ *
+ * Two sizes: a body starts in a small buffer unless its first chunk is
+ * big, and moves to a large one only once it has sent more. So a slow
+ * client, or many of them, holding a connection with a byte of body holds
+ * 16 KiB each, not 256 KiB.
  */
 class BodyPool {
-  private readonly idle: PooledBody[] = [];
+  private readonly large: PooledBody[] = [];
+  private readonly small: PooledBody[] = [];
   constructor(private readonly maxBodyBytes: number) {}
 
-  acquire(): PooledBody {
-    return this.idle.pop() ?? { buf: Buffer.allocUnsafe(256 * 1024) };
+  /** A buffer for a body whose first chunk is `first` bytes. */
+  acquire(first: number): PooledBody {
+    if (first > SMALL_BODY) return this.large.pop() ?? { buf: Buffer.allocUnsafe(Math.max(LARGE_BODY, first)) };
+    return this.small.pop() ?? { buf: Buffer.allocUnsafe(SMALL_BODY) };
+  }
+
+  /** Moves a body that outgrew its buffer, with its first `used` bytes, to one that holds `need`. */
+  grow(body: PooledBody, used: number, need: number, limit: number): void {
+    let next: Buffer | undefined;
+    if (body.buf.length === SMALL_BODY) {
+      const pooled = this.large.pop();
+      if (pooled && pooled.buf.length >= need) next = pooled.buf;
+      else if (pooled) this.large.push(pooled);
+    }
+    next ??= Buffer.allocUnsafe(Math.min(limit, Math.max(body.buf.length * 2, need, LARGE_BODY)));
+    body.buf.copy(next, 0, 0, used);
+    this.release({ buf: body.buf });
+    body.buf = next;
   }
 
   release(body: PooledBody): void {
-    // Keep a few, and not those a huge request grew.
-    if (this.idle.length < 16 && body.buf.length <= Math.min(this.maxBodyBytes, 4 * 1024 * 1024)) this.idle.push(body);
+    // Keep a few of each size, and not those a huge request grew.
+    if (body.buf.length === SMALL_BODY) {
+      if (this.small.length < 64) this.small.push(body);
+    } else if (this.large.length < 16 && body.buf.length >= LARGE_BODY && body.buf.length <= Math.min(this.maxBodyBytes, 4 * 1024 * 1024)) this.large.push(body);
   }
 }
 
+const SMALL_BODY = 16 * 1024;
+const LARGE_BODY = 256 * 1024;
+
 /**
- * Reads a request body into `into` (growing it as needed) and returns the
- * bytes read, as a view: fastify's own reader, with the same limits and
- * errors, but no new buffer per request.
+ * Reads a request body and returns its bytes, as a view of a pooled buffer
+ * (taken on the first byte, grown as needed): fastify's own reader, with
+ * the same limits and errors, but no new buffer per request. Each chunk is
+ * charged to the ingest budget as it arrives; a body refused part way (too
+ * large, or past the budget) is read on and thrown away, so that the reply
+ * reaches the client, and the connection is closed after it (see sendError).
+ * Bytes received and not kept are counted with `dropped`.
  */
-function readBody(payload: NodeJS.ReadableStream, contentLength: number, limit: number, into: PooledBody): Promise<Buffer> {
+function readBody(payload: NodeJS.ReadableStream, contentLength: number, limit: number, bodies: BodyPool, read: BodyRead, budget: BudgetReservation, dropped: (bytes: number) => void): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     if (contentLength > limit) return reject(new SightlineError('BODY_TOO_LARGE', 'request body is larger than the limit (--max-body)'));
-    let len = 0;
+    let settled = false;
     const cleanup = () => {
+      settled = true;
       payload.removeListener('data', onData);
       payload.removeListener('end', onEnd);
       payload.removeListener('error', onError);
+      payload.removeListener('close', onClose);
+    };
+    const refuse = (err: SightlineError) => {
+      cleanup();
+      dropped(read.received);
+      // Read the rest without keeping it, so the reply can be sent.
+      payload.on('data', (c: Buffer | string) => dropped(c.length));
+      payload.on('error', () => {});
+      payload.resume();
+      reject(err);
     };
     const onData = (chunk: Buffer | string) => {
       const c = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-      if (len + c.length > limit) {
-        cleanup();
-        // Drain the rest without keeping it, so the reply can be sent.
-        payload.resume();
-        return reject(new SightlineError('BODY_TOO_LARGE', 'request body is larger than the limit (--max-body)'));
+      const len = read.received;
+      if (len + c.length > limit) return refuse(new SightlineError('BODY_TOO_LARGE', 'request body is larger than the limit (--max-body)'));
+      try {
+        budget.take(c.length);
+      } catch (e) {
+        return refuse(e as SightlineError);
       }
-      if (len + c.length > into.buf.length) {
-        const grown = Buffer.allocUnsafe(Math.min(limit, Math.max(into.buf.length * 2, len + c.length)));
-        into.buf.copy(grown, 0, 0, len);
-        into.buf = grown;
-      }
-      c.copy(into.buf, len);
-      len += c.length;
+      if (!read.body) read.body = bodies.acquire(c.length);
+      else if (len + c.length > read.body.buf.length) bodies.grow(read.body, len, len + c.length, limit);
+      c.copy(read.body.buf, len);
+      read.received = len + c.length;
     };
     const onEnd = () => {
       cleanup();
-      if (!Number.isNaN(contentLength) && len !== contentLength)
+      const len = read.received;
+      if (!Number.isNaN(contentLength) && len !== contentLength) {
+        dropped(len);
         return reject(new SightlineError('MALFORMED_REQUEST', `request body length ${len} does not match its Content-Length ${contentLength}`));
-      resolve(into.buf.subarray(0, len));
+      }
+      resolve(read.body ? read.body.buf.subarray(0, len) : Buffer.alloc(0));
     };
     const onError = (e: Error) => {
       cleanup();
+      dropped(read.received);
       reject(new SightlineError('MALFORMED_REQUEST', `request body could not be read: ${e.message}`));
+    };
+    // A connection closed mid-body (by the client, or by the idle and
+    // request timeouts) may end the stream without an error.
+    const onClose = () => {
+      if (!settled) onError(new Error('the connection closed before the body was complete'));
     };
     payload.on('data', onData);
     payload.on('end', onEnd);
     payload.on('error', onError);
+    payload.on('close', onClose);
     payload.resume();
   });
 }
@@ -240,6 +320,10 @@ function sendError(reply: FastifyReply, encoding: Encoding, err: SightlineError,
   if (err.code === 'UNAUTHENTICATED') reply.header('WWW-Authenticate', 'Bearer realm="sightline"');
   const retryAfter = (err as { retryAfterSeconds?: number }).retryAfterSeconds;
   if (retryAfter !== undefined) reply.header('Retry-After', String(retryAfter));
+  // Refused before its body was all in (too large, over the budget): the
+  // rest is read and dropped until the client sees this, then the
+  // connection ends rather than wait out a body nobody will use.
+  if (!reply.request.raw.complete) reply.header('Connection', 'close');
   reply.code(err.httpStatus);
   if (encoding === 'protobuf')
     return reply.type('application/x-protobuf').send(rpcStatusProtobuf(err.grpcStatus, err.message));

@@ -1,5 +1,5 @@
 import { ResourceBatchBuilder, SpanBatchBuilder } from '../model/span-batch.js';
-import type { Ingestor } from '../ingest/index.js';
+import type { BudgetReservation, Ingestor } from '../ingest/index.js';
 import { ProtobufSpanDecoder } from './decode-protobuf.js';
 import { JsonSpanDecoder } from './decode-json.js';
 import { MalformedRequestError } from './decode-result.js';
@@ -62,15 +62,17 @@ export class TraceExportHandler {
 
   /**
    * Refuses early, before the body is even read, when ingest is overloaded;
-   * otherwise holds `bytes` of the budget until the returned function runs.
+   * otherwise returns the request's share of the budget, to be taken as its
+   * bytes arrive and released once it is answered.
    */
-  reserve(bytes: number): () => void {
-    return this.ingestor.reserve(bytes);
+  reserve(): BudgetReservation {
+    return this.ingestor.reserve();
   }
 
   /**
    * Every span of the request is stored under `tenant`, which the receiver
-   * took from the request's identity.
+   * took from the request's identity. With `reserved`, the caller holds the
+   * body's bytes in the budget already (see {@link reserve}).
    * @throws MalformedRequestError (or AllSpansRejectedError) for bad input,
    *   OverloadedError and UnavailableError from the ingestor.
    */

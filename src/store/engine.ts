@@ -193,7 +193,8 @@ export interface Engine {
    * be reached when it cannot.
    */
   readonly nodes: number;
-  execOn(node: number, statement: Sql): Promise<void>;
+  /** Runs a statement on one node; `settings` as for exec. */
+  execOn(node: number, statement: Sql, settings?: EngineSettings): Promise<void>;
   queryOn(node: number, statement: Sql, format: ResultFormat): Promise<Buffer>;
 
   /**

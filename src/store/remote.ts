@@ -25,7 +25,8 @@ export interface RemoteStoreInfo {
 
 interface StatementMessage {
   id: number;
-  node: number;
+  /** Absent: wherever the engine sends statements without a node (it may fail over). */
+  node?: number;
   text: string;
   format: ResultFormat;
 }
@@ -63,10 +64,14 @@ class RemoteEngine implements Engine {
   }
 
   query(statement: Sql, format: ResultFormat): Promise<Buffer> {
-    return this.queryOn(0, statement, format);
+    return this.send(undefined, statement, format);
   }
 
   queryOn(node: number, statement: Sql, format: ResultFormat): Promise<Buffer> {
+    return this.send(node, statement, format);
+  }
+
+  private send(node: number | undefined, statement: Sql, format: ResultFormat): Promise<Buffer> {
     const id = this.nextId++;
     return new Promise<Buffer>((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
@@ -74,8 +79,8 @@ class RemoteEngine implements Engine {
     });
   }
 
-  queryLimited(statement: Sql, format: ResultFormat, _lane: 'query' | 'lookup', _limits: StatementLimits, node = 0): Promise<Buffer> {
-    return this.queryOn(node, statement, format);
+  queryLimited(statement: Sql, format: ResultFormat, _lane: 'query' | 'lookup', _limits: StatementLimits, node?: number): Promise<Buffer> {
+    return this.send(node, statement, format);
   }
 
   exec(): Promise<void> {

@@ -64,6 +64,12 @@ export interface Layout {
   /** remote_servers cluster name; absent for one node. */
   cluster?: string;
   database: string;
+  /**
+   * The cluster's shards have replicas, kept by ZooKeeper: local tables are
+   * Replicated*MergeTree (see tableEngine), DDL runs once ON CLUSTER,
+   * and maintenance once per shard, on one replica.
+   */
+  replicated?: boolean;
 }
 
 export const SINGLE_NODE: Layout = { database: 'default' };
@@ -72,6 +78,53 @@ export const SINGLE_NODE: Layout = { database: 'default' };
 export function localName(table: string, layout: Layout): string {
   return layout.cluster ? `${table}_local` : table;
 }
+
+/**
+ * A table in DDL. ON CLUSTER statements name the database: each node runs
+ * them in a context of its own, where the current database is not ours.
+ */
+function tableRef(table: string, layout: Layout): Sql {
+  return layout.replicated ? sql`${ident(layout.database)}.${ident(table)}` : ident(table);
+}
+
+/** `ON CLUSTER` for DDL on a replicated cluster: one statement, queued in ZooKeeper for every node. */
+function onCluster(layout: Layout): Sql {
+  return layout.replicated && layout.cluster ? sql` ON CLUSTER ${ident(layout.cluster)}` : sql``;
+}
+
+type EngineFamily = 'MergeTree' | 'ReplacingMergeTree' | 'AggregatingMergeTree';
+
+const ENGINE_NAMES: Record<EngineFamily, { plain: Sql; replicated: Sql }> = {
+  MergeTree: { plain: sql`MergeTree`, replicated: sql`ReplicatedMergeTree` },
+  ReplacingMergeTree: { plain: sql`ReplacingMergeTree`, replicated: sql`ReplicatedReplacingMergeTree` },
+  AggregatingMergeTree: { plain: sql`AggregatingMergeTree`, replicated: sql`ReplicatedAggregatingMergeTree` },
+};
+
+/**
+ * A local table's engine. Replicated, each shard's replicas share the
+ * ZooKeeper path /clickhouse/tables/{shard}/<database>.<table>, each under
+ * its own name, from the server's {shard} and {replica} macros. `everyNode`:
+ * one set of replicas over the whole cluster (sightline_meta, which every
+ * node must be able to answer for; its replica names add the shard, since
+ * {replica} need only be unique within a shard).
+ */
+function tableEngine(family: EngineFamily, table: string, layout: Layout, args: Sql[] = [], opts: { everyNode?: boolean } = {}): Sql {
+  const names = ENGINE_NAMES[family];
+  if (!layout.replicated) return args.length > 0 ? sql`${names.plain}(${join(args)})` : names.plain;
+  const path = `/clickhouse/tables/${opts.everyNode ? 'all' : '{shard}'}/${layout.database}.${table}`;
+  return sql`${names.replicated}(${join([path, opts.everyNode ? '{shard}-{replica}' : '{replica}', ...args])})`;
+}
+
+/**
+ * Blocks whose hashes a replicated spans table remembers (ClickHouse's
+ * default: 100). A WAL segment sent again after a failure or a crash is
+ * the same bytes, so the same blocks, one per shard and partition: those a
+ * shard already stored are skipped, as long as fewer than this many blocks
+ * were inserted there since. 10,000 covers minutes of a busy cluster
+ * (e.g. 10 Sightline processes writing 3 tenants: 30 blocks a second), for
+ * a few MB in ZooKeeper per shard.
+ */
+export const SPANS_DEDUPLICATION_WINDOW = 10_000;
 
 const SHARDING: Record<string, string> = {
   [TABLES.spans]: 'trace_id',
@@ -115,8 +168,9 @@ function codec(caps: EngineCapabilities, name?: string): Sql {
  * engine can (every merged part), else by size. Keeping every part compact
  * made merges cost more than the inserts saved.
  */
-function mergeTreeSettings(caps: EngineCapabilities, granularity: number, opts: { smallBlocks?: boolean } = {}): Sql {
+function mergeTreeSettings(caps: EngineCapabilities, granularity: number, opts: { smallBlocks?: boolean; deduplicationWindow?: number } = {}): Sql {
   const settings = [sql`index_granularity = ${granularity}`];
+  if (opts.deduplicationWindow !== undefined) settings.push(sql`replicated_deduplication_window = ${opts.deduplicationWindow}`);
   // Trace by id reads one granule in each of a few places of every column.
   // Compressed blocks of 4-64 KiB (instead of 64 KiB-1 MiB) mean it
   // decompresses little beyond that granule.
@@ -156,18 +210,20 @@ export function createSpansTable(caps: EngineCapabilities, layout: Layout = SING
   // A false-positive rate of 2.5% rather than 1%: a little more read on a
   // miss, a smaller index, and cheaper merges.
   if (caps.skipIndexes) columns.push(...VALUE_INDEXES.map((i) => sql`INDEX ${ident(i.name)} ${ident(i.column)} TYPE bloom_filter(0.025) GRANULARITY 1`));
-  return sql`CREATE TABLE IF NOT EXISTS ${ident(localName(TABLES.spans, layout))} (
+  const local = localName(TABLES.spans, layout);
+  return sql`CREATE TABLE IF NOT EXISTS ${tableRef(local, layout)}${onCluster(layout)} (
   ${join(columns, ',\n  ')}
-) ENGINE = MergeTree
+) ENGINE = ${tableEngine('MergeTree', local, layout)}
 PARTITION BY ${tenantDay('start_ns')}
 ORDER BY (tenant, service_name, intDiv(start_ns, ${NS_PER_HOUR}), trace_id)
-${mergeTreeSettings(caps, 2048, { smallBlocks: true })}`;
+${mergeTreeSettings(caps, 2048, { smallBlocks: true, deduplicationWindow: layout.replicated ? SPANS_DEDUPLICATION_WINDOW : undefined })}`;
 }
 
 export function createResourcesTable(caps: EngineCapabilities, layout: Layout = SINGLE_NODE): Sql {
-  return sql`CREATE TABLE IF NOT EXISTS ${ident(localName(TABLES.resources, layout))} (
+  const local = localName(TABLES.resources, layout);
+  return sql`CREATE TABLE IF NOT EXISTS ${tableRef(local, layout)}${onCluster(layout)} (
   ${join(columnsOf(RESOURCE_COLUMNS, caps), ',\n  ')}
-) ENGINE = ReplacingMergeTree
+) ENGINE = ${tableEngine('ReplacingMergeTree', local, layout)}
 PARTITION BY ${tenantDay('seen_ns')}
 ORDER BY (tenant, resource_id)
 ${mergeTreeSettings(caps, 1024)}`;
@@ -176,7 +232,8 @@ ${mergeTreeSettings(caps, 1024)}`;
 export function createTraceIndexTable(caps: EngineCapabilities, layout: Layout = SINGLE_NODE): Sql {
   // ZSTD(1): smaller than the default LZ4 for about the same CPU.
   const z = caps.codecs ? sql` CODEC(ZSTD(1))` : sql``;
-  return sql`CREATE TABLE IF NOT EXISTS ${ident(localName(TABLES.traceIndex, layout))} (
+  const local = localName(TABLES.traceIndex, layout);
+  return sql`CREATE TABLE IF NOT EXISTS ${tableRef(local, layout)}${onCluster(layout)} (
   tenant ${lc(caps, 'String')}${z},
   trace_id FixedString(16)${z},
   start_min UInt64${z},
@@ -186,7 +243,7 @@ export function createTraceIndexTable(caps: EngineCapabilities, layout: Layout =
   has_root UInt8${z},
   root_service ${lc(caps, 'String')}${z},
   root_name ${lc(caps, 'String')}${z}
-) ENGINE = MergeTree
+) ENGINE = ${tableEngine('MergeTree', local, layout)}
 PARTITION BY ${tenantDay('start_min')}
 ORDER BY (tenant, trace_id)
 ${mergeTreeSettings(caps, 1024)}`;
@@ -195,7 +252,8 @@ ${mergeTreeSettings(caps, 1024)}`;
 export function createSpanMetricsTable(caps: EngineCapabilities, layout: Layout = SINGLE_NODE): Sql {
   const digest = caps.quantileStatesAnyLevel ? sql`,
   duration_digest AggregateFunction(quantileTDigest, UInt64)` : sql``;
-  return sql`CREATE TABLE IF NOT EXISTS ${ident(localName(TABLES.spanMetrics, layout))} (
+  const local = localName(TABLES.spanMetrics, layout);
+  return sql`CREATE TABLE IF NOT EXISTS ${tableRef(local, layout)}${onCluster(layout)} (
   tenant ${lc(caps, 'String')},
   minute UInt32,
   service_name ${lc(caps, 'String')},
@@ -206,7 +264,7 @@ export function createSpanMetricsTable(caps: EngineCapabilities, layout: Layout 
   duration_sum AggregateFunction(sum, UInt64),
   duration_min AggregateFunction(min, UInt64),
   duration_max AggregateFunction(max, UInt64)${digest}
-) ENGINE = AggregatingMergeTree
+) ENGINE = ${tableEngine('AggregatingMergeTree', local, layout)}
 PARTITION BY (tenant, intDiv(minute, 1440))
 ORDER BY (tenant, minute, service_name, name, kind, status_code)
 ${mergeTreeSettings(caps, 1024)}`;
@@ -239,13 +297,13 @@ export function spanMetricsColumns(caps: EngineCapabilities): string[] {
 }
 
 export function createSpanMetricsView(caps: EngineCapabilities, layout: Layout = SINGLE_NODE): Sql {
-  return sql`CREATE MATERIALIZED VIEW IF NOT EXISTS ${ident(TABLES.spanMetricsView)} TO ${ident(localName(TABLES.spanMetrics, layout))} AS
-${spanMetricsSelect(ident(localName(TABLES.spans, layout)), caps)}`;
+  return sql`CREATE MATERIALIZED VIEW IF NOT EXISTS ${tableRef(TABLES.spanMetricsView, layout)}${onCluster(layout)} TO ${tableRef(localName(TABLES.spanMetrics, layout), layout)} AS
+${spanMetricsSelect(tableRef(localName(TABLES.spans, layout), layout), caps)}`;
 }
 
 /** On a cluster: the Distributed table in front of a table's shards. */
-export function createDistributedTable(table: string, layout: Required<Layout>): Sql {
-  return sql`CREATE TABLE IF NOT EXISTS ${ident(table)} AS ${ident(localName(table, layout))}
+export function createDistributedTable(table: string, layout: Layout & { cluster: string }): Sql {
+  return sql`CREATE TABLE IF NOT EXISTS ${tableRef(table, layout)}${onCluster(layout)} AS ${tableRef(localName(table, layout), layout)}
 ENGINE = Distributed(${ident(layout.cluster)}, ${ident(layout.database)}, ${ident(localName(table, layout))}, cityHash64(${ident(SHARDING[table])}))`;
 }
 
@@ -274,8 +332,8 @@ export const TRACE_INDEX_COLUMNS = ['tenant', 'trace_id', 'start_min', 'start_ma
 
 /** Each node indexes its own spans: a trace's spans and index rows share a shard. */
 export function createTraceIndexView(layout: Layout = SINGLE_NODE): Sql {
-  return sql`CREATE MATERIALIZED VIEW IF NOT EXISTS ${ident(TABLES.traceIndexView)} TO ${ident(localName(TABLES.traceIndex, layout))} AS
-${traceIndexSelect(ident(localName(TABLES.spans, layout)))}`;
+  return sql`CREATE MATERIALIZED VIEW IF NOT EXISTS ${tableRef(TABLES.traceIndexView, layout)}${onCluster(layout)} TO ${tableRef(localName(TABLES.traceIndex, layout), layout)} AS
+${traceIndexSelect(tableRef(localName(TABLES.spans, layout), layout))}`;
 }
 
 /**
@@ -284,7 +342,8 @@ ${traceIndexSelect(ident(localName(TABLES.spans, layout)))}`;
  * whatever the span retention (HIPAA asks for six years of audit records).
  */
 export function createAuditTable(caps: EngineCapabilities, layout: Layout = SINGLE_NODE): Sql {
-  return sql`CREATE TABLE IF NOT EXISTS ${ident(localName(TABLES.audit, layout))} (
+  const local = localName(TABLES.audit, layout);
+  return sql`CREATE TABLE IF NOT EXISTS ${tableRef(local, layout)}${onCluster(layout)} (
   chain String,
   seq UInt64,
   time_ms UInt64,
@@ -297,38 +356,53 @@ export function createAuditTable(caps: EngineCapabilities, layout: Layout = SING
   detail String,
   status UInt16,
   results Int64
-) ENGINE = MergeTree
+) ENGINE = ${tableEngine('MergeTree', local, layout)}
 PARTITION BY intDiv(time_ms, 2592000000)
 ORDER BY (chain, seq)
 ${mergeTreeSettings(caps, 8192)}`;
 }
 
-export function createMetaTable(): Sql {
-  return sql`CREATE TABLE IF NOT EXISTS ${ident(TABLES.meta)} (
+/**
+ * The store's own records. Not sharded: on a cluster each node has its
+ * own, and node 0's is the one used; replicated, one table with a replica
+ * on every node, so whichever node answers has it.
+ */
+export function createMetaTable(layout: Layout = SINGLE_NODE): Sql {
+  return sql`CREATE TABLE IF NOT EXISTS ${tableRef(TABLES.meta, layout)}${onCluster(layout)} (
   key String,
   value String,
   version UInt64
-) ENGINE = ReplacingMergeTree(version)
+) ENGINE = ${tableEngine('ReplacingMergeTree', TABLES.meta, layout, [sql`version`], { everyNode: true })}
 ORDER BY key`;
+}
+
+/** A statement that creates one table or view, and that object's name. */
+export interface SchemaObject {
+  name: string;
+  create: Sql;
+}
+
+/** Every table and view of the version-3 schema, in the order they must be created; each statement is idempotent. */
+export function schemaObjects(caps: EngineCapabilities, layout: Layout): SchemaObject[] {
+  const objects: SchemaObject[] = [
+    { name: TABLES.meta, create: createMetaTable(layout) },
+    { name: localName(TABLES.spans, layout), create: createSpansTable(caps, layout) },
+    { name: localName(TABLES.resources, layout), create: createResourcesTable(caps, layout) },
+    { name: localName(TABLES.traceIndex, layout), create: createTraceIndexTable(caps, layout) },
+    { name: TABLES.traceIndexView, create: createTraceIndexView(layout) },
+    { name: localName(TABLES.spanMetrics, layout), create: createSpanMetricsTable(caps, layout) },
+    { name: TABLES.spanMetricsView, create: createSpanMetricsView(caps, layout) },
+    { name: localName(TABLES.audit, layout), create: createAuditTable(caps, layout) },
+  ];
+  const { cluster } = layout;
+  if (cluster !== undefined)
+    objects.push(...[TABLES.spans, TABLES.resources, TABLES.traceIndex, TABLES.spanMetrics, TABLES.audit].map((t) => ({ name: t, create: createDistributedTable(t, { ...layout, cluster }) })));
+  return objects;
 }
 
 /** Every statement that creates the version-3 schema, in order; each is idempotent. */
 export function schemaStatements(caps: EngineCapabilities, layout: Layout): Sql[] {
-  const statements = [
-    createMetaTable(),
-    createSpansTable(caps, layout),
-    createResourcesTable(caps, layout),
-    createTraceIndexTable(caps, layout),
-    createTraceIndexView(layout),
-    createSpanMetricsTable(caps, layout),
-    createSpanMetricsView(caps, layout),
-    createAuditTable(caps, layout),
-  ];
-  if (layout.cluster) {
-    const cluster = layout as Required<Layout>;
-    statements.push(...[TABLES.spans, TABLES.resources, TABLES.traceIndex, TABLES.spanMetrics, TABLES.audit].map((t) => createDistributedTable(t, cluster)));
-  }
-  return statements;
+  return schemaObjects(caps, layout).map((o) => o.create);
 }
 
 /**

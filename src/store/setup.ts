@@ -1,6 +1,6 @@
-import { EngineError, type Engine } from './engine.js';
+import { DDL_WAIT_WITH_NODES_DOWN_S, EngineError, type Engine } from './engine.js';
 import { readMeta, writeMeta } from './meta.js';
-import { SCHEMA_VERSION, TABLES, localName, schemaStatements, type Layout } from './schema.js';
+import { SCHEMA_VERSION, TABLES, localName, schemaObjects, type Layout, type SchemaObject } from './schema.js';
 import { sql, type Sql } from './sql/sql.js';
 
 export class SchemaVersionError extends Error {
@@ -35,15 +35,72 @@ export async function initSchema(engine: Engine, describe: string, layout: Layou
     if (found !== null && found < SCHEMA_VERSION && !COPIED_VERSIONS.has(found))
       throw new SchemaVersionError(`${describe} has schema version ${found}, and this build has no migration from it to version ${SCHEMA_VERSION}.`);
   }
-  const statements = schemaStatements(engine.capabilities, layout);
+  if (layout.replicated) await refuseUnreplicated(engine, layout, describe);
+  const objects = schemaObjects(engine.capabilities, layout);
+  const run = layout.replicated ? runOnCluster : runEverywhere;
   // The meta table first, then the version record, then everything else.
-  await runEverywhere(engine, statements.slice(0, 1));
+  await run(engine, objects.slice(0, 1));
   if (found === null || found < SCHEMA_VERSION) await writeMeta(engine, 'schema_version', String(SCHEMA_VERSION));
-  await runEverywhere(engine, statements.slice(1));
+  await run(engine, objects.slice(1));
   return { created: !hasMeta };
 }
 
-async function runEverywhere(engine: Engine, statements: Sql[]): Promise<void> {
+/**
+ * A replicated layout over tables that are not replicated (a cluster first
+ * run without --clickhouse-replicated) would leave each replica with data
+ * of its own: refuse, rather than create the rest beside them.
+ */
+async function refuseUnreplicated(engine: Engine, layout: Layout, describe: string): Promise<void> {
+  const local = localName(TABLES.spans, layout);
+  const out = await engine.query(sql`SELECT engine FROM system.tables WHERE database = currentDatabase() AND name IN (${[TABLES.meta, local]})`, 'TabSeparated');
+  const plain = out.toString('utf8').split('\n').filter((e) => e !== '' && !e.startsWith('Replicated'));
+  if (plain.length > 0)
+    throw new SchemaVersionError(
+      `${describe} holds Sightline tables that are not replicated (${plain.join(', ')}); a replicated layout needs ReplicatedMergeTree tables. Use another database, or move the data into replicated tables first (docs/deploy.md).`,
+    );
+}
+
+/**
+ * DDL on a replicated cluster: each statement once, ON CLUSTER, so that
+ * ZooKeeper's queue also brings it to nodes that are down now. Statements
+ * whose object every node that answers has already are skipped: a restart
+ * during a replica's outage then waits for no queue. When a node does not
+ * answer, a statement waits DDL_WAIT_WITH_NODES_DOWN_S for the nodes and
+ * is enough once every node that answers has run it.
+ */
+async function runOnCluster(engine: Engine, objects: SchemaObject[]): Promise<void> {
+  let present = await tablesOnNodes(engine);
+  for (const o of objects) {
+    if (present.every((names) => names?.has(o.name))) continue;
+    const down = present.some((names) => names === null);
+    try {
+      await engine.exec(o.create, 'ingest', down ? { distributed_ddl_task_timeout: DDL_WAIT_WITH_NODES_DOWN_S } : {});
+    } catch (e) {
+      // 159 TIMEOUT_EXCEEDED: some node had not run it when the wait ended.
+      if (!(e instanceof EngineError && e.code === 159)) throw e;
+      present = await tablesOnNodes(engine);
+      if (!present.every((names) => names === null || names.has(o.name))) throw e;
+    }
+  }
+}
+
+/** The tables and views of each node; null for a node that cannot be reached. */
+async function tablesOnNodes(engine: Engine): Promise<(Set<string> | null)[]> {
+  const out: (Set<string> | null)[] = [];
+  for (let node = 0; node < engine.nodes; node++) {
+    try {
+      const names = await engine.queryOn(node, sql`SELECT name FROM system.tables WHERE database = currentDatabase()`, 'TabSeparated');
+      out.push(new Set(names.toString('utf8').split('\n').filter(Boolean)));
+    } catch (e) {
+      if (!(e instanceof EngineError && e.connection)) throw e;
+      out.push(null);
+    }
+  }
+  return out;
+}
+
+async function runEverywhere(engine: Engine, objects: SchemaObject[]): Promise<void> {
+  const statements = objects.map((o) => o.create);
   for (let node = 0; node < engine.nodes; node++) {
     for (const statement of statements) {
       try {

@@ -47,6 +47,7 @@ describe('ClickHouse target', () => {
       stringSerialization: false,
       modifyTableSettings: false,
       outdatedPartsKept: false,
+      threadPriority: false,
     });
     // Features that are only a setting follow what the server lists.
     assert.equal(capabilitiesFor('24.8.4.13', new Set(['min_bytes_for_wide_part'])).widePartLevel, false);
@@ -59,5 +60,7 @@ describe('ClickHouse target', () => {
     assert.equal(v19.fsyncSettings, false);
     assert.equal(v19.compactParts, false);
     assert.equal(capabilitiesFor('20.3.1').compactParts, true);
+    assert.equal(v19.threadPriority, false);
+    assert.equal(capabilitiesFor('20.1.2').threadPriority, true);
   });
 });

@@ -241,9 +241,9 @@ export class ClickHouseEngine implements Engine {
     }
   }
 
-  async execOn(node: number, statement: Sql): Promise<void> {
+  async execOn(node: number, statement: Sql, settings: EngineSettings = {}): Promise<void> {
     try {
-      await this.clients[node].command({ query: statement.text });
+      await this.clients[node].command({ query: statement.text, clickhouse_settings: settings as never });
     } catch (e) {
       throw toEngineError(e);
     }

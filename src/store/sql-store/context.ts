@@ -1,4 +1,4 @@
-import type { Engine, EngineSettings } from '../engine.js';
+import { EngineError, type Engine, type EngineSettings } from '../engine.js';
 import type { Layout } from '../schema.js';
 import { sql, type Sql } from '../sql/sql.js';
 
@@ -22,14 +22,19 @@ export const POINT_LOOKUP = sql`, ${SINGLE_THREAD}`;
 export class StoreContext {
   /** Span writes of this process, against work that must see no write in between (the rollup's recompute). */
   readonly writes = new WriteGate();
+  /** Replicated: the shard number (1-based) of each node that has said. */
+  private readonly shardOf = new Map<number, number>();
+  private shardCount = 0;
 
   constructor(
     readonly engine: Engine,
     readonly layout: Layout,
   ) {}
 
-  json<Row>(query: Sql, extra: Sql = sql``): Promise<JsonCompact<Row>> {
-    return this.jsonOn(0, query, extra);
+  /** A query wherever the engine sends statements (on a replicated cluster, a node that answers). */
+  async json<Row>(query: Sql, extra: Sql = sql``): Promise<JsonCompact<Row>> {
+    const out = await this.engine.query(sql`${query}\n${JSON_SETTINGS}${extra}`, 'JSONCompact');
+    return JSON.parse(out.toString('utf8')) as JsonCompact<Row>;
   }
 
   async jsonOn<Row>(node: number, query: Sql, extra: Sql = sql``): Promise<JsonCompact<Row>> {
@@ -39,6 +44,56 @@ export class StoreContext {
 
   rowBinary(query: Sql): Promise<Buffer> {
     return this.engine.query(query, 'RowBinary');
+  }
+
+  /**
+   * The engine's nodes by shard, in shard order: each shard's replicas.
+   * Without replication every node is a shard of its own, so work done
+   * once per shard is done once per node. Replicated, each node says which
+   * shard it serves (system.clusters); one that cannot be reached is asked
+   * again next time, and a shard none of whose nodes has said is an empty
+   * list (onShard then fails for it).
+   */
+  async shards(): Promise<number[][]> {
+    const { engine, layout } = this;
+    if (!layout.replicated || layout.cluster === undefined) return Array.from({ length: engine.nodes }, (_, node) => [node]);
+    for (let node = 0; node < engine.nodes; node++) {
+      if (this.shardOf.has(node)) continue;
+      try {
+        const res = await this.jsonOn<[number, number]>(
+          node,
+          sql`SELECT anyIf(shard_num, is_local = 1), max(shard_num) FROM system.clusters WHERE cluster = ${layout.cluster}`,
+        );
+        const [mine, shards] = res.data[0] ?? [0, 0];
+        if (Number(mine) > 0) this.shardOf.set(node, Number(mine));
+        this.shardCount = Math.max(this.shardCount, Number(shards));
+      } catch (e) {
+        if (!(e instanceof EngineError && e.connection)) throw e;
+      }
+    }
+    const out: number[][] = Array.from({ length: this.shardCount }, () => []);
+    for (const [node, shard] of [...this.shardOf].sort((a, b) => a[0] - b[0])) out[shard - 1]?.push(node);
+    return out;
+  }
+
+  /**
+   * Runs `work` on one replica of a shard: the first of `replicas` that
+   * answers. A replica that cannot be reached (EngineError.connection)
+   * hands the whole of `work` to the next, so `work` must be safe to run
+   * again. What runs there reaches the shard's other replicas through
+   * replication (partition drops, mutations, inserts).
+   */
+  async onShard<T>(replicas: readonly number[], work: (node: number) => Promise<T>): Promise<T> {
+    let failure: unknown = new EngineError('no replica of a shard of the cluster could be reached', undefined, { connection: true });
+    for (const node of replicas) {
+      try {
+        return await work(node);
+      } catch (e) {
+        if (!(e instanceof EngineError && e.connection)) throw e;
+        failure = e;
+      }
+    }
+    throw failure;
   }
 
   /**

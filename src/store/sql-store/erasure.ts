@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { EngineError } from '../engine.js';
 import type { ErasureOptions, ErasurePort, ErasureResult, TraceCounts } from '../ports.js';
 import { NS_PER_DAY, NS_PER_MINUTE, TABLES, localName, parseTenantDayPartition, spanMetricsColumns, spanMetricsSelect } from '../schema.js';
 import type { TenantScope } from '../tenant.js';
@@ -13,6 +14,8 @@ import type { StoreContext } from './context.js';
 const IDS_PER_STATEMENT = 4000;
 const MINUTES_PER_STATEMENT = 10_000;
 const POLL_MS = 500;
+/** How long a replica may take to list a mutation that was just made. */
+const MUTATION_LISTED_WITHIN_MS = 60_000;
 const MINUTES_PER_DAY = 1440;
 /** A partition id none of our tables has: theirs are hex hashes of (tenant, day). */
 const NO_PARTITION = 'sightlinecleanup';
@@ -20,6 +23,12 @@ const NO_PARTITION = 'sightlinecleanup';
 /** A table on one node that was given mutations, and what they touched. */
 interface Mutated {
   node: number;
+  /**
+   * Every node that holds the table's data: `node`, and on a replicated
+   * cluster the shard's other replicas, which run the same (replicated)
+   * mutations on their own copies of the parts.
+   */
+  replicas: readonly number[];
   /** The table on that node (`<name>_local` on a cluster). */
   local: string;
   /** UTC days of the tenant's partitions that held erased rows; null: every day. */
@@ -28,6 +37,21 @@ interface Mutated {
   since: number;
   /** The highest mutation number after ours (set once they are done): parts at this data version or later hold no erased row. */
   version: number;
+  /**
+   * Replicated tables number a mutation per partition instead (the block
+   * number it took there): by partition id, the highest of ours. A
+   * partition it does not list was created after it.
+   */
+  partitionVersions: Map<string, number> | null;
+}
+
+/** A mutation as system.mutations lists it. */
+interface Mutation {
+  number: number;
+  partsToDo: number;
+  done: boolean;
+  /** Replicated: the block number it took in each partition. */
+  blocks: Map<string, number> | null;
 }
 
 /**
@@ -75,19 +99,26 @@ SELECT toString(uniqExact(trace_id)), toString(count()) FROM (
     const metricsLocal = localName(TABLES.spanMetrics, layout);
     const where = (chunk: Buffer[]) => sql`tenant = ${tenant} AND trace_id IN (${chunk})`;
 
-    // What the rows touch on each node (a trace lives on one shard): the
-    // minutes its spans counted in, and the days (partitions) of each table.
-    const touched: { node: number; minutes: number[]; indexDays: Set<number> }[] = [];
-    for (let node = 0; node < engine.nodes; node++) {
-      const minutes = new Set<number>();
-      const indexDays = new Set<number>();
-      for (const chunk of chunks(ids, IDS_PER_STATEMENT)) {
-        const m = await this.ctx.jsonOn<[number]>(node, sql`SELECT DISTINCT toUInt32(intDiv(start_ns, ${NS_PER_MINUTE})) FROM ${ident(spansLocal)} WHERE ${where(chunk)}`);
-        for (const [minute] of m.data) minutes.add(Number(minute));
-        const d = await this.ctx.jsonOn<[string]>(node, sql`SELECT DISTINCT toString(intDiv(start_min, ${NS_PER_DAY})) FROM ${ident(indexLocal)} WHERE ${where(chunk)}`);
-        for (const [day] of d.data) indexDays.add(Number(day));
-      }
-      if (minutes.size > 0 || indexDays.size > 0) touched.push({ node, minutes: [...minutes].sort((a, b) => a - b), indexDays });
+    // What the rows touch on each shard (a trace lives on one shard): the
+    // minutes its spans counted in, and the days (partitions) of each
+    // table. Mutations and the rollup's recompute then run on the replica
+    // that answered (on a replicated cluster they reach its peers through
+    // replication).
+    const shards = await this.ctx.shards();
+    const touched: { node: number; replicas: number[]; minutes: number[]; indexDays: Set<number> }[] = [];
+    for (const replicas of shards) {
+      const found = await this.ctx.onShard(replicas, async (node) => {
+        const minutes = new Set<number>();
+        const indexDays = new Set<number>();
+        for (const chunk of chunks(ids, IDS_PER_STATEMENT)) {
+          const m = await this.ctx.jsonOn<[number]>(node, sql`SELECT DISTINCT toUInt32(intDiv(start_ns, ${NS_PER_MINUTE})) FROM ${ident(spansLocal)} WHERE ${where(chunk)}`);
+          for (const [minute] of m.data) minutes.add(Number(minute));
+          const d = await this.ctx.jsonOn<[string]>(node, sql`SELECT DISTINCT toString(intDiv(start_min, ${NS_PER_DAY})) FROM ${ident(indexLocal)} WHERE ${where(chunk)}`);
+          for (const [day] of d.data) indexDays.add(Number(day));
+        }
+        return { node, replicas, minutes: [...minutes].sort((a, b) => a - b), indexDays };
+      });
+      if (found.minutes.length > 0 || found.indexDays.size > 0) touched.push(found);
     }
 
     const lifetime = engine.capabilities.modifyTableSettings ? (opts.partLifetimeSeconds ?? 60) : null;
@@ -106,13 +137,16 @@ SELECT toString(uniqExact(trace_id)), toString(count()) FROM (
         // than each table's last mutation.
         if (opts.awaitRemoval !== false) {
           const last: Mutated[] = [];
-          for (let node = 0; node < engine.nodes; node++) {
-            for (const local of [spansLocal, indexLocal, metricsLocal]) {
-              const version = await this.lastMutation(node, local);
-              if (version === 0) continue;
-              await shorten(node, local);
-              last.push({ node, local, days: null, since: version, version });
-            }
+          for (const replicas of shards) {
+            await this.ctx.onShard(replicas, async (node) => {
+              for (const local of [spansLocal, indexLocal, metricsLocal]) {
+                const mutations = await this.mutations(node, local);
+                if (mutations.length === 0) continue;
+                const version = Math.max(...mutations.map((m) => m.number));
+                await shorten(node, local);
+                last.push({ node, replicas, local, days: null, since: version, version, partitionVersions: partitionVersions(mutations) });
+              }
+            });
           }
           await this.awaitRemoval(tenant, last, lifetime, opts);
         }
@@ -131,7 +165,7 @@ SELECT toString(uniqExact(trace_id)), toString(count()) FROM (
           await shorten(t.node, local);
           const since = await this.lastMutation(t.node, local);
           for (const chunk of chunks(ids, IDS_PER_STATEMENT)) await engine.execOn(t.node, sql`ALTER TABLE ${ident(local)} DELETE WHERE ${where(chunk)}`);
-          mutated.push({ node: t.node, local, days, since, version: 0 });
+          mutated.push({ node: t.node, replicas: t.replicas, local, days, since, version: 0, partitionVersions: null });
         }
       }
       await this.awaitMutations(mutated, 'deleting', opts);
@@ -149,7 +183,7 @@ SELECT toString(uniqExact(trace_id)), toString(count()) FROM (
           const since = await this.lastMutation(t.node, metricsLocal);
           for (const chunk of chunks(t.minutes, MINUTES_PER_STATEMENT)) await engine.execOn(t.node, sql`ALTER TABLE ${ident(metricsLocal)} DELETE WHERE tenant = ${tenant} AND minute IN (${chunk})`);
           const days = new Set(t.minutes.map((m) => Math.floor(m / MINUTES_PER_DAY)));
-          const rollup: Mutated = { node: t.node, local: metricsLocal, days, since, version: 0 };
+          const rollup: Mutated = { node: t.node, replicas: t.replicas, local: metricsLocal, days, since, version: 0, partitionVersions: null };
           await this.awaitMutations([rollup], 'rollup', opts);
           mutated.push(rollup);
           // One insert per day: one partition each.
@@ -158,7 +192,9 @@ SELECT toString(uniqExact(trace_id)), toString(count()) FROM (
             const spans = sql`(SELECT tenant, start_ns, service_name, name, kind, status_code, duration_ns FROM ${ident(spansLocal)}
   WHERE tenant = ${tenant} AND start_ns >= ${BigInt(day) * NS_PER_DAY} AND start_ns < ${BigInt(day + 1) * NS_PER_DAY}
     AND intDiv(start_ns, ${NS_PER_MINUTE}) IN (${minutes}))`;
-            await engine.execOn(t.node, sql`INSERT INTO ${ident(metricsLocal)} (${columns})\n${spanMetricsSelect(spans, caps)}`);
+            // Never skipped as a repeat: a replicated table would drop a
+            // recompute that came out the same as an earlier block.
+            await engine.execOn(t.node, sql`INSERT INTO ${ident(metricsLocal)} (${columns})\n${spanMetricsSelect(spans, caps)}`, { insert_deduplicate: 0 });
           }
           for (const m of t.minutes) recomputed.add(m);
         }
@@ -174,38 +210,75 @@ SELECT toString(uniqExact(trace_id)), toString(count()) FROM (
     return { ...before, spansLeft: after.spans, rollupMinutes: recomputed.size };
   }
 
-  /** The mutations of a table on a node, by number (`mutation_<n>.txt` on a MergeTree that is not replicated). */
-  private async mutations(node: number, local: string): Promise<{ number: number; partsToDo: number; done: boolean }[]> {
-    const res = await this.ctx.jsonOn<[string, string, number]>(
+  /**
+   * The mutations of a table on a node, by number: `mutation_<n>.txt` on a
+   * MergeTree that is not replicated; a replicated one numbers them in
+   * ZooKeeper (`0000000003`), the same on every replica, and lists the
+   * block number each took in each partition.
+   */
+  private async mutations(node: number, local: string): Promise<Mutation[]> {
+    const res = await this.ctx.jsonOn<[string, string, number, string[], string[]]>(
       node,
-      sql`SELECT mutation_id, toString(parts_to_do), is_done FROM system.mutations WHERE database = currentDatabase() AND table = ${local}`,
+      sql`SELECT mutation_id, toString(parts_to_do), is_done, block_numbers.partition_id, arrayMap(n -> toString(n), block_numbers.number)
+FROM system.mutations WHERE database = currentDatabase() AND table = ${local}`,
     );
-    const out: { number: number; partsToDo: number; done: boolean }[] = [];
-    for (const [id, partsToDo, done] of res.data) {
-      const m = /^mutation_(\d+)\.txt$/.exec(id);
-      if (m) out.push({ number: Number(m[1]), partsToDo: Number(partsToDo), done: Number(done) === 1 });
+    const out: Mutation[] = [];
+    for (const [id, partsToDo, done, partitions, numbers] of res.data) {
+      const plain = /^mutation_(\d+)\.txt$/.exec(id);
+      const replicated = this.ctx.layout.replicated ? /^(\d+)$/.exec(id) : null;
+      const m = plain ?? replicated;
+      if (!m) continue;
+      const blocks = replicated ? new Map(partitions.map((p, i) => [p, Number(numbers[i])])) : null;
+      out.push({ number: Number(m[1]), partsToDo: Number(partsToDo), done: Number(done) === 1, blocks });
     }
     return out;
   }
 
+  /** The highest mutation number of a table so far; -1 for none (replicated tables number theirs from 0). */
   private async lastMutation(node: number, local: string): Promise<number> {
-    return Math.max(0, ...(await this.mutations(node, local)).map((m) => m.number));
+    return Math.max(-1, ...(await this.mutations(node, local)).map((m) => m.number));
   }
 
-  /** Waits until every mutation after `since` is done, and records the last one's number. */
+  /**
+   * Waits until every mutation after `since` is done, on every replica
+   * (each rewrites its own parts; one that cannot be reached counts as not
+   * done), and records the last one's number.
+   */
   private async awaitMutations(tables: Mutated[], phase: 'deleting' | 'rollup', opts: ErasureOptions): Promise<void> {
+    const started = Date.now();
     for (;;) {
       opts.signal?.throwIfAborted();
       let partsLeft = 0;
       let pending = false;
       for (const t of tables) {
         const ours = (await this.mutations(t.node, t.local)).filter((m) => m.number > t.since);
-        if (ours.length === 0) throw new Error(`the engine lists no mutation of ${t.local} on node ${t.node} after the erasure's`);
+        if (ours.length === 0) {
+          // A replicated table lists a mutation once the replica has read
+          // it back from ZooKeeper, a moment after the ALTER returned.
+          if (this.ctx.layout.replicated && Date.now() - started < MUTATION_LISTED_WITHIN_MS) {
+            pending = true;
+            continue;
+          }
+          throw new Error(`the engine lists no mutation of ${t.local} on node ${t.node} after the erasure's`);
+        }
         t.version = Math.max(...ours.map((m) => m.number));
-        for (const m of ours) {
-          if (m.done) continue;
-          pending = true;
-          partsLeft += m.partsToDo;
+        t.partitionVersions = partitionVersions(ours);
+        for (const node of t.replicas) {
+          let onNode: Mutation[];
+          try {
+            onNode = node === t.node ? ours : (await this.mutations(node, t.local)).filter((m) => m.number > t.since);
+          } catch (e) {
+            if (!(e instanceof EngineError && e.connection)) throw e;
+            pending = true;
+            continue;
+          }
+          // A replica that has not read the mutations from ZooKeeper yet lists fewer.
+          if (onNode.length < ours.length) pending = true;
+          for (const m of onNode) {
+            if (m.done) continue;
+            pending = true;
+            partsLeft += m.partsToDo;
+          }
         }
       }
       opts.onProgress?.({ phase, partsLeft });
@@ -240,15 +313,28 @@ SELECT toString(uniqExact(trace_id)), toString(count()) FROM (
       let partsLeft = 0;
       const stale: string[] = [];
       for (const t of tables) {
-        const parts = await this.ctx.jsonOn<[string, string, string, string, string]>(
-          t.node,
-          sql`SELECT name, partition, toString(min_block_number), toString(max_block_number), toString(level) FROM system.parts WHERE database = currentDatabase() AND table = ${t.local}`,
-        );
-        for (const [name, partition, min, max, level] of parts.data) {
-          const p = parseTenantDayPartition(partition);
-          if (!p || p.tenant !== tenant || (t.days !== null && !t.days.has(p.day)) || dataVersion(name, min, max, level) >= t.version) continue;
-          partsLeft++;
-          stale.push(`${t.local}/${name}`);
+        // Every replica's disk: each holds its own copies of the parts.
+        for (const node of t.replicas) {
+          let parts;
+          try {
+            parts = await this.ctx.jsonOn<[string, string, string, string, string, string]>(
+              node,
+              sql`SELECT name, partition, partition_id, toString(min_block_number), toString(max_block_number), toString(level) FROM system.parts WHERE database = currentDatabase() AND table = ${t.local}`,
+            );
+          } catch (e) {
+            if (!(e instanceof EngineError && e.connection)) throw e;
+            partsLeft++;
+            stale.push(`${t.local} on node ${node} (not reachable)`);
+            continue;
+          }
+          for (const [name, partition, partitionId, min, max, level] of parts.data) {
+            const p = parseTenantDayPartition(partition);
+            if (!p || p.tenant !== tenant || (t.days !== null && !t.days.has(p.day))) continue;
+            const version = t.partitionVersions ? t.partitionVersions.get(partitionId) : t.version;
+            if (version === undefined || dataVersion(name, min, max, level) >= version) continue;
+            partsLeft++;
+            stale.push(`${t.local}/${name}`);
+          }
         }
       }
       opts.onProgress?.({ phase: 'removing', partsLeft });
@@ -259,15 +345,32 @@ SELECT toString(uniqExact(trace_id)), toString(count()) FROM (
     }
   }
 
-  /** The server's `old_parts_lifetime` in seconds (the longest over the nodes). */
+  /** The server's `old_parts_lifetime` in seconds (the longest over the nodes that answer). */
   private async configuredLifetime(): Promise<number> {
     let seconds = 0;
     for (let node = 0; node < this.ctx.engine.nodes; node++) {
-      const res = await this.ctx.jsonOn<[string]>(node, sql`SELECT value FROM system.merge_tree_settings WHERE name = 'old_parts_lifetime'`);
+      let res;
+      try {
+        res = await this.ctx.jsonOn<[string]>(node, sql`SELECT value FROM system.merge_tree_settings WHERE name = 'old_parts_lifetime'`);
+      } catch (e) {
+        if (e instanceof EngineError && e.connection) continue;
+        throw e;
+      }
       seconds = Math.max(seconds, Number(res.data[0]?.[0] ?? 480) || 480);
     }
-    return seconds;
+    return seconds || 480;
   }
+}
+
+/** Replicated mutations' block numbers: per partition, the highest; null when they carry none (not replicated). */
+function partitionVersions(mutations: readonly Mutation[]): Map<string, number> | null {
+  let out: Map<string, number> | null = null;
+  for (const m of mutations) {
+    if (!m.blocks) continue;
+    out ??= new Map();
+    for (const [partition, block] of m.blocks) out.set(partition, Math.max(out.get(partition) ?? 0, block));
+  }
+  return out;
 }
 
 /**

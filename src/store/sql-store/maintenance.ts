@@ -10,38 +10,47 @@ export class Maintenance implements MaintenancePort {
   constructor(private readonly ctx: StoreContext) {}
 
   async dropExpired(policy: RetentionPolicy): Promise<RetentionResult> {
-    const { engine, layout } = this.ctx;
     const dropped: RetentionResult['dropped'] = [];
-    // Partitions live in each node's local tables.
-    for (let node = 0; node < engine.nodes; node++) {
-      for (const table of PARTITIONED_TABLES) {
-        const local = localName(table, layout);
-        const parts = await this.ctx.jsonOn<[string, string]>(
-          node,
-          sql`SELECT DISTINCT partition, partition_id FROM system.parts WHERE database = currentDatabase() AND active AND table = ${local}`,
-        );
-        for (const [partition, id] of parts.data) {
-          const p = parseTenantDayPartition(partition);
-          // A whole day goes once it ends at or before the tenant's cutoff.
-          if (!p || BigInt(p.day + 1) * NS_PER_DAY > policy.cutoffNs(p.tenant)) continue;
-          if (!(await dropPartition(() => engine.execOn(node, sql`ALTER TABLE ${ident(local)} DROP PARTITION ID ${id}`)))) continue;
-          if (!dropped.some((d) => d.table === table && d.tenant === p.tenant && d.day === p.day)) dropped.push({ table, tenant: p.tenant, day: p.day });
-        }
-      }
+    // Partitions live in each shard's local tables. Replicated, a drop on
+    // one replica is a replicated action: its peers drop the partition too
+    // (including parts they have not fetched yet), so one replica per shard.
+    for (const replicas of await this.ctx.shards()) {
+      await this.ctx.onShard(replicas, (node) => this.dropExpiredOn(node, policy, dropped));
     }
     return { dropped };
   }
 
-  async stats(): Promise<StoreStats> {
+  private async dropExpiredOn(node: number, policy: RetentionPolicy, dropped: RetentionResult['dropped']): Promise<void> {
     const { engine, layout } = this.ctx;
+    for (const table of PARTITIONED_TABLES) {
+      const local = localName(table, layout);
+      const parts = await this.ctx.jsonOn<[string, string]>(
+        node,
+        sql`SELECT DISTINCT partition, partition_id FROM system.parts WHERE database = currentDatabase() AND active AND table = ${local}`,
+      );
+      for (const [partition, id] of parts.data) {
+        const p = parseTenantDayPartition(partition);
+        // A whole day goes once it ends at or before the tenant's cutoff.
+        if (!p || BigInt(p.day + 1) * NS_PER_DAY > policy.cutoffNs(p.tenant)) continue;
+        if (!(await dropPartition(() => engine.execOn(node, sql`ALTER TABLE ${ident(local)} DROP PARTITION ID ${id}`)))) continue;
+        if (!dropped.some((d) => d.table === table && d.tenant === p.tenant && d.day === p.day)) dropped.push({ table, tenant: p.tenant, day: p.day });
+      }
+    }
+  }
+
+  async stats(): Promise<StoreStats> {
+    const { layout } = this.ctx;
     let spans = 0;
     let bytes = 0;
     let count = 0;
-    for (let node = 0; node < engine.nodes; node++) {
-      const parts = await this.ctx.jsonOn<[string, string, string]>(
-        node,
-        sql`SELECT toString(sum(rows)), toString(sum(data_compressed_bytes)), toString(count()) FROM system.parts
+    // One replica per shard: its peers hold the same parts.
+    for (const replicas of await this.ctx.shards()) {
+      const parts = await this.ctx.onShard(replicas, (node) =>
+        this.ctx.jsonOn<[string, string, string]>(
+          node,
+          sql`SELECT toString(sum(rows)), toString(sum(data_compressed_bytes)), toString(count()) FROM system.parts
 WHERE database = currentDatabase() AND active AND table = ${localName(TABLES.spans, layout)}`,
+        ),
       );
       const [rows, b, c] = parts.data[0] ?? ['0', '0', '0'];
       spans += Number(rows);

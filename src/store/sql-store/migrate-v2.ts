@@ -206,14 +206,16 @@ export class LegacyCopy {
     await writeMeta(this.ctx.engine, this.lockKey(), `${at}|${Date.now() + LEASE_MS}`);
   }
 
-  /** Rows per day of the old spans table, over every node. */
+  /** Rows per day of the old spans table, over every shard (one replica each). */
   private async legacyDays(): Promise<Map<number, number>> {
-    const { engine, layout } = this.ctx;
+    const { layout } = this.ctx;
     const days = new Map<number, number>();
-    for (let node = 0; node < engine.nodes; node++) {
-      const res = await this.ctx.jsonOn<[string, string]>(
-        node,
-        sql`SELECT partition, toString(sum(rows)) FROM system.parts WHERE database = currentDatabase() AND active AND table = ${localName(V2.spans, layout)} GROUP BY partition`,
+    for (const replicas of await this.ctx.shards()) {
+      const res = await this.ctx.onShard(replicas, (node) =>
+        this.ctx.jsonOn<[string, string]>(
+          node,
+          sql`SELECT partition, toString(sum(rows)) FROM system.parts WHERE database = currentDatabase() AND active AND table = ${localName(V2.spans, layout)} GROUP BY partition`,
+        ),
       );
       for (const [partition, rows] of res.data) {
         const day = Number(partition);
@@ -357,17 +359,20 @@ export class LegacyCopy {
     const { engine, layout } = this.ctx;
     const dropped: { table: string; day: number }[] = [];
     if (!(await this.present())) return dropped;
-    for (let node = 0; node < engine.nodes; node++) {
-      for (const table of [V2.spans, V2.traceIndex, V2.resources, V2.spanMetrics]) {
-        const local = localName(table, layout);
-        const parts = await this.ctx.jsonOn<[string]>(node, sql`SELECT DISTINCT partition FROM system.parts WHERE database = currentDatabase() AND active AND table = ${local}`);
-        for (const [partition] of parts.data) {
-          const day = Number(partition);
-          // span_metrics is partitioned by day of minutes (minute / 1440): the same day number.
-          if (!Number.isInteger(day) || BigInt(day + 1) * NS_PER_DAY > cutoffNs) continue;
-          if (await dropPartition(() => engine.execOn(node, sql`ALTER TABLE ${ident(local)} DROP PARTITION ${day}`))) dropped.push({ table, day });
+    // Once per shard: on a replicated table a drop reaches the other replicas.
+    for (const replicas of await this.ctx.shards()) {
+      await this.ctx.onShard(replicas, async (node) => {
+        for (const table of [V2.spans, V2.traceIndex, V2.resources, V2.spanMetrics]) {
+          const local = localName(table, layout);
+          const parts = await this.ctx.jsonOn<[string]>(node, sql`SELECT DISTINCT partition FROM system.parts WHERE database = currentDatabase() AND active AND table = ${local}`);
+          for (const [partition] of parts.data) {
+            const day = Number(partition);
+            // span_metrics is partitioned by day of minutes (minute / 1440): the same day number.
+            if (!Number.isInteger(day) || BigInt(day + 1) * NS_PER_DAY > cutoffNs) continue;
+            if (await dropPartition(() => engine.execOn(node, sql`ALTER TABLE ${ident(local)} DROP PARTITION ${day}`))) dropped.push({ table, day });
+          }
         }
-      }
+      });
     }
     await this.dropEmptyTables();
     return dropped;

@@ -27,12 +27,11 @@ export class TraceReads implements TracePort {
   async getTrace(scope: TenantScope, traceId: Buffer, range?: TimeRange): Promise<SpanRecord[]> {
     const within = range ? sql` AND end_max >= ${range.startNs} AND start_min < ${range.endNs}` : sql``;
     const { node, spansTable, indexTable } = await this.traceRoute(traceId);
+    const read = (statement: Sql) => (node === undefined ? this.ctx.engine.query(statement, 'RowBinary') : this.ctx.engine.queryOn(node, statement, 'RowBinary'));
     // The index rows themselves (one per insert that held the trace),
     // combined here: an aggregation in the engine cost a millisecond more.
-    const index = await this.ctx.engine.queryOn(
-      node,
+    const index = await read(
       sql`SELECT start_min, start_max, services FROM ${indexTable} WHERE ${tenantIn(scope)} AND trace_id = ${traceId}${within} SETTINGS ${SINGLE_THREAD}`,
-      'RowBinary',
     );
     if (index.length === 0) return [];
     const r = new RowBinaryReader(index);
@@ -52,13 +51,11 @@ export class TraceReads implements TracePort {
     // services over two sessions was no faster and paid the per-query cost twice.
     // Across the tenants of a scope, one span id and start is one span, as
     // Tempo combines a cross-tenant trace.
-    const out = await this.ctx.engine.queryOn(
-      node,
+    const out = await read(
       sql`SELECT ${ALL_COLUMNS} FROM ${spansTable}
 WHERE ${tenantIn(scope)} AND service_name IN (${[...services]}) AND start_ns >= ${startMin} AND start_ns <= ${startMax} AND trace_id = ${traceId}
 LIMIT 1 BY span_id, start_ns
 SETTINGS ${SINGLE_THREAD}`,
-      'RowBinary',
     );
     // In start order (then span id): the same answer whatever order the engine read the rows in.
     const spans = readSpanRecords(out).sort((a, b) => (a.startNs < b.startNs ? -1 : a.startNs > b.startNs ? 1 : Buffer.compare(a.spanId, b.spanId)));
@@ -78,12 +75,14 @@ SETTINGS ${SINGLE_THREAD}`,
   /**
    * Where a trace's rows are. On a cluster a trace lives on one shard (the
    * tables are sharded by trace id), so read that shard's local tables
-   * directly instead of fanning out through the Distributed ones.
+   * directly instead of fanning out through the Distributed ones. Not on
+   * a replicated cluster: there the Distributed tables pick a replica of
+   * the shard that answers, and the one the inserts went to.
    */
-  private async traceRoute(traceId: Buffer): Promise<{ node: number; spansTable: Sql; indexTable: Sql }> {
-    const everywhere = { node: 0, spansTable: T.spans, indexTable: T.traceIndex };
+  private async traceRoute(traceId: Buffer): Promise<{ node?: number; spansTable: Sql; indexTable: Sql }> {
+    const everywhere = { spansTable: T.spans, indexTable: T.traceIndex };
     const { layout, engine } = this.ctx;
-    if (!layout.cluster) return everywhere;
+    if (!layout.cluster || layout.replicated) return everywhere;
     this.shardNodes ??= this.mapShards().catch(() => null);
     const nodes = await this.shardNodes;
     if (!nodes) return everywhere;

@@ -36,7 +36,23 @@ export class SegmentWriter {
     return outcome(() => this.ctx.engine.insertNativeFile(TABLES.resources, RESOURCE_COLUMN_NAMES, file));
   }
 
-  /** Stages the segment, inserts only the rows the store lacks, and re-derives its trace-index rows (harmless if present). */
+  /**
+   * Stages the segment, inserts only the rows the store lacks, and
+   * re-derives its trace-index rows (harmless if present).
+   *
+   * On a replicated cluster, what a read does not see may be stored all the
+   * same: a block on a replica that died before its peer fetched it. So
+   * when none of the segment's rows is visible, the segment's own bytes go
+   * again: the same file splits into the same blocks per shard and
+   * partition (insert_distributed_sync), and a shard skips a block whose
+   * hash ZooKeeper holds (insert deduplication), within the last
+   * SPANS_DEDUPLICATION_WINDOW blocks of that shard. When some rows are
+   * visible (a shard took its block, another did not), only the missing
+   * rows go: for a shard that took nothing, the same rows as the first
+   * attempt's block there, which deduplication also recognises when they
+   * come out in the same order; a block it cannot recognise may then be
+   * stored twice once its replica returns (docs/deploy.md).
+   */
   private async replay(file: string): Promise<void> {
     const { engine } = this.ctx;
     const stagingName = `sightline_replay_${process.pid}_${randomBytes(4).toString('hex')}`;
@@ -48,17 +64,25 @@ export class SegmentWriter {
       const bounds = (await engine.query(sql`SELECT min(start_ns), max(start_ns) FROM ${staging}`, 'TabSeparated', 'ingest')).toString().trim().split('\t').map(BigInt);
       // GLOBAL: on a cluster the staging table exists only here, and the
       // shards must get its trace ids as data.
-      await engine.exec(
-        sql`INSERT INTO ${T.spans} (${ALL_COLUMNS})
-SELECT ${ALL_COLUMNS} FROM ${staging}
-WHERE (tenant, trace_id, span_id, start_ns) GLOBAL NOT IN (
+      const missing = sql`(tenant, trace_id, span_id, start_ns) GLOBAL NOT IN (
   SELECT tenant, trace_id, span_id, start_ns FROM ${T.spans}
   WHERE start_ns >= ${bounds[0]} AND start_ns <= ${bounds[1]}
     AND trace_id GLOBAL IN (SELECT trace_id FROM ${staging})
-)`,
-        'ingest',
-        this.ctx.insertSettings(),
-      );
+)`;
+      let send: 'missing rows' | 'file' | 'nothing' = 'missing rows';
+      if (this.ctx.layout.replicated) {
+        const [rows, absent] = (await engine.query(sql`SELECT count(), countIf(${missing}) FROM ${staging}`, 'TabSeparated', 'ingest')).toString().trim().split('\t').map(Number);
+        send = absent === 0 ? 'nothing' : absent === rows ? 'file' : 'missing rows';
+      }
+      if (send === 'file') await engine.insertNativeFile(TABLES.spans, SPAN_COLUMN_NAMES, file);
+      else if (send === 'missing rows')
+        await engine.exec(
+          sql`INSERT INTO ${T.spans} (${ALL_COLUMNS})
+SELECT ${ALL_COLUMNS} FROM ${staging}
+WHERE ${missing}`,
+          'ingest',
+          this.ctx.insertSettings(),
+        );
       await engine.exec(sql`INSERT INTO ${T.traceIndex} (${join(TRACE_INDEX_COLUMNS.map(ident))})\n${traceIndexSelect(staging)}`, 'ingest', this.ctx.insertSettings());
     } finally {
       await engine.exec(sql`DROP TABLE IF EXISTS ${staging}`, 'ingest');
