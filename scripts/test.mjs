@@ -5,13 +5,15 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ensureClickHouseInstalled } from './clickhouse-test-servers.mjs';
+import { ensureClickHouseInstalled, ensureZooKeeperInstalled } from './clickhouse-test-servers.mjs';
 import { ensureChromiumInstalled } from './chromium.mjs';
 import { ensureZstdInstalled } from './zstd.mjs';
 
 // Tests that need ClickHouse start their own servers (scripts/clickhouse-test-servers.mjs);
 // install the Debian package once, up front, so they never race on apt.
 ensureClickHouseInstalled();
+// The replicated cluster test (test/cluster-replicated.test.ts) coordinates through Debian's ZooKeeper.
+ensureZooKeeperInstalled();
 // The browser test (test/ui-e2e.test.ts) drives Debian's chromium.
 ensureChromiumInstalled();
 // The redaction and erasure tests decompress store parts with zstd.
