@@ -206,7 +206,9 @@ function u32(v: unknown, what: string): number {
 function enumValue(v: unknown, names: Record<string, number>, what: string): number {
   if (v === undefined || v === null) return 0;
   if (typeof v === 'number' && Number.isInteger(v) && v >= 0) return v;
-  if (typeof v === 'string' && v in names) return names[v];
+  // Own keys only: `in` also finds Object.prototype's, so "toString" was
+  // taken as a kind (a function, stored as 0) instead of refused (fuzz test).
+  if (typeof v === 'string' && Object.hasOwn(names, v)) return names[v];
   throw new MalformedRequestError(`${what} must be an enum number or name`);
 }
 

@@ -162,6 +162,11 @@ describe('OTLP decoders', () => {
     malformed(Buffer.from('{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"0102030405060708090a0b0c0d0e0f10","spanId":"0102030405060708","name":5}]}]}]}'), new JsonSpanDecoder(), /name must be a string/);
     malformed(Buffer.from('{"resourceSpans":[{"scopeSpans":[{"spans":[{"startTimeUnixNano":"soon"}]}]}]}'), new JsonSpanDecoder(), /startTimeUnixNano/);
     malformed(Buffer.from('[1]'), new JsonSpanDecoder(), /request must be an object/);
+    // Names Object.prototype has are not enum names (found by test/fuzz.test.ts).
+    for (const name of ['toString', 'constructor', '__proto__', 'hasOwnProperty']) {
+      malformed(Buffer.from(JSON.stringify(json).replace('"kind":3', `"kind":"${name}"`)), new JsonSpanDecoder(), /span kind must be an enum number or name/);
+      malformed(Buffer.from(JSON.stringify(json).replace('"code":2', `"code":"${name}"`)), new JsonSpanDecoder(), /status code must be an enum number or name/);
+    }
   });
 });
 
