@@ -131,4 +131,24 @@ describe('TraceQL limits, end to end', () => {
     // Every series counts 1: the tie goes to the labels that sort first.
     assert.deepEqual(body.series.map((x) => x.labels.find((l) => l.key === 'span.u')?.value.stringValue), ['u0000', 'u0001']);
   });
+
+  it('refuses grouping by more than 50 fields with 400 at the 51st', async () => {
+    const fields = Array.from({ length: 51 }, (_, i) => `.k${i}`);
+    const r = await search(`{ } | by(${fields.join(', ')})`);
+    assert.equal(r.status, 400);
+    assert.match(await r.text(), /at most 50 fields in all/);
+    assert.equal((await search(`{ } | by(${fields.slice(0, 50).join(', ')})`)).status, 200);
+  });
+
+  it('gives no sample for min, max and sum over a field no span has, and none for a string field', async () => {
+    const range = async (q: string) => {
+      const r = await fetch(`${s.api}/api/metrics/query_range?q=${encodeURIComponent(q)}&start=${START_S}&end=${END_S}&step=1200s`);
+      assert.equal(r.status, 200, await r.clone().text());
+      return ((await r.json()) as { series: { samples: { value: number }[] }[] }).series.flatMap((x) => x.samples.map((p) => p.value));
+    };
+    for (const fn of ['min_over_time', 'max_over_time', 'sum_over_time']) assert.deepEqual(await range(`{ resource.service.name = "many" } | ${fn}(span.absent)`), []);
+    assert.deepEqual(await range('{ resource.service.name = "many" } | quantile_over_time(resource.service.name, .5)'), []);
+    // Where the field is there, the value is the real one (every span lasts 1 ms).
+    assert.deepEqual(await range('{ resource.service.name = "many" } | min_over_time(duration)'), [0.001]);
+  });
 });

@@ -20,7 +20,7 @@ number: (not a number)
 
 -- resource.service.name
 text: toString(service_name)
-number: (not a number)
+number: nan
 
 -- .tenant.id
 text: concat(if(has(`attr_str_keys`, 'tenant.id'), `attr_str_values`[indexOf(`attr_str_keys`, 'tenant.id')], ''), if(has(`attr_int_keys`, 'tenant.id'), toString(`attr_int_values`[indexOf(`attr_int_keys`, 'tenant.id')]), ''), if(has(`attr_float_keys`, 'tenant.id'), toString(`attr_float_values`[indexOf(`attr_float_keys`, 'tenant.id')]), ''), if(has(`attr_bool_keys`, 'tenant.id'), if(`attr_bool_values`[indexOf(`attr_bool_keys`, 'tenant.id')] = 1, 'true', 'false'), ''))

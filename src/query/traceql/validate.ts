@@ -103,12 +103,25 @@ function fieldRef(e: FieldExpr, where: string): void {
   if (e.kind !== 'attribute' && e.kind !== 'intrinsic') fail(`${where} takes attributes and intrinsics`, e.pos);
 }
 
+/**
+ * Fields one query may group by or select, over all its by() and select()
+ * stages. Each becomes a column the store reads per span; 200 made SQL past
+ * the engine's 256 KiB statement limit (a 500, found by test/fuzz.test.ts),
+ * and 150 took 3 s to answer over a few hundred spans.
+ */
+export const MAX_GROUPING_FIELDS = 50;
+
 export function validate(q: Query): Query {
   const [first, ...rest] = q.pipeline;
   if (first.kind !== 'filter' && first.kind !== 'spansetOp') fail('a query starts with a spanset such as { }', first.pos);
   spanset(first);
   let metricsSeen = false;
   for (const s of rest) stage(s, metricsSeen) && (metricsSeen = true);
+  let grouping = 0;
+  for (const s of rest) {
+    const fields = s.kind === 'by' || s.kind === 'select' ? s.fields : s.kind === 'metrics' ? s.by : [];
+    for (const f of fields) if (++grouping > MAX_GROUPING_FIELDS) fail(`a query may group by or select at most ${MAX_GROUPING_FIELDS} fields in all`, f.pos);
+  }
   return q;
 }
 

@@ -129,15 +129,19 @@ function aggregate(a: Aggregate, cc: CompileContext): Sql {
   if (a.fn === 'countWhere') return sql`toFloat64(countIf(${condition(a.where, cc)}))`;
   const x = numberOf(a.of, cc);
   const present = sql`NOT isNaN(${x})`;
+  // minIf, maxIf and sumIf of no rows are 0, not "no value": a bucket where
+  // no span has the field must give no sample, as avg and quantile do
+  // (found by test/fuzz.test.ts: min_over_time(span.absent) was all zeros).
+  const unlessNone = (agg: Sql) => sql`if(countIf(${present}) = 0, nan, ${agg})`;
   switch (a.fn) {
     case 'min':
-      return sql`minIf(${x}, ${present})`;
+      return unlessNone(sql`minIf(${x}, ${present})`);
     case 'max':
-      return sql`maxIf(${x}, ${present})`;
+      return unlessNone(sql`maxIf(${x}, ${present})`);
     case 'avg':
       return sql`avgIf(${x}, ${present})`;
     case 'sum':
-      return sql`sumIf(${x}, ${present})`;
+      return unlessNone(sql`sumIf(${x}, ${present})`);
     case 'quantile':
       return sql`quantileExactIf(${a.q})(${x}, ${present})`;
   }
