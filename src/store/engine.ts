@@ -63,6 +63,18 @@ export interface EngineCapabilities {
   readonly outdatedPartsKept: boolean;
   /** The `os_thread_priority` setting: a statement's threads can run at a lower priority. Not in 18.16. */
   readonly threadPriority: boolean;
+  /**
+   * A filter the engine has JIT-compiled (`compile_expressions`) fails when
+   * it holds an IN whose set came out empty: ILLEGAL_COLUMN (44), "...
+   * non constant in source stream but must be constant in result". The
+   * engine compiles an expression once it has seen it
+   * `min_count_to_compile_expression` times (3), across all sessions of a
+   * process, so a search with such a condition answered three times and
+   * failed from the fourth on. Reads then turn compilation off
+   * (StoreContext). ClickHouse issue 116018: an IN over a built, empty set
+   * returns a constant column its expression node does not declare.
+   */
+  readonly jitFailsOnEmptyInSets: boolean;
 }
 
 export const LEAST_CAPABLE: EngineCapabilities = {
@@ -81,6 +93,7 @@ export const LEAST_CAPABLE: EngineCapabilities = {
   modifyTableSettings: false,
   outdatedPartsKept: false,
   threadPriority: false,
+  jitFailsOnEmptyInSets: false,
 };
 
 /**

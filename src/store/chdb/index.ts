@@ -47,6 +47,17 @@ export class ChdbEngine implements Engine {
     // hasn't seen this part yet"), across restarts, until a DROP PARTITION.
     outdatedPartsKept: true,
     threadPriority: true,
+    // Measured on chDB 3.4 (ClickHouse 26.7.2.1), in a bare session too (no
+    // limits SET): `{ name = "x" } && { kind = server && resource.b = 1 }`
+    // with no resource holding b answered 200 three times, then 500 from
+    // the fourth run on, whichever session ran it; the fourth run was the
+    // first with CompileFunction in system.events. With
+    // min_count_to_compile_expression = 0 it failed from the first run, and
+    // with compile_expressions = 0 never (10 runs). It takes the condition
+    // in WHERE (moved to PREWHERE) and again in HAVING's countIf; WHERE
+    // alone passed, as did optimize_move_to_prewhere = 0 and
+    // use_index_for_in_with_subqueries = 0 (costlier ways out).
+    jitFailsOnEmptyInSets: true,
   };
   version = '';
   readonly exclusive = true;

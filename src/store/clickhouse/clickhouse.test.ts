@@ -48,12 +48,13 @@ describe('ClickHouse target', () => {
       modifyTableSettings: false,
       outdatedPartsKept: false,
       threadPriority: false,
+      jitFailsOnEmptyInSets: false,
     });
     // Features that are only a setting follow what the server lists.
     assert.equal(capabilitiesFor('24.8.4.13', new Set(['min_bytes_for_wide_part'])).widePartLevel, false);
     assert.equal(capabilitiesFor('25.8.1', new Set(['min_bytes_for_wide_part', 'min_level_for_wide_part'])).widePartLevel, true);
-    const { widePartLevel, stringSerialization, outdatedPartsKept, ...rest } = capabilitiesFor('24.8.4.13');
-    assert.deepEqual([widePartLevel, stringSerialization, outdatedPartsKept], [false, false, false]);
+    const { widePartLevel, stringSerialization, outdatedPartsKept, jitFailsOnEmptyInSets, ...rest } = capabilitiesFor('24.8.4.13');
+    assert.deepEqual([widePartLevel, stringSerialization, outdatedPartsKept, jitFailsOnEmptyInSets], [false, false, false, false]);
     assert.ok(Object.values(rest).every(Boolean));
     const v19 = capabilitiesFor('19.10.1');
     assert.equal(v19.codecs, true);
@@ -62,5 +63,17 @@ describe('ClickHouse target', () => {
     assert.equal(capabilitiesFor('20.3.1').compactParts, true);
     assert.equal(v19.threadPriority, false);
     assert.equal(capabilitiesFor('20.1.2').threadPriority, true);
+    // Defects are declared for the releases that have them, not from a version on.
+    for (const [version, fails] of [
+      ['26.5.1.1', false],
+      ['26.6.1.1', true],
+      ['26.6.5.101', false],
+      ['26.7.2.1', true],
+      ['26.7.7.9', false],
+      ['26.8.3.13', true],
+      ['26.8.3.14', false],
+      ['26.9.1.1', false],
+    ] as const)
+      assert.equal(capabilitiesFor(version).jitFailsOnEmptyInSets, fails, version);
   });
 });

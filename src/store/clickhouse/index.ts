@@ -119,7 +119,22 @@ export function capabilitiesFor(version: string, settings?: ReadonlySet<string>)
     outdatedPartsKept: false,
     // Not in 18.16; 20.1 is a conservative floor (the releases in between were not available to test).
     threadPriority: atLeast(20, 1),
+    jitFailsOnEmptyInSets: jitFailsOnEmptyInSets(version),
   };
+}
+
+/**
+ * The releases with the JIT and empty IN set failure (EngineCapabilities):
+ * 26.6 to 26.8 (ClickHouse issue 116018, from PR 100226), before the
+ * backports of its fix (PR 116057), which 26.9 has from the start.
+ * Measured on chDB 3.4 (26.7.2.1: fails) and Debian's 18.16 (does not);
+ * the other versions are as the issue and the fix's backports state.
+ */
+const JIT_EMPTY_IN_SET_FIXED: Readonly<Record<string, string>> = { '26.6': '26.6.5.101', '26.7': '26.7.7.9', '26.8': '26.8.3.14' };
+
+function jitFailsOnEmptyInSets(version: string): boolean {
+  const fixed = JIT_EMPTY_IN_SET_FIXED[version.split('.').slice(0, 2).join('.')];
+  return fixed !== undefined && compareVersions(version, fixed) < 0;
 }
 
 export interface ClickHouseOpenOptions {
