@@ -2,7 +2,7 @@ import os from 'node:os';
 import { workerData } from 'piscina';
 import { SightlineError } from '../errors.js';
 import { EngineError, openRemoteStore, TenantScope } from '../store/index.js';
-import type { WorkerReply, WorkerSetup, WorkerTask } from './isolation/pool.js';
+import type { WorkerFailure, WorkerReply, WorkerSetup, WorkerTask } from './isolation/pool.js';
 import type { JobTable } from './isolation/job.js';
 import { tempoJobs } from './tempo/jobs.js';
 import { nativeJobs } from './native/jobs.js';
@@ -29,7 +29,7 @@ export default async function runTask(task: WorkerTask): Promise<WorkerReply> {
   const store = openRemoteStore(task.info, port);
   try {
     const job = JOBS[task.job];
-    if (!job) return { ok: false, code: 'INTERNAL', message: 'internal error', detail: `no job named ${task.job}` };
+    if (!job) return { ok: false, code: 'INTERNAL', message: 'internal error', failure: { name: 'Error', message: `no job named ${task.job}`, engine: false } };
     const answer = await job({ store, scope: TenantScope.of(task.tenants) }, task.args);
     return { ok: true, answer };
   } catch (e) {
@@ -53,5 +53,9 @@ function failure(e: unknown): WorkerReply {
         return { ok: false, code: 'QUERY_TIMEOUT', message: 'the query was stopped' };
     }
   }
-  return { ok: false, code: 'INTERNAL', message: 'internal error', detail: e instanceof Error ? (e.stack ?? e.message) : String(e) };
+  const failure: WorkerFailure =
+    e instanceof Error
+      ? { name: e.name, message: e.message, ...(e.stack !== undefined ? { stack: e.stack } : {}), engine: e instanceof EngineError, ...(e instanceof EngineError && e.code !== undefined ? { engineCode: e.code } : {}) }
+      : { name: 'Error', message: String(e), engine: false };
+  return { ok: false, code: 'INTERNAL', message: 'internal error', failure };
 }

@@ -73,7 +73,6 @@ export async function createApiServer(opts: ApiServerOptions): Promise<FastifyIn
     maxResultRows: 20_000_000,
     maxResultBytes: 512 * 1024 ** 2,
     workerHeapMb: limits.workerHeapMb ?? 512,
-    log: opts.log.child({ component: 'queries' }),
   });
   app.addHook('onClose', () => queries.close());
 

@@ -1,9 +1,8 @@
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { randomUUID } from 'node:crypto';
 import { Piscina } from 'piscina';
-import type { Logger } from 'pino';
 import { QueriesOverloadedError, SightlineError, type ErrorCode } from '../../errors.js';
-import { QUERY_THREAD_NICE, serveEngine, type QueryHost, type TenantScope } from '../../store/index.js';
+import { EngineError, QUERY_THREAD_NICE, serveEngine, type QueryHost, type TenantScope } from '../../store/index.js';
 import type { JobAnswer, JobTable } from './job.js';
 
 /**
@@ -34,7 +33,6 @@ export interface QueryPoolOptions {
   maxResultBytes: number;
   /** V8 heap of each worker, in MiB: a query that needs more fails alone. */
   workerHeapMb: number;
-  log: Logger;
 }
 
 export type Lane = 'query' | 'lookup';
@@ -68,7 +66,20 @@ export interface WorkerTask {
   port: MessagePort;
 }
 
-export type WorkerReply = { ok: true; answer: JobAnswer } | { ok: false; code: ErrorCode; message: string; detail?: string };
+/**
+ * An unexpected error inside a worker, carried across the thread boundary
+ * with its kind intact: an engine error stays an EngineError, so the log
+ * serializer withholds its message (it can quote patient values) below debug.
+ */
+export interface WorkerFailure {
+  name: string;
+  message: string;
+  stack?: string;
+  engine: boolean;
+  engineCode?: number;
+}
+
+export type WorkerReply = { ok: true; answer: JobAnswer } | { ok: false; code: ErrorCode; message: string; failure?: WorkerFailure };
 
 export class QueryPool {
   private readonly pools: Record<Lane, Piscina>;
@@ -148,10 +159,8 @@ export class QueryPool {
         throw e;
       }
       if (controller.signal.aborted) throw controller.signal.reason;
-      if (!reply.ok) {
-        if (reply.code === 'INTERNAL') this.opts.log.error({ job, detail: reply.detail }, 'query job failed');
-        throw new SightlineError(reply.code, reply.message);
-      }
+      // The API's error handler logs an internal failure, with this cause.
+      if (!reply.ok) throw new SightlineError(reply.code, reply.message, reply.failure ? { cause: rebuild(reply.failure) } : undefined);
       this.counts.completed++;
       return reply.answer;
     } catch (e) {
@@ -175,6 +184,14 @@ export class QueryPool {
   async close(): Promise<void> {
     await Promise.all([this.pools.query.destroy(), this.pools.lookup.destroy()]);
   }
+}
+
+/** The worker's error, as the kind of error it was. */
+function rebuild(f: WorkerFailure): Error {
+  const e = f.engine ? new EngineError(f.message, f.engineCode) : f.name === 'SyntaxError' ? new SyntaxError(f.message) : new Error(f.message);
+  if (!f.engine) (e as { name: string }).name = f.name;
+  if (f.stack !== undefined) e.stack = f.stack;
+  return e;
 }
 
 function formatMs(ms: number): string {
