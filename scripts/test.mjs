@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { ensureClickHouseInstalled, ensureZooKeeperInstalled } from './clickhouse-test-servers.mjs';
 import { ensureChromiumInstalled } from './chromium.mjs';
 import { ensureZstdInstalled } from './zstd.mjs';
+import { ensureLabInstalled } from '../examples/clinic/install.mjs';
 
 // Tests that need ClickHouse start their own servers (scripts/clickhouse-test-servers.mjs);
 // install the Debian package once, up front, so they never race on apt.
@@ -47,6 +48,10 @@ const files =
     : argv.length > 0
       ? argv
       : testFiles(path.join(root, 'dist'));
+// The clinic lab is its own package (examples/clinic/package.json), which
+// the root install leaves out: its test installs it on first use, for this
+// Node (better-sqlite3 is a native addon built per Node version).
+if (files.some((f) => path.basename(f) === 'clinic.test.js')) ensureLabInstalled();
 const args = ['--test', '--test-reporter=spec', '--test-concurrency=1', '--test-timeout=600000', ...files];
 const r = spawnSync(process.execPath, args, { stdio: 'inherit', cwd: root, env: { ...process.env, UV_THREADPOOL_SIZE: '16' } });
 process.exit(r.status ?? 1);

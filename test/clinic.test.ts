@@ -1,5 +1,7 @@
 import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { REPO_ROOT, startSightline, eventually, type Sightline } from '../testkit/sightline.js';
@@ -123,7 +125,7 @@ function criticalPathDiff(run: Run): Promise<CriticalPathDiffJson> {
 }
 
 interface CompareJson {
-  attributes: { scope: string; key: string; value: string; selectionShare: number; baselineShare: number; score: number }[];
+  attributes: { scope: string; key: string; value: string; selectionShare: number; baselineShare: number; score: number; grouped?: { reason: string; selectionDistinct: number; baselineDistinct: number } }[];
   inspected: { selectionTraces: number; baselineTraces: number };
 }
 function compare(run: Run): Promise<CompareJson> {
@@ -153,7 +155,8 @@ function describeTop<T>(rows: T[], show: (row: T) => string, n = 5): string {
   return rows.slice(0, n).map((r, i) => `${i + 1}. ${show(r)}`).join('\n');
 }
 const showOperation = (o: OperationDiffJson) => `${o.service} / ${o.operation}: explains ${(o.explainsNs / 1e6).toFixed(1)} ms (${(o.explainedShare * 100).toFixed(0)}%), ${o.selection.spansPerTrace.toFixed(1)} vs ${o.baseline.spansPerTrace.toFixed(1)} spans/trace on the path`;
-const showAttribute = (a: CompareJson['attributes'][number]) => `${a.scope} ${a.key}=${a.value}: ${(a.selectionShare * 100).toFixed(0)}% vs ${(a.baselineShare * 100).toFixed(0)}%, score ${a.score.toFixed(3)}`;
+const showAttribute = (a: CompareJson['attributes'][number]) =>
+  `${a.scope} ${a.key}=${a.grouped ? `[${a.grouped.reason}: ${a.grouped.selectionDistinct}/${a.grouped.baselineDistinct} values, best ${a.value}]` : a.value}: ${(a.selectionShare * 100).toFixed(0)}% vs ${(a.baselineShare * 100).toFixed(0)}%, score ${a.score.toFixed(3)}`;
 
 function assertGuiltyOperationFirst(diff: CriticalPathDiffJson, service: string, operation: string): void {
   const ranked = describeTop(diff.operations, showOperation);
@@ -167,10 +170,24 @@ function assertGuiltyOperationFirst(diff: CriticalPathDiffJson, service: string,
   assert.ok(diff.operations[0].explainsNs >= 2 * (diff.operations[1]?.explainsNs ?? 0), `no clear winner:\n${ranked}`);
 }
 
+/**
+ * Keys whose values name one connection, peer or record in the lab (the
+ * callers' ephemeral ports, the services' ports, URLs with patient ids):
+ * none of their values may show as a row of its own that sets the groups
+ * apart. They are grouped, one row per key, which says so.
+ */
+const IDENTIFIER_KEYS = new Set(['network.peer.port', 'server.port', 'client.port', 'url.full', 'url.path', 'client.address', 'network.peer.address']);
+function assertNoIdentifierRows(cmp: CompareJson, n = 15): void {
+  const values = cmp.attributes.slice(0, n).filter((a) => IDENTIFIER_KEYS.has(a.key) && !a.grouped && a.score > 0);
+  assert.deepEqual(values.map(showAttribute), [], `identifier values in the top ${n}:\n${describeTop(cmp.attributes, showAttribute, n)}`);
+  for (const key of ['network.peer.port', 'url.full', 'url.path']) assert.ok(cmp.attributes.filter((a) => a.key === key).length <= 1, `${key}: one grouped row`);
+}
+
 function assertAttributeFirst(cmp: CompareJson, scope: string, key: string, value: string): void {
   const ranked = describeTop(cmp.attributes, showAttribute, 8);
   const [first] = cmp.attributes;
-  assert.deepEqual([first?.scope, first?.key, first?.value], [scope, key, value], `compare:\n${ranked}`);
+  assert.deepEqual([first?.scope, first?.key, first?.value, first?.grouped], [scope, key, value, undefined], `compare:\n${ranked}`);
+  assertNoIdentifierRows(cmp);
   assert.ok(first.score >= 0.3 && first.baselineShare <= 0.05, `not lopsided enough:\n${ranked}`);
   // Values confined to the same traces (the slow region's own listening
   // ports and connections) are stand-ins for the cause that no comparison
@@ -184,6 +201,37 @@ function assertAttributeFirst(cmp: CompareJson, scope: string, key: string, valu
 function report(t: TestContext, lines: string[]): void {
   t.diagnostic(lines.join('\n'));
 }
+
+describe('clinic lab: its own package', () => {
+  it('loads as a library without its packages, and its services find one copy of the OpenTelemetry API, its own', () => {
+    // What the test runner and the demo import (index.mjs, demo.mjs and theirs) uses Node's own modules only.
+    const lab = path.join(REPO_ROOT, 'examples', 'clinic');
+    const seen = new Set<string>();
+    const walk = (file: string) => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      for (const m of readFileSync(file, 'utf8').matchAll(/^\s*(?:import\s*['"]([^'"]+)['"]|(?:import|export)\b[^;'"]*?\bfrom\s*['"]([^'"]+)['"])/gm)) {
+        const spec = m[1] ?? m[2];
+        if (spec.startsWith('./')) walk(path.join(path.dirname(file), spec));
+        else assert.ok(spec.startsWith('node:'), `${path.relative(lab, file)} imports ${spec}`);
+      }
+    };
+    walk(path.join(lab, 'index.mjs'));
+    walk(path.join(lab, 'demo.mjs'));
+    assert.ok(seen.has(path.join(lab, 'lab.mjs')) && seen.has(path.join(lab, 'seed.mjs')), [...seen].join());
+    assert.ok(!seen.has(path.join(lab, 'common.mjs')), 'common.mjs (express, the OpenTelemetry API) is for the services only');
+    const script = `
+      const path = require('node:path');
+      const from = (m, dir) => require.resolve(m, { paths: [dir] });
+      const dirOf = (p) => path.dirname(from(p + '/package.json', process.cwd()));
+      const users = ['@opentelemetry/sdk-trace-node', '@opentelemetry/sdk-trace-base', '@opentelemetry/exporter-trace-otlp-proto', '@opentelemetry/instrumentation', '@opentelemetry/instrumentation-http', '@opentelemetry/instrumentation-express', '@opentelemetry/resources', '@opentelemetry/core'];
+      console.log(JSON.stringify([from('@opentelemetry/api', process.cwd()), ...users.map((u) => from('@opentelemetry/api', dirOf(u)))]));`;
+    const resolved = JSON.parse(execFileSync(process.execPath, ['-e', script], { cwd: lab, encoding: 'utf8' })) as string[];
+    assert.deepEqual([...new Set(resolved)], [path.join(lab, 'node_modules', '@opentelemetry', 'api', 'build', 'src', 'index.js')]);
+    for (const p of ['better-sqlite3', 'express', '@opentelemetry/instrumentation-express'])
+      assert.throws(() => execFileSync(process.execPath, ['-e', `require.resolve(${JSON.stringify(p)})`], { cwd: REPO_ROOT, stdio: 'pipe' }), `${p} is the lab's alone, not Sightline's`);
+  });
+});
 
 describe('clinic lab: each fault is diagnosed at rank 1', () => {
   it('(b) N+1 queries for one tenant: compare ranks tenant.id first, the diff ranks appointments / SELECT practitioners first', async (t) => {
@@ -259,7 +307,12 @@ describe('clinic lab: each fault is diagnosed at rank 1', () => {
 
       const load = await loadCorrelation(run);
       const diff = await criticalPathDiff(run);
+      // No attribute is the cause: the connections opened under load differ, and say so as one grouped row, never as ports.
+      const cmp = await compare(run);
+      assertNoIdentifierRows(cmp);
+      assert.ok(!IDENTIFIER_KEYS.has(cmp.attributes[0]?.key ?? '') || cmp.attributes[0].grouped, `compare:\n${describeTop(cmp.attributes, showAttribute, 5)}`);
       report(t, [
+        `compare:\n${describeTop(cmp.attributes, showAttribute, 3)}`,
         `steps ${JSON.stringify(steps.map((s) => [s.concurrency, s.p50Ms]))}`,
         `load ${run.queries.load}:\n${load.buckets.map(showBucket).join('\n')}\ntrend ${JSON.stringify(load.trend)}`,
         `selection ${run.queries.selection}`,
@@ -290,6 +343,8 @@ describe('clinic lab: each fault is diagnosed at rank 1', () => {
       const suspects = cmp.attributes.filter((a) => a.key === 'tenant.id' || a.key === 'cloud.region');
       report(t, [`selection ${run.queries.selection}`, `compare:\n${describeTop(cmp.attributes, showAttribute, 3)}`]);
       assert.ok(suspects.every((a) => a.score < 0.2), `a tenant or region stands out without a fault:\n${describeTop(suspects, showAttribute)}`);
+      // Nor does a port or a patient: connections and records are grouped, not listed.
+      assertNoIdentifierRows(cmp);
 
       // Each request makes exactly one call on each edge.
       interface ServiceMapJson {

@@ -114,6 +114,23 @@ describe('diagnosis API', () => {
     assert.match(await get(`/api/sightline/compare?q=${q('{ duration > }')}&${range}`, 400), /parse error/);
   });
 
+  it('GET /api/sightline/compare/latency', async () => {
+    const trace = (t: { traceId: string; startMs: number; durationMs: number }) => t.durationMs;
+    // The groups compare reads, each trace's start and duration.
+    const r = await get(`/api/sightline/compare/latency?q=${q(SLOW)}&${range}`);
+    assert.deepEqual(Object.keys(r), ['startMs', 'endMs', 'maxTraces', 'selection', 'baseline']);
+    assert.deepEqual([r.startMs, r.endMs, r.maxTraces], [START * 1000, END * 1000, 1000]);
+    assert.deepEqual([r.selection.total, r.selection.totalExact, r.selection.sampled, [...new Set(r.selection.traces.map(trace))]], [10, true, false, [430]]);
+    assert.deepEqual([r.baseline.total, r.baseline.sampled, [...new Set(r.baseline.traces.map(trace))]], [10, false, [70]]);
+    assert.match(r.selection.traces[0].traceId, /^[0-9a-f]{32}$/);
+    assert.ok(r.selection.traces.every((t: { startMs: number }) => t.startMs >= START * 1000 && t.startMs < END * 1000));
+    // Without a selection: every trace of the range, here a uniform sample of 5 of them, with the total.
+    const all = await get(`/api/sightline/compare/latency?${range}&maxTraces=5`);
+    assert.equal(all.selection, null);
+    assert.deepEqual([all.baseline.total, all.baseline.totalExact, all.baseline.sampled, all.baseline.traces.length], [20, true, true, 5]);
+    assert.match(await get(`/api/sightline/compare/latency?q=${q('{ duration > }')}&${range}`, 400), /parse error/);
+  });
+
   it('GET /api/sightline/critical-path', async () => {
     const r = await get(`/api/sightline/critical-path?q=${q(SLOW)}&baseline=${q('{ resource.service.name = "api-gateway" && duration < 200ms }')}&${range}`);
     assert.equal(r.extraLatencyNs, 360e6);

@@ -316,7 +316,7 @@ oidc:
     assert.equal(idp.userinfoCalls, 1, 'groups read from userinfo');
     assert.equal(await page.locator('[data-testid=tenant-picker]').count(), 0, 'one tenant: nothing to pick');
     // Flushed within the 200 ms interval; wait until the search answers it, then load the page again.
-    await eventually(async () => ((await pageFetch(page, '/api/search')).body.includes(TRACE_A) ? true : undefined), 15_000, 'clinic-a trace to be searchable');
+    await eventually(async () => ((await pageFetch(page, '/api/search')).body.includes(TRACE_A) ? true : undefined), 40_000, 'clinic-a trace to be searchable');
     await page.reload();
     await page.locator(`[data-testid=results] tr[data-trace-id="${TRACE_A}"]`).waitFor();
     assert.equal(await page.locator(`[data-testid=results] tr[data-trace-id="${TRACE_B}"]`).count(), 0);
@@ -492,7 +492,8 @@ oidc:
       await picker.waitFor();
       assert.equal(await picker.inputValue(), 'clinic-a', 'the first, until one is chosen');
       await p.locator(`[data-testid=results] tr[data-trace-id="${TRACE_A}"]`).waitFor();
-      const asked = p.waitForRequest((r) => r.url().includes('/api/search') && r.headers()['x-scope-orgid'] === 'clinic-b');
+      // The Search page asks the native search (server-side order and totals).
+      const asked = p.waitForRequest((r) => new URL(r.url()).pathname === '/api/sightline/search' && r.headers()['x-scope-orgid'] === 'clinic-b');
       await picker.selectOption('clinic-b');
       await asked;
       await p.locator(`[data-testid=results] tr[data-trace-id="${TRACE_B}"]`).waitFor();

@@ -173,12 +173,14 @@ describe('web UI in chromium', { timeout: 120_000 }, () => {
     assert.equal((await fetch(`${s.api}/api/echo`)).status, 200);
   });
 
-  it('searches with TraceQL, shows results and the scatter', async () => {
+  it('searches with TraceQL, shows results and the heatmap', async () => {
     const q = '{ resource.service.name = "frontend" && name = "GET /checkout" }';
     await page.goto(`${s.api}/search?q=${encodeURIComponent(q)}&limit=50`);
     await page.waitForSelector('[data-testid=results] tbody tr');
     assert.equal(await page.locator('[data-testid=results] tbody tr').count(), 40);
-    assert.equal(await page.locator('[data-testid=scatter] circle').count(), 40);
+    // Every match, counted by start time and duration (test/ui-search.test.ts tests it in depth).
+    await page.waitForSelector('[data-testid=heatmap] rect.cell');
+    assert.equal(await page.locator('[data-testid=heatmap]').getAttribute('data-total'), '40');
     assert.ok((await page.locator('.editor-overlay .tok-attribute').count()) >= 1, 'the query is highlighted');
     // Span counts arrive from the traces themselves.
     await page.waitForFunction(`[...document.querySelectorAll('[data-testid=results] tbody tr td:nth-child(5)')].slice(0, 5).every((td) => td.textContent === '10')`);
@@ -246,7 +248,9 @@ describe('web UI in chromium', { timeout: 120_000 }, () => {
     await page.keyboard.press('ArrowRight');
     await rows(10);
     await page.locator('[data-testid=find]').fill('payments');
-    await page.waitForFunction(`document.querySelectorAll('.wf-row[data-match="true"]').length === 2`);
+    // A locator waits without evaluating a string in the page, which its CSP (script-src 'self') refuses once the wait polls.
+    await page.locator('.wf-row[data-match="true"]').nth(1).waitFor();
+    assert.equal(await page.locator('.wf-row[data-match="true"]').count(), 2);
     // Drag across the minimap to zoom into 40-80% of the trace.
     const box = (await page.locator('[data-testid=minimap]').boundingBox())!;
     await page.mouse.move(box.x + box.width * 0.4, box.y + box.height / 2);

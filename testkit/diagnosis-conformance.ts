@@ -225,15 +225,46 @@ export function runDiagnosisConformance(target: ConformanceTarget): void {
         assert.ok(find('span', 'tenant.id', 't1')!.score < 0, 'other tenants are under-represented');
         // Every request has its own sequence number: no single value explains anything.
         assert.ok(r.attributes.filter((a) => a.key === 'request.seq').every((a) => a.score === 0));
+        // Its values are one row, which says it grouped them and why.
+        const seq = r.attributes.filter((a) => a.key === 'request.seq');
+        assert.deepEqual(
+          seq.map((a) => [a.grouped?.reason, a.grouped?.selectionDistinct, a.grouped?.baselineDistinct, a.grouped?.selectionKeyTraces, a.grouped?.baselineKeyTraces]),
+          [['spread', 10, 30, 10, 30]],
+        );
         // Numeric: rows read shifted completely, durations partly.
         const rows = r.numeric[0];
         assert.deepEqual([rows.scope, rows.key, rows.ks, rows.direction], ['span', 'db.rows', 1, 'higher']);
         assert.deepEqual(rows.selection, { spans: 10, min: 402, p50: 422, p90: 438, p99: 438, max: 438 });
+        // Where the distributions part, for the sentence the page writes: every selected span above 39, no baseline one.
+        assert.deepEqual(rows.gap, { at: 39, selectionAbove: 1, baselineAbove: 0 });
         const duration = r.numeric.find((n) => n.key === 'duration')!;
         assert.equal(duration.scope, 'intrinsic');
         // Half the selection's spans are slower than every baseline span: KS 0.5, within the 5% quantile grid.
         assert.ok(Math.abs(duration.ks - 0.5) <= 0.05, String(duration.ks));
         assert.equal(duration.selection!.max, 900e6);
+      });
+
+      it('counts every value of a key, not only the kept ones; samples with a total; and times traces from the index', async () => {
+        const all = await store.sampleTraces(SINGLE, { range, limit: 100, countTotal: true });
+        assert.deepEqual([all.traceIds.length, all.sampled, all.total], [40, false, 40]);
+        const cut = await store.sampleTraces(SINGLE, { range, limit: 10, countTotal: true });
+        assert.deepEqual([cut.traceIds.length, cut.sampled, cut.total], [10, true, 40]);
+        assert.deepEqual(cut.traceIds, all.traceIds.slice(0, 10), 'the smallest ids');
+        const stats = await store.traceAttributes(SINGLE, { traceIds: all.traceIds, range, valuesPerKey: 5 });
+        const key = (scope: string, k: string) => stats.keys.find((x) => x.scope === scope && x.key === k);
+        assert.deepEqual(key('span', 'request.seq'), { scope: 'span', key: 'request.seq', distinct: 40, traces: 40 });
+        assert.equal(stats.values.filter((v) => v.key === 'request.seq').length, 5, 'five kept');
+        assert.deepEqual(key('span', 'tenant.id'), { scope: 'span', key: 'tenant.id', distinct: 4, traces: 40 });
+        assert.deepEqual(key('resource', 'cloud.region'), { scope: 'resource', key: 'cloud.region', distinct: 2, traces: 40 });
+        // db.rows is on the records spans only, each value on one trace.
+        assert.deepEqual(key('span', 'db.rows'), { scope: 'span', key: 'db.rows', distinct: 40, traces: 40 });
+        assert.deepEqual(key('intrinsic', 'name'), { scope: 'intrinsic', key: 'name', distinct: 2, traces: 40 });
+        assert.equal(stats.keys.length, new Set(stats.values.map((v) => `${v.scope}/${v.key}`)).size, 'a row per key');
+        const timings = await store.traceTimings(SINGLE, { traceIds: all.traceIds, range });
+        assert.equal(timings.length, 40);
+        assert.deepEqual([...new Set(timings.map((t) => t.durationNs))].sort(), [100e6, 900e6]);
+        assert.ok(timings.every((t) => t.startNs >= range.startNs && t.startNs < range.endNs));
+        assert.deepEqual(await store.traceTimings(SINGLE, { traceIds: [], range }), []);
       });
 
       it('takes an explicit baseline, a structural selection, and samples big groups', async () => {

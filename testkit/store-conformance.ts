@@ -11,7 +11,7 @@ import { NS_PER_DAY, TABLES, type Layout } from '../src/store/schema.js';
 import type { Engine } from '../src/store/engine.js';
 import { sql, ident, type Sql } from '../src/store/sql/sql.js';
 import type { SpanRecord } from '../src/model/span-record.js';
-import { compileQuery, filterRequest, matchingTraceIds, queryMetrics, searchTraceQL, TraceQLUnsupportedError, type MetricsRequest } from '../src/query/traceql/index.js';
+import { compileQuery, filterRequest, matchingTraceIds, queryMetrics, searchTraceQL, traceHeatmapTraceQL, TraceQLUnsupportedError, type MetricsRequest } from '../src/query/traceql/index.js';
 import { printName, printString } from '../src/query/traceql/printer.js';
 import { tagSearchRequest, type SearchTag } from '../src/query/tag-search.js';
 import { FixtureWriter } from './store-fixtures.js';
@@ -346,6 +346,119 @@ describe('tag search', () => {
     assert.ok(services.some((v) => v.value === 'tags-backend'));
     assert.ok((await store.intrinsicValues(SINGLE, 'name', lastHour(), 100)).includes('GET /slow'));
     assert.ok((await store.intrinsicValues(SINGLE, 'rootService', lastHour(), 100)).includes('tags-backend'));
+  });
+});
+
+describe('search order, totals and the duration heatmap', () => {
+  // 29 traces, one every 90 s from 50 min ago, with distinct durations
+  // (10 ms to 290 ms, shuffled): the longest is the 19th, not among the
+  // five most recent. Each has a root and a `db` child of half its length.
+  const MS = 1_000_000n;
+  const t0 = NOW_NS - 50n * 60_000_000_000n;
+  const traces = Array.from({ length: 29 }, (_, i) => ({
+    id: hex(16),
+    startNs: t0 + BigInt(i) * 90_000_000_000n,
+    durationNs: BigInt(((i * 37) % 29) + 1) * 10n * MS,
+  }));
+  const svc = 'resource.service.name = "order-svc"';
+  const lone = `{ ${svc} && name = "db" }`;
+  const structural = `{ ${svc} && name = "root" } > { name = "db" }`;
+  const byDuration = [...traces].sort((a, b) => Number(b.durationNs - a.durationNs));
+  const byStart = [...traces].sort((a, b) => Number(b.startNs - a.startNs));
+  before(async () => {
+    await write([
+      rs(
+        'order-svc',
+        traces.flatMap((t) => {
+          const root = hex(8);
+          return [
+            { traceId: t.id, spanId: root, name: 'root', startNs: t.startNs, durationNs: t.durationNs },
+            { traceId: t.id, spanId: hex(8), parentSpanId: root, name: 'db', startNs: t.startNs + MS, durationNs: t.durationNs / 2n },
+          ];
+        }),
+      ),
+    ]);
+    // The same service in another tenant, longer than any: never seen from this one.
+    await write([rs('order-svc', [{ traceId: hex(16), spanId: hex(8), name: 'root', startNs: t0, durationNs: 5000n * MS }, { traceId: hex(16), spanId: hex(8), name: 'db', startNs: t0, durationNs: 9000n * MS }])], { tenant: 'order-other' });
+  });
+
+  const ids = (r: { traces: { traceId: Buffer }[] }) => r.traces.map((t) => t.traceId.toString('hex'));
+
+  it('orders by trace duration over every match of the range, not a page of the most recent', async () => {
+    assert.equal(byDuration[0].id, traces[18].id);
+    assert.ok(!byStart.slice(0, 5).some((t) => t.id === byDuration[0].id), 'the slowest is not among the most recent');
+    const request = filterRequest(compileQuery(lone));
+    const slowest = await store.searchSpans(SINGLE, { ...request, range: lastHour(), limit: 5, spss: 3, order: 'slowest', countTotal: true });
+    assert.deepEqual(ids(slowest), byDuration.slice(0, 5).map((t) => t.id));
+    assert.deepEqual(slowest.traces.map((t) => t.durationNs), byDuration.slice(0, 5).map((t) => t.durationNs));
+    assert.deepEqual(slowest.total, { count: 29, exact: true });
+    const recent = await store.searchSpans(SINGLE, { ...request, range: lastHour(), limit: 5, spss: 3, countTotal: true });
+    assert.deepEqual(ids(recent), byStart.slice(0, 5).map((t) => t.id));
+    assert.deepEqual(recent.total, { count: 29, exact: true });
+    assert.equal((await store.searchSpans(SINGLE, { ...request, range: lastHour(), limit: 5, spss: 3 })).total, undefined, 'counted only when asked');
+    // A range that holds the first ten traces only.
+    const early = { startNs: t0 - MS, endNs: t0 + 10n * 90_000_000_000n - MS };
+    const first10 = [...traces.slice(0, 10)].sort((a, b) => Number(b.durationNs - a.durationNs));
+    const inRange = await store.searchSpans(SINGLE, { ...request, range: early, limit: 3, spss: 1, order: 'slowest', countTotal: true });
+    assert.deepEqual(ids(inRange), first10.slice(0, 3).map((t) => t.id));
+    assert.deepEqual(inRange.total, { count: 10, exact: true });
+  });
+
+  it('orders and counts the same for a query evaluated in process', async () => {
+    const slowest = await searchTraceQL(compileQuery(structural), store, SINGLE, { range: lastHour(), limit: 5, spss: 3, order: 'slowest', countTotal: true });
+    assert.deepEqual(ids(slowest), byDuration.slice(0, 5).map((t) => t.id));
+    assert.deepEqual(slowest.total, { count: 29, exact: true });
+    const recent = await searchTraceQL(compileQuery(structural), store, SINGLE, { range: lastHour(), limit: 5, spss: 3, countTotal: true });
+    assert.deepEqual(ids(recent), byStart.slice(0, 5).map((t) => t.id));
+    assert.deepEqual(recent.total, { count: 29, exact: true });
+    const cut = await searchTraceQL(compileQuery(structural), store, SINGLE, { range: lastHour(), limit: 5, spss: 3, order: 'slowest', countTotal: true, maxCandidates: 10 });
+    assert.equal(cut.total?.exact, false, 'candidates left unexamined: a lower bound');
+    assert.ok(cut.total!.count <= 10);
+  });
+
+  it('counts every matching trace by start time and duration, in SQL and in process alike', async () => {
+    const range = lastHour();
+    const stepNs = 10n * 60_000_000_000n;
+    const bounds = [50n * MS, 100n * MS, 200n * MS];
+    // By hand: the column is whole steps from the range start, the row how many bounds the duration reaches.
+    const expected = new Map<string, number>();
+    for (const t of traces) {
+      const key = `${Number((t.startNs - range.startNs) / stepNs)}/${bounds.filter((b) => t.durationNs >= b).length}`;
+      expected.set(key, (expected.get(key) ?? 0) + 1);
+    }
+    const cells = (m: { cells: { column: number; row: number; traces: number }[] }) => new Map(m.cells.map((c) => [`${c.column}/${c.row}`, c.traces]));
+    const sqlMap = await store.traceHeatmap(SINGLE, { where: filterRequest(compileQuery(lone)).where, range, stepNs, durationBoundsNs: bounds });
+    assert.deepEqual(cells(sqlMap), expected);
+    assert.deepEqual(sqlMap.total, { count: 29, exact: true });
+    assert.equal([...expected.entries()].filter(([k]) => k.endsWith('/3')).reduce((n, [, v]) => n + v, 0), 10, '200 ms to 290 ms');
+    const evaluated = await traceHeatmapTraceQL(compileQuery(structural), store, SINGLE, { range, stepNs, durationBoundsNs: bounds });
+    assert.deepEqual(cells(evaluated), expected);
+    assert.deepEqual(evaluated.total, { count: 29, exact: true });
+    // A trace that starts before the range, with a matching span in it, counts in the first column.
+    const late = { startNs: traces[5].startNs + MS / 2n, endNs: traces[6].startNs };
+    const one = await store.traceHeatmap(SINGLE, { where: filterRequest(compileQuery(lone)).where, range: late, stepNs: 1_000_000_000n, durationBoundsNs: bounds });
+    assert.deepEqual(one.cells, [{ column: 0, row: bounds.filter((b) => traces[5].durationNs >= b).length, traces: 1 }]);
+    // No bounds: one row.
+    const flat = await store.traceHeatmap(SINGLE, { where: filterRequest(compileQuery(lone)).where, range, stepNs: 2n * 3_600_000_000_000n, durationBoundsNs: [] });
+    assert.deepEqual(flat.cells, [{ column: 0, row: 0, traces: 29 }]);
+  });
+
+  it('reads only the scope tenant, and treats values as data', async () => {
+    const other = TenantScope.of(['order-other']);
+    const request = filterRequest(compileQuery(`{ ${svc} }`));
+    const mine = await store.searchSpans(SINGLE, { ...request, range: lastHour(), limit: 1, spss: 1, order: 'slowest', countTotal: true });
+    assert.deepEqual(ids(mine), [byDuration[0].id]);
+    assert.deepEqual(mine.total, { count: 29, exact: true });
+    const theirs = await store.searchSpans(other, { ...request, range: lastHour(), limit: 5, spss: 1, order: 'slowest', countTotal: true });
+    assert.deepEqual(theirs.traces.map((t) => t.durationNs), [9000n * MS, 5000n * MS]);
+    assert.deepEqual(theirs.total, { count: 2, exact: true });
+    const map = await store.traceHeatmap(other, { where: request.where, range: lastHour(), stepNs: HOUR_NS, durationBoundsNs: [1n] });
+    assert.deepEqual(map.total, { count: 2, exact: true });
+    for (const nasty of ["'; DROP TABLE spans; --", '\\', '\u0000', '`)']) {
+      const where = filterRequest(compileQuery(`{ name = ${printString(nasty)} }`)).where;
+      assert.deepEqual((await store.traceHeatmap(SINGLE, { where, range: lastHour(), stepNs: HOUR_NS, durationBoundsNs: [1n] })).total, { count: 0, exact: true });
+      assert.deepEqual((await store.searchSpans(SINGLE, { where, shown: [], range: lastHour(), limit: 5, spss: 1, order: 'slowest', countTotal: true })).total, { count: 0, exact: true });
+    }
   });
 });
 

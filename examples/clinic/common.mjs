@@ -5,17 +5,7 @@ import { context, propagation } from '@opentelemetry/api';
 import express from 'express';
 import { URL_TEMPLATE_KEY } from './url-template.mjs';
 
-export const TENANTS = ['northwind', 'riverside', 'lakeside', 'summit'];
-export const REGIONS = ['us-east', 'eu-west'];
-export const PATIENTS_PER_TENANT = 20;
-export const APPOINTMENTS_PER_PATIENT = 20;
-export const PRACTITIONERS_PER_TENANT = 8;
-
-/** Patient ids are global; the tenant is in the hundreds. */
-export function patientIds(tenant) {
-  const t = TENANTS.indexOf(tenant);
-  return Array.from({ length: PATIENTS_PER_TENANT }, (_, i) => (t + 1) * 100 + i + 1);
-}
+export { TENANTS, REGIONS, PATIENTS_PER_TENANT, APPOINTMENTS_PER_PATIENT, PRACTITIONERS_PER_TENANT, patientIds } from './seed.mjs';
 
 export const config = {
   service: process.env.CLINIC_SERVICE ?? 'unknown',

@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
+import { ensureLabInstalled } from './install.mjs';
 import { startClinic, FAULTS, FAULT_DESCRIPTIONS } from './lab.mjs';
 import { runLoad } from './load.mjs';
 import { scenario } from './scenarios.mjs';
@@ -34,6 +35,14 @@ if (!FAULTS.includes(args.fault)) {
   console.error(`--fault must be one of ${FAULTS.join(', ')}`);
   process.exit(2);
 }
+// The lab is its own package: its packages (better-sqlite3 among them) are
+// installed on the first run, and again when its lockfile changes.
+try {
+  ensureLabInstalled();
+} catch (e) {
+  console.error(e.message);
+  process.exit(1);
+}
 
 /** "a=3,b=1" -> { a: 3, b: 1 } */
 function weights(text) {
@@ -50,7 +59,7 @@ function startSightline(httpPort) {
   const child = spawn(
     process.execPath,
     [path.join(repoRoot, 'bin', 'sightline.cjs'), 'serve', '--data', dataDir, '--listen', '127.0.0.1',
-      '--otlp-grpc-port', '0', '--otlp-http-port', '0', '--http-port', String(httpPort)],
+      '--otlp-grpc-port', '0', '--otlp-http-port', '0', '--http-port', String(httpPort), '--log-format', 'json'],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   return new Promise((resolve, reject) => {

@@ -2,4 +2,4 @@
 export { startClinic, FAULTS, FAULT_DESCRIPTIONS } from './lab.mjs';
 export { runLoad } from './load.mjs';
 export { scenario, slowThresholdMs } from './scenarios.mjs';
-export { TENANTS, REGIONS, APPOINTMENTS_PER_PATIENT, patientIds } from './common.mjs';
+export { TENANTS, REGIONS, APPOINTMENTS_PER_PATIENT, patientIds } from './seed.mjs';

@@ -5,7 +5,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { REGIONS } from './common.mjs';
+import { REGIONS } from './seed.mjs';
+import { labInstallProblem } from './install.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const FAULTS = ['a', 'b', 'c', 'd', 'none'];
@@ -24,6 +25,9 @@ export const FAULT_DESCRIPTIONS = {
 export async function startClinic(options) {
   const fault = options.fault ?? 'none';
   if (!FAULTS.includes(fault)) throw new Error(`unknown fault ${fault}: one of ${FAULTS.join(', ')}`);
+  // The services load the lab's own packages (package.json here); say so rather than fail in eight children.
+  const notInstalled = labInstallProblem();
+  if (notInstalled) throw new Error(`the clinic lab's packages are not in place (${notInstalled}): run \`node examples/clinic/install.mjs\``);
   const regions = options.regions ?? REGIONS;
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'clinic-'));
   const children = [];

@@ -2,7 +2,7 @@
 // send one request at a time for `durationMs`. Tenants and regions are drawn
 // by weight from a seeded generator, so runs repeat.
 import http from 'node:http';
-import { TENANTS, patientIds } from './common.mjs';
+import { TENANTS, patientIds } from './seed.mjs';
 
 /** mulberry32: small, seeded, good enough to pick tenants. */
 function random(seed) {

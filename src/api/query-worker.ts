@@ -6,13 +6,14 @@ import type { WorkerFailure, WorkerReply, WorkerSetup, WorkerTask } from './isol
 import type { JobTable } from './isolation/job.js';
 import { tempoJobs } from './tempo/jobs.js';
 import { nativeJobs } from './native/jobs.js';
+import { firstRunJobs } from './native/first-run-jobs.js';
 
 /**
  * A query worker thread (see isolation/pool.ts): builds the store over the
  * main thread's engine for one task, runs the job and answers with data,
  * errors included, since an Error loses its class crossing threads.
  */
-const JOBS: JobTable = { ...tempoJobs, ...nativeJobs };
+const JOBS: JobTable = { ...tempoJobs, ...nativeJobs, ...firstRunJobs };
 
 const setup = workerData as WorkerSetup | undefined;
 if (setup?.nice) {

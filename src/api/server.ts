@@ -5,6 +5,8 @@ import type { Logger } from 'pino';
 import { SightlineError, asSightlineError } from '../errors.js';
 import { registerTempoRoutes, type TempoRoutesOptions } from './tempo/index.js';
 import { registerNativeRoutes, type NativeRoutesOptions } from './native/index.js';
+import { registerFirstRunRoutes } from './native/first-run-routes.js';
+import type { BoundListeners } from './endpoints.js';
 import { registerUiRoutes } from './ui/index.js';
 import { installAuth, type AuthOptions } from './auth.js';
 import { registerSecurityHeaders } from './security-headers.js';
@@ -26,6 +28,8 @@ export interface ApiServerOptions extends Omit<TempoRoutesOptions, 'queries'>, O
    * above and carries the certificate too. Fastify's defaults without.
    */
   listener?: { bodyLimit: number; connectionTimeout: number; keepAliveTimeout: number; requestTimeout: number; http?: HttpServerOptions; https?: HttpsServerOptions };
+  /** Where this process's three listeners are bound, once they are (for the UI's first-run panel). */
+  listeners?: () => BoundListeners | undefined;
 }
 
 /**
@@ -79,6 +83,7 @@ export async function createApiServer(opts: ApiServerOptions): Promise<FastifyIn
   installAuth(app, opts);
   registerTempoRoutes(app, { ...opts, queries });
   registerNativeRoutes(app, { ...opts, queries, tokens: () => opts.authenticator.tokens() });
+  registerFirstRunRoutes(app, { queries, listeners: opts.listeners, tokenRequired: () => opts.authenticator.enforcing });
   registerOidcRoutes(app, opts);
   // Last: its catch-all only answers paths no API route claims.
   registerUiRoutes(app);

@@ -1,10 +1,13 @@
+import os from 'node:os';
+import path from 'node:path';
 import { ConfigError, SERVE_FLAGS, envName, parseServeConfig } from '../config/index.js';
-import { SchemaVersionError } from '../store/index.js';
+import { redactClickHouseUrl, SchemaVersionError } from '../store/index.js';
 import { AuthSetupError } from '../auth/index.js';
 import { SIGHTLINE_VERSION } from '../version.js';
 import { DataDirLockedError } from './data-lock.js';
 import { TlsError } from '../tls/index.js';
 import { createLogger, serve, StoreOpenError } from './serve.js';
+import { resolveLogFormat, startupSummary } from './pretty.js';
 import { tokenCommand } from './token.js';
 import { auditCommand } from './audit.js';
 import { eraseCommand } from './erase.js';
@@ -57,7 +60,8 @@ export async function main(argv: string[]): Promise<number> {
     }
     throw e;
   }
-  const log = createLogger(config);
+  const format = resolveLogFormat(config.logFormat, process.stdout.isTTY === true);
+  const log = createLogger(config, format);
   let server;
   try {
     server = await serve(config, log);
@@ -70,6 +74,18 @@ export async function main(argv: string[]): Promise<number> {
     log.fatal({ err: e }, 'Sightline failed to start');
     return 1;
   }
+  // At a terminal: where everything listens, in words (the JSON "ready" line carries the ports for programs).
+  if (format === 'pretty')
+    process.stdout.write(
+      startupSummary({
+        version: SIGHTLINE_VERSION,
+        listeners: server.listeners,
+        store: config.store.kind === 'clickhouse' ? `ClickHouse at ${redactClickHouseUrl(config.store.url)}` : `embedded, in ${path.resolve(config.dataDir, 'store')}`,
+        retention: config.retentionText,
+        tokenRequired: server.tokenRequired,
+        hostname: os.hostname(),
+      }),
+    );
   return new Promise<number>((resolve) => {
     let signalled = false;
     const onSignal = (signal: NodeJS.Signals) => {

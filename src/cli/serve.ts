@@ -6,13 +6,14 @@ import { EngineError, openClickHouseStore, openEmbeddedStore, parseClickHouseUrl
 import { AuditLog, buildAuthenticator, OidcLogin, tailnetSources } from '../auth/index.js';
 import { Ingestor } from '../ingest/index.js';
 import { TraceExportHandler, createOtlpHttpServer, ListenerGuard, OtlpGrpcServer } from '../receivers/index.js';
-import { createApiServer } from '../api/index.js';
+import { addressOf, createApiServer, type BoundListeners } from '../api/index.js';
 import { RedactionPolicy } from '../redact/index.js';
 import { Erasures } from '../erasure/index.js';
 import { SIGHTLINE_VERSION, TEMPO_API_VERSION } from '../version.js';
 import { lockDataDir } from './data-lock.js';
 import { makeDataDirPrivate } from './data-dir.js';
 import { logErrorSerializer, logsMayQuoteData } from './log-safety.js';
+import { prettyDestination } from './pretty.js';
 import { grpcServerCredentials, httpsServerOptions, loadTlsMaterial, reloadHttpsServer, TlsReloader } from '../tls/index.js';
 
 /**
@@ -33,6 +34,10 @@ export class StoreOpenError extends Error {
 
 export interface RunningServer {
   ports: { otlpGrpc: number; otlpHttp: number; http: number };
+  /** Where the three listeners are bound, as the operating system reports it. */
+  listeners: BoundListeners;
+  /** OTLP exporters and API callers need credentials (an identity source is configured). */
+  tokenRequired: boolean;
   stop(): Promise<void>;
 }
 
@@ -99,6 +104,8 @@ export async function serve(config: Config, log: Logger = createLogger(config)):
     cleanups.push(async () => retention.stop());
 
     let ready = false;
+    // Filled in once the listeners are bound; the UI's first-run panel shows it.
+    let bound: BoundListeners | undefined;
     const audit = await AuditLog.open(path.join(dataDir, 'audit'), store);
     cleanups.push(async () => {
       await audit.close();
@@ -143,6 +150,7 @@ export async function serve(config: Config, log: Logger = createLogger(config)):
       oidc,
       https: apiHttps,
       listener: guards.api.fastifyOptions(config.listeners.apiMaxBodyBytes, apiHttps),
+      listeners: () => bound,
     });
     guards.api.guardHttp(api.server, { tls: tls !== null });
     const handler = new TraceExportHandler(ingestor, config.retentionMs, config.retentionText, redaction);
@@ -175,6 +183,15 @@ export async function serve(config: Config, log: Logger = createLogger(config)):
       otlpHttp: addressPort(otlpHttp.server.address()),
       http: addressPort(api.server.address()),
     };
+    const unbound = { address: config.listen, family: '', port: 0 };
+    bound = {
+      http: addressOf(api.server) ?? { ...unbound, port: ports.http },
+      otlpHttp: addressOf(otlpHttp.server) ?? { ...unbound, port: ports.otlpHttp },
+      otlpGrpc: otlpGrpc.address() ?? { ...unbound, port: ports.otlpGrpc },
+      tls: tls !== null,
+      clientCertificate: config.tls?.clientCaFile !== undefined,
+    };
+    const listeners = bound;
     // SIGHUP re-reads the tokens and OIDC grant rules of the config file: a
     // revoked token or removed rule stops working without a restart.
     const configFile = config.file?.path;
@@ -228,6 +245,8 @@ export async function serve(config: Config, log: Logger = createLogger(config)):
     let stopping: Promise<void> | null = null;
     return {
       ports,
+      listeners,
+      tokenRequired: authenticator.enforcing,
       stop: () => {
         stopping ??= (async () => {
           ready = false;
@@ -279,13 +298,20 @@ function addressPort(addr: ReturnType<import('node:net').Server['address']>): nu
   return typeof addr === 'object' && addr !== null ? addr.port : 0;
 }
 
-export function createLogger(config: Pick<Config, 'logLevel'>): Logger {
-  return pino({
+/**
+ * The process's logger: JSON lines on stdout, or the same lines laid out
+ * for a person (`pretty`, see pretty.ts). Redaction and the serializers run
+ * before either, so both carry the same, safe, content.
+ */
+export function createLogger(config: Pick<Config, 'logLevel'>, format: 'json' | 'pretty' = 'json', out: NodeJS.WriteStream = process.stdout): Logger {
+  const options: pino.LoggerOptions = {
     level: config.logLevel,
     base: { service: 'sightline' },
     // Never log credentials that may ride in headers or URLs.
     redact: { paths: ['req.headers.authorization', 'req.headers.cookie', '*.password', '*.token'], censor: '[redacted]' },
     // Engine errors quote SQL and the values in it: only debug and trace keep them.
     serializers: { err: logErrorSerializer(config.logLevel) },
-  });
+  };
+  if (format === 'json') return pino(options);
+  return pino(options, prettyDestination(out, { color: out.isTTY === true && !process.env.NO_COLOR }));
 }

@@ -27,6 +27,8 @@ export interface Config {
   defaultTenant: string;
   maxBodyBytes: number;
   logLevel: LogLevel;
+  /** `json` lines, `pretty` lines for a person, or `auto`: pretty when stdout is a terminal (the CLI decides). */
+  logFormat: LogFormat;
   /** WAL bytes not yet in the store before ingest answers 429. */
   backlogBudgetBytes: number;
   corsOrigins: string[];
@@ -101,6 +103,8 @@ export type StoreConfig =
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+export type LogFormat = 'auto' | 'json' | 'pretty';
+const LOG_FORMATS: readonly LogFormat[] = ['auto', 'json', 'pretty'];
 
 /** A bad flag or value: the CLI prints the message on one line and exits 2. */
 export class ConfigError extends Error {
@@ -129,6 +133,7 @@ export const SERVE_FLAGS: readonly FlagSpec[] = [
   { name: 'default-tenant', default: 'single-tenant', help: 'the tenant spans are stored and read under without multi-tenant identities' },
   { name: 'max-body', default: '16MiB', help: 'largest request body, compressed or not' },
   { name: 'log-level', default: 'info', help: `one of ${LOG_LEVELS.join(', ')}; at info and above, logs never carry query text or span attribute values; debug and trace may` },
+  { name: 'log-format', default: 'auto', help: 'json (one JSON object per line), pretty (for a person, with where each listener is bound at start), or auto: pretty when stdout is a terminal, json otherwise' },
   { name: 'backlog-budget', default: '512MiB', help: 'ingested bytes waiting for the store before ingest answers 429' },
   { name: 'cors-origins', default: '', help: 'comma-separated origins allowed to export from browsers (none by default)' },
   { name: 'memory-limit', default: '2GiB', help: 'memory ceiling of the embedded store engine' },
@@ -185,6 +190,9 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
   const logLevel = get('log-level');
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel.value))
     throw new ConfigError(`${logLevel.source}: ${JSON.stringify(logLevel.value)} is not a log level (${LOG_LEVELS.join(', ')})`);
+  const logFormat = get('log-format');
+  if (!(LOG_FORMATS as readonly string[]).includes(logFormat.value))
+    throw new ConfigError(`${logFormat.source}: ${JSON.stringify(logFormat.value)} is not a log format (${LOG_FORMATS.join(', ')})`);
   const listen = get('listen');
   if (net.isIP(listen.value) === 0 && listen.value !== 'localhost')
     throw new ConfigError(`${listen.source}: ${JSON.stringify(listen.value)} is not an IP address`);
@@ -227,6 +235,7 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     insecureNoAuth: parseBoolean(get('insecure-no-auth')),
     maxBodyBytes: parseSizeValue(get('max-body'), 1024),
     logLevel: logLevel.value as LogLevel,
+    logFormat: logFormat.value as LogFormat,
     backlogBudgetBytes: parseSizeValue(get('backlog-budget'), 1024 * 1024),
     corsOrigins: corsOrigins(get('cors-origins'), file),
     memoryLimitBytes: parseSizeValue(get('memory-limit'), 256 * 1024 * 1024),

@@ -1,4 +1,4 @@
-import type { Condition, DiagnosisPort, SearchPort, TenantScope, TimeRange } from '../store/index.js';
+import type { Condition, DiagnosisPort, SearchPort, TenantScope, TimeRange, TraceSample } from '../store/index.js';
 import { filterRequest, searchTraceQL, unlessUnsupported, type Query } from '../query/traceql/index.js';
 
 /** What selecting traces reads: samples of trace ids, and TraceQL search for structural queries. */
@@ -14,6 +14,12 @@ export interface TraceGroup {
   traceIds: Buffer[];
   /** More traces qualified than were taken. */
   sampled: boolean;
+  /**
+   * Every trace of the group, when asked for (`countTotal`). Not exact when
+   * the group was cut before it could be counted (a structural query, or
+   * overlap with the selection beyond the samples): `count` is then a lower bound.
+   */
+  total?: { count: number; exact: boolean };
 }
 
 /**
@@ -34,13 +40,20 @@ export function loneFilter(q: Query): Condition | null {
 }
 
 /** Traces matching `q`: the smallest ids (a uniform sample) for a lone filter, else the most recent. */
-export async function selectTraces(store: SelectionStore, scope: TenantScope, q: Query, range: TimeRange, maxTraces: number): Promise<TraceGroup> {
+export async function selectTraces(store: SelectionStore, scope: TenantScope, q: Query, range: TimeRange, maxTraces: number, countTotal = false): Promise<TraceGroup> {
   const where = loneFilter(q);
-  if (where) return store.sampleTraces(scope, { range, match: where, limit: maxTraces });
+  if (where) return counted(await store.sampleTraces(scope, { range, match: where, limit: maxTraces, countTotal }), countTotal);
   const limit = Math.min(maxTraces, MAX_EVALUATED_TRACES);
   const found = await searchTraceQL(q, store, scope, { range, limit: limit + 1, spss: 1 });
   const ids = found.traces.map((t) => t.traceId).sort(Buffer.compare);
-  return { traceIds: ids.slice(0, limit), sampled: ids.length > limit };
+  const sampled = ids.length > limit;
+  return { traceIds: ids.slice(0, limit), sampled, ...(countTotal ? { total: { count: ids.length, exact: !sampled } } : {}) };
+}
+
+function counted(sample: TraceSample, countTotal: boolean): TraceGroup {
+  const group: TraceGroup = { traceIds: sample.traceIds, sampled: sample.sampled };
+  if (countTotal) group.total = { count: sample.total ?? sample.traceIds.length, exact: sample.total !== undefined || !sample.sampled };
+  return group;
 }
 
 /**
@@ -56,17 +69,24 @@ export async function baselineTraces(
   baseline: Query | undefined,
   range: TimeRange,
   maxTraces: number,
+  countTotal = false,
 ): Promise<TraceGroup> {
   if (baseline) {
-    const group = await selectTraces(store, scope, baseline, range, maxTraces);
+    const group = await selectTraces(store, scope, baseline, range, maxTraces, countTotal);
     // A trace in both groups would count for both: it stays in the selection.
     const chosen = new Set(selected.traceIds.map((id) => id.toString('hex')));
-    return { traceIds: group.traceIds.filter((id) => !chosen.has(id.toString('hex'))), sampled: group.sampled };
+    const traceIds = group.traceIds.filter((id) => !chosen.has(id.toString('hex')));
+    const out: TraceGroup = { traceIds, sampled: group.sampled };
+    // Overlap is only known within the two samples.
+    if (group.total) out.total = { count: group.total.count - (group.traceIds.length - traceIds.length), exact: group.total.exact && !group.sampled && !selected.sampled };
+    return out;
   }
   const where = loneFilter(selection);
-  if (where) return store.sampleTraces(scope, { range, exclude: where, limit: maxTraces });
+  if (where) return counted(await store.sampleTraces(scope, { range, exclude: where, limit: maxTraces, countTotal }), countTotal);
   const chosen = new Set(selected.traceIds.map((id) => id.toString('hex')));
-  const all = await store.sampleTraces(scope, { range, limit: maxTraces + chosen.size });
+  const all = await store.sampleTraces(scope, { range, limit: maxTraces + chosen.size, countTotal });
   const rest = all.traceIds.filter((id) => !chosen.has(id.toString('hex')));
-  return { traceIds: rest.slice(0, maxTraces), sampled: all.sampled || rest.length > maxTraces };
+  const out: TraceGroup = { traceIds: rest.slice(0, maxTraces), sampled: all.sampled || rest.length > maxTraces };
+  if (countTotal) out.total = { count: Math.max(0, (all.total ?? all.traceIds.length) - chosen.size), exact: !selected.sampled };
+  return out;
 }

@@ -124,6 +124,12 @@ export class OtlpGrpcServer {
     });
   }
 
+  /** Where the listener is bound (address and real port), once it listens. */
+  address(): net.AddressInfo | null {
+    const a = this.listener?.address();
+    return typeof a === 'object' && a !== null ? a : null;
+  }
+
   /** Stops accepting connections and waits for the calls in flight. */
   close(): Promise<void> {
     this.listener?.close();

@@ -6,7 +6,7 @@ import { SqlStore } from './sql-store/index.js';
 
 export type * from './ports.js';
 export type * from './request.js';
-export { NUMERIC_LEVELS } from './ports.js';
+export { NUMERIC_LEVELS, heatmapCell, heatmapColumns } from './ports.js';
 export { ALWAYS, TAG_SCOPES, STATUS_NAMES, KIND_NAMES } from './request.js';
 export { TenantScope, InvalidTenantError, tenantIdProblem, validTenantId, DEFAULT_TENANT } from './tenant.js';
 export { SchemaVersionError } from './setup.js';

@@ -62,7 +62,27 @@ export interface SearchResult {
   inspectedTraces?: number;
   inspectedSpans: number;
   inspectedBytes: number;
+  /** Every trace the search matches in the range, when the request asked (`countTotal`). */
+  total?: TraceTotal;
 }
+
+/**
+ * How many traces match. `exact` is false when only part of the candidates
+ * could be examined (a query evaluated in process): `count` is then a
+ * lower bound.
+ */
+export interface TraceTotal {
+  count: number;
+  exact: boolean;
+}
+
+/**
+ * Which traces a search returns when more match than `limit`: the most
+ * recent (by their latest matching span, Tempo's order), or the longest
+ * (by trace duration, the trace index's first start to last end).
+ * `slowest` orders every matching trace of the range, not a page of them.
+ */
+export type SearchOrder = 'recent' | 'slowest';
 
 export interface SpanSearchRequest {
   /** Spans matching this (and starting in the range) select their traces. */
@@ -73,6 +93,57 @@ export interface SpanSearchRequest {
   limit: number;
   /** Spans per span set. */
   spss: number;
+  /** Default `recent`; the answer is in this order (ties: newer first). */
+  order?: SearchOrder;
+  /** Also count every matching trace of the range (SearchResult.total). */
+  countTotal?: boolean;
+}
+
+/**
+ * Traces matching a condition, counted per cell of a grid: start time
+ * (steps of `stepNs` from the range start) by trace duration (between
+ * consecutive `durationBoundsNs`). A trace that starts before the range
+ * (but has a matching span in it) counts in the first column.
+ */
+export interface TraceHeatmapRequest {
+  where: Condition;
+  range: TimeRange;
+  stepNs: bigint;
+  /**
+   * Ascending. Row r holds durations d with bounds[r-1] <= d < bounds[r]:
+   * row 0 is below bounds[0], row bounds.length at or above the last.
+   */
+  durationBoundsNs: readonly bigint[];
+}
+
+export interface TraceHeatmapCell {
+  /** Column: step index from the range start. */
+  column: number;
+  /** Row: how many bounds the duration reaches (see TraceHeatmapRequest). */
+  row: number;
+  traces: number;
+}
+
+/** Columns of a heatmap over a range: whole steps, the last one possibly partial. */
+export function heatmapColumns(range: TimeRange, stepNs: bigint): number {
+  const span = range.endNs - range.startNs;
+  return Math.max(1, Number((span + stepNs - 1n) / stepNs));
+}
+
+/** The cell of a trace that starts at `startNs` and lasts `durationNs`, as TraceHeatmapRequest defines it. */
+export function heatmapCell(req: Pick<TraceHeatmapRequest, 'range' | 'stepNs' | 'durationBoundsNs'>, startNs: bigint, durationNs: bigint): { column: number; row: number } {
+  const columns = heatmapColumns(req.range, req.stepNs);
+  const column = startNs < req.range.startNs ? 0 : Math.min(Number((startNs - req.range.startNs) / req.stepNs), columns - 1);
+  let row = 0;
+  for (const b of req.durationBoundsNs) if (durationNs >= b) row++;
+  return { column, row };
+}
+
+export interface TraceHeatmap {
+  /** Non-empty cells only, in no particular order. */
+  cells: TraceHeatmapCell[];
+  /** The sum of the cells' traces: every matching trace when exact. */
+  total: TraceTotal;
 }
 
 /** One span of a candidate trace, with the values the in-process evaluator asked for. */
@@ -109,8 +180,11 @@ export interface SearchPort {
   /** What the engine can do; callers choose paths by it (never by the engine's name). */
   readonly capabilities: EngineCapabilities;
 
-  /** Traces with spans matching a condition, the most recent first. */
+  /** Traces with spans matching a condition, in the request's order (the most recent first by default). */
   searchSpans(scope: TenantScope, req: SpanSearchRequest): Promise<SearchResult>;
+
+  /** Every trace with a span matching a condition in the range, counted by start time and duration. Exact. */
+  traceHeatmap(scope: TenantScope, req: TraceHeatmapRequest): Promise<TraceHeatmap>;
 
   /**
    * Trace ids (most recent first) with a span in the range matching
@@ -265,6 +339,8 @@ export interface TraceSampleRequest {
   /** Leaves out traces with a span (in the range) matching this. */
   exclude?: Condition;
   limit: number;
+  /** Also count every trace that qualifies (TraceSample.total). */
+  countTotal?: boolean;
 }
 
 export interface TraceSample {
@@ -272,6 +348,15 @@ export interface TraceSample {
   traceIds: Buffer[];
   /** More traces qualified than `limit`. */
   sampled: boolean;
+  /** How many traces qualified, when the request asked (`countTotal`). */
+  total?: number;
+}
+
+/** A trace's extent in the trace index: its first span's start to its last span's end. */
+export interface TraceTiming {
+  traceId: Buffer;
+  startNs: bigint;
+  durationNs: number;
 }
 
 export interface AttributeValueRow {
@@ -291,10 +376,26 @@ export interface NumericKeyRow {
   spans: number;
 }
 
+/**
+ * How spread out a key's values are in a group of traces: every distinct
+ * value, and the traces carrying any of them. Counted over all values, not
+ * only the `valuesPerKey` kept.
+ */
+export interface AttributeKeyRow {
+  scope: 'span' | 'resource' | 'intrinsic';
+  key: string;
+  /** Distinct values (of any type). */
+  distinct: number;
+  /** Traces with at least one span carrying the key. */
+  traces: number;
+}
+
 export interface TraceAttributeStats {
   traces: number;
   spans: number;
   values: AttributeValueRow[];
+  /** One row per key of `values`. */
+  keys: AttributeKeyRow[];
   numeric: NumericKeyRow[];
 }
 
@@ -320,9 +421,11 @@ export interface PathSpans {
 }
 
 /** A span of a load query, with its children's [start, end) intervals; times in ns from an origin shared by the answer. */
+/** Times are ns after the request's `originNs`, as doubles: exact for offsets within 104 days either side. */
 export interface LoadSpanRow {
   start: number;
   duration: number;
+  /** The children's [start, end). */
   children: [number, number][];
 }
 
@@ -337,10 +440,12 @@ export interface DiagnosisPort {
   sampleTraces(scope: TenantScope, req: TraceSampleRequest): Promise<TraceSample>;
   /** How many of these traces carry each attribute value, and numeric attribute quantiles over their spans. */
   traceAttributes(scope: TenantScope, req: { traceIds: Buffer[]; range: TimeRange; valuesPerKey: number }): Promise<TraceAttributeStats>;
+  /** Start and duration of these traces (the trace index's extent), in no particular order; ids not found are left out. */
+  traceTimings(scope: TenantScope, req: { traceIds: Buffer[]; range: TimeRange }): Promise<TraceTiming[]>;
   /** The spans of these traces, by trace, with only what a critical path needs. */
   pathSpans(scope: TenantScope, req: { traceIds: Buffer[]; range: TimeRange }): Promise<PathSpans>;
-  /** The most recent `limit` spans matching `where`, each with its children's intervals. */
-  loadSpans(scope: TenantScope, req: { range: TimeRange; where: Condition; limit: number }): Promise<LoadSpanRow[]>;
+  /** The most recent `limit` spans matching `where`, each with its children's intervals; times after `originNs` (LoadSpanRow). */
+  loadSpans(scope: TenantScope, req: { range: TimeRange; where: Condition; limit: number; originNs: bigint }): Promise<LoadSpanRow[]>;
 }
 
 // ---- maintenance ------------------------------------------------------------------

@@ -48,6 +48,18 @@ export function registerDiagnosisRoutes(app: FastifyInstance, queries: QueryPool
     return sendJob<NativeJobs, 'compare'>(queries, 'query', 'compare', args, scopeOf(req), req, reply);
   });
 
+  app.get('/api/sightline/compare/latency', { config: { policy: READ_SPANS } }, async (req, reply) => {
+    const q = req.query as Query;
+    const args = {
+      range: parseRange(q, defaultWindowSeconds).range,
+      selection: param(q, 'q'),
+      baseline: param(q, 'baseline'),
+      // As compare: the chart draws the traces compare reads.
+      maxTraces: parsePositiveInt(q, 'maxTraces', 1000, 2500),
+    };
+    return sendJob<NativeJobs, 'compareLatency'>(queries, 'query', 'compareLatency', args, scopeOf(req), req, reply);
+  });
+
   app.get('/api/sightline/critical-path', { config: { policy: READ_SPANS } }, async (req, reply) => {
     const q = req.query as Query;
     const args = {

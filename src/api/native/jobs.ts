@@ -1,8 +1,9 @@
 import { NotFoundError } from '../../errors.js';
-import type { TimeRange } from '../../store/index.js';
-import { aggregateCriticalPath, compareGroups, loadCorrelation, redSeries, serviceMap, serviceOperations, traceCriticalPath } from '../../diagnosis/index.js';
-import { compileQuery, matchingTraceIds } from '../../query/traceql/index.js';
+import { heatmapColumns, type SearchOrder, type TimeRange } from '../../store/index.js';
+import { aggregateCriticalPath, compareGroups, latencySample, loadCorrelation, redSeries, serviceMap, serviceOperations, traceCriticalPath } from '../../diagnosis/index.js';
+import { compileQuery, matchingTraceIds, searchTraceQL, traceHeatmapTraceQL } from '../../query/traceql/index.js';
 import { json, type JobAnswer, type JobContext } from '../isolation/job.js';
+import { searchResponse, withServiceStats } from '../tempo/jobs.js';
 
 /**
  * Diagnosis jobs, run in query workers (isolation/pool.ts). TraceQL
@@ -19,6 +20,17 @@ export interface SelectionArgs {
 }
 
 export type NativeJobs = typeof nativeJobs;
+
+/**
+ * Rows of the search heatmap: trace durations between these bounds, on a
+ * log scale with six steps a decade (1, 1.5, 2, 3, 5, 7), from 10 µs to
+ * 70 min; row 0 is below 10 µs, the last row above 70 min.
+ */
+export const HEATMAP_DURATION_BOUNDS_NS: readonly bigint[] = (() => {
+  const out: bigint[] = [];
+  for (let e = 4n; e <= 12n; e++) for (const tenths of [10n, 15n, 20n, 30n, 50n, 70n]) out.push((tenths * 10n ** e) / 10n);
+  return out;
+})();
 
 export const nativeJobs = {
   async serviceMap({ store, scope }: JobContext, a: { range: TimeRange; maxSpans: number }): Promise<JobAnswer> {
@@ -47,6 +59,17 @@ export const nativeJobs = {
     return json(out, out.attributes.length + out.numeric.length);
   },
 
+  /** The compare page's latency chart: the compared groups' traces, start and duration. */
+  async compareLatency({ store, scope }: JobContext, a: { range: TimeRange; selection?: string; baseline?: string; maxTraces: number }): Promise<JobAnswer> {
+    const out = await latencySample(store, scope, {
+      range: a.range,
+      selection: a.selection !== undefined ? compileQuery(a.selection) : undefined,
+      baseline: a.baseline !== undefined ? compileQuery(a.baseline) : undefined,
+      maxTraces: a.maxTraces,
+    });
+    return json(out, (out.selection?.traces.length ?? 0) + out.baseline.traces.length);
+  },
+
   async criticalPath({ store, scope }: JobContext, a: SelectionArgs): Promise<JobAnswer> {
     const out = await aggregateCriticalPath(store, scope, {
       range: a.range,
@@ -61,6 +84,32 @@ export const nativeJobs = {
   async load({ store, scope }: JobContext, a: { range: TimeRange; query: string; limit: number; buckets: number }): Promise<JobAnswer> {
     const out = await loadCorrelation(store, scope, { range: a.range, query: compileQuery(a.query), limit: a.limit, buckets: a.buckets });
     return json(out, out.spans);
+  },
+
+  /** Tempo's search answer, in an order chosen over every match, with how many traces match. */
+  async orderedSearch({ store, scope }: JobContext, a: { query: string; range: TimeRange; limit: number; spss: number; order: SearchOrder }): Promise<JobAnswer> {
+    const found = await searchTraceQL(compileQuery(a.query), store, scope, { range: a.range, limit: a.limit, spss: a.spss, order: a.order, countTotal: true });
+    const body = searchResponse(await withServiceStats(store, scope, found, a.range));
+    const total = found.total ?? { count: found.traces.length, exact: false };
+    return json({ ...body, order: a.order, total: total.count, totalExact: total.exact }, found.traces.length);
+  },
+
+  /** Matching traces counted by start time and duration (search-routes.ts). */
+  async searchHeatmap({ store, scope }: JobContext, a: { query: string; range: TimeRange; stepNs: bigint }): Promise<JobAnswer> {
+    const map = await traceHeatmapTraceQL(compileQuery(a.query), store, scope, { range: a.range, stepNs: a.stepNs, durationBoundsNs: HEATMAP_DURATION_BOUNDS_NS });
+    return json(
+      {
+        startMs: Number(a.range.startNs / 1_000_000n),
+        endMs: Number(a.range.endNs / 1_000_000n),
+        stepMs: Number(a.stepNs / 1_000_000n),
+        columns: heatmapColumns(a.range, a.stepNs),
+        durationBoundsNs: HEATMAP_DURATION_BOUNDS_NS.map(Number),
+        cells: map.cells.sort((x, y) => x.column - y.column || x.row - y.row),
+        total: map.total.count,
+        totalExact: map.total.exact,
+      },
+      map.total.count,
+    );
   },
 
   /** The traces an erasure's TraceQL selection names (erasure-routes.ts). */

@@ -11,6 +11,7 @@ import { parseTraceId } from '../tempo/params.js';
 import { ADMIN_READ, ANY_TENANT, type TokenSummary } from '../../auth/index.js';
 import { registerDiagnosisRoutes } from './diagnosis-routes.js';
 import { registerErasureRoutes } from './erasure-routes.js';
+import { registerSearchRoutes } from './search-routes.js';
 import type { Erasures } from '../../erasure/index.js';
 
 export interface NativeRoutesOptions {
@@ -80,5 +81,6 @@ export function registerNativeRoutes(app: FastifyInstance, opts: NativeRoutesOpt
   });
 
   registerDiagnosisRoutes(app, opts.queries, opts.defaultWindowSeconds);
+  registerSearchRoutes(app, opts.queries, opts.defaultWindowSeconds);
   registerErasureRoutes(app, opts.erasures, opts.queries);
 }

@@ -114,7 +114,7 @@ export const tempoJobs = {
 };
 
 /** Tempo's serviceStats for each found trace: one more query over the found traces only. */
-async function withServiceStats(store: ReadPorts, scope: TenantScope, result: SearchResult, range: TimeRange): Promise<SearchResult> {
+export async function withServiceStats(store: ReadPorts, scope: TenantScope, result: SearchResult, range: TimeRange): Promise<SearchResult> {
   const stats = await store.serviceStats(scope, result.traces.map((t) => t.traceId), range);
   return { ...result, traces: result.traces.map((t) => ({ ...t, serviceStats: stats.get(t.traceId.toString('hex')) })) };
 }
@@ -142,7 +142,8 @@ function promLabels(labels: KeyValueJson[]): string {
   return `{${labels.map((l) => `${l.key}=${JSON.stringify(text(l.value))}`).join(', ')}}`;
 }
 
-function searchResponse(result: SearchResult): unknown {
+/** Tempo's SearchResponse JSON. */
+export function searchResponse(result: SearchResult): Record<string, unknown> {
   const spanSetJson = (set: NonNullable<SearchResult['traces'][number]['spanSets']>[number]) => {
     const spans = set.spans.map((s) => {
       const span: Record<string, unknown> = {

@@ -1,5 +1,5 @@
 import type { KeyValueJson } from '../../model/any-value.js';
-import type { Condition, EvalSpan, Field, SearchPort, SearchResult, TenantScope, TimeRange, TraceCondition, TraceSummary } from '../../store/index.js';
+import { heatmapCell, type Condition, type EvalSpan, type Field, type SearchOrder, type SearchPort, type SearchResult, type TenantScope, type TimeRange, type TraceCondition, type TraceHeatmap, type TraceHeatmapRequest, type TraceSummary } from '../../store/index.js';
 import type { FieldExpr, Query, ScalarFilter, SpansetExpr, SpansetFilter, SpansetOp, Stage, Static } from './ast.js';
 import { TraceQLUnsupportedError, unlessUnsupported } from './errors.js';
 import { filterRequest, numberField, requestKey, textField } from './request.js';
@@ -19,15 +19,58 @@ export interface SearchOptions {
   spss: number;
   /** Most candidate traces examined before giving up on finding `limit`. */
   maxCandidates?: number;
+  /** Default `recent` (see SearchOrder). */
+  order?: SearchOrder;
+  /** Also count every matching trace (SearchResult.total). */
+  countTotal?: boolean;
 }
 
+/**
+ * Candidate traces examined when every match counts (the slowest, a total,
+ * a heatmap) for a query evaluated in process; past them the answer says
+ * it is not exact.
+ */
+export const MAX_EVALUATED_CANDIDATES = 20_000;
+
 export async function searchTraceQL(q: Query, store: SearchPort, scope: TenantScope, opts: SearchOptions): Promise<SearchResult> {
-  const [first, ...rest] = q.pipeline;
-  if (rest.length === 0 && first.kind === 'filter') {
-    const request = unlessUnsupported(() => filterRequest(q));
-    if (request) return store.searchSpans(scope, { ...request, range: opts.range, limit: opts.limit, spss: opts.spss });
-  }
+  const request = loneFilter(q);
+  if (request) return store.searchSpans(scope, { ...request, range: opts.range, limit: opts.limit, spss: opts.spss, order: opts.order, countTotal: opts.countTotal });
   return new Evaluator(q, opts).run(store, scope);
+}
+
+/**
+ * Every trace `q` matches in the range, counted by start time and duration
+ * (TraceHeatmapRequest). A query evaluated in process counts the matches
+ * among at most `maxCandidates` candidate traces, and says when it stopped there.
+ */
+export async function traceHeatmapTraceQL(
+  q: Query,
+  store: SearchPort,
+  scope: TenantScope,
+  req: Omit<TraceHeatmapRequest, 'where'> & { maxCandidates?: number },
+): Promise<TraceHeatmap> {
+  const request = loneFilter(q);
+  if (request) return store.traceHeatmap(scope, { where: request.where, range: req.range, stepNs: req.stepNs, durationBoundsNs: req.durationBoundsNs });
+  const counts = new Map<string, { column: number; row: number; traces: number }>();
+  let matched = 0;
+  const evaluator = new Evaluator(q, { range: req.range, limit: 0, spss: 1 });
+  const scanned = await evaluator.everyMatch(store, scope, req.maxCandidates ?? MAX_EVALUATED_CANDIDATES, (_id, spans) => {
+    const { start, end } = extent(spans);
+    const cell = heatmapCell(req, start, end - start);
+    const key = `${cell.column}/${cell.row}`;
+    const c = counts.get(key);
+    if (c) c.traces++;
+    else counts.set(key, { ...cell, traces: 1 });
+    matched++;
+  });
+  return { cells: [...counts.values()], total: { count: matched, exact: !scanned.truncated } };
+}
+
+/** The store's request for a query that is one spanset filter SQL can answer, else undefined. */
+function loneFilter(q: Query): ReturnType<typeof filterRequest> | undefined {
+  const [first, ...rest] = q.pipeline;
+  if (rest.length > 0 || first.kind !== 'filter') return undefined;
+  return unlessUnsupported(() => filterRequest(q)) ?? undefined;
 }
 
 /**
@@ -162,13 +205,46 @@ export class Evaluator {
   }
 
   async run(store: SearchPort, scope: TenantScope): Promise<SearchResult> {
-    const traces: TraceSummary[] = [];
-    const inspected = await this.scan(store, scope, this.opts.maxCandidates ?? 20_000, Math.max(this.opts.limit * 4, 100), (id, spans, sets, tree) => {
+    const { limit, order = 'recent', countTotal = false } = this.opts;
+    const maxCandidates = this.opts.maxCandidates ?? MAX_EVALUATED_CANDIDATES;
+    if (order === 'recent' && !countTotal) {
+      const traces: TraceSummary[] = [];
+      const inspected = await this.scan(store, scope, maxCandidates, Math.max(limit * 4, 100), (id, spans, sets, tree) => {
+        traces.push(this.summary(id, spans, sets, tree));
+        return traces.length < limit;
+      });
+      traces.sort(byRecent);
+      return { traces, inspectedSpans: 0, inspectedBytes: 0, inspectedTraces: inspected.traces };
+    }
+    // Every match counts: the total, or the longest. Candidates come newest
+    // first, so for `recent` the first `limit` matches are the answer.
+    let traces: TraceSummary[] = [];
+    let matched = 0;
+    const sort = order === 'slowest' ? bySlowest : byRecent;
+    const inspected = await this.everyMatch(store, scope, maxCandidates, (id, spans, sets, tree) => {
+      matched++;
+      if (order === 'recent' && traces.length >= limit) return;
       traces.push(this.summary(id, spans, sets, tree));
-      return traces.length < this.opts.limit;
+      // Keeps memory at a few pages of summaries however many traces match.
+      if (traces.length >= limit * 4 + 100) traces = traces.sort(sort).slice(0, limit);
     });
-    traces.sort((a, b) => (a.startNs > b.startNs ? -1 : a.startNs < b.startNs ? 1 : 0));
-    return { traces, inspectedSpans: 0, inspectedBytes: 0, inspectedTraces: inspected.traces };
+    traces = traces.sort(sort).slice(0, limit);
+    const out: SearchResult = { traces, inspectedSpans: 0, inspectedBytes: 0, inspectedTraces: inspected.traces };
+    if (countTotal) out.total = { count: matched, exact: !inspected.truncated };
+    return out;
+  }
+
+  /** Visits every matching trace among at most `maxCandidates` candidates, newest first. */
+  everyMatch(
+    store: SearchPort,
+    scope: TenantScope,
+    maxCandidates: number,
+    visit: (id: Buffer, spans: EvalSpan[], sets: SpanSet[], tree: SpanTree) => void,
+  ): Promise<{ traces: number; truncated: boolean }> {
+    return this.scan(store, scope, maxCandidates, 1000, (id, spans, sets, tree) => {
+      visit(id, spans, sets, tree);
+      return true;
+    });
   }
 
   /** Every matching trace (see matchingTraceIds): candidates taken at once, then evaluated in batches. */
@@ -210,11 +286,13 @@ export class Evaluator {
     const having = this.necessary(this.q.pipeline[0] as SpansetExpr);
     let inspected = 0;
     for (let offset = 0; offset < maxCandidates; offset += batch) {
-      const ids = await store.candidateTraces(scope, { range: this.opts.range, anySpan, having, limit: Math.min(batch, maxCandidates - offset), offset });
+      const want = Math.min(batch, maxCandidates - offset);
+      const ids = await store.candidateTraces(scope, { range: this.opts.range, anySpan, having, limit: want, offset });
       if (ids.length === 0) return { traces: inspected, truncated: false };
       inspected += ids.length;
       if (!(await this.evaluateBatch(store, scope, ids, onMatch))) return { traces: inspected, truncated: false };
-      if (ids.length < batch) return { traces: inspected, truncated: false };
+      // Fewer than asked: none are left. (A last batch cut to maxCandidates is not the end.)
+      if (ids.length < want) return { traces: inspected, truncated: false };
     }
     return { traces: inspected, truncated: true };
   }
@@ -430,6 +508,9 @@ function staticNumber(s: Static): number {
 }
 
 /** A trace's first start, last end and root span, as the trace index derives them. */
+const byRecent = (a: TraceSummary, b: TraceSummary) => (a.startNs > b.startNs ? -1 : a.startNs < b.startNs ? 1 : 0);
+const bySlowest = (a: TraceSummary, b: TraceSummary) => (a.durationNs > b.durationNs ? -1 : a.durationNs < b.durationNs ? 1 : byRecent(a, b));
+
 function extent(spans: EvalSpan[]): { start: bigint; end: bigint; root: EvalSpan | undefined } {
   let start = spans[0]?.startNs ?? 0n;
   let end = start;

@@ -4,7 +4,7 @@ export { print, printField } from './printer.js';
 export { validate } from './validate.js';
 export { TraceQLParseError, TraceQLValidationError, TraceQLUnsupportedError, unlessUnsupported } from './errors.js';
 export { filterRequest, toCondition } from './request.js';
-export { searchTraceQL, matchingTraceIds, type SearchOptions } from './execute.js';
+export { searchTraceQL, traceHeatmapTraceQL, matchingTraceIds, MAX_EVALUATED_CANDIDATES, type SearchOptions } from './execute.js';
 export { queryMetrics, MAX_SERIES, type Series, type MetricsRequest, type MetricsResult, type MetricsStore } from './metrics.js';
 
 import { parse, PARSE_LIMITS, type ParseLimits } from './parser.js';

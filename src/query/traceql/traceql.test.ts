@@ -366,6 +366,7 @@ describe('evaluation over large traces', () => {
     return {
       capabilities: {} as SearchPort['capabilities'],
       searchSpans: async () => assert.fail('a lone filter is not asked for here'),
+      traceHeatmap: async () => assert.fail('a lone filter is not asked for here'),
       candidateTraces: async (_s, req) => (req.offset === 0 ? [id] : []),
       traceSpans: async (_s, req) => {
         const flag = (c: (typeof req.flags)[number], s: Omit<EvalSpan, 'flags'>) => {

@@ -1,4 +1,4 @@
-import type { DiagnosisPort, LoadSpanRow, PathSpanRow, PathSpans, ServiceGraph, TraceAttributeStats, TraceSample, TraceSampleRequest, NumericKeyRow, AttributeValueRow, ServiceEdgeRow } from '../ports.js';
+import type { AttributeKeyRow, DiagnosisPort, LoadSpanRow, PathSpanRow, PathSpans, ServiceGraph, TraceAttributeStats, TraceSample, TraceSampleRequest, TraceTiming, NumericKeyRow, AttributeValueRow, ServiceEdgeRow } from '../ports.js';
 import { NUMERIC_LEVELS } from '../ports.js';
 import type { Condition, TimeRange } from '../request.js';
 import { NS_PER_MINUTE } from '../schema.js';
@@ -32,6 +32,31 @@ const CHILD_SKEW_NS = 60_000_000_000n;
 const TRACE_SLACK_NS = 3_600_000_000_000n;
 
 const num = (v: number | string): number => (typeof v === 'number' ? v : Number(v));
+
+/** `trace_id` is one of these: the band they span (which the sort key skips to), then the set. */
+function idSet(traceIds: Buffer[]): Sql {
+  let lo = traceIds[0];
+  let hi = traceIds[0];
+  for (const id of traceIds) {
+    if (Buffer.compare(id, lo) < 0) lo = id;
+    if (Buffer.compare(id, hi) > 0) hi = id;
+  }
+  // The ids as one string split by the engine: a list of unhex() literals
+  // costs the analyser 0.2 ms an id (450 against 90 ms for 2000 ids).
+  const list = traceIds.map((id) => id.toString('hex')).join(',');
+  return sql`trace_id >= ${lo} AND trace_id <= ${hi}
+  AND trace_id IN (SELECT toFixedString(unhex(x), 16) FROM (SELECT arrayJoin(splitByChar(',', ${list})) AS x))`;
+}
+
+/** The key columns of traceAttributes' value rows: the same on every row of a key. */
+function keyRows(rows: [string, string, string, number, string, string, string][]): AttributeKeyRow[] {
+  const keys = new Map<string, AttributeKeyRow>();
+  for (const [scope, key, , , , distinct, traces] of rows) {
+    const id = `${scope}\u0000${key}`;
+    if (!keys.has(id)) keys.set(id, { scope: scope as AttributeKeyRow['scope'], key, distinct: Number(distinct), traces: Number(traces) });
+  }
+  return [...keys.values()];
+}
 
 /** The trace id below which `fraction` of (uniformly random) ids fall. */
 export function idBound(fraction: number): Buffer {
@@ -146,7 +171,25 @@ WHERE ${tenantIn(scope)} AND minute >= ${range.startNs / NS_PER_MINUTE} AND minu
       : sql``;
     const res = await this.ctx.json<[string]>(sql`SELECT hex(trace_id) FROM (${source}) ${exclude} ORDER BY trace_id LIMIT ${req.limit + 1}`);
     const ids = res.data.map(([id]) => Buffer.from(id, 'hex'));
-    return { traceIds: ids.slice(0, req.limit), sampled: ids.length > req.limit };
+    const sampled = ids.length > req.limit;
+    const sample: TraceSample = { traceIds: ids.slice(0, req.limit), sampled };
+    if (req.countTotal) {
+      // Only a cut sample needs the count read: otherwise it is every trace.
+      sample.total = sampled ? Number((await this.ctx.json<[string]>(sql`SELECT toString(count()) FROM (${source}) ${exclude}`)).data[0]?.[0] ?? 0) : ids.length;
+    }
+    return sample;
+  }
+
+  /** Each trace's first start and last end in the trace index (its rows merged), for traces near the range. */
+  async traceTimings(scope: TenantScope, req: { traceIds: Buffer[]; range: TimeRange }): Promise<TraceTiming[]> {
+    if (req.traceIds.length === 0) return [];
+    const near = widened(req.range, TRACE_SLACK_NS);
+    const res = await this.ctx.json<[string, string, string]>(sql`
+SELECT hex(trace_id), toString(min(start_min)), toString(max(end_max) - min(start_min))
+FROM ${T.traceIndex}
+WHERE ${tenantIn(scope)} AND end_max >= ${near.startNs} AND start_min < ${near.endNs} AND ${idSet(req.traceIds)}
+GROUP BY trace_id`);
+    return res.data.map(([id, start, duration]) => ({ traceId: Buffer.from(id, 'hex'), startNs: BigInt(start), durationNs: Number(duration) }));
   }
 
   /**
@@ -157,7 +200,7 @@ WHERE ${tenantIn(scope)} AND minute >= ${range.startNs / NS_PER_MINUTE} AND minu
    * its values over the traces' spans.
    */
   async traceAttributes(scope: TenantScope, req: { traceIds: Buffer[]; range: TimeRange; valuesPerKey: number }): Promise<TraceAttributeStats> {
-    if (req.traceIds.length === 0) return { traces: 0, spans: 0, values: [], numeric: [] };
+    if (req.traceIds.length === 0) return { traces: 0, spans: 0, values: [], keys: [], numeric: [] };
     const typed = (prefix: 'attr' | 'res', scope: string): Sql[] => [
       sql`arrayMap((k, x) -> (${scope}, toString(k), x, 0), ${ident(`${prefix}_str_keys`)}, ${ident(`${prefix}_str_values`)})`,
       sql`arrayMap((k, x) -> (${scope}, toString(k), toString(x), 1), ${ident(`${prefix}_int_keys`)}, ${ident(`${prefix}_int_values`)})`,
@@ -179,12 +222,21 @@ FROM ${T.spans}
 GLOBAL ANY LEFT JOIN (${resources}) AS r USING resource_id
 WHERE ${tenantIn(scope)} AND ${this.traceFilter(req.traceIds, req.range)}`;
     const levels = join(NUMERIC_LEVELS.map((l) => sql`${l}`));
+    // Per value, its traces; per key, its distinct values and the traces
+    // carrying any of them (the per-value trace sets merged), in one read.
+    // Every value takes part in the key's counts, the kept ones or not.
     const [values, numeric] = await Promise.all([
-      this.ctx.json<[string, string, string, number, string]>(sql`
-SELECT p.1 AS scope, p.2 AS k, p.3 AS v, p.4 AS t, toString(uniqExact(trace_id)) AS traces
-FROM (${spans}) ARRAY JOIN pairs AS p
-GROUP BY scope, k, v, t
-ORDER BY toUInt64(traces) DESC, scope, k, v
+      this.ctx.json<[string, string, string, number, string, string, string]>(sql`
+SELECT scope, k, x.1 AS v, x.2 AS t, toString(x.3) AS traces, toString(key_values), toString(key_traces)
+FROM (
+  SELECT scope, k, groupArray((v, t, traces)) AS vs, count() AS key_values, uniqExactMerge(trace_set) AS key_traces
+  FROM (
+    SELECT p.1 AS scope, p.2 AS k, p.3 AS v, p.4 AS t, uniqExact(trace_id) AS traces, uniqExactState(trace_id) AS trace_set
+    FROM (${spans}) ARRAY JOIN pairs AS p
+    GROUP BY scope, k, v, t)
+  GROUP BY scope, k)
+ARRAY JOIN vs AS x
+ORDER BY x.3 DESC, scope, k, v
 LIMIT ${req.valuesPerKey} BY scope, k`),
       this.ctx.json<[string, string, (number | string)[], string, string]>(sql`
 SELECT p.1 AS scope, p.2 AS k, quantilesExact(${levels})(p.3), toString(count()), toString(uniqExact(trace_id))
@@ -205,6 +257,7 @@ ORDER BY scope, k`),
         type: TYPES[num(t)],
         traces: Number(traces),
       })),
+      keys: keyRows(values.data),
       numeric: numeric.data.map(([scope, key, q, spans]) => ({ scope: scope as NumericKeyRow['scope'], key, quantiles: q.map(num), spans: Number(spans) })),
     };
   }
@@ -266,7 +319,7 @@ WHERE ${tenantIn(scope)} AND ${this.traceFilter(req.traceIds, req.range)}`);
    * Spans matching `where` that start in the range (the most recent
    * `limit`), each with the intervals of its child spans.
    */
-  async loadSpans(scope: TenantScope, req: { range: TimeRange; where: Condition; limit: number }): Promise<LoadSpanRow[]> {
+  async loadSpans(scope: TenantScope, req: { range: TimeRange; where: Condition; limit: number; originNs: bigint }): Promise<LoadSpanRow[]> {
     const tenant = tenantIn(scope);
     const where = condition(req.where, { scope, range: req.range, joined: false });
     const matching = sql`SELECT tenant, trace_id, span_id AS link, start_ns, duration_ns FROM ${T.spans} WHERE ${tenant} AND ${inRange(req.range)} AND (${where}) ORDER BY start_ns DESC LIMIT ${req.limit}`;
@@ -278,8 +331,8 @@ WHERE ${tenantIn(scope)} AND ${this.traceFilter(req.traceIds, req.range)}`);
   WHERE ${tenant} AND start_ns >= (SELECT min(start_ns) FROM (${matching})) - ${CHILD_SKEW_NS} AND start_ns < ${widened(req.range, PARENT_SLACK_NS).endNs}
     AND (tenant, trace_id, parent_span_id) GLOBAL IN (SELECT tenant, trace_id, link FROM (${matching}))
   GROUP BY tenant, trace_id, link`;
-    // Offsets from an origin before every time read, as doubles (exact), so JSON carries plain numbers.
-    const origin = widened(req.range, PARENT_SLACK_NS).startNs;
+    // Offsets from the caller's origin, as doubles (exact), so JSON carries plain numbers.
+    const origin = req.originNs;
     const offset = (x: Sql) => sql`toFloat64(toInt64(${x}) - ${origin})`;
     const res = await this.ctx.json<[number, number, [number, number][]]>(sql`
 SELECT ${offset(sql`start_ns`)}, toFloat64(duration_ns), arrayMap(c -> (${offset(sql`tupleElement(c, 1)`)}, toFloat64(tupleElement(c, 2))), children)
@@ -293,16 +346,6 @@ FROM (${matching}) AS matching ANY LEFT JOIN (${children}) AS children USING (te
    * reading every granule to test the id list.
    */
   private traceFilter(traceIds: Buffer[], range: TimeRange): Sql {
-    let lo = traceIds[0];
-    let hi = traceIds[0];
-    for (const id of traceIds) {
-      if (Buffer.compare(id, lo) < 0) lo = id;
-      if (Buffer.compare(id, hi) > 0) hi = id;
-    }
-    // The ids as one string split by the engine: a list of unhex() literals
-    // costs the analyser 0.2 ms an id (450 against 90 ms for 2000 ids).
-    const list = traceIds.map((id) => id.toString('hex')).join(',');
-    return sql`${inRange(widened(range, TRACE_SLACK_NS))} AND trace_id >= ${lo} AND trace_id <= ${hi}
-  AND trace_id IN (SELECT toFixedString(unhex(x), 16) FROM (SELECT arrayJoin(splitByChar(',', ${list})) AS x))`;
+    return sql`${inRange(widened(range, TRACE_SLACK_NS))} AND ${idSet(traceIds)}`;
   }
 }

@@ -23,6 +23,8 @@ import type {
   SearchResult,
   ServiceGraph,
   SpanSearchRequest,
+  TraceHeatmap,
+  TraceHeatmapRequest,
   StoreStats,
   TagsPort,
   TraceAttributeStats,
@@ -30,6 +32,7 @@ import type {
   TracePort,
   TraceSample,
   TraceSampleRequest,
+  TraceTiming,
   TraceSpansRequest,
 } from '../ports.js';
 import type { Condition, IntrinsicField, TagScope, TagValue, TimeRange, TraceCondition } from '../request.js';
@@ -123,6 +126,10 @@ export class SqlStore implements ReadPorts, MaintenancePort, AuditPort, ErasureP
     return this.search.searchSpans(scope, req);
   }
 
+  traceHeatmap(scope: TenantScope, req: TraceHeatmapRequest): Promise<TraceHeatmap> {
+    return this.search.traceHeatmap(scope, req);
+  }
+
   candidateTraces(scope: TenantScope, req: { range: TimeRange; anySpan: Condition; having: TraceCondition; limit: number; offset: number }): Promise<Buffer[]> {
     return this.search.candidateTraces(scope, req);
   }
@@ -167,11 +174,15 @@ export class SqlStore implements ReadPorts, MaintenancePort, AuditPort, ErasureP
     return this.diagnosis.traceAttributes(scope, req);
   }
 
+  traceTimings(scope: TenantScope, req: { traceIds: Buffer[]; range: TimeRange }): Promise<TraceTiming[]> {
+    return this.diagnosis.traceTimings(scope, req);
+  }
+
   pathSpans(scope: TenantScope, req: { traceIds: Buffer[]; range: TimeRange }): Promise<PathSpans> {
     return this.diagnosis.pathSpans(scope, req);
   }
 
-  loadSpans(scope: TenantScope, req: { range: TimeRange; where: Condition; limit: number }): Promise<LoadSpanRow[]> {
+  loadSpans(scope: TenantScope, req: { range: TimeRange; where: Condition; limit: number; originNs: bigint }): Promise<LoadSpanRow[]> {
     return this.diagnosis.loadSpans(scope, req);
   }
 

@@ -1,6 +1,6 @@
 import type { KeyValueJson } from '../../model/any-value.js';
 import type { EngineCapabilities } from '../engine.js';
-import type { EvalSpan, MatchedSpan, SearchPort, SearchResult, SpanSearchRequest, TraceSpansRequest, TraceSummary } from '../ports.js';
+import { heatmapColumns, type EvalSpan, type MatchedSpan, type SearchPort, type SearchResult, type SpanSearchRequest, type TraceHeatmap, type TraceHeatmapRequest, type TraceSpansRequest, type TraceSummary } from '../ports.js';
 import type { Condition, TimeRange, TraceCondition } from '../request.js';
 import { NS_PER_HOUR } from '../schema.js';
 import type { TenantScope } from '../tenant.js';
@@ -21,28 +21,54 @@ export class SearchReads implements SearchPort {
     const cc: CompileContext = { scope, range: req.range, joined: false };
     const where = sql`${tenantIn(scope)} AND ${startsIn(req.range)} AND ${condition(req.where, cc)}`;
 
-    // 1. The traces with the most recent matching spans. A top-k sort of
-    //    matching spans is far cheaper than grouping every match by trace;
-    //    widen k until `limit` distinct traces are found or matches run out.
-    const recent: string[] = [];
     let inspectedSpans = 0;
     let inspectedBytes = 0;
-    for (let k = req.limit * 10; ; k *= 8) {
-      const top = await this.ctx.json<[string]>(sql`SELECT hex(trace_id) FROM ${T.spans} WHERE ${where} ORDER BY start_ns DESC LIMIT ${k}`);
-      inspectedSpans += top.statistics?.rows_read ?? 0;
-      inspectedBytes += top.statistics?.bytes_read ?? 0;
-      recent.length = 0;
-      const seen = new Set<string>();
-      for (const [id] of top.data) {
-        if (seen.has(id)) continue;
-        seen.add(id);
-        recent.push(id);
-        if (recent.length === req.limit) break;
+    const tally = (r: { statistics?: { rows_read?: number; bytes_read?: number } }) => {
+      inspectedSpans += r.statistics?.rows_read ?? 0;
+      inspectedBytes += r.statistics?.bytes_read ?? 0;
+    };
+    // Counted alongside step 1; awaited after it (a failure of step 1 must not leave this one unobserved).
+    const totalQuery = req.countTotal ? this.ctx.json<[string]>(sql`SELECT toString(uniqExact(trace_id)) FROM ${T.spans} WHERE ${where}`) : undefined;
+    totalQuery?.catch(() => undefined);
+
+    const recent: string[] = [];
+    if (req.order === 'slowest') {
+      // 1. The longest traces among all that match: their durations come
+      //    from the trace index, for every matching trace of the range.
+      const top = await this.ctx.json<[string]>(sql`
+SELECT hex(trace_id) FROM (
+  SELECT trace_id, max(end_max) - min(start_min) AS d, min(start_min) AS s
+  FROM ${T.traceIndex}
+  WHERE ${tenantIn(scope)} AND trace_id GLOBAL IN (SELECT trace_id FROM ${T.spans} WHERE ${where})
+  GROUP BY trace_id
+)
+ORDER BY d DESC, s DESC, trace_id
+LIMIT ${req.limit}`);
+      tally(top);
+      for (const [id] of top.data) recent.push(id);
+    } else {
+      // 1. The traces with the most recent matching spans. A top-k sort of
+      //    matching spans is far cheaper than grouping every match by trace;
+      //    widen k until `limit` distinct traces are found or matches run out.
+      for (let k = req.limit * 10; ; k *= 8) {
+        const top = await this.ctx.json<[string]>(sql`SELECT hex(trace_id) FROM ${T.spans} WHERE ${where} ORDER BY start_ns DESC LIMIT ${k}`);
+        tally(top);
+        recent.length = 0;
+        const seen = new Set<string>();
+        for (const [id] of top.data) {
+          if (seen.has(id)) continue;
+          seen.add(id);
+          recent.push(id);
+          if (recent.length === req.limit) break;
+        }
+        if (recent.length === req.limit || top.data.length < k || k > 1_000_000) break;
       }
-      if (recent.length === req.limit || top.data.length < k || k > 1_000_000) break;
     }
+    const counted = totalQuery && (await totalQuery);
+    if (counted) tally(counted);
+    const total = counted ? { count: Number(counted.data[0]?.[0] ?? 0), exact: true } : undefined;
     const traces: TraceSummary[] = [];
-    if (recent.length === 0) return { traces, inspectedSpans, inspectedBytes };
+    if (recent.length === 0) return { traces, inspectedSpans, inspectedBytes, ...(total ? { total } : {}) };
     const ids = recent.map((id) => Buffer.from(id, 'hex'));
 
     // 2. Their matching spans and counts.
@@ -92,13 +118,35 @@ GROUP BY trace_id`,
         },
       });
     }
-    // Newest trace first, as Tempo orders results.
-    traces.sort((a, b) => (a.startNs > b.startNs ? -1 : a.startNs < b.startNs ? 1 : 0));
-    for (const r of [found, info]) {
-      inspectedSpans += r.statistics?.rows_read ?? 0;
-      inspectedBytes += r.statistics?.bytes_read ?? 0;
-    }
-    return { traces, inspectedSpans, inspectedBytes };
+    // Newest trace first, as Tempo orders results; or the longest first.
+    traces.sort(req.order === 'slowest' ? bySlowest : byRecent);
+    tally(found);
+    tally(info);
+    return { traces, inspectedSpans, inspectedBytes, ...(total ? { total } : {}) };
+  }
+
+  async traceHeatmap(scope: TenantScope, req: TraceHeatmapRequest): Promise<TraceHeatmap> {
+    const cc: CompileContext = { scope, range: req.range, joined: false };
+    const where = sql`${tenantIn(scope)} AND ${startsIn(req.range)} AND ${condition(req.where, cc)}`;
+    const columns = heatmapColumns(req.range, req.stepNs);
+    const { startNs } = req.range;
+    // Comparisons with integer bounds, not a logarithm: the rows are the
+    // same on every engine, and the same as the query layer computes. A sum
+    // of comparisons, since 18.16's lambdas cannot read a column.
+    const row = sql`toUInt64(${req.durationBoundsNs.reduce((acc, b) => sql`${acc} + (d >= ${b})`, sql`0`)})`;
+    const res = await this.ctx.json<[string, string, string]>(sql`
+SELECT toString(c), toString(r), toString(count()) FROM (
+  SELECT if(s < ${startNs}, toUInt64(0), toUInt64(least(intDiv(s - ${startNs}, ${req.stepNs}), ${BigInt(columns - 1)}))) AS c, ${row} AS r
+  FROM (
+    SELECT min(start_min) AS s, max(end_max) - min(start_min) AS d
+    FROM ${T.traceIndex}
+    WHERE ${tenantIn(scope)} AND trace_id GLOBAL IN (SELECT trace_id FROM ${T.spans} WHERE ${where})
+    GROUP BY trace_id
+  )
+)
+GROUP BY c, r`);
+    const cells = res.data.map(([c, r, n]) => ({ column: Number(c), row: Number(r), traces: Number(n) }));
+    return { cells, total: { count: cells.reduce((sum, x) => sum + x.traces, 0), exact: true } };
   }
 
   async candidateTraces(scope: TenantScope, req: { range: TimeRange; anySpan: Condition; having: TraceCondition; limit: number; offset: number }): Promise<Buffer[]> {
@@ -170,6 +218,9 @@ LIMIT 1 BY tenant, trace_id, span_id, start_ns`);
     return out;
   }
 }
+
+const byRecent = (a: TraceSummary, b: TraceSummary) => (a.startNs > b.startNs ? -1 : a.startNs < b.startNs ? 1 : 0);
+const bySlowest = (a: TraceSummary, b: TraceSummary) => (a.durationNs > b.durationNs ? -1 : a.durationNs < b.durationNs ? 1 : byRecent(a, b));
 
 /** A trace condition over the spans of one trace (grouped by trace id). */
 function traceCondition(c: TraceCondition, cc: CompileContext): Sql {

@@ -1,6 +1,24 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { attributeCondition, attributeLabel, durationBandQuery, exampleQuery, operationCondition, traceqlDuration } from './compare.js';
+import {
+  attributeCondition,
+  attributeLabel,
+  attributeRows,
+  durationBandQuery,
+  exampleQuery,
+  formatShare,
+  ksSentence,
+  latencyCaption,
+  latencyLayout,
+  operationCondition,
+  parseDurationBand,
+  pathShares,
+  traceqlDuration,
+  type AggregatePathJson,
+  type CompareJson,
+  type LatencyJson,
+  type NumericDiffJson,
+} from './compare.js';
 import { formatRoute, parseRoute } from './routes.js';
 import { scatterLayout, type SearchRow } from './search-results.js';
 
@@ -44,3 +62,156 @@ describe('compare: from rows to TraceQL', () => {
     assert.equal(formatRoute({ page: 'compare', state: { q: '', baseline: '', range: { preset: '1h' } } }), '/compare');
   });
 });
+
+describe('compare: numbers a person can trust', () => {
+  it('says 0% and 100% only for none and all', () => {
+    assert.deepEqual([0, 0.004, 0.005, 0.5, 0.994, 0.995, 1, 1.01, -0.1].map(formatShare), ['0%', '<1%', '1%', '50%', '99%', '>99%', '100%', '100%', '0%']);
+  });
+
+  it('gives each slower operation its share of the time added, within 0-100%, and says what the faster ones save', () => {
+    const op = (explainsNs: number) => ({ service: 's', operation: `op${explainsNs}`, explainsNs, explainedShare: null }) as unknown as AggregatePathJson['operations'][number];
+    // Net extra 100 ms: the first operation adds 101 ms, which the API calls 101% of the extra latency.
+    const shares = pathShares({ operations: [op(101e6), op(2e5), op(-1.2e6)] });
+    assert.deepEqual(
+      shares.map((s) => [s.delta, s.share]),
+      [
+        ['+101 ms', '>99%'],
+        ['+200 µs', '<1%'],
+        ['−1.2 ms', null],
+      ],
+    );
+    assert.ok(shares.every((s) => s.fraction >= 0 && s.fraction <= 1));
+    const even = pathShares({ operations: [op(30e6), op(70e6)] });
+    assert.deepEqual(even.map((s) => s.share), ['30%', '70%']);
+  });
+});
+
+describe('compare: attribute rows', () => {
+  const data: CompareJson = {
+    attributes: [
+      {
+        scope: 'resource',
+        key: 'cloud.region',
+        value: 'eu-west',
+        type: 'string',
+        selectionShare: 460 / 464,
+        baselineShare: 0,
+        selectionTraces: 460,
+        baselineTraces: 0,
+        score: 0.93,
+        equivalent: [
+          { scope: 'span', key: 'server.port', value: '37303', type: 'int' },
+          { scope: 'span', key: 'server.port', value: '41001', type: 'int' },
+          { scope: 'span', key: 'server.port', value: '41002', type: 'int' },
+          { scope: 'span', key: 'server.port', value: '41003', type: 'int' },
+        ],
+      },
+      {
+        scope: 'span',
+        key: 'network.peer.port',
+        value: '51680',
+        type: 'int',
+        selectionShare: 169 / 464,
+        baselineShare: 0,
+        selectionTraces: 169,
+        baselineTraces: 0,
+        score: 0.31,
+        grouped: {
+          reason: 'identifier-key',
+          kind: 'port',
+          selectionDistinct: 34,
+          baselineDistinct: 23,
+          selectionKeyTraces: 464,
+          baselineKeyTraces: 486,
+          demoted: true,
+          values: [
+            { value: '51680', type: 'int', selectionTraces: 169, baselineTraces: 0, score: 0.31 },
+            { value: '57272', type: 'int', selectionTraces: 158, baselineTraces: 0, score: 0.29 },
+          ],
+          folded: 30,
+        },
+      },
+      { scope: 'span', key: 'tenant.id', value: 'summit', type: 'string', selectionShare: 0.25, baselineShare: 0.25, selectionTraces: 116, baselineTraces: 121, score: 0 },
+    ],
+    numeric: [],
+    inspected: { unit: 'trace', selectionTraces: 464, baselineTraces: 486, selectionSpans: 8352, baselineSpans: 8748, sampled: false, maxTraces: 1000 },
+  };
+
+  it('lists what sets the groups apart, a grouped key as one row that says so, and the rest on demand', () => {
+    const { rows, weak } = attributeRows(data);
+    assert.deepEqual(rows.map((r) => r.label), ['resource.cloud.region = eu-west', 'span.network.peer.port']);
+    assert.deepEqual(weak.map((r) => r.label), ['span.tenant.id = summit']);
+    const [region, ports] = rows;
+    assert.deepEqual(region.sameAs.map((v) => v.label), ['span.server.port = 37303', 'span.server.port = 41001', 'span.server.port = 41002', 'span.server.port = 41003']);
+    assert.equal(region.sameAs[0].condition, 'span.server.port = 37303', 'an int, unquoted');
+    assert.deepEqual([region.selection, region.baseline, region.selectionCount], ['99%', '0%', '460 of 464']);
+    assert.equal(ports.grouped, true);
+    assert.equal(ports.group!.summary, '34 distinct values in the selection, 23 in the baseline, high-cardinality — grouped');
+    assert.match(ports.group!.why, /^port numbers name connections, not causes; the best is on 36% of the selection/);
+    assert.deepEqual(ports.group!.values.map((v) => [v.label, v.selection, v.baseline]), [['51680', '36%', '0%'], ['57272', '34%', '0%']]);
+    assert.equal(ports.group!.more, 28);
+  });
+});
+
+describe('compare: the numeric table in words', () => {
+  const n = (over: Partial<NumericDiffJson>): NumericDiffJson => ({
+    scope: 'span',
+    key: 'db.rows',
+    selection: { spans: 100, min: 1, p50: 300, p90: 400, p99: 500, max: 500 },
+    baseline: { spans: 100, min: 1, p50: 40, p90: 90, p99: 100, max: 120 },
+    ks: 0.6,
+    direction: 'higher',
+    gap: { at: 120, selectionAbove: 0.8, baselineAbove: 0.2 },
+    score: 0.4,
+    ...over,
+  });
+  it('explains the KS statistic as where the groups part and how many lie beyond', () => {
+    assert.equal(ksSentence(n({})), "The selection's values are mostly higher: 80% of selected spans vs 20% of baseline spans are above 120.");
+    assert.equal(
+      ksSentence(n({ direction: 'lower', gap: { at: 40, selectionAbove: 0.1, baselineAbove: 0.7 } })),
+      "The selection's values are mostly lower: 90% of selected spans vs 30% of baseline spans are at or below 40.",
+    );
+    assert.match(ksSentence(n({ score: 0 })), /chance could do that\.$/);
+    assert.equal(
+      ksSentence(n({ scope: 'intrinsic', key: 'duration', gap: { at: 120e6, selectionAbove: 0.95, baselineAbove: 0.05 } })),
+      "The selection's values are mostly higher: 95% of selected spans vs 5% of baseline spans are above 120 ms.",
+    );
+    assert.match(ksSentence(n({ key: 'server.port', identifier: 'port' })), /^Not ranked: port numbers name connections/);
+    assert.equal(ksSentence(n({ ks: 0, gap: null })), 'The two groups have the same spread of values.');
+  });
+});
+
+describe('compare: the latency chart', () => {
+  const traces = (n: number, from: number, ms: number) => Array.from({ length: n }, (_, i) => ({ traceId: `${from + i}`, startMs: 1_000_000 + (from + i) * 1000, durationMs: ms * (1 + (i % 3)) }));
+  const data: LatencyJson = {
+    startMs: 1_000_000,
+    endMs: 1_000_000 + 3_600_000,
+    maxTraces: 1000,
+    selection: { total: 40, totalExact: true, sampled: false, traces: traces(40, 0, 300) },
+    baseline: { total: 9512, totalExact: true, sampled: true, traces: traces(1000, 100, 20) },
+  };
+
+  it('says how it sampled each group', () => {
+    assert.equal(latencyCaption(data), 'Selection: 40 traces. Baseline: 1,000 of 9,512 traces, sampled uniformly. These are the traces compared below.');
+    assert.equal(latencyCaption({ ...data, selection: null, baseline: { ...data.baseline, total: 9512, traces: traces(2000, 0, 5) } }), '2,000 of 9,512 traces, sampled uniformly in the range.');
+    assert.equal(latencyCaption({ ...data, selection: { ...data.selection!, total: 1001, totalExact: false, sampled: true } }).split('.')[0], 'Selection: 40 of more than 1,000 traces, sampled uniformly');
+  });
+
+  it('covers the whole range, both groups, on a log scale it can invert', () => {
+    const l = latencyLayout(data, 600, 150);
+    assert.equal(l.points.filter((p) => p.group === 'selection').length, 40);
+    assert.equal(l.points.filter((p) => p.group === 'baseline').length, 1000);
+    assert.ok(l.points.every((p) => p.x >= 0 && p.x <= 600 && p.y >= 0 && p.y <= 150));
+    // The last baseline trace starts 1099 s into the hour: x follows the range, not the data.
+    assert.ok(Math.abs(Math.max(...l.points.map((p) => p.x)) - (1099 / 3600) * 600) < 1e-6);
+    for (const ms of [20, 300, 900]) assert.ok(Math.abs(l.durationAt(l.yOf(ms)) - ms) < 1e-6 * ms);
+    assert.ok(l.yTicks.length >= 2 && l.xTicks.length >= 2);
+  });
+
+  it('draws the band a selection was brushed from again', () => {
+    assert.deepEqual(parseDurationBand(durationBandQuery(300, 2500)), [300, 2500]);
+    assert.deepEqual(parseDurationBand(durationBandQuery(0.25, 12.5)), [0.25, 12.5]);
+    assert.equal(parseDurationBand('{ traceDuration > 300ms }'), null);
+  });
+});
+

@@ -43,6 +43,8 @@ export interface CriticalPathView {
   segments: PathSegment[];
   /** Per span: the total skew shift applied to it (its own plus what same-service ancestors passed down). */
   shiftNs: Float64Array;
+  /** Per span: the shift the server applied to it itself (what correctedTimeline takes). */
+  ownShiftNs: Float64Array;
   skew: SkewWarning[];
   /** Spans the server found without their parent. */
   orphans: number[];
@@ -127,7 +129,7 @@ export function mapCriticalPath(model: TraceModel, cp: CriticalPathJson): Critic
     const i = indexOf(id);
     if (i >= 0) orphans.push(i);
   }
-  return { selfTimeNs, onPathNs, segmentsBySpan, segments, shiftNs, skew, orphans, unknownSpanIds: [...unknown], totalOnPathNs };
+  return { selfTimeNs, onPathNs, segmentsBySpan, segments, shiftNs, ownShiftNs: own, skew, orphans, unknownSpanIds: [...unknown], totalOnPathNs };
 }
 
 /** Spans on the path, in the order the path first reaches them (for "next on path" navigation). */
@@ -152,4 +154,126 @@ export function segmentFractions(view: CriticalPathView, model: TraceModel, span
   if (d <= 0) return [[0, 1]];
   const clamp = (x: number) => Math.min(1, Math.max(0, x));
   return list.map((seg) => [clamp((seg.start - start) / d), clamp((seg.end - start) / d)]);
+}
+
+/**
+ * Fractions of a span's duration (from segmentFractions) as fractions of
+ * its bar as drawn, which is shorter where the bar was cut at its parent's
+ * end (Timeline.drawnNs); what falls past the cut is dropped.
+ */
+export function drawnFractions(fractions: [number, number][], durationNs: number, drawnNs: number): [number, number][] {
+  if (!(drawnNs < durationNs) || durationNs <= 0) return fractions;
+  if (drawnNs <= 0) return [];
+  const k = durationNs / drawnNs;
+  const out: [number, number][] = [];
+  for (const [a, b] of fractions) if (a * k < 1) out.push([a * k, Math.min(1, b * k)]);
+  return out;
+}
+
+/**
+ * What a row shows of the critical path:
+ * - `critical`: on the path, and its operation (service and span name)
+ *   holds at least {@link CRITICAL_SHARE} of the path's time in its spans'
+ *   own time (not their children's): making it faster would make the trace
+ *   noticeably faster. Counting by operation keeps a step repeated many
+ *   times (twenty N+1 queries, ten thousand upserts) marked, though each
+ *   alone is small. Marked.
+ * - `through`: on the path, but its operation holds less than that itself,
+ *   such as a server span whose handler does the work. Neither marked nor
+ *   dimmed.
+ * - `off`: not on the path. Dimmed. This includes a child that was on the
+ *   path only for the moment before a sibling started, and kept running
+ *   alongside it for longer than that: the path's time-walk credits it
+ *   with that moment, but its parent was not waiting for it to end.
+ */
+export type PathRole = 'critical' | 'through' | 'off';
+
+/** The share of the path a span's operation must hold for its spans on the path to be marked critical. */
+export const CRITICAL_SHARE = 0.01;
+
+const ROLES: PathRole[] = ['off', 'through', 'critical'];
+
+/**
+ * Every span's role on the path, O(spans + segments). Times are in the
+ * server's corrected timeline (the one the segments are in).
+ */
+export function pathRoles(model: TraceModel, view: CriticalPathView, minShare = CRITICAL_SHARE): PathRole[] {
+  const n = model.spans.length;
+  const spans = model.spans;
+  // Latest path time inside each subtree, and the path time the subtree holds.
+  const pathEnd = new Float64Array(n).fill(-Infinity);
+  const held = Float64Array.from(view.onPathNs);
+  for (const seg of view.segments) if (seg.end > pathEnd[seg.span]) pathEnd[seg.span] = seg.end;
+  // Depth-first order: every child comes after its parent, so one backward pass sums subtrees.
+  for (let i = n - 1; i > 0; i--) {
+    const p = spans[i].parent;
+    if (p < 0) continue;
+    held[p] += held[i];
+    if (pathEnd[i] > pathEnd[p]) pathEnd[p] = pathEnd[i];
+  }
+  const end = new Float64Array(n);
+  const waited = new Uint8Array(n);
+  const EPS = 1_000; // ns: segment times are rounded on the server
+  for (let i = 0; i < n; i++) {
+    const s = spans[i];
+    const p = s.parent;
+    // The path is walked inside the parent's window; a child that runs on past it is cut there.
+    const own = s.start + view.shiftNs[i] + s.durationNs;
+    end[i] = p >= 0 ? Math.min(own, end[p]) : own;
+    const stillRunning = end[i] - pathEnd[i];
+    waited[i] = (p < 0 || waited[p]) && held[i] > 0 && stillRunning <= held[i] + EPS ? 1 : 0;
+  }
+  const total = view.totalOnPathNs;
+  const byOperation = new Map<string, number>();
+  const key = (i: number) => `${spans[i].service}\u0000${spans[i].name}`;
+  for (let i = 0; i < n; i++) if (waited[i] && view.onPathNs[i] > 0) byOperation.set(key(i), (byOperation.get(key(i)) ?? 0) + view.onPathNs[i]);
+  const role = new Uint8Array(n);
+  for (let i = 0; i < n; i++) if (waited[i] && view.onPathNs[i] > 0 && byOperation.get(key(i))! >= minShare * total) role[i] = 2;
+  for (let i = n - 1; i >= 0; i--) {
+    if (role[i] === 0 && waited[i]) role[i] = 1;
+    const p = spans[i].parent;
+    if (p >= 0 && role[i] > 0 && role[p] === 0) role[p] = 1;
+  }
+  return Array.from(role, (r) => ROLES[r]);
+}
+
+/** One operation's part of the critical path. */
+export interface PathContributor {
+  service: string;
+  name: string;
+  /** Time its spans hold on the path themselves, ns. */
+  onPathNs: number;
+  /** Of the path's whole time. */
+  share: number;
+  /** Its spans on the path, the one holding most first. */
+  spans: number[];
+}
+
+/**
+ * Where the critical path's time goes, by operation (service and span name,
+ * so twenty N+1 queries add up to one line), most first. Spans off the path
+ * (see pathRoles) are left out.
+ */
+export function pathContributors(model: TraceModel, view: CriticalPathView, roles: readonly PathRole[], limit = 5): { top: PathContributor[]; rest: { onPathNs: number; share: number; operations: number } } {
+  const groups = new Map<string, PathContributor>();
+  for (let i = 0; i < model.spans.length; i++) {
+    const ns = view.onPathNs[i];
+    if (!(ns > 0) || roles[i] === 'off') continue;
+    const s = model.spans[i];
+    const key = `${s.service}\u0000${s.name}`;
+    let g = groups.get(key);
+    if (!g) groups.set(key, (g = { service: s.service, name: s.name, onPathNs: 0, share: 0, spans: [] }));
+    g.onPathNs += ns;
+    g.spans.push(i);
+  }
+  const total = view.totalOnPathNs;
+  const all = [...groups.values()];
+  for (const g of all) {
+    g.share = total > 0 ? g.onPathNs / total : 0;
+    g.spans.sort((a, b) => view.onPathNs[b] - view.onPathNs[a] || a - b);
+  }
+  all.sort((a, b) => b.onPathNs - a.onPathNs || (a.service < b.service ? -1 : a.service > b.service ? 1 : a.name < b.name ? -1 : 1));
+  const top = all.slice(0, limit);
+  const restNs = all.slice(limit).reduce((a, g) => a + g.onPathNs, 0);
+  return { top, rest: { onPathNs: restNs, share: total > 0 ? restNs / total : 0, operations: Math.max(0, all.length - limit) } };
 }

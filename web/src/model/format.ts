@@ -12,12 +12,17 @@ const UNITS: [number, string][] = [
   [1_000, 'µs'],
 ];
 
-/** 1234567 -> "1.23 ms"; 0 -> "0 ns"; negative values keep their sign. */
+/**
+ * 1234567 -> "1.23 ms"; 0 -> "0 ns"; negative values keep their sign.
+ * Digits past the third are cut, not rounded, as Tempo's whole-millisecond
+ * `durationMs` is: a trace of 407.6 ms reads "407 ms" in its header, on its
+ * root row and in search, never "408 ms" in one place and "407 ms" in another.
+ */
 export function formatDuration(ns: number): string {
   if (!Number.isFinite(ns)) return '—';
   const sign = ns < 0 ? '-' : '';
   const a = Math.abs(ns);
-  if (a < 1_000) return `${sign}${Math.round(a)} ns`;
+  if (a < 1_000) return `${sign}${Math.floor(a)} ns`;
   for (const [size, unit] of UNITS) {
     if (a >= size) {
       const v = a / size;
@@ -26,19 +31,27 @@ export function formatDuration(ns: number): string {
         const whole = Math.floor(v);
         const rest = a - whole * size;
         const next = unit === 'h' ? 60_000_000_000 : 1_000_000_000;
-        const restWhole = Math.round(rest / next);
+        const restWhole = Math.floor(rest / next);
         return restWhole > 0 ? `${sign}${whole} ${unit} ${restWhole} ${unit === 'h' ? 'min' : 's'}` : `${sign}${whole} ${unit}`;
       }
       return `${sign}${trim(v)} ${unit}`;
     }
   }
-  return `${sign}${Math.round(a)} ns`;
+  return `${sign}${Math.floor(a)} ns`;
 }
 
-/** Three significant digits, no trailing zeros: 1.50 -> "1.5", 12.34 -> "12.3", 123.4 -> "123". */
+/** Three significant digits, cut, no trailing zeros: 1.50 -> "1.5", 12.37 -> "12.3", 123.9 -> "123". */
 function trim(v: number): string {
   const digits = v >= 100 ? 0 : v >= 10 ? 1 : 2;
-  return String(Number(v.toFixed(digits)));
+  const scale = 10 ** digits;
+  // The epsilon keeps 0.29 (stored as 0.28999...) from reading "0.28".
+  return String(Math.floor(v * scale + 1e-9) / scale);
+}
+
+/** A duration to the microsecond, for tooltips next to a shortened one: "407.603 ms". */
+export function formatDurationExact(ns: number): string {
+  if (!Number.isFinite(ns)) return '—';
+  return `${(ns / 1e6).toLocaleString('en-US', { minimumFractionDigits: 3, maximumFractionDigits: 3 })} ms`;
 }
 
 /** Milliseconds (Tempo's durationMs) as a duration label. */

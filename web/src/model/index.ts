@@ -3,8 +3,40 @@
  * Root tsc compiles it (and its tests) for node --test; Vite bundles it.
  */
 export { base64ToHex, type Attribute, type TraceByIdJson } from './otlp.js';
-export { buildTrace, visibleRows, ancestors, reveal, collapseToDepth, layoutSpans, type TraceModel, type SpanNode, type Layout } from './trace.js';
-export { parseCriticalPath, mapCriticalPath, pathSpans, segmentFractions, type CriticalPathJson, type CriticalPathView } from './critical-path.js';
+export {
+  buildTrace,
+  visibleRows,
+  ancestors,
+  reveal,
+  collapseToDepth,
+  layoutSpans,
+  recordedTimeline,
+  correctedTimeline,
+  answersOnOtherClock,
+  traceTiming,
+  barEvents,
+  type TraceModel,
+  type SpanNode,
+  type Layout,
+  type Timeline,
+  type TraceTiming,
+  type BarEvent,
+} from './trace.js';
+export {
+  parseCriticalPath,
+  mapCriticalPath,
+  pathSpans,
+  segmentFractions,
+  drawnFractions,
+  pathRoles,
+  pathContributors,
+  CRITICAL_SHARE,
+  type CriticalPathJson,
+  type CriticalPathView,
+  type PathRole,
+  type PathContributor,
+} from './critical-path.js';
+export { clipValue, valueCondition, rangeForTrace, nameColumnWidth, nameColumnKey, NAME_COLUMN_MIN, MAX_EXACT_VALUE_CHARS, PREFIX_MATCH_CHARS } from './trace-view.js';
 export { findSpans } from './find.js';
 export { navigate, rowPosition, windowRows, scrollToRow, type NavKey } from './navigation.js';
 export {
@@ -15,6 +47,16 @@ export {
   traceCounts,
   payloadCounts,
   traceIdHex,
+  shownLabel,
+  heatmapLayout,
+  bandCompare,
+  rowLowerNs,
+  rowUpperNs,
+  type OrderedSearchJson,
+  type HeatmapJson,
+  type HeatmapLayout,
+  type HeatmapBand,
+  type HeatmapCellView,
   type SearchRow,
   type SearchResponseJson,
   type SortKey,
@@ -57,8 +99,34 @@ export {
   type TimeRange,
   type RangePreset,
 } from './routes.js';
-export { formatDuration, formatMs, formatTimestamp, formatAgo, durationTicks, timeTicks, formatClock, nsStringToMs } from './format.js';
-export { serviceMapLayout, lineChart, loadChart, type ServiceMapJson, type RedJson, type OperationsJson, type LoadJson, type LoadChart, type MapLayout, type MapNode, type MapEdge, type LineChart } from './services.js';
+export { formatDuration, formatDurationExact, formatMs, formatTimestamp, formatAgo, durationTicks, timeTicks, formatClock, nsStringToMs } from './format.js';
+export {
+  serviceMapLayout,
+  lineChart,
+  loadChart,
+  loadHeatmapView,
+  nodeHealth,
+  baselineWindow,
+  edgeLabel,
+  perSecond,
+  percent,
+  boxesOverlap,
+  LOAD_LINE_NAMES,
+  MIN_BASELINE_REQUESTS,
+  type ServiceMapJson,
+  type RedJson,
+  type OperationsJson,
+  type LoadJson,
+  type LoadChart,
+  type LoadHeatmapView,
+  type MapLayout,
+  type MapNode,
+  type MapEdge,
+  type LineChart,
+  type NodeHealth,
+  type HealthLevel,
+  type Box,
+} from './services.js';
 export {
   attributeCondition,
   attributeLabel,
@@ -66,9 +134,28 @@ export {
   exampleQuery,
   durationBandQuery,
   traceqlDuration,
+  formatShare,
+  barWidth,
+  keyLabel,
+  attributeRows,
+  numericValue,
+  ksSentence,
+  pathShares,
+  groupCaption,
+  latencyCaption,
+  latencyLayout,
+  parseDurationBand,
   type CompareJson,
   type AttributeDiffJson,
   type AggregatePathJson,
+  type AttributeRowView,
+  type GroupedKeyJson,
+  type NumericDiffJson,
+  type PathShareView,
+  type LatencyJson,
+  type LatencyGroupJson,
+  type LatencyLayout,
+  type LatencyPoint,
 } from './compare.js';
 export {
   loginHref,
@@ -97,3 +184,33 @@ export {
   type AuditRecordJson,
   type AuditRow,
 } from './audit.js';
+export { linkFrom, routeRange, type LinkTarget, type LinkOrigin } from './links.js';
+export { exporterEnv, demoCommand, placeholderQuery, SNIPPET_SERVICE, type GettingStartedJson } from './first-run.js';
+export {
+  rangeLabel,
+  presetLabel,
+  readRange,
+  writeRange,
+  formatLocalInput,
+  parseLocalInput,
+  absoluteRange,
+  refreshMs,
+  refreshes,
+  AUTO_REFRESH,
+  type AutoRefresh,
+} from './time-range.js';
+export {
+  metricsFunction,
+  isMetricsQuery,
+  metricsUnit,
+  formatMetric,
+  unitLabel,
+  metricsStep,
+  metricsData,
+  metricsLayout,
+  type QueryRangeJson,
+  type MetricsData,
+  type MetricSeries,
+  type MetricsLayout,
+  type MetricsUnit,
+} from './metrics-chart.js';

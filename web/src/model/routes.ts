@@ -3,20 +3,19 @@
  * link. These functions turn a path and query string into a typed route and
  * back; defaults are left out so links stay short.
  *
- *   /search?q=<TraceQL>&range=1h&limit=20&scale=log
+ *   /search?q=<TraceQL>&range=1h&limit=20&order=slowest&refresh=30s
  *   /search?q=...&start=<unix s>&end=<unix s>
- *   /trace/<traceId>?span=<spanId>&find=<text>&collapsed=<spanId>,...&zoom=0.1-0.4&times=raw&cp=off
+ *   /trace/<traceId>?span=<spanId>&find=<text>&collapsed=<spanId>,...&zoom=0.1-0.4&times=raw&cp=off&range=6h
  *   /compare?q=<TraceQL>&baseline=<TraceQL>&range=1h
  *   /services?range=6h
  *   /services/<service>?operation=<name>&range=6h
  *   /audit?range=7d&who=<identity>&route=<METHOD /path>&limit=500
  */
 
-export const RANGE_PRESETS = ['5m', '15m', '1h', '6h', '24h'] as const;
-/** The audit trail is read over longer spans than spans are searched. */
-export const AUDIT_RANGE_PRESETS = ['1h', '24h', '7d', '30d'] as const;
-export type RangePreset = (typeof RANGE_PRESETS)[number] | (typeof AUDIT_RANGE_PRESETS)[number];
-export type TimeRange = { preset: RangePreset } | { start: number; end: number };
+import { readRange as parseRange, readRefresh, writeRange, DEFAULT_PRESET, AUDIT_RANGE_PRESETS, type AutoRefresh, type RangePreset, type TimeRange } from './time-range.js';
+
+// The time range model is time-range.ts; these names stay importable from here.
+export { resolveRange, RANGE_PRESETS, AUDIT_RANGE_PRESETS, type RangePreset, type TimeRange } from './time-range.js';
 
 export const LIMITS = [20, 50, 100, 500] as const;
 
@@ -24,7 +23,10 @@ export interface SearchState {
   q: string;
   range: TimeRange;
   limit: number;
-  scale: 'linear' | 'log';
+  /** Which traces are listed when more match than the limit: the most recent, or the slowest of the whole range. */
+  order: 'recent' | 'slowest';
+  /** Auto-refresh of a relative range. */
+  refresh: AutoRefresh;
 }
 
 export interface TraceState {
@@ -37,6 +39,12 @@ export interface TraceState {
   /** Bars as recorded, or corrected for clock skew (the default, matching the critical path). */
   times: 'corrected' | 'raw';
   criticalPath: boolean;
+  /**
+   * The range of the view the trace was opened from. A trace needs none
+   * (it is read by id); it is kept so that links out of it (to its
+   * services, back to search) show the range the user was looking at.
+   */
+  range?: TimeRange;
 }
 
 /** /services: the service map over a time range. */
@@ -79,23 +87,11 @@ export type Route =
   | { page: 'audit'; state: AuditState }
   | { page: 'not-found'; path: string };
 
-const DEFAULT_PRESET: RangePreset = '1h';
-export const DEFAULT_SEARCH: SearchState = { q: '', range: { preset: DEFAULT_PRESET }, limit: 20, scale: 'linear' };
+export const DEFAULT_SEARCH: SearchState = { q: '', range: { preset: DEFAULT_PRESET }, limit: 20, order: 'recent', refresh: 'off' };
 /** The API's own defaults: the last 24 hours, the newest 100 records (it answers at most 10,000). */
 export const AUDIT_LIMITS = [100, 500, 2000, 10_000] as const;
 const DEFAULT_AUDIT_PRESET: RangePreset = '24h';
 export const DEFAULT_AUDIT: AuditState = { range: { preset: DEFAULT_AUDIT_PRESET }, who: '', route: '', limit: 100 };
-
-const PRESET_SECONDS: Record<RangePreset, number> = { '5m': 300, '15m': 900, '1h': 3600, '6h': 21_600, '24h': 86_400, '7d': 604_800, '30d': 2_592_000 };
-
-/** Unix seconds a range covers at `nowMs`. */
-export function resolveRange(range: TimeRange, nowMs: number): { start: number; end: number } {
-  if ('preset' in range) {
-    const end = Math.ceil(nowMs / 1000);
-    return { start: end - PRESET_SECONDS[range.preset], end };
-  }
-  return { start: range.start, end: range.end };
-}
 
 /** Trace ids are hex; Tempo drops leading zeros, and people paste upper case. */
 export function normalizeTraceId(raw: string): string | undefined {
@@ -131,30 +127,12 @@ function decodeSegment(segment: string): string {
   }
 }
 
-/** start/end (Unix seconds) when both are valid, else one of the page's presets, else its default. */
-function parseRange(p: URLSearchParams, presets: readonly RangePreset[] = RANGE_PRESETS, fallback: RangePreset = DEFAULT_PRESET): TimeRange {
-  const preset = p.get('range');
-  const start = Number(p.get('start'));
-  const end = Number(p.get('end'));
-  if (p.has('start') && p.has('end') && Number.isFinite(start) && Number.isFinite(end) && end > start) return { start: Math.floor(start), end: Math.ceil(end) };
-  if (preset && (presets as readonly string[]).includes(preset)) return { preset: preset as RangePreset };
-  return { preset: fallback };
-}
-
-function writeRange(p: URLSearchParams, range: TimeRange, fallback: RangePreset = DEFAULT_PRESET): void {
-  if ('preset' in range) {
-    if (range.preset !== fallback) p.set('range', range.preset);
-  } else {
-    p.set('start', String(range.start));
-    p.set('end', String(range.end));
-  }
-}
-
 function parseSearch(p: URLSearchParams): SearchState {
   const state: SearchState = { ...DEFAULT_SEARCH, q: p.get('q') ?? '', range: parseRange(p) };
   const limit = Number(p.get('limit'));
   if (Number.isInteger(limit) && limit > 0 && limit <= 1000) state.limit = limit;
-  if (p.get('scale') === 'log') state.scale = 'log';
+  if (p.get('order') === 'slowest') state.order = 'slowest';
+  state.refresh = readRefresh(p);
   return state;
 }
 
@@ -171,6 +149,7 @@ function parseTrace(id: string, p: URLSearchParams): TraceState {
   if (span && /^[0-9a-fA-F]{1,16}$/.test(span)) state.span = span.toLowerCase().padStart(16, '0');
   const collapsed = p.get('collapsed');
   if (collapsed) state.collapsed = collapsed.split(',').filter((s) => /^[0-9a-fA-F]{16}$/.test(s)).map((s) => s.toLowerCase());
+  if (p.has('range') || (p.has('start') && p.has('end'))) state.range = parseRange(p);
   const zoom = /^(\d*\.?\d+)-(\d*\.?\d+)$/.exec(p.get('zoom') ?? '');
   if (zoom) {
     const a = Number(zoom[1]);
@@ -189,7 +168,8 @@ export function formatRoute(route: Route): string {
     if (s.q) p.set('q', s.q);
     writeRange(p, s.range);
     if (s.limit !== DEFAULT_SEARCH.limit) p.set('limit', String(s.limit));
-    if (s.scale === 'log') p.set('scale', 'log');
+    if (s.order !== DEFAULT_SEARCH.order) p.set('order', s.order);
+    if (s.refresh !== DEFAULT_SEARCH.refresh) p.set('refresh', s.refresh);
     const qs = p.toString();
     return `/search${qs ? `?${qs}` : ''}`;
   }
@@ -227,6 +207,7 @@ export function formatRoute(route: Route): string {
   if (s.zoom) p.set('zoom', `${round(s.zoom[0])}-${round(s.zoom[1])}`);
   if (s.times === 'raw') p.set('times', 'raw');
   if (!s.criticalPath) p.set('cp', 'off');
+  if (s.range) writeRange(p, s.range);
   const qs = p.toString().replace(/%2C/g, ',');
   return `/trace/${encodeURIComponent(s.traceId)}${qs ? `?${qs}` : ''}`;
 }

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { payloadCounts, scatterLayout, searchRows, sortRows, traceCounts, traceIdHex, withCounts, type SearchResponseJson } from './search-results.js';
+import { bandCompare, heatmapLayout, payloadCounts, scatterLayout, searchRows, shownLabel, sortRows, traceCounts, traceIdHex, withCounts, type HeatmapJson, type SearchResponseJson } from './search-results.js';
 import { buildTrace } from './trace.js';
 import { golden } from './fixtures.js';
 import type { TraceByIdJson } from './otlp.js';
@@ -97,5 +97,78 @@ describe('scatter layout', () => {
     assert.equal(fromPayload.errorCount, fromModel.errorCount);
     assert.deepEqual([...fromPayload.services].sort(), [...fromModel.services].sort());
     assert.deepEqual(payloadCounts({}), { spanCount: 0, errorCount: 0, services: [] });
+  });
+});
+
+describe('search over the whole range: totals, heatmap, brush to compare', () => {
+  it('always says how many of how many are shown', () => {
+    assert.equal(shownLabel(20, 915), '20 of 915 shown');
+    assert.equal(shownLabel(20, 20_000, false), '20 of at least 20,000 shown');
+    assert.equal(shownLabel(3, 3), '3 of 3 shown');
+    assert.equal(shownLabel(5, undefined), '5 shown');
+  });
+
+  // Bounds 1, 10, 100 ms: rows [0,1) [1,10) [10,100) [100,inf) ms. Ten one-minute columns.
+  const ms = 1e6;
+  const map: HeatmapJson = {
+    startMs: 0,
+    endMs: 600_000,
+    stepMs: 60_000,
+    columns: 10,
+    durationBoundsNs: [1 * ms, 10 * ms, 100 * ms],
+    cells: [
+      { column: 0, row: 1, traces: 1 },
+      { column: 2, row: 2, traces: 100 },
+      { column: 9, row: 3, traces: 4 },
+    ],
+    total: 105,
+    totalExact: true,
+  };
+
+  it('lays cells out over the whole range and sums them to the total', () => {
+    const l = heatmapLayout(map, 100, 80);
+    assert.equal(l.total, 105);
+    assert.equal(l.firstRow, 0);
+    assert.equal(l.lastRow, 3, 'only the rows there are');
+    const byKey = new Map(l.cells.map((c) => [`${c.column}/${c.row}`, c]));
+    const big = byKey.get('2/2')!;
+    assert.deepEqual([big.x, big.y, big.width, big.height], [20, 20, 10, 20], 'row 2 of rows 0..3 is the second from the top');
+    assert.equal(big.level, 1);
+    assert.ok(byKey.get('0/1')!.level > 0.1, 'one trace is still visible beside a hundred');
+    assert.equal(l.cellAt(25, 30), big);
+    assert.equal(l.cellAt(55, 30), undefined);
+    assert.deepEqual(l.yTicks.map((t) => [t.y, t.ns]), [[60, 1 * ms], [40, 10 * ms], [20, 100 * ms]]);
+  });
+
+  it('brushes whole cells: the time band and duration band under the drag, and their traces', () => {
+    const l = heatmapLayout(map, 100, 80);
+    assert.deepEqual(l.band(22, 35, 25, 25), { startMs: 120_000, endMs: 180_000, minNs: 10 * ms, maxNs: 100 * ms, traces: 100 });
+    assert.deepEqual(l.band(95, 5, 0, 75), { startMs: 0, endMs: 600_000, traces: 105 }, 'the whole chart is unbounded both ways');
+    assert.deepEqual(l.band(91, 1, 99, 15), { startMs: 540_000, endMs: 600_000, minNs: 100 * ms, traces: 4 }, 'the top row has no upper bound');
+    // Rows 6..13 drawn of 21: the bottom and top rows drawn are open, since no trace lies past them.
+    const many = heatmapLayout({ ...map, durationBoundsNs: Array.from({ length: 20 }, (_, i) => 2 ** i * ms), cells: [{ column: 0, row: 10, traces: 3 }] }, 100, 80);
+    assert.deepEqual(many.band(0, 79, 5, 0), { startMs: 0, endMs: 60_000, traces: 3 });
+    assert.deepEqual(many.band(0, 41, 5, 39), { startMs: 0, endMs: 60_000, minNs: 2 ** 8 * ms, maxNs: 2 ** 10 * ms, traces: 3 });
+  });
+
+  it('keeps a few rows around a single duration, and draws an empty range', () => {
+    const one = heatmapLayout({ ...map, durationBoundsNs: Array.from({ length: 20 }, (_, i) => 2 ** i * ms), cells: [{ column: 0, row: 10, traces: 3 }] }, 100, 80);
+    assert.equal(one.lastRow - one.firstRow + 1, 8);
+    assert.ok(one.firstRow <= 9 && one.lastRow >= 11);
+    const empty = heatmapLayout({ ...map, cells: [], total: 0 }, 100, 80);
+    assert.deepEqual([empty.cells.length, empty.total], [0, 0]);
+  });
+
+  it('starts a compare of the band against the rest of the search', () => {
+    const band = { startMs: 1_700_000_000_500, endMs: 1_700_000_060_000, minNs: 100 * ms, maxNs: 150 * ms };
+    assert.deepEqual(bandCompare('{ resource.service.name = "web" }', band), {
+      q: '{ resource.service.name = "web" && traceDuration >= 100ms && traceDuration <= 150ms }',
+      baseline: '{ resource.service.name = "web" }',
+      range: { start: 1_700_000_000, end: 1_700_000_060 },
+    });
+    assert.deepEqual(bandCompare('', { ...band, maxNs: undefined }), { q: '{ traceDuration >= 100ms }', baseline: '', range: { start: 1_700_000_000, end: 1_700_000_060 } });
+    assert.equal(bandCompare('{ traceDuration >= 1s }', band).q, '{ traceDuration >= 100ms && traceDuration <= 150ms }', 'the band replaces a duration bound');
+    assert.equal(bandCompare('{ .a = 1 } >> { .b = 2 }', { ...band, minNs: 15_000 }).q, '{ .a = 1 } >> { .b = 2 } | { traceDuration >= 15us && traceDuration <= 150ms }');
+    assert.equal(bandCompare('{ }', { startMs: 0, endMs: 1000 }).q, '{ }');
   });
 });

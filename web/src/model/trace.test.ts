@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildTrace, collapseToDepth, layoutSpans, reveal, visibleRows, ancestors } from './trace.js';
+import { buildTrace, collapseToDepth, layoutSpans, reveal, visibleRows, ancestors, correctedTimeline, recordedTimeline, traceTiming, barEvents } from './trace.js';
 import { base64ToHex, anyValueText, attributes, spanKind, statusCode } from './otlp.js';
 import { golden, sid, tracePayload, T0, TRACE_ID } from './fixtures.js';
 import type { TraceByIdJson } from './otlp.js';
@@ -205,11 +205,125 @@ describe('visible rows, collapse and layout', () => {
   it('shifts bars for clock-skew correction', () => {
     const shift = new Float64Array(m.spans.length);
     shift[4] = -60_000_000;
-    const l = layoutSpans(m, shift);
+    const l = layoutSpans(m, correctedTimeline(m, shift));
     assert.equal(l.spanNs, 110_000_000, 'from the shifted child at -10 ms to the root end at 100 ms');
     assert.equal(l.left[4], 0);
     assert.equal(l.left[0], 10 / 110);
     assert.equal(l.start[4], -10_000_000);
     assert.equal(l.originNs, -10_000_000);
+    assert.deepEqual(layoutSpans(m), layoutSpans(m, recordedTimeline(m)));
+  });
+});
+
+describe('clock-skew correction and overruns', () => {
+  // A gateway calls billing: the client span (gateway) and the server span (billing) are on two clocks.
+  const skewed = (server: { start: number; end: number }, extra: Parameters<typeof tracePayload>[0] = []) =>
+    buildTrace(
+      tracePayload([
+        { id: 1, service: 'gateway', kind: 'SPAN_KIND_SERVER', start: 0, end: 400 },
+        { id: 2, parent: 1, service: 'gateway', kind: 'SPAN_KIND_CLIENT', name: 'GET /balance', start: 160, end: 393 },
+        { id: 3, parent: 2, service: 'billing', kind: 'SPAN_KIND_SERVER', name: 'GET /balance', ...server },
+        ...extra,
+      ]),
+    );
+  const at = (m: ReturnType<typeof buildTrace>, id: number) => m.byId.get(sid(id))!;
+
+  it('starts a server span longer than its client with the client, cuts it at the client\u2019s end, and says by how much it is longer', () => {
+    // 241 ms under a 233 ms client, recorded running 8 ms past the root's end.
+    const m = skewed({ start: 167, end: 408 }, [{ id: 4, parent: 3, service: 'billing', name: 'SELECT invoices', start: 170, end: 405 }]);
+    assert.equal(m.durationNs, 408_000_000, 'the trace, as recorded, ends with the server span');
+    const t = correctedTimeline(m);
+    const [client, server, db] = [at(m, 2), at(m, 3), at(m, 4)];
+    assert.equal(t.start[server], t.start[client]);
+    assert.equal(t.start[server] + t.drawnNs[server], t.start[client] + t.drawnNs[client], 'cut at the client\u2019s end');
+    assert.equal(t.overrunNs[server], 8_000_000);
+    assert.equal(t.shiftNs[server], -7_000_000);
+    assert.equal(t.ownShiftNs[server], 0, 'starting it with its call is not a skew correction: no ⚠, the overrun says it');
+    assert.equal(t.shiftNs[db], -7_000_000, 'its database call is on its clock and moves with it');
+    assert.ok(t.start[db] + t.drawnNs[db] <= t.start[client] + t.drawnNs[client], 'and is cut where it is');
+    const l = layoutSpans(m, t);
+    assert.equal(l.spanNs, 400_000_000, 'nothing is drawn past the root');
+    // As recorded, bars stay where they were, and the overrun is still reported.
+    const r = recordedTimeline(m);
+    assert.equal(r.start[server], 167_000_000);
+    assert.equal(r.drawnNs[server], 241_000_000);
+    assert.equal(r.overrunNs[server], 8_000_000);
+  });
+
+  it('centres a server span that fits its client but was recorded outside it', () => {
+    const m = skewed({ start: 560, end: 780 });
+    const t = correctedTimeline(m);
+    const [client, server] = [at(m, 2), at(m, 3)];
+    assert.equal(t.start[server], t.start[client] + (233_000_000 - 220_000_000) / 2);
+    assert.equal(t.drawnNs[server], 220_000_000);
+    assert.equal(t.overrunNs[server], 0);
+  });
+
+  it('keeps the server\u2019s shifts, which the critical path was computed with, where they already fit', () => {
+    const m = skewed({ start: 560, end: 780 });
+    const own = new Float64Array(m.spans.length);
+    own[at(m, 3)] = 160_000_000 + 6_500_000 - 560_000_000;
+    const t = correctedTimeline(m, own);
+    assert.equal(t.ownShiftNs[at(m, 3)], own[at(m, 3)], 'no extra shift on top of the server\u2019s');
+  });
+
+  it('leaves async work alone: a same-service span outliving its parent, a consumer after its producer', () => {
+    const m = buildTrace(
+      tracePayload([
+        { id: 1, service: 'shop', kind: 'SPAN_KIND_SERVER', start: 0, end: 100 },
+        { id: 2, parent: 1, service: 'shop', name: 'flush cache', start: 90, end: 300 },
+        { id: 3, parent: 1, service: 'shop', kind: 'SPAN_KIND_PRODUCER', start: 50, end: 52 },
+        { id: 4, parent: 3, service: 'mailer', kind: 'SPAN_KIND_CONSUMER', start: 500, end: 900 },
+      ]),
+    );
+    const t = correctedTimeline(m);
+    for (const id of [2, 4]) {
+      const i = at(m, id);
+      assert.equal(t.shiftNs[i], 0);
+      assert.equal(t.drawnNs[i], m.spans[i].durationNs);
+      assert.equal(t.overrunNs[i], 0);
+    }
+  });
+
+  it('does not flag an overrun below 1% of the call: start times cut to the millisecond make those', () => {
+    const m = skewed({ start: 160, end: 393.5 });
+    assert.equal(correctedTimeline(m).overrunNs[at(m, 3)], 0);
+  });
+});
+
+describe('trace timing', () => {
+  it('tells the trace\u2019s duration from the root span\u2019s, and which spans make the difference', () => {
+    const m = buildTrace(
+      tracePayload([
+        { id: 1, start: 0, end: 400 },
+        { id: 2, parent: 1, start: 10, end: 408 },
+        { id: 3, parent: 1, start: 20, end: 30 },
+      ]),
+    );
+    const t = traceTiming(m);
+    assert.equal(t.durationNs, 408_000_000);
+    assert.equal(t.rootNs, 400_000_000);
+    assert.equal(t.afterRootNs, 8_000_000);
+    assert.equal(t.beforeRootNs, 0);
+    assert.deepEqual(t.outside, [m.byId.get(sid(2))]);
+  });
+});
+
+describe('events on bars', () => {
+  it('marks exceptions with their type and message, and thins out a crowd of other events', () => {
+    const p = tracePayload([{ id: 1, start: 0, end: 100 }]);
+    const span = p.trace!.resourceSpans![0].scopeSpans![0].spans![0];
+    span.events = [
+      { timeUnixNano: (T0 + 80_000_000n).toString(), name: 'exception', attributes: [{ key: 'exception.type', value: { stringValue: 'CardDeclined' } }, { key: 'exception.message', value: { stringValue: 'card declined' } }] },
+      ...Array.from({ length: 100 }, (_, k) => ({ timeUnixNano: (T0 + BigInt(k) * 500_000n).toString(), name: `log ${k}`, attributes: [{ key: 'n', value: { intValue: String(k) } }] })),
+    ];
+    const m = buildTrace(p);
+    const marks = barEvents(m.spans[0], 10);
+    assert.equal(marks.length, 10);
+    const ex = marks.filter((e) => e.exception);
+    assert.deepEqual(ex.map((e) => [e.name, e.offsetNs, e.message]), [['exception', 80_000_000, 'CardDeclined: card declined']]);
+    assert.deepEqual(marks.map((e) => e.offsetNs), [...marks.map((e) => e.offsetNs)].sort((a, b) => a - b), 'in time order');
+    assert.equal(barEvents(m.spans[0], Infinity).length, 101);
+    assert.equal(barEvents(m.spans[0], Infinity).find((e) => e.name === 'log 3')?.message, 'n=3');
   });
 });

@@ -304,6 +304,116 @@ export function collapseToDepth(model: TraceModel, depth: number): Set<number> {
 }
 
 /**
+ * Where each span is drawn on the time axis: as recorded, or corrected for
+ * clock skew. Spans are in depth-first order, so one pass from the top sees
+ * every parent placed before its children.
+ */
+export interface Timeline {
+  /** Start of each bar, ns from the trace's (recorded) start. */
+  start: Float64Array;
+  /**
+   * Length of each bar, ns: the span's duration, or less where the span was
+   * cut at its parent's end because it runs longer than the call it answers.
+   */
+  drawnNs: Float64Array;
+  /** Total shift of each span: its own, plus what a same-service ancestor passed down. */
+  shiftNs: Float64Array;
+  /**
+   * The span's own shift to fit its caller (not inherited, and not the
+   * move that starts a span longer than its caller with it): what puts a ⚠
+   * on its row.
+   */
+  ownShiftNs: Float64Array;
+  /**
+   * How much longer a span is than the call it answers, where that is worth
+   * saying (at least 1% of the call): a server span that outlasts its client
+   * parent, which no clock offset can explain. 0 elsewhere.
+   */
+  overrunNs: Float64Array;
+}
+
+/**
+ * True when a span answers its parent synchronously on another host's clock:
+ * another service, and not messaging (a consumer, or the child of a
+ * producer, may rightly run after its parent has ended).
+ */
+export function answersOnOtherClock(model: TraceModel, index: number): boolean {
+  const s = model.spans[index];
+  const p = s.parent >= 0 ? model.spans[s.parent] : undefined;
+  return !!p && p.service !== s.service && s.kind !== 'consumer' && p.kind !== 'producer';
+}
+
+/** Below this share of the parent, a child's overrun is timing noise (start times cut to the ms, scheduling), not worth a mark. */
+const NOTABLE_OVERRUN = 0.01;
+
+function overrunOf(model: TraceModel, i: number): number {
+  const s = model.spans[i];
+  if (!answersOnOtherClock(model, i)) return 0;
+  const parentNs = model.spans[s.parent].durationNs;
+  const over = s.durationNs - parentNs;
+  return over > 0 && over >= NOTABLE_OVERRUN * parentNs ? over : 0;
+}
+
+/** Bars as the spans recorded them. */
+export function recordedTimeline(model: TraceModel): Timeline {
+  const n = model.spans.length;
+  const t: Timeline = { start: new Float64Array(n), drawnNs: new Float64Array(n), shiftNs: new Float64Array(n), ownShiftNs: new Float64Array(n), overrunNs: new Float64Array(n) };
+  for (let i = 0; i < n; i++) {
+    t.start[i] = model.spans[i].start;
+    t.drawnNs[i] = model.spans[i].durationNs;
+    t.overrunNs[i] = overrunOf(model, i);
+  }
+  return t;
+}
+
+/**
+ * Bars corrected for clock skew. `serverShiftNs` holds the shifts the
+ * critical path was computed with (each span's own; same-service
+ * descendants share its clock and move with it). On top of those, a span
+ * answering its parent on another clock is made to fit inside the parent as
+ * drawn: centred when it is no longer than the parent (as the server does),
+ * else started with its parent and cut at the parent's end, with its
+ * overrun reported, so no bar is drawn past the call it answers (or past
+ * the root). Spans on the parent's clock (async work, spans that outlive
+ * their parent) are left where they are.
+ */
+export function correctedTimeline(model: TraceModel, serverShiftNs?: Float64Array): Timeline {
+  const n = model.spans.length;
+  const t: Timeline = { start: new Float64Array(n), drawnNs: new Float64Array(n), shiftNs: new Float64Array(n), ownShiftNs: new Float64Array(n), overrunNs: new Float64Array(n) };
+  // The latest a span may be drawn to: its other-clock ancestor's call end, passed down its own clock.
+  const limit = new Float64Array(n).fill(Infinity);
+  const EPS = 1; // ns: the server's shifts are rounded to whole ns in its answer
+  for (let i = 0; i < n; i++) {
+    const s = model.spans[i];
+    const p = s.parent;
+    const own = serverShiftNs ? serverShiftNs[i] : 0;
+    let shift = (p >= 0 && model.spans[p].service === s.service ? t.shiftNs[p] : 0) + own;
+    let extra = 0;
+    let fits = true;
+    const dur = s.durationNs;
+    let start = s.start + shift;
+    if (p >= 0) {
+      if (model.spans[p].service === s.service) limit[i] = limit[p];
+      if (answersOnOtherClock(model, i)) {
+        const ps = t.start[p];
+        const pd = t.drawnNs[p];
+        fits = dur <= pd;
+        if (start < ps - EPS || start + dur > ps + pd + EPS) extra = (fits ? ps + (pd - dur) / 2 : ps) - start;
+        limit[i] = ps + pd;
+      }
+    }
+    shift += extra;
+    start += extra;
+    t.start[i] = start;
+    t.shiftNs[i] = shift;
+    t.ownShiftNs[i] = fits ? own + extra : own;
+    t.drawnNs[i] = Math.max(0, Math.min(start + dur, limit[i]) - start);
+    t.overrunNs[i] = overrunOf(model, i);
+  }
+  return t;
+}
+
+/**
  * Horizontal layout: each span's left edge and width as fractions of the
  * trace, computed once per trace (and per skew mode). The waterfall maps
  * fractions to pixels only for the rows on screen.
@@ -313,29 +423,97 @@ export interface Layout {
   width: Float64Array;
   /** Start offsets used (as recorded, or shifted for skew), ns. */
   start: Float64Array;
+  /** Length of each bar as drawn, ns (see Timeline.drawnNs). */
+  drawnNs: Float64Array;
   /** The span of time the fractions are relative to, ns from the trace start. */
   originNs: number;
   spanNs: number;
 }
 
-/** @param shiftNs per span, added to its start (clock-skew correction); omit for times as recorded. */
-export function layoutSpans(model: TraceModel, shiftNs?: Float64Array): Layout {
+/** @param timeline where bars go (recordedTimeline or correctedTimeline); times as recorded when omitted. */
+export function layoutSpans(model: TraceModel, timeline: Timeline = recordedTimeline(model)): Layout {
   const n = model.spans.length;
-  const start = new Float64Array(n);
+  const { start, drawnNs } = timeline;
   let lo = n > 0 ? Infinity : 0;
   let hi = n > 0 ? -Infinity : 0;
   for (let i = 0; i < n; i++) {
-    const s = model.spans[i];
-    start[i] = s.start + (shiftNs ? shiftNs[i] : 0);
     lo = Math.min(lo, start[i]);
-    hi = Math.max(hi, start[i] + s.durationNs);
+    hi = Math.max(hi, start[i] + drawnNs[i]);
   }
   const spanNs = Math.max(hi - lo, 1);
   const left = new Float64Array(n);
   const width = new Float64Array(n);
   for (let i = 0; i < n; i++) {
     left[i] = (start[i] - lo) / spanNs;
-    width[i] = model.spans[i].durationNs / spanNs;
+    width[i] = drawnNs[i] / spanNs;
   }
-  return { left, width, start, originNs: lo, spanNs };
+  return { left, width, start, drawnNs, originNs: lo, spanNs };
+}
+
+/**
+ * The trace's duration against its root span's. The trace's is the one
+ * Sightline, Tempo and Jaeger list: latest end minus earliest start over
+ * all spans (search shows it in whole ms). The root span's is shorter when
+ * work outlives the root (async spans, a server that ends after its client
+ * has its answer) or starts before it (clock skew).
+ */
+export interface TraceTiming {
+  durationNs: number;
+  root: number;
+  rootNs: number;
+  /** How far the trace reaches before the root's start and after its end, ns. */
+  beforeRootNs: number;
+  afterRootNs: number;
+  /** Spans that start before the root or end after it. */
+  outside: number[];
+}
+
+export function traceTiming(model: TraceModel): TraceTiming {
+  const root = model.rootIndex;
+  if (root < 0) return { durationNs: model.durationNs, root, rootNs: 0, beforeRootNs: 0, afterRootNs: 0, outside: [] };
+  const r = model.spans[root];
+  const rootEnd = r.start + r.durationNs;
+  const outside: number[] = [];
+  for (const s of model.spans) if (s.start < r.start || s.start + s.durationNs > rootEnd) outside.push(s.index);
+  return { durationNs: model.durationNs, root, rootNs: r.durationNs, beforeRootNs: r.start, afterRootNs: model.durationNs - rootEnd, outside };
+}
+
+/** An event as a mark on its span's bar. */
+export interface BarEvent {
+  /** Position in `span.events`. */
+  event: number;
+  offsetNs: number;
+  name: string;
+  /** An OpenTelemetry exception event (name "exception", or exception.* attributes). */
+  exception: boolean;
+  /** What hovering shows: the exception's type and message, or the event's first attributes. */
+  message: string;
+}
+
+const MAX_BAR_EVENTS = 40;
+
+/**
+ * The events to mark on a span's bar: every exception first, then the
+ * others, spread evenly when there are more than fit (a span with a
+ * thousand log events still draws at most {@link MAX_BAR_EVENTS} marks).
+ */
+export function barEvents(span: SpanNode, max = MAX_BAR_EVENTS): BarEvent[] {
+  const all: BarEvent[] = span.events.map((e, k) => {
+    const attr = (key: string) => e.attributes.find((a) => a.key === key)?.text ?? '';
+    const exception = e.name === 'exception' || e.attributes.some((a) => a.key === 'exception.type' || a.key === 'exception.message');
+    const message = exception
+      ? [attr('exception.type'), attr('exception.message')].filter(Boolean).join(': ')
+      : e.attributes
+          .slice(0, 3)
+          .map((a) => `${a.key}=${a.text.length > 80 ? `${a.text.slice(0, 80)}…` : a.text}`)
+          .join(', ');
+    return { event: k, offsetNs: e.offsetNs, name: e.name, exception, message };
+  });
+  if (all.length <= max) return all;
+  const exceptions = all.filter((e) => e.exception).slice(0, max);
+  const others = all.filter((e) => !e.exception);
+  const room = max - exceptions.length;
+  const picked: BarEvent[] = [];
+  for (let k = 0; k < room; k++) picked.push(others[Math.floor((k * others.length) / room)]);
+  return [...exceptions, ...picked].sort((a, b) => a.offsetNs - b.offsetNs);
 }

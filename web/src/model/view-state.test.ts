@@ -9,9 +9,11 @@ import { sid, tracePayload } from './fixtures.js';
 
 describe('routes: view state in the URL', () => {
   it('reads and writes a search, leaving defaults out', () => {
-    const url = '/search?q=%7B+status+%3D+error+%7D&range=15m&limit=50&scale=log';
+    const url = '/search?q=%7B+status+%3D+error+%7D&range=15m&limit=50&order=slowest&refresh=30s';
     const r = parseRoute('/search', url.slice(url.indexOf('?')));
-    assert.deepEqual(r, { page: 'search', state: { q: '{ status = error }', range: { preset: '15m' }, limit: 50, scale: 'log' } });
+    assert.deepEqual(r, { page: 'search', state: { q: '{ status = error }', range: { preset: '15m' }, limit: 50, order: 'slowest', refresh: '30s' } });
+    const odd = parseRoute('/search', '?order=fastest&refresh=5s&range=7d');
+    assert.deepEqual(odd, { page: 'search', state: { ...DEFAULT_SEARCH, range: { preset: '7d' } } });
     assert.equal(formatRoute(r), url);
     assert.equal(formatRoute({ page: 'search', state: DEFAULT_SEARCH }), '/search');
     assert.deepEqual(parseRoute('/', ''), { page: 'search', state: DEFAULT_SEARCH });

@@ -1,5 +1,5 @@
 import { useState } from 'react';
-import { parseRoute, normalizeTraceId, traceRoute, formatRoute, canReadAudit, DEFAULT_SEARCH, DEFAULT_AUDIT } from '../model/index.js';
+import { parseRoute, normalizeTraceId, linkFrom, routeRange, canReadAudit, type LinkOrigin } from '../model/index.js';
 import { Link, go, useLocation } from './router.js';
 import { useTheme } from './theme.js';
 import { SearchPage } from './SearchPage.js';
@@ -16,30 +16,32 @@ export function App() {
   const route = parseRoute(loc.pathname, loc.search);
   const [session, pickTenant] = useSession();
   const me = session.status === 'open' || session.status === 'signed-in' ? session.me : undefined;
+  // Every link out of a view keeps the range it shows (model/links.ts); the top bar's too.
+  const origin: LinkOrigin = { range: routeRange(route) };
   return (
     <div className="app">
       <header className="topbar">
-        <Link href="/search" className="brand">
+        <Link href={linkFrom(origin, { page: 'search' })} className="brand">
           <span className="brand-mark" aria-hidden>◎</span> Sightline
         </Link>
         <nav className="nav">
-          <Link href={formatRoute({ page: 'search', state: DEFAULT_SEARCH })} className={route.page === 'search' ? 'active' : ''}>
+          <Link href={linkFrom(origin, { page: 'search' })} className={route.page === 'search' ? 'active' : ''}>
             Search
           </Link>
-          <Link href="/compare" className={route.page === 'compare' ? 'active' : ''}>
+          <Link href={linkFrom(origin, { page: 'compare' })} className={route.page === 'compare' ? 'active' : ''}>
             Compare
           </Link>
-          <Link href={formatRoute({ page: 'services', state: { range: { preset: '1h' } } })} className={route.page === 'services' || route.page === 'service' ? 'active' : ''}>
+          <Link href={linkFrom(origin, { page: 'services' })} className={route.page === 'services' || route.page === 'service' ? 'active' : ''}>
             Services
           </Link>
           {/* Admins only; anyone else opening /audit is told so by the page (the API answers 403). */}
           {canReadAudit(me) && (
-            <Link href={formatRoute({ page: 'audit', state: DEFAULT_AUDIT })} className={route.page === 'audit' ? 'active' : ''} data-testid="nav-audit">
+            <Link href={linkFrom(origin, { page: 'audit' })} className={route.page === 'audit' ? 'active' : ''} data-testid="nav-audit">
               Audit
             </Link>
           )}
         </nav>
-        <TraceIdJump />
+        <TraceIdJump origin={origin} />
         <button type="button" className="theme-toggle" onClick={toggleTheme} title="Switch light/dark theme" aria-label="Switch theme">
           {theme === 'dark' ? '☀' : '☾'}
         </button>
@@ -75,7 +77,7 @@ export function App() {
   );
 }
 
-function TraceIdJump() {
+function TraceIdJump({ origin }: { origin: LinkOrigin }) {
   const [text, setText] = useState('');
   const id = normalizeTraceId(text);
   return (
@@ -84,7 +86,7 @@ function TraceIdJump() {
       onSubmit={(e) => {
         e.preventDefault();
         if (id) {
-          go(formatRoute(traceRoute(id)));
+          go(linkFrom(origin, { page: 'trace', traceId: id }));
           setText('');
         }
       }}

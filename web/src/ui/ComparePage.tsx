@@ -3,23 +3,25 @@ import {
   resolveRange,
   formatRoute,
   formatDuration,
-  formatMs,
-  formatClock,
-  searchRows,
-  scatterLayout,
-  attributeCondition,
-  attributeLabel,
+  attributeRows,
+  barWidth,
+  keyLabel,
+  numericValue,
+  ksSentence,
+  pathShares,
+  latencyCaption,
+  latencyLayout,
+  parseDurationBand,
   operationCondition,
   exampleQuery,
   durationBandQuery,
   RANGE_PRESETS,
   DEFAULT_SEARCH,
+  type AttributeRowView,
   type CompareState,
   type CompareJson,
   type AggregatePathJson,
-  type SearchResponseJson,
-  type SearchRow,
-  type TimeRange,
+  type LatencyJson,
 } from '../model/index.js';
 import { ApiError, getJson, isAbort, query } from './api.js';
 import { go, Link } from './router.js';
@@ -27,7 +29,8 @@ import { TraceQLEditor } from './TraceQLEditor.js';
 import { ChartAxes, EmptyState, ErrorState, RangePresets, Spinner } from './common.js';
 import { useWidth } from './Scatter.js';
 
-type Load<T> = { status: 'idle' } | { status: 'loading' } | { status: 'error'; error: ApiError } | { status: 'done'; data: T };
+/** While loading, `previous` is the last answer, for views that keep showing it (the chart keeps its band). */
+type Load<T> = { status: 'idle' } | { status: 'loading'; previous?: T } | { status: 'error'; error: ApiError } | { status: 'done'; data: T };
 
 function useApi<T>(url: string | undefined): Load<T> {
   const [load, setLoad] = useState<Load<T>>({ status: url ? 'loading' : 'idle' });
@@ -37,7 +40,7 @@ function useApi<T>(url: string | undefined): Load<T> {
       return;
     }
     const abort = new AbortController();
-    setLoad({ status: 'loading' });
+    setLoad((l) => ({ status: 'loading', previous: l.status === 'done' ? l.data : l.status === 'loading' ? l.previous : undefined }));
     getJson<T>(url, abort.signal)
       .then((data) => setLoad({ status: 'done', data }))
       .catch((e) => !isAbort(e) && setLoad({ status: 'error', error: e instanceof ApiError ? e : new ApiError(0, String(e), url) }));
@@ -45,8 +48,6 @@ function useApi<T>(url: string | undefined): Load<T> {
   }, [url]);
   return load;
 }
-
-const pct = (x: number) => `${Math.round(x * 100)}%`;
 
 /**
  * Two groups of traces side by side: pick the slow ones on the latency
@@ -67,8 +68,9 @@ export function ComparePage({ state }: { state: CompareState }) {
   const params = state.q ? query({ q: state.q, baseline: state.baseline || undefined, start: range.start, end: range.end }) : undefined;
   const compare = useApi<CompareJson>(params && `/api/sightline/compare${params}`);
   const path = useApi<AggregatePathJson>(params && `/api/sightline/critical-path${params}`);
-  const traces = useApi<SearchResponseJson>(`/api/search${query({ start: range.start, end: range.end, limit: 500 })}`);
-  const rows = useMemo(() => (traces.status === 'done' ? searchRows(traces.data) : []), [traces]);
+  const latency = useApi<LatencyJson>(`/api/sightline/compare/latency${params ?? query({ start: range.start, end: range.end })}`);
+  // The chart stays while the next groups load, so a band just brushed stays in view.
+  const chartData = latency.status === 'done' ? latency.data : latency.status === 'loading' ? latency.previous : undefined;
 
   const examples = (groupQuery: string | undefined, condition: string) =>
     formatRoute({ page: 'search', state: { ...DEFAULT_SEARCH, q: exampleQuery(groupQuery, condition), range: state.range } });
@@ -82,11 +84,21 @@ export function ComparePage({ state }: { state: CompareState }) {
       <section className="compare-inputs">
         <div className="latency-box">
           <div className="chart-title">
-            Latency of recent traces <span className="muted small">drag up or down across the chart to select a band of durations</span>
+            Trace latency over the range <span className="muted small">drag up or down across the chart to select a band of durations</span>
           </div>
-          {traces.status === 'loading' && <Spinner />}
-          {traces.status === 'error' && <ErrorState title="Could not load traces" detail={traces.error.message} />}
-          {traces.status === 'done' && (rows.length === 0 ? <EmptyState title="No traces in this range" /> : <LatencyBrush rows={rows} range={range} onBand={(lo, hi) => (setQ(durationBandQuery(lo, hi)), run(durationBandQuery(lo, hi)))} />)}
+          {latency.status === 'loading' && !latency.previous && <Spinner />}
+          {latency.status === 'error' && <ErrorState title="Could not load traces" detail={latency.error.message} />}
+          {chartData &&
+            (chartData.baseline.traces.length === 0 && !chartData.selection?.traces.length ? (
+              <EmptyState title="No traces in this range" />
+            ) : (
+              <LatencyChart
+                data={chartData}
+                loading={latency.status === 'loading'}
+                band={parseDurationBand(state.q)}
+                onBand={(lo, hi) => (setQ(durationBandQuery(lo, hi)), run(durationBandQuery(lo, hi)))}
+              />
+            ))}
         </div>
         <div className="compare-queries">
           <label className="editor-label">Selection</label>
@@ -134,69 +146,126 @@ function ExampleLinks({ links }: { links: [string, string] }) {
   );
 }
 
+/** Values found in exactly the same traces, inline: the first few, and the rest on demand. */
+function SameTraces({ values }: { values: AttributeRowView['sameAs'] }) {
+  const [open, setOpen] = useState(false);
+  const FIRST = 3;
+  const shown = open ? values : values.slice(0, FIRST);
+  return (
+    <div className="same-traces small muted" data-testid="same-traces">
+      same traces as {values.length === 1 ? '' : `${values.length} other values: `}
+      {shown.map((v, i) => (
+        <span key={v.condition}>
+          {i > 0 && ', '}
+          <code className="same-value" data-testid="same-value" title={v.condition}>
+            {v.label}
+          </code>
+        </span>
+      ))}
+      {values.length > FIRST && (
+        <button type="button" className="link small" data-testid="same-toggle" aria-expanded={open} onClick={() => setOpen(!open)}>
+          {open ? ' show fewer' : ` … ${values.length - FIRST} more`}
+        </button>
+      )}
+    </div>
+  );
+}
+
+function AttributeRow({ row, examples }: { row: AttributeRowView; examples(cond: string): [string, string] }) {
+  return (
+    <li className={`ranked-row${row.grouped ? ' grouped' : ''}`} data-testid="attr-row" data-attribute={row.grouped ? row.label : row.condition} data-grouped={row.grouped ? 'true' : undefined}>
+      <div className="ranked-label" title={row.condition}>
+        <code>{row.label}</code>
+        {row.group && (
+          <>
+            {' '}
+            <span className="badge grouped-badge">grouped</span>
+            <div className="small muted group-summary" data-testid="group-summary">
+              {row.group.summary}
+            </div>
+            <details className="small group-values">
+              <summary className="muted">
+                {row.group.why}; best values{row.group.more > 0 ? ` (and ${row.group.more} more)` : ''}
+              </summary>
+              <ul>
+                {row.group.values.map((v) => (
+                  <li key={v.condition} title={v.condition}>
+                    <code>{v.label}</code> <span className="muted">{v.selection} vs {v.baseline}</span>
+                  </li>
+                ))}
+              </ul>
+            </details>
+          </>
+        )}
+        {row.sameAs.length > 0 && <SameTraces values={row.sameAs} />}
+      </div>
+      <div className="pair-bars" title={`selection ${row.selectionCount} traces, baseline ${row.baselineCount}`}>
+        <div className="bar-track">
+          <span className="bar bar-selection" style={{ width: barWidth(row.selectionShare) }} />
+        </div>
+        <div className="bar-track">
+          <span className="bar bar-baseline" style={{ width: barWidth(row.baselineShare) }} />
+        </div>
+      </div>
+      <div className="ranked-numbers small" data-testid="attr-shares">
+        {row.grouped && <span className="muted">best: </span>}
+        <strong className="share-selection">{row.selection}</strong> vs <span className="share-baseline">{row.baseline}</span>
+      </div>
+      <ExampleLinks links={examples(row.condition)} />
+    </li>
+  );
+}
+
 function AttributeDiff({ data, examples }: { data: CompareJson; examples(cond: string): [string, string] }) {
   const i = data.inspected;
+  const { rows, weak } = attributeRows(data);
   return (
     <>
       <p className="muted small">
-        {i.selectionTraces} selected traces against {i.baselineTraces} baseline traces{i.sampled ? ` (sampled to ${i.maxTraces} per group)` : ''}. Share of traces with each value.
+        {i.selectionTraces} selected traces against {i.baselineTraces} baseline traces{i.sampled ? ` (sampled to ${i.maxTraces} per group)` : ''}. Share of each group's traces with the value:{' '}
+        <span className="legend-swatch group-selection" /> selection, <span className="legend-swatch group-baseline" /> baseline. Keys with a value per connection or record (ports, addresses, ids, URLs) are grouped into one row.
       </p>
-      {data.attributes.length === 0 && <EmptyState title="No attribute sets the groups apart" />}
+      {rows.length === 0 && <EmptyState title="No attribute value sets the groups apart" />}
       <ol className="ranked">
-        {data.attributes.slice(0, 15).map((a) => {
-          const cond = attributeCondition(a);
-          return (
-            <li key={`${a.scope}|${a.key}|${a.value}`} className="ranked-row" data-testid="attr-row" data-attribute={cond}>
-              <div className="ranked-label" title={cond}>
-                <code>{attributeLabel(a)}</code>
-                {a.equivalent && a.equivalent.length > 0 && (
-                  <div className="small muted" title={a.equivalent.map((e) => `${e.key} = ${e.value}`).join('\n')}>
-                    same traces as {a.equivalent.length === 1 ? `${a.equivalent[0].key} = ${a.equivalent[0].value}` : `${a.equivalent.length} other values`}
-                  </div>
-                )}
-              </div>
-              <div className="pair-bars">
-                <div className="bar-track">
-                  <span className="bar bar-selection" style={{ width: pct(a.selectionShare) }} />
-                </div>
-                <div className="bar-track">
-                  <span className="bar bar-baseline" style={{ width: pct(a.baselineShare) }} />
-                </div>
-              </div>
-              <div className="ranked-numbers small">
-                <strong>{pct(a.selectionShare)}</strong> vs {pct(a.baselineShare)}
-              </div>
-              <ExampleLinks links={examples(cond)} />
-            </li>
-          );
-        })}
+        {rows.map((row) => (
+          <AttributeRow key={row.id} row={row} examples={examples} />
+        ))}
       </ol>
+      {weak.length > 0 && (
+        <details className="weak-rows small">
+          <summary className="muted">{weak.length} more values that do not set the groups apart</summary>
+          <ol className="ranked">
+            {weak.slice(0, 50).map((row) => (
+              <AttributeRow key={row.id} row={row} examples={examples} />
+            ))}
+          </ol>
+        </details>
+      )}
       {data.numeric.length > 0 && (
         <>
           <h3 className="sub-title">Numbers that moved</h3>
-          <table className="results compact">
+          <table className="results compact numeric-diff">
             <thead>
               <tr>
                 <th>Key</th>
                 <th className="num">selection p50</th>
                 <th className="num">baseline p50</th>
-                <th className="num">KS</th>
+                <th>How they differ</th>
               </tr>
             </thead>
             <tbody>
-              {data.numeric.slice(0, 8).map((n) => {
-                const show = (v: number | undefined) => (v === undefined ? '—' : n.scope === 'intrinsic' && n.key === 'duration' ? formatDuration(v) : String(Number(v.toPrecision(4))));
-                return (
-                  <tr key={`${n.scope}|${n.key}`}>
-                    <td>
-                      <code>{n.scope === 'intrinsic' ? n.key : `${n.scope}.${n.key}`}</code> <span className="muted">{n.direction}</span>
-                    </td>
-                    <td className="num">{show(n.selection?.p50)}</td>
-                    <td className="num">{show(n.baseline?.p50)}</td>
-                    <td className="num">{n.ks.toFixed(2)}</td>
-                  </tr>
-                );
-              })}
+              {data.numeric.slice(0, 8).map((n) => (
+                <tr key={`${n.scope}|${n.key}`} data-testid="numeric-row" data-key={keyLabel(n)} className={n.identifier ? 'muted' : undefined}>
+                  <td>
+                    <code>{keyLabel(n)}</code>
+                  </td>
+                  <td className="num">{numericValue(n, n.selection?.p50)}</td>
+                  <td className="num">{numericValue(n, n.baseline?.p50)}</td>
+                  <td className="small" title={`Kolmogorov–Smirnov statistic ${n.ks.toFixed(2)}: the largest gap between the two groups' cumulative distributions`}>
+                    {ksSentence(n)}
+                  </td>
+                </tr>
+              ))}
             </tbody>
           </table>
         </>
@@ -206,15 +275,16 @@ function AttributeDiff({ data, examples }: { data: CompareJson; examples(cond: s
 }
 
 function PathDiff({ data, examples }: { data: AggregatePathJson; examples(cond: string): [string, string] }) {
-  const max = Math.max(1, ...data.operations.map((o) => Math.abs(o.explainsNs)));
+  const shares = pathShares(data);
   return (
     <>
       <p className="muted small">
         Selection: {data.selection.traces} traces{data.selection.sampled ? ' (sampled)' : ''}, p50 {formatDuration(data.selection.p50DurationNs)}, p95 {formatDuration(data.selection.p95DurationNs)}. Baseline: {data.baseline.traces} traces, p50{' '}
         {formatDuration(data.baseline.p50DurationNs)}
-        {data.baseline.sampled ? ' (sampled)' : ''}. {data.extraLatencyNs > 0 ? (
+        {data.baseline.sampled ? ' (sampled)' : ''}.{' '}
+        {data.extraLatencyNs > 0 ? (
           <>
-            The selection takes <strong>{formatDuration(data.extraLatencyNs)}</strong> longer on average.
+            The selection takes <strong>{formatDuration(data.extraLatencyNs)}</strong> longer on average. Each operation's share is of the time the slower operations add.
           </>
         ) : (
           'The selection is not slower than the baseline on average.'
@@ -222,8 +292,9 @@ function PathDiff({ data, examples }: { data: AggregatePathJson; examples(cond: 
       </p>
       {data.operations.length === 0 && <EmptyState title="No critical path to compare" />}
       <ol className="ranked">
-        {data.operations.slice(0, 12).map((o) => {
+        {data.operations.slice(0, 12).map((o, i) => {
           const cond = operationCondition(o.service, o.operation);
+          const s = shares[i];
           return (
             <li key={`${o.service}|${o.operation}`} className="ranked-row" data-testid="path-row" data-operation={`${o.service}: ${o.operation}`}>
               <div className="ranked-label" title={cond}>
@@ -231,22 +302,16 @@ function PathDiff({ data, examples }: { data: AggregatePathJson; examples(cond: 
               </div>
               <div className="pair-bars">
                 <div className="bar-track diverging">
-                  <span
-                    className={`bar ${o.explainsNs >= 0 ? 'bar-explains' : 'bar-saves'}`}
-                    style={o.explainsNs >= 0 ? { left: '50%', width: `${(o.explainsNs / max) * 50}%` } : { right: '50%', width: `${(-o.explainsNs / max) * 50}%` }}
-                  />
+                  <span className={`bar ${o.explainsNs >= 0 ? 'bar-explains' : 'bar-saves'}`} style={o.explainsNs >= 0 ? { left: '50%', width: `${s.fraction * 50}%` } : { left: 'auto', right: '50%', width: `${s.fraction * 50}%` }} />
                 </div>
                 <div className="small muted">
                   on path {formatDuration(o.selection.meanOnPathNs)} vs {formatDuration(o.baseline.meanOnPathNs)} per trace
                   {o.selection.spansPerTrace > 1.05 && ` · ${o.selection.spansPerTrace.toFixed(1)} spans/trace`}
                 </div>
               </div>
-              <div className="ranked-numbers small">
-                <strong>
-                  {o.explainsNs >= 0 ? '+' : ''}
-                  {formatDuration(o.explainsNs)}
-                </strong>
-                {o.explainedShare !== null && <span className="muted"> ({pct(o.explainedShare)} of it)</span>}
+              <div className="ranked-numbers small" data-testid="path-share">
+                <strong>{s.delta}</strong>
+                {s.share !== null ? <span className="muted"> ({s.share} of it)</span> : <span className="muted"> (faster)</span>}
               </div>
               <ExampleLinks links={examples(cond)} />
             </li>
@@ -257,52 +322,93 @@ function PathDiff({ data, examples }: { data: AggregatePathJson; examples(cond: 
   );
 }
 
-const BRUSH_H = 150;
-const BRUSH_PAD = { left: 56, right: 12, top: 8, bottom: 20 };
+const CHART_H = 190;
+const PAD = { left: 62, right: 28, top: 8, bottom: 36 };
 
-/** Trace durations over time (log scale); a vertical drag picks a band of durations. */
-function LatencyBrush({ rows, range, onBand }: { rows: SearchRow[]; range: { start: number; end: number }; onBand(loMs: number, hiMs: number): void }) {
+/**
+ * Trace durations over the whole range (log scale), the selection and the
+ * baseline in their two colours; a vertical drag picks a band of
+ * durations, which stays drawn once released (and after the page reloads
+ * with that band as the selection).
+ */
+function LatencyChart({ data, loading, band, onBand }: { data: LatencyJson; loading: boolean; band: [number, number] | null; onBand(loMs: number, hiMs: number): void }) {
   const box = useRef<HTMLDivElement>(null);
   const width = useWidth(box);
-  const plotW = Math.max(60, width - BRUSH_PAD.left - BRUSH_PAD.right);
-  const plotH = BRUSH_H - BRUSH_PAD.top - BRUSH_PAD.bottom;
-  const layout = scatterLayout(rows, { startMs: range.start * 1000, endMs: range.end * 1000 }, plotW, plotH, true);
-  const [brush, setBrush] = useState<{ from: number; to: number }>();
-  const yOf = (e: React.PointerEvent) => Math.max(0, Math.min(plotH, e.clientY - e.currentTarget.getBoundingClientRect().top - BRUSH_PAD.top));
-  const step = layout.xTicks.length > 1 ? layout.xTicks[1].ms - layout.xTicks[0].ms : 60_000;
+  const plotW = Math.max(60, width - PAD.left - PAD.right);
+  const plotH = CHART_H - PAD.top - PAD.bottom;
+  const layout = useMemo(() => latencyLayout(data, plotW, plotH), [data, plotW, plotH]);
+  const [drag, setDrag] = useState<{ from: number; to: number }>();
+  // The band just picked, drawn from release until the selection it made is the page's (then `band`); a selection that is no band drops it.
+  const [picked, setPicked] = useState<[number, number] | null>(null);
+  const bandKey = band ? band.join('-') : '';
+  useEffect(() => {
+    if (!band) setPicked(null);
+  }, [bandKey]);
+  const yOf = (e: React.PointerEvent) => Math.max(0, Math.min(plotH, e.clientY - e.currentTarget.getBoundingClientRect().top - PAD.top));
+  const kept = band ?? picked;
+  const shown = drag ? { top: Math.min(drag.from, drag.to), height: Math.abs(drag.to - drag.from) } : kept ? bandRect(kept, layout.yOf, plotH) : null;
+  const two = data.selection !== null;
   return (
     <div ref={box} className="latency-brush" data-testid="latency-brush">
       <svg
         width={width}
-        height={BRUSH_H}
+        height={CHART_H}
+        role="img"
+        aria-label="Trace durations over the range"
         onPointerDown={(e) => {
           const y = yOf(e);
-          setBrush({ from: y, to: y });
+          setDrag({ from: y, to: y });
           e.currentTarget.setPointerCapture(e.pointerId);
         }}
-        onPointerMove={(e) => brush && setBrush({ ...brush, to: yOf(e) })}
+        onPointerMove={(e) => drag && setDrag({ ...drag, to: yOf(e) })}
         onPointerUp={() => {
-          if (brush && Math.abs(brush.to - brush.from) > 3) {
-            const lo = layout.durationAt(Math.max(brush.from, brush.to));
-            const hi = layout.durationAt(Math.min(brush.from, brush.to));
+          if (drag && Math.abs(drag.to - drag.from) > 3) {
+            const lo = layout.durationAt(Math.max(drag.from, drag.to));
+            const hi = layout.durationAt(Math.min(drag.from, drag.to));
+            setPicked([lo, hi]);
             onBand(lo, hi);
           }
-          setBrush(undefined);
+          setDrag(undefined);
         }}
       >
-        <g transform={`translate(${BRUSH_PAD.left},${BRUSH_PAD.top})`}>
-          <ChartAxes
-            width={plotW}
-            height={plotH}
-            yTicks={layout.yTicks.map((t) => ({ y: t.y, label: formatMs(t.ms) }))}
-            xTicks={layout.xTicks.map((t) => ({ x: t.x, label: formatClock(t.ms, step) }))}
-          />
+        <g transform={`translate(${PAD.left},${PAD.top})`}>
+          <ChartAxes width={plotW} height={plotH} yTicks={layout.yTicks} xTicks={layout.xTicks} />
+          <text className="axis-title" x={plotW / 2} y={plotH + 31} textAnchor="middle">
+            trace start
+          </text>
+          <text className="axis-title" transform={`translate(${-PAD.left + 12},${plotH / 2}) rotate(-90)`} textAnchor="middle">
+            duration (log)
+          </text>
           {layout.points.map((p) => (
-            <circle key={p.row.traceId} cx={p.x} cy={p.y} r={3} className="dot" />
+            <circle key={`${p.group}${p.traceId}`} cx={p.x} cy={p.y} r={2.6} className={`dot ${two ? `dot-${p.group}` : 'dot-all'}`} data-group={p.group} />
           ))}
-          {brush && <rect className="brush" x={0} width={plotW} y={Math.min(brush.from, brush.to)} height={Math.abs(brush.to - brush.from)} />}
+          {shown && <rect className="brush" data-testid="brush-band" x={0} width={plotW} y={shown.top} height={Math.max(1, shown.height)} />}
         </g>
       </svg>
+      <div className="chart-legend small muted" data-testid="latency-legend">
+        {two ? (
+          <>
+            <span>
+              <span className="legend-swatch group-selection" data-testid="legend-selection" /> selection
+            </span>
+            <span>
+              <span className="legend-swatch group-baseline" data-testid="legend-baseline" /> baseline
+            </span>
+          </>
+        ) : (
+          <span>
+            <span className="legend-swatch group-all" /> traces
+          </span>
+        )}
+        <span data-testid="latency-caption">{latencyCaption(data)}</span>
+        {loading && <Spinner label="Loading the groups…" />}
+      </div>
     </div>
   );
+}
+
+function bandRect(band: [number, number], yOf: (ms: number) => number, plotH: number): { top: number; height: number } {
+  const top = Math.max(0, Math.min(plotH, yOf(band[1])));
+  const bottom = Math.max(0, Math.min(plotH, yOf(band[0])));
+  return { top, height: bottom - top };
 }

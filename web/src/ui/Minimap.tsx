@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from 'react';
-import type { Layout, TraceModel } from '../model/index.js';
+import type { Layout, PathRole, TraceModel } from '../model/index.js';
 import { serviceColor } from './common.js';
 
 const HEIGHT = 44;
@@ -8,8 +8,21 @@ const HEIGHT = 44;
  * The whole trace in miniature, one hairline per span, drawn once per
  * layout (O(spans), never per frame). Dragging across it zooms the
  * waterfall to that stretch of time; a double click shows all of it again.
+ * Spans off the critical path are faint, as their rows are.
  */
-export function Minimap({ model, layout, zoom, onZoom }: { model: TraceModel; layout: Layout; zoom: [number, number] | undefined; onZoom(z: [number, number] | undefined): void }) {
+export function Minimap({
+  model,
+  layout,
+  zoom,
+  onZoom,
+  roles,
+}: {
+  model: TraceModel;
+  layout: Layout;
+  zoom: [number, number] | undefined;
+  onZoom(z: [number, number] | undefined): void;
+  roles?: PathRole[];
+}) {
   const canvas = useRef<HTMLCanvasElement>(null);
   const box = useRef<HTMLDivElement>(null);
   const [width, setWidth] = useState(0);
@@ -38,10 +51,11 @@ export function Minimap({ model, layout, zoom, onZoom }: { model: TraceModel; la
     const rowH = Math.max(HEIGHT / Math.max(n, 1), 0.5);
     const colors = model.services.map((_, i) => serviceColor(i));
     for (let i = 0; i < n; i++) {
+      g.globalAlpha = roles?.[i] === 'off' ? 0.25 : 1;
       g.fillStyle = colors[model.spans[i].serviceIndex];
       g.fillRect(layout.left[i] * width, (i / n) * HEIGHT, Math.max(1, layout.width[i] * width), Math.max(1, rowH));
     }
-  }, [model, layout, width]);
+  }, [model, layout, width, roles]);
 
   const fractionAt = (e: React.PointerEvent) => {
     const r = e.currentTarget.getBoundingClientRect();

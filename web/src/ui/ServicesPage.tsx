@@ -3,14 +3,23 @@ import {
   serviceMapLayout,
   lineChart,
   loadChart,
+  loadHeatmapView,
+  nodeHealth,
+  baselineWindow,
+  perSecond,
+  percent as pct,
+  linkFrom,
   resolveRange,
   formatRoute,
   formatDuration,
   formatClock,
   formatTimestamp,
   quoteString,
+  rowLowerNs,
+  rowUpperNs,
   RANGE_PRESETS,
-  DEFAULT_SEARCH,
+  LOAD_LINE_NAMES,
+  MIN_BASELINE_REQUESTS,
   type ServiceMapJson,
   type RedJson,
   type OperationsJson,
@@ -19,10 +28,14 @@ import {
   type ServiceState,
   type TimeRange,
   type MapEdge,
+  type MapNode,
+  type NodeHealth,
+  type HealthLevel,
 } from '../model/index.js';
 import { ApiError, getJson, isAbort, query } from './api.js';
 import { go, Link } from './router.js';
-import { ChartAxes, ChartLegend, EmptyState, ErrorState, RangePresets, Spinner } from './common.js';
+import { ChartAxes, ChartLegend, EmptyState, ErrorState, Spinner } from './common.js';
+import { TimePicker } from './TimePicker.js';
 import { useWidth } from './Scatter.js';
 
 type Load<T> = { status: 'loading' } | { status: 'error'; error: ApiError } | { status: 'done'; data: T };
@@ -46,22 +59,47 @@ function useRange(range: TimeRange): { start: number; end: number } {
   return useMemo(() => resolveRange(range, Date.now()), [key]);
 }
 
-const pct = (x: number) => `${(x * 100).toFixed(x > 0 && x < 0.01 ? 2 : 1)}%`;
-const perSecond = (x: number) => (x >= 10 ? `${Math.round(x)}/s` : x >= 0.1 ? `${x.toFixed(2)}/s` : `${(x * 60).toFixed(1)}/min`);
-const searchFor = (service: string, operation?: string) =>
-  formatRoute({ page: 'search', state: { ...DEFAULT_SEARCH, q: `{ resource.service.name = ${quoteString(service)}${operation ? ` && name = ${quoteString(operation)}` : ''} }` } });
+const serviceQuery = (service: string, operation?: string) => `{ resource.service.name = ${quoteString(service)}${operation ? ` && name = ${quoteString(operation)}` : ''} }`;
 
-/** The service map: who calls whom, with rate, errors and latency on each call. */
+/** Edge labels' text width, measured in the label's font (11 px, the page's family). */
+function useTextWidth(): (text: string) => number {
+  return useMemo(() => {
+    const ctx = document.createElement('canvas').getContext('2d');
+    if (!ctx) return (text: string) => text.length * 6.2;
+    ctx.font = `11px ${getComputedStyle(document.body).fontFamily}`;
+    const cache = new Map<string, number>();
+    return (text: string) => {
+      let w = cache.get(text);
+      if (w === undefined) cache.set(text, (w = Math.ceil(ctx.measureText(text).width)));
+      return w;
+    };
+  }, []);
+}
+
+const HEALTH_WORDS: Record<HealthLevel, string> = { healthy: 'healthy', degraded: 'degraded', unhealthy: 'unhealthy', idle: 'no requests' };
+
+/** The service map: who calls whom, with rate, errors and latency on each call, each service coloured by its health. */
 export function ServicesPage({ state }: { state: ServicesState }) {
   const range = useRange(state.range);
+  const base = baselineWindow(range);
   const load = useApi<ServiceMapJson>(`/api/sightline/service-map${query({ start: range.start, end: range.end })}`);
-  const layout = useMemo(() => (load.status === 'done' ? serviceMapLayout(load.data) : undefined), [load]);
+  const baseline = useApi<ServiceMapJson>(`/api/sightline/service-map${query({ start: base.start, end: base.end })}`);
+  const textWidth = useTextWidth();
+  const layout = useMemo(() => (load.status === 'done' ? serviceMapLayout(load.data, { textWidth }) : undefined), [load, textWidth]);
+  const health = useMemo(() => {
+    const out = new Map<string, NodeHealth>();
+    if (load.status !== 'done') return out;
+    const usual = baseline.status === 'done' ? new Map(baseline.data.nodes.map((n) => [n.service, n])) : new Map();
+    for (const n of load.data.nodes) out.set(n.service, nodeHealth(n, usual.get(n.service)));
+    return out;
+  }, [load, baseline]);
   const [hover, setHover] = useState<string>();
+  const hovered = layout?.nodes.find((n) => n.node.service === hover);
   return (
     <div className="services-page">
       <div className="page-head">
         <h1>Services</h1>
-        <RangePresets presets={RANGE_PRESETS} range={state.range} onChange={(r) => go(formatRoute({ page: 'services', state: { range: r } }))} />
+        <TimePicker presets={RANGE_PRESETS} range={state.range} onChange={(r) => go(formatRoute({ page: 'services', state: { range: r } }))} />
       </div>
       {load.status === 'loading' && <Spinner label="Building the service map…" />}
       {load.status === 'error' && <ErrorState title="Could not load the service map" detail={load.error.message} />}
@@ -73,46 +111,48 @@ export function ServicesPage({ state }: { state: ServicesState }) {
               Busy range: the map is built from a uniform sample of {pct(load.data.sampledFraction)} of the traces; counts and rates are scaled up from it.
             </div>
           )}
+          <HealthLegend baseline={baseline} window={base} />
           <div className="service-map" data-testid="service-map">
             <svg width={layout.width + 40} height={layout.height + 40} role="img" aria-label="Service map">
-              <defs>
-                <marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">
-                  <path d="M0,0 L10,5 L0,10 z" className="map-arrow" />
-                </marker>
-              </defs>
               <g transform="translate(20,20)">
                 {layout.edges.map((e) => (
                   <MapEdgeView key={`${e.edge.source}>${e.edge.target}:${e.edge.kind}`} e={e} dim={hover !== undefined && hover !== e.edge.source && hover !== e.edge.target} />
                 ))}
-                {layout.nodes.map((n) => (
-                  <Link key={n.node.service} href={formatRoute({ page: 'service', state: { service: n.node.service, range: state.range } })}>
-                    <g
-                      transform={`translate(${n.x},${n.y})`}
-                      className={`map-node${n.node.errorRate > 0.05 ? ' failing' : ''}${hover !== undefined && hover !== n.node.service ? ' dim' : ''}`}
-                      data-service={n.node.service}
-                      onPointerEnter={() => setHover(n.node.service)}
-                      onPointerLeave={() => setHover(undefined)}
-                    >
-                      <rect width={170} height={58} rx={8} />
-                      <text x={10} y={20} className="map-node-name">
-                        {n.node.service.length > 22 ? `${n.node.service.slice(0, 21)}…` : n.node.service}
-                      </text>
-                      <text x={10} y={38} className="map-node-stat">
-                        {n.node.requests > 0 ? `${perSecond(n.node.rate)} · ${pct(n.node.errorRate)} err` : `${n.node.spans} spans`}
-                      </text>
-                      <text x={10} y={52} className="map-node-stat">
-                        {n.node.p95 !== null ? `p95 ${formatDuration(n.node.p95)}` : 'no requests'}
-                      </text>
-                    </g>
-                  </Link>
-                ))}
+                {layout.nodes.map((n) => {
+                  const h = health.get(n.node.service) ?? nodeHealth(n.node, undefined);
+                  return (
+                    <Link key={n.node.service} href={linkFrom(state, { page: 'service', service: n.node.service })} aria-label={`${n.node.service}: ${HEALTH_WORDS[h.level]}`}>
+                      <g
+                        transform={`translate(${n.x},${n.y})`}
+                        className={`map-node health-${h.level}${hover !== undefined && hover !== n.node.service ? ' dim' : ''}`}
+                        data-service={n.node.service}
+                        data-health={h.level}
+                        onPointerEnter={() => setHover(n.node.service)}
+                        onPointerLeave={() => setHover(undefined)}
+                      >
+                        <rect width={170} height={58} rx={8} />
+                        <text x={10} y={20} className="map-node-name">
+                          {n.node.service.length > 22 ? `${n.node.service.slice(0, 21)}…` : n.node.service}
+                        </text>
+                        <text x={10} y={38} className="map-node-stat">
+                          {n.node.requests > 0 ? `${perSecond(n.node.rate)} · ${pct(n.node.errorRate)} err` : `${n.node.spans} spans`}
+                        </text>
+                        <text x={10} y={52} className="map-node-stat">
+                          {n.node.p95 !== null ? `p95 ${formatDuration(n.node.p95)}` : 'no requests'}
+                        </text>
+                      </g>
+                    </Link>
+                  );
+                })}
               </g>
             </svg>
+            {hovered && <NodeTip n={hovered} h={health.get(hovered.node.service) ?? nodeHealth(hovered.node, undefined)} mapWidth={layout.width + 40} />}
           </div>
           <table className="results services-table" data-testid="services-table">
             <thead>
               <tr>
                 <th>Service</th>
+                <th>Health</th>
                 <th className="num">Requests</th>
                 <th className="num">Rate</th>
                 <th className="num">Errors</th>
@@ -123,26 +163,32 @@ export function ServicesPage({ state }: { state: ServicesState }) {
               </tr>
             </thead>
             <tbody>
-              {load.data.nodes.map((n) => (
-                <tr key={n.service} onClick={() => go(formatRoute({ page: 'service', state: { service: n.service, range: state.range } }))}>
-                  <td>
-                    <Link href={formatRoute({ page: 'service', state: { service: n.service, range: state.range } })} onClick={(e) => e.stopPropagation()}>
-                      {n.service}
-                    </Link>
-                  </td>
-                  <td className="num">{n.requests}</td>
-                  <td className="num">{perSecond(n.rate)}</td>
-                  <td className="num">{n.errors > 0 ? <span className="error-count">{pct(n.errorRate)}</span> : '0%'}</td>
-                  <td className="num">{n.p50 !== null ? formatDuration(n.p50) : '—'}</td>
-                  <td className="num">{n.p95 !== null ? formatDuration(n.p95) : '—'}</td>
-                  <td className="num">{n.p99 !== null ? formatDuration(n.p99) : '—'}</td>
-                  <td>
-                    <Link href={searchFor(n.service)} onClick={(e) => e.stopPropagation()}>
-                      traces
-                    </Link>
-                  </td>
-                </tr>
-              ))}
+              {load.data.nodes.map((n) => {
+                const h = health.get(n.service);
+                return (
+                  <tr key={n.service} data-service-row={n.service} onClick={() => go(linkFrom(state, { page: 'service', service: n.service }))}>
+                    <td>
+                      <Link href={linkFrom(state, { page: 'service', service: n.service })} onClick={(e) => e.stopPropagation()} data-testid="service-link">
+                        {n.service}
+                      </Link>
+                    </td>
+                    <td title={h?.reasons.join('; ')}>
+                      <span className={`health-dot health-${h?.level ?? 'healthy'}`} aria-hidden /> {HEALTH_WORDS[h?.level ?? 'healthy']}
+                    </td>
+                    <td className="num">{n.requests}</td>
+                    <td className="num">{perSecond(n.rate)}</td>
+                    <td className="num">{n.errors > 0 ? <span className="error-count">{pct(n.errorRate)}</span> : '0%'}</td>
+                    <td className="num">{n.p50 !== null ? formatDuration(n.p50) : '—'}</td>
+                    <td className="num">{n.p95 !== null ? formatDuration(n.p95) : '—'}</td>
+                    <td className="num">{n.p99 !== null ? formatDuration(n.p99) : '—'}</td>
+                    <td>
+                      <Link href={linkFrom(state, { page: 'search', q: serviceQuery(n.service) })} onClick={(e) => e.stopPropagation()} data-testid="service-traces">
+                        traces
+                      </Link>
+                    </td>
+                  </tr>
+                );
+              })}
             </tbody>
           </table>
         </>
@@ -151,21 +197,81 @@ export function ServicesPage({ state }: { state: ServicesState }) {
   );
 }
 
+/** What the node colours mean, and what they are measured against. */
+function HealthLegend({ baseline, window }: { baseline: Load<ServiceMapJson>; window: { start: number; end: number } }) {
+  const from = formatTimestamp(window.start * 1000, false);
+  const to = formatTimestamp(window.end * 1000, false);
+  return (
+    <div className="health-legend small muted" data-testid="health-legend">
+      {(['healthy', 'degraded', 'unhealthy', 'idle'] as const).map((l) => (
+        <span key={l} className="legend-item">
+          <span className={`health-dot health-${l}`} aria-hidden /> {HEALTH_WORDS[l]}
+        </span>
+      ))}
+      <span>
+        Error rate and p95 against each service's own baseline, {from} – {to}
+        {baseline.status === 'loading' ? ' (loading…)' : baseline.status === 'error' ? ' (could not be read: errors are judged alone)' : ''}. Errors count even without one; latency needs
+        {` ${MIN_BASELINE_REQUESTS}`} requests in it. Hover a service for the numbers.
+      </span>
+    </div>
+  );
+}
+
+const TIP_WIDTH = 250;
+
+/** The numbers behind a node's colour, beside it. */
+function NodeTip({ n, h, mapWidth }: { n: MapNode; h: NodeHealth; mapWidth: number }) {
+  const usualErr = h.baselineErrorRate === null ? 'no baseline' : `usually ${pct(h.baselineErrorRate)}`;
+  const usualP95 = h.baselineP95 === null ? 'no baseline' : `usually ${formatDuration(h.baselineP95)}`;
+  // Beside the node, on the side with room.
+  const at = n.x + 20 + 178 + TIP_WIDTH <= mapWidth ? { left: n.x + 20 + 178, top: n.y + 20 } : { left: Math.max(0, n.x + 20 - 8 - TIP_WIDTH), top: n.y + 20 };
+  return (
+    <div className="map-tip" style={at} data-testid="map-tip" role="tooltip">
+      <strong>{n.node.service}</strong> <span className={`health-word health-${h.level}`}>{HEALTH_WORDS[h.level]}</span>
+      <dl>
+        <dt>requests</dt>
+        <dd>
+          {n.node.requests.toLocaleString('en-US')} ({perSecond(n.node.rate)})
+        </dd>
+        <dt>errors</dt>
+        <dd>
+          {pct(n.node.errorRate)} ({n.node.errors.toLocaleString('en-US')}), {usualErr}
+        </dd>
+        <dt>p95</dt>
+        <dd>
+          {n.node.p95 !== null ? formatDuration(n.node.p95) : '—'}, {usualP95}
+        </dd>
+        <dt>p50 · p99</dt>
+        <dd>
+          {n.node.p50 !== null ? formatDuration(n.node.p50) : '—'} · {n.node.p99 !== null ? formatDuration(n.node.p99) : '—'}
+        </dd>
+        <dt>baseline</dt>
+        <dd>{h.baselineRequests.toLocaleString('en-US')} requests</dd>
+      </dl>
+      {h.reasons.length > 0 && <div className="map-tip-reasons">{h.reasons.join('; ')}</div>}
+    </div>
+  );
+}
+
 function MapEdgeView({ e, dim }: { e: MapEdge; dim: boolean }) {
   // Width grows with the log of the rate so one busy edge does not swamp the rest.
   const width = 1.2 + Math.min(5, Math.log10(1 + e.edge.rate * 10));
-  const label = `${perSecond(e.edge.rate)} · ${pct(e.edge.errorRate)} · p95 ${formatDuration(e.edge.p95)}`;
+  const b = e.labelBox;
   return (
     <g className={`map-edge${e.edge.errorRate > 0.05 ? ' failing' : ''}${e.edge.kind !== 'request' ? ` ${e.edge.kind}` : ''}${dim ? ' dim' : ''}`} data-edge={`${e.edge.source}>${e.edge.target}`}>
-      <path d={e.d} strokeWidth={width} markerEnd="url(#arrow)" fill="none">
+      <path d={e.d} strokeWidth={width} fill="none">
         <title>
           {e.edge.source} → {e.edge.target} ({e.edge.kind}): {e.edge.count} calls, {perSecond(e.edge.rate)}, {e.edge.errors} errors ({pct(e.edge.errorRate)}), p50 {formatDuration(e.edge.p50)}, p95{' '}
           {formatDuration(e.edge.p95)}, p99 {formatDuration(e.edge.p99)}
         </title>
       </path>
-      <text x={e.labelX} y={e.labelY - 6} textAnchor="middle" className="map-edge-label">
-        {label}
-      </text>
+      <path d={e.arrow} className="map-arrowhead" />
+      <g className="map-edge-label-box" data-testid="edge-label">
+        <rect x={b.x} y={b.y} width={b.width} height={b.height} rx={3} className="map-edge-label-bg" />
+        <text x={b.x + b.width / 2} y={b.y + b.height / 2 + 4} textAnchor="middle" className="map-edge-label">
+          {e.label}
+        </text>
+      </g>
     </g>
   );
 }
@@ -180,7 +286,10 @@ export function ServicePage({ state }: { state: ServiceState }) {
     <div className="services-page">
       <div className="page-head">
         <h1>
-          <Link href={formatRoute({ page: 'services', state: { range: state.range } })}>Services</Link> / {state.service}
+          <Link href={linkFrom(state, { page: 'services' })} data-testid="services-link">
+            Services
+          </Link>{' '}
+          / {state.service}
           {state.operation && (
             <>
               {' '}
@@ -191,8 +300,8 @@ export function ServicePage({ state }: { state: ServiceState }) {
             </>
           )}
         </h1>
-        <RangePresets presets={RANGE_PRESETS} range={state.range} onChange={(r) => nav({ range: r })} />
-        <Link href={searchFor(state.service, state.operation)} className="small">
+        <TimePicker presets={RANGE_PRESETS} range={state.range} onChange={(r) => nav({ range: r })} />
+        <Link href={linkFrom(state, { page: 'search', q: serviceQuery(state.service, state.operation) })} className="small" data-testid="search-its-traces">
           Search its traces →
         </Link>
       </div>
@@ -233,7 +342,7 @@ export function ServicePage({ state }: { state: ServiceState }) {
                 <td className="num">{formatDuration(o.p99)}</td>
                 <td className="num">{formatDuration(o.totalDuration)}</td>
                 <td>
-                  <Link href={searchFor(state.service, o.name)} onClick={(e) => e.stopPropagation()}>
+                  <Link href={linkFrom(state, { page: 'search', q: serviceQuery(state.service, o.name) })} onClick={(e) => e.stopPropagation()} data-testid="operation-traces">
                     traces
                   </Link>
                 </td>
@@ -249,64 +358,196 @@ export function ServicePage({ state }: { state: ServiceState }) {
 /**
  * Latency and uninstrumented wait of one operation against requests in
  * flight (GET /api/sightline/load): the view that tells a pool or lock that
- * runs out under load from a dependency that is simply slow.
+ * runs out under load from a dependency that is simply slow. Beside the
+ * means by load, every span read by time and duration: bimodal latency
+ * shows there as two bands, where a median line would flip between them.
  */
 function LoadPanel({ service, operation, range }: { service: string; operation: string; range: { start: number; end: number } }) {
-  const q = `{ resource.service.name = ${quoteString(service)} && name = ${quoteString(operation)} }`;
-  const load = useApi<LoadJson>(`/api/sightline/load${query({ q, start: range.start, end: range.end })}`);
+  const load = useApi<LoadJson>(`/api/sightline/load${query({ q: serviceQuery(service, operation), start: range.start, end: range.end })}`);
   const box = useRef<HTMLDivElement>(null);
-  const width = useWidth(box);
-  const plotW = Math.max(60, width - CHART_PAD.left - CHART_PAD.right);
-  const plotH = 160 - CHART_PAD.top - CHART_PAD.bottom - 14;
-  const chart = load.status === 'done' ? loadChart(load.data, plotW, plotH) : null;
-  const [hover, setHover] = useState<number>();
-  const shown = chart && hover !== undefined ? chart.points[hover]?.bucket : undefined;
+  // The charts' cards have 8 px of padding and a border each side.
+  const width = Math.max(120, useWidth(box) - 18);
+  const chart = load.status === 'done' ? loadChart(load.data, Math.max(60, width - LOAD_PAD.left - LOAD_PAD.right), LOAD_H - LOAD_PAD.top - LOAD_PAD.bottom) : null;
   return (
-    <div className="chart load-panel" ref={box} data-testid="load-chart" data-saturating={chart?.saturating ? 'true' : 'false'}>
+    <div
+      className="load-panel"
+      ref={box}
+      data-testid="load-chart"
+      data-saturating={chart?.saturating ? 'true' : 'false'}
+      data-verdict={chart?.kind}
+      data-bimodal={chart?.bimodal ? 'true' : 'false'}
+    >
       <h2 className="section-title">Under load</h2>
       {load.status === 'loading' && <Spinner label="Reading the operation's spans…" />}
       {load.status === 'error' && <ErrorState title="Could not read the load" detail={load.error.message} />}
       {chart && load.status === 'done' && load.data.buckets.length === 0 && <EmptyState title="No spans of this operation in this range" />}
       {chart && load.status === 'done' && load.data.buckets.length > 0 && (
         <>
-          <p className={`small${chart.saturating ? ' load-verdict-alert' : ' muted'}`} data-testid="load-verdict">
+          <p className={`small${chart.saturating ? ' load-verdict-alert' : ' load-verdict'}`} data-testid="load-verdict">
             {chart.verdict}
             {load.data.sampled ? ` (the ${load.data.spans.toLocaleString()} most recent spans)` : ''}
           </p>
-          <div className="chart-title">
-            Latency and wait (no child span running), p50, by requests in flight
-            {shown && (
-              <span className="muted small">
-                {' '}
-                {shown.concurrencyMin === shown.concurrencyMax ? shown.concurrencyMin : `${shown.concurrencyMin}-${shown.concurrencyMax}`} in flight: latency {formatDuration(shown.latency.p50Ns)}, wait {formatDuration(shown.wait.p50Ns)} ({shown.spans} spans)
-              </span>
-            )}
-          </div>
-          <svg width={width} height={plotH + CHART_PAD.top + CHART_PAD.bottom + 14} onPointerLeave={() => setHover(undefined)}>
-            <g transform={`translate(${CHART_PAD.left},${CHART_PAD.top})`}>
-              <ChartAxes
-                width={plotW}
-                height={plotH}
-                yTicks={chart.yTicks.map((t) => ({ y: t.y, label: formatDuration(t.valueNs) }))}
-                xTicks={chart.xTicks.map((t) => ({ x: t.x, label: String(t.value) }))}
-              />
-              <text className="axis-label" x={plotW / 2} y={plotH + 29} textAnchor="middle">
-                requests in flight
-              </text>
-              {chart.lines.map((l, i) => (
-                <path key={l.name} d={l.d} className={`chart-line series-${i}`} fill="none" />
-              ))}
-              {chart.points.map((p, i) => (
-                <g key={i} onPointerEnter={() => setHover(i)}>
-                  <circle className={`series-dot series-0`} cx={p.x} cy={p.latencyY} r={hover === i ? 5 : 3} />
-                  <circle className={`series-dot series-1`} cx={p.x} cy={p.waitY} r={hover === i ? 5 : 3} />
-                </g>
-              ))}
-            </g>
-          </svg>
-          <ChartLegend names={chart.lines.map((l) => l.name)} />
+          {chart.bimodal && (
+            <p className="small load-bimodal" data-testid="load-bimodal">
+              {chart.bimodal} The heatmap below shows both modes.
+            </p>
+          )}
+          <LoadByConcurrency chart={chart} width={width} />
+          {load.data.heatmap && load.data.heatmap.columns > 0 && <LoadHeatmap heatmap={load.data.heatmap} width={width} bimodalAt={load.data.bimodal?.thresholdNs} />}
         </>
       )}
+    </div>
+  );
+}
+
+const LOAD_H = 190;
+const LOAD_PAD = { left: 64, right: 48, top: 10, bottom: 34 };
+
+function LoadByConcurrency({ chart, width }: { chart: NonNullable<ReturnType<typeof loadChart>>; width: number }) {
+  const plotW = Math.max(60, width - LOAD_PAD.left - LOAD_PAD.right);
+  const plotH = LOAD_H - LOAD_PAD.top - LOAD_PAD.bottom;
+  const [hover, setHover] = useState<number>();
+  const shown = hover !== undefined ? chart.points[hover]?.bucket : undefined;
+  return (
+    <div className="chart" data-testid="load-by-concurrency">
+      <div className="chart-title">
+        Latency and wait by requests in flight
+        {shown && (
+          <span className="muted small" data-testid="load-readout">
+            {' '}
+            {shown.concurrencyMin === shown.concurrencyMax ? shown.concurrencyMin : `${shown.concurrencyMin}-${shown.concurrencyMax}`} in flight, {shown.spans} spans: latency mean {formatDuration(shown.latency.meanNs)} (p50{' '}
+            {formatDuration(shown.latency.p50Ns)}, p95 {formatDuration(shown.latency.p95Ns)}), wait mean {formatDuration(shown.wait.meanNs)}
+            {shown.slowShare !== undefined ? `, ${pct(shown.slowShare)} slow` : ''}
+          </span>
+        )}
+      </div>
+      <svg width={width} height={LOAD_H} onPointerLeave={() => setHover(undefined)}>
+        <g transform={`translate(${LOAD_PAD.left},${LOAD_PAD.top})`}>
+          <ChartAxes
+            width={plotW}
+            height={plotH}
+            yTicks={chart.yTicks.map((t) => ({ y: t.y, label: formatDuration(t.valueNs) }))}
+            xTicks={chart.xTicks.map((t) => ({ x: t.x, label: String(t.value) }))}
+          />
+          <text className="axis-title" x={plotW / 2} y={plotH + 30} textAnchor="middle">
+            requests in flight at the span's start
+          </text>
+          <text className="axis-title" transform={`translate(${-LOAD_PAD.left + 12},${plotH / 2}) rotate(-90)`} textAnchor="middle">
+            duration (mean)
+          </text>
+          <path d={chart.waitArea} className="load-wait-area" />
+          <path d={chart.lines[1].d} className="chart-line load-wait" fill="none" data-series="wait" />
+          <path d={chart.lines[0].d} className="chart-line load-latency" fill="none" data-series="latency" />
+          {chart.points.map((p, i) => (
+            <g key={i} onPointerEnter={() => setHover(i)}>
+              <rect x={p.x - 8} y={0} width={16} height={plotH} fill="transparent" />
+              <circle className="series-dot load-latency" cx={p.x} cy={p.latencyY} r={hover === i ? 5 : 3} />
+              <circle className="series-dot load-wait" cx={p.x} cy={p.waitY} r={hover === i ? 5 : 3} />
+            </g>
+          ))}
+        </g>
+      </svg>
+      <div className="chart-legend small muted">
+        <span>
+          <span className="legend-swatch load-latency" /> {LOAD_LINE_NAMES[0]}
+        </span>
+        <span>
+          <span className="legend-swatch load-wait" /> {LOAD_LINE_NAMES[1]}
+        </span>
+      </div>
+    </div>
+  );
+}
+
+const HEAT_H = 200;
+
+/** Every span read, by start time and duration; darker cells hold more spans; requests in flight over it on the right axis. */
+function LoadHeatmap({ heatmap, width, bimodalAt }: { heatmap: NonNullable<LoadJson['heatmap']>; width: number; bimodalAt?: number }) {
+  const plotW = Math.max(60, width - LOAD_PAD.left - LOAD_PAD.right);
+  const plotH = HEAT_H - LOAD_PAD.top - LOAD_PAD.bottom;
+  const view = loadHeatmapView(heatmap, plotW, plotH);
+  const { layout } = view;
+  const [hover, setHover] = useState<(typeof layout.cells)[number]>();
+  const step = layout.xTicks.length > 1 ? layout.xTicks[1].ms - layout.xTicks[0].ms : heatmap.stepMs;
+  // At most six duration labels, at row boundaries.
+  const every = Math.max(1, Math.ceil(layout.yTicks.length / 6));
+  const bounds = heatmap.durationBoundsNs;
+  return (
+    <div className="chart load-heatmap" data-testid="load-heatmap" data-total={layout.total} data-step-ms={heatmap.stepMs}>
+      <div className="chart-title">
+        Spans by start time and duration
+        <span className="muted small" data-testid="load-heatmap-readout">
+          {' '}
+          {hover
+            ? `${hover.traces.toLocaleString('en-US')} span${hover.traces === 1 ? '' : 's'}, ${formatDuration(rowLowerNs(bounds, hover.row))}–${Number.isFinite(rowUpperNs(bounds, hover.row)) ? formatDuration(rowUpperNs(bounds, hover.row)) : '∞'}, starting ${formatClock(heatmap.startMs + hover.column * heatmap.stepMs, heatmap.stepMs)}`
+            : `${layout.total.toLocaleString('en-US')} spans, ${formatDuration(heatmap.stepMs * 1e6)} columns`}
+        </span>
+      </div>
+      <svg width={width} height={HEAT_H} role="img" aria-label="Spans by start time and duration" onPointerLeave={() => setHover(undefined)}>
+        <g transform={`translate(${LOAD_PAD.left},${LOAD_PAD.top})`}>
+          <ChartAxes
+            width={plotW}
+            height={plotH}
+            yTicks={layout.yTicks.filter((_, i) => i % every === 0).map((t) => ({ y: t.y, label: formatDuration(t.ns) }))}
+            xTicks={layout.xTicks.map((t) => ({ x: t.x, label: formatClock(t.ms, step) }))}
+          />
+          {layout.cells.map((c) => {
+            const upper = rowUpperNs(bounds, c.row);
+            return (
+              <rect
+                key={`${c.column}/${c.row}`}
+                className={`heat-cell${hover === c ? ' hover' : ''}${bimodalAt !== undefined && rowLowerNs(bounds, c.row) >= bimodalAt ? ' slow' : ''}`}
+                x={c.x}
+                y={c.y}
+                width={c.width}
+                height={c.height}
+                style={{ fillOpacity: 0.15 + 0.85 * c.level }}
+                data-testid="load-heatmap-cell"
+                data-start-ms={heatmap.startMs + c.column * heatmap.stepMs}
+                data-end-ms={heatmap.startMs + (c.column + 1) * heatmap.stepMs}
+                data-min-ns={rowLowerNs(bounds, c.row)}
+                data-max-ns={Number.isFinite(upper) ? upper : undefined}
+                data-count={c.traces}
+                onPointerEnter={() => setHover(c)}
+              />
+            );
+          })}
+          {view.inFlight && (
+            <>
+              <path d={view.inFlight.d} className="load-inflight" fill="none" data-testid="load-inflight" />
+              {view.inFlight.yTicks.map((t) => (
+                <text key={t.value} className="axis-label" x={plotW + 6} y={t.y + 4}>
+                  {t.value}
+                </text>
+              ))}
+              <text className="axis-title" transform={`translate(${plotW + 40},${plotH / 2}) rotate(90)`} textAnchor="middle">
+                in flight
+              </text>
+            </>
+          )}
+          <text className="axis-title" x={plotW / 2} y={plotH + 30} textAnchor="middle">
+            span start
+          </text>
+          <text className="axis-title" transform={`translate(${-LOAD_PAD.left + 12},${plotH / 2}) rotate(-90)`} textAnchor="middle">
+            span duration
+          </text>
+        </g>
+      </svg>
+      <div className="chart-legend small muted">
+        <span>
+          <span className="legend-swatch heat" /> spans (darker: more)
+        </span>
+        {bimodalAt !== undefined && (
+          <span>
+            <span className="legend-swatch heat slow" /> slow mode (at or above {formatDuration(bimodalAt)})
+          </span>
+        )}
+        {view.inFlight && (
+          <span>
+            <span className="legend-swatch load-inflight" /> requests in flight, mean at span start (right axis)
+          </span>
+        )}
+      </div>
     </div>
   );
 }

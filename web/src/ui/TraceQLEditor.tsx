@@ -11,6 +11,7 @@ import {
   type QueryError,
   type TagScopesJson,
   type TagValuesJson,
+  placeholderQuery,
 } from '../model/index.js';
 import { getJson, query, isAbort } from './api.js';
 
@@ -40,6 +41,7 @@ export function TraceQLEditor({ value, onChange, onRun, error, range, placeholde
   const [items, setItems] = useState<CompletionItem[]>([]);
   const [active, setActive] = useState(0);
   const tags = useTagScopes(range);
+  const example = useExampleQuery(range, placeholder === undefined);
   const valuesCache = useRef(new Map<string, Promise<TagValuesJson>>());
 
   const tokens = useMemo(() => tokenize(value), [value]);
@@ -133,7 +135,7 @@ export function TraceQLEditor({ value, onChange, onRun, error, range, placeholde
           spellCheck={false}
           autoCapitalize="off"
           autoComplete="off"
-          placeholder={placeholder ?? '{ resource.service.name = "checkout" && duration > 100ms }'}
+          placeholder={placeholder ?? example}
           rows={Math.max(1, value.split('\n').length)}
           value={value}
           onChange={(e) => {
@@ -197,6 +199,25 @@ function highlight(tokens: ReturnType<typeof tokenize>, text: string, errorAt: n
   // An error at the very end (an unclosed brace) gets a visible mark after the text.
   if (errorAt !== undefined && errorAt >= text.length) out.push(<span key="end" className="tok-at-error tok-end">{' '}</span>);
   return out;
+}
+
+/**
+ * The example in an empty box, from a service that is in the range (or
+ * none): an example naming a service that does not exist teaches nothing.
+ */
+function useExampleQuery(range: { start: number; end: number }, wanted: boolean): string {
+  const [services, setServices] = useState<string[]>([]);
+  const key = `${Math.floor(range.start / 60)}-${Math.floor(range.end / 60)}`;
+  useEffect(() => {
+    if (!wanted) return;
+    const abort = new AbortController();
+    getJson<TagValuesJson>(`/api/v2/search/tag/resource.service.name/values${query({ start: range.start, end: range.end, limit: 50 })}`, abort.signal)
+      .then((r) => setServices((r.tagValues ?? []).map((v) => v.value)))
+      .catch(() => undefined);
+    return () => abort.abort();
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [key, wanted]);
+  return placeholderQuery(services);
 }
 
 /** /api/v2/search/tags for the range, fetched once per range. */
