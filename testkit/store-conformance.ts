@@ -11,10 +11,11 @@ import { NS_PER_DAY, TABLES, type Layout } from '../src/store/schema.js';
 import type { Engine } from '../src/store/engine.js';
 import { sql, ident, type Sql } from '../src/store/sql/sql.js';
 import type { SpanRecord } from '../src/model/span-record.js';
-import { compileQuery, filterRequest, matchingTraceIds, queryMetrics, searchTraceQL, traceHeatmapTraceQL, TraceQLUnsupportedError, type MetricsRequest } from '../src/query/traceql/index.js';
+import { compileQuery, compileRoot, filterRequest, matchingTraceIds, queryMetrics, queryMetricsRoot, searchTraceQL, traceHeatmapTraceQL, TraceQLUnsupportedError, type MetricsRequest } from '../src/query/traceql/index.js';
 import { printName, printString } from '../src/query/traceql/printer.js';
 import { tagSearchRequest, type SearchTag } from '../src/query/tag-search.js';
 import { FixtureWriter } from './store-fixtures.js';
+import { SightlineError } from '../src/errors.js';
 
 /**
  * One conformance suite for every store: the same tests, unchanged, against
@@ -1152,6 +1153,164 @@ describe('erasure', () => {
 
     // Again: nothing left to erase.
     assert.deepEqual(await store.eraseTraces(A, ids, { awaitRemoval, partLifetimeSeconds: 1 }), { traces: 0, spans: 0, spansLeft: 0, rollupMinutes: 0 });
+  });
+});
+
+describe("TraceQL: Tempo's whole grammar, with known answers", () => {
+  const g1 = hex(16);
+  const g2 = hex(16);
+  const g3 = hex(16);
+  const s = { A: hex(8), B: hex(8), C: hex(8), D: hex(8), E: hex(8), F: hex(8), G: hex(8) };
+  const svc = 'resource.service.name = "grammar-svc"';
+  const int = (key: string, v: number) => ({ key, value: { intValue: String(v) } });
+  const bool = (key: string, v: boolean) => ({ key, value: { boolValue: v } });
+  const range = { startNs: NOW_NS - 60_000_000_000n, endNs: NOW_NS };
+  before(async () => {
+    const at = (ms: number) => NOW_NS - 30_000_000_000n + BigInt(ms) * 1_000_000n;
+    const MS = 1_000_000n;
+    // g1: A(root, 400 ms) > B(db, 100 ms) > C(leaf, 50 ms), and A > D(cache, 10 ms, error)
+    // g2: E(root, 300 ms) > F(db, 200 ms);  g3: G(solo, 20 ms), alone.
+    await write([
+      rs('grammar-svc', [
+        { traceId: g1, spanId: s.A, name: 'root', startNs: at(0), durationNs: 400n * MS, attributes: [int('n', 2), bool('flag', true)] },
+        { traceId: g1, spanId: s.B, parentSpanId: s.A, name: 'db', kind: 3, startNs: at(10), durationNs: 100n * MS, attributes: [int('n', 10), bool('flag', false)] },
+        { traceId: g1, spanId: s.C, parentSpanId: s.B, name: 'leaf', kind: 1, startNs: at(20), durationNs: 50n * MS },
+        { traceId: g1, spanId: s.D, parentSpanId: s.A, name: 'cache', kind: 3, startNs: at(200), durationNs: 10n * MS, status: 2, attributes: [int('n', 1)] },
+        { traceId: g2, spanId: s.E, name: 'root', startNs: at(5), durationNs: 300n * MS, attributes: [int('n', 3)] },
+        { traceId: g2, spanId: s.F, parentSpanId: s.E, name: 'db', kind: 3, startNs: at(15), durationNs: 200n * MS, attributes: [int('n', 30)] },
+        { traceId: g3, spanId: s.G, name: 'solo', startNs: at(40), durationNs: 20n * MS, attributes: [bool('flag', true)] },
+      ]),
+    ]);
+  });
+
+  const search = (text: string) => searchTraceQL(compileQuery(text), store, SINGLE, { range: lastHour(), limit: 20, spss: 20 });
+  const traceIds = async (text: string) => (await search(text)).traces.map((t) => t.traceId.toString('hex')).sort();
+  const spanIds = async (text: string) =>
+    [...new Set((await search(text)).traces.flatMap((t) => (t.spanSets ?? [t.spanSet]).flatMap((x) => x.spans.map((sp) => sp.spanId.toString('hex')))))].sort();
+  const ids = (...xs: string[]) => [...xs].sort();
+  /** Series as { labels: values }, labels as `key=value` joined by commas. */
+  const metrics = async (text: string) => {
+    const { series } = await queryMetricsRoot(compileRoot(text), store, SINGLE, { range, stepNs: 60_000_000_000n });
+    return Object.fromEntries(series.map((x) => [x.labels.map((l) => `${l.key}=${Object.values(l.value)[0]}`).join(','), x.samples.map((v) => v[1])]));
+  };
+
+  it('decides static conditions and mixes ints, floats and durations by value', async () => {
+    const all = ids(g1, g2, g3);
+    assert.deepEqual(await traceIds(`{ ${svc} && true }`), all);
+    assert.deepEqual(await traceIds(`{ ${svc} && !true }`), []);
+    assert.deepEqual(await traceIds(`{ ${svc} && 1 = 2 }`), []);
+    assert.deepEqual(await traceIds(`{ ${svc} && "test" =~ "t.*" }`), all);
+    assert.deepEqual(await traceIds(`{ ${svc} && .flag && false }`), []);
+    assert.deepEqual(await traceIds(`{ ${svc} && 1 < 1h }`), all);
+    assert.deepEqual(await traceIds(`{ ${svc} && 1 * 1h = 3600000000000 }`), all, '1 * 1h is 3.6e12 ns');
+    assert.deepEqual(await spanIds(`{ ${svc} && duration > 1s / 4 }`), ids(s.A, s.E), '250 ms');
+    assert.deepEqual(await spanIds(`{ ${svc} && duration = 100000000 }`), ids(s.B), 'an int compares with a duration in nanoseconds');
+    assert.deepEqual(await spanIds(`{ ${svc} } >> { true }`), ids(s.B, s.C, s.D, s.F));
+    assert.deepEqual(await spanIds(`{ ${svc} && !.flag }`), ids(s.B), '!.a holds where .a is false');
+    assert.deepEqual(await spanIds(`{ ${svc} && -.n = -10 }`), ids(s.B));
+    assert.deepEqual(await spanIds(`{ ${svc} && trace:id = "not-an-id" }`), []);
+  });
+
+  it('compares with nil', async () => {
+    assert.deepEqual(await traceIds(`{ ${svc} && name != nil }`), ids(g1, g2, g3));
+    assert.deepEqual(await traceIds(`{ ${svc} && nil = nil }`), ids(g1, g2, g3));
+    assert.deepEqual(await traceIds(`{ ${svc} && nil != nil }`), []);
+    assert.deepEqual(await spanIds(`{ ${svc} && .flag != nil }`), ids(s.A, s.B, s.G));
+    assert.deepEqual(await spanIds(`{ ${svc} && .flag = nil }`), ids(s.C, s.D, s.E, s.F));
+    assert.deepEqual(await spanIds(`{ ${svc} && nil != .flag }`), ids(s.A, s.B, s.G));
+  });
+
+  it('starts pipelines with a scalar filter, by() or select(), over every span of a trace', async () => {
+    assert.deepEqual(await traceIds(`count() > 3 | { ${svc} }`), [g1]);
+    assert.deepEqual(await spanIds(`max(duration) > 350ms | { ${svc} && name = "root" }`), [s.A]);
+    assert.deepEqual(await traceIds(`by(resource.service.name) | { ${svc} && name = "solo" }`), [g3]);
+    const selected = await search(`select(span.n) | { ${svc} && name = "db" }`);
+    const text = (v: unknown) => (v as { stringValue?: string } | undefined)?.stringValue;
+    const shown = selected.traces.flatMap((t) => t.spanSet.spans.map((sp) => text(sp.attributes.find((a) => a.key === 'n')?.value))).sort();
+    assert.deepEqual(shown, ['10', '30']);
+    // Groups by the flag within each trace: g1's absent-flag group (C, D) and g2's (E, F) have two spans.
+    assert.deepEqual(await traceIds(`{ ${svc} } | by(.flag) | count() = 2`), ids(g1, g2));
+  });
+
+  it('takes pipelines in parentheses as spanset operands', async () => {
+    assert.deepEqual(await spanIds(`({ ${svc} } | count() > 3) >> ({ ${svc} } | by(name) | count() = 1)`), ids(s.B, s.C, s.D));
+    assert.deepEqual(await spanIds(`({ ${svc} } | count() = 2) && ({ ${svc} && name = "db" })`), ids(s.E, s.F));
+    assert.deepEqual(await traceIds(`({ ${svc} && name = "root" } | avg(duration) > 350ms) || ({ ${svc} && name = "solo" })`), ids(g1, g3));
+    assert.deepEqual(await spanIds(`({ ${svc} && name = "db" } | count() = 1) ~ ({ ${svc} } | { name = "cache" })`), [s.D]);
+    assert.deepEqual(await spanIds(`({ ${svc} } | count() > 1 | { name = "root" }) > ({ ${svc} } | count() > 1)`), ids(s.B, s.D, s.F));
+  });
+
+  it('computes arithmetic of aggregates and groups by expressions', async () => {
+    assert.deepEqual(await traceIds(`{ ${svc} } | max(duration) - min(duration) > 350ms`), [g1]);
+    assert.deepEqual(await traceIds(`{ ${svc} } | count() * 2 = 4`), [g2]);
+    assert.deepEqual(await traceIds(`{ ${svc} } | max(1 + span.n) = 31`), [g2]);
+    assert.deepEqual(await traceIds(`{ ${svc} } | avg(.n) > 2 * min(.n)`), ids(g1, g2), 'g1: 13/3 > 2; g2: 16.5 > 6');
+    const grouped = await search(`{ ${svc} && name = "db" } | by(span.n * 2)`);
+    const labels = grouped.traces.flatMap((t) => t.spanSets!.map((x) => (x.attributes ?? []).map((a) => `${a.key}=${(a.value as { stringValue?: string }).stringValue}`).join())).sort();
+    assert.deepEqual(labels, ['by(span.n * 2)=20', 'by(span.n * 2)=60']);
+  });
+
+  it("numbers spans in Tempo's nested set model and counts children", async () => {
+    // g1 walked from A: A 1..8, B 2..5, C 3..4, D 6..7; g2: E 1..4, F 2..3; g3: G 1..2.
+    assert.deepEqual(await spanIds(`{ ${svc} && nestedSetLeft = 2 }`), ids(s.B, s.F));
+    assert.deepEqual(await spanIds(`{ ${svc} && nestedSetParent = -1 }`), ids(s.A, s.E, s.G));
+    assert.deepEqual(await spanIds(`{ ${svc} && nestedSetRight - nestedSetLeft = 1 }`), ids(s.C, s.D, s.F, s.G));
+    assert.deepEqual(await spanIds(`{ ${svc} && nestedSetLeft = 6 && nestedSetRight = 7 && nestedSetParent = 1 }`), [s.D]);
+    const selected = await search(`{ ${svc} && name = "root" } >> { ${svc} } | select(nestedSetLeft, nestedSetRight, nestedSetParent)`);
+    const b = selected.traces.flatMap((t) => t.spanSet.spans).find((sp) => sp.spanId.toString('hex') === s.B)!;
+    assert.deepEqual(
+      b.attributes.filter((a) => a.key.startsWith('nestedSet')).map((a) => `${a.key}=${(a.value as { stringValue?: string }).stringValue}`),
+      ['nestedSetLeft=2', 'nestedSetRight=5', 'nestedSetParent=1'],
+    );
+    assert.deepEqual(await spanIds(`{ ${svc} && span:childCount = 2 }`), [s.A]);
+    assert.deepEqual(await traceIds(`{ ${svc} } | max(span:childCount) = 2`), [g1]);
+    assert.deepEqual(await traceIds(`{ ${svc} } | avg(span:childCount) > 0.5`), [g1], 'g1 0.75, g2 0.5, g3 0');
+  });
+
+  it('filters metrics on their values, after topk and bottomk too', async () => {
+    assert.deepEqual(await metrics(`{ ${svc} } | count_over_time()`), { '__name__=count_over_time': [7] });
+    assert.deepEqual(await metrics(`{ ${svc} } | count_over_time() > 5`), { '__name__=count_over_time': [7] });
+    assert.deepEqual(await metrics(`{ ${svc} } | count_over_time() > 7`), {});
+    assert.deepEqual(await metrics(`{ ${svc} } | count_over_time() by(name) >= 2`), { 'name=db': [2], 'name=root': [2] });
+    assert.deepEqual(await metrics(`{ ${svc} } | count_over_time() by(name) | topk(3) < 2`), { 'name=cache': [1] }, 'topk(3): db, root and the first of the 1s by labels');
+    assert.deepEqual(await metrics(`{ ${svc} } | count_over_time() by(name) != 2 | bottomk(1)`), { 'name=cache': [1] });
+    assert.deepEqual(await metrics(`{ ${svc} } | quantile_over_time(duration, 0.5) with(sample=0.1)`), { 'p=0.5': [0.1] }, 'exact whatever the sampling hint');
+  });
+
+  it('computes arithmetic over metrics queries as Tempo pairs series', async () => {
+    assert.deepEqual(await metrics(`({ ${svc} } | count_over_time()) * 2`), { '': [14] });
+    assert.deepEqual(await metrics(`-1 * ({ ${svc} } | count_over_time())`), { '': [-7] });
+    assert.deepEqual(await metrics(`({ ${svc} && status = error } | count_over_time()) / ({ ${svc} } | count_over_time())`), { '__name__=(count_over_time / count_over_time)': [1 / 7] });
+    assert.deepEqual(await metrics(`({ ${svc} } | count_over_time() by(name)) / ({ ${svc} } | count_over_time())`), {
+      '__name__=(count_over_time / count_over_time),name=cache': [1 / 7],
+      '__name__=(count_over_time / count_over_time),name=db': [2 / 7],
+      '__name__=(count_over_time / count_over_time),name=leaf': [1 / 7],
+      '__name__=(count_over_time / count_over_time),name=root': [2 / 7],
+      '__name__=(count_over_time / count_over_time),name=solo': [1 / 7],
+    });
+    // Without a label-less side, the right side's series decide which pairs exist.
+    assert.deepEqual(await metrics(`({ ${svc} } | count_over_time() by(name)) - ({ ${svc} && name = "db" } | count_over_time() by(name))`), { '__name__=(count_over_time - count_over_time),name=db': [0] });
+    assert.deepEqual(await metrics(`({ ${svc} } | count_over_time()) / 0`), {}, 'x / 0 is no sample');
+    assert.deepEqual(await metrics(`(({ ${svc} } | count_over_time()) + 1) * 10 > 75 | topk(1)`), { '': [80] });
+    const rate = await metrics(`({ ${svc} } | rate()) * 60`);
+    assert.ok(Math.abs(rate[''][0] - 7) < 1e-9, String(rate['']));
+  });
+
+  it('answers metrics the store cannot aggregate through the evaluator', async () => {
+    assert.deepEqual(await metrics(`{ ${svc} } | avg_over_time(span:childCount)`), { '__name__=avg_over_time': [4 / 7] });
+    assert.deepEqual(await metrics(`count() > 3 | { ${svc} } | count_over_time()`), { '__name__=count_over_time': [4] });
+    assert.deepEqual(await metrics(`({ ${svc} } | count() = 2) >> ({ ${svc} }) | count_over_time() by(name)`), { 'name=db': [1] });
+  });
+
+  it('refuses compare() with topk, bottomk, a filter or arithmetic, and metrics inside spanset operands, with 400', () => {
+    for (const text of [
+      `{ ${svc} } | compare({ status = error }) | topk(10)`,
+      `{ ${svc} } | compare({ status = error }) > 10`,
+      `({ ${svc} } | compare({ status = error })) + ({ } | rate())`,
+      `({ ${svc} } | rate()) >> ({ } | rate())`,
+      `{ ${svc} } | rate() | topk(0)`,
+    ])
+      assert.throws(() => compileRoot(text), (e: Error) => e instanceof SightlineError && e.httpStatus === 400, text);
   });
 });
 

@@ -1,5 +1,5 @@
 import { NotFoundError } from '../../errors.js';
-import { compileQuery, filterRequest, queryMetrics, searchTraceQL } from '../../query/traceql/index.js';
+import { compileQuery, compileRoot, filterRequest, queryMetricsRoot, searchTraceQL } from '../../query/traceql/index.js';
 import { tagSearchRequest } from '../../query/tag-search.js';
 import type { KeyValueJson } from '../../model/any-value.js';
 import type { Condition, IntrinsicField, ReadPorts, SearchResult, TagScope, TagValue, TenantScope, TimeRange } from '../../store/index.js';
@@ -60,7 +60,7 @@ export const tempoJobs = {
   },
 
   async metrics({ store, scope }: JobContext, a: MetricsArgs): Promise<JobAnswer> {
-    const { series } = await queryMetrics(compileQuery(a.query), store, scope, { range: a.range, stepNs: a.stepNs, estimates: a.estimates });
+    const { series } = await queryMetricsRoot(compileRoot(a.query), store, scope, { range: a.range, stepNs: a.stepNs, estimates: a.estimates });
     if (a.instant) return json({ series: series.map((s) => ({ labels: s.labels, value: s.samples[0]?.[1] ?? 0, promLabels: promLabels(s.labels) })), metrics: {} }, series.length);
     return json(
       {

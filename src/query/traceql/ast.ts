@@ -68,6 +68,17 @@ export const INTRINSICS = {
   'link:spanID': 'string',
   'instrumentation:name': 'string',
   'instrumentation:version': 'string',
+  /** Children of the span in its trace, computed from the trace's spans. */
+  'span:childCount': 'int',
+  /**
+   * The span's place in its trace's nested set model, as Tempo numbers it:
+   * one counter from 1, a span's left taken on the way down and its right
+   * on the way up; the parent's left for a child, -1 for a root; 0 for a
+   * span that no root reaches (its parent was never received).
+   */
+  nestedSetLeft: 'int',
+  nestedSetRight: 'int',
+  nestedSetParent: 'int',
 } as const;
 export type IntrinsicName = keyof typeof INTRINSICS;
 
@@ -116,7 +127,19 @@ export interface SpansetBinary {
   pos: Pos;
 }
 
-export type SpansetExpr = SpansetFilter | SpansetBinary;
+/**
+ * A pipeline in parentheses as an operand of a spanset operator:
+ * `({ } | count() > 1) >> ({ .a } | by(name))`. Its spans are those of
+ * every spanset it yields.
+ */
+export interface SpansetPipeline {
+  kind: 'spansetPipeline';
+  /** At least two elements, shaped as Query.pipeline. */
+  pipeline: Stage[];
+  pos: Pos;
+}
+
+export type SpansetExpr = SpansetFilter | SpansetBinary | SpansetPipeline;
 
 export type AggregateName = 'count' | 'avg' | 'min' | 'max' | 'sum';
 
@@ -128,12 +151,19 @@ export interface Aggregate {
   pos: Pos;
 }
 
-/** `| count() > 2`, `| avg(duration) >= 1s`. */
+/** Aggregates and numbers in arithmetic: `max(duration) - min(duration)`, `count() * 2`. */
+export type ScalarExpr =
+  | Aggregate
+  | Static
+  | { kind: 'scalarBinary'; op: ArithmeticOp; left: ScalarExpr; right: ScalarExpr; pos: Pos }
+  | { kind: 'scalarNegate'; operand: ScalarExpr; pos: Pos };
+
+/** `| count() > 2`, `| avg(duration) >= 1s`, `| max(duration) > 2 * avg(duration)`. */
 export interface ScalarFilter {
   kind: 'scalarFilter';
   op: ComparisonOp;
-  left: Aggregate | Static;
-  right: Aggregate | Static;
+  left: ScalarExpr;
+  right: ScalarExpr;
   pos: Pos;
 }
 
@@ -197,12 +227,60 @@ export interface TopkStage {
   pos: Pos;
 }
 
-export type Stage = SpansetExpr | ScalarFilter | ByStage | SelectStage | CoalesceStage | MetricsStage | CompareStage | TopkStage;
+/**
+ * `| rate() > 10`, `| topk(5) <= 3`: keeps the samples of the series before
+ * it whose value compares true, and the series left with any.
+ */
+export interface MetricsFilterStage {
+  kind: 'metricsFilter';
+  op: Exclude<ComparisonOp, '=~' | '!~'>;
+  /** Constant arithmetic is folded by the parser (`> 1 / 2` is `> 0.5`). */
+  value: number;
+  pos: Pos;
+}
+
+export type Stage = SpansetExpr | ScalarFilter | ByStage | SelectStage | CoalesceStage | MetricsStage | CompareStage | TopkStage | MetricsFilterStage;
+
+/** `with(sample=0.1, most_recent=true)`: query hints, which never change an answer here (docs/traceql.md). */
+export interface Hint {
+  name: string;
+  value: Static;
+  pos: Pos;
+}
 
 /** A whole query: a spanset expression and the pipeline after it. */
 export interface Query {
   kind: 'query';
-  /** The first element is a spanset expression; the rest are stages. */
+  /**
+   * The first element is a spanset expression, or a scalar filter, by() or
+   * select() over all of a trace's spans (`count() > 2 | { .a }`); the rest
+   * are stages.
+   */
   pipeline: Stage[];
+  hints: Hint[];
   pos: Pos;
 }
+
+export type MathOp = '+' | '-' | '*' | '/';
+
+/**
+ * Arithmetic over metrics queries' series, as Tempo computes it:
+ * `({ status = error } | rate()) / ({ } | rate())`, `({ } | rate()) * 100`.
+ */
+export type MathExpr =
+  | { kind: 'mathBinary'; op: MathOp; left: MathExpr; right: MathExpr; pos: Pos }
+  /** A metrics query in parentheses (its own filters and topk/bottomk included). */
+  | { kind: 'mathQuery'; query: Query; pos: Pos }
+  | { kind: 'mathNumber'; value: number; pos: Pos };
+
+/** A metrics arithmetic expression, then topk/bottomk and filters over its series. */
+export interface MathQuery {
+  kind: 'math';
+  expr: MathExpr;
+  after: (TopkStage | MetricsFilterStage)[];
+  hints: Hint[];
+  pos: Pos;
+}
+
+/** Anything the parser accepts. */
+export type Root = Query | MathQuery;

@@ -1,9 +1,10 @@
 import type { KeyValueJson } from '../../model/any-value.js';
-import { heatmapCell, type Condition, type EvalSpan, type Field, type SearchOrder, type SearchPort, type SearchResult, type TenantScope, type TimeRange, type TraceCondition, type TraceHeatmap, type TraceHeatmapRequest, type TraceSummary } from '../../store/index.js';
-import type { FieldExpr, Query, ScalarFilter, SpansetExpr, SpansetFilter, SpansetOp, Stage, Static } from './ast.js';
+import { heatmapCell, type Condition, type EvalSpan, type Field, type Value, type SearchOrder, type SearchPort, type SearchResult, type TenantScope, type TimeRange, type TraceCondition, type TraceHeatmap, type TraceHeatmapRequest, type TraceSummary } from '../../store/index.js';
+import type { FieldExpr, Query, ScalarExpr, ScalarFilter, SpansetExpr, SpansetFilter, SpansetOp, Stage, Static } from './ast.js';
 import { TraceQLUnsupportedError, unlessUnsupported } from './errors.js';
 import { filterRequest, numberField, requestKey, textField } from './request.js';
-import { compilePredicate, type SpanPredicate, type TraceValues, type ValueRegistry } from './residual.js';
+import { compilePredicate, STRUCTURE_INTRINSICS, type SpanPredicate, type SpanStructure, type TraceValues, type ValueRegistry } from './residual.js';
+import { ARITHMETIC, arithmetic } from './values.js';
 import { printField } from './printer.js';
 
 /**
@@ -54,8 +55,8 @@ export async function traceHeatmapTraceQL(
   const counts = new Map<string, { column: number; row: number; traces: number }>();
   let matched = 0;
   const evaluator = new Evaluator(q, { range: req.range, limit: 0, spss: 1 });
-  const scanned = await evaluator.everyMatch(store, scope, req.maxCandidates ?? MAX_EVALUATED_CANDIDATES, (_id, spans) => {
-    const { start, end } = extent(spans);
+  const scanned = await evaluator.everyMatch(store, scope, req.maxCandidates ?? MAX_EVALUATED_CANDIDATES, (_id, trace) => {
+    const { start, end } = extent(trace.spans);
     const cell = heatmapCell(req, start, end - start);
     const key = `${cell.column}/${cell.row}`;
     const c = counts.get(key);
@@ -101,8 +102,56 @@ export async function matchingTraceIds(
 
 type SpanSet = { spans: number[]; attributes: KeyValueJson[] };
 
+/** A span's text for by() and select(), or '' for none. */
+export type TextReader = (trace: TraceView, i: number) => string;
+/** A span's number for aggregates and metrics, or NaN for none. */
+export type NumberReader = (trace: TraceView, i: number) => number;
+
+/** What a visit of a matching trace receives: its id, its spans and the spansets the query selected. */
+type MatchVisitor<R> = (id: Buffer, trace: TraceView, sets: SpanSet[]) => R;
+
 /** Candidate traces read per query when every match is wanted; their ids travel in the SQL text. */
 const EVAL_BATCH = 1000;
+
+/**
+ * One trace's spans as the evaluator reads them, with what is derived from
+ * the whole trace computed once, when first asked: the trace-level
+ * intrinsics and each span's place in the tree.
+ */
+export class TraceView implements TraceValues {
+  private traceInfo: ReturnType<TraceValues['trace']> | null = null;
+  private structures: SpanStructure[] | null = null;
+
+  constructor(
+    readonly spans: EvalSpan[],
+    readonly tree: SpanTree,
+  ) {}
+
+  flags(i: number): boolean[] {
+    return this.spans[i].flags;
+  }
+
+  values(i: number): Value[][] {
+    return this.spans[i].values;
+  }
+
+  parent(i: number): number {
+    return this.tree.parent(i);
+  }
+
+  trace(): ReturnType<TraceValues['trace']> {
+    if (!this.traceInfo) {
+      const { start, end, root } = extent(this.spans);
+      this.traceInfo = { durationNs: end - start, rootName: root?.name ?? null, rootService: root?.serviceName ?? null };
+    }
+    return this.traceInfo;
+  }
+
+  structure(i: number): SpanStructure {
+    this.structures ??= nestedSets(this.spans, this.tree);
+    return this.structures[i];
+  }
+}
 
 /** Exported for tests: construction refuses what cannot be compiled. */
 export class Evaluator {
@@ -116,7 +165,9 @@ export class Evaluator {
   private readonly texts = new Requests<Field>();
   private readonly values = new Requests<Field>();
   /** Fields whose text is shown on matched spans (select(), and the query's attributes), each key once. */
-  private readonly shown = new Map<string, FieldText>();
+  private readonly shown = new Map<string, TextReader>();
+  /** Readers compiled for stages (by(), aggregates), by the node they read for. */
+  private readonly readers = new Map<object, TextReader[] | NumberReader>();
   private readonly registry: ValueRegistry = {
     flag: (c) => this.flags.add(c),
     values: (f) => this.values.add(f),
@@ -126,8 +177,13 @@ export class Evaluator {
     private readonly q: Query,
     private readonly opts: SearchOptions,
   ) {
-    const [first, ...stages] = q.pipeline;
-    this.collect(first as SpansetExpr);
+    this.prepareAll(q.pipeline);
+  }
+
+  private prepareAll(pipeline: Stage[]): void {
+    const [first, ...stages] = pipeline;
+    if (isSpanset(first)) this.collect(first);
+    else this.prepare(first);
     for (const s of stages) this.prepare(s);
   }
 
@@ -140,6 +196,7 @@ export class Evaluator {
 
   private collect(e: SpansetExpr): void {
     if (e.kind === 'filter') this.addLeaf(e, true);
+    else if (e.kind === 'spansetPipeline') this.prepareAll(e.pipeline);
     else {
       this.collect(e.left);
       this.collect(e.right);
@@ -157,23 +214,70 @@ export class Evaluator {
     }
   }
 
-  /** Index of a field's text among the fetched values (refuses what cannot be read). */
-  text(e: FieldExpr): number {
-    return this.texts.add(textField(e));
-  }
-
   /**
-   * Where a field's text is among the fetched values; `parent.` attributes
-   * read the parent span's (by() and select()).
+   * How to read a field's (or an expression's) text on a span: fetched
+   * texts, the parent's for `parent.` attributes, the tree's numbers for
+   * nested set intrinsics and span:childCount, and the number an arithmetic
+   * expression gives (by(.a + 1)); refuses what cannot be read.
    */
-  fieldText(e: FieldExpr): FieldText {
-    if (e.kind === 'attribute' && e.parent) return { index: this.text({ ...e, parent: false }), parent: true };
-    return { index: this.text(e), parent: false };
+  fieldText(e: FieldExpr): TextReader {
+    if (e.kind === 'attribute' && e.parent) {
+      const k = this.texts.add(textField({ ...e, parent: false }));
+      return (t, i) => {
+        const p = t.tree.parent(i);
+        return p < 0 ? '' : t.spans[p].texts[k];
+      };
+    }
+    const structural = e.kind === 'intrinsic' ? STRUCTURE_INTRINSICS[e.name] : undefined;
+    if (structural) return (t, i) => String(t.structure(i)[structural]);
+    if (e.kind === 'attribute' || e.kind === 'intrinsic') {
+      const k = this.texts.add(textField(e));
+      return (t, i) => t.spans[i].texts[k];
+    }
+    const n = this.number(e);
+    return (t, i) => {
+      const x = n(t, i);
+      return Number.isNaN(x) ? '' : String(x);
+    };
   }
 
-  /** Index of a field's number among the fetched values. */
-  number(e: FieldExpr): number {
-    return this.numbers.add(numberField(e));
+  /** How to read an expression's number on a span (NaN where a field it reads is absent). */
+  number(e: FieldExpr): NumberReader {
+    switch (e.kind) {
+      case 'static': {
+        const v = e.type === 'int' || e.type === 'duration' ? Number(e.value) : e.type === 'float' ? e.value : NaN;
+        if (Number.isNaN(v)) throw new TraceQLUnsupportedError(`a ${e.type} as a number`, e.pos);
+        return () => v;
+      }
+      case 'unary': {
+        if (e.op !== '-') throw new TraceQLUnsupportedError(`'${e.op}' in a number`, e.pos);
+        const inner = this.number(e.operand);
+        return (t, i) => -inner(t, i);
+      }
+      case 'binary': {
+        if (!ARITHMETIC.has(e.op)) throw new TraceQLUnsupportedError(`'${e.op}' in a number`, e.pos);
+        const l = this.number(e.left);
+        const r = this.number(e.right);
+        const op = e.op;
+        return (t, i) => arithmetic(op, l(t, i), r(t, i));
+      }
+      case 'attribute':
+        if (e.parent) {
+          const k = this.numbers.add(numberField({ ...e, parent: false }));
+          return (t, i) => {
+            const p = t.tree.parent(i);
+            return p < 0 ? NaN : t.spans[p].numbers[k];
+          };
+        }
+        break;
+      case 'intrinsic': {
+        const structural = STRUCTURE_INTRINSICS[e.name];
+        if (structural) return (t, i) => t.structure(i)[structural];
+        break;
+      }
+    }
+    const k = this.numbers.add(numberField(e));
+    return (t, i) => t.spans[i].numbers[k];
   }
 
   private prepare(s: Stage): void {
@@ -182,19 +286,20 @@ export class Evaluator {
         this.addLeaf(s, false);
         return;
       case 'spansetOp':
+      case 'spansetPipeline':
         this.collect(s);
         return;
       case 'scalarFilter':
-        for (const side of [s.left, s.right]) if (side.kind === 'aggregate' && side.field) this.number(side.field);
+        this.prepareScalar(s.left);
+        this.prepareScalar(s.right);
         return;
       case 'by':
+        this.readers.set(s, s.fields.map((f) => this.fieldText(f)));
+        return;
       case 'select':
         for (const f of s.fields) {
-          const i = this.fieldText(f);
-          if (s.kind === 'select') {
-            const key = f.kind === 'attribute' ? f.name : printField(f);
-            if (!this.shown.has(key)) this.shown.set(key, i);
-          }
+          const key = f.kind === 'attribute' ? f.name : printField(f);
+          if (!this.shown.has(key)) this.shown.set(key, this.fieldText(f));
         }
         return;
       case 'coalesce':
@@ -204,13 +309,22 @@ export class Evaluator {
     }
   }
 
+  private prepareScalar(e: ScalarExpr): void {
+    if (e.kind === 'aggregate') {
+      if (e.field) this.readers.set(e, this.number(e.field));
+    } else if (e.kind === 'scalarBinary') {
+      this.prepareScalar(e.left);
+      this.prepareScalar(e.right);
+    } else if (e.kind === 'scalarNegate') this.prepareScalar(e.operand);
+  }
+
   async run(store: SearchPort, scope: TenantScope): Promise<SearchResult> {
     const { limit, order = 'recent', countTotal = false } = this.opts;
     const maxCandidates = this.opts.maxCandidates ?? MAX_EVALUATED_CANDIDATES;
     if (order === 'recent' && !countTotal) {
       const traces: TraceSummary[] = [];
-      const inspected = await this.scan(store, scope, maxCandidates, Math.max(limit * 4, 100), (id, spans, sets, tree) => {
-        traces.push(this.summary(id, spans, sets, tree));
+      const inspected = await this.scan(store, scope, maxCandidates, Math.max(limit * 4, 100), (id, trace, sets) => {
+        traces.push(this.summary(id, trace, sets));
         return traces.length < limit;
       });
       traces.sort(byRecent);
@@ -221,10 +335,10 @@ export class Evaluator {
     let traces: TraceSummary[] = [];
     let matched = 0;
     const sort = order === 'slowest' ? bySlowest : byRecent;
-    const inspected = await this.everyMatch(store, scope, maxCandidates, (id, spans, sets, tree) => {
+    const inspected = await this.everyMatch(store, scope, maxCandidates, (id, trace, sets) => {
       matched++;
       if (order === 'recent' && traces.length >= limit) return;
-      traces.push(this.summary(id, spans, sets, tree));
+      traces.push(this.summary(id, trace, sets));
       // Keeps memory at a few pages of summaries however many traces match.
       if (traces.length >= limit * 4 + 100) traces = traces.sort(sort).slice(0, limit);
     });
@@ -235,21 +349,16 @@ export class Evaluator {
   }
 
   /** Visits every matching trace among at most `maxCandidates` candidates, newest first. */
-  everyMatch(
-    store: SearchPort,
-    scope: TenantScope,
-    maxCandidates: number,
-    visit: (id: Buffer, spans: EvalSpan[], sets: SpanSet[], tree: SpanTree) => void,
-  ): Promise<{ traces: number; truncated: boolean }> {
-    return this.scan(store, scope, maxCandidates, 1000, (id, spans, sets, tree) => {
-      visit(id, spans, sets, tree);
+  everyMatch(store: SearchPort, scope: TenantScope, maxCandidates: number, visit: MatchVisitor<void>): Promise<{ traces: number; truncated: boolean }> {
+    return this.scan(store, scope, maxCandidates, 1000, (id, trace, sets) => {
+      visit(id, trace, sets);
       return true;
     });
   }
 
   /** Every matching trace (see matchingTraceIds): candidates taken at once, then evaluated in batches. */
   async allMatches(store: SearchPort, scope: TenantScope, max: number): Promise<{ traceIds: Buffer[]; overLimit: boolean }> {
-    const ids = await store.candidateTraces(scope, { range: this.opts.range, anySpan: this.anySpan(), having: this.necessary(this.q.pipeline[0] as SpansetExpr), limit: max + 1, offset: 0 });
+    const ids = await store.candidateTraces(scope, { range: this.opts.range, anySpan: this.anySpan(), having: this.necessary(this.q.pipeline[0]), limit: max + 1, offset: 0 });
     if (ids.length > max) return { traceIds: [], overLimit: true };
     const traceIds: Buffer[] = [];
     for (let i = 0; i < ids.length; i += EVAL_BATCH) await this.evaluateBatch(store, scope, ids.slice(i, i + EVAL_BATCH), (id) => void traceIds.push(id));
@@ -265,25 +374,26 @@ export class Evaluator {
     store: SearchPort,
     scope: TenantScope,
     maxTraces: number,
-    visit: (span: EvalSpan, text: (f: FieldText) => string) => void,
+    visit: (span: EvalSpan, text: (f: TextReader) => string, number: (f: NumberReader) => number) => void,
   ): Promise<{ traces: number; truncated: boolean }> {
     const { startNs, endNs } = this.opts.range;
-    return this.scan(store, scope, maxTraces, 1000, (_id, spans, sets, tree) => {
-      for (const i of union(sets.map((s) => s.spans), spans.length)) if (spans[i].startNs >= startNs && spans[i].startNs < endNs) visit(spans[i], (f) => textOf(spans, tree, i, f));
+    return this.scan(store, scope, maxTraces, 1000, (_id, trace, sets) => {
+      const { spans } = trace;
+      for (const i of union(sets.map((s) => s.spans), spans.length))
+        if (spans[i].startNs >= startNs && spans[i].startNs < endNs)
+          visit(
+            spans[i],
+            (f) => f(trace, i),
+            (f) => f(trace, i),
+          );
       return true;
     });
   }
 
   /** Candidate traces, newest first, in batches; `onMatch` returns false to stop. */
-  private async scan(
-    store: SearchPort,
-    scope: TenantScope,
-    maxCandidates: number,
-    batch: number,
-    onMatch: (id: Buffer, spans: EvalSpan[], sets: SpanSet[], tree: SpanTree) => boolean,
-  ): Promise<{ traces: number; truncated: boolean }> {
+  private async scan(store: SearchPort, scope: TenantScope, maxCandidates: number, batch: number, onMatch: MatchVisitor<boolean>): Promise<{ traces: number; truncated: boolean }> {
     const anySpan = this.anySpan();
-    const having = this.necessary(this.q.pipeline[0] as SpansetExpr);
+    const having = this.necessary(this.q.pipeline[0]);
     let inspected = 0;
     for (let offset = 0; offset < maxCandidates; offset += batch) {
       const want = Math.min(batch, maxCandidates - offset);
@@ -297,13 +407,14 @@ export class Evaluator {
     return { traces: inspected, truncated: true };
   }
 
-  /** Some span may match some leaf filter. */
+  /** Some span may match some leaf filter; any span when the query starts over every span (`count() > 2`). */
   private anySpan(): Condition {
-    return this.predicates.length > 0 ? { op: 'or', terms: this.predicates.map((p) => p.superset) } : { op: 'const', value: true };
+    if (!isSpanset(this.q.pipeline[0]) || this.predicates.length === 0) return { op: 'const', value: true };
+    return { op: 'or', terms: this.predicates.map((p) => p.superset) };
   }
 
   /** Reads and evaluates a batch of candidate traces; false once `onMatch` asks to stop. */
-  private async evaluateBatch(store: SearchPort, scope: TenantScope, ids: Buffer[], onMatch: (id: Buffer, spans: EvalSpan[], sets: SpanSet[], tree: SpanTree) => boolean | void): Promise<boolean> {
+  private async evaluateBatch(store: SearchPort, scope: TenantScope, ids: Buffer[], onMatch: MatchVisitor<boolean | void>): Promise<boolean> {
     const spansByTrace = await store.traceSpans(scope, {
       traceIds: ids,
       range: this.opts.range,
@@ -314,19 +425,22 @@ export class Evaluator {
     });
     for (const id of ids) {
       const spans = spansByTrace.get(id.toString('hex')) ?? [];
-      const tree = SpanTree.of(spans);
-      const sets = this.evaluate(spans, tree);
-      if (sets.length > 0 && onMatch(id, spans, sets, tree) === false) return false;
+      const trace = new TraceView(spans, SpanTree.of(spans));
+      const sets = this.evaluate(trace);
+      if (sets.length > 0 && onMatch(id, trace, sets) === false) return false;
     }
     return true;
   }
 
   /** A condition every matching trace meets: some span meets each leaf's superset. */
-  private necessary(e: SpansetExpr): TraceCondition {
+  private necessary(e: Stage): TraceCondition {
     if (e.kind === 'filter') {
       const p = this.predicates[this.leafIndex.get(e)!];
       return { op: 'and', terms: [p.superset, ...p.inTrace].map((where): TraceCondition => ({ op: 'someSpan', where })) };
     }
+    // A pipeline's spans are among its first element's.
+    if (e.kind === 'spansetPipeline') return this.necessary(e.pipeline[0]);
+    if (e.kind !== 'spansetOp') return { op: 'and', terms: [] };
     const l = this.necessary(e.left);
     const r = this.necessary(e.right);
     if (e.op === '||') return { op: 'or', terms: [l, r] };
@@ -336,28 +450,27 @@ export class Evaluator {
 
   // ---- in-process evaluation ---------------------------------------------------
 
-  private evaluate(spans: EvalSpan[], tree: SpanTree): SpanSet[] {
-    let trace: ReturnType<TraceValues['trace']> | null = null;
-    const values: TraceValues = {
-      flags: (i) => spans[i].flags,
-      values: (i) => spans[i].values,
-      parent: (i) => tree.parent(i),
-      trace: () => {
-        if (!trace) {
-          const { start, end, root } = extent(spans);
-          trace = { durationNs: end - start, rootName: root?.name ?? null, rootService: root?.serviceName ?? null };
-        }
-        return trace;
-      },
-    };
-    const matches = this.predicates.map((p) => spans.map((_, i) => p.test(i, values)));
-    const [first, ...stages] = this.q.pipeline;
-    let sets: SpanSet[] = [{ spans: this.spanset(first as SpansetExpr, matches, tree), attributes: [] }].filter((s) => s.spans.length > 0);
+  private evaluate(trace: TraceView): SpanSet[] {
+    const matches = this.predicates.map((p) => trace.spans.map((_, i) => p.test(i, trace)));
+    return this.pipeline(this.q.pipeline, trace, matches).filter((s) => s.spans.length > 0);
+  }
+
+  /**
+   * The spansets a pipeline yields over `within` (every span of the trace
+   * when absent). A pipeline that starts with a scalar filter, by() or
+   * select() starts from one spanset of every span, as in Tempo.
+   */
+  private pipeline(pipeline: Stage[], trace: TraceView, matches: boolean[][], within?: number[]): SpanSet[] {
+    const [first, ...stages] = pipeline;
+    let sets: SpanSet[];
+    if (isSpanset(first)) sets = [{ spans: this.spanset(first, trace, matches, within), attributes: [] }];
+    else sets = this.stage(first, [{ spans: within ?? trace.spans.map((_, i) => i), attributes: [] }], trace, matches);
+    sets = sets.filter((s) => s.spans.length > 0);
     for (const s of stages) {
       if (sets.length === 0) break;
-      sets = this.stage(s, sets, spans, matches, tree);
+      sets = this.stage(s, sets, trace, matches).filter((x) => x.spans.length > 0);
     }
-    return sets.filter((s) => s.spans.length > 0);
+    return sets;
   }
 
   /**
@@ -367,7 +480,7 @@ export class Evaluator {
    * The cost follows the spans selected, not the trace's size, so a
    * pipeline over many small spansets (after by()) stays O(n log n).
    */
-  private spanset(e: SpansetExpr, matches: boolean[][], tree: SpanTree, within?: number[]): number[] {
+  private spanset(e: SpansetExpr, trace: TraceView, matches: boolean[][], within?: number[]): number[] {
     if (e.kind === 'filter') {
       const m = matches[this.leafIndex.get(e)!];
       if (within) return within.filter((i) => m[i]);
@@ -375,29 +488,32 @@ export class Evaluator {
       for (let i = 0; i < m.length; i++) if (m[i]) out.push(i);
       return out;
     }
-    const l = this.spanset(e.left, matches, tree, within);
-    const r = this.spanset(e.right, matches, tree, within);
-    return relate(e.op, l, r, tree);
+    // A pipeline operand: the spans of every spanset it yields.
+    if (e.kind === 'spansetPipeline') return union(this.pipeline(e.pipeline, trace, matches, within).map((s) => s.spans), trace.spans.length);
+    const l = this.spanset(e.left, trace, matches, within);
+    const r = this.spanset(e.right, trace, matches, within);
+    return relate(e.op, l, r, trace.tree);
   }
 
-  private stage(s: Stage, sets: SpanSet[], spans: EvalSpan[], matches: boolean[][], tree: SpanTree): SpanSet[] {
+  private stage(s: Stage, sets: SpanSet[], trace: TraceView, matches: boolean[][]): SpanSet[] {
     switch (s.kind) {
       case 'filter': {
         const m = matches[this.leafIndex.get(s)!];
         return sets.map((set) => ({ ...set, spans: set.spans.filter((i) => m[i]) }));
       }
       case 'spansetOp':
-        return sets.map((set) => ({ ...set, spans: this.spanset(s, matches, tree, set.spans) }));
+      case 'spansetPipeline':
+        return sets.map((set) => ({ ...set, spans: this.spanset(s, trace, matches, set.spans) }));
       case 'scalarFilter':
-        return sets.filter((set) => this.scalar(s, set, spans));
+        return sets.filter((set) => this.scalarHolds(s, set, trace));
       case 'by': {
-        const texts = s.fields.map((f) => this.fieldText(f));
+        const texts = this.readers.get(s) as TextReader[];
         const labels = s.fields.map((f) => `by(${printField(f)})`);
         const out: SpanSet[] = [];
         for (const set of sets) {
           const groups = new Map<string, { values: string[]; members: number[] }>();
           for (const i of set.spans) {
-            const values = texts.map((t) => textOf(spans, tree, i, t));
+            const values = texts.map((read) => read(trace, i));
             const key = groupKey(values);
             const g = groups.get(key);
             if (g) g.members.push(i);
@@ -413,7 +529,7 @@ export class Evaluator {
         return out;
       }
       case 'coalesce':
-        return [{ spans: union(sets.map((x) => x.spans), spans.length), attributes: [] }];
+        return [{ spans: union(sets.map((x) => x.spans), trace.spans.length), attributes: [] }];
       case 'select':
         return sets;
       default:
@@ -421,38 +537,9 @@ export class Evaluator {
     }
   }
 
-  private scalar(s: ScalarFilter, set: SpanSet, spans: EvalSpan[]): boolean {
-    const value = (side: ScalarFilter['left']): number => {
-      if (side.kind === 'static') return staticNumber(side);
-      if (side.fn === 'count') return set.spans.length;
-      const k = this.number(side.field!);
-      // One pass, no spread: Math.min(...xs) throws past ~100k arguments.
-      let n = 0;
-      let sum = 0;
-      let min = Infinity;
-      let max = -Infinity;
-      for (const i of set.spans) {
-        const x = spans[i].numbers[k];
-        if (Number.isNaN(x)) continue;
-        n++;
-        sum += x;
-        if (x < min) min = x;
-        if (x > max) max = x;
-      }
-      if (n === 0) return NaN;
-      switch (side.fn) {
-        case 'sum':
-          return sum;
-        case 'avg':
-          return sum / n;
-        case 'min':
-          return min;
-        case 'max':
-          return max;
-      }
-    };
-    const a = value(s.left);
-    const b = value(s.right);
+  private scalarHolds(s: ScalarFilter, set: SpanSet, trace: TraceView): boolean {
+    const a = this.scalarValue(s.left, set, trace);
+    const b = this.scalarValue(s.right, set, trace);
     switch (s.op) {
       case '=':
         return a === b;
@@ -471,7 +558,48 @@ export class Evaluator {
     }
   }
 
-  private summary(id: Buffer, spans: EvalSpan[], sets: SpanSet[], tree: SpanTree): TraceSummary {
+  /** An aggregate over a spanset, with numbers and arithmetic around it; NaN when an aggregate has no value to take. */
+  private scalarValue(e: ScalarExpr, set: SpanSet, trace: TraceView): number {
+    switch (e.kind) {
+      case 'static':
+        return staticNumber(e);
+      case 'scalarNegate':
+        return -this.scalarValue(e.operand, set, trace);
+      case 'scalarBinary':
+        return arithmetic(e.op, this.scalarValue(e.left, set, trace), this.scalarValue(e.right, set, trace));
+      case 'aggregate':
+        break;
+    }
+    if (e.fn === 'count') return set.spans.length;
+    const read = this.readers.get(e) as NumberReader;
+    // One pass, no spread: Math.min(...xs) throws past ~100k arguments.
+    let n = 0;
+    let sum = 0;
+    let min = Infinity;
+    let max = -Infinity;
+    for (const i of set.spans) {
+      const x = read(trace, i);
+      if (Number.isNaN(x)) continue;
+      n++;
+      sum += x;
+      if (x < min) min = x;
+      if (x > max) max = x;
+    }
+    if (n === 0) return NaN;
+    switch (e.fn) {
+      case 'sum':
+        return sum;
+      case 'avg':
+        return sum / n;
+      case 'min':
+        return min;
+      case 'max':
+        return max;
+    }
+  }
+
+  private summary(id: Buffer, trace: TraceView, sets: SpanSet[]): TraceSummary {
+    const { spans } = trace;
     const { start, end, root } = extent(spans);
     const spanSets = sets.map((set) => {
       const ordered = [...set.spans].sort((a, b) => (spans[a].startNs < spans[b].startNs ? -1 : 1));
@@ -481,8 +609,8 @@ export class Evaluator {
         spans: ordered.slice(0, this.opts.spss).map((i) => {
           const s = spans[i];
           const attributes: KeyValueJson[] = [{ key: 'service.name', value: { stringValue: s.serviceName } }];
-          for (const [key, field] of this.shown) {
-            const text = textOf(spans, tree, i, field);
+          for (const [key, read] of this.shown) {
+            const text = read(trace, i);
             if (text !== '') attributes.push({ key, value: { stringValue: text } });
           }
           return { spanId: Buffer.from(s.spanId, 'hex'), name: s.name, startNs: s.startNs, durationNs: s.durationNs, attributes };
@@ -499,6 +627,10 @@ export class Evaluator {
       spanSets,
     };
   }
+}
+
+function isSpanset(s: Stage): s is SpansetExpr {
+  return s.kind === 'filter' || s.kind === 'spansetOp' || s.kind === 'spansetPipeline';
 }
 
 function staticNumber(s: Static): number {
@@ -523,15 +655,55 @@ function extent(spans: EvalSpan[]): { start: bigint; end: bigint; root: EvalSpan
   return { start, end, root };
 }
 
-/** A fetched text of a span, or of its parent. */
-export interface FieldText {
-  index: number;
-  parent: boolean;
-}
-
-function textOf(spans: EvalSpan[], tree: SpanTree, i: number, f: FieldText): string {
-  const at = f.parent ? tree.parent(i) : i;
-  return at < 0 ? '' : spans[at].texts[f.index];
+/**
+ * Tempo's nested set model of one trace: a depth-first walk from each root
+ * (a span with no parent id) with one counter from 1, a span's left taken
+ * on the way down and its right on the way up; nestedSetParent is the
+ * parent's left, -1 for a root. Siblings, and roots, are walked by start
+ * time then span id, so the numbers do not depend on storage order. A span
+ * no root reaches (its parent never arrived) keeps 0s, as in Tempo.
+ * childCount counts a span's children. Iterative: traces can be 100,000
+ * spans deep.
+ */
+export function nestedSets(spans: readonly { spanId: string; parentId: string; startNs: bigint }[], tree: SpanTree): SpanStructure[] {
+  const n = spans.length;
+  const out: SpanStructure[] = spans.map(() => ({ nestedSetLeft: 0, nestedSetRight: 0, nestedSetParent: 0, childCount: 0 }));
+  const children: number[][] = spans.map(() => []);
+  const roots: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const p = tree.parent(i);
+    if (p >= 0) {
+      children[p].push(i);
+      out[p].childCount++;
+    } else if (spans[i].parentId === '') roots.push(i);
+  }
+  const order = (a: number, b: number) =>
+    spans[a].startNs < spans[b].startNs ? -1 : spans[a].startNs > spans[b].startNs ? 1 : spans[a].spanId < spans[b].spanId ? -1 : spans[a].spanId > spans[b].spanId ? 1 : a - b;
+  roots.sort(order);
+  for (const c of children) c.sort(order);
+  let bound = 1;
+  // Each entry: a span, and how many of its children were entered.
+  const stack: [number, number][] = [];
+  for (const root of roots) {
+    out[root].nestedSetLeft = bound++;
+    out[root].nestedSetParent = -1;
+    stack.push([root, 0]);
+    while (stack.length > 0) {
+      const top = stack[stack.length - 1];
+      const [i, next] = top;
+      if (next < children[i].length) {
+        top[1]++;
+        const c = children[i][next];
+        out[c].nestedSetLeft = bound++;
+        out[c].nestedSetParent = out[i].nestedSetLeft;
+        stack.push([c, 0]);
+      } else {
+        out[i].nestedSetRight = bound++;
+        stack.pop();
+      }
+    }
+  }
+  return out;
 }
 
 /** Values requested per span, each once; add() gives its index. */

@@ -1,11 +1,12 @@
 import { SightlineError } from '../../errors.js';
 import type { KeyValueJson } from '../../model/any-value.js';
 import type { Aggregate, Condition, Field, Grouping, MetricsPort, MetricsRow, SearchPort, TenantScope, TimeRange } from '../../store/index.js';
-import type { CompareStage, FieldExpr, Intrinsic, MetricsStage, Query } from './ast.js';
+import type { CompareStage, FieldExpr, Intrinsic, MathExpr, MathOp, MetricsFilterStage, MetricsStage, Query, Root, Stage } from './ast.js';
 import { TraceQLUnsupportedError, TraceQLValidationError, unlessUnsupported } from './errors.js';
 import { Evaluator } from './execute.js';
 import { numberField, textField, toCondition, toField } from './request.js';
 import { printField } from './printer.js';
+import { foldMath } from './values.js';
 
 /**
  * TraceQL metrics: `{ filter } | fn(...) [by(...)] [| topk(n) | bottomk(n)]`,
@@ -79,8 +80,11 @@ export async function queryMetrics(q: Query, store: MetricsStore, scope: TenantS
   // selects them over candidate traces and they are aggregated here.
   let rows: MetricsRow[];
   let source: MetricsResult['source'];
-  if (where && !m.by.some((f) => f.kind === 'attribute' && f.parent)) {
-    const answer = await store.metricsSeries(scope, storeRequest(where, m, req));
+  // Fields the store cannot read (a parent's attribute, a span's place in
+  // the tree) leave the aggregation to the evaluator too.
+  const request = where && !m.by.some((f) => f.kind === 'attribute' && f.parent) ? unlessUnsupported(() => storeRequest(where, m, req)) : null;
+  if (request) {
+    const answer = await store.metricsSeries(scope, request);
     rows = answer.rows;
     source = answer.source;
   } else {
@@ -125,12 +129,138 @@ export async function queryMetrics(q: Query, store: MetricsStore, scope: TenantS
   let out = [...series.values()];
   for (const s of out) s.samples.sort((a, b) => a[0] - b[0]);
   out.sort((a, b) => (labelText.get(a)! < labelText.get(b)! ? -1 : labelText.get(a)! > labelText.get(b)! ? 1 : 0));
-  for (const stage of after) {
-    if (stage.kind !== 'topk' && stage.kind !== 'bottomk') throw new TraceQLUnsupportedError(`${stage.kind} after a metrics function`, stage.pos);
-    out = topk(out, stage.n, stage.kind === 'topk');
-  }
+  out = secondStage(out, after);
   if (out.length > maxSeries) throw tooManySeries(maxSeries);
   return { series: out, source };
+}
+
+/** topk/bottomk and filters on values, in order, over a metrics answer. */
+function secondStage(series: Series[], stages: Stage[]): Series[] {
+  let out = series;
+  for (const stage of stages) {
+    if (stage.kind === 'topk' || stage.kind === 'bottomk') out = topk(out, stage.n, stage.kind === 'topk');
+    else if (stage.kind === 'metricsFilter') out = filterSamples(out, stage);
+    else throw new TraceQLUnsupportedError(`${stage.kind} after a metrics function`, stage.pos);
+  }
+  return out;
+}
+
+/**
+ * `rate() > 10`: the samples whose value compares true, and the series
+ * left with any, as a PromQL comparison without `bool` filters.
+ */
+export function filterSamples(series: Series[], f: MetricsFilterStage): Series[] {
+  const holds = (v: number): boolean => {
+    switch (f.op) {
+      case '=':
+        return v === f.value;
+      case '!=':
+        return v !== f.value;
+      case '>':
+        return v > f.value;
+      case '>=':
+        return v >= f.value;
+      case '<':
+        return v < f.value;
+      case '<=':
+        return v <= f.value;
+    }
+  };
+  const out: Series[] = [];
+  for (const s of series) {
+    const samples = s.samples.filter(([, v]) => holds(v));
+    if (samples.length > 0) out.push({ labels: s.labels, samples });
+  }
+  return out;
+}
+
+/**
+ * Any metrics query, arithmetic over metrics queries included
+ * (`({ status = error } | rate()) / ({ } | rate())`), as Tempo computes it:
+ *
+ * - series of the two sides pair up by their labels (`__name__` aside); a
+ *   side's series without labels (a query without by(), or a number)
+ *   pairs with every series of the other side;
+ * - at each timestamp either side has, a missing or NaN value counts 0,
+ *   and x / 0 is no sample;
+ * - the result is named `(rate / rate)` when both sides have a function
+ *   name; numbers have none.
+ */
+export async function queryMetricsRoot(root: Root, store: MetricsStore, scope: TenantScope, req: MetricsRequest): Promise<MetricsResult> {
+  if (root.kind === 'query') return queryMetrics(root, store, scope, req);
+  const sources = new Set<MetricsResult['source']>();
+  const side = await mathSide(root.expr, store, scope, req, sources);
+  let out = side.kind === 'number' ? [] : side.series;
+  out = secondStage(sortSeries(out), root.after);
+  const maxSeries = req.maxSeries ?? MAX_SERIES;
+  if (out.length > maxSeries) throw tooManySeries(maxSeries);
+  return { series: out, source: sources.has('evaluator') ? 'evaluator' : sources.has('spans') ? 'spans' : 'rollup' };
+}
+
+type MathSide = { kind: 'number'; value: number } | { kind: 'series'; series: Series[]; name: string };
+
+async function mathSide(e: MathExpr, store: MetricsStore, scope: TenantScope, req: MetricsRequest, sources: Set<MetricsResult['source']>): Promise<MathSide> {
+  switch (e.kind) {
+    case 'mathNumber':
+      return { kind: 'number', value: e.value };
+    case 'mathQuery': {
+      const answer = await queryMetrics(e.query, store, scope, req);
+      sources.add(answer.source);
+      const m = e.query.pipeline.find((s): s is MetricsStage => s.kind === 'metrics');
+      return { kind: 'series', series: answer.series.map((s) => ({ labels: s.labels.filter((l) => l.key !== '__name__'), samples: s.samples })), name: m?.fn ?? '' };
+    }
+    case 'mathBinary': {
+      const l = await mathSide(e.left, store, scope, req, sources);
+      const r = await mathSide(e.right, store, scope, req, sources);
+      if (l.kind === 'number' && r.kind === 'number') return { kind: 'number', value: foldMath(e.op, l.value, r.value) };
+      return combine(e.op, l, r);
+    }
+  }
+}
+
+const NO_LABELS = '[]';
+
+function combine(op: MathOp, l: MathSide, r: MathSide): MathSide {
+  const byLabels = (side: MathSide): Map<string, Series> | null =>
+    side.kind === 'number' ? null : new Map(side.series.map((s) => [JSON.stringify(s.labels.filter((x) => x.key !== '__name__')), s]));
+  const lm = byLabels(l);
+  const rm = byLabels(r);
+  // Series of the side that may pair many to one with a label-less series of the other.
+  const target = lm === null ? rm! : rm === null || rm.has(NO_LABELS) ? lm : rm;
+  const pick = (m: Map<string, Series> | null, side: MathSide, key: string): Series | number | undefined =>
+    m === null ? (side as { value: number }).value : (m.get(key) ?? m.get(NO_LABELS));
+  const name = l.kind === 'series' && r.kind === 'series' && l.name !== '' && r.name !== '' ? `(${l.name} ${op} ${r.name})` : '';
+  const out: Series[] = [];
+  for (const [key, own] of target) {
+    const a = pick(lm, l, key);
+    const b = pick(rm, r, key);
+    if (a === undefined || b === undefined) continue;
+    const at = (x: Series | number): Map<number, number> | number => (typeof x === 'number' ? x : new Map(x.samples));
+    const av = at(a);
+    const bv = at(b);
+    const times = new Set<number>();
+    for (const x of [a, b]) if (typeof x !== 'number') for (const [t] of x.samples) times.add(t);
+    const value = (v: Map<number, number> | number, t: number): number => {
+      const x = typeof v === 'number' ? v : (v.get(t) ?? 0);
+      return Number.isNaN(x) ? 0 : x;
+    };
+    const samples: [number, number][] = [];
+    for (const t of [...times].sort((x, y) => x - y)) {
+      const v = foldMath(op, value(av, t), value(bv, t));
+      if (!Number.isNaN(v)) samples.push([t, v]);
+    }
+    const base = typeof a !== 'number' && a.labels.length > 0 ? a.labels : typeof b !== 'number' ? b.labels : own.labels;
+    const labels = base.filter((x) => x.key !== '__name__');
+    if (name !== '') labels.unshift({ key: '__name__', value: { stringValue: name } });
+    if (samples.length > 0) out.push({ labels, samples });
+  }
+  return { kind: 'series', series: out, name };
+}
+
+/** Series in the order of their labels' JSON: the same answer whatever order they were computed in. */
+function sortSeries(series: Series[]): Series[] {
+  const text = new Map(series.map((s) => [s, JSON.stringify(s.labels)]));
+  return [...series].sort((a, b) => (text.get(a)! < text.get(b)! ? -1 : text.get(a)! > text.get(b)! ? 1 : 0));
 }
 
 function tooManySeries(max: number): SightlineError {
@@ -176,12 +306,12 @@ function aggregates(m: MetricsStage): Aggregate[] {
  */
 async function evaluatedRows(selection: Query, m: MetricsStage, store: SearchPort, scope: TenantScope, req: MetricsRequest): Promise<MetricsRow[]> {
   const ev = new Evaluator(selection, { range: req.range, limit: 0, spss: 0 });
-  const field = m.field ? ev.number(m.field) : -1;
+  const field = m.field ? ev.number(m.field) : null;
   const by = m.by.map((f) => ev.fieldText(f));
   const histogram = m.fn === 'histogram_over_time';
   const groups = new Map<string, { bucket: number; by: string[]; count: number; xs: number[] }>();
-  const scan = await ev.forEachMatchedSpan(store, scope, MAX_EVALUATED_TRACES, (span, text) => {
-    const x = field >= 0 ? span.numbers[field] : NaN;
+  const scan = await ev.forEachMatchedSpan(store, scope, MAX_EVALUATED_TRACES, (span, text, number) => {
+    const x = field ? number(field) : NaN;
     const keys = by.map(text);
     if (histogram) {
       if (!(x > 0)) return;

@@ -1,12 +1,55 @@
-import type { Aggregate, FieldExpr, Query, SpansetExpr, Stage, Static } from './ast.js';
+import type { FieldExpr, Hint, MathExpr, Query, Root, ScalarExpr, SpansetExpr, Stage, Static } from './ast.js';
 
 /**
  * Prints a query in canonical TraceQL. Parsing the output gives the same
  * tree (positions aside): parentheses appear only where precedence needs
  * them, literals print in a form the lexer reads back exactly.
  */
-export function print(q: Query): string {
-  return q.pipeline.map(printStage).join(' | ');
+export function print(q: Root): string {
+  const text = q.kind === 'math' ? `${printMath(q.expr, 0)}${printStages(q.after, true)}` : printPipeline(q.pipeline);
+  return `${text}${printHints(q.hints)}`;
+}
+
+/** Stages joined by ` | `, a metrics filter written after the stage it filters (`rate() > 10`). */
+function printPipeline(stages: Stage[]): string {
+  return printStages(stages, false);
+}
+
+function printStages(stages: Stage[], continued: boolean): string {
+  let out = '';
+  stages.forEach((s, i) => {
+    if (s.kind === 'metricsFilter') out += ` ${s.op} ${printNumber(s.value)}`;
+    else out += `${i > 0 || continued ? ' | ' : ''}${printStage(s)}`;
+  });
+  return out;
+}
+
+function printHints(hints: Hint[]): string {
+  return hints.length === 0 ? '' : ` with(${hints.map((h) => `${h.name}=${printStatic(h.value)}`).join(', ')})`;
+}
+
+/** A number as the lexer reads it back: negative after a '-', NaN and infinities as arithmetic that gives them. */
+function printNumber(v: number): string {
+  if (Number.isNaN(v)) return '(0 / 0)';
+  if (!Number.isFinite(v)) return v > 0 ? '(1 / 0)' : '(-1 / 0)';
+  return String(v);
+}
+
+const MATH_PREC: Record<string, number> = { '+': 1, '-': 1, '*': 2, '/': 2 };
+
+function printMath(e: MathExpr, parentPrec: number, right = false): string {
+  switch (e.kind) {
+    case 'mathNumber':
+      return printNumber(e.value);
+    case 'mathQuery':
+      return `(${print(e.query)})`;
+    case 'mathBinary': {
+      const p = MATH_PREC[e.op];
+      const text = `${printMath(e.left, p)} ${e.op} ${printMath(e.right, p, true)}`;
+      // Left-associative: a right operand of equal precedence keeps its parentheses.
+      return p < parentPrec || (p === parentPrec && right) ? `(${text})` : text;
+    }
+  }
 }
 
 const FIELD_PREC: Record<string, number> = {
@@ -92,23 +135,40 @@ export function printName(name: string): string {
 
 function printSpanset(e: SpansetExpr, parentPrec = 0): string {
   if (e.kind === 'filter') return e.expr ? `{ ${printField(e.expr)} }` : '{ }';
+  if (e.kind === 'spansetPipeline') return `(${printPipeline(e.pipeline)})`;
   const prec = e.op === '&&' || e.op === '||' ? 1 : 2;
   const text = `${printSpanset(e.left, prec)} ${e.op} ${printSpanset(e.right, prec + 1)}`;
   return prec < parentPrec ? `(${text})` : text;
 }
 
-function printAggregate(a: Aggregate | Static): string {
-  if (a.kind === 'static') return printStatic(a);
-  return `${a.fn}(${a.field ? printField(a.field) : ''})`;
+const SCALAR_PREC: Record<string, number> = { '+': 1, '-': 1, '*': 2, '/': 2, '%': 2, '^': 3 };
+
+function printScalar(e: ScalarExpr, parentPrec = 0, right = false): string {
+  switch (e.kind) {
+    case 'static':
+      return printStatic(e);
+    case 'aggregate':
+      return `${e.fn}(${e.field ? printField(e.field) : ''})`;
+    case 'scalarNegate':
+      return `-${e.operand.kind === 'scalarBinary' || e.operand.kind === 'scalarNegate' ? `(${printScalar(e.operand)})` : printScalar(e.operand)}`;
+    case 'scalarBinary': {
+      const p = SCALAR_PREC[e.op];
+      const rightAssoc = e.op === '^';
+      const text = `${printScalar(e.left, p, false)} ${e.op} ${printScalar(e.right, p, true)}`;
+      const needs = p < parentPrec || (p === parentPrec && (right ? !rightAssoc : rightAssoc));
+      return needs ? `(${text})` : text;
+    }
+  }
 }
 
 function printStage(s: Stage): string {
   switch (s.kind) {
     case 'filter':
     case 'spansetOp':
+    case 'spansetPipeline':
       return printSpanset(s);
     case 'scalarFilter':
-      return `${printAggregate(s.left)} ${s.op} ${printAggregate(s.right)}`;
+      return `${printScalar(s.left)} ${s.op} ${printScalar(s.right)}`;
     case 'by':
     case 'select':
       return `${s.kind}(${s.fields.map(printField).join(', ')})`;
@@ -121,6 +181,8 @@ function printStage(s: Stage): string {
     case 'topk':
     case 'bottomk':
       return `${s.kind}(${s.n})`;
+    case 'metricsFilter':
+      return `${s.op} ${printNumber(s.value)}`;
     case 'compare':
       return `compare(${printSpanset(s.selection)}${s.topN !== null ? `, ${s.topN}` : ''}${s.window ? `, ${s.window.start}, ${s.window.end}` : ''})`;
   }

@@ -2,6 +2,9 @@ import type { CompareOp, Condition, Field, Numeric, OrderOp, ShownField, SpanInt
 import type { Attribute, ComparisonOp, FieldExpr, IntrinsicName, Query, Static } from './ast.js';
 import { TraceQLUnsupportedError, TraceQLValidationError } from './errors.js';
 import { printField } from './printer.js';
+import { foldStatic, valueOf } from './values.js';
+
+export { valueOf };
 
 /**
  * Turns TraceQL into the store's storage-free requests: conditions on
@@ -26,13 +29,22 @@ export function filterRequest(q: Query): { where: Condition; shown: ShownField[]
 /** A filter's expression as one span condition ({} is every span). */
 export function toCondition(e: FieldExpr | null): Condition {
   if (!e) return { op: 'const', value: true };
+  // A condition that reads no span (`{ true }`, `{ 1 < 1h }`) is decided here.
+  const folded = foldStatic(e);
+  if (folded) {
+    if (folded.type !== 'bool') throw new TraceQLValidationError(`a spanset filter needs a condition, not a ${folded.type}`, e.pos);
+    return { op: 'const', value: folded.value };
+  }
   switch (e.kind) {
     case 'binary':
       if (e.op === '&&') return { op: 'and', terms: [toCondition(e.left), toCondition(e.right)] };
       if (e.op === '||') return { op: 'or', terms: [toCondition(e.left), toCondition(e.right)] };
-      if (isComparison(e.op)) return comparison(e.op, e.left, e.right);
+      if (isComparison(e.op)) return comparison(e.op, foldStatic(e.left) ?? e.left, foldStatic(e.right) ?? e.right);
       throw new TraceQLUnsupportedError(`arithmetic ('${e.op}') in a filter`, e.pos);
     case 'unary':
+      // `!.a` holds where .a is false, as in Tempo: an absent or non-boolean
+      // attribute is no boolean to negate.
+      if (e.op === '!' && e.operand.kind === 'attribute') return attributeCompare(e.operand, '=', { kind: 'static', type: 'bool', value: false, pos: e.pos });
       if (e.op === '!') return { op: 'not', term: toCondition(e.operand) };
       throw new TraceQLUnsupportedError("unary '-' in a filter", e.pos);
     case 'attribute':
@@ -93,30 +105,8 @@ function numeric(e: FieldExpr): Numeric {
   }
 }
 
-/** A static as a request value (nil has none). */
-export function valueOf(s: Static): Value {
-  switch (s.type) {
-    case 'string':
-      return { type: 'string', value: s.value };
-    case 'int':
-      return { type: 'int', value: s.value };
-    case 'float':
-      return { type: 'float', value: s.value };
-    case 'bool':
-      return { type: 'bool', value: s.value };
-    case 'duration':
-      return { type: 'duration', value: s.value };
-    case 'status':
-      return { type: 'status', value: s.value };
-    case 'kind':
-      return { type: 'kind', value: s.value };
-    case 'nil':
-      throw new Error('nil has no value');
-  }
-}
-
 /** TraceQL's intrinsic names (and their `span:`/`trace:` spellings) as request fields. */
-const INTRINSIC_FIELDS: Record<IntrinsicName, SpanIntrinsic> = {
+const INTRINSIC_FIELDS: Partial<Record<IntrinsicName, SpanIntrinsic>> = {
   name: 'name',
   'span:name': 'name',
   status: 'status',
@@ -146,7 +136,13 @@ const INTRINSIC_FIELDS: Record<IntrinsicName, SpanIntrinsic> = {
 
 /** An attribute (not of the parent) or an intrinsic, as a request field. */
 export function toField(e: FieldExpr): Field {
-  if (e.kind === 'intrinsic') return { kind: 'intrinsic', name: INTRINSIC_FIELDS[e.name] };
+  if (e.kind === 'intrinsic') {
+    // The span's place in its trace (nested set, children) is no stored
+    // column: the evaluator computes it from the trace's spans.
+    const name = INTRINSIC_FIELDS[e.name];
+    if (!name) throw new TraceQLUnsupportedError(`${e.name} as a stored field`, e.pos);
+    return { kind: 'intrinsic', name };
+  }
   if (e.kind === 'attribute' && !e.parent) return { kind: 'attribute', scope: e.scope, name: e.name };
   throw new TraceQLUnsupportedError(`${printField(e)} as a field`, e.pos);
 }
@@ -160,9 +156,11 @@ function intrinsicCompare(name: IntrinsicName, op: ComparisonOp, v: Static): Con
     if (op !== '=' && op !== '!=') throw new TraceQLValidationError(`nil takes only = and !=`, v.pos);
     return { op: 'const', value: op !== '=' };
   }
-  const field: Field = { kind: 'intrinsic', name: INTRINSIC_FIELDS[name] };
+  const field = toField({ kind: 'intrinsic', name, pos: v.pos }) as Extract<Field, { kind: 'intrinsic' }>;
   const bytes = ID_BYTES[field.name];
   if (bytes) {
+    // As in Tempo, an id that is no hex id is a string no span's id equals.
+    if (v.type === 'string' && !isHexId(v.value, bytes * 2) && (op === '=' || op === '!=')) return { op: 'const', value: op === '!=' };
     if (v.type !== 'string' || !isHexId(v.value, bytes * 2))
       throw new TraceQLValidationError(`${name} takes an id of up to ${bytes * 2} hex characters`, v.pos);
     return { op: 'compare', field, cmp: compareOp(op), value: { type: 'id', value: Buffer.from(v.value.padStart(bytes * 2, '0'), 'hex') } };

@@ -1,8 +1,10 @@
-import { Re2 } from '../../re2/index.js';
 import type { Condition, Field, Value } from '../../store/index.js';
 import type { ComparisonOp, FieldExpr } from './ast.js';
 import { TraceQLUnsupportedError, TraceQLValidationError, unlessUnsupported } from './errors.js';
-import { FLIPPED, isComparison, toCondition, toField, valueOf } from './request.js';
+import { FLIPPED, isComparison, toCondition, toField } from './request.js';
+import { ARITHMETIC, arithmetic, compareValues, isNumber, regexProblem, valueOf } from './values.js';
+
+export { compareValues, regexProblem };
 import { printField } from './printer.js';
 
 /**
@@ -36,7 +38,25 @@ export interface TraceValues {
   parent(i: number): number;
   /** Trace-level intrinsics, from the trace's spans. */
   trace(): { durationNs: bigint; rootName: string | null; rootService: string | null };
+  /** The span's place in the trace: nested set numbers and children, computed from the trace's spans. */
+  structure(i: number): SpanStructure;
 }
+
+/** Tempo's nested set model of a trace (see INTRINSICS in ast.ts), and each span's children. */
+export interface SpanStructure {
+  nestedSetLeft: number;
+  nestedSetRight: number;
+  nestedSetParent: number;
+  childCount: number;
+}
+
+/** The intrinsics a trace's structure answers, by TraceQL name. */
+export const STRUCTURE_INTRINSICS: Partial<Record<string, keyof SpanStructure>> = {
+  nestedSetLeft: 'nestedSetLeft',
+  nestedSetRight: 'nestedSetRight',
+  nestedSetParent: 'nestedSetParent',
+  'span:childCount': 'childCount',
+};
 
 /** Collects what is fetched per span; returns its index. */
 export interface ValueRegistry {
@@ -134,6 +154,8 @@ function reader(e: FieldExpr, reg: ValueRegistry): Reader {
     };
   }
   if (e.kind === 'intrinsic') {
+    const structural = STRUCTURE_INTRINSICS[e.name];
+    if (structural) return (i, t) => [{ type: 'int', value: BigInt(t.structure(i)[structural]) }];
     switch (e.name) {
       case 'traceDuration':
       case 'trace:duration':
@@ -167,103 +189,5 @@ function reader(e: FieldExpr, reg: ValueRegistry): Reader {
   throw new TraceQLUnsupportedError(`${printField(e)} in a comparison the evaluator finishes`, e.pos);
 }
 
-const ARITHMETIC = new Set(['+', '-', '*', '/', '%', '^']);
-
-/** As SQL computes it: doubles; x % y with the sign of x, as ClickHouse's modulo. */
-function arithmetic(op: string, a: number, b: number): number {
-  switch (op) {
-    case '+':
-      return a + b;
-    case '-':
-      return a - b;
-    case '*':
-      return a * b;
-    case '/':
-      return a / b;
-    case '%':
-      return a % b;
-    default:
-      return a ** b;
-  }
-}
-
 const optional = (v: string | null): Value[] => (v === null ? [] : [{ type: 'string', value: v }]);
 
-const isNumber = (x: Value): x is Extract<Value, { type: 'int' | 'duration' | 'float' }> => x.type === 'int' || x.type === 'duration' || x.type === 'float';
-
-/** Compares two values as the store does: numbers by value, other types only with their own type. */
-export function compareValues(op: ComparisonOp, a: Value, b: Value): boolean {
-  if (isNumber(a) && isNumber(b)) {
-    // Exact for two integers (int64 ids, nanoseconds); as doubles otherwise.
-    const c = a.type !== 'float' && b.type !== 'float' ? (a.value < b.value ? -1 : a.value > b.value ? 1 : 0) : order(Number(a.value), Number(b.value));
-    return ordered(op, c);
-  }
-  if (a.type !== b.type) return false;
-  if (a.type === 'string' && b.type === 'string') {
-    if (op === '=~') return regex(b.value).matchesWhole(a.value);
-    if (op === '!~') return !regex(b.value).matchesWhole(a.value);
-    return ordered(op, order(a.value, b.value));
-  }
-  // bool, status and kind: only equality.
-  if (op === '=') return a.value === b.value;
-  if (op === '!=') return a.value !== b.value;
-  return false;
-}
-
-function order<T extends string | number>(a: T, b: T): number {
-  if (Number.isNaN(a) || Number.isNaN(b)) return NaN;
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
-function ordered(op: ComparisonOp, c: number): boolean {
-  if (Number.isNaN(c)) return op === '!=';
-  switch (op) {
-    case '=':
-      return c === 0;
-    case '!=':
-      return c !== 0;
-    case '>':
-      return c > 0;
-    case '>=':
-      return c >= 0;
-    case '<':
-      return c < 0;
-    case '<=':
-      return c <= 0;
-    default:
-      return false;
-  }
-}
-
-const regexCache = new Map<string, Re2>();
-
-/**
- * A TraceQL regular expression as Tempo matches it: RE2 syntax, the whole
- * value (`^(?s:re)$`, as Prometheus' matchers), `.` matching newlines; the
- * store's match(col, '^(?:re)$') is RE2 with dot_nl, the same. Time is
- * linear in the value whatever the pattern.
- * @throws Error with RE2's reason for a pattern RE2 refuses.
- */
-function regex(pattern: string): Re2 {
-  let re = regexCache.get(pattern);
-  if (!re) {
-    if (regexCache.size >= 1000) regexCache.clear();
-    re = new Re2(pattern, { dotAll: true });
-    regexCache.set(pattern, re);
-  }
-  return re;
-}
-
-/**
- * Why `pattern` cannot be a TraceQL regular expression (RE2's reason, in
- * Go's words, as Tempo reports it), or ''. The pattern compiles alone, not
- * inside the store's `^(?:...)$`, so `a)|(b` cannot unbalance the anchors.
- */
-export function regexProblem(pattern: string): string {
-  try {
-    regex(pattern);
-    return '';
-  } catch (e) {
-    return e instanceof Error ? e.message : String(e);
-  }
-}

@@ -6,8 +6,15 @@ import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { SightlineError } from '../../errors.js';
 import { TenantScope, type EvalSpan, type MetricsRow, type SearchPort, type Value } from '../../store/index.js';
-import { parse, print, validate, filterRequest, queryMetrics, TraceQLParseError, TraceQLUnsupportedError, TraceQLValidationError, type MetricsStore, type Series } from './index.js';
-import type { SpansetOp } from './ast.js';
+import { compileRoot, parse, print, validate, filterRequest, queryMetrics, TraceQLParseError, TraceQLUnsupportedError, TraceQLValidationError, type MetricsStore, type Series } from './index.js';
+import type { MathExpr, Query, Root, SpansetOp } from './ast.js';
+
+/** A query that is not metrics arithmetic, parsed. */
+function parseQuery(text: string): Query {
+  const root = parse(text);
+  if (root.kind !== 'query') throw new Error(`not a query: ${text}`);
+  return root;
+}
 import { Evaluator, SpanTree, relate, searchTraceQL } from './execute.js';
 import { MAX_SERIES, topk } from './metrics.js';
 import { PARSE_LIMITS } from './parser.js';
@@ -74,7 +81,7 @@ describe('TraceQL front end', () => {
   describe('unsupported (parses and validates; the planner refuses with 501)', () => {
     for (const text of examples.unsupported) {
       it(text, () => {
-        const q = validate(parse(text));
+        const q = validate(parseQuery(text));
         const range = { startNs: 0n, endNs: 1n };
         const [first, ...rest] = q.pipeline;
         assert.throws(
@@ -98,7 +105,7 @@ describe('TraceQL front end', () => {
     const q = parse('{ .a = 9223372036854775807 && duration > 1.5s && .s = "a\\"b" && .f = .25 }');
     assert.match(shape(q), /"9223372036854775807n"/);
     assert.match(shape(q), /"1500000000n"/);
-    const s = parse('{ .s = "a\\"b\\n" }').pipeline[0] as { expr: { right: { value: string } } };
+    const s = parseQuery('{ .s = "a\\"b\\n" }').pipeline[0] as { expr: { right: { value: string } } };
     assert.equal(s.expr.right.value, 'a"b\n');
     assert.match(print(q), /duration > 1500ms/);
   });
@@ -110,6 +117,89 @@ function seed(t: { diagnostic(message: string): void }): number {
   t.diagnostic(`fast-check seed ${value} (replay with FC_SEED=${value})`);
   return value;
 }
+
+const tempo = JSON.parse(readFileSync(path.resolve(here, '../../../../src/query/traceql/tempo-examples.json'), 'utf8')) as {
+  valid: string[];
+  invalid: string[];
+  unsupported: string[];
+};
+
+/** Whether the evaluator (or the store's request) can be built for every query a root holds: nothing refused as unsupported. */
+function plans(root: Root): void {
+  const queries: Query[] = [];
+  const walk = (e: MathExpr): void => {
+    if (e.kind === 'mathQuery') queries.push(e.query);
+    else if (e.kind === 'mathBinary') {
+      walk(e.left);
+      walk(e.right);
+    }
+  };
+  if (root.kind === 'math') walk(root.expr);
+  else queries.push(root);
+  for (const q of queries) {
+    const at = q.pipeline.findIndex((s) => s.kind === 'metrics' || s.kind === 'compare');
+    const selection = at < 0 ? q : { ...q, pipeline: q.pipeline.slice(0, at) };
+    new Evaluator(selection, { range: { startNs: 0n, endNs: 1n }, limit: 1, spss: 1 });
+  }
+}
+
+describe("Tempo's grammar examples: accepted and refused as Tempo does", () => {
+  describe('valid in Tempo: compiles, prints back to itself, and is planned', () => {
+    for (const text of tempo.valid) {
+      it(text, () => {
+        const root = compileRoot(text);
+        const printed = print(root);
+        const again = compileRoot(printed);
+        assert.equal(shape(again), shape(root), `re-parse of ${printed}`);
+        assert.equal(print(again), printed);
+        plans(root);
+      });
+    }
+  });
+
+  describe('invalid in Tempo (its parse_fails and validate_fails): a 400 with a position', () => {
+    for (const text of tempo.invalid) {
+      it(text, () => {
+        assert.throws(
+          () => compileRoot(text),
+          (e: Error) => (e instanceof TraceQLParseError || e instanceof TraceQLValidationError) && /at line \d+, col \d+/.test(e.message),
+        );
+      });
+    }
+  });
+
+  /** Valid in Tempo's grammar but refused by its engine; Sightline answers these (docs/traceql.md), and refuses the rest with a 400. */
+  const answered = new Set([
+    'min(.field) < max(duration)',
+    'sum(.field) = min(.field)',
+    'min(.field) + max(.field) > 1',
+    'min(.field) + max(span:childCount) > max(duration) - min(.field)',
+    'min(span:childCount) < 2 / 6',
+    'max(1 - (2 + .field)) < avg(3 * duration ^ 2)',
+    '{ .http.status = 200 } | max(.field) - min(.field) > 3',
+    '{ parent.resource.a && true }',
+    '{ parent.span.a > 3 }',
+    '{ true } | count() + count() = 1',
+    'avg(.field) > 1 - 3',
+  ]);
+  describe('unsupported in Tempo: answered here, or refused with a 400', () => {
+    for (const text of tempo.unsupported) {
+      it(text, () => {
+        if (answered.has(text)) plans(compileRoot(text));
+        else assert.throws(() => compileRoot(text), (e: Error) => e instanceof SightlineError && e.httpStatus === 400 && /at line \d+, col \d+/.test(e.message));
+      });
+    }
+  });
+
+  it('folds constants: arithmetic of numbers in filters and metrics arithmetic', () => {
+    const root = compileRoot('({} | rate()) > 1 / 2');
+    assert.equal(root.kind, 'query');
+    const filter = (root as Query).pipeline.at(-1)!;
+    assert.deepEqual([filter.kind, (filter as { value: number }).value], ['metricsFilter', 0.5]);
+    const math = compileRoot('100 / 4 + ({} | rate()) * 10');
+    assert.equal(print(math), '25 + ({ } | rate()) * 10');
+  });
+});
 
 describe('limits: refused with a 400 and a position, before anything recursive can overflow', () => {
   const max = PARSE_LIMITS.maxDepth;
@@ -168,15 +258,15 @@ describe('limits: refused with a 400 and a position, before anything recursive c
     assert.throws(() => parse(`{ ${'('.repeat(max)}.a = 1${')'.repeat(max)} }`), TraceQLParseError);
     const chain = `{ .a = 1${' || .a = 1'.repeat(max - 5)} }`;
     assert.equal(print(validate(parse(chain))), chain);
-    assert.equal(parse(`{ }${' | { }'.repeat(max - 1)}`).pipeline.length, max);
+    assert.equal(parseQuery(`{ }${' | { }'.repeat(max - 1)}`).pipeline.length, max);
   });
 
   it('counts the length in UTF-8 bytes, as Tempo does', () => {
     const room = PARSE_LIMITS.maxBytes - '{ .a = "" }'.length;
-    assert.equal(parse(`{ .a = "${'x'.repeat(room)}" }`).pipeline.length, 1);
+    assert.equal(parseQuery(`{ .a = "${'x'.repeat(room)}" }`).pipeline.length, 1);
     assert.throws(() => parse(`{ .a = "${'x'.repeat(room + 1)}" }`), /longer than 131072 bytes/);
     // ż is two bytes: half as many fit.
-    assert.equal(parse(`{ .a = "${'ż'.repeat(Math.floor(room / 2))}" }`).pipeline.length, 1);
+    assert.equal(parseQuery(`{ .a = "${'ż'.repeat(Math.floor(room / 2))}" }`).pipeline.length, 1);
     const e = (() => {
       try {
         parse(`{ .a = "${'ż'.repeat(room)}" }`);
@@ -190,7 +280,7 @@ describe('limits: refused with a 400 and a position, before anything recursive c
   });
 
   it('reads numbers and durations by hand as before', () => {
-    const value = (text: string) => (parse(`{ .a = ${text} }`).pipeline[0] as { expr: { right: { type: string; value: unknown } } }).expr.right;
+    const value = (text: string) => (parseQuery(`{ .a = ${text} }`).pipeline[0] as { expr: { right: { type: string; value: unknown } } }).expr.right;
     assert.equal(value('1.5ms').type, 'duration');
     assert.equal(value('1.5ms').value, 1_500_000n);
     assert.equal(value('2µs').value, 2000n);
@@ -201,7 +291,7 @@ describe('limits: refused with a 400 and a position, before anything recursive c
     assert.equal(value('7').value, 7n);
     assert.throws(() => parse('{ .a = 1min }'), /invalid number "1m"/);
     assert.throws(() => parse('{ .a = 1e }'), /invalid number "1e"/);
-    assert.equal((parse('{ span:duration > 1s }').pipeline[0] as { expr: { left: { name: string } } }).expr.left.name, 'span:duration');
+    assert.equal((parseQuery('{ span:duration > 1s }').pipeline[0] as { expr: { left: { name: string } } }).expr.left.name, 'span:duration');
   });
 });
 
@@ -391,7 +481,7 @@ describe('evaluation over large traces', () => {
     values: [],
     ...extra,
   });
-  const search = (text: string, store: SearchPort) => searchTraceQL(validate(parse(text)), store, scope, { range, limit: 20, spss: 3 });
+  const search = (text: string, store: SearchPort) => searchTraceQL(validate(parseQuery(text)), store, scope, { range, limit: 20, spss: 3 });
 
   it('answers >> on a chain of 10,000 spans with all 9,999 descendants', { timeout: 20_000 }, async () => {
     const chain = Array.from({ length: 10_000 }, (_, i) => span(i, i - 1));
@@ -443,7 +533,7 @@ describe('metrics: topk/bottomk in one pass, and a bound on series', () => {
   /** A store answering every metrics request with `rows`. */
   const rowsStore = (rows: MetricsRow[]): MetricsStore =>
     ({ capabilities: {}, metricsSeries: async () => ({ rows, source: 'spans' }) }) as unknown as MetricsStore;
-  const run = (text: string, rows: MetricsRow[], maxSeries?: number) => queryMetrics(validate(parse(text)), rowsStore(rows), scope, { range, stepNs, maxSeries });
+  const run = (text: string, rows: MetricsRow[], maxSeries?: number) => queryMetrics(validate(parseQuery(text)), rowsStore(rows), scope, { range, stepNs, maxSeries });
   const answer = (series: Series[]) => Object.fromEntries(series.map((s) => [s.labels.map((l) => (l.value as { stringValue: string }).stringValue).join(','), s.samples.map(([t, v]) => `${t / 60_000}:${v}`)]));
 
   it('keeps, at each timestamp, the n largest (smallest), ties to the labels that sort first', async () => {
@@ -487,7 +577,7 @@ describe('metrics: topk/bottomk in one pass, and a bound on series', () => {
     const rows: MetricsRow[] = [];
     for (let s = 0; s < 20_000; s++) for (let b = 0; b < 500; b += 7) rows.push({ bucket: b, by: [`u${s}`], values: [(s * 7919 + b) % 1000] });
     const longRange = { startNs: 0n, endNs: 500n * stepNs };
-    const q = validate(parse('{ } | count_over_time() by(span.u) | topk(1)'));
+    const q = validate(parseQuery('{ } | count_over_time() by(span.u) | topk(1)'));
     const { series } = await queryMetrics(q, rowsStore(rows), scope, { range: longRange, stepNs });
     const samples = series.flatMap((s) => s.samples);
     assert.equal(samples.length, Math.ceil(500 / 7), 'one series per timestamp');
