@@ -275,7 +275,20 @@ describe('TraceQL search', () => {
     const q = encodeURIComponent('{ resource.service.name =~ "golden-.*" } | count_over_time() by(resource.service.name)');
     const range = await fetch(`${s.api}/api/metrics/query_range?q=${q}&start=${START_S}&end=${END_S}&step=60s`, { headers: { accept: 'application/json' } });
     assert.equal(range.status, 200);
-    golden('metrics-query-range', await range.json());
+    const ranged = (await range.json()) as { series: { labels: unknown[]; samples: { timestampMs: string; value: number }[] }[] };
+    golden('metrics-query-range', ranged);
+    // Arithmetic over metrics queries, answered by the same endpoint: each series doubled, labels kept.
+    const doubled = await fetch(`${s.api}/api/metrics/query_range?q=${encodeURIComponent(`(${decodeURIComponent(q)}) * 2`)}&start=${START_S}&end=${END_S}&step=60s`);
+    assert.equal(doubled.status, 200);
+    const twice = (await doubled.json()) as typeof ranged;
+    assert.deepEqual(
+      twice.series.map((x) => [x.labels, x.samples.map((v) => [v.timestampMs, v.value])]),
+      ranged.series.map((x) => [x.labels, x.samples.map((v) => [v.timestampMs, v.value * 2])]),
+    );
+    const filtered = await fetch(`${s.api}/api/metrics/query_range?q=${encodeURIComponent(`${decodeURIComponent(q)} > 1 | topk(1)`)}&start=${START_S}&end=${END_S}&step=60s`);
+    assert.equal(filtered.status, 200);
+    const kept = ((await filtered.json()) as typeof ranged).series.flatMap((x) => x.samples.map((v) => v.value));
+    assert.ok(kept.length > 0 && kept.every((v) => v > 1), JSON.stringify(kept));
     const instant = await fetch(`${s.api}/api/metrics/query?q=${encodeURIComponent('{ } | quantile_over_time(duration, .5)')}&start=${START_S}&end=${END_S}`);
     golden('metrics-query-instant', await instant.json());
     const bad = await fetch(`${s.api}/api/metrics/query_range?q=${encodeURIComponent('{ } | rate(')}&start=${START_S}&end=${END_S}`);
