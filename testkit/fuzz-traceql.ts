@@ -426,7 +426,14 @@ const comparisonArb: fc.Arbitrary<string> = fc.oneof(
   { weight: 1, arbitrary: fc.tuple(fc.constantFrom('duration / 2', 'duration * 3', 'duration - 1ms'), fc.constantFrom(...ORD), durLit).map((p) => p.join(' ')) },
   { weight: 2, arbitrary: fc.tuple(fc.constantFrom(...STATUS_INTRINSICS), fc.constantFrom(...EQ), fc.constantFrom(...STATUSES)).map((p) => p.join(' ')) },
   { weight: 2, arbitrary: fc.tuple(fc.constantFrom(...KIND_INTRINSICS), fc.constantFrom(...EQ), fc.constantFrom(...KINDS)).map((p) => p.join(' ')) },
-  { weight: 4, arbitrary: fc.tuple(attrArb, fc.constantFrom(...EQ), fc.oneof(stringLit, rawStringLit, numLit, durLit, fc.constantFrom('true', 'false', 'nil', 'error', 'ok', 'server', 'client'))).map((p) => p.join(' ')) },
+  {
+    weight: 4,
+    arbitrary: fc
+      .tuple(attrArb, fc.constantFrom(...EQ), fc.oneof(stringLit, rawStringLit, numLit, durLit, fc.constantFrom('true', 'false', 'nil', 'error', 'ok', 'server', 'client')))
+      // As in Tempo, `resource.service.name = nil` is invalid: it always exists.
+      .filter(([a, o, v]) => !(a === 'resource.service.name' && o === '=' && v === 'nil'))
+      .map((p) => p.join(' ')),
+  },
   { weight: 3, arbitrary: fc.tuple(attrArb, fc.constantFrom(...ORD), fc.oneof(numLit, durLit)).map((p) => p.join(' ')) },
   // Backtracking traps (RE2 runs them in linear time) and RE2's inline flags.
   { weight: 2, arbitrary: fc.tuple(attrArb, fc.constantFrom(...RE_OPS), fc.oneof(regexArb, fc.constantFrom('(a+)+b', '(a|aa)+c', '(.*a){12}', '(a*)*b', '(?i)get /CART', 'GET(?i) /CART', '(?s).*'))).map(([a, o, r]) => `${a} ${o} ${quote(r)}`) },
@@ -434,6 +441,10 @@ const comparisonArb: fc.Arbitrary<string> = fc.oneof(
   { weight: 1, arbitrary: fc.tuple(fc.constantFrom('name', 'statusMessage', 'rootServiceName'), fc.constantFrom(...EQ), attrArb).map((p) => p.join(' ')) },
   { weight: 1, arbitrary: fc.tuple(attrArb, fc.constantFrom(...ORD), attrArb).map((p) => p.join(' ')) },
   { weight: 1, arbitrary: attrArb },
+  // Static conditions, nil, and the trace's structure (Tempo's grammar, issue 15).
+  { weight: 1, arbitrary: fc.constantFrom('true', 'false', '1 < 1h', '1 * 1h = 1', '"a" =~ "a"', 'nil = nil', 'nil != nil', 'name != nil', '-1 = 2', 'duration > 1s * 2s') },
+  { weight: 1, arbitrary: fc.tuple(fc.constantFrom('nestedSetLeft', 'nestedSetRight', 'nestedSetParent', 'span:childCount'), fc.constantFrom(...ORD), fc.integer({ min: -1, max: 12 })).map((p) => p.join(' ')) },
+  { weight: 1, arbitrary: fc.tuple(fc.constantFrom('!', ''), attrArb).map(([n, a]) => `${n}${a}`) },
 );
 
 const condArb: fc.Arbitrary<string> = fc.letrec<{ cond: string }>((tie) => ({
@@ -468,6 +479,9 @@ const aggregateFilter = fc.oneof(
   fc.tuple(fc.constantFrom('avg', 'min', 'max', 'sum'), fc.constantFrom(...ORD), durLit).map(([f, o, d]) => `${f}(duration) ${o} ${d}`),
   fc.tuple(fc.constantFrom('avg', 'min', 'max', 'sum'), numericAttr, fc.constantFrom(...ORD), numLit).map(([f, x, o, n]) => `${f}(${x}) ${o} ${n}`),
   fc.tuple(intLit, fc.constantFrom(...ORD)).map(([n, o]) => `${n} ${o} count()`),
+  // Arithmetic between aggregates, over expressions and the tree.
+  fc.tuple(fc.constantFrom('max(duration) - min(duration)', 'count() * 2', 'avg(duration) / 2', 'max(span:childCount) + 1', 'sum(1 + span.attempt)'), fc.constantFrom(...ORD), fc.oneof(intLit, durLit)).map((p) => p.join(' ')),
+  fc.tuple(fc.constantFrom('avg', 'min', 'max', 'sum'), numericAttr, fc.constantFrom(...ORD), fc.constantFrom('avg', 'min', 'max'), fc.constant('duration')).map(([f, x, o, g, y]) => `${f}(${x}) ${o} ${g}(${y})`),
 );
 
 const stageArb = fc.oneof(
@@ -484,9 +498,11 @@ const metricsFn = fc.oneof(
   fc.tuple(fc.constantFrom('min_over_time', 'max_over_time', 'avg_over_time', 'sum_over_time', 'histogram_over_time'), numericField).map(([f, x]) => `${f}(${x})`),
   fc.tuple(numericField, quantiles).map(([x, q]) => `quantile_over_time(${x}, ${q})`),
 );
+/** A filter on metrics values: ` > 10`, ` <= -0.5`, or nothing. */
+const metricsFilter = fc.option(fc.tuple(fc.constantFrom('=', '!=', '<', '<=', '>', '>='), fc.oneof(numLit, fc.constantFrom('-3', '1 / 2', '100 * 3'))).map(([o, n]) => ` ${o} ${n}`), { freq: 3 }).map((f) => f ?? '');
 const metricsStage = fc
-  .tuple(metricsFn, fc.option(fieldList, { freq: 2 }), fc.option(fc.tuple(fc.constantFrom('topk', 'bottomk'), fc.integer({ min: 1, max: 20 })), { freq: 3 }))
-  .map(([fn, by, top]) => `${fn}${by ? ` by(${by})` : ''}${top ? ` | ${top[0]}(${top[1]})` : ''}`);
+  .tuple(metricsFn, fc.option(fieldList, { freq: 2 }), metricsFilter, fc.array(fc.tuple(fc.constantFrom('topk', 'bottomk'), fc.integer({ min: 1, max: 20 }), metricsFilter), { maxLength: 2 }))
+  .map(([fn, by, filter, tops]) => `${fn}${by ? ` by(${by})` : ''}${filter}${tops.map(([k, n, f]) => ` | ${k}(${n})${f}`).join('')}`);
 
 /** Metrics whose answer the oracle knows: counts per group, and the extremes of a field over the range. */
 export type OracleMetric = 'count_over_time()' | 'min_over_time(duration)' | 'max_over_time(duration)' | 'min_over_time(span.size)' | 'max_over_time(span.size)';
@@ -541,6 +557,19 @@ export const validQueryArb: fc.Arbitrary<{ q: string; metrics: boolean }> = fc.o
   { weight: 2, arbitrary: fc.tuple(spansetArb, fc.array(stageArb, { minLength: 1, maxLength: 3 })).map(([s, st]) => ({ q: [s, ...st].join(' | '), metrics: false })) },
   { weight: 3, arbitrary: fc.tuple(spansetArb, metricsStage).map(([s, m]) => ({ q: `${s} | ${m}`, metrics: true })) },
   { weight: 1, arbitrary: fc.tuple(filterArb, filterArb, fc.option(fc.integer({ min: 1, max: 20 }))).map(([s, sel, n]) => ({ q: `${s} | compare(${sel}${n ? `, ${n}` : ''})`, metrics: true })) },
+  // Pipelines that start with a stage, and pipelines as spanset operands.
+  { weight: 1, arbitrary: fc.tuple(fc.oneof(aggregateFilter.filter((f) => !/^[0-9-]/.test(f)), fieldList.map((f) => `by(${f})`), fieldList.map((f) => `select(${f})`)), fc.array(stageArb, { maxLength: 2 })).map(([f, st]) => ({ q: [f, ...st].join(' | '), metrics: false })) },
+  { weight: 1, arbitrary: fc.tuple(spansetArb, stageArb, fc.constantFrom(...SPANSET_OPS), spansetArb, stageArb).map(([a, x, o, b, y]) => ({ q: `(${a} | ${x}) ${o} (${b} | ${y})`, metrics: false })) },
+  // Arithmetic over metrics queries and numbers, filters and topk after it, and hints.
+  {
+    weight: 2,
+    arbitrary: fc
+      .tuple(spansetArb, metricsStage, fc.constantFrom('+', '-', '*', '/'), fc.oneof(fc.tuple(spansetArb, metricsStage).map(([s, m]) => `(${s} | ${m})`), numLit, fc.constantFrom('-5', '-1.5')), fc.boolean(), metricsFilter, fc.option(fc.constantFrom(' with(sample=0.1)', ' with(most_recent=true)')))
+      .map(([s, m, o, other, swap, f, hint]) => {
+        const left = `(${s} | ${m})`;
+        return { q: `${swap ? `${other} ${o} ${left}` : `${left} ${o} ${other}`}${f}${hint ?? ''}`, metrics: true };
+      }),
+  },
 );
 
 /** Valid, but large: deep parentheses, long chains. Refusing them (400) is fine; a 5xx is not. */
