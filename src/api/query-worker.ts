@@ -5,6 +5,7 @@ import { EngineError, openRemoteStore, TenantScope } from '../store/index.js';
 import type { WorkerFailure, WorkerReply, WorkerSetup, WorkerTask } from './isolation/pool.js';
 import type { JobTable } from './isolation/job.js';
 import { tempoJobs } from './tempo/jobs.js';
+import { jaegerJobs } from './jaeger/jobs.js';
 import { nativeJobs } from './native/jobs.js';
 import { firstRunJobs } from './native/first-run-jobs.js';
 
@@ -13,7 +14,7 @@ import { firstRunJobs } from './native/first-run-jobs.js';
  * main thread's engine for one task, runs the job and answers with data,
  * errors included, since an Error loses its class crossing threads.
  */
-const JOBS: JobTable = { ...tempoJobs, ...nativeJobs, ...firstRunJobs };
+const JOBS: JobTable = { ...tempoJobs, ...jaegerJobs, ...nativeJobs, ...firstRunJobs };
 
 const setup = workerData as WorkerSetup | undefined;
 if (setup?.nice) {

@@ -4,6 +4,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import type { Logger } from 'pino';
 import { SightlineError, asSightlineError } from '../errors.js';
 import { registerTempoRoutes, type TempoRoutesOptions } from './tempo/index.js';
+import { registerJaegerRoutes } from './jaeger/index.js';
 import { registerNativeRoutes, type NativeRoutesOptions } from './native/index.js';
 import { registerFirstRunRoutes } from './native/first-run-routes.js';
 import type { BoundListeners } from './endpoints.js';
@@ -82,6 +83,7 @@ export async function createApiServer(opts: ApiServerOptions): Promise<FastifyIn
 
   installAuth(app, opts);
   registerTempoRoutes(app, { ...opts, queries });
+  registerJaegerRoutes(app, { queries, maxSearchLimit: opts.maxSearchLimit });
   registerNativeRoutes(app, { ...opts, queries, tokens: () => opts.authenticator.tokens() });
   registerFirstRunRoutes(app, { queries, listeners: opts.listeners, tokenRequired: () => opts.authenticator.enforcing });
   registerOidcRoutes(app, opts);

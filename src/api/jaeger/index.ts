@@ -1,0 +1,1 @@
+export { registerJaegerRoutes, JAEGER_BASES, type JaegerRoutesOptions } from './routes.js';
