@@ -173,7 +173,8 @@ function spanTags(s: SpanRecord): JaegerKeyValue[] {
   if (s.statusCode === 1) str('otel.status_code', 'OK');
   if (s.statusCode === 2) {
     str('otel.status_code', 'ERROR');
-    tags.push({ key: 'error', type: 'bool', value: true });
+    // One `error` tag: a sender's own (a Zipkin `error` tag kept as an attribute) stands.
+    if (!s.attributes.some((kv) => kv.key === 'error')) tags.push({ key: 'error', type: 'bool', value: true });
   }
   if (s.statusMessage !== '') str('otel.status_description', s.statusMessage);
   if (s.traceState !== '') str('w3c.tracestate', s.traceState);
