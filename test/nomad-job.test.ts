@@ -152,3 +152,68 @@ describe('examples/nomad/sightline-replicated.nomad.hcl', () => {
     for (const m of text.matchAll(/\b(SIGHTLINE_[A-Z_]+)=/g)) assert.ok(known.has(m[1]), `${m[1]} is a serve setting`);
   });
 });
+
+/**
+ * The template for a traced service (docs/nomad.md): every documented
+ * resource attribute set from the Nomad variable, node attribute or job
+ * variable the docs name, and the OTLP endpoint from a tailnet name or
+ * Consul. test/nomad-diagnosis.test.ts renders it for allocations and sends
+ * spans with the SDK.
+ */
+describe('examples/nomad/otel-service.nomad.hcl', () => {
+  // Nomad's runtime environment variables and interpolable node attributes
+  // (developer.hashicorp.com/nomad/docs/runtime/environment and .../interpolation).
+  const NOMAD_ENV = new Set(['NOMAD_ALLOC_ID', 'NOMAD_SHORT_ALLOC_ID', 'NOMAD_ALLOC_NAME', 'NOMAD_ALLOC_INDEX', 'NOMAD_TASK_NAME', 'NOMAD_GROUP_NAME', 'NOMAD_JOB_ID', 'NOMAD_JOB_NAME', 'NOMAD_JOB_PARENT_ID', 'NOMAD_DC', 'NOMAD_NAMESPACE', 'NOMAD_REGION']);
+  const NODE_ATTRIBUTES = new Set(['node.unique.id', 'node.unique.name', 'node.datacenter', 'node.region', 'node.class']);
+  const pairs = (value: string) => value.split(',').map((p) => p.split('=') as [string, string]);
+
+  it('sets every documented resource attribute from the documented source, and nothing else', async () => {
+    const { NOMAD_RESOURCE_ATTRIBUTES, interpolation, otelServiceTask } = await import('../testkit/nomad.js');
+    const task = await otelServiceTask();
+    const env = task.env[0];
+    const attributes = pairs(env.OTEL_RESOURCE_ATTRIBUTES);
+    assert.ok(attributes.every((p) => p.length === 2), 'key=value pairs, no stray = or ,');
+    assert.deepEqual(attributes.map(([k]) => k).sort(), Object.keys(NOMAD_RESOURCE_ATTRIBUTES).sort());
+    for (const [key, value] of attributes) assert.equal(value, interpolation(NOMAD_RESOURCE_ATTRIBUTES[key]), key);
+    for (const source of Object.values(NOMAD_RESOURCE_ATTRIBUTES)) {
+      if ('env' in source) assert.ok(NOMAD_ENV.has(source.env), `${source.env} is a Nomad runtime variable`);
+      if ('node' in source) assert.ok(NODE_ATTRIBUTES.has(source.node), `${source.node} is a Nomad node attribute`);
+    }
+    assert.equal(env.OTEL_SERVICE_NAME, '${NOMAD_JOB_NAME}');
+    assert.equal(env.OTEL_EXPORTER_OTLP_PROTOCOL, 'http/protobuf');
+  });
+
+  it('declares the job variables it interpolates', async () => {
+    const text = readFileSync(path.join(REPO_ROOT, 'examples', 'nomad', 'otel-service.nomad.hcl'), 'utf8');
+    const doc = (await parse('otel-service.nomad.hcl', text)) as any;
+    const used = new Set([...text.matchAll(/\bvar\.([a-z_]+)/g)].map((m) => m[1]));
+    assert.deepEqual([...used].sort(), Object.keys(doc.variable).sort());
+  });
+
+  it('finds Sightline at a fixed tailnet name or through Consul, and keeps an ingest token in secrets/', async () => {
+    const { otelServiceTask } = await import('../testkit/nomad.js');
+    const templates = (await otelServiceTask()).template as any[];
+    const endpoint = templates.find((t) => t.destination === 'local/otlp.env');
+    assert.equal(endpoint.env, true);
+    assert.match(endpoint.data, /%\{if var\.sightline_otlp_endpoint != ""\}\s*OTEL_EXPORTER_OTLP_ENDPOINT=\$\{var\.sightline_otlp_endpoint\}\s*%\{else\}/);
+    assert.match(endpoint.data, /\{\{- with service "sightline-otlp-http" \}\}\{\{ with index \. 0 \}\}\s*OTEL_EXPORTER_OTLP_ENDPOINT=https:\/\/\{\{ \.Address \}\}:\{\{ \.Port \}\}/);
+    // The Consul name is the one Sightline's own job registers its OTLP/HTTP port under.
+    const sightline = (await parse('sightline.nomad.hcl', readFileSync(path.join(REPO_ROOT, 'examples', 'nomad', 'sightline.nomad.hcl'), 'utf8'))) as any;
+    const otlpHttp = (sightline.job.sightline[0].group.sightline[0].service as any[]).find((s) => s.port === 'otlp_http');
+    assert.equal(otlpHttp.name, 'sightline-otlp-http');
+    const headers = templates.find((t) => t.destination === 'secrets/otlp-headers.env');
+    assert.deepEqual([headers.env, headers.perms], [true, '0600']);
+    assert.match(headers.data, /\{\{ with nomadVar "nomad\/jobs\/checkout" \}\}\{\{ if \.sightline_token \}\}OTEL_EXPORTER_OTLP_HEADERS="Authorization=Bearer \{\{ \.sightline_token \}\}"/);
+  });
+
+  it('is what docs/nomad.md documents, attribute by attribute', async () => {
+    const { NOMAD_RESOURCE_ATTRIBUTES } = await import('../testkit/nomad.js');
+    const doc = readFileSync(path.join(REPO_ROOT, 'docs', 'nomad.md'), 'utf8');
+    for (const [key, source] of Object.entries(NOMAD_RESOURCE_ATTRIBUTES)) {
+      const from = 'env' in source ? source.env : 'node' in source ? `\${${source.node}}` : `var.${source.jobVar}`;
+      const row = doc.split('\n').find((l) => l.startsWith(`| \`${key}\` |`));
+      assert.ok(row, `docs/nomad.md has a row for ${key}`);
+      assert.ok(row.includes(`\`${from}\``), `${key}: ${row} names ${from}`);
+    }
+  });
+});

@@ -523,5 +523,90 @@ export function runDiagnosisConformance(target: ConformanceTarget): void {
         assert.deepEqual(traceCriticalPath(id, await store.getTrace(SINGLE, id)).spans, []);
       });
     });
+
+    describe('service map split by a resource attribute (Nomad)', () => {
+      // Its own minute, after every other part's window; services are
+      // prefixed nmd- and only they are read. nmd-checkout runs as three
+      // Nomad allocations, one per node; node-3's is slow and fails once.
+      // One checkout call crosses from node-1's allocation to node-2's.
+      // nmd-legacy runs outside Nomad (no nomad.* attributes).
+      const range: TimeRange = { startNs: NOW - 4n * MINUTE, endNs: NOW - 3n * MINUTE };
+      const nomad = (alloc: number, node: number) => ({ 'nomad.alloc.id': `alloc-${alloc}`, 'nomad.node.name': `node-${node}`, 'nomad.job.name': 'nmd' });
+      before(async () => {
+        const spans: SpanSpec[] = [];
+        for (let i = 0; i < 6; i++) {
+          const traceId = hex(16);
+          const alloc = i % 3;
+          const d = alloc === 2 ? 300 : 20;
+          const at = (ms: number) => range.startNs + BigInt(i) * 5_000n * MS + BigInt(ms) * MS;
+          const id = { root: hex(8), call: hex(8), server: hex(8), cross: hex(8), crossServer: hex(8), legacyCall: hex(8), legacy: hex(8) };
+          const gateway = nomad(9, 1);
+          spans.push(
+            { service: 'nmd-gateway', resource: gateway, traceId, spanId: id.root, name: 'GET /cart', kind: SERVER, startNs: at(0), endNs: at(d + 20) },
+            { service: 'nmd-gateway', resource: gateway, traceId, spanId: id.call, parentSpanId: id.root, name: 'GET checkout', kind: CLIENT, startNs: at(5), endNs: at(d + 15) },
+            { service: 'nmd-checkout', resource: nomad(alloc, alloc + 1), traceId, spanId: id.server, parentSpanId: id.call, name: 'GET /checkout', kind: SERVER, startNs: at(10), endNs: at(d + 10), error: i === 5 },
+          );
+          if (i === 0)
+            spans.push(
+              { service: 'nmd-checkout', resource: nomad(0, 1), traceId, spanId: id.cross, parentSpanId: id.server, name: 'GET reserve', kind: CLIENT, startNs: at(12), endNs: at(18) },
+              { service: 'nmd-checkout', resource: nomad(1, 2), traceId, spanId: id.crossServer, parentSpanId: id.cross, name: 'GET /reserve', kind: SERVER, startNs: at(13), endNs: at(17) },
+            );
+          if (i < 2)
+            spans.push(
+              { service: 'nmd-gateway', resource: gateway, traceId, spanId: id.legacyCall, parentSpanId: id.root, name: 'GET legacy', kind: CLIENT, startNs: at(1), endNs: at(4) },
+              { service: 'nmd-legacy', traceId, spanId: id.legacy, parentSpanId: id.legacyCall, name: 'handle', kind: SERVER, startNs: at(2), endNs: at(3) },
+            );
+        }
+        await write(spans);
+      });
+      const ours = (map: Awaited<ReturnType<typeof serviceMap>>) => ({
+        nodes: Object.fromEntries(map.nodes.filter((n) => n.service.startsWith('nmd-')).map((n) => [`${n.service} @ ${n.group}`, [n.spans, n.requests, n.errors, n.p99]])),
+        edges: Object.fromEntries(
+          map.edges.filter((e) => e.source.startsWith('nmd-')).map((e) => [`${e.source} @ ${e.sourceGroup} -> ${e.target} @ ${e.targetGroup} (${e.kind})`, [e.count, e.errors, e.p99]]),
+        ),
+      });
+
+      it('splits each service into one node per value, with the RED of that value alone and edges between the split nodes', async () => {
+        const map = await serviceMap(store, SINGLE, range, 0, 'nomad.node.name');
+        assert.equal(map.groupBy, 'nomad.node.name');
+        assert.deepEqual(ours(map), {
+          nodes: {
+            'nmd-checkout @ node-1': [3, 2, 0, 20e6],
+            'nmd-checkout @ node-2': [3, 3, 0, 20e6],
+            'nmd-checkout @ node-3': [2, 2, 1, 300e6],
+            'nmd-gateway @ node-1': [14, 6, 0, 320e6],
+            'nmd-legacy @ null': [2, 2, 0, 1e6],
+          },
+          edges: {
+            'nmd-checkout @ node-1 -> nmd-checkout @ node-2 (request)': [1, 0, 4e6],
+            'nmd-gateway @ node-1 -> nmd-checkout @ node-1 (request)': [2, 0, 20e6],
+            'nmd-gateway @ node-1 -> nmd-checkout @ node-2 (request)': [2, 0, 20e6],
+            'nmd-gateway @ node-1 -> nmd-checkout @ node-3 (request)': [2, 1, 300e6],
+            'nmd-gateway @ node-1 -> nmd-legacy @ null (request)': [2, 0, 1e6],
+          },
+        });
+      });
+
+      it('adds up to the unsplit map, and splits by any resource attribute', async () => {
+        const whole = await serviceMap(store, SINGLE, range);
+        assert.equal(whole.groupBy, undefined);
+        assert.ok(whole.nodes.every((n) => !('group' in n)) && whole.edges.every((e) => !('sourceGroup' in e)));
+        // Unsplit, the call between two checkout allocations is inside one service: no edge.
+        assert.deepEqual(ours(whole), {
+          nodes: { 'nmd-checkout @ undefined': [8, 7, 1, 300e6], 'nmd-gateway @ undefined': [14, 6, 0, 320e6], 'nmd-legacy @ undefined': [2, 2, 0, 1e6] },
+          edges: {
+            'nmd-gateway @ undefined -> nmd-checkout @ undefined (request)': [6, 1, 300e6],
+            'nmd-gateway @ undefined -> nmd-legacy @ undefined (request)': [2, 0, 1e6],
+          },
+        });
+        const byAlloc = ours(await serviceMap(store, SINGLE, range, 0, 'nomad.alloc.id'));
+        assert.deepEqual(Object.keys(byAlloc.nodes), ['nmd-checkout @ alloc-0', 'nmd-checkout @ alloc-1', 'nmd-checkout @ alloc-2', 'nmd-gateway @ alloc-9', 'nmd-legacy @ null']);
+        assert.deepEqual(byAlloc.nodes['nmd-checkout @ alloc-2'], [2, 2, 1, 300e6]);
+        // An attribute no resource has: one node per service, all without a value.
+        const none = ours(await serviceMap(store, SINGLE, range, 0, "no.such'attribute"));
+        assert.deepEqual(Object.keys(none.nodes), ['nmd-checkout @ null', 'nmd-gateway @ null', 'nmd-legacy @ null']);
+        assert.deepEqual(none.nodes['nmd-checkout @ null'], [8, 7, 1, 300e6]);
+      });
+    });
   });
 }

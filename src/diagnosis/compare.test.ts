@@ -238,3 +238,57 @@ describe('compare: identifiers do not drown the causes', () => {
     assert.ok(Math.abs(rowsKs.gap!.baselineAbove - rowsKs.gap!.selectionAbove - rowsKs.ks) < 1e-9);
   });
 });
+
+/**
+ * A bad Nomad allocation among many (docs/nomad.md): its id is one value of
+ * a key with a value per allocation, so the identifier grouping must not
+ * fold it away. Grouping (`spread`) needs every value of the key in at most
+ * SPREAD_SHARE of the selected traces, so a value above that share is
+ * never grouped, and one in DOMINANT_SHARE of them never demoted.
+ */
+describe('compare: one bad allocation among many', () => {
+  /** `allocations` allocations on 20 nodes; the bad one serves `share` of 100 slow traces and none of 5000 fast ones. */
+  function fleet(allocations: number, share: number): AttributeDiff[] {
+    const side = (traces: number, count: (add: (alloc: string) => void) => void): TraceAttributeStats => {
+      const byAlloc = new Map<string, number>();
+      count((a) => byAlloc.set(a, (byAlloc.get(a) ?? 0) + 1));
+      const byNode = new Map<string, number>();
+      for (const [a, n] of byAlloc) byNode.set(a === 'bad' ? 'node-0' : `node-${Number(a.slice(6)) % 20}`, (byNode.get(a === 'bad' ? 'node-0' : `node-${Number(a.slice(6)) % 20}`) ?? 0) + n);
+      const rows = (key: string, m: Map<string, number>) =>
+        [...m].sort((x, y) => y[1] - x[1]).slice(0, 50).map(([value, n]) => ({ scope: 'resource' as const, key, value, type: 'string' as const, traces: n }));
+      return {
+        traces,
+        spans: traces,
+        values: [...rows('nomad.alloc.id', byAlloc), ...rows('nomad.node.name', byNode)],
+        keys: [
+          { scope: 'resource', key: 'nomad.alloc.id', distinct: byAlloc.size, traces },
+          { scope: 'resource', key: 'nomad.node.name', distinct: byNode.size, traces },
+        ],
+        numeric: [],
+      };
+    };
+    const badTraces = Math.round(100 * share);
+    const sel = side(100, (add) => {
+      for (let i = 0; i < badTraces; i++) add('bad');
+      for (let i = 0; i < 100 - badTraces; i++) add(`alloc-${1 + ((i * 7919) % (allocations - 1))}`);
+    });
+    const base = side(5000, (add) => {
+      for (let i = 0; i < 5000; i++) add(`alloc-${1 + (i % (allocations - 1))}`);
+    });
+    return attributeDiffs(sel, base);
+  }
+
+  it('ranks it first, ungrouped, whenever it serves more than SPREAD_SHARE of the slow traces', () => {
+    for (const allocations of [30, 200, 1000])
+      for (const share of [1, 0.5, 0.3, 0.15]) {
+        const top = fleet(allocations, share)[0];
+        assert.deepEqual([top.key, top.value, top.grouped], ['nomad.alloc.id', 'bad', undefined], `${allocations} allocations, ${share}`);
+      }
+  });
+
+  it('groups it with the other allocations only when it is a tenth of the slow traces or less', () => {
+    const rows = fleet(200, 0.1);
+    const row = rows.find((r) => r.key === 'nomad.alloc.id')!;
+    assert.deepEqual([row.value, row.grouped?.reason, row.grouped?.demoted], ['bad', 'spread', true]);
+  });
+});

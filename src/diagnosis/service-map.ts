@@ -15,8 +15,16 @@ export interface ServiceMapJson {
    * (scaled up), and latencies are the sample's.
    */
   sampledFraction: number;
+  /**
+   * Present when the map was split by a resource attribute (`groupBy`):
+   * each node is then one service on one value of it (`group`), and each
+   * edge joins two such nodes (`sourceGroup`, `targetGroup`). A group is
+   * null where the service's resource lacks the attribute.
+   */
+  groupBy?: string;
   nodes: {
     service: string;
+    group?: string | null;
     spans: number;
     /** Over the service's entry spans (server, consumer, roots). */
     requests: number;
@@ -29,7 +37,9 @@ export interface ServiceMapJson {
   }[];
   edges: {
     source: string;
+    sourceGroup?: string | null;
     target: string;
+    targetGroup?: string | null;
     kind: 'request' | 'messaging' | 'link';
     count: number;
     rate: number;
@@ -44,25 +54,41 @@ export interface ServiceMapJson {
 
 const seconds = (range: TimeRange) => Number(range.endNs - range.startNs) / 1e9;
 
-/** `maxSpans`: read a sample of about that many spans when the range holds more (0: read all). */
-export async function serviceMap(store: Pick<DiagnosisPort, 'serviceGraph'>, scope: TenantScope, range: TimeRange, maxSpans = 0): Promise<ServiceMapJson> {
-  const graph = await store.serviceGraph(scope, range, maxSpans);
+/**
+ * `maxSpans`: read a sample of about that many spans when the range holds
+ * more (0: read all). `groupBy`: split each service by the value of this
+ * resource attribute (`checkout @ node-3`), to find the allocation, node
+ * or zone where a service is slow.
+ */
+export async function serviceMap(store: Pick<DiagnosisPort, 'serviceGraph'>, scope: TenantScope, range: TimeRange, maxSpans = 0, groupBy?: string): Promise<ServiceMapJson> {
+  const graph = await store.serviceGraph(scope, range, maxSpans, groupBy);
   const span = seconds(range);
   const scaled = (n: number) => Math.round(n / graph.fraction);
-  const names = new Set<string>();
-  for (const e of graph.edges) names.add(e.source).add(e.target);
-  const nodes = new Map(graph.nodes.map((n) => [n.service, n]));
-  for (const n of graph.nodes) names.add(n.service);
+  const grouped = groupBy !== undefined;
+  // A node is a service, or a service on one value of the attribute.
+  const keyOf = (service: string, group: string | undefined) => JSON.stringify([service, grouped ? (group ?? '') : '']);
+  const names = new Map<string, { service: string; group: string }>();
+  const add = (service: string, group: string | undefined) => names.set(keyOf(service, group), { service, group: group ?? '' });
+  for (const e of graph.edges) {
+    add(e.source, e.sourceGroup);
+    add(e.target, e.targetGroup);
+  }
+  const nodes = new Map(graph.nodes.map((n) => [keyOf(n.service, n.group), n]));
+  for (const n of graph.nodes) add(n.service, n.group);
+  const groupOf = (g: string | undefined) => (g ? g : null);
+  const ordered = [...names.entries()].sort(([, a], [, b]) => (a.service < b.service ? -1 : a.service > b.service ? 1 : a.group < b.group ? -1 : a.group > b.group ? 1 : 0));
   return {
     start: Number(range.startNs / 1_000_000_000n),
     end: Number(range.endNs / 1_000_000_000n),
     sampledFraction: graph.fraction,
-    nodes: [...names].sort().map((service) => {
-      const n = nodes.get(service);
+    ...(grouped ? { groupBy } : {}),
+    nodes: ordered.map(([key, { service, group }]) => {
+      const n = nodes.get(key);
       const requests = scaled(n?.entrySpans ?? 0);
       const errors = scaled(n?.entryErrors ?? 0);
       return {
         service,
+        ...(grouped ? { group: groupOf(group) } : {}),
         spans: scaled(n?.spans ?? 0),
         requests,
         rate: requests / span,
@@ -75,7 +101,9 @@ export async function serviceMap(store: Pick<DiagnosisPort, 'serviceGraph'>, sco
     }),
     edges: graph.edges.map((e) => ({
       source: e.source,
+      ...(grouped ? { sourceGroup: groupOf(e.sourceGroup) } : {}),
       target: e.target,
+      ...(grouped ? { targetGroup: groupOf(e.targetGroup) } : {}),
       kind: e.kind,
       count: scaled(e.count),
       rate: scaled(e.count) / span,

@@ -301,6 +301,9 @@ export interface ServiceEdgeRow {
   source: string;
   /** Service of the child (called) span. */
   target: string;
+  /** With `groupBy`: the value of that resource attribute on the parent's and the child's resource ('' where absent). */
+  sourceGroup?: string;
+  targetGroup?: string;
   /** `request` (client -> server), `messaging` (producer -> consumer), `link` (any other cross-service parent and child). */
   kind: 'request' | 'messaging' | 'link';
   count: number;
@@ -314,6 +317,8 @@ export interface ServiceEdgeRow {
 
 export interface ServiceNodeRow {
   service: string;
+  /** With `groupBy`: the value of that resource attribute ('' where the resource lacks it); one row per service and value. */
+  group?: string;
   /** Every span of the service in the range. */
   spans: number;
   /** Its entry spans: server and consumer spans, and roots. */
@@ -434,8 +439,12 @@ export interface DiagnosisPort {
    * Service edges from cross-service parent/child span pairs, and each
    * service's own RED. With `maxSpans` (> 0), a uniform sample of whole
    * traces holding about that many spans is read; the answer says which fraction.
+   * With `groupBy` (a resource attribute name), each service is split by
+   * that attribute's value on its spans' resources: nodes per (service,
+   * value), edges between such pairs (calls between two values of one
+   * service included).
    */
-  serviceGraph(scope: TenantScope, range: TimeRange, maxSpans?: number): Promise<ServiceGraph>;
+  serviceGraph(scope: TenantScope, range: TimeRange, maxSpans?: number, groupBy?: string): Promise<ServiceGraph>;
   /** A uniform sample of trace ids in the range (the smallest ids), with or without a matching span. */
   sampleTraces(scope: TenantScope, req: TraceSampleRequest): Promise<TraceSample>;
   /** How many of these traces carry each attribute value, and numeric attribute quantiles over their spans. */

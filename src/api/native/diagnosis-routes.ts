@@ -7,6 +7,9 @@ import { param, parseGoDuration, parsePositiveInt, parseRange, type Query } from
 import { sendJob, type QueryPool } from '../isolation/index.js';
 import type { NativeJobs } from './jobs.js';
 
+/** Longer than any attribute name in the semantic conventions; a name travels as one escaped literal. */
+const MAX_GROUP_BY_LENGTH = 256;
+
 /**
  * Diagnosis endpoints (see docs/api.md and docs/diagnosis.md). Times are
  * Unix seconds as in the rest of the API; without them, the last hour.
@@ -18,7 +21,10 @@ export function registerDiagnosisRoutes(app: FastifyInstance, queries: QueryPool
     // A sample of whole traces past half a million spans (1 s at 10M spans on 2 cores); exact=true reads them all.
     const exact = param(q, 'exact') === 'true';
     const maxSpans = exact ? 0 : parsePositiveInt(q, 'maxSpans', 500_000, Number.MAX_SAFE_INTEGER);
-    return sendJob<NativeJobs, 'serviceMap'>(queries, 'query', 'serviceMap', { range, maxSpans }, scopeOf(req), req, reply);
+    // A resource attribute to split each service by (nomad.node.name, nomad.alloc.id, cloud.availability_zone).
+    const groupBy = param(q, 'groupBy');
+    if (groupBy !== undefined && groupBy.length > MAX_GROUP_BY_LENGTH) throw new InvalidQueryError(`invalid groupBy: longer than ${MAX_GROUP_BY_LENGTH} characters`);
+    return sendJob<NativeJobs, 'serviceMap'>(queries, 'query', 'serviceMap', { range, maxSpans, ...(groupBy !== undefined ? { groupBy } : {}) }, scopeOf(req), req, reply);
   });
 
   app.get('/api/sightline/red', { config: { policy: READ_SPANS } }, async (req, reply) => {

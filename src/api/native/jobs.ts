@@ -33,8 +33,8 @@ export const HEATMAP_DURATION_BOUNDS_NS: readonly bigint[] = (() => {
 })();
 
 export const nativeJobs = {
-  async serviceMap({ store, scope }: JobContext, a: { range: TimeRange; maxSpans: number }): Promise<JobAnswer> {
-    const out = await serviceMap(store, scope, a.range, a.maxSpans);
+  async serviceMap({ store, scope }: JobContext, a: { range: TimeRange; maxSpans: number; groupBy?: string }): Promise<JobAnswer> {
+    const out = await serviceMap(store, scope, a.range, a.maxSpans, a.groupBy);
     return json(out, out.edges.length + out.nodes.length);
   },
 

@@ -3,7 +3,7 @@ import { NUMERIC_LEVELS } from '../ports.js';
 import type { Condition, TimeRange } from '../request.js';
 import { NS_PER_MINUTE } from '../schema.js';
 import type { TenantScope } from '../tenant.js';
-import { condition, type CompileContext } from '../sql/compile.js';
+import { attributeText, condition, type CompileContext } from '../sql/compile.js';
 import { sql, join, ident, type Sql } from '../sql/sql.js';
 import { T, resourceRows, tenantIn } from '../sql/tables.js';
 import { startsIn as inRange, widened, type StoreContext } from './context.js';
@@ -81,7 +81,7 @@ export class DiagnosisReads implements DiagnosisPort {
    * client and producer parents. A cross-service pair where neither side has
    * one of those kinds (internal under internal) is not an edge.
    */
-  async serviceGraph(scope: TenantScope, range: TimeRange, maxSpans = 0): Promise<ServiceGraph> {
+  async serviceGraph(scope: TenantScope, range: TimeRange, maxSpans = 0, groupBy?: string): Promise<ServiceGraph> {
     const fraction = maxSpans > 0 ? Math.min(1, maxSpans / Math.max(1, await this.spansIn(scope, range))) : 1;
     const tenant = tenantIn(scope);
     // Whole traces, by the first 8 bytes of their (random) ids: every pair of
@@ -89,45 +89,58 @@ export class DiagnosisReads implements DiagnosisPort {
     // sort key the sample is one contiguous band of granules.
     const sample = fraction < 1 ? sql` AND trace_id < ${idBound(fraction)}` : sql``;
     const parents = widened(range, PARENT_SLACK_NS);
+    // Split by a resource attribute: each span takes the value from its
+    // resource row (one row per process, so the joined side stays small).
+    const grouped = groupBy !== undefined;
+    const withGroup = grouped
+      ? sql` GLOBAL ANY LEFT JOIN (SELECT resource_id, ${attributeText('res', groupBy)} AS grp FROM ${resourceRows(scope)}) AS g USING resource_id`
+      : sql``;
+    const group = (alias: string) => (grouped ? sql`, grp AS ${ident(alias)}` : sql``);
     // Parent and child within one tenant: in a scope of several, each tenant's edges count once.
     const link = (id: string) => sql`cityHash64(tenant, trace_id, ${ident(id)}) AS link`;
-    const entryChildren = sql`SELECT ${link('parent_span_id')}, toString(service_name) AS target, status_code AS child_status, duration_ns AS child_duration
-  FROM ${T.spans} WHERE ${tenant} AND ${inRange(range)}${sample} AND kind IN (${SERVER}, ${CONSUMER}) AND parent_span_id != ${ZERO_SPAN_ID}`;
-    const anyParent = sql`SELECT ${link('span_id')}, toString(service_name) AS source, kind AS parent_kind FROM ${T.spans} WHERE ${tenant} AND ${inRange(parents)}${sample}`;
-    const otherChildren = sql`SELECT ${link('parent_span_id')}, toString(service_name) AS target, status_code AS child_status, duration_ns AS child_duration
-  FROM ${T.spans} WHERE ${tenant} AND ${inRange(range)}${sample} AND kind NOT IN (${SERVER}, ${CONSUMER}) AND parent_span_id != ${ZERO_SPAN_ID}`;
-    const callingParent = sql`SELECT ${link('span_id')}, toString(service_name) AS source, kind AS parent_kind FROM ${T.spans} WHERE ${tenant} AND ${inRange(parents)}${sample} AND kind IN (${CLIENT}, ${PRODUCER})`;
+    const entryChildren = sql`SELECT ${link('parent_span_id')}, toString(service_name) AS target${group('target_group')}, status_code AS child_status, duration_ns AS child_duration
+  FROM ${T.spans}${withGroup} WHERE ${tenant} AND ${inRange(range)}${sample} AND kind IN (${SERVER}, ${CONSUMER}) AND parent_span_id != ${ZERO_SPAN_ID}`;
+    const anyParent = sql`SELECT ${link('span_id')}, toString(service_name) AS source${group('source_group')}, kind AS parent_kind FROM ${T.spans}${withGroup} WHERE ${tenant} AND ${inRange(parents)}${sample}`;
+    const otherChildren = sql`SELECT ${link('parent_span_id')}, toString(service_name) AS target${group('target_group')}, status_code AS child_status, duration_ns AS child_duration
+  FROM ${T.spans}${withGroup} WHERE ${tenant} AND ${inRange(range)}${sample} AND kind NOT IN (${SERVER}, ${CONSUMER}) AND parent_span_id != ${ZERO_SPAN_ID}`;
+    const callingParent = sql`SELECT ${link('span_id')}, toString(service_name) AS source${group('source_group')}, kind AS parent_kind FROM ${T.spans}${withGroup} WHERE ${tenant} AND ${inRange(parents)}${sample} AND kind IN (${CLIENT}, ${PRODUCER})`;
     // By the calling side: a client's child is what the callee traced, server span or not.
     const edgeKind = sql`multiIf(parent_kind = ${CLIENT}, 'request', parent_kind = ${PRODUCER}, 'messaging', 'link')`;
-    const pairs = (left: Sql, right: Sql) => sql`SELECT source, target, ${edgeKind} AS edge_kind, child_status, child_duration
+    // Split, a call from one value of a service to another (checkout on node 1 to checkout on node 2) is an edge too.
+    const groups = grouped ? sql`, source_group, target_group` : sql``;
+    const crosses = grouped ? sql`(source != target OR source_group != target_group)` : sql`source != target`;
+    const pairs = (left: Sql, right: Sql) => sql`SELECT source, target${groups}, ${edgeKind} AS edge_kind, child_status, child_duration
   FROM (${left}) AS parent ALL INNER JOIN (${right}) AS child USING link
-  WHERE source != target`;
+  WHERE ${crosses}`;
     const entry = sql`(kind IN (${SERVER}, ${CONSUMER}) OR parent_span_id = ${ZERO_SPAN_ID})`;
     // Exact quantiles when every span is read; a sampled map is an estimate anyway.
     const quantiles = fraction < 1 ? sql`quantiles` : sql`quantilesExact`;
+    const edgeGroups = grouped ? sql`, source_group, target_group` : sql`, '', ''`;
+    const nodeGroup = grouped ? sql`grp` : sql`''`;
     // Both at once, on the engine's two query connections.
     const [edges, nodes] = await Promise.all([
-      this.ctx.json<[string, string, string, string, string, (number | string)[]]>(sql`
-SELECT source, target, edge_kind, toString(count()), toString(countIf(child_status = 2)), ${quantiles}(0.5, 0.95, 0.99)(child_duration)
+      this.ctx.json<[string, string, string, string, string, string, string, (number | string)[]]>(sql`
+SELECT source, target${edgeGroups}, edge_kind, toString(count()), toString(countIf(child_status = 2)), ${quantiles}(0.5, 0.95, 0.99)(child_duration)
 FROM (
   ${pairs(anyParent, entryChildren)}
   UNION ALL
   ${pairs(otherChildren, callingParent)}
 )
-GROUP BY source, target, edge_kind
-ORDER BY source, target, edge_kind`),
-      this.ctx.json<[string, string, string, string, (number | string)[]]>(sql`
-SELECT toString(service_name) AS service, toString(count()), toString(countIf(${entry})), toString(countIf(${entry} AND status_code = 2)), ${quantiles}If(0.5, 0.95, 0.99)(duration_ns, ${entry})
-FROM ${T.spans}
+GROUP BY source, target${groups}, edge_kind
+ORDER BY source, target${groups}, edge_kind`),
+      this.ctx.json<[string, string, string, string, string, (number | string)[]]>(sql`
+SELECT toString(service_name) AS service, ${nodeGroup} AS node_group, toString(count()), toString(countIf(${entry})), toString(countIf(${entry} AND status_code = 2)), ${quantiles}If(0.5, 0.95, 0.99)(duration_ns, ${entry})
+FROM ${T.spans}${withGroup}
 WHERE ${tenant} AND ${inRange(range)}${sample}
-GROUP BY service
-ORDER BY service`),
+GROUP BY service, node_group
+ORDER BY service, node_group`),
     ]);
     return {
       fraction,
-      edges: edges.data.map(([source, target, kind, count, errors, q]) => ({
+      edges: edges.data.map(([source, target, sourceGroup, targetGroup, kind, count, errors, q]) => ({
         source,
         target,
+        ...(grouped ? { sourceGroup, targetGroup } : {}),
         kind: kind as ServiceEdgeRow['kind'],
         count: Number(count),
         errors: Number(errors),
@@ -135,8 +148,9 @@ ORDER BY service`),
         p95: num(q[1]),
         p99: num(q[2]),
       })),
-      nodes: nodes.data.map(([service, spans, entrySpans, entryErrors, q]) => ({
+      nodes: nodes.data.map(([service, nodeGroup, spans, entrySpans, entryErrors, q]) => ({
         service,
+        ...(grouped ? { group: nodeGroup } : {}),
         spans: Number(spans),
         entrySpans: Number(entrySpans),
         entryErrors: Number(entryErrors),

@@ -162,8 +162,8 @@ export class SqlStore implements ReadPorts, MaintenancePort, AuditPort, ErasureP
     return this.tags.intrinsicValues(scope, field, range, limit, where);
   }
 
-  serviceGraph(scope: TenantScope, range: TimeRange, maxSpans?: number): Promise<ServiceGraph> {
-    return this.diagnosis.serviceGraph(scope, range, maxSpans);
+  serviceGraph(scope: TenantScope, range: TimeRange, maxSpans?: number, groupBy?: string): Promise<ServiceGraph> {
+    return this.diagnosis.serviceGraph(scope, range, maxSpans, groupBy);
   }
 
   sampleTraces(scope: TenantScope, req: TraceSampleRequest): Promise<TraceSample> {

@@ -364,7 +364,7 @@ export function textOf(f: Field, ctx: CompileContext): Sql {
 }
 
 /** An attribute's value as text ('' when absent), whatever its type. */
-function attributeText(p: Prefix, name: string): Sql {
+export function attributeText(p: Prefix, name: string): Sql {
   const pick = (t: AttrType, conv: (x: Sql) => Sql) => sql`if(has(${keysOf(p, t)}, ${name}), ${conv(sql`${valuesOf(p, t)}[indexOf(${keysOf(p, t)}, ${name})]`)}, '')`;
   return sql`concat(${pick('str', (x) => x)}, ${pick('int', (x) => sql`toString(${x})`)}, ${pick('float', (x) => sql`toString(${x})`)}, ${pick('bool', (x) => sql`if(${x} = 1, 'true', 'false')`)})`;
 }
