@@ -131,6 +131,42 @@ function schedulerLoad(services: Services, t0: number): { startMs: number; durat
   return planted;
 }
 
+/**
+ * billing (on node-a) calls ledger, which runs on node-a and node-b (its
+ * resource carries nomad.node.name, as docs/nomad.md's template sets it):
+ * 6 calls of 20 ms to node-a, 4 of 200 ms to node-b, 2 of those failing.
+ * Alone in its minutes, two hours back.
+ */
+async function nodeSplitTraces(s: Sightline, t0: number): Promise<void> {
+  const providers = new Map<string, BasicTracerProvider>();
+  const tracer = (service: string, node: string): Tracer => {
+    const key = `${service}/${node}`;
+    let p = providers.get(key);
+    if (!p) {
+      p = new BasicTracerProvider({
+        resource: resourceFromAttributes({ 'service.name': service, 'nomad.node.name': node }),
+        spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url: `${s.otlpHttp}/v1/traces` }), { scheduledDelayMillis: 100 })],
+      });
+      providers.set(key, p);
+    }
+    return p.getTracer('nomad-test');
+  };
+  for (let i = 0; i < 10; i++) {
+    const slow = i >= 6;
+    const start = t0 + i * 10_000;
+    const durMs = slow ? 200 : 20;
+    const root = tracer('billing', 'node-a').startSpan('POST /invoice', { kind: SpanKind.SERVER, startTime: ms(start) }, context.active());
+    const rootCtx = trace.setSpan(context.active(), root);
+    const client = tracer('billing', 'node-a').startSpan('POST /post', { kind: SpanKind.CLIENT, startTime: ms(start + 1) }, rootCtx);
+    const server = tracer('ledger', slow ? 'node-b' : 'node-a').startSpan('POST /post', { kind: SpanKind.SERVER, startTime: ms(start + 2) }, trace.setSpan(rootCtx, client));
+    if (slow && i % 2 === 0) server.setStatus({ code: SpanStatusCode.ERROR, message: 'ledger locked' });
+    server.end(ms(start + 2 + durMs));
+    client.end(ms(start + 3 + durMs));
+    root.end(ms(start + 5 + durMs));
+  }
+  await Promise.all([...providers.values()].map(async (p) => (await p.forceFlush(), await p.shutdown())));
+}
+
 /** The range part of a URL: range=, start=, end= (empty when the page's default). */
 function rangeOf(url: string): Record<string, string> {
   const p = new URL(url).searchParams;
@@ -165,6 +201,7 @@ describe('services pages and links between views in chromium', { timeout: 180_00
     for (let i = 0; i < 36; i++) shopTrace(services, now - 24 * 60_000 + i * 35_000, i, true);
     planted = schedulerLoad(services, now - 10 * 60_000);
     await services.flush();
+    await nodeSplitTraces(s, now - 2 * 3_600_000);
     abs = { start: Math.floor(now / 1000) - 40 * 60, end: Math.floor(now / 1000) + 5 * 60 };
     const count = async (q: string, start: number, end: number) => {
       const r = (await (await fetch(`${s.api}/api/search?q=${encodeURIComponent(q)}&start=${start}&end=${end}&limit=1000`)).json()) as { traces?: unknown[] };
@@ -294,6 +331,40 @@ describe('services pages and links between views in chromium', { timeout: 180_00
     await page.locator('.map-node[data-service=inventory]').hover();
     assert.match(await page.locator('[data-testid=map-tip]').innerText(), /p95 ~?6\d(\.\d+)? ms \(usually 1\d(\.\d+)? ms/);
     await page.screenshot({ path: path.join(SCREENSHOTS, 'services-health-hover.png') });
+  });
+
+  it('splits services by a resource attribute: one node per service and node, with its own numbers', async () => {
+    const t0s = Math.floor((Date.now() - 2 * 3_600_000) / 1000);
+    const url = `${s.api}/services?groupBy=nomad.node.name&start=${t0s - 300}&end=${t0s + 400}`;
+    await eventually(async () => {
+      const r = (await (await fetch(`${s.api}/api/sightline/service-map?groupBy=nomad.node.name&start=${t0s - 300}&end=${t0s + 400}`)).json()) as { nodes: { requests: number }[] };
+      return r.nodes.reduce((n, x) => n + x.requests, 0) === 20 ? true : undefined;
+    }, 30_000, 'the node-split traces');
+    await page.goto(url);
+    await page.waitForSelector('[data-testid=services-table] tr[data-service-row]');
+    const rows = Object.fromEntries(
+      await page.locator('[data-testid=services-table] tr[data-service-row]').evaluateAll((trs) =>
+        trs.map((tr) => [tr.getAttribute('data-service-row'), [...tr.querySelectorAll('td')].map((td) => (td.textContent ?? '').trim())]),
+      ),
+    ) as Record<string, string[]>;
+    assert.deepEqual(Object.keys(rows).sort(), ['billing @ node-a', 'ledger @ node-a', 'ledger @ node-b'], JSON.stringify(rows));
+    // Columns: service, health, requests, rate, errors, p50, p95, p99.
+    assert.deepEqual([rows['ledger @ node-a'][2], rows['ledger @ node-a'][4], rows['ledger @ node-a'][5]], ['6', '0%', '20 ms']);
+    assert.deepEqual([rows['ledger @ node-b'][2], rows['ledger @ node-b'][4], rows['ledger @ node-b'][5]], ['4', '50.0%', '200 ms']);
+    assert.equal(rows['billing @ node-a'][2], '10');
+    // Both ledger nodes are on the map, each with its edge from billing.
+    const nodes = await page.locator('.map-node').evaluateAll((els) => els.map((e) => e.getAttribute('data-service')).sort());
+    assert.deepEqual(nodes, ['billing @ node-a', 'ledger @ node-a', 'ledger @ node-b']);
+    assert.equal(await page.locator('[data-testid=split-by]').inputValue(), 'nomad.node.name');
+    // A split row's link goes to the service itself, with the range.
+    await page.locator('tr[data-service-row="ledger @ node-b"] [data-testid=service-link]').click();
+    await page.waitForURL(/\/services\/ledger\?/);
+    assert.deepEqual(rangeOf(page.url()), { start: String(t0s - 300), end: String(t0s + 400) });
+    // Splitting off again from the control.
+    await page.goto(url);
+    await page.locator('[data-testid=split-by]').selectOption('');
+    await page.waitForURL((u) => !u.searchParams.has('groupBy'));
+    await page.waitForSelector('tr[data-service-row="ledger"]');
   });
 
   it('places no edge label on another label or on an arrowhead', async () => {

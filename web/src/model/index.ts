@@ -102,6 +102,9 @@ export {
 export { formatDuration, formatDurationExact, formatMs, formatTimestamp, formatAgo, durationTicks, timeTicks, formatClock, nsStringToMs } from './format.js';
 export {
   serviceMapLayout,
+  splitMap,
+  splitName,
+  SPLIT_ATTRIBUTES,
   lineChart,
   loadChart,
   loadHeatmapView,

@@ -47,9 +47,10 @@ export interface TraceState {
   range?: TimeRange;
 }
 
-/** /services: the service map over a time range. */
+/** /services: the service map over a time range, optionally each service split by a resource attribute (`groupBy=nomad.node.name`). */
 export interface ServicesState {
   range: TimeRange;
+  groupBy?: string;
 }
 
 /** /services/<name>: one service's RED over time and its operations; `operation` narrows the charts. */
@@ -107,7 +108,12 @@ export function parseRoute(pathname: string, search: string): Route {
   const m = /^\/trace\/([^/]+)$/.exec(path);
   if (m) return { page: 'trace', state: parseTrace(decodeSegment(m[1]), params) };
   if (path === '/compare') return { page: 'compare', state: { q: params.get('q') ?? '', baseline: params.get('baseline') ?? '', range: parseRange(params) } };
-  if (path === '/services') return { page: 'services', state: { range: parseRange(params) } };
+  if (path === '/services') {
+    const state: ServicesState = { range: parseRange(params) };
+    const groupBy = (params.get('groupBy') ?? '').trim();
+    if (groupBy) state.groupBy = groupBy;
+    return { page: 'services', state };
+  }
   const svc = /^\/services\/([^/]+)$/.exec(path);
   if (svc) {
     const state: ServiceState = { service: decodeSegment(svc[1]), range: parseRange(params) };
@@ -181,6 +187,7 @@ export function formatRoute(route: Route): string {
     return `/compare${qs ? `?${qs}` : ''}`;
   }
   if (route.page === 'services') {
+    if (route.state.groupBy) p.set('groupBy', route.state.groupBy);
     writeRange(p, route.state.range);
     const qs = p.toString();
     return `/services${qs ? `?${qs}` : ''}`;

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { serviceMapLayout, lineChart, loadChart, loadHeatmapView, nodeHealth, baselineWindow, boxesOverlap, type LoadJson, type ServiceMapJson } from './services.js';
+import { serviceMapLayout, splitMap, splitName, lineChart, loadChart, loadHeatmapView, nodeHealth, baselineWindow, boxesOverlap, type LoadJson, type ServiceMapJson } from './services.js';
 import { formatRoute, parseRoute } from './routes.js';
 
 const edge = (source: string, target: string) => ({ source, target, kind: 'request' as const, count: 10, rate: 1, errors: 0, errorRate: 0, p50: 1, p95: 2, p99: 3 });
@@ -224,5 +224,44 @@ describe('service map labels', () => {
     assert.ok(l.edges[0].arrow.startsWith(`M${b.x},${b.y + 29}`), l.edges[0].arrow);
     assert.ok(l.edges[1].arrow.startsWith(`M${a.x + 85},${a.y + 58}`), l.edges[1].arrow);
     assert.equal(l.edges[0].label, '1.00/s · 0.0% · p95 2 ns');
+  });
+});
+
+describe('a map split by a resource attribute', () => {
+  const stat = { spans: 1, requests: 1, rate: 1, errors: 0, errorRate: 0, p50: 1, p95: 1, p99: 1 };
+  const edge = { kind: 'request' as const, count: 1, rate: 1, errors: 0, errorRate: 0, p50: 1, p95: 1, p99: 1 };
+  it('names each (service, value) as a node, maps edges onto them, and finds the service for links', () => {
+    const map: ServiceMapJson = {
+      start: 0,
+      end: 1,
+      groupBy: 'nomad.node.name',
+      nodes: [
+        { service: 'billing', group: 'node-a', ...stat },
+        { service: 'ledger', group: 'node-a', ...stat },
+        { service: 'ledger', group: null, ...stat },
+      ],
+      edges: [
+        { source: 'billing', sourceGroup: 'node-a', target: 'ledger', targetGroup: 'node-a', ...edge },
+        { source: 'billing', sourceGroup: 'node-a', target: 'ledger', targetGroup: null, ...edge },
+      ],
+    };
+    const { map: split, serviceOf } = splitMap(map);
+    assert.deepEqual(split.nodes.map((n) => n.service), ['billing @ node-a', 'ledger @ node-a', 'ledger @ (none)']);
+    assert.deepEqual(split.edges.map((e) => `${e.source} > ${e.target}`), ['billing @ node-a > ledger @ node-a', 'billing @ node-a > ledger @ (none)']);
+    assert.equal(serviceOf('ledger @ (none)'), 'ledger');
+    assert.equal(splitName('a', ''), 'a @ (none)');
+    // Laid out as any map: every edge joins two nodes.
+    const layout = serviceMapLayout(split);
+    assert.equal(layout.nodes.length, 3);
+    assert.equal(layout.edges.length, 2);
+  });
+
+  it('leaves an unsplit map as it is, and keeps groupBy in the URL', () => {
+    const map: ServiceMapJson = { start: 0, end: 1, nodes: [{ service: 'a', ...stat }], edges: [] };
+    assert.equal(splitMap(map).map, map);
+    const url = formatRoute({ page: 'services', state: { range: { preset: '6h' }, groupBy: 'host.name' } });
+    assert.match(url, /groupBy=host\.name/);
+    const back = parseRoute(url.split('?')[0], `?${url.split('?')[1]}`);
+    assert.deepEqual(back.page === 'services' ? back.state.groupBy : undefined, 'host.name');
   });
 });

@@ -10,8 +10,49 @@ export interface ServiceMapJson {
   end: number;
   /** Below 1 when the server read a uniform sample of whole traces (counts and rates scaled up from it). */
   sampledFraction?: number;
-  nodes: { service: string; spans: number; requests: number; rate: number; errors: number; errorRate: number; p50: number | null; p95: number | null; p99: number | null }[];
-  edges: { source: string; target: string; kind: 'request' | 'messaging' | 'link'; count: number; rate: number; errors: number; errorRate: number; p50: number; p95: number; p99: number }[];
+  /** With `groupBy=`: the resource attribute each service is split by; nodes then carry `group`, edges `sourceGroup` and `targetGroup` (null where a resource lacks it). */
+  groupBy?: string;
+  nodes: { service: string; group?: string | null; spans: number; requests: number; rate: number; errors: number; errorRate: number; p50: number | null; p95: number | null; p99: number | null }[];
+  edges: {
+    source: string;
+    target: string;
+    sourceGroup?: string | null;
+    targetGroup?: string | null;
+    kind: 'request' | 'messaging' | 'link';
+    count: number;
+    rate: number;
+    errors: number;
+    errorRate: number;
+    p50: number;
+    p95: number;
+    p99: number;
+  }[];
+}
+
+/** Resource attributes the Services page offers to split by: Nomad's (docs/nomad.md), then hosts and versions. */
+export const SPLIT_ATTRIBUTES = ['nomad.node.name', 'nomad.alloc.name', 'nomad.job.name', 'nomad.namespace', 'nomad.node.datacenter', 'host.name', 'service.version', 'deployment.environment.name', 'cloud.availability_zone'] as const;
+
+/** A split node's name on the map: the service, then its group (`checkout @ node-3`); `(none)` where the resource lacks the attribute. */
+export function splitName(service: string, group: string | null | undefined): string {
+  return `${service} @ ${group === null || group === undefined || group === '' ? '(none)' : group}`;
+}
+
+/**
+ * A map split by a resource attribute, as the unsplit map the layout and
+ * health code take: each (service, value) a node of its own, named by
+ * splitName, and `serviceOf` to find the real service for links. An
+ * unsplit map comes back as it is.
+ */
+export function splitMap(map: ServiceMapJson): { map: ServiceMapJson; serviceOf: (node: string) => string } {
+  if (!map.groupBy) return { map, serviceOf: (n) => n };
+  const services = new Map<string, string>();
+  const nodes = map.nodes.map((n) => {
+    const name = splitName(n.service, n.group);
+    services.set(name, n.service);
+    return { ...n, service: name };
+  });
+  const edges = map.edges.map((e) => ({ ...e, source: splitName(e.source, e.sourceGroup), target: splitName(e.target, e.targetGroup) }));
+  return { map: { ...map, nodes, edges }, serviceOf: (n) => services.get(n) ?? n };
 }
 
 export interface RedJson {

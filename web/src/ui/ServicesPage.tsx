@@ -31,6 +31,8 @@ import {
   type MapNode,
   type NodeHealth,
   type HealthLevel,
+  splitMap,
+  SPLIT_ATTRIBUTES,
 } from '../model/index.js';
 import { ApiError, getJson, isAbort, query } from './api.js';
 import { go, Link } from './router.js';
@@ -82,8 +84,14 @@ const HEALTH_WORDS: Record<HealthLevel, string> = { healthy: 'healthy', degraded
 export function ServicesPage({ state }: { state: ServicesState }) {
   const range = useRange(state.range);
   const base = baselineWindow(range);
-  const load = useApi<ServiceMapJson>(`/api/sightline/service-map${query({ start: range.start, end: range.end })}`);
-  const baseline = useApi<ServiceMapJson>(`/api/sightline/service-map${query({ start: base.start, end: base.end })}`);
+  const groupBy = state.groupBy;
+  const rawLoad = useApi<ServiceMapJson>(`/api/sightline/service-map${query({ start: range.start, end: range.end, groupBy })}`);
+  const rawBaseline = useApi<ServiceMapJson>(`/api/sightline/service-map${query({ start: base.start, end: base.end, groupBy })}`);
+  // Split by a resource attribute, each (service, value) is a node of its own; links still go to the service.
+  const split = useMemo(() => (rawLoad.status === 'done' ? splitMap(rawLoad.data) : undefined), [rawLoad]);
+  const load = useMemo(() => (rawLoad.status === 'done' && split ? { ...rawLoad, data: split.map } : rawLoad), [rawLoad, split]);
+  const baseline = useMemo(() => (rawBaseline.status === 'done' ? { ...rawBaseline, data: splitMap(rawBaseline.data).map } : rawBaseline), [rawBaseline]);
+  const serviceOf = split?.serviceOf ?? ((n: string) => n);
   const textWidth = useTextWidth();
   const layout = useMemo(() => (load.status === 'done' ? serviceMapLayout(load.data, { textWidth }) : undefined), [load, textWidth]);
   const health = useMemo(() => {
@@ -99,7 +107,22 @@ export function ServicesPage({ state }: { state: ServicesState }) {
     <div className="services-page">
       <div className="page-head">
         <h1>Services</h1>
-        <TimePicker presets={RANGE_PRESETS} range={state.range} onChange={(r) => go(formatRoute({ page: 'services', state: { range: r } }))} />
+        <TimePicker presets={RANGE_PRESETS} range={state.range} onChange={(r) => go(formatRoute({ page: 'services', state: { ...state, range: r } }))} />
+        <label className="split-by">
+          Split by{' '}
+          <select
+            data-testid="split-by"
+            value={groupBy ?? ''}
+            onChange={(e) => go(formatRoute({ page: 'services', state: { range: state.range, ...(e.target.value ? { groupBy: e.target.value } : {}) } }))}
+          >
+            <option value="">nothing</option>
+            {[...new Set([...SPLIT_ATTRIBUTES, ...(groupBy ? [groupBy] : [])])].map((a) => (
+              <option key={a} value={a}>
+                {a}
+              </option>
+            ))}
+          </select>
+        </label>
       </div>
       {load.status === 'loading' && <Spinner label="Building the service map…" />}
       {load.status === 'error' && <ErrorState title="Could not load the service map" detail={load.error.message} />}
@@ -121,7 +144,7 @@ export function ServicesPage({ state }: { state: ServicesState }) {
                 {layout.nodes.map((n) => {
                   const h = health.get(n.node.service) ?? nodeHealth(n.node, undefined);
                   return (
-                    <Link key={n.node.service} href={linkFrom(state, { page: 'service', service: n.node.service })} aria-label={`${n.node.service}: ${HEALTH_WORDS[h.level]}`}>
+                    <Link key={n.node.service} href={linkFrom(state, { page: 'service', service: serviceOf(n.node.service) })} aria-label={`${n.node.service}: ${HEALTH_WORDS[h.level]}`}>
                       <g
                         transform={`translate(${n.x},${n.y})`}
                         className={`map-node health-${h.level}${hover !== undefined && hover !== n.node.service ? ' dim' : ''}`}
@@ -166,9 +189,9 @@ export function ServicesPage({ state }: { state: ServicesState }) {
               {load.data.nodes.map((n) => {
                 const h = health.get(n.service);
                 return (
-                  <tr key={n.service} data-service-row={n.service} onClick={() => go(linkFrom(state, { page: 'service', service: n.service }))}>
+                  <tr key={n.service} data-service-row={n.service} onClick={() => go(linkFrom(state, { page: 'service', service: serviceOf(n.service) }))}>
                     <td>
-                      <Link href={linkFrom(state, { page: 'service', service: n.service })} onClick={(e) => e.stopPropagation()} data-testid="service-link">
+                      <Link href={linkFrom(state, { page: 'service', service: serviceOf(n.service) })} onClick={(e) => e.stopPropagation()} data-testid="service-link">
                         {n.service}
                       </Link>
                     </td>
@@ -182,7 +205,7 @@ export function ServicesPage({ state }: { state: ServicesState }) {
                     <td className="num">{n.p95 !== null ? formatDuration(n.p95) : '—'}</td>
                     <td className="num">{n.p99 !== null ? formatDuration(n.p99) : '—'}</td>
                     <td>
-                      <Link href={linkFrom(state, { page: 'search', q: serviceQuery(n.service) })} onClick={(e) => e.stopPropagation()} data-testid="service-traces">
+                      <Link href={linkFrom(state, { page: 'search', q: serviceQuery(serviceOf(n.service)) })} onClick={(e) => e.stopPropagation()} data-testid="service-traces">
                         traces
                       </Link>
                     </td>
