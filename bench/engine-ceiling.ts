@@ -18,6 +18,8 @@ import { parseArgs } from 'node:util';
  * slow whichever run came next.
  *
  * Usage: node engine-ceiling.js --dist DIST --dir PARENT resources.native spans1.native [...]
+ *        node engine-ceiling.js --dist DIST --dir PARENT --logs logs1.native [...]
+ * With --logs, the files hold log rows, inserted into the logs table.
  */
 
 export interface CeilingResult {
@@ -40,6 +42,8 @@ interface Build {
   resources: string;
   spanColumns: readonly string[];
   resourceColumns: readonly string[];
+  /** This build's logs table and its columns; absent in builds before logs. */
+  logs?: { table: string; columns: readonly string[] };
   sql(strings: TemplateStringsArray, ...values: unknown[]): unknown;
 }
 
@@ -60,6 +64,7 @@ async function load(dist: string): Promise<Build> {
   const setup = await from('store/setup.js').catch(() => schema);
   const sqlModule = await from('store/sql/sql.js').catch(() => from('query/sql/sql.js'));
   const tables = (schema as { TABLES: Record<string, string> }).TABLES;
+  const logBatch = (await from('model/log-batch.js').catch(() => null)) as { LOG_COLUMN_NAMES: string[] } | null;
   return {
     ChdbEngine: (engine as { ChdbEngine: Build['ChdbEngine'] }).ChdbEngine,
     initSchema: (setup as { initSchema: Build['initSchema'] }).initSchema,
@@ -68,13 +73,16 @@ async function load(dist: string): Promise<Build> {
     resources: tables.resources,
     spanColumns: (batch as { SPAN_COLUMN_NAMES: string[] }).SPAN_COLUMN_NAMES,
     resourceColumns: (batch as { RESOURCE_COLUMN_NAMES: string[] }).RESOURCE_COLUMN_NAMES,
+    ...(logBatch && tables.logs ? { logs: { table: tables.logs, columns: logBatch.LOG_COLUMN_NAMES } } : {}),
     sql: (sqlModule as { sql: Build['sql'] }).sql,
   };
 }
 
 async function main(): Promise<CeilingResult> {
-  const { values, positionals: files } = parseArgs({ options: { dist: { type: 'string' }, dir: { type: 'string' } }, allowPositionals: true });
+  const { values, positionals: files } = parseArgs({ options: { dist: { type: 'string' }, dir: { type: 'string' }, logs: { type: 'boolean', default: false } }, allowPositionals: true });
   const build = await load(values.dist!);
+  const logs = values.logs ? build.logs : undefined;
+  if (values.logs && !logs) throw new Error('this build has no logs table');
   const dir = mkdtempSync(path.join(values.dir!, 'ceiling-'));
   const engine = await build.ChdbEngine.open({ dir });
   try {
@@ -87,19 +95,23 @@ async function main(): Promise<CeilingResult> {
     await engine.exec(statement('SYSTEM STOP MERGES'));
     const cpu0 = process.cpuUsage();
     const t0 = process.hrtime.bigint();
-    // The first file holds resource rows; the rest hold spans.
-    await engine.insertNativeFile(build.resources, build.resourceColumns, files[0]);
-    for (const f of files.slice(1)) await engine.insertNativeFile(build.spans, build.spanColumns, f);
+    if (logs) for (const f of files) await engine.insertNativeFile(logs.table, logs.columns, f);
+    else {
+      // The first file holds resource rows; the rest hold spans.
+      await engine.insertNativeFile(build.resources, build.resourceColumns, files[0]);
+      for (const f of files.slice(1)) await engine.insertNativeFile(build.spans, build.spanColumns, f);
+    }
     const wallSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
     const cpu = process.cpuUsage(cpu0);
     const q = async (text: string) => (await engine.query(statement(text), 'TabSeparated')).toString().trim();
     await engine.exec(statement('SYSTEM START MERGES'));
     const merge0 = process.cpuUsage();
-    await engine.exec(statement(`OPTIMIZE TABLE ${build.spans} FINAL`));
-    await engine.exec(statement(`OPTIMIZE TABLE ${build.traceIndex} FINAL`));
+    const merged = logs ? [logs.table] : [build.spans, build.traceIndex];
+    for (const t of merged) await engine.exec(statement(`OPTIMIZE TABLE ${t} FINAL`));
     const merge = process.cpuUsage(merge0);
-    const rows = Number(await q(`SELECT count() FROM ${build.spans}`));
-    const bytes = Number(await q(`SELECT sum(data_compressed_bytes) FROM system.parts WHERE database = currentDatabase() AND active AND table IN ('${build.spans}', '${build.traceIndex}', '${build.resources}')`));
+    const rows = Number(await q(`SELECT count() FROM ${logs ? logs.table : build.spans}`));
+    const counted = logs ? [logs.table] : [build.spans, build.traceIndex, build.resources];
+    const bytes = Number(await q(`SELECT sum(data_compressed_bytes) FROM system.parts WHERE database = currentDatabase() AND active AND table IN (${counted.map((t) => `'${t}'`).join(', ')})`));
     const cpuSeconds = (cpu.user + cpu.system) / 1e6;
     return {
       rows,

@@ -8,7 +8,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import * as decodeProtobuf from '../src/receivers/decode-protobuf.js';
 import * as spanBatch from '../src/model/span-batch.js';
 import * as rowTemplates from '../src/receivers/row-templates.js';
-import { buildTemplates, instantiate } from './otlp-gen.js';
+import { buildLogTemplates, buildTemplates, instantiate } from './otlp-gen.js';
+import { ProtobufLogDecoder } from '../src/receivers/decode-logs-protobuf.js';
+import { LogBatchBuilder, LOG_COLUMN_NAMES } from '../src/model/log-batch.js';
 import { runDecodeBench } from './decode.js';
 import type { LoadgenResult } from './loadgen.js';
 import type { CeilingResult } from './engine-ceiling.js';
@@ -21,7 +23,7 @@ import { createToken } from '../src/auth/index.js';
 const { RESOURCE_COLUMN_NAMES, SPAN_COLUMN_NAMES } = spanBatch;
 
 /**
- * npm run bench:ingest -- [--duration 30] [--concurrency 8] [--protocols http,grpc] [--secure] [--redaction] [--query-spans 10000000]
+ * npm run bench:ingest -- [--duration 30] [--concurrency 8] [--protocols http,grpc] [--secure] [--redaction] [--logs] [--query-spans 10000000]
  *                         [--store clickhouse://user:pass@host:8123[,host2:8123]/db [--clickhouse-cluster NAME]
  *                          | clickhouse://local | clickhouse://local-cluster]
  *
@@ -35,6 +37,9 @@ const { RESOURCE_COLUMN_NAMES, SPAN_COLUMN_NAMES } = spanBatch;
  *  - with --redaction, each protocol again with redaction rules on: the
  *    healthcare preset, an MRN pattern, a hash, a drop and a scoped mask
  *    rule, and SQL normalisation (ratios on/off);
+ *  - with --logs, OTLP log records too: the engine's bulk insert of the
+ *    same log rows, and durable log ingest per protocol, as log records
+ *    per Sightline CPU-second against that ceiling;
  *  - with --query-spans, trace-by-id and tag search latency at that size.
  * and writes a markdown table to bench/results/.
  */
@@ -51,6 +56,8 @@ const { values: args } = parseArgs({
     secure: { type: 'boolean', default: false },
     // Each protocol also with redaction rules on (docs/redaction.md), interleaved with runs without.
     redaction: { type: 'boolean', default: false },
+    // OTLP log records as well: their engine ceiling and durable ingest per protocol.
+    logs: { type: 'boolean', default: false },
   },
 });
 
@@ -103,6 +110,8 @@ function makeRedaction(): { args: string[]; remove(): void } {
 
 interface IngestRun {
   protocol: string;
+  /** What was sent: spans, or log records (then `ackedSpans` counts records). */
+  signal: 'traces' | 'logs';
   secured: boolean;
   redacted: boolean;
   load: LoadgenResult;
@@ -112,7 +121,7 @@ interface IngestRun {
   bytesPerSpanMerged: number;
 }
 
-async function ingestRun(protocol: 'http' | 'grpc', durationS: number, concurrency: number, backend: Backend, security: Security | null = null, redaction: { args: string[] } | null = null): Promise<IngestRun> {
+async function ingestRun(protocol: 'http' | 'grpc', durationS: number, concurrency: number, backend: Backend, security: Security | null = null, redaction: { args: string[] } | null = null, signal: 'traces' | 'logs' = 'traces'): Promise<IngestRun> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), `sightline-bench-${protocol}-`));
   const database = `sightline_bench_${protocol}_${Date.now()}`;
   try {
@@ -120,13 +129,14 @@ async function ingestRun(protocol: 'http' | 'grpc', durationS: number, concurren
     const cpu0 = cpuSeconds(s.pid);
     const target = `127.0.0.1:${protocol === 'http' ? s.ports.otlpHttp : s.ports.otlpGrpc}`;
     const auth = security ? { token: security.ingestToken, tlsCa: security.ca } : {};
-    const load = await runChild<LoadgenResult>('loadgen.js', [JSON.stringify({ protocol, target, concurrency, durationS, ...auth })]);
+    const load = await runChild<LoadgenResult>('loadgen.js', [JSON.stringify({ protocol, target, concurrency, durationS, signal, ...auth })]);
     const catchUpSeconds = await waitForStore(s);
     const serverCpuSeconds = cpuSeconds(s.pid) - cpu0;
     const rss = peakRssBytes(s.pid);
     await s.stop();
-    const bytesPerSpanMerged = await backend.bytesPerSpan(dataDir, database);
-    return { protocol, secured: security !== null, redacted: redaction !== null, load, serverCpuSeconds, peakRssBytes: rss, catchUpSeconds, bytesPerSpanMerged };
+    // Bytes per row are measured for spans only (the log ceiling reports its own).
+    const bytesPerSpanMerged = signal === 'traces' ? await backend.bytesPerSpan(dataDir, database) : NaN;
+    return { protocol, signal, secured: security !== null, redacted: redaction !== null, load, serverCpuSeconds, peakRssBytes: rss, catchUpSeconds, bytesPerSpanMerged };
   } finally {
     rmSync(dataDir, { recursive: true, force: true });
   }
@@ -230,12 +240,40 @@ function nativeFiles(codec: RowCodec, dir: string, files: number, requestsPerFil
   return [res, ...out];
 }
 
+/**
+ * Native files of decoded log rows, for the logs ceiling: the same
+ * requests the load generator sends, decoded by the receiver's decoder,
+ * stamped with a tenant and ids as the receiver stamps them.
+ */
+function nativeLogFiles(dir: string, files: number, requestsPerFile: number): string[] {
+  const templates = buildLogTemplates(40, 500, 7);
+  const decoder = new ProtobufLogDecoder();
+  const builder = new LogBatchBuilder();
+  const out: string[] = [];
+  mkdirSync(dir, { recursive: true });
+  const t0 = 1_700_000_000_000_000_000n;
+  for (let f = 0; f < files; f++) {
+    const parts: Buffer[] = [];
+    for (let i = 0; i < requestsPerFile; i++) {
+      builder.reset();
+      const n = f * requestsPerFile + i;
+      decoder.decode(instantiate(templates[n % templates.length], t0 + BigInt(n) * 10_000_000n), builder, { minStartNs: 0, retentionText: '', receivedNs: t0 });
+      builder.fillTenantAndIds('bench');
+      parts.push(builder.toBuffer());
+    }
+    const file = path.join(dir, `logs-ceiling-${f}.native`);
+    writeFileSync(file, Buffer.concat(parts));
+    out.push(file);
+  }
+  return out;
+}
+
 /** Where the benchmark's Sightline stores spans, and how to measure that store's own ceiling. */
 interface Backend {
   label: string;
   storeArgs(database: string): string[];
-  /** The store's own bulk insert of the same rows. */
-  ceiling(files: string[], keepDir: string): Promise<{ rowsPerSecond: number; rowsPerCpuSecond?: number; mergeCpuSeconds?: number; rows?: number; bytesPerSpanMerged?: number; label: string }>;
+  /** The store's own bulk insert of the same rows (log rows with `logs`). */
+  ceiling(files: string[], keepDir: string, logs?: boolean): Promise<{ rowsPerSecond: number; rowsPerCpuSecond?: number; mergeCpuSeconds?: number; rows?: number; bytesPerSpanMerged?: number; label: string }>;
   bytesPerSpan(dataDir: string, database: string): Promise<number>;
   close(): Promise<void>;
 }
@@ -243,9 +281,9 @@ interface Backend {
 const embedded: Backend = {
   label: 'embedded chDB',
   storeArgs: () => [],
-  async ceiling(files, keepDir) {
-    const r = await runChild<CeilingResult>('engine-ceiling.js', ['--dist', path.join(ROOT, 'dist'), '--dir', keepDir, ...files]);
-    return { ...r, label: 'engine bulk insert of the same rows (chDB, INSERT from Native file)' };
+  async ceiling(files, keepDir, logs) {
+    const r = await runChild<CeilingResult>('engine-ceiling.js', ['--dist', path.join(ROOT, 'dist'), '--dir', keepDir, ...(logs ? ['--logs'] : []), ...files]);
+    return { ...r, label: `engine bulk insert of the same ${logs ? 'log ' : ''}rows (chDB, INSERT from Native file)` };
   },
   async bytesPerSpan(dataDir) {
     return (await runChild<{ bytesPerSpan: number }>('disk-usage.js', [path.join(dataDir, 'store')])).bytesPerSpan;
@@ -285,7 +323,7 @@ async function clickhouseBackend(url: string, clusterArg?: string): Promise<Back
   return {
     label: `ClickHouse ${await http('SELECT version()')} at ${redactClickHouseUrl(base)}${cluster ? `, cluster ${cluster}` : ''}`,
     storeArgs: (db) => ['--store', withDb(db), ...(cluster ? ['--clickhouse-cluster', cluster] : [])],
-    async ceiling(files) {
+    async ceiling(files, _keepDir, logs) {
       // A fresh database with Sightline's schema, then the server's own
       // bulk insert: the Native files POSTed straight to it.
       const db = `sightline_ceiling_${Date.now()}`;
@@ -294,13 +332,13 @@ async function clickhouseBackend(url: string, clusterArg?: string): Promise<Back
       let rows = 0;
       const t0 = process.hrtime.bigint();
       for (const [i, f] of files.entries()) {
-        const table = i === 0 ? TABLES.resources : TABLES.spans;
-        const cols = (i === 0 ? RESOURCE_COLUMN_NAMES : SPAN_COLUMN_NAMES).map((c) => '`' + c + '`').join(', ');
+        const table = logs ? TABLES.logs : i === 0 ? TABLES.resources : TABLES.spans;
+        const cols = (logs ? LOG_COLUMN_NAMES : i === 0 ? RESOURCE_COLUMN_NAMES : SPAN_COLUMN_NAMES).map((c) => '`' + c + '`').join(', ');
         // Settings go in the URL: after FORMAT, the rest of the body is data.
         await httpOn(`${target.urls[0]}/?insert_distributed_sync=1`, `INSERT INTO ${db}.${table} (${cols}) FORMAT Native`, readFileSync(f));
       }
       const wall = Number(process.hrtime.bigint() - t0) / 1e9;
-      rows = Number(await http(`SELECT count() FROM ${db}.${TABLES.spans}`));
+      rows = Number(await http(`SELECT count() FROM ${db}.${logs ? TABLES.logs : TABLES.spans}`));
       for (const node of target.urls) await httpOn(node, `DROP DATABASE ${db}`);
       return { rowsPerSecond: rows / wall, label: `the server's own bulk insert of the same rows (Native files POSTed to ${redactClickHouseUrl(base)})` };
     },
@@ -374,9 +412,17 @@ async function main(): Promise<void> {
     ceilings.push(await backend.ceiling(files, stores));
   }
   previous?.remove();
+  // Log rows beside them, interleaved the same way.
+  const logCeilings: Awaited<ReturnType<Backend['ceiling']>>[] = [];
+  if (args.logs) {
+    console.error(`store bulk-insert ceiling for log rows (${backend.label})...`);
+    const logFiles = nativeLogFiles(path.join(tmp, 'logs'), CEILING_FILES, 100);
+    for (let round = 0; round < CEILING_ROUNDS; round++) logCeilings.push(await backend.ceiling(logFiles, stores, true));
+  }
   rmSync(tmp, { recursive: true, force: true });
   const best = <T extends { rowsPerCpuSecond?: number; rowsPerSecond: number }>(xs: T[]) => xs.reduce((a, b) => ((b.rowsPerCpuSecond ?? b.rowsPerSecond) > (a.rowsPerCpuSecond ?? a.rowsPerSecond) ? b : a));
   const ceiling = best(ceilings);
+  const logCeiling = logCeilings.length > 0 ? best(logCeilings) : null;
   const previousCeiling = previous ? best(previousCeilings) : null;
   const idleRss = backend === embedded ? await idleRssBytes() : 0;
   const runs: IngestRun[] = [];
@@ -394,6 +440,11 @@ async function main(): Promise<void> {
       runs.push(await ingestRun(p, durationS, concurrency, backend, null, redaction));
     }
   }
+  if (args.logs)
+    for (const p of protocols) {
+      console.error(`durable log ingest over ${p} for ${durationS}s...`);
+      runs.push(await ingestRun(p, durationS, concurrency, backend, null, null, 'logs'));
+    }
   security?.remove();
   redaction?.remove();
   const querySpans = Number(args['query-spans']);
@@ -404,7 +455,7 @@ async function main(): Promise<void> {
   const when = new Date().toISOString();
   lines.push(`# Ingest benchmark, ${when}`, '');
   lines.push(`Machine: ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}), ${fmt(os.totalmem() / 1024 ** 3)} GiB, Node ${process.version}.`);
-  lines.push(`Command: \`npm run bench:ingest -- --duration ${durationS} --concurrency ${concurrency} --protocols ${protocols.join(',')}${args.secure ? ' --secure' : ''}${args.redaction ? ' --redaction' : ''}${querySpans ? ` --query-spans ${querySpans}` : ''}${args.store ? ` --store ${redactClickHouseUrl(args.store)}` : ''}\``, '');
+  lines.push(`Command: \`npm run bench:ingest -- --duration ${durationS} --concurrency ${concurrency} --protocols ${protocols.join(',')}${args.secure ? ' --secure' : ''}${args.redaction ? ' --redaction' : ''}${args.logs ? ' --logs' : ''}${querySpans ? ` --query-spans ${querySpans}` : ''}${args.store ? ` --store ${redactClickHouseUrl(args.store)}` : ''}\``, '');
   lines.push('Load: realistic OTLP protobuf, 500 spans per request, 10-30 spans per trace, 10-15 attributes per span, 6 services x 3 hosts; a separate load-generator process on loopback.', '');
   lines.push('## Ceilings measured in this run', '');
   lines.push('| ceiling | rate |', '|---|---|');
@@ -426,7 +477,7 @@ async function main(): Promise<void> {
   lines.push(`Store: ${backend.label}.`, '');
   lines.push('| protocol | acked spans/s | vs store bulk insert (spans/s) | spans per Sightline CPU-s | vs engine insert (per CPU-s) | vs decode only | p50 / p99 request ms | peak RSS | bytes/span after merge | refused (429) |');
   lines.push('|---|---|---|---|---|---|---|---|---|---|');
-  for (const r of runs) {
+  for (const r of runs.filter((x) => x.signal === 'traces')) {
     const rate = r.load.ackedSpans / r.load.seconds;
     const perCpu = r.load.ackedSpans / r.serverCpuSeconds;
     lines.push(
@@ -437,7 +488,7 @@ async function main(): Promise<void> {
     lines.push('', 'With tokens and TLS on, against off (same protocol, runs back to back):', '');
     lines.push('| protocol | acked spans/s, on / off | spans per Sightline CPU-s, on / off |', '|---|---|---|');
     for (const p of protocols) {
-      const [off, on] = [false, true].map((sec) => runs.find((r) => r.protocol === p && r.secured === sec && !r.redacted)!);
+      const [off, on] = [false, true].map((sec) => runs.find((r) => r.signal === 'traces' && r.protocol === p && r.secured === sec && !r.redacted)!);
       const rate = (r: IngestRun) => r.load.ackedSpans / r.load.seconds;
       const perCpu = (r: IngestRun) => r.load.ackedSpans / r.serverCpuSeconds;
       lines.push(`| ${p} | ${fmt(rate(on))} / ${fmt(rate(off))} = **${fmt(rate(on) / rate(off), 2)}x** | ${fmt(perCpu(on))} / ${fmt(perCpu(off))} = **${fmt(perCpu(on) / perCpu(off), 2)}x** |`);
@@ -447,13 +498,27 @@ async function main(): Promise<void> {
     lines.push('', 'With redaction rules on (healthcare preset, MRN pattern, a hash, a drop and a scoped mask rule, SQL normalisation), against off (same protocol, runs back to back):', '');
     lines.push('| protocol | acked spans/s, on / off | spans per Sightline CPU-s, on / off |', '|---|---|---|');
     for (const p of protocols) {
-      const [off, on] = [false, true].map((red) => runs.find((r) => r.protocol === p && r.redacted === red && !r.secured)!);
+      const [off, on] = [false, true].map((red) => runs.find((r) => r.signal === 'traces' && r.protocol === p && r.redacted === red && !r.secured)!);
       const rate = (r: IngestRun) => r.load.ackedSpans / r.load.seconds;
       const perCpu = (r: IngestRun) => r.load.ackedSpans / r.serverCpuSeconds;
       lines.push(`| ${p} | ${fmt(rate(on))} / ${fmt(rate(off))} = **${fmt(rate(on) / rate(off), 2)}x** | ${fmt(perCpu(on))} / ${fmt(perCpu(off))} = **${fmt(perCpu(on) / perCpu(off), 2)}x** |`);
     }
   }
   lines.push('', `Wire size: ${fmt(decode.bytesPerSpanOnWire)} bytes/span of OTLP protobuf; WAL/Native: ${fmt(decode.nativeBytesPerSpan)} bytes/span.`);
+  if (logCeiling) {
+    lines.push('', '## Durable log ingest through Sightline', '');
+    lines.push('Load: realistic OTLP protobuf log records, 500 per request, 5 shapes at 4 levels, 4-5 attributes each, two in three inside a trace, 6 services x 3 hosts.', '');
+    lines.push(`Ceiling: ${logCeiling.label}: ${fmt(logCeiling.rowsPerSecond)} rows/s${logCeiling.rowsPerCpuSecond ? `, ${fmt(logCeiling.rowsPerCpuSecond)} rows per CPU-second (each round: ${logCeilings.map((c) => fmt(c.rowsPerCpuSecond ?? c.rowsPerSecond)).join(', ')})` : ''}${logCeiling.bytesPerSpanMerged !== undefined ? `; ${fmt(logCeiling.bytesPerSpanMerged, 1)} bytes per record after merge` : ''}.`, '');
+    lines.push('| protocol | acked records/s | vs store bulk insert (rows/s) | records per Sightline CPU-s | vs engine insert (per CPU-s) | p50 / p99 request ms | peak RSS | refused (429) |');
+    lines.push('|---|---|---|---|---|---|---|---|');
+    for (const r of runs.filter((x) => x.signal === 'logs')) {
+      const rate = r.load.ackedSpans / r.load.seconds;
+      const perCpu = r.load.ackedSpans / r.serverCpuSeconds;
+      lines.push(
+        `| ${r.protocol} | ${fmt(rate)} | ${fmt((100 * rate) / logCeiling.rowsPerSecond)}% | ${fmt(perCpu)} | ${logCeiling.rowsPerCpuSecond ? `**${fmt(perCpu / logCeiling.rowsPerCpuSecond, 2)}x** (${fmt((100 * perCpu) / logCeiling.rowsPerCpuSecond)}%)` : 'n/a (separate server)'} | ${fmt(r.load.latencyMs.p50, 1)} / ${fmt(r.load.latencyMs.p99, 1)} | ${fmt(r.peakRssBytes / 1024 ** 2)} MiB | ${r.load.refused} |`,
+      );
+    }
+  }
   if (query) {
     lines.push('', `## Queries at ${fmt(query.spans)} stored spans`, '');
     lines.push('| query | p50 ms | p99 ms |', '|---|---|---|');

@@ -1,8 +1,8 @@
 import http from 'node:http';
 import https from 'node:https';
 import * as grpc from '@grpc/grpc-js';
-import { TRACE_SERVICE } from '../src/receivers/index.js';
-import { buildTemplates, instantiate } from './otlp-gen.js';
+import { LOGS_SERVICE, TRACE_SERVICE } from '../src/receivers/index.js';
+import { buildLogTemplates, buildTemplates, instantiate } from './otlp-gen.js';
 
 /**
  * The load generator, a process of its own: realistic OTLP protobuf over
@@ -20,6 +20,8 @@ export interface LoadgenConfig {
   durationS: number;
   /** Stop after this many acknowledged spans (0: no limit). */
   maxSpans?: number;
+  /** What is sent: spans (the default) or log records; `ackedSpans` then counts records. */
+  signal?: 'traces' | 'logs';
   spansPerRequest?: number;
   /** Sent as `Authorization: Bearer` (HTTP) or the same gRPC metadata, as OTel exporters do. */
   token?: string;
@@ -47,7 +49,7 @@ export interface LoadgenResult {
 
 type Send = (body: Buffer) => Promise<'ok' | 'refused' | 'error'>;
 
-function httpSender(target: string, concurrency: number, token?: string, tlsCa?: string): Send {
+function httpSender(target: string, concurrency: number, token?: string, tlsCa?: string, urlPath = '/v1/traces'): Send {
   const [host, port] = target.split(':');
   const client = tlsCa ? https : http;
   const agent = tlsCa ? new https.Agent({ keepAlive: true, maxSockets: concurrency, ca: tlsCa }) : new http.Agent({ keepAlive: true, maxSockets: concurrency });
@@ -55,7 +57,7 @@ function httpSender(target: string, concurrency: number, token?: string, tlsCa?:
   return (body) =>
     new Promise((resolve) => {
       const req = client.request(
-        { host, port: Number(port), path: '/v1/traces', method: 'POST', agent, headers: { 'content-type': 'application/x-protobuf', 'content-length': body.length, ...auth } },
+        { host, port: Number(port), path: urlPath, method: 'POST', agent, headers: { 'content-type': 'application/x-protobuf', 'content-length': body.length, ...auth } },
         (res) => {
           res.resume();
           res.on('end', () => resolve(res.statusCode === 200 ? 'ok' : res.statusCode === 429 || res.statusCode === 503 ? 'refused' : 'error'));
@@ -66,8 +68,8 @@ function httpSender(target: string, concurrency: number, token?: string, tlsCa?:
     });
 }
 
-function grpcSender(target: string, token?: string, tlsCa?: string): Send {
-  const Client = grpc.makeGenericClientConstructor(TRACE_SERVICE, 'TraceService');
+function grpcSender(target: string, token?: string, tlsCa?: string, service = TRACE_SERVICE): Send {
+  const Client = grpc.makeGenericClientConstructor(service, 'ExportService');
   const credentials = tlsCa ? grpc.credentials.createSsl(Buffer.from(tlsCa)) : grpc.credentials.createInsecure();
   const client = new Client(target, credentials, { 'grpc.max_send_message_length': 64 * 1024 * 1024 }) as unknown as {
     Export: (b: Buffer, md: grpc.Metadata, cb: (e: grpc.ServiceError | null) => void) => void;
@@ -81,8 +83,12 @@ function grpcSender(target: string, token?: string, tlsCa?: string): Send {
 }
 
 export async function runLoad(cfg: LoadgenConfig): Promise<LoadgenResult> {
-  const templates = buildTemplates(40, cfg.spansPerRequest ?? 500, 7);
-  const send = cfg.protocol === 'http' ? httpSender(cfg.target, cfg.concurrency, cfg.token, cfg.tlsCa) : grpcSender(cfg.target, cfg.token, cfg.tlsCa);
+  const logs = cfg.signal === 'logs';
+  const templates = logs ? buildLogTemplates(40, cfg.spansPerRequest ?? 500, 7) : buildTemplates(40, cfg.spansPerRequest ?? 500, 7);
+  const send =
+    cfg.protocol === 'http'
+      ? httpSender(cfg.target, cfg.concurrency, cfg.token, cfg.tlsCa, logs ? '/v1/logs' : '/v1/traces')
+      : grpcSender(cfg.target, cfg.token, cfg.tlsCa, logs ? LOGS_SERVICE : TRACE_SERVICE);
   const latencies: number[] = [];
   const sample: string[] = [];
   const result = { requests: 0, ackedSpans: 0, refused: 0, errors: 0, bytesSent: 0 };

@@ -210,6 +210,89 @@ export function buildTemplates(count: number, spansPerRequest: number, seed = 1)
   return templates;
 }
 
+const LOG_LINES: ((i: number, svc: string) => { severity: number; text: string; body: string; attrs: Record<string, string | number | boolean> })[] = [
+  (i, svc) => ({ severity: 9, text: 'INFO', body: `GET ${pick(ROUTES, i).replace('{id}', String(100000 + ((i * 7919) % 900000)))} 200 in ${(i * 37) % 900} ms`, attrs: { 'http.route': pick(ROUTES, i), 'http.response.status_code': 200, 'enduser.id': `user-${(i * 104729) % 250000}`, 'log.logger': `${svc}.http` } }),
+  (i, svc) => ({ severity: 5, text: 'DEBUG', body: `cache ${i % 3 === 0 ? 'miss' : 'hit'} for key ${svc}:${(i * 131) % 5000}`, attrs: { 'cache.key': `${svc}:${(i * 131) % 5000}`, 'log.logger': `${svc}.cache` } }),
+  (i, svc) => ({ severity: 13, text: 'WARN', body: `slow query on ${svc}_db took ${200 + ((i * 53) % 3000)} ms`, attrs: { 'db.system': 'postgresql', 'db.namespace': `${svc}_db`, 'duration.ms': 200 + ((i * 53) % 3000), 'log.logger': `${svc}.db` } }),
+  (i, svc) => ({ severity: 9, text: 'INFO', body: `appointment ${100000 + ((i * 7919) % 900000)} confirmed for tenant ${pick(TENANTS, i)}`, attrs: { 'tenant.id': pick(TENANTS, i), 'appointment.id': 100000 + ((i * 7919) % 900000), 'notify.sms': i % 2 === 0, 'log.logger': `${svc}.service` } }),
+  (i, svc) => ({ severity: 17, text: 'ERROR', body: `upstream connect error or disconnect/reset before headers (attempt ${1 + (i % 3)})`, attrs: { 'exception.type': 'ECONNRESET', 'retry.attempt': 1 + (i % 3), 'server.address': `${svc}.service.consul`, 'log.logger': `${svc}.client` } }),
+];
+
+/**
+ * Log request templates, as an SDK or Collector batch of a process's log
+ * records would be: about `recordsPerRequest` records per request, grouped
+ * by resource, a mix of levels and shapes, 4-5 attributes each, two in
+ * three inside a trace (trace and span ids set). `spans` counts records.
+ */
+export function buildLogTemplates(count: number, recordsPerRequest: number, seed = 1): RequestTemplate[] {
+  let n = seed * 1_000_003;
+  const base = 1_000_000_000_000_000_000n;
+  const templates: RequestTemplate[] = [];
+  for (let t = 0; t < count; t++) {
+    const byResource = new Map<string, { svc: Service; host: string; records: unknown[] }>();
+    const idList: Buffer[] = [];
+    const timeValues: bigint[] = [];
+    for (let r = 0; r < recordsPerRequest; r++, n++) {
+      const svc = SERVICES[(t + r + (n % 5)) % SERVICES.length];
+      const host = pick(svc.hosts, n);
+      const line = pick(LOG_LINES, n * 7 + r)(n * 31 + r, svc.name);
+      const time = base + BigInt(n % 1_000_000) * 1_000_000n;
+      timeValues.push(time, time + 2_000_000n);
+      const record: Record<string, unknown> = {
+        timeUnixNano: time.toString(),
+        observedTimeUnixNano: (time + 2_000_000n).toString(),
+        severityNumber: line.severity,
+        severityText: line.text,
+        body: { stringValue: line.body },
+        attributes: kv(line.attrs),
+      };
+      if (n % 3 !== 0) {
+        const traceId = randomBytes(16);
+        const spanId = randomBytes(8);
+        idList.push(traceId, spanId);
+        Object.assign(record, { traceId, spanId, flags: 1 });
+      }
+      const key = `${svc.name}/${host}`;
+      if (!byResource.has(key)) byResource.set(key, { svc, host, records: [] });
+      byResource.get(key)!.records.push(record);
+    }
+    const resourceLogs = [...byResource.values()].map(({ svc, host, records }) => ({
+      resource: {
+        attributes: kv({
+          'service.name': svc.name,
+          'service.version': '2.3.1',
+          'service.namespace': 'clinic',
+          'host.name': host,
+          'process.pid': 1000 + (host.length * 37) % 9000,
+          'telemetry.sdk.language': 'nodejs',
+          'deployment.environment.name': 'production',
+          'cloud.region': pick(REGIONS, host.length),
+        }),
+      },
+      scopeLogs: [{ scope: { name: 'pino', version: '10.4.0' }, logRecords: records }],
+    }));
+    const LogRequest = otlp.ExportLogsServiceRequest;
+    const body = Buffer.from(LogRequest.encode(LogRequest.fromObject({ resourceLogs })).finish());
+    templates.push({ body, spans: recordsPerRequest, ...offsets(body, idList, timeValues) });
+  }
+  return templates;
+}
+
+/** Where each id and time of a template sits in its bytes. */
+function offsets(body: Buffer, idList: Buffer[], timeValues: bigint[]): { ids: { at: number; len: number }[]; times: number[] } {
+  const ids: { at: number; len: number }[] = [];
+  for (const id of idList) {
+    for (let at = body.indexOf(id); at >= 0; at = body.indexOf(id, at + id.length)) ids.push({ at, len: id.length });
+  }
+  const times: number[] = [];
+  const probe = Buffer.alloc(8);
+  for (const v of new Set(timeValues)) {
+    probe.writeBigUInt64LE(v);
+    for (let at = body.indexOf(probe); at >= 0; at = body.indexOf(probe, at + 8)) times.push(at);
+  }
+  return { ids, times };
+}
+
 /**
  * A copy of the template with fresh ids (XOR with one random mask per
  * request, so references between spans stay consistent) and times moved so

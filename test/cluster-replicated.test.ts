@@ -16,6 +16,7 @@ import { TABLES } from '../src/store/schema.js';
 import { SPAN_COLUMN_NAMES } from '../src/model/span-batch.js';
 import { FixtureWriter } from '../testkit/store-fixtures.js';
 import { runConformanceSuite } from '../testkit/store-conformance.js';
+import { runLogsConformance } from '../testkit/logs-conformance.js';
 import { REPO_ROOT, eventually, startSightline } from '../testkit/sightline.js';
 
 /**
@@ -68,6 +69,15 @@ runConformanceSuite({
   name: 'ClickHouse 2x2 replicated cluster',
   async open() {
     const database = 'sightline_replicated_conformance';
+    const engine = await ClickHouseEngine.open(parseClickHouseUrl(`clickhouse://default@${hosts()}/${database}`), { replicatedCluster: cluster.cluster });
+    return { engine, layout: { database, cluster: cluster.cluster, replicated: true }, close: () => engine.close() };
+  },
+});
+
+runLogsConformance({
+  name: 'ClickHouse 2x2 replicated cluster',
+  async open() {
+    const database = 'sightline_replicated_logs';
     const engine = await ClickHouseEngine.open(parseClickHouseUrl(`clickhouse://default@${hosts()}/${database}`), { replicatedCluster: cluster.cluster });
     return { engine, layout: { database, cluster: cluster.cluster, replicated: true }, close: () => engine.close() };
   },

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { ClickHouseEngine, parseClickHouseUrl } from '../src/store/clickhouse/index.js';
 import { runConformanceSuite, type ConformanceTarget } from '../testkit/store-conformance.js';
 import { runDiagnosisConformance } from '../testkit/diagnosis-conformance.js';
+import { runLogsConformance } from '../testkit/logs-conformance.js';
 import { runRoutePoliciesSuite } from '../testkit/route-policies.js';
 import { openClickHouseStore } from '../src/store/index.js';
 
@@ -51,6 +52,8 @@ function target(name: string, database: string, cluster: boolean): ConformanceTa
 
 runConformanceSuite(target('ClickHouse server', 'sightline_single', false));
 runConformanceSuite(target('ClickHouse 2-shard cluster', 'sightline_cluster', true));
+runLogsConformance(target('ClickHouse server', 'sightline_logs_single', false));
+runLogsConformance(target('ClickHouse 2-shard cluster', 'sightline_logs_cluster', true));
 runDiagnosisConformance(target('ClickHouse server', 'sightline_diagnosis_single', false));
 runDiagnosisConformance(target('ClickHouse 2-shard cluster', 'sightline_diagnosis_cluster', true));
 

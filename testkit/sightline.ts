@@ -12,7 +12,7 @@ export const CLI = path.join(REPO_ROOT, 'bin', 'sightline.cjs');
 export interface Sightline {
   pid: number;
   dataDir: string;
-  ports: { otlpGrpc: number; otlpHttp: number; http: number };
+  ports: { otlpGrpc: number; otlpHttp: number; http: number; zipkin?: number };
   /** http://127.0.0.1:<port> of the query API. */
   api: string;
   otlpHttp: string;

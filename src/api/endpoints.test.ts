@@ -22,6 +22,12 @@ describe('endpoint URLs', () => {
     assert.equal(endpointUrls(bound('10.0.0.5', true), 'ignored').ui, 'https://10.0.0.5:3200/');
   });
 
+  it('name the Zipkin path only when the Zipkin listener is on', () => {
+    assert.equal(endpointUrls(bound('127.0.0.1'), 'ignored').zipkinSpans, undefined);
+    const withZipkin = { ...bound('0.0.0.0', true), zipkin: { address: '0.0.0.0', family: '', port: 9411 } };
+    assert.equal(endpointUrls(withZipkin, 'tracing.internal').zipkinSpans, 'https://tracing.internal:9411/api/v2/spans');
+  });
+
   it('name the host a client used for a wildcard address', () => {
     assert.equal(endpointUrls(bound('0.0.0.0'), 'tracing.internal').otlpHttp, 'http://tracing.internal:4318');
     assert.equal(endpointUrls(bound('::'), '[fd00::1]').otlpHttpTraces, 'http://[fd00::1]:4318/v1/traces');

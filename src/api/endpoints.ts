@@ -11,6 +11,8 @@ export interface BoundListeners {
   http: AddressInfo;
   otlpHttp: AddressInfo;
   otlpGrpc: AddressInfo;
+  /** Zipkin v2 ingest, when --zipkin-port is set. */
+  zipkin?: AddressInfo;
   /** All three speak TLS (--tls-cert). */
   tls: boolean;
   /** The OTLP listeners ask for a client certificate (--tls-client-ca). */
@@ -26,6 +28,8 @@ export interface EndpointUrls {
   otlpHttp: string;
   /** OTLP/HTTP's trace path, as `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` and exporters' `url` take it. */
   otlpHttpTraces: string;
+  /** Where Zipkin reporters post (…/api/v2/spans), when the Zipkin listener is on. */
+  zipkinSpans?: string;
 }
 
 /**
@@ -37,7 +41,13 @@ export function endpointUrls(bound: BoundListeners, wildcardHost: string = os.ho
   const scheme = bound.tls ? 'https' : 'http';
   const url = (a: AddressInfo) => `${scheme}://${urlHost(a.address, wildcardHost)}:${a.port}`;
   const otlpHttp = url(bound.otlpHttp);
-  return { ui: `${url(bound.http)}/`, otlpGrpc: url(bound.otlpGrpc), otlpHttp, otlpHttpTraces: `${otlpHttp}/v1/traces` };
+  return {
+    ui: `${url(bound.http)}/`,
+    otlpGrpc: url(bound.otlpGrpc),
+    otlpHttp,
+    otlpHttpTraces: `${otlpHttp}/v1/traces`,
+    ...(bound.zipkin ? { zipkinSpans: `${url(bound.zipkin)}/api/v2/spans` } : {}),
+  };
 }
 
 /** Whether an address listens on every interface. */

@@ -8,13 +8,15 @@ import { tempoJobs } from './tempo/jobs.js';
 import { jaegerJobs } from './jaeger/jobs.js';
 import { nativeJobs } from './native/jobs.js';
 import { firstRunJobs } from './native/first-run-jobs.js';
+import { logJobs } from './native/logs-jobs.js';
+import { sloJobs } from './native/slo-jobs.js';
 
 /**
  * A query worker thread (see isolation/pool.ts): builds the store over the
  * main thread's engine for one task, runs the job and answers with data,
  * errors included, since an Error loses its class crossing threads.
  */
-const JOBS: JobTable = { ...tempoJobs, ...jaegerJobs, ...nativeJobs, ...firstRunJobs };
+const JOBS: JobTable = { ...tempoJobs, ...jaegerJobs, ...nativeJobs, ...firstRunJobs, ...logJobs, ...sloJobs };
 
 const setup = workerData as WorkerSetup | undefined;
 if (setup?.nice) {

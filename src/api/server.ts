@@ -15,6 +15,8 @@ import { registerOidcRoutes, type OidcRoutesOptions } from './oidc-routes.js';
 import { QueryPool } from './isolation/index.js';
 import { queryHost, type SqlStore } from '../store/index.js';
 import type { QueryLimitsConfig } from '../config/index.js';
+import type { SloService } from '../slo/index.js';
+import { registerSloRoutes, sloQueriesOver } from './native/slo-routes.js';
 
 export interface ApiServerOptions extends Omit<TempoRoutesOptions, 'queries'>, Omit<NativeRoutesOptions, 'tokens' | 'queries' | 'store'>, AuthOptions, OidcRoutesOptions {
   log: Logger;
@@ -31,6 +33,8 @@ export interface ApiServerOptions extends Omit<TempoRoutesOptions, 'queries'>, O
   listener?: { bodyLimit: number; connectionTimeout: number; keepAliveTimeout: number; requestTimeout: number; http?: HttpServerOptions; https?: HttpsServerOptions };
   /** Where this process's three listeners are bound, once they are (for the UI's first-run panel). */
   listeners?: () => BoundListeners | undefined;
+  /** SLO evaluation (docs/slo.md): its reads run in this server's query pool. */
+  slos?: SloService;
 }
 
 /**
@@ -85,6 +89,8 @@ export async function createApiServer(opts: ApiServerOptions): Promise<FastifyIn
   registerTempoRoutes(app, { ...opts, queries });
   registerJaegerRoutes(app, { queries, maxSearchLimit: opts.maxSearchLimit });
   registerNativeRoutes(app, { ...opts, queries, tokens: () => opts.authenticator.tokens() });
+  opts.slos?.useQueries(sloQueriesOver(queries));
+  registerSloRoutes(app, queries, opts.slos, opts.store.sloState());
   registerFirstRunRoutes(app, { queries, listeners: opts.listeners, tokenRequired: () => opts.authenticator.enforcing });
   registerOidcRoutes(app, opts);
   // Last: its catch-all only answers paths no API route claims.

@@ -69,6 +69,12 @@ describe('log format', () => {
     assert.ok(lines.some((l) => l.endsWith('npm run demo -- --fault b --otlp http://127.0.0.1:44318/v1/traces --api http://127.0.0.1:43200')));
     assert.ok(!text.includes('OTEL_EXPORTER_OTLP_HEADERS'));
     assert.ok(!text.includes('every interface'));
+    assert.ok(!text.includes('Zipkin'));
+  });
+
+  it('shows the Zipkin listener when it is on', () => {
+    const text = startupSummary({ version: '1', listeners: loopback([43200, 44318, 44317], { zipkin: { address: '127.0.0.1', family: 'IPv4', port: 49411 } }), store: 'embedded', retention: '7d', tokenRequired: false, hostname: 'box' });
+    assert.ok(text.split('\n').includes('  Zipkin v2   http://127.0.0.1:49411/api/v2/spans'));
   });
 
   it('names the machine for a wildcard address, https under TLS, and the token exporters need', () => {

@@ -125,6 +125,7 @@ export function startupSummary(info: StartupInfo): string {
     `  Web UI      ${urls.ui}`,
     `  OTLP/gRPC   ${urls.otlpGrpc}`,
     `  OTLP/HTTP   ${urls.otlpHttp}  (traces: POST ${new URL(urls.otlpHttpTraces).pathname})`,
+    ...(urls.zipkinSpans ? [`  Zipkin v2   ${urls.zipkinSpans}`] : []),
     `  Store       ${info.store}; spans kept ${info.retention}`,
   ];
   if (wildcard) lines.push(`  Listening on every interface (${info.listeners.http.address}); ${info.hostname} stands for this machine.`);

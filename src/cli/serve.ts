@@ -5,10 +5,11 @@ import { loadConfigFile, parseDuration, redactionRules, type Config } from '../c
 import { EngineError, openClickHouseStore, openEmbeddedStore, parseClickHouseUrl, redactClickHouseUrl, RetentionScheduler, type OpenedStore, type SqlStore } from '../store/index.js';
 import { AuditLog, buildAuthenticator, OidcLogin, tailnetSources } from '../auth/index.js';
 import { Ingestor } from '../ingest/index.js';
-import { TraceExportHandler, createOtlpHttpServer, ListenerGuard, OtlpGrpcServer } from '../receivers/index.js';
+import { TraceExportHandler, LogExportHandler, createOtlpHttpServer, createZipkinHttpServer, newZipkinCounters, ListenerGuard, OtlpGrpcServer } from '../receivers/index.js';
 import { addressOf, createApiServer, type BoundListeners } from '../api/index.js';
 import { RedactionPolicy } from '../redact/index.js';
 import { Erasures } from '../erasure/index.js';
+import { loadSloConfig, SloService } from '../slo/index.js';
 import { SIGHTLINE_VERSION, TEMPO_API_VERSION } from '../version.js';
 import { lockDataDir } from './data-lock.js';
 import { makeDataDirPrivate } from './data-dir.js';
@@ -33,7 +34,8 @@ export class StoreOpenError extends Error {
 }
 
 export interface RunningServer {
-  ports: { otlpGrpc: number; otlpHttp: number; http: number };
+  /** zipkin only when --zipkin-port is set. */
+  ports: { otlpGrpc: number; otlpHttp: number; http: number; zipkin?: number };
   /** Where the three listeners are bound, as the operating system reports it. */
   listeners: BoundListeners;
   /** OTLP exporters and API callers need credentials (an identity source is configured). */
@@ -120,9 +122,14 @@ export async function serve(config: Config, log: Logger = createLogger(config)):
     const redaction = new RedactionPolicy(config.redaction);
     if (redaction.enabled) log.info({ ruleSets: redaction.stats().ruleSets.map((r) => r.name) }, 'redaction rules in force');
     // Each listener counts its own connections against the same limits.
-    const guards = { otlpGrpc: new ListenerGuard(config.listeners), otlpHttp: new ListenerGuard(config.listeners), api: new ListenerGuard(config.listeners) };
+    const guards = { otlpGrpc: new ListenerGuard(config.listeners), otlpHttp: new ListenerGuard(config.listeners), api: new ListenerGuard(config.listeners), zipkin: new ListenerGuard(config.listeners) };
+    // Zipkin spans left out for their content: Zipkin replies carry no counts, so they are counted here.
+    const zipkinCounters = newZipkinCounters();
     const apiHttps = tls ? httpsServerOptions(tls.current, false) : undefined;
+    // SLO evaluation and alerting (docs/slo.md), when --slo-config names a file.
+    const slos = config.slo ? new SloService({ state: store.sloState(), log: log.child({ component: 'slo' }), config: config.slo, intervalMs: config.sloIntervalMs ?? 60_000 }) : undefined;
     const api = await createApiServer({
+      slos,
       log,
       store,
       authenticator,
@@ -131,7 +138,11 @@ export async function serve(config: Config, log: Logger = createLogger(config)):
       storeStats: () => store.stats(),
       migrationStatus: () => store.migrationStatus(),
       // What the listeners refused and closed rides along with ingest's counters.
-      ingestStats: () => Object.assign(ingestor.getStats(), { listeners: { otlpGrpc: guards.otlpGrpc.stats(), otlpHttp: guards.otlpHttp.stats(), api: guards.api.stats() } }),
+      ingestStats: () =>
+        Object.assign(ingestor.getStats(), {
+          listeners: { otlpGrpc: guards.otlpGrpc.stats(), otlpHttp: guards.otlpHttp.stats(), api: guards.api.stats(), ...(config.zipkinPort === null ? {} : { zipkin: guards.zipkin.stats() }) },
+          ...(config.zipkinPort === null ? {} : { zipkin: { ...zipkinCounters } }),
+        }),
       redactionStats: () => redaction.stats(),
       erasures,
       tempoApiVersion: TEMPO_API_VERSION,
@@ -154,9 +165,12 @@ export async function serve(config: Config, log: Logger = createLogger(config)):
     });
     guards.api.guardHttp(api.server, { tls: tls !== null });
     const handler = new TraceExportHandler(ingestor, config.retentionMs, config.retentionText, redaction);
-    const otlpHttp = await createOtlpHttpServer({ handler, log, maxBodyBytes: config.maxBodyBytes, corsOrigins: config.corsOrigins, authenticator, defaultTenant, https: tls ? httpsServerOptions(tls.current, true) : undefined, guard: guards.otlpHttp });
+    // Log records: the same ingestor (budget, WAL directory, group commit), redaction and retention.
+    const logs = new LogExportHandler(ingestor, config.retentionMs, config.retentionText, redaction);
+    const otlpHttp = await createOtlpHttpServer({ handler, logs, log, maxBodyBytes: config.maxBodyBytes, corsOrigins: config.corsOrigins, authenticator, defaultTenant, https: tls ? httpsServerOptions(tls.current, true) : undefined, guard: guards.otlpHttp });
     const otlpGrpc = new OtlpGrpcServer({
       handler,
+      logs,
       log: log.child({ component: 'otlp-grpc' }),
       maxBodyBytes: config.maxBodyBytes,
       authenticator,
@@ -165,10 +179,16 @@ export async function serve(config: Config, log: Logger = createLogger(config)):
       guard: guards.otlpGrpc,
       maxStreamsPerConnection: config.listeners.maxStreamsPerConnection,
     });
+    // Zipkin v2 ingest, off unless --zipkin-port: the OTLP path and the OTLP/HTTP listener's protections.
+    const zipkin =
+      config.zipkinPort === null
+        ? null
+        : await createZipkinHttpServer({ handler, log, maxBodyBytes: config.maxBodyBytes, corsOrigins: config.corsOrigins, authenticator, defaultTenant, https: tls ? httpsServerOptions(tls.current, true) : undefined, guard: guards.zipkin, counters: zipkinCounters });
     if (tls) {
-      // The client CA, when given, is asked of the OTLP listeners only.
+      // The client CA, when given, is asked of the ingest listeners only.
       reloadHttpsServer(tls, api.server, false);
       reloadHttpsServer(tls, otlpHttp.server, true);
+      if (zipkin) reloadHttpsServer(tls, zipkin.server, true);
     }
 
     await api.listen({ host: config.listen, port: config.httpPort });
@@ -177,21 +197,47 @@ export async function serve(config: Config, log: Logger = createLogger(config)):
     cleanups.push(() => otlpHttp.close());
     const grpcPort = await otlpGrpc.listen(config.listen, config.otlpGrpcPort);
     cleanups.push(() => otlpGrpc.close());
+    if (zipkin && config.zipkinPort !== null) {
+      await zipkin.listen({ host: config.listen, port: config.zipkinPort });
+      cleanups.push(() => zipkin.close());
+    }
 
     const ports = {
       otlpGrpc: grpcPort,
       otlpHttp: addressPort(otlpHttp.server.address()),
       http: addressPort(api.server.address()),
+      ...(zipkin ? { zipkin: addressPort(zipkin.server.address()) } : {}),
     };
     const unbound = { address: config.listen, family: '', port: 0 };
     bound = {
       http: addressOf(api.server) ?? { ...unbound, port: ports.http },
       otlpHttp: addressOf(otlpHttp.server) ?? { ...unbound, port: ports.otlpHttp },
       otlpGrpc: otlpGrpc.address() ?? { ...unbound, port: ports.otlpGrpc },
+      ...(zipkin ? { zipkin: addressOf(zipkin.server) ?? { ...unbound, port: ports.zipkin ?? 0 } } : {}),
       tls: tls !== null,
       clientCertificate: config.tls?.clientCaFile !== undefined,
     };
     const listeners = bound;
+    if (slos && config.slo) {
+      const sloFile = config.slo.path;
+      slos.setExternalUrl(`${tls ? 'https' : 'http'}://${listeners.http.address.includes(':') ? `[${listeners.http.address}]` : listeners.http.address}:${ports.http}`);
+      slos.start();
+      // Stopped before the store closes (cleanups run in reverse).
+      cleanups.push(() => slos.stop());
+      log.info({ slos: config.slo.slos.length, intervalMs: slos.intervalMs }, 'SLO evaluation started');
+      // SIGHUP re-reads the SLO file; one that does not load keeps the SLOs in use, and says why.
+      const reloadSlos = () => {
+        try {
+          const next = loadSloConfig(sloFile);
+          slos.replaceConfig(next);
+          log.info({ slos: next.slos.length }, 'SLOs re-read from the SLO file');
+        } catch (e) {
+          log.error({ err: (e as Error).message }, 'SLO file not re-read; the SLOs in use are unchanged');
+        }
+      };
+      process.on('SIGHUP', reloadSlos);
+      cleanups.push(async () => void process.off('SIGHUP', reloadSlos));
+    }
     // SIGHUP re-reads the tokens and OIDC grant rules of the config file: a
     // revoked token or removed rule stops working without a restart.
     const configFile = config.file?.path;

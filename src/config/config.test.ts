@@ -61,6 +61,17 @@ describe('config', () => {
   });
 });
 
+describe('zipkin port', () => {
+  it('is off unless set, by flag or variable, and must differ from the other ports', () => {
+    assert.equal(parseServeConfig([], {}).zipkinPort, null);
+    assert.equal(parseServeConfig(['--zipkin-port', '9411'], {}).zipkinPort, 9411);
+    assert.equal(parseServeConfig([], { SIGHTLINE_ZIPKIN_PORT: '9412' }).zipkinPort, 9412);
+    assert.equal(parseServeConfig(['--zipkin-port', '0'], {}).zipkinPort, 0);
+    assert.throws(() => parseServeConfig(['--zipkin-port', 'zipkin'], {}), (e: Error) => e instanceof ConfigError && /^--zipkin-port: "zipkin" is not a port number/.test(e.message));
+    assert.throws(() => parseServeConfig(['--zipkin-port', '4318'], {}), (e: Error) => e instanceof ConfigError && /HTTP and Zipkin ports must differ \(got 4317, 4318, 3200, 4318\)/.test(e.message));
+  });
+});
+
 describe('store config', () => {
   it('defaults to the embedded store and takes a ClickHouse URL and cluster', () => {
     assert.deepEqual(parseServeConfig([], {}).store, { kind: 'embedded' });

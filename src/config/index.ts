@@ -6,6 +6,7 @@ import { loadCaBundle, parseClickHouseUrl, tenantIdProblem } from '../store/inde
 import { ConfigFileError, loadConfigFile, type FileConfig } from './file.js';
 import { loadTlsMaterial, TlsError, type TlsConfig } from '../tls/index.js';
 import { compileRedaction, NO_REDACTION, RedactionConfigError, type RedactionRules } from '../redact/index.js';
+import { loadSloConfig, parseSloDuration, SloConfigError, type SloConfig } from '../slo/index.js';
 
 export { ConfigFileError, parseConfigFile, loadConfigFile, type FileConfig, type FileToken, type FileGrantRule, type FileOidc, type FileTailnet } from './file.js';
 
@@ -19,6 +20,8 @@ export interface Config {
   otlpGrpcPort: number;
   otlpHttpPort: number;
   httpPort: number;
+  /** Zipkin v2 ingest (POST /api/v2/spans); null: off, the default. */
+  zipkinPort: number | null;
   retentionMs: number;
   retentionText: string;
   /** Retention per tenant, where it differs from retentionMs. */
@@ -49,6 +52,10 @@ export interface Config {
   queries: QueryLimitsConfig;
   /** Connection caps and timeouts of the three listeners (docs/deploy.md, "Limits and timeouts"). */
   listeners: ListenerLimitsConfig;
+  /** SLO definitions from --slo-config (docs/slo.md); absent: no SLOs. */
+  slo?: SloConfig;
+  /** How often each SLO is evaluated (--slo-interval); default 1m. */
+  sloIntervalMs?: number;
 }
 
 /**
@@ -128,6 +135,7 @@ export const SERVE_FLAGS: readonly FlagSpec[] = [
   { name: 'otlp-grpc-port', default: '4317', help: 'OTLP/gRPC port' },
   { name: 'otlp-http-port', default: '4318', help: 'OTLP/HTTP port' },
   { name: 'http-port', default: '3200', help: 'query API (Tempo-compatible) and UI port' },
+  { name: 'zipkin-port', default: '', help: 'Zipkin v2 ingest port (POST /api/v2/spans, JSON or protobuf; 9411 by convention); off unless set' },
   { name: 'retention', default: '7d', help: 'how long spans are kept (e.g. 36h, 7d, 2w)' },
   { name: 'tenant-retention', default: '', help: 'retention per tenant where it differs, e.g. acme=30d,lab=2d' },
   { name: 'default-tenant', default: 'single-tenant', help: 'the tenant spans are stored and read under without multi-tenant identities' },
@@ -158,6 +166,8 @@ export const SERVE_FLAGS: readonly FlagSpec[] = [
   { name: 'keep-alive-timeout', default: '65s', help: 'an HTTP connection waits this long for its next request, a gRPC connection this long without a call, before it is closed' },
   { name: 'max-streams-per-connection', default: '100', help: 'gRPC calls open at once on one connection (HTTP/2 concurrent streams)' },
   { name: 'api-max-body', default: '1MiB', help: 'largest request body the query API (port --http-port) takes' },
+  { name: 'slo-config', default: '', help: 'YAML file of SLOs, alert windows and webhook receivers (docs/slo.md); re-read on SIGHUP' },
+  { name: 'slo-interval', default: '1m', help: 'how often each SLO is evaluated for alerts (e.g. 30s, 1m)' },
 ];
 
 export function envName(flag: string): string {
@@ -200,8 +210,12 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
   if (data.value.trim() === '') throw new ConfigError(`${data.source}: the data directory must not be empty`);
 
   const ports = ['otlp-grpc-port', 'otlp-http-port', 'http-port'].map((n) => parsePort(get(n)));
-  const nonZero = ports.filter((p) => p !== 0);
-  if (new Set(nonZero).size !== nonZero.length) throw new ConfigError(`the OTLP/gRPC, OTLP/HTTP and HTTP ports must differ (got ${ports.join(', ')})`);
+  const zipkin = get('zipkin-port');
+  const zipkinPort = zipkin.value.trim() === '' ? null : parsePort({ value: zipkin.value.trim(), source: zipkin.source });
+  const listening = zipkinPort === null ? ports : [...ports, zipkinPort];
+  const nonZero = listening.filter((p) => p !== 0);
+  if (new Set(nonZero).size !== nonZero.length)
+    throw new ConfigError(`the OTLP/gRPC, OTLP/HTTP, HTTP${zipkinPort === null ? '' : ' and Zipkin'} ports must differ (got ${listening.join(', ')})`);
 
   const retentionMs = parseDurationValue(retention);
   if (retentionMs < 60 * 60 * 1000) throw new ConfigError(`${retention.source}: retention must be at least 1h`);
@@ -227,6 +241,7 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     otlpGrpcPort: ports[0],
     otlpHttpPort: ports[1],
     httpPort: ports[2],
+    zipkinPort,
     retentionMs,
     retentionText: retention.value,
     tenantRetentionMs: new Map([...(file?.tenantRetentionMs ?? []), ...parseTenantRetention(get('tenant-retention'))]),
@@ -245,7 +260,22 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     redaction: redactionRules(file),
     queries: parseQueryLimits(get),
     listeners: parseListenerLimits(get),
+    ...parseSlo(get('slo-config'), get('slo-interval')),
   };
+}
+
+/** The SLO file, read and checked now: a bad one stops the start with its line and column. */
+function parseSlo(file: { value: string; source: string }, interval: { value: string; source: string }): { slo?: SloConfig; sloIntervalMs: number } {
+  const sloIntervalMs = parseSloDuration(interval.value) ?? NaN;
+  if (!(sloIntervalMs >= 1000 && sloIntervalMs <= 3600_000)) throw new ConfigError(`${interval.source}: ${JSON.stringify(interval.value)} is not an interval from 1s to 1h (e.g. 30s, 1m)`);
+  const path = file.value.trim();
+  if (!path) return { sloIntervalMs };
+  try {
+    return { slo: loadSloConfig(path), sloIntervalMs };
+  } catch (e) {
+    if (e instanceof SloConfigError) throw new ConfigError(e.message);
+    throw e;
+  }
 }
 
 function parseQueryLimits(get: (name: string) => { value: string; source: string }): QueryLimitsConfig {

@@ -67,6 +67,10 @@ export interface IngestStats {
   diskFullRefusals: number;
   backlogBytes: number;
   replayedSegments: number;
+  /** Log records acknowledged (in the logs WAL), stored, and set aside as spans are (quarantinedSpans). */
+  acceptedLogs: number;
+  storedLogs: number;
+  quarantinedLogs: number;
 }
 
 /**
@@ -85,6 +89,9 @@ export class Ingestor {
     diskFullRefusals: 0,
     backlogBytes: 0,
     replayedSegments: 0,
+    acceptedLogs: 0,
+    storedLogs: 0,
+    quarantinedLogs: 0,
   };
   private stopping = false;
   /** Set by stop(): both WALs sealed and closed. */
@@ -92,6 +99,7 @@ export class Ingestor {
   private writer: Promise<void> | null = null;
   private wake: (() => void) | null = null;
   private lastInsertAt = Date.now();
+  private lastLogInsertAt = Date.now();
   /** Bytes of request bodies being received or decoded right now. */
   private receivingBytes = 0;
   /** The newest span segment stored or quarantined (the writer takes them in order). */
@@ -103,31 +111,42 @@ export class Ingestor {
     private readonly wal: Wal,
     /** Resource rows, for resources first seen since the last start or day. */
     private readonly resourceWal: Wal,
-    private readonly recovered: { spans: Segment[]; resources: Segment[] },
+    /**
+     * Log record rows. A WAL of their own rather than a record type in the
+     * span WAL: a segment is exactly the Native file the store inserts into
+     * one table, so each table's rows need segments of their own; and the
+     * WAL's group commit, recovery and quarantine then serve logs unchanged.
+     */
+    private readonly logWal: Wal,
+    private readonly recovered: { spans: Segment[]; resources: Segment[]; logs: Segment[] },
     private readonly opts: IngestorOptions,
   ) {}
 
   static async open(opts: IngestorOptions): Promise<Ingestor> {
     const spans = await Wal.open({ dir: opts.walDir, segmentBytes: opts.segmentBytes });
     const resources = await Wal.open({ dir: path.join(opts.walDir, 'resources'), segmentBytes: opts.segmentBytes });
+    const logs = await Wal.open({ dir: path.join(opts.walDir, 'logs'), segmentBytes: opts.segmentBytes });
     const segments = spans.recovery.segments;
-    if (segments.length > 0 || spans.recovery.truncatedBytes > 0) {
+    const logSegments = logs.recovery.segments;
+    if (segments.length > 0 || spans.recovery.truncatedBytes > 0 || logSegments.length > 0 || logs.recovery.truncatedBytes > 0) {
       opts.log.info(
         {
-          segments: segments.length,
+          segments: segments.length + logSegments.length,
           spans: segments.reduce((n, s) => n + s.rows, 0),
           resources: resources.recovery.segments.reduce((n, s) => n + s.rows, 0),
-          tornBytes: spans.recovery.truncatedBytes + resources.recovery.truncatedBytes,
+          logs: logSegments.reduce((n, s) => n + s.rows, 0),
+          tornBytes: spans.recovery.truncatedBytes + resources.recovery.truncatedBytes + logs.recovery.truncatedBytes,
         },
         'WAL holds segments from the last run; replaying them',
       );
     }
-    return new Ingestor(spans.wal, resources.wal, { spans: segments, resources: resources.recovery.segments }, opts);
+    return new Ingestor(spans.wal, resources.wal, logs.wal, { spans: segments, resources: resources.recovery.segments, logs: logSegments }, opts);
   }
 
   /** Starts moving WAL segments into the store: recovered ones first. */
   start(): void {
     this.wal.onSealed(() => this.wake?.());
+    this.logWal.onSealed(() => this.wake?.());
     this.writer = this.writeLoop().finally(() => {
       for (const w of this.drainWaiters.splice(0)) w.reject(new UnavailableError('ingest stopped before the WAL was stored'));
     });
@@ -181,11 +200,11 @@ export class Ingestor {
   }
 
   private get backlogBytes(): number {
-    return this.wal.backlogBytes + this.resourceWal.backlogBytes;
+    return this.wal.backlogBytes + this.resourceWal.backlogBytes + this.logWal.backlogBytes;
   }
 
   private get walFailure(): Error | null {
-    return this.wal.failure ?? this.resourceWal.failure;
+    return this.wal.failure ?? this.resourceWal.failure ?? this.logWal.failure;
   }
 
   /**
@@ -262,6 +281,25 @@ export class Ingestor {
     this.stats.acceptedSpans += rows;
   }
 
+  /**
+   * Makes a Native block of log rows durable, as {@link append} does for
+   * spans; resolves after fsync, when the caller may acknowledge them.
+   */
+  async appendLogs(block: Buffer | readonly Buffer[], rows: number): Promise<void> {
+    if (this.stopping) throw new UnavailableError('Sightline is shutting down');
+    try {
+      await this.logWal.append(block, rows);
+    } catch (e) {
+      if (e instanceof WalFullError) {
+        this.stats.diskFullRefusals++;
+        throw new UnavailableError(e.message);
+      }
+      if (e instanceof WalBrokenError) throw new UnavailableError(e.message);
+      throw e;
+    }
+    this.stats.acceptedLogs += rows;
+  }
+
   getStats(): IngestStats {
     return { ...this.stats, backlogBytes: this.backlogBytes };
   }
@@ -274,7 +312,7 @@ export class Ingestor {
   async stop(deadlineMs = 30_000): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
-    this.walsClosed = this.wal.close().then(() => this.resourceWal.close());
+    this.walsClosed = this.wal.close().then(() => this.resourceWal.close()).then(() => this.logWal.close());
     await this.walsClosed;
     this.wake?.();
     if (!this.writer) return;
@@ -293,6 +331,10 @@ export class Ingestor {
       if (!(await this.storeSegment(seg, 'replay'))) return;
       this.stats.replayedSegments++;
     }
+    for (const seg of this.recovered.logs) {
+      if (!(await this.storeSegment(seg, 'logs-replay'))) return;
+      this.stats.replayedSegments++;
+    }
     for (;;) {
       if (this.stopping) {
         // stop() seals both WALs; wait for that rather than poll for it (a
@@ -302,6 +344,7 @@ export class Ingestor {
         await this.walsClosed?.catch(() => undefined);
         for (const seg of this.resourceWal.takeSealed()) if (!(await this.storeSegment(seg, 'resources'))) return;
         for (const seg of this.wal.takeSealed()) if (!(await this.storeSegment(seg, 'spans'))) return;
+        for (const seg of this.logWal.takeSealed()) if (!(await this.storeSegment(seg, 'logs'))) return;
         return;
       }
       const sealed = this.wal.takeSealed();
@@ -313,17 +356,29 @@ export class Ingestor {
         for (const seg of sealed) if (!(await this.storeSegment(seg, 'spans'))) return;
         continue;
       }
-      const due = this.lastInsertAt + this.opts.flushIntervalMs - Date.now();
-      if (this.wal.activeRows() > 0 && due <= 0) {
+      const sealedLogs = this.logWal.takeSealed();
+      if (sealedLogs.length > 0) {
+        for (const seg of sealedLogs) if (!(await this.storeSegment(seg, 'logs'))) return;
+        continue;
+      }
+      const now = Date.now();
+      const due = this.lastInsertAt + this.opts.flushIntervalMs - now;
+      const logsDue = this.lastLogInsertAt + this.opts.flushIntervalMs - now;
+      const spansWaiting = this.wal.activeRows() > 0;
+      const logsWaiting = this.logWal.activeRows() > 0;
+      if ((spansWaiting && due <= 0) || (logsWaiting && logsDue <= 0)) {
         try {
-          await this.wal.sealActive();
+          if (spansWaiting && due <= 0) await this.wal.sealActive();
+          if (logsWaiting && logsDue <= 0) await this.logWal.sealActive();
         } catch (e) {
           this.opts.log.error({ err: e }, 'sealing the WAL segment failed');
           await this.sleep(1000);
         }
         continue;
       }
-      await this.sleep(due > 0 ? due : this.opts.flushIntervalMs);
+      // The next seal due; an idle WAL waits a whole interval.
+      const next = Math.min(spansWaiting && due > 0 ? due : this.opts.flushIntervalMs, logsWaiting && logsDue > 0 ? logsDue : this.opts.flushIntervalMs);
+      await this.sleep(next);
     }
   }
 
@@ -331,9 +386,10 @@ export class Ingestor {
    * Inserts one segment, retrying until it is stored. Returns false if we
    * were told to stop while the store was failing.
    */
-  private async storeSegment(seg: Segment, kind: 'spans' | 'replay' | 'resources'): Promise<boolean> {
+  private async storeSegment(seg: Segment, kind: 'spans' | 'replay' | 'resources' | 'logs' | 'logs-replay'): Promise<boolean> {
     const log = this.opts.log;
-    const wal = kind === 'resources' ? this.resourceWal : this.wal;
+    const isLogs = kind === 'logs' || kind === 'logs-replay';
+    const wal = kind === 'resources' ? this.resourceWal : isLogs ? this.logWal : this.wal;
     let delay = 100;
     for (let attempt = 1; ; attempt++) {
       const started = Date.now();
@@ -341,17 +397,26 @@ export class Ingestor {
       // reply, a timeout): retry as a replay, which skips stored rows.
       let result: WriteOutcome;
       try {
+        const replay = kind === 'replay' || kind === 'logs-replay' || attempt > 1;
         result =
-          kind === 'resources' ? await this.opts.store.writeResources(seg.path) : await this.opts.store.writeSpans(seg.path, { replay: kind === 'replay' || attempt > 1 });
+          kind === 'resources'
+            ? await this.opts.store.writeResources(seg.path)
+            : isLogs
+              ? await this.opts.store.writeLogs(seg.path, { replay })
+              : await this.opts.store.writeSpans(seg.path, { replay });
         if (result.ok) {
-          if (kind !== 'resources') {
+          if (isLogs) {
+            this.lastLogInsertAt = Date.now();
+            this.stats.storeInserts++;
+            this.stats.storedLogs += seg.rows;
+          } else if (kind !== 'resources') {
             this.lastInsertAt = Date.now();
             this.stats.storeInserts++;
             this.stats.storedSpans += seg.rows;
           }
           log.debug({ segment: seg.seq, kind, rows: seg.rows, bytes: seg.bytes, ms: Date.now() - started }, 'segment stored');
           await wal.remove(seg);
-          if (kind !== 'resources') this.segmentDone(seg.seq);
+          if (kind === 'spans' || kind === 'replay') this.segmentDone(seg.seq);
           return true;
         }
       } catch (e) {
@@ -362,7 +427,7 @@ export class Ingestor {
       if (!result.retryable) {
         try {
           await this.quarantine(seg, wal, kind, result.error);
-          if (kind !== 'resources') this.segmentDone(seg.seq);
+          if (kind === 'spans' || kind === 'replay') this.segmentDone(seg.seq);
           return true;
         } catch (e) {
           // Quarantine needs a directory entry on the WAL's disk, which may
@@ -381,8 +446,10 @@ export class Ingestor {
   private async quarantine(seg: Segment, wal: Wal, kind: string, err: Error): Promise<void> {
     const dir = path.join(this.opts.walDir, 'quarantine');
     await fsp.mkdir(dir, { recursive: true });
-    await fsp.rename(seg.path, path.join(dir, `${kind === 'resources' ? 'resources-' : ''}${path.basename(seg.path)}`));
-    if (kind !== 'resources') this.stats.quarantinedSpans += seg.rows;
+    const prefix = kind === 'resources' ? 'resources-' : kind === 'logs' || kind === 'logs-replay' ? 'logs-' : '';
+    await fsp.rename(seg.path, path.join(dir, `${prefix}${path.basename(seg.path)}`));
+    if (kind === 'logs' || kind === 'logs-replay') this.stats.quarantinedLogs += seg.rows;
+    else if (kind !== 'resources') this.stats.quarantinedSpans += seg.rows;
     this.opts.log.error(
       { err, segment: seg.seq, kind, rows: seg.rows, dir },
       'the store refused a WAL segment as invalid; it was moved to quarantine and its rows are not queryable',

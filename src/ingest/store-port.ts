@@ -24,4 +24,11 @@ export interface SegmentStore {
    * id. Called before the span segments that refer to these rows.
    */
   writeResources(file: string): Promise<WriteOutcome>;
+
+  /**
+   * Stores the log record rows of one logs WAL segment, as writeSpans does
+   * spans: durable when it resolves; with `replay`, rows already stored
+   * (by tenant and log id) are not written again. One call at a time.
+   */
+  writeLogs(file: string, opts: { replay: boolean }): Promise<WriteOutcome>;
 }

@@ -100,7 +100,8 @@ export class RowBinaryReader {
 const COL = Object.fromEntries(SPAN_COLUMNS.map((c, i) => [c.name, i])) as Record<string, number>;
 const RES_COL = Object.fromEntries(RESOURCE_COLUMNS.map((c, i) => [c.name, i])) as Record<string, number>;
 
-function attributes(row: unknown[], prefix: string, col: Record<string, number> = COL): KeyValueJson[] {
+/** The typed attribute columns `<prefix>_<type>_keys/values` of a row, as OTLP/JSON key-values (by type, then in stored order). */
+export function attributes(row: unknown[], prefix: string, col: Record<string, number> = COL): KeyValueJson[] {
   const out: KeyValueJson[] = [];
   const pairs = (kind: string, toValue: (v: never) => AnyValueJson) => {
     const keys = row[col[`${prefix}_${kind}_keys`]] as string[];

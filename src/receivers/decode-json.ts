@@ -26,16 +26,15 @@ export class JsonSpanDecoder {
   private readonly extras = new ExtrasWriter();
 
   decode(body: Buffer, out: SpanBatchBuilder, resources: ResourceRows, opts: DecodeOptions): DecodeOutcome {
-    if (!isUtf8(body)) throw new MalformedRequestError('request body is not valid UTF-8');
-    let text = body.toString('utf8');
-    if (UNQUOTED_BIG_INT.test(text)) text = quoteBigIntegers(text);
-    let doc: unknown;
-    try {
-      doc = JSON.parse(text);
-    } catch (e) {
-      throw new MalformedRequestError(`invalid JSON: ${(e as Error).message}`);
-    }
-    const outcome = new DecodeOutcome();
+    return this.decodeRequest(parseJsonBody(body), out, resources, opts);
+  }
+
+  /**
+   * Decodes a request already parsed from OTLP/JSON, or built in its shape
+   * (the Zipkin translation), adding to `outcome`, which may hold what an
+   * earlier stage rejected.
+   */
+  decodeRequest(doc: unknown, out: SpanBatchBuilder, resources: ResourceRows, opts: DecodeOptions, outcome = new DecodeOutcome()): DecodeOutcome {
     try {
       const root = obj(doc, 'request');
       for (const rs of arr(field(root, 'resourceSpans', 'resource_spans'), 'resourceSpans')) {
@@ -50,32 +49,11 @@ export class JsonSpanDecoder {
 
   private resourceSpans(rs: Json, out: SpanBatchBuilder, resources: ResourceRows, outcome: DecodeOutcome, opts: DecodeOptions): void {
     const res = this.resource;
-    res.reset();
-    const resource = field(rs, 'resource');
-    if (resource !== undefined && resource !== null) {
-      const r = obj(resource, 'resource');
-      for (const kv of arr(r.attributes, 'resource.attributes')) writeAttribute(res.attrs, obj(kv, 'attribute'), res);
-      res.dropped = u32(field(r, 'droppedAttributesCount', 'dropped_attributes_count'), 'resource.droppedAttributesCount');
-    }
-    writeString(res.schemaUrl, str(field(rs, 'schemaUrl', 'schema_url'), 'schemaUrl'));
-    opts.redaction?.redactResource(res);
-    res.finish();
+    readResource(rs, res, opts);
     for (const ss of arr(field(rs, 'scopeSpans', 'scope_spans'), 'scopeSpans')) {
       const scopeSpans = obj(ss, 'scopeSpans[]');
-      const scope = this.scope;
-      scope.reset();
-      const sc = field(scopeSpans, 'scope');
-      if (sc !== undefined && sc !== null) {
-        const s = obj(sc, 'scope');
-        writeString(scope.name, str(s.name, 'scope.name'));
-        writeString(scope.version, str(s.version, 'scope.version'));
-        writeString(scope.attrs, canonicalKeyValueList(s.attributes));
-        scope.dropped = u32(field(s, 'droppedAttributesCount', 'dropped_attributes_count'), 'scope.droppedAttributesCount');
-      }
-      writeString(scope.schemaUrl, str(field(scopeSpans, 'schemaUrl', 'schema_url'), 'schemaUrl'));
-      opts.redaction?.redactScope(scope);
-      scope.finish(res);
-      resources.add(res, scope);
+      readScope(scopeSpans, this.scope, res, opts);
+      resources.add(res, this.scope);
       for (const sp of arr(scopeSpans.spans, 'spans')) this.span(obj(sp, 'span'), out, outcome, opts);
     }
   }
@@ -165,7 +143,52 @@ export class JsonSpanDecoder {
   }
 }
 
-type Json = Record<string, unknown>;
+export type Json = Record<string, unknown>;
+
+/** A request body as JSON, with 64-bit integer literals kept exact (see quoteBigIntegers). */
+export function parseJsonBody(body: Buffer): unknown {
+  if (!isUtf8(body)) throw new MalformedRequestError('request body is not valid UTF-8');
+  let text = body.toString('utf8');
+  if (UNQUOTED_BIG_INT.test(text)) text = quoteBigIntegers(text);
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new MalformedRequestError(`invalid JSON: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * The resource of a ResourceSpans or ResourceLogs object into `res`,
+ * redacted and finished (its digest computed).
+ */
+export function readResource(group: Json, res: ResourceTemplate, opts: DecodeOptions): void {
+  res.reset();
+  const resource = field(group, 'resource');
+  if (resource !== undefined && resource !== null) {
+    const r = obj(resource, 'resource');
+    for (const kv of arr(r.attributes, 'resource.attributes')) writeAttribute(res.attrs, obj(kv, 'attribute'), res);
+    res.dropped = u32(field(r, 'droppedAttributesCount', 'dropped_attributes_count'), 'resource.droppedAttributesCount');
+  }
+  writeString(res.schemaUrl, str(field(group, 'schemaUrl', 'schema_url'), 'schemaUrl'));
+  opts.redaction?.redactResource(res);
+  res.finish();
+}
+
+/** The scope of a ScopeSpans or ScopeLogs object into `scope`, redacted and finished; `res` is finished. */
+export function readScope(group: Json, scope: ScopeTemplate, res: ResourceTemplate, opts: DecodeOptions): void {
+  scope.reset();
+  const sc = field(group, 'scope');
+  if (sc !== undefined && sc !== null) {
+    const s = obj(sc, 'scope');
+    writeString(scope.name, str(s.name, 'scope.name'));
+    writeString(scope.version, str(s.version, 'scope.version'));
+    writeString(scope.attrs, canonicalKeyValueList(s.attributes));
+    scope.dropped = u32(field(s, 'droppedAttributesCount', 'dropped_attributes_count'), 'scope.droppedAttributesCount');
+  }
+  writeString(scope.schemaUrl, str(field(group, 'schemaUrl', 'schema_url'), 'schemaUrl'));
+  opts.redaction?.redactScope(scope);
+  scope.finish(res);
+}
 
 const SPAN_KINDS: Record<string, number> = {
   SPAN_KIND_UNSPECIFIED: 0, SPAN_KIND_INTERNAL: 1, SPAN_KIND_SERVER: 2,
@@ -173,29 +196,29 @@ const SPAN_KINDS: Record<string, number> = {
 };
 const STATUS_CODES: Record<string, number> = { STATUS_CODE_UNSET: 0, STATUS_CODE_OK: 1, STATUS_CODE_ERROR: 2 };
 
-function field(o: Json, camel: string, snake?: string): unknown {
+export function field(o: Json, camel: string, snake?: string): unknown {
   const v = o[camel];
   return v === undefined && snake !== undefined ? o[snake] : v;
 }
 
-function obj(v: unknown, what: string): Json {
+export function obj(v: unknown, what: string): Json {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new MalformedRequestError(`${what} must be an object`);
   return v as Json;
 }
 
-function arr(v: unknown, what: string): unknown[] {
+export function arr(v: unknown, what: string): unknown[] {
   if (v === undefined || v === null) return [];
   if (!Array.isArray(v)) throw new MalformedRequestError(`${what} must be an array`);
   return v;
 }
 
-function str(v: unknown, what: string): string {
+export function str(v: unknown, what: string): string {
   if (v === undefined || v === null) return '';
   if (typeof v !== 'string') throw new MalformedRequestError(`${what} must be a string`);
   return v;
 }
 
-function u32(v: unknown, what: string): number {
+export function u32(v: unknown, what: string): number {
   if (v === undefined || v === null) return 0;
   const n = typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v;
   if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > 0xffffffff)
@@ -203,7 +226,7 @@ function u32(v: unknown, what: string): number {
   return n;
 }
 
-function enumValue(v: unknown, names: Record<string, number>, what: string): number {
+export function enumValue(v: unknown, names: Record<string, number>, what: string): number {
   if (v === undefined || v === null) return 0;
   if (typeof v === 'number' && Number.isInteger(v) && v >= 0) return v;
   // Own keys only: `in` also finds Object.prototype's, so "toString" was
@@ -213,7 +236,7 @@ function enumValue(v: unknown, names: Record<string, number>, what: string): num
 }
 
 /** Why `hex` is not a valid id of `chars` hex digits, or ''. */
-function idError(what: string, hex: string, chars: number, allowZero: boolean): string {
+export function idError(what: string, hex: string, chars: number, allowZero: boolean): string {
   if (hex.length !== chars || !HEX.test(hex)) return `${what} must be ${chars} hex characters, got ${JSON.stringify(hex.slice(0, 40))}`;
   if (!allowZero && /^0+$/.test(hex)) return `${what} is all zero`;
   return '';
@@ -230,21 +253,21 @@ function linksError(links: unknown[]): string {
   return '';
 }
 
-const HEX = /^[0-9a-fA-F]*$/;
+export const HEX = /^[0-9a-fA-F]*$/;
 
-function writeHex(w: ByteWriter, hex: string): void {
+export function writeHex(w: ByteWriter, hex: string): void {
   const n = hex.length >> 1;
   w.ensure(n);
   w.buf.write(hex, w.len, n, 'hex');
   w.len += n;
 }
 
-function writeString(w: ByteWriter, s: string): void {
+export function writeString(w: ByteWriter, s: string): void {
   w.len = 0;
   if (s !== '') w.string(s);
 }
 
-function writeAttribute(target: AttributeColumns, kv: Json, resource: ResourceTemplate | null): void {
+export function writeAttribute(target: AttributeColumns, kv: Json, resource: ResourceTemplate | null): void {
   const key = kv.key ?? '';
   if (typeof key !== 'string') throw new MalformedRequestError('attribute key must be a string');
   const value = kv.value;

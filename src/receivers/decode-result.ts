@@ -42,3 +42,12 @@ export interface DecodeOptions {
    */
   redaction?: SpanRedactor | null;
 }
+
+/** Options of the log decoders. */
+export interface LogDecodeOptions extends DecodeOptions {
+  /**
+   * When the request arrived (Unix ns): the observed time of records that
+   * carry none, since Sightline is then what observed them.
+   */
+  receivedNs: bigint;
+}

@@ -6,10 +6,13 @@ import { asSightlineError } from '../errors.js';
 import { resolveCaller, WRITE_SPANS, type Authenticator } from '../auth/index.js';
 import { exportResponseProtobuf, rpcStatusProtobuf } from './otlp-replies.js';
 import type { TraceExportHandler } from './trace-export.js';
+import type { LogExportHandler } from './log-export.js';
 import { DEFAULT_LISTENER_LIMITS, ListenerGuard, refuseHttp2 } from './listener-limits.js';
 
 export interface OtlpGrpcOptions {
   handler: TraceExportHandler;
+  /** LogsService/Export; without it, that method is unimplemented. */
+  logs?: LogExportHandler;
   log: Logger;
   maxBodyBytes: number;
   /** Who may write, and into which tenant (x-scope-orgid metadata among those the identity holds). */
@@ -40,6 +43,11 @@ export const TRACE_SERVICE: grpc.ServiceDefinition = {
     responseSerialize: identity,
     responseDeserialize: identity,
   },
+};
+
+/** opentelemetry.proto.collector.logs.v1.LogsService/Export, bytes in and out as TRACE_SERVICE. */
+export const LOGS_SERVICE: grpc.ServiceDefinition = {
+  Export: { ...TRACE_SERVICE.Export, path: '/opentelemetry.proto.collector.logs.v1.LogsService/Export' },
 };
 
 /** grpc-js peers look like `ipv4:127.0.0.1:4317` or `ipv6:[::1]:4317`. */
@@ -101,7 +109,8 @@ export class OtlpGrpcServer {
       'grpc.keepalive_timeout_ms': idleTimeoutMs,
       interceptors: [this.requestDeadline()],
     });
-    this.server.addService(TRACE_SERVICE, { Export: this.export.bind(this) });
+    this.server.addService(TRACE_SERVICE, { Export: this.exportTo(opts.handler) });
+    if (opts.logs) this.server.addService(LOGS_SERVICE, { Export: this.exportTo(opts.logs) });
   }
 
   async listen(host: string, port: number): Promise<number> {
@@ -190,7 +199,12 @@ export class OtlpGrpcServer {
     };
   }
 
-  private export(call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>): void {
+  /** The Export method of a service whose requests `handler` takes (traces or logs: their replies share field numbers). */
+  private exportTo(handler: Pick<TraceExportHandler | LogExportHandler, 'reserve' | 'export'>) {
+    return (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => this.export(handler, call, callback);
+  }
+
+  private export(handler: Pick<TraceExportHandler | LogExportHandler, 'reserve' | 'export'>, call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>): void {
     const headers = metadataOf(call.metadata);
     const text = (name: string) => (typeof headers[name] === 'string' ? (headers[name] as string) : undefined);
     const peer = peerOf(call.getPeer());
@@ -198,10 +212,10 @@ export class OtlpGrpcServer {
       .then(async ({ tenants: [tenant] }) => {
         // grpc-js has the whole message by now: charge it to the budget,
         // held while it is decoded and appended.
-        const budget = this.opts.handler.reserve();
+        const budget = handler.reserve();
         try {
           budget.take(call.request.length);
-          return await this.opts.handler.export(call.request, 'protobuf', tenant, true);
+          return await handler.export(call.request, 'protobuf', tenant, true);
         } finally {
           budget.release();
         }

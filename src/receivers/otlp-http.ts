@@ -7,14 +7,17 @@ import type { Logger } from 'pino';
 import { SightlineError, asSightlineError } from '../errors.js';
 import { resolveCaller, WRITE_SPANS, type Authenticator } from '../auth/index.js';
 import type { BudgetReservation } from '../ingest/index.js';
-import { exportResponseJson, exportResponseProtobuf, rpcStatusJson, rpcStatusProtobuf } from './otlp-replies.js';
-import type { Encoding, TraceExportHandler } from './trace-export.js';
+import { exportLogsResponseJson, exportResponseJson, exportResponseProtobuf, rpcStatusJson, rpcStatusProtobuf } from './otlp-replies.js';
+import type { Encoding, ExportResult, TraceExportHandler } from './trace-export.js';
+import type { LogExportHandler } from './log-export.js';
 import { DEFAULT_LISTENER_LIMITS, ListenerGuard } from './listener-limits.js';
 
 const gunzip = promisify(zlib.gunzip);
 
 export interface OtlpHttpOptions {
   handler: TraceExportHandler;
+  /** Log exports (POST /v1/logs); without it, that path answers 404. */
+  logs?: LogExportHandler;
   log: Logger;
   /** Largest accepted body, compressed and decompressed alike. */
   maxBodyBytes: number;
@@ -33,7 +36,7 @@ const PROTOBUF_TYPES = ['application/x-protobuf', 'application/protobuf'];
 const JSON_TYPE = 'application/json';
 
 /**
- * OTLP/HTTP: POST /v1/traces with protobuf or JSON, optionally gzip.
+ * OTLP/HTTP: POST /v1/traces (and /v1/logs) with protobuf or JSON, optionally gzip.
  * Replies use the request's encoding, as the OTLP spec requires, and errors
  * carry a google.rpc.Status.
  */
@@ -125,24 +128,29 @@ export async function createOtlpHttpServer(opts: OtlpHttpOptions): Promise<Fasti
 
   app.setErrorHandler((err, req, reply) => sendError(reply, encodingOf(req), toSightlineError(err), opts.log));
   app.setNotFoundHandler((req, reply) =>
-    sendError(reply, encodingOf(req), new SightlineError('NOT_FOUND', `no route ${req.method} ${req.url}; OTLP traces go to POST /v1/traces`), opts.log),
+    sendError(reply, encodingOf(req), new SightlineError('NOT_FOUND', `no route ${req.method} ${req.url}; OTLP traces go to POST /v1/traces${opts.logs ? ', logs to POST /v1/logs' : ''}`), opts.log),
   );
 
-  app.post('/v1/traces', async (req, reply) => {
-    const encoding = encodingOf(req);
-    if (req.body === undefined || req.body === null)
-      throw new SightlineError('UNSUPPORTED_MEDIA_TYPE', 'missing Content-Type; use application/x-protobuf or application/json');
-    const raw = req.body as Buffer;
-    const body = await decompress(raw, req.headers['content-encoding'], opts.maxBodyBytes);
-    const tenant = tenants.get(req);
-    if (!tenant) throw new SightlineError('UNAUTHENTICATED', 'no tenant was chosen for this request');
-    const budget = budgets.get(req);
-    // The decompressed copy is held while it is decoded, on top of the body.
-    if (body !== raw) budget?.take(body.length);
-    const result = await opts.handler.export(body, encoding, tenant, budget !== undefined);
-    if (encoding === 'protobuf') return reply.type('application/x-protobuf').send(exportResponseProtobuf(result));
-    return reply.type(JSON_TYPE).send(exportResponseJson(result));
-  });
+  /** An export route: the body decompressed, charged, and handed to `handle` under the request's tenant. */
+  const exportRoute = (url: string, handle: (body: Buffer, encoding: Encoding, tenant: string, reserved: boolean) => Promise<ExportResult>, json: (r: ExportResult) => string) =>
+    app.post(url, async (req, reply) => {
+      const encoding = encodingOf(req);
+      if (req.body === undefined || req.body === null)
+        throw new SightlineError('UNSUPPORTED_MEDIA_TYPE', 'missing Content-Type; use application/x-protobuf or application/json');
+      const raw = req.body as Buffer;
+      const body = await decompress(raw, req.headers['content-encoding'], opts.maxBodyBytes);
+      const tenant = tenants.get(req);
+      if (!tenant) throw new SightlineError('UNAUTHENTICATED', 'no tenant was chosen for this request');
+      const budget = budgets.get(req);
+      // The decompressed copy is held while it is decoded, on top of the body.
+      if (body !== raw) budget?.take(body.length);
+      const result = await handle(body, encoding, tenant, budget !== undefined);
+      if (encoding === 'protobuf') return reply.type('application/x-protobuf').send(exportResponseProtobuf(result));
+      return reply.type(JSON_TYPE).send(json(result));
+    });
+  exportRoute('/v1/traces', (...a) => opts.handler.export(...a), exportResponseJson);
+  const logs = opts.logs;
+  if (logs) exportRoute('/v1/logs', (...a) => logs.export(...a), exportLogsResponseJson);
 
   return app;
 }
@@ -153,7 +161,7 @@ interface PooledBody {
 }
 
 /** One request's body as it is read. */
-interface BodyRead {
+export interface BodyRead {
   /** Taken on the first byte, not before: a connection that sends no body holds no buffer. */
   body: PooledBody | null;
   received: number;
@@ -172,7 +180,7 @@ interface BodyRead {
  * client, or many of them, holding a connection with a byte of body holds
  * 16 KiB each, not 256 KiB.
  */
-class BodyPool {
+export class BodyPool {
   private readonly large: PooledBody[] = [];
   private readonly small: PooledBody[] = [];
   constructor(private readonly maxBodyBytes: number) {}
@@ -217,7 +225,7 @@ const LARGE_BODY = 256 * 1024;
  * reaches the client, and the connection is closed after it (see sendError).
  * Bytes received and not kept are counted with `dropped`.
  */
-function readBody(payload: NodeJS.ReadableStream, contentLength: number, limit: number, bodies: BodyPool, read: BodyRead, budget: BudgetReservation, dropped: (bytes: number) => void): Promise<Buffer> {
+export function readBody(payload: NodeJS.ReadableStream, contentLength: number, limit: number, bodies: BodyPool, read: BodyRead, budget: BudgetReservation, dropped: (bytes: number) => void): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     if (contentLength > limit) return reject(new SightlineError('BODY_TOO_LARGE', 'request body is larger than the limit (--max-body)'));
     let settled = false;
@@ -283,7 +291,7 @@ function encodingOf(req: FastifyRequest): Encoding {
   return type === JSON_TYPE ? 'json' : 'protobuf';
 }
 
-async function decompress(body: Buffer, encoding: string | undefined, limit: number): Promise<Buffer> {
+export async function decompress(body: Buffer, encoding: string | undefined, limit: number): Promise<Buffer> {
   const e = (encoding ?? 'identity').trim().toLowerCase();
   if (e === 'identity' || e === '') return body;
   if (e !== 'gzip')
@@ -298,7 +306,7 @@ async function decompress(body: Buffer, encoding: string | undefined, limit: num
   }
 }
 
-function toSightlineError(err: unknown): SightlineError {
+export function toSightlineError(err: unknown): SightlineError {
   if (err instanceof SightlineError) return err;
   const e = err as { code?: string; statusCode?: number; message?: string };
   switch (e.code) {

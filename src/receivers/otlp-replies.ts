@@ -19,6 +19,16 @@ export function exportResponseJson(r: ExportResult): string {
   return JSON.stringify({ partialSuccess: { rejectedSpans: String(r.rejected), errorMessage: r.errorMessage } });
 }
 
+/**
+ * ExportLogsServiceResponse { partial_success = 1 { rejected_log_records = 1;
+ * error_message = 2 } }: the same fields as the trace reply, so the same
+ * protobuf bytes (exportResponseProtobuf); only the JSON names differ.
+ */
+export function exportLogsResponseJson(r: ExportResult): string {
+  if (r.rejected === 0) return '{}';
+  return JSON.stringify({ partialSuccess: { rejectedLogRecords: String(r.rejected), errorMessage: r.errorMessage } });
+}
+
 /** gRPC status codes used in replies (also google.rpc.Code). */
 export const GrpcCode = {
   INVALID_ARGUMENT: 3,

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { ByteWriter } from '../model/byte-writer.js';
 import { AttributeColumns, type ResourceBatchBuilder, type SpanBatchBuilder } from '../model/span-batch.js';
+import type { LogBatchBuilder } from '../model/log-batch.js';
 
 /**
  * Resource fields, decoded once per ResourceSpans in their column encodings.
@@ -138,4 +139,20 @@ export class ResourceRows {
 
 function copyWriter(to: ByteWriter, from: ByteWriter): void {
   to.bytes(from.buf, 0, from.len);
+}
+
+/** Writes the resource and scope columns of the current log row: log rows carry them inline. */
+export function writeLogContext(out: LogBatchBuilder, res: ResourceTemplate, scope: ScopeTemplate): void {
+  copyWriter(out.serviceName.data, res.serviceName);
+  const to = out.resourceAttrs.groups();
+  const from = res.attrs.groups();
+  for (let g = 0; g < to.length; g++) {
+    const src = from[g];
+    const dst = to[g];
+    for (let c = 0; c < dst.columns.length; c++) copyWriter(dst.columns[c].data, src.columns[c].data);
+    dst.count += src.count;
+  }
+  copyWriter(out.scopeName.data, scope.name);
+  copyWriter(out.scopeVersion.data, scope.version);
+  copyWriter(out.scopeAttrs.data, scope.attrs);
 }

@@ -2,11 +2,16 @@ import { ResourceBatchBuilder, SpanBatchBuilder } from '../model/span-batch.js';
 import type { BudgetReservation, Ingestor } from '../ingest/index.js';
 import { ProtobufSpanDecoder } from './decode-protobuf.js';
 import { JsonSpanDecoder } from './decode-json.js';
+import { ZipkinSpanDecoder } from './zipkin-to-otlp.js';
+import { parseZipkinJson } from './zipkin-json.js';
+import { parseZipkinProtobuf } from './zipkin-protobuf.js';
 import { MalformedRequestError } from './decode-result.js';
 import { ResourceRows } from './row-templates.js';
 import type { RedactionPolicy } from '../redact/index.js';
 
 export type Encoding = 'protobuf' | 'json';
+/** Zipkin v2 bodies, translated to OTLP on the way in (zipkin-to-otlp.ts). */
+export type ZipkinEncoding = 'zipkin-json' | 'zipkin-protobuf';
 
 export interface ExportResult {
   accepted: number;
@@ -16,7 +21,15 @@ export interface ExportResult {
 }
 
 /** Every span of the request was invalid; nothing was stored. */
-export class AllSpansRejectedError extends MalformedRequestError {}
+export class AllSpansRejectedError extends MalformedRequestError {
+  constructor(
+    message: string,
+    /** How many spans were rejected. */
+    readonly rejected = 0,
+  ) {
+    super(message);
+  }
+}
 
 /** A span builder and a resource builder, reused request after request. */
 interface Builders {
@@ -44,6 +57,12 @@ const POOLED_CAPACITY = 16 * 1024 * 1024;
 export class TraceExportHandler {
   private readonly protobuf = new ProtobufSpanDecoder();
   private readonly json = new JsonSpanDecoder();
+  private readonly decoders = {
+    protobuf: this.protobuf,
+    json: this.json,
+    'zipkin-json': new ZipkinSpanDecoder(parseZipkinJson),
+    'zipkin-protobuf': new ZipkinSpanDecoder(parseZipkinProtobuf),
+  };
   private readonly idle: Builders[] = [];
   /**
    * (tenant, resource and scope) rows that are durably in the WAL, with the
@@ -76,7 +95,7 @@ export class TraceExportHandler {
    * @throws MalformedRequestError (or AllSpansRejectedError) for bad input,
    *   OverloadedError and UnavailableError from the ingestor.
    */
-  async export(body: Buffer, encoding: Encoding, tenant: string, reserved = false): Promise<ExportResult> {
+  async export(body: Buffer, encoding: Encoding | ZipkinEncoding, tenant: string, reserved = false): Promise<ExportResult> {
     if (!reserved) this.ingestor.checkCapacity(body.length);
     const builders = this.idle.pop() ?? { spans: new SpanBatchBuilder(), resources: new ResourceBatchBuilder() };
     try {
@@ -88,7 +107,7 @@ export class TraceExportHandler {
     }
   }
 
-  private async decodeAndAppend(body: Buffer, encoding: Encoding, tenant: string, { spans: builder, resources: resourceBuilder }: Builders): Promise<ExportResult> {
+  private async decodeAndAppend(body: Buffer, encoding: Encoding | ZipkinEncoding, tenant: string, { spans: builder, resources: resourceBuilder }: Builders): Promise<ExportResult> {
     const nowMs = Date.now();
     const today = Math.floor(nowMs / 86_400_000);
     // Rows are per tenant: the same resource in two tenants is two rows.
@@ -97,8 +116,8 @@ export class TraceExportHandler {
     // Taken once: a SIGHUP reload mid-request does not change its rules.
     const redaction = this.redaction?.forTenant(tenant) ?? null;
     const opts = { minStartNs: (nowMs - this.retentionMs) * 1e6, retentionText: this.retentionText, redaction };
-    const outcome = (encoding === 'protobuf' ? this.protobuf : this.json).decode(body, builder, resources, opts);
-    if (outcome.accepted === 0 && outcome.rejected > 0) throw new AllSpansRejectedError(`all ${outcome.rejected} spans were rejected: ${outcome.firstError}`);
+    const outcome = this.decoders[encoding].decode(body, builder, resources, opts);
+    if (outcome.accepted === 0 && outcome.rejected > 0) throw new AllSpansRejectedError(`all ${outcome.rejected} spans were rejected: ${outcome.firstError}`, outcome.rejected);
     const rows = builder.rows;
     if (rows > 0) {
       // Before anything is written: unredacted values never reach the WAL.

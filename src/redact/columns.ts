@@ -1,5 +1,6 @@
 import { ByteWriter } from '../model/byte-writer.js';
 import type { ArrayGroup, AttributeColumns, SpanBatchBuilder } from '../model/span-batch.js';
+import { BODY_KIND, type LogBatchBuilder } from '../model/log-batch.js';
 import type { MaskChain, ValueRedactor } from './values.js';
 
 /**
@@ -9,12 +10,18 @@ import type { MaskChain, ValueRedactor } from './values.js';
  *   templates before their ids are hashed, so a resource's id, its stored
  *   row and the service name copied into its spans all come from redacted
  *   values;
- * - redactSpans runs on a request's span rows once decoding is done.
+ * - redactSpans runs on a request's span rows once decoding is done;
+ * - redactLogs runs on a request's log rows: their attributes as span
+ *   attributes, their bodies as free text (masks not limited to keys, and
+ *   the preset), a structured body's key-value entries as attributes.
+ *   Their resource and scope columns were copied from templates that
+ *   redactResource and redactScope had already seen.
  */
 export interface SpanRedactor {
   redactResource(resource: { readonly attrs: AttributeColumns; readonly serviceName: ByteWriter }): void;
   redactScope(scope: { readonly attrs: ByteWriter }): void;
   redactSpans(spans: SpanBatchBuilder): void;
+  redactLogs(logs: LogBatchBuilder): void;
 }
 
 /** Running span numbers, shared by every rule set: a rule counts each span once. */
@@ -39,6 +46,8 @@ export class ColumnRedactor implements SpanRedactor {
   private readonly eventAttrsOut = new ByteWriter(8192);
   private readonly linkAttrsOut = new ByteWriter(8192);
   private readonly scopeOut = new ByteWriter(256);
+  private readonly bodyOut = new ByteWriter(8192);
+  private readonly body = new StringCursor();
   private readonly name = new StringCursor();
   private readonly status = new StringCursor();
   private readonly eventName = new StringCursor();
@@ -123,6 +132,41 @@ export class ColumnRedactor implements SpanRedactor {
     this.attributes.finish(spans.attrs);
     swap(spans.events.data(2), this.eventAttrsOut);
     swap(spans.links.data(2), this.linkAttrsOut);
+  }
+
+  /**
+   * Log rows: attributes as a span's, bodies as described on SpanRedactor.
+   * Rules count each log record as they count a span.
+   */
+  redactLogs(logs: LogBatchBuilder): void {
+    const rows = logs.rows;
+    if (rows === 0) return;
+    const first = this.numbers.next;
+    this.numbers.next += rows;
+    const v = this.values;
+    const names = v.names;
+    const kinds = logs.bodyKind.data.buf;
+    this.attributes.begin(logs.attrs, true);
+    this.body.start(logs.body.data);
+    this.bodyOut.len = 0;
+    for (let r = 0; r < rows; r++) {
+      const record = first + r + 1;
+      this.attributes.row(v, record, r);
+      const kind = kinds[r];
+      if (kind === BODY_KIND.string && names) maskNext(this.body, this.bodyOut, names, record);
+      else if (kind === BODY_KIND.json) {
+        this.body.next();
+        const json = this.body.text();
+        const out = v.logBody(json, record);
+        if (out === json) this.body.copyTo(this.bodyOut);
+        else this.bodyOut.string(out);
+      } else {
+        this.body.next();
+        this.body.copyTo(this.bodyOut);
+      }
+    }
+    this.attributes.finish(logs.attrs);
+    swap(logs.body.data, this.bodyOut);
   }
 }
 

@@ -267,6 +267,41 @@ export class ValueRedactor {
     return out === v ? json : canonicalAnyValue(out);
   }
 
+  /**
+   * A log body that is not a plain string (canonical AnyValue JSON): the
+   * entries of a key-value list body are attributes (a nested key is the
+   * dotted path from the body: `patient.id` in `{"patient": {"id": …}}`),
+   * and its strings elsewhere are free text, masked as span names are.
+   */
+  logBody(json: string, span: number): string {
+    const v = JSON.parse(json) as AnyValueJson;
+    const out = this.bodyValue(v, span);
+    return out === v ? json : canonicalAnyValue(out);
+  }
+
+  private bodyValue(v: AnyValueJson, span: number): AnyValueJson {
+    if ('kvlistValue' in v) {
+      const values = v.kvlistValue?.values ?? [];
+      const out = this.keyValues(values, '', span);
+      return out === values ? v : { kvlistValue: { values: out } };
+    }
+    if ('arrayValue' in v) {
+      const values = v.arrayValue?.values ?? [];
+      let changed = false;
+      const out = values.map((x) => {
+        const y = this.bodyValue(x, span);
+        if (y !== x) changed = true;
+        return y;
+      });
+      return changed ? { arrayValue: { values: out } } : v;
+    }
+    if ('stringValue' in v && this.names) {
+      const s = this.names.apply(v.stringValue, span);
+      return s === v.stringValue ? v : { stringValue: s };
+    }
+    return v;
+  }
+
   /** The list with rules applied; the same array when nothing changed. Nested keys are dotted paths. */
   private keyValues(list: KeyValueJson[], prefix: string, span: number): KeyValueJson[] {
     let out: KeyValueJson[] | null = null;

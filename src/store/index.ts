@@ -6,6 +6,9 @@ import { SqlStore } from './sql-store/index.js';
 
 export type * from './ports.js';
 export type * from './request.js';
+export type * from './log-request.js';
+export type * from './slo-state.js';
+export { ALL_LOGS, SEVERITY_CLASSES } from './log-request.js';
 export { NUMERIC_LEVELS, heatmapCell, heatmapColumns } from './ports.js';
 export { ALWAYS, TAG_SCOPES, STATUS_NAMES, KIND_NAMES } from './request.js';
 export { TenantScope, InvalidTenantError, tenantIdProblem, validTenantId, DEFAULT_TENANT } from './tenant.js';

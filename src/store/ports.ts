@@ -1,5 +1,7 @@
 import type { KeyValueJson } from '../model/any-value.js';
 import type { SpanRecord } from '../model/span-record.js';
+import type { LogRecord } from '../model/log-record.js';
+import type { LogHistogramRequest, LogSearchRequest, SeverityClass } from './log-request.js';
 import type { EngineCapabilities } from './engine.js';
 import type { Condition, Field, IntrinsicField, ShownField, TagScope, TagValue, TimeRange, TraceCondition, Value } from './request.js';
 import type { TenantScope } from './tenant.js';
@@ -457,6 +459,35 @@ export interface DiagnosisPort {
   loadSpans(scope: TenantScope, req: { range: TimeRange; where: Condition; limit: number; originNs: bigint }): Promise<LoadSpanRow[]>;
 }
 
+// ---- logs -------------------------------------------------------------------------
+
+export interface LogHistogramCell {
+  /** Step index from the range start. */
+  column: number;
+  severity: SeverityClass;
+  count: number;
+}
+
+export interface LogHistogram {
+  /** Non-empty cells only, in no particular order. */
+  cells: LogHistogramCell[];
+  /** Every matching record of the range. */
+  total: number;
+}
+
+export interface LogsPort {
+  /** The newest `limit` records in the range matching the condition, newest first (then by observed time and id). */
+  searchLogs(scope: TenantScope, req: LogSearchRequest): Promise<LogRecord[]>;
+  /** Every matching record of the range, counted by step and severity class. Exact. */
+  logHistogram(scope: TenantScope, req: LogHistogramRequest): Promise<LogHistogram>;
+  /**
+   * A trace's records, oldest first, at most `limit`. Where the trace
+   * index knows the trace, they are looked for around its extent (records
+   * sent without their spans too); otherwise within `range`.
+   */
+  traceLogs(scope: TenantScope, traceId: Buffer, req: { range: TimeRange; limit: number }): Promise<LogRecord[]>;
+}
+
 // ---- maintenance ------------------------------------------------------------------
 
 export interface RetentionResult {
@@ -607,4 +638,4 @@ export interface AuditPort {
 }
 
 /** Every read port at once, as the query API uses them. */
-export interface ReadPorts extends TracePort, SearchPort, MetricsPort, TagsPort, DiagnosisPort {}
+export interface ReadPorts extends TracePort, SearchPort, MetricsPort, TagsPort, DiagnosisPort, LogsPort {}

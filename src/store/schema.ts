@@ -1,4 +1,5 @@
 import { RESOURCE_COLUMNS, SPAN_COLUMNS, type ColumnSpec } from '../model/span-batch.js';
+import { LOG_COLUMNS } from '../model/log-batch.js';
 import { sql, join, ident, typeName, type Sql } from './sql/sql.js';
 import type { EngineCapabilities } from './engine.js';
 
@@ -26,6 +27,13 @@ import type { EngineCapabilities } from './engine.js';
  *   status), span count and duration aggregates, filled by a materialized
  *   view. RED series and TraceQL metrics over those dimensions read it
  *   instead of every span.
+ * - logs_v3: one row per OTLP log record, columns as in LOG_COLUMNS, with
+ *   its resource and scope inline. Partitioned by (tenant, UTC day of the
+ *   record's time), sorted by (tenant, hour, service, time): a time range
+ *   is contiguous, newest-first reads stop early, and a service's records
+ *   within an hour sit together. Added to version 3 as a new table: a store
+ *   created before it gets it at the next start (every statement here is
+ *   CREATE ... IF NOT EXISTS), and nothing else changes.
  * - sightline_meta: the schema version, migration state and locks.
  *
  * Version 3 tables carry the version in their names, so a store upgraded
@@ -47,10 +55,18 @@ export const TABLES = {
   spanMetricsView: 'span_metrics_v3_mv',
   meta: 'sightline_meta',
   audit: 'audit_v1',
+  logs: 'logs_v3',
+  sloEvents: 'slo_events_v1',
+  sloDeliveries: 'slo_deliveries_v1',
+  sloAttempts: 'slo_attempts_v1',
+  sloLeases: 'slo_leases_v1',
 } as const;
 
+/** The SLO alerting tables (createSloTables), small and kept whatever the span retention. */
+export const SLO_TABLES: readonly string[] = [TABLES.sloEvents, TABLES.sloDeliveries, TABLES.sloAttempts, TABLES.sloLeases];
+
 /** Tables with (tenant, day) partitions, and the column that dates their rows. */
-export const PARTITIONED_TABLES: readonly string[] = [TABLES.spans, TABLES.traceIndex, TABLES.resources, TABLES.spanMetrics];
+export const PARTITIONED_TABLES: readonly string[] = [TABLES.spans, TABLES.traceIndex, TABLES.resources, TABLES.spanMetrics, TABLES.logs];
 
 const ZERO_SPAN_ID = Buffer.alloc(8);
 
@@ -133,6 +149,14 @@ const SHARDING: Record<string, string> = {
   // Never inserted through: each node's view fills its own shard.
   [TABLES.spanMetrics]: 'minute',
   [TABLES.audit]: 'chain',
+  // A random id per record: records spread evenly, and a segment sent
+  // again splits into the same blocks per shard (its ids are in the file).
+  [TABLES.logs]: 'log_id',
+  // All of one SLO's rows on one shard: its lease is read back where it was written.
+  [TABLES.sloEvents]: 'slo',
+  [TABLES.sloDeliveries]: 'slo',
+  [TABLES.sloAttempts]: 'slo',
+  [TABLES.sloLeases]: 'slo',
 };
 
 /** The store type of a column: its wire type, dictionary-encoded where the engine has it. */
@@ -153,8 +177,8 @@ export function storeType(spec: ColumnSpec, caps: EngineCapabilities): string {
  */
 function codec(caps: EngineCapabilities, name?: string): Sql {
   if (!caps.codecs) return sql``;
-  if (name === 'start_ns' || name === 'duration_ns') return sql` CODEC(Delta, ZSTD(3))`;
-  if (name === 'attr_str_values')
+  if (name === 'start_ns' || name === 'duration_ns' || name === 'time_ns' || name === 'observed_ns') return sql` CODEC(Delta, ZSTD(3))`;
+  if (name === 'attr_str_values' || name === 'body')
     return caps.columnSettings ? sql` CODEC(ZSTD(6)) SETTINGS (min_compress_block_size = 65536, max_compress_block_size = 1048576)` : sql` CODEC(ZSTD(6))`;
   return sql` CODEC(ZSTD(3))`;
 }
@@ -217,6 +241,23 @@ export function createSpansTable(caps: EngineCapabilities, layout: Layout = SING
 PARTITION BY ${tenantDay('start_ns')}
 ORDER BY (tenant, service_name, intDiv(start_ns, ${NS_PER_HOUR}), trace_id)
 ${mergeTreeSettings(caps, 2048, { smallBlocks: true, deduplicationWindow: layout.replicated ? SPANS_DEDUPLICATION_WINDOW : undefined })}`;
+}
+
+/**
+ * Log records. Beside the sort key, a bloom filter over trace ids (where
+ * the engine has skip indexes) lets a trace's logs be found without
+ * reading every granule of its time range.
+ */
+export function createLogsTable(caps: EngineCapabilities, layout: Layout = SINGLE_NODE): Sql {
+  const columns = columnsOf(LOG_COLUMNS, caps);
+  if (caps.skipIndexes) columns.push(sql`INDEX trace_id_bloom trace_id TYPE bloom_filter(0.01) GRANULARITY 1`);
+  const local = localName(TABLES.logs, layout);
+  return sql`CREATE TABLE IF NOT EXISTS ${tableRef(local, layout)}${onCluster(layout)} (
+  ${join(columns, ',\n  ')}
+) ENGINE = ${tableEngine('MergeTree', local, layout)}
+PARTITION BY ${tenantDay('time_ns')}
+ORDER BY (tenant, intDiv(time_ns, ${NS_PER_HOUR}), service_name, time_ns)
+${mergeTreeSettings(caps, 8192, { deduplicationWindow: layout.replicated ? SPANS_DEDUPLICATION_WINDOW : undefined })}`;
 }
 
 export function createResourcesTable(caps: EngineCapabilities, layout: Layout = SINGLE_NODE): Sql {
@@ -363,6 +404,39 @@ ${mergeTreeSettings(caps, 8192)}`;
 }
 
 /**
+ * SLO alert state (src/slo): each table leads with the tenant, then the
+ * SLO. Events are the alerts' firing and resolved notifications, keyed by
+ * an idempotency id, so one recorded twice is kept once; deliveries, one
+ * per event and receiver, carry the latest state by version (pending
+ * until a receiver answers 2xx); attempts are appended, one per HTTP try;
+ * leases hold, per term, the processes that claimed an SLO's evaluation.
+ * Added to version 3 as new tables, like logs_v3.
+ */
+export function createSloTables(caps: EngineCapabilities, layout: Layout = SINGLE_NODE): SchemaObject[] {
+  const table = (name: string, family: EngineFamily, columns: string, order: string, args: Sql[] = []): SchemaObject => {
+    const local = localName(name, layout);
+    const cols = columns.split(', ').map((c) => {
+      const [n, t] = c.split(' ');
+      return sql`${ident(n)} ${typeName(t)}`;
+    });
+    return {
+      name: local,
+      create: sql`CREATE TABLE IF NOT EXISTS ${tableRef(local, layout)}${onCluster(layout)} (
+  ${join(cols, ',\n  ')}
+) ENGINE = ${tableEngine(family, local, layout, args)}
+ORDER BY (${join(order.split(', ').map(ident))})
+${mergeTreeSettings(caps, 1024)}`,
+    };
+  };
+  return [
+    table(TABLES.sloEvents, 'ReplacingMergeTree', 'tenant String, slo String, event_id String, status String, alert_start_ms UInt64, time_ms UInt64, body String', 'tenant, slo, event_id'),
+    table(TABLES.sloDeliveries, 'ReplacingMergeTree', 'tenant String, slo String, event_id String, receiver String, state String, attempts UInt32, next_ms UInt64, time_ms UInt64, version UInt64', 'tenant, slo, event_id, receiver', [sql`version`]),
+    table(TABLES.sloAttempts, 'MergeTree', 'tenant String, slo String, event_id String, receiver String, attempt UInt32, time_ms UInt64, status_code UInt16, error String', 'tenant, slo, time_ms'),
+    table(TABLES.sloLeases, 'MergeTree', 'tenant String, slo String, term UInt64, owner String, expires_ms UInt64, written_ms UInt64', 'tenant, slo, term'),
+  ];
+}
+
+/**
  * The store's own records. Not sharded: on a cluster each node has its
  * own, and node 0's is the one used; replicated, one table with a replica
  * on every node, so whichever node answers has it.
@@ -393,10 +467,12 @@ export function schemaObjects(caps: EngineCapabilities, layout: Layout): SchemaO
     { name: localName(TABLES.spanMetrics, layout), create: createSpanMetricsTable(caps, layout) },
     { name: TABLES.spanMetricsView, create: createSpanMetricsView(caps, layout) },
     { name: localName(TABLES.audit, layout), create: createAuditTable(caps, layout) },
+    { name: localName(TABLES.logs, layout), create: createLogsTable(caps, layout) },
+    ...createSloTables(caps, layout),
   ];
   const { cluster } = layout;
   if (cluster !== undefined)
-    objects.push(...[TABLES.spans, TABLES.resources, TABLES.traceIndex, TABLES.spanMetrics, TABLES.audit].map((t) => ({ name: t, create: createDistributedTable(t, { ...layout, cluster }) })));
+    objects.push(...[TABLES.spans, TABLES.resources, TABLES.traceIndex, TABLES.spanMetrics, TABLES.audit, TABLES.logs, ...SLO_TABLES].map((t) => ({ name: t, create: createDistributedTable(t, { ...layout, cluster }) })));
   return objects;
 }
 

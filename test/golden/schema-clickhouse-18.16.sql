@@ -145,3 +145,96 @@ CREATE TABLE IF NOT EXISTS `audit_v1` (
 PARTITION BY intDiv(time_ms, 2592000000)
 ORDER BY (chain, seq)
 SETTINGS index_granularity = 8192;
+
+CREATE TABLE IF NOT EXISTS `logs_v3` (
+  `tenant` String,
+  `log_id` FixedString(8),
+  `time_ns` UInt64,
+  `observed_ns` UInt64,
+  `severity_number` UInt8,
+  `severity_text` String,
+  `body` String,
+  `body_kind` UInt8,
+  `trace_id` FixedString(16),
+  `span_id` FixedString(8),
+  `flags` UInt32,
+  `event_name` String,
+  `service_name` String,
+  `attr_str_keys` Array(String),
+  `attr_str_values` Array(String),
+  `attr_int_keys` Array(String),
+  `attr_int_values` Array(Int64),
+  `attr_float_keys` Array(String),
+  `attr_float_values` Array(Float64),
+  `attr_bool_keys` Array(String),
+  `attr_bool_values` Array(UInt8),
+  `attr_other_keys` Array(String),
+  `attr_other_values` Array(String),
+  `dropped_attrs` UInt32,
+  `res_str_keys` Array(String),
+  `res_str_values` Array(String),
+  `res_int_keys` Array(String),
+  `res_int_values` Array(Int64),
+  `res_float_keys` Array(String),
+  `res_float_values` Array(Float64),
+  `res_bool_keys` Array(String),
+  `res_bool_values` Array(UInt8),
+  `res_other_keys` Array(String),
+  `res_other_values` Array(String),
+  `scope_name` String,
+  `scope_version` String,
+  `scope_attrs` String
+) ENGINE = MergeTree
+PARTITION BY (tenant, intDiv(`time_ns`, 86400000000000))
+ORDER BY (tenant, intDiv(time_ns, 3600000000000), service_name, time_ns)
+SETTINGS index_granularity = 8192;
+
+CREATE TABLE IF NOT EXISTS `slo_events_v1` (
+  `tenant` String,
+  `slo` String,
+  `event_id` String,
+  `status` String,
+  `alert_start_ms` UInt64,
+  `time_ms` UInt64,
+  `body` String
+) ENGINE = ReplacingMergeTree
+ORDER BY (`tenant`, `slo`, `event_id`)
+SETTINGS index_granularity = 1024;
+
+CREATE TABLE IF NOT EXISTS `slo_deliveries_v1` (
+  `tenant` String,
+  `slo` String,
+  `event_id` String,
+  `receiver` String,
+  `state` String,
+  `attempts` UInt32,
+  `next_ms` UInt64,
+  `time_ms` UInt64,
+  `version` UInt64
+) ENGINE = ReplacingMergeTree(version)
+ORDER BY (`tenant`, `slo`, `event_id`, `receiver`)
+SETTINGS index_granularity = 1024;
+
+CREATE TABLE IF NOT EXISTS `slo_attempts_v1` (
+  `tenant` String,
+  `slo` String,
+  `event_id` String,
+  `receiver` String,
+  `attempt` UInt32,
+  `time_ms` UInt64,
+  `status_code` UInt16,
+  `error` String
+) ENGINE = MergeTree
+ORDER BY (`tenant`, `slo`, `time_ms`)
+SETTINGS index_granularity = 1024;
+
+CREATE TABLE IF NOT EXISTS `slo_leases_v1` (
+  `tenant` String,
+  `slo` String,
+  `term` UInt64,
+  `owner` String,
+  `expires_ms` UInt64,
+  `written_ms` UInt64
+) ENGINE = MergeTree
+ORDER BY (`tenant`, `slo`, `term`)
+SETTINGS index_granularity = 1024;

@@ -149,3 +149,97 @@ CREATE TABLE IF NOT EXISTS `audit_v1` (
 PARTITION BY intDiv(time_ms, 2592000000)
 ORDER BY (chain, seq)
 SETTINGS index_granularity = 8192, min_bytes_for_wide_part = 134217728, fsync_after_insert = 1, fsync_part_directory = 1;
+
+CREATE TABLE IF NOT EXISTS `logs_v3` (
+  `tenant` LowCardinality(String) CODEC(ZSTD(3)),
+  `log_id` FixedString(8) CODEC(ZSTD(3)),
+  `time_ns` UInt64 CODEC(Delta, ZSTD(3)),
+  `observed_ns` UInt64 CODEC(Delta, ZSTD(3)),
+  `severity_number` UInt8 CODEC(ZSTD(3)),
+  `severity_text` LowCardinality(String) CODEC(ZSTD(3)),
+  `body` String CODEC(ZSTD(6)) SETTINGS (min_compress_block_size = 65536, max_compress_block_size = 1048576),
+  `body_kind` UInt8 CODEC(ZSTD(3)),
+  `trace_id` FixedString(16) CODEC(ZSTD(3)),
+  `span_id` FixedString(8) CODEC(ZSTD(3)),
+  `flags` UInt32 CODEC(ZSTD(3)),
+  `event_name` LowCardinality(String) CODEC(ZSTD(3)),
+  `service_name` LowCardinality(String) CODEC(ZSTD(3)),
+  `attr_str_keys` Array(LowCardinality(String)) CODEC(ZSTD(3)),
+  `attr_str_values` Array(String) CODEC(ZSTD(6)) SETTINGS (min_compress_block_size = 65536, max_compress_block_size = 1048576),
+  `attr_int_keys` Array(LowCardinality(String)) CODEC(ZSTD(3)),
+  `attr_int_values` Array(Int64) CODEC(ZSTD(3)),
+  `attr_float_keys` Array(LowCardinality(String)) CODEC(ZSTD(3)),
+  `attr_float_values` Array(Float64) CODEC(ZSTD(3)),
+  `attr_bool_keys` Array(LowCardinality(String)) CODEC(ZSTD(3)),
+  `attr_bool_values` Array(UInt8) CODEC(ZSTD(3)),
+  `attr_other_keys` Array(LowCardinality(String)) CODEC(ZSTD(3)),
+  `attr_other_values` Array(String) CODEC(ZSTD(3)),
+  `dropped_attrs` UInt32 CODEC(ZSTD(3)),
+  `res_str_keys` Array(LowCardinality(String)) CODEC(ZSTD(3)),
+  `res_str_values` Array(String) CODEC(ZSTD(3)),
+  `res_int_keys` Array(LowCardinality(String)) CODEC(ZSTD(3)),
+  `res_int_values` Array(Int64) CODEC(ZSTD(3)),
+  `res_float_keys` Array(LowCardinality(String)) CODEC(ZSTD(3)),
+  `res_float_values` Array(Float64) CODEC(ZSTD(3)),
+  `res_bool_keys` Array(LowCardinality(String)) CODEC(ZSTD(3)),
+  `res_bool_values` Array(UInt8) CODEC(ZSTD(3)),
+  `res_other_keys` Array(LowCardinality(String)) CODEC(ZSTD(3)),
+  `res_other_values` Array(String) CODEC(ZSTD(3)),
+  `scope_name` LowCardinality(String) CODEC(ZSTD(3)),
+  `scope_version` LowCardinality(String) CODEC(ZSTD(3)),
+  `scope_attrs` String CODEC(ZSTD(3)),
+  INDEX trace_id_bloom trace_id TYPE bloom_filter(0.01) GRANULARITY 1
+) ENGINE = MergeTree
+PARTITION BY (tenant, intDiv(`time_ns`, 86400000000000))
+ORDER BY (tenant, intDiv(time_ns, 3600000000000), service_name, time_ns)
+SETTINGS index_granularity = 8192, min_bytes_for_wide_part = 134217728, fsync_after_insert = 1, fsync_part_directory = 1;
+
+CREATE TABLE IF NOT EXISTS `slo_events_v1` (
+  `tenant` String,
+  `slo` String,
+  `event_id` String,
+  `status` String,
+  `alert_start_ms` UInt64,
+  `time_ms` UInt64,
+  `body` String
+) ENGINE = ReplacingMergeTree
+ORDER BY (`tenant`, `slo`, `event_id`)
+SETTINGS index_granularity = 1024, min_bytes_for_wide_part = 134217728, fsync_after_insert = 1, fsync_part_directory = 1;
+
+CREATE TABLE IF NOT EXISTS `slo_deliveries_v1` (
+  `tenant` String,
+  `slo` String,
+  `event_id` String,
+  `receiver` String,
+  `state` String,
+  `attempts` UInt32,
+  `next_ms` UInt64,
+  `time_ms` UInt64,
+  `version` UInt64
+) ENGINE = ReplacingMergeTree(version)
+ORDER BY (`tenant`, `slo`, `event_id`, `receiver`)
+SETTINGS index_granularity = 1024, min_bytes_for_wide_part = 134217728, fsync_after_insert = 1, fsync_part_directory = 1;
+
+CREATE TABLE IF NOT EXISTS `slo_attempts_v1` (
+  `tenant` String,
+  `slo` String,
+  `event_id` String,
+  `receiver` String,
+  `attempt` UInt32,
+  `time_ms` UInt64,
+  `status_code` UInt16,
+  `error` String
+) ENGINE = MergeTree
+ORDER BY (`tenant`, `slo`, `time_ms`)
+SETTINGS index_granularity = 1024, min_bytes_for_wide_part = 134217728, fsync_after_insert = 1, fsync_part_directory = 1;
+
+CREATE TABLE IF NOT EXISTS `slo_leases_v1` (
+  `tenant` String,
+  `slo` String,
+  `term` UInt64,
+  `owner` String,
+  `expires_ms` UInt64,
+  `written_ms` UInt64
+) ENGINE = MergeTree
+ORDER BY (`tenant`, `slo`, `term`)
+SETTINGS index_granularity = 1024, min_bytes_for_wide_part = 134217728, fsync_after_insert = 1, fsync_part_directory = 1;

@@ -12,6 +12,7 @@ import { ADMIN_READ, ANY_TENANT, type TokenSummary } from '../../auth/index.js';
 import { registerDiagnosisRoutes } from './diagnosis-routes.js';
 import { registerErasureRoutes } from './erasure-routes.js';
 import { registerSearchRoutes } from './search-routes.js';
+import { registerLogRoutes } from './logs-routes.js';
 import type { Erasures } from '../../erasure/index.js';
 
 export interface NativeRoutesOptions {
@@ -82,5 +83,6 @@ export function registerNativeRoutes(app: FastifyInstance, opts: NativeRoutesOpt
 
   registerDiagnosisRoutes(app, opts.queries, opts.defaultWindowSeconds);
   registerSearchRoutes(app, opts.queries, opts.defaultWindowSeconds);
+  registerLogRoutes(app, opts.queries, opts.defaultWindowSeconds);
   registerErasureRoutes(app, opts.erasures, opts.queries);
 }

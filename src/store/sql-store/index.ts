@@ -11,6 +11,8 @@ import type {
   ErasureResult,
   EvalSpan,
   LoadSpanRow,
+  LogHistogram,
+  LogsPort,
   MaintenancePort,
   MetricsAnswer,
   MetricsPort,
@@ -36,6 +38,8 @@ import type {
   TraceSpansRequest,
 } from '../ports.js';
 import type { Condition, IntrinsicField, TagScope, TagValue, TimeRange, TraceCondition } from '../request.js';
+import type { LogHistogramRequest, LogSearchRequest } from '../log-request.js';
+import type { LogRecord } from '../../model/log-record.js';
 import type { Layout } from '../schema.js';
 import type { TenantScope } from '../tenant.js';
 import type { SpanRecord } from '../../model/span-record.js';
@@ -47,9 +51,12 @@ import { LegacyCopy, type LegacyCopyStatus } from './migrate-v2.js';
 import { SearchReads } from './search.js';
 import { TagReads } from './tags.js';
 import { TraceReads } from './traces.js';
+import { LogReads } from './logs.js';
 import { SegmentWriter, type WriteOutcome } from './writer.js';
 import { AuditStore } from './audit.js';
 import { Erasure } from './erasure.js';
+import { SloState } from './slo-state.js';
+import type { SloStatePort } from '../slo-state.js';
 
 export type { WriteOutcome, LegacyCopyStatus };
 
@@ -73,9 +80,11 @@ export class SqlStore implements ReadPorts, MaintenancePort, AuditPort, ErasureP
   private readonly metrics: MetricsPort;
   private readonly tags: TagsPort;
   private readonly diagnosis: DiagnosisPort;
+  private readonly logs: LogsPort;
   private readonly maintenance: Maintenance;
   private readonly audit: AuditStore;
   private readonly erasure: Erasure;
+  private readonly slo: SloState;
   private readonly legacy: LegacyCopy;
   private legacyRun: Promise<void> | null = null;
 
@@ -91,9 +100,11 @@ export class SqlStore implements ReadPorts, MaintenancePort, AuditPort, ErasureP
     this.metrics = new MetricsReads(this.ctx);
     this.tags = new TagReads(this.ctx);
     this.diagnosis = new DiagnosisReads(this.ctx);
+    this.logs = new LogReads(this.ctx);
     this.maintenance = new Maintenance(this.ctx);
     this.audit = new AuditStore(this.ctx);
     this.erasure = new Erasure(this.ctx);
+    this.slo = new SloState(this.ctx);
     this.legacy = new LegacyCopy(this.ctx, this.writer, opts.defaultTenant, opts.scratchDir);
   }
 
@@ -114,6 +125,10 @@ export class SqlStore implements ReadPorts, MaintenancePort, AuditPort, ErasureP
 
   writeResources(file: string): Promise<WriteOutcome> {
     return this.writer.writeResources(file);
+  }
+
+  writeLogs(file: string, opts: { replay: boolean }): Promise<WriteOutcome> {
+    return this.writer.writeLogs(file, opts);
   }
 
   // ---- reads --------------------------------------------------------------------
@@ -186,6 +201,18 @@ export class SqlStore implements ReadPorts, MaintenancePort, AuditPort, ErasureP
     return this.diagnosis.loadSpans(scope, req);
   }
 
+  searchLogs(scope: TenantScope, req: LogSearchRequest): Promise<LogRecord[]> {
+    return this.logs.searchLogs(scope, req);
+  }
+
+  logHistogram(scope: TenantScope, req: LogHistogramRequest): Promise<LogHistogram> {
+    return this.logs.logHistogram(scope, req);
+  }
+
+  traceLogs(scope: TenantScope, traceId: Buffer, req: { range: TimeRange; limit: number }): Promise<LogRecord[]> {
+    return this.logs.traceLogs(scope, traceId, req);
+  }
+
   // ---- audit --------------------------------------------------------------------
 
   writeAudit(records: readonly AuditRecord[]): Promise<void> {
@@ -208,6 +235,13 @@ export class SqlStore implements ReadPorts, MaintenancePort, AuditPort, ErasureP
 
   eraseTraces(scope: TenantScope, traceIds: readonly Buffer[], opts?: ErasureOptions): Promise<ErasureResult> {
     return this.erasure.eraseTraces(scope, traceIds, opts);
+  }
+
+  // ---- SLO alert state ----------------------------------------------------------
+
+  /** Alert events, deliveries, attempts and leases of SLO evaluation (src/slo). */
+  sloState(): SloStatePort {
+    return this.slo;
   }
 
   // ---- maintenance --------------------------------------------------------------

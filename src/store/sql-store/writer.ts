@@ -1,15 +1,32 @@
 import { randomBytes } from 'node:crypto';
-import { RESOURCE_COLUMN_NAMES, SPAN_COLUMNS, SPAN_COLUMN_NAMES } from '../../model/span-batch.js';
+import { RESOURCE_COLUMN_NAMES, SPAN_COLUMNS, SPAN_COLUMN_NAMES, type ColumnSpec } from '../../model/span-batch.js';
+import { LOG_COLUMNS, LOG_COLUMN_NAMES } from '../../model/log-batch.js';
 import { EngineError } from '../engine.js';
 import { TABLES, TRACE_INDEX_COLUMNS, traceIndexSelect } from '../schema.js';
-import { sql, join, ident, typeName } from '../sql/sql.js';
+import { sql, join, ident, typeName, type Sql } from '../sql/sql.js';
 import { T } from '../sql/tables.js';
 import type { StoreContext } from './context.js';
 
 /** How a write ended: stored, or refused (retrying the same bytes may help, or never will). */
 export type WriteOutcome = { ok: true } | { ok: false; retryable: boolean; error: Error };
 
-const ALL_COLUMNS = join(SPAN_COLUMN_NAMES.map(ident));
+/**
+ * What a replay needs to know of a table: its rows, a row's identity, the
+ * time column that bounds where stored copies can be, and what narrows
+ * that search further.
+ */
+interface ReplayTarget {
+  table: string;
+  tableSql: Sql;
+  columns: readonly ColumnSpec[];
+  /** Columns that identify a row: a staged row with a stored twin is not written again. */
+  key: readonly string[];
+  time: string;
+  /** A condition on stored rows that holds for every twin of a staged row. */
+  narrow(staging: Sql): Sql;
+  /** Derived rows to write again once the rows are in (harmless if present). */
+  after?(staging: Sql): Promise<void>;
+}
 
 /**
  * Writes WAL segments (files of Native blocks) into the store. The rows
@@ -28,8 +45,26 @@ export class SegmentWriter {
    */
   async writeSpans(file: string, opts: { replay: boolean }): Promise<WriteOutcome> {
     // Through the gate: an erasure's rollup recompute must see no span insert (and so no rollup row) in between.
-    return outcome(() => this.ctx.writes.shared(() => (opts.replay ? this.replay(file) : this.ctx.engine.insertNativeFile(TABLES.spans, SPAN_COLUMN_NAMES, file))));
+    return outcome(() => this.ctx.writes.shared(() => (opts.replay ? this.replay(file, this.spans) : this.ctx.engine.insertNativeFile(TABLES.spans, SPAN_COLUMN_NAMES, file))));
   }
+
+  /**
+   * Stores the log rows of one segment; with `replay`, rows already there
+   * (by tenant and log id, a random id drawn at ingest) are not written again.
+   */
+  async writeLogs(file: string, opts: { replay: boolean }): Promise<WriteOutcome> {
+    return outcome(() => (opts.replay ? this.replay(file, LOGS) : this.ctx.engine.insertNativeFile(TABLES.logs, LOG_COLUMN_NAMES, file)));
+  }
+
+  private readonly spans: ReplayTarget = {
+    table: TABLES.spans,
+    tableSql: T.spans,
+    columns: SPAN_COLUMNS,
+    key: ['tenant', 'trace_id', 'span_id', 'start_ns'],
+    time: 'start_ns',
+    narrow: (staging) => sql`trace_id GLOBAL IN (SELECT trace_id FROM ${staging})`,
+    after: (staging) => this.ctx.engine.exec(sql`INSERT INTO ${T.traceIndex} (${join(TRACE_INDEX_COLUMNS.map(ident))})\n${traceIndexSelect(staging)}`, 'ingest', this.ctx.insertSettings()),
+  };
 
   /** Stores (resource, scope) rows; rows may repeat, the store keeps one per id. */
   async writeResources(file: string): Promise<WriteOutcome> {
@@ -38,7 +73,7 @@ export class SegmentWriter {
 
   /**
    * Stages the segment, inserts only the rows the store lacks, and
-   * re-derives its trace-index rows (harmless if present).
+   * re-derives what comes from them (for spans, trace-index rows).
    *
    * On a replicated cluster, what a read does not see may be stored all the
    * same: a block on a replica that died before its peer fetched it. So
@@ -53,42 +88,55 @@ export class SegmentWriter {
    * come out in the same order; a block it cannot recognise may then be
    * stored twice once its replica returns (docs/deploy.md).
    */
-  private async replay(file: string): Promise<void> {
+  private async replay(file: string, target: ReplayTarget): Promise<void> {
     const { engine } = this.ctx;
     const stagingName = `sightline_replay_${process.pid}_${randomBytes(4).toString('hex')}`;
     const staging = ident(stagingName);
-    const columns = SPAN_COLUMNS.map((c) => sql`${ident(c.name)} ${typeName(c.type)}`);
+    const names = target.columns.map((c) => c.name);
+    const all = join(names.map(ident));
+    const columns = target.columns.map((c) => sql`${ident(c.name)} ${typeName(c.type)}`);
+    const key = join(target.key.map(ident));
+    const time = ident(target.time);
     await engine.exec(sql`CREATE TABLE ${staging} (${join(columns)}) ENGINE = Memory`, 'ingest');
     try {
-      await engine.insertNativeFile(stagingName, SPAN_COLUMN_NAMES, file);
-      const bounds = (await engine.query(sql`SELECT min(start_ns), max(start_ns) FROM ${staging}`, 'TabSeparated', 'ingest')).toString().trim().split('\t').map(BigInt);
+      await engine.insertNativeFile(stagingName, names, file);
+      const bounds = (await engine.query(sql`SELECT min(${time}), max(${time}) FROM ${staging}`, 'TabSeparated', 'ingest')).toString().trim().split('\t').map(BigInt);
       // GLOBAL: on a cluster the staging table exists only here, and the
-      // shards must get its trace ids as data.
-      const missing = sql`(tenant, trace_id, span_id, start_ns) GLOBAL NOT IN (
-  SELECT tenant, trace_id, span_id, start_ns FROM ${T.spans}
-  WHERE start_ns >= ${bounds[0]} AND start_ns <= ${bounds[1]}
-    AND trace_id GLOBAL IN (SELECT trace_id FROM ${staging})
+      // shards must get its ids as data.
+      const missing = sql`(${key}) GLOBAL NOT IN (
+  SELECT ${key} FROM ${target.tableSql}
+  WHERE ${time} >= ${bounds[0]} AND ${time} <= ${bounds[1]}
+    AND ${target.narrow(staging)}
 )`;
       let send: 'missing rows' | 'file' | 'nothing' = 'missing rows';
       if (this.ctx.layout.replicated) {
         const [rows, absent] = (await engine.query(sql`SELECT count(), countIf(${missing}) FROM ${staging}`, 'TabSeparated', 'ingest')).toString().trim().split('\t').map(Number);
         send = absent === 0 ? 'nothing' : absent === rows ? 'file' : 'missing rows';
       }
-      if (send === 'file') await engine.insertNativeFile(TABLES.spans, SPAN_COLUMN_NAMES, file);
+      if (send === 'file') await engine.insertNativeFile(target.table, names, file);
       else if (send === 'missing rows')
         await engine.exec(
-          sql`INSERT INTO ${T.spans} (${ALL_COLUMNS})
-SELECT ${ALL_COLUMNS} FROM ${staging}
+          sql`INSERT INTO ${target.tableSql} (${all})
+SELECT ${all} FROM ${staging}
 WHERE ${missing}`,
           'ingest',
           this.ctx.insertSettings(),
         );
-      await engine.exec(sql`INSERT INTO ${T.traceIndex} (${join(TRACE_INDEX_COLUMNS.map(ident))})\n${traceIndexSelect(staging)}`, 'ingest', this.ctx.insertSettings());
+      await target.after?.(staging);
     } finally {
       await engine.exec(sql`DROP TABLE IF EXISTS ${staging}`, 'ingest');
     }
   }
 }
+
+const LOGS: ReplayTarget = {
+  table: TABLES.logs,
+  tableSql: T.logs,
+  columns: LOG_COLUMNS,
+  key: ['tenant', 'log_id'],
+  time: 'time_ns',
+  narrow: (staging) => sql`log_id GLOBAL IN (SELECT log_id FROM ${staging})`,
+};
 
 async function outcome(write: () => Promise<void>): Promise<WriteOutcome> {
   try {

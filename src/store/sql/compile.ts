@@ -62,7 +62,7 @@ export function condition(c: Condition, ctx: CompileContext): Sql {
 }
 
 /** `x op value`; a regular expression matches the whole value (RE2, as `^(?:re)$`). */
-function compareSql(x: Sql, op: CompareOp, value: Sql): Sql {
+export function compareSql(x: Sql, op: CompareOp, value: Sql): Sql {
   switch (op) {
     case 'matches':
       return sql`match(${x}, concat('^(?:', ${value}, ')$'))`;
@@ -175,7 +175,7 @@ function exists(f: Field, ctx: CompileContext): Sql {
   }
 }
 
-function hasKey(p: Prefix, key: string): Sql {
+export function hasKey(p: Prefix, key: string): Sql {
   return sql`(${join(ALL_TYPES.map((t) => sql`has(${keysOf(p, t)}, ${key})`), ' OR ')})`;
 }
 
@@ -188,7 +188,7 @@ function typed(p: Prefix, t: AttrType, key: string, op: CompareOp, value: Sql): 
 }
 
 /** An attribute comparison on one side (span row, or resource row). */
-function sideCondition(p: Prefix, key: string, op: CompareOp, v: Value): Sql {
+export function sideCondition(p: Prefix, key: string, op: CompareOp, v: Value): Sql {
   const text = textOfValue(v);
   if (text !== null) return typed(p, 'str', key, op, sql`${text}`);
   if (isNumber(v)) {

@@ -10,6 +10,7 @@ export const T = {
   spanMetrics: ident(TABLES.spanMetrics),
   meta: ident(TABLES.meta),
   audit: ident(TABLES.audit),
+  logs: ident(TABLES.logs),
 } as const;
 
 /**

@@ -2,6 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { linkFrom, routeRange, type LinkTarget } from './links.js';
 import { DEFAULT_AUDIT, DEFAULT_SEARCH, formatRoute, parseRoute, traceRoute, type Route, type TimeRange } from './routes.js';
+import { DEFAULT_LOGS } from './logs.js';
 
 const parse = (url: string): Route => {
   const q = url.indexOf('?');
@@ -21,6 +22,7 @@ function views(range: TimeRange): Route[] {
     { page: 'services', state: { range } },
     { page: 'service', state: { service: 'checkout', operation: 'POST /orders', range } },
     { page: 'audit', state: { ...DEFAULT_AUDIT, range } },
+    { page: 'logs', state: { ...DEFAULT_LOGS, level: 'warn', range } },
   ];
 }
 
@@ -31,6 +33,7 @@ const TARGETS: LinkTarget[] = [
   { page: 'services' },
   { page: 'service', service: 'api gateway', operation: 'GET /x' },
   { page: 'audit', who: 'token:grafana' },
+  { page: 'logs', q: '{ trace:id = "4bf92f3577b34da6a3ce929d0e0e4736" }' },
 ];
 
 describe('links between views keep the time range', () => {

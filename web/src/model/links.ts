@@ -1,3 +1,4 @@
+import { DEFAULT_LOGS } from './logs.js';
 import { AUDIT_RANGE_PRESETS, DEFAULT_AUDIT, DEFAULT_SEARCH, RANGE_PRESETS, formatRoute, traceRoute, type RangePreset, type Route, type TimeRange } from './routes.js';
 
 /**
@@ -15,7 +16,8 @@ export type LinkTarget =
   | { page: 'trace'; traceId: string; span?: string }
   | { page: 'services' }
   | { page: 'service'; service: string; operation?: string }
-  | { page: 'audit'; who?: string; route?: string };
+  | { page: 'audit'; who?: string; route?: string }
+  | { page: 'logs'; q?: string; service?: string };
 
 /**
  * The view a link is built in: its state, of which only the range is
@@ -55,6 +57,8 @@ export function linkFrom(from: LinkOrigin | undefined, to: LinkTarget): string {
       return formatRoute({ page: 'services', state: { range: range ?? DEFAULT_SEARCH.range } });
     case 'service':
       return formatRoute({ page: 'service', state: { service: to.service, ...(to.operation ? { operation: to.operation } : {}), range: range ?? DEFAULT_SEARCH.range } });
+    case 'logs':
+      return formatRoute({ page: 'logs', state: { ...DEFAULT_LOGS, q: to.q ?? '', service: to.service ?? '', range: range ?? DEFAULT_SEARCH.range } });
     case 'audit':
       return formatRoute({ page: 'audit', state: { ...DEFAULT_AUDIT, who: to.who ?? '', route: to.route ?? '', range: range ?? DEFAULT_AUDIT.range } });
   }

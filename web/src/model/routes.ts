@@ -10,8 +10,10 @@
  *   /services?range=6h
  *   /services/<service>?operation=<name>&range=6h
  *   /audit?range=7d&who=<identity>&route=<METHOD /path>&limit=500
+ *   /logs?q=<log filter>&level=warn&text=<words>&service=<name>&range=1h&limit=100
  */
 
+import { parseLogsState, writeLogsState, type LogsState } from './logs.js';
 import { readRange as parseRange, readRefresh, writeRange, DEFAULT_PRESET, AUDIT_RANGE_PRESETS, type AutoRefresh, type RangePreset, type TimeRange } from './time-range.js';
 
 // The time range model is time-range.ts; these names stay importable from here.
@@ -86,6 +88,7 @@ export type Route =
   | { page: 'services'; state: ServicesState }
   | { page: 'service'; state: ServiceState }
   | { page: 'audit'; state: AuditState }
+  | { page: 'logs'; state: LogsState }
   | { page: 'not-found'; path: string };
 
 export const DEFAULT_SEARCH: SearchState = { q: '', range: { preset: DEFAULT_PRESET }, limit: 20, order: 'recent', refresh: 'off' };
@@ -122,6 +125,7 @@ export function parseRoute(pathname: string, search: string): Route {
     return { page: 'service', state };
   }
   if (path === '/audit') return { page: 'audit', state: parseAudit(params) };
+  if (path === '/logs') return { page: 'logs', state: parseLogsState(params, parseRange(params)) };
   return { page: 'not-found', path: pathname };
 }
 
@@ -197,6 +201,12 @@ export function formatRoute(route: Route): string {
     writeRange(p, route.state.range);
     const qs = p.toString();
     return `/services/${encodeURIComponent(route.state.service)}${qs ? `?${qs}` : ''}`;
+  }
+  if (route.page === 'logs') {
+    writeLogsState(p, route.state);
+    writeRange(p, route.state.range);
+    const qs = p.toString();
+    return `/logs${qs ? `?${qs}` : ''}`;
   }
   if (route.page === 'audit') {
     const s = route.state;

@@ -7,6 +7,7 @@ import { TracePage } from './TracePage.js';
 import { ServicesPage, ServicePage } from './ServicesPage.js';
 import { ComparePage } from './ComparePage.js';
 import { AuditPage } from './AuditPage.js';
+import { LogsPage } from './LogsPage.js';
 import { EmptyState, Spinner } from './common.js';
 import { SignInScreen, UserMenu, useSession } from './Session.js';
 
@@ -33,6 +34,9 @@ export function App() {
           </Link>
           <Link href={linkFrom(origin, { page: 'services' })} className={route.page === 'services' || route.page === 'service' ? 'active' : ''}>
             Services
+          </Link>
+          <Link href={linkFrom(origin, { page: 'logs' })} className={route.page === 'logs' ? 'active' : ''} data-testid="nav-logs">
+            Logs
           </Link>
           {/* Admins only; anyone else opening /audit is told so by the page (the API answers 403). */}
           {canReadAudit(me) && (
@@ -66,6 +70,7 @@ export function App() {
           {route.page === 'services' && <ServicesPage state={route.state} />}
           {route.page === 'service' && <ServicePage key={route.state.service} state={route.state} />}
           {route.page === 'audit' && <AuditPage state={route.state} me={me} />}
+          {route.page === 'logs' && <LogsPage state={route.state} />}
           {route.page === 'not-found' && (
             <EmptyState title="Nothing here">
               <Link href="/search">Go to search</Link>

@@ -13,9 +13,11 @@ import {
   type Timeline,
   type TimeRange,
   type Attribute,
+  type LogRow,
 } from '../model/index.js';
 import { CopyButton, serviceColor } from './common.js';
 import { Link } from './router.js';
+import { SpanLogs } from './TraceLogs.js';
 
 interface Props {
   model: TraceModel;
@@ -28,10 +30,12 @@ interface Props {
   linkRange: TimeRange;
   onClose(): void;
   onSelect(i: number): void;
+  /** The records logged inside this span (the trace's logs, by span). */
+  logs?: LogRow[];
 }
 
 /** Everything about one span, each value copyable, searchable and comparable. */
-export function SpanDetail({ model, index, cp, role, timeline, linkRange, onClose, onSelect }: Props) {
+export function SpanDetail({ model, index, cp, role, timeline, linkRange, onClose, onSelect, logs }: Props) {
   const s = model.spans[index];
   const self = cp ? cp.selfTimeNs[index] : NaN;
   const onPath = cp ? cp.onPathNs[index] : 0;
@@ -128,6 +132,7 @@ export function SpanDetail({ model, index, cp, role, timeline, linkRange, onClos
         <Attributes title="Attributes" list={s.attributes} dropped={s.dropped.attributes} scope="span" origin={origin} />
         <Attributes title="Resource" list={s.resource} scope="resource" origin={origin} />
         {s.scope.attributes.length > 0 && <Attributes title="Instrumentation scope" list={s.scope.attributes} origin={origin} />}
+        <SpanLogs rows={logs} origin={origin} />
         <section className="detail-section" data-testid="events">
           <h3>
             Events <span className="muted">{s.events.length}</span>

@@ -37,6 +37,7 @@ import { recordUrl, Link } from './router.js';
 import { CopyButton, EmptyState, ErrorState, Spinner, serviceColor } from './common.js';
 import { Waterfall } from './Waterfall.js';
 import { SpanDetail } from './SpanDetail.js';
+import { TraceLogsLink, useTraceLogs } from './TraceLogs.js';
 import { Minimap } from './Minimap.js';
 
 type Loaded = { status: 'loading' } | { status: 'error'; error: ApiError } | { status: 'done'; model: TraceModel };
@@ -129,6 +130,7 @@ function TraceView({ model, initial, path, fetchStarted }: { model: TraceModel; 
   const roles = useMemo(() => (cp && showPath ? pathRoles(model, cp) : undefined), [model, cp, showPath]);
   const timing = useMemo(() => traceTiming(model), [model]);
   const linkRange = useMemo(() => rangeForTrace(model, initial.range, Date.now()), [model, initial.range]);
+  const traceLogs = useTraceLogs(model.traceId);
 
   // The view's state goes into the URL (replacing, not pushing) so the link always shows what is on screen.
   useEffect(() => {
@@ -223,6 +225,7 @@ function TraceView({ model, initial, path, fetchStarted }: { model: TraceModel; 
           <span className={model.errorCount > 0 ? 'error-count' : ''}>
             <strong>{model.errorCount}</strong> error{model.errorCount === 1 ? '' : 's'}
           </span>
+          <TraceLogsLink traceId={model.traceId} logs={traceLogs} origin={{ range: linkRange }} />
           {path.status === 'error' && <span className="muted">critical path unavailable ({path.message})</span>}
         </div>
         <div className="services-legend">
@@ -346,6 +349,7 @@ function TraceView({ model, initial, path, fetchStarted }: { model: TraceModel; 
             linkRange={linkRange}
             onClose={() => setDetailOpen(false)}
             onSelect={selectAndReveal}
+            logs={traceLogs.status === 'done' ? traceLogs.bySpan.get(model.spans[selected].spanId) : undefined}
           />
         )}
       </div>

@@ -1,0 +1,228 @@
+import { BODY_KIND, type LogBatchBuilder } from '../model/log-batch.js';
+import { writeLogContext } from './row-templates.js';
+import { DecodeOutcome, type LogDecodeOptions } from './decode-result.js';
+import { OtlpProtoReader, WT_I32, WT_I64, WT_LEN, WT_VARINT, writeRaw } from './proto-reader.js';
+
+/**
+ * Decodes an OTLP ExportLogsServiceRequest straight from protobuf bytes into
+ * the columns of a log batch, as ProtobufSpanDecoder does for spans: strings
+ * copied byte for byte, numbers written in place, no object per record.
+ * Each row carries its resource and scope (see model/log-batch.ts).
+ *
+ * Field numbers follow opentelemetry/proto/logs/v1/logs.proto; resources,
+ * scopes and attributes are proto-reader.ts's. Unknown fields are skipped.
+ */
+export class ProtobufLogDecoder extends OtlpProtoReader {
+  private out!: LogBatchBuilder;
+  private outcome!: DecodeOutcome;
+  private opts!: LogDecodeOptions;
+
+  /**
+   * Appends every valid log record of `body` to `out`; records that fail
+   * validation are counted in the outcome and left out.
+   * @throws MalformedRequestError when the bytes are not a valid request.
+   */
+  decode(body: Buffer, out: LogBatchBuilder, opts: LogDecodeOptions): DecodeOutcome {
+    this.buf = body;
+    this.pos = 0;
+    this.out = out;
+    this.opts = opts;
+    this.redaction = opts.redaction ?? null;
+    const outcome = (this.outcome = new DecodeOutcome());
+    const end = body.length;
+    try {
+      while (this.pos < end) {
+        const tag = this.varint(end);
+        // resource_logs = 1
+        if (tag >>> 3 === 1 && (tag & 7) === WT_LEN) {
+          const e = this.lengthEnd(end);
+          this.resourceGroup(this.pos, e);
+          this.pos = e;
+        } else this.skip(tag, end);
+      }
+    } finally {
+      this.buf = Buffer.alloc(0);
+    }
+    return outcome;
+  }
+
+  /** Log rows carry the resource and scope themselves: nothing to collect. */
+  protected scopeReady(): void {}
+
+  /** One LogRecord. */
+  protected record(start: number, end: number): void {
+    const out = this.out;
+    const buf = this.buf;
+    out.mark();
+    let timeLo = 0;
+    let timeHi = 0;
+    let observedLo = 0;
+    let observedHi = 0;
+    let severity = 0;
+    let severityAt = -1;
+    let severityEnd = -1;
+    let bodyAt = -1;
+    let bodyEnd = -1;
+    let dropped = 0;
+    let flags = 0;
+    let traceAt = -1;
+    let traceLen = 0;
+    let spanAt = -1;
+    let spanLen = 0;
+    let eventAt = -1;
+    let eventEnd = -1;
+
+    this.pos = start;
+    while (this.pos < end) {
+      const tag = this.varint(end);
+      const wt = tag & 7;
+      switch (tag >>> 3) {
+        case 1:
+          if (wt !== WT_I64) break;
+          this.fixed64(end);
+          timeLo = this.lo;
+          timeHi = this.hi;
+          continue;
+        case 11:
+          if (wt !== WT_I64) break;
+          this.fixed64(end);
+          observedLo = this.lo;
+          observedHi = this.hi;
+          continue;
+        case 2:
+          if (wt !== WT_VARINT) break;
+          severity = this.varint(end);
+          continue;
+        case 3:
+          if (wt !== WT_LEN) break;
+          severityAt = this.pos;
+          severityEnd = this.skipString(end);
+          continue;
+        case 5:
+          if (wt !== WT_LEN) break;
+          bodyEnd = this.lengthEnd(end);
+          bodyAt = this.pos;
+          this.pos = bodyEnd;
+          continue;
+        case 6: {
+          if (wt !== WT_LEN) break;
+          const e = this.lengthEnd(end);
+          this.keyValue(this.pos, e, out.attrs, null);
+          this.pos = e;
+          continue;
+        }
+        case 7:
+          if (wt !== WT_VARINT) break;
+          dropped = this.varint(end) >>> 0;
+          continue;
+        case 8:
+          if (wt !== WT_I32) break;
+          this.need(4, end);
+          flags = buf.readUInt32LE(this.pos);
+          this.pos += 4;
+          continue;
+        case 9:
+          if (wt !== WT_LEN) break;
+          traceLen = this.varint(end);
+          traceAt = this.pos;
+          this.advance(traceLen, end);
+          continue;
+        case 10:
+          if (wt !== WT_LEN) break;
+          spanLen = this.varint(end);
+          spanAt = this.pos;
+          this.advance(spanLen, end);
+          continue;
+        case 12:
+          if (wt !== WT_LEN) break;
+          eventAt = this.pos;
+          eventEnd = this.skipString(end);
+          continue;
+      }
+      this.skip(tag, end);
+    }
+
+    // The record's time: its own, else when it was observed, else now.
+    if (observedLo === 0 && observedHi === 0) {
+      const now = this.opts.receivedNs;
+      observedLo = Number(now & 0xffffffffn);
+      observedHi = Number(now >> 32n);
+    }
+    if (timeLo === 0 && timeHi === 0) {
+      timeLo = observedLo;
+      timeHi = observedHi;
+    }
+    const error = this.recordError(traceLen, spanLen, severity, timeLo, timeHi);
+    if (error) {
+      out.rollback();
+      this.outcome.reject(error);
+      return;
+    }
+
+    out.timeNs.data.u64(timeLo, timeHi);
+    out.observedNs.data.u64(observedLo, observedHi);
+    out.severityNumber.data.u8(severity);
+    writeRaw(out.severityText.data, buf, severityAt, severityEnd);
+    this.body(bodyAt, bodyEnd);
+    // Absent ids are stored as zeros, which OTLP reads as no id too.
+    if (traceLen === 16) out.traceId.data.bytes(buf, traceAt, traceAt + 16);
+    else out.traceId.data.zeros(16);
+    if (spanLen === 8) out.spanId.data.bytes(buf, spanAt, spanAt + 8);
+    else out.spanId.data.zeros(8);
+    out.flags.data.u32(flags);
+    writeRaw(out.eventName.data, buf, eventAt, eventEnd);
+    out.droppedAttrs.data.u32(dropped);
+    writeLogContext(out, this.resource, this.scope);
+    out.endRow();
+    this.outcome.accepted++;
+  }
+
+  private recordError(traceLen: number, spanLen: number, severity: number, timeLo: number, timeHi: number): string {
+    if (traceLen !== 0 && traceLen !== 16) return `log record trace_id must be empty or 16 bytes, got ${traceLen}`;
+    if (spanLen !== 0 && spanLen !== 8) return `log record span_id must be empty or 8 bytes, got ${spanLen}`;
+    if (severity > 255) return `log record severity_number ${severity} is out of range`;
+    if (timeHi * 0x100000000 + timeLo < this.opts.minStartNs) return `log record time is older than the retention period (${this.opts.retentionText})`;
+    return '';
+  }
+
+  /**
+   * The body AnyValue at [at, end): a string is stored as itself, anything
+   * else as its canonical OTLP/JSON; an absent or empty one as none.
+   */
+  private body(at: number, end: number): void {
+    const out = this.out;
+    if (at < 0) {
+      out.body.data.u8(0);
+      out.bodyKind.data.u8(BODY_KIND.none);
+      return;
+    }
+    // The AnyValue's (last) oneof member decides its kind.
+    let kind = 0;
+    let stringAt = -1;
+    let stringEnd = -1;
+    this.pos = at;
+    while (this.pos < end) {
+      const tag = this.varint(end);
+      const field = tag >>> 3;
+      const wt = tag & 7;
+      if (field === 1 && wt === WT_LEN) {
+        kind = 1;
+        stringAt = this.pos;
+        stringEnd = this.skipString(end);
+        continue;
+      }
+      if ((field >= 5 && field <= 7 && wt === WT_LEN) || ((field === 2 || field === 3) && wt === WT_VARINT) || (field === 4 && wt === WT_I64)) kind = field;
+      this.skip(tag, end);
+    }
+    if (kind === 0) {
+      out.body.data.u8(0);
+      out.bodyKind.data.u8(BODY_KIND.none);
+    } else if (kind === 1) {
+      writeRaw(out.body.data, this.buf, stringAt, stringEnd);
+      out.bodyKind.data.u8(BODY_KIND.string);
+    } else {
+      out.body.data.string(this.anyValueJson(at, end, 0));
+      out.bodyKind.data.u8(BODY_KIND.json);
+    }
+  }
+}
