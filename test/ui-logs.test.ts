@@ -159,6 +159,15 @@ describe('logs in the web UI, in chromium', { timeout: 180_000 }, () => {
     assert.ok(page.url().includes(`/trace/${sent.traceId}`) && page.url().includes(`span=${sent.childSpanId}`), page.url());
     const inPanel = await bodies(page, 2, '[data-testid=span-logs]');
     assert.deepEqual([...inPanel].sort(), ['card declined by issuer', 'payment retry 1']);
+    // The records are marks on their spans' bars, at their times: inside the span they were logged in.
+    const marks = async (spanId: string) =>
+      page.locator(`[data-span-id="${spanId}"] .wf-log`).evaluateAll((els) => els.map((e) => [e.getAttribute('data-log'), Number(e.getAttribute('data-offset-ns'))] as [string, number]));
+    await page.locator(`[data-span-id="${sent.childSpanId}"] .wf-log`).first().waitFor();
+    const child = await marks(sent.childSpanId);
+    assert.deepEqual(child.map(([sev]) => sev).sort(), ['error', 'warn']);
+    const root = await marks(sent.rootSpanId);
+    assert.deepEqual(root.map(([sev]) => sev), ['info']);
+    for (const [, offset] of [...child, ...root]) assert.ok(offset >= 0 && offset < 60_000_000_000, String(offset));
     const link = page.locator('[data-testid=trace-logs-link]');
     assert.match((await link.textContent()) ?? '', /3 logs of this trace/);
     await link.click();

@@ -227,6 +227,8 @@ export {
   logRow,
   logRows,
   logsBySpan,
+  barLogs,
+  MAX_BAR_LOGS,
   volumeColumns,
   severityTotals,
   valueText,
@@ -238,4 +240,5 @@ export {
   type Severity,
   type SeverityClass,
   type VolumeColumn,
+  type BarLog,
 } from './logs.js';

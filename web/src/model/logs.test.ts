@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { logRow, logString, logsBySpan, logsQuery, severityTotals, volumeColumns, type LogJson } from './logs.js';
+import { barLogs, logRow, logString, logsBySpan, logsQuery, severityTotals, volumeColumns, type LogJson, type LogRow } from './logs.js';
 import { formatRoute, parseRoute } from './routes.js';
 import { linkFrom } from './links.js';
 
@@ -105,5 +105,36 @@ describe('logs model', () => {
     });
     assert.deepEqual(by.get('00f067aa0ba902b7')?.map((r) => r.id), ['a', 'c']);
     assert.deepEqual(by.get('')?.map((r) => r.id), ['b']);
+  });
+});
+
+describe('log records on a span bar', () => {
+  const row = (i: number, severity: LogRow['severity'], timeMs: number, extraNs = 0n): LogRow => ({
+    id: `r${i}`,
+    timeMs,
+    timeNs: BigInt(timeMs) * 1_000_000n + extraNs,
+    severity,
+    level: severity.toUpperCase(),
+    service: 'billing',
+    body: `record ${i}`,
+    traceId: 't',
+    spanId: 's',
+    eventName: '',
+    attributes: [],
+    resource: [],
+    scope: '',
+  });
+  it('places each record at its time past the span start, to the nanosecond', () => {
+    const start = 1_700_000_000_000n * 1_000_000n + 500n;
+    const marks = barLogs(start, [row(1, 'info', 1_700_000_000_002, 700n)]);
+    assert.deepEqual(marks.map((m) => [m.offsetNs, m.severity]), [[2_000_200, 'info']]);
+    assert.match(marks[0].title, /INFO record 1/);
+  });
+  it('keeps every warning or worse when a chatty span has more records than marks', () => {
+    const rows = Array.from({ length: 200 }, (_, i) => row(i, i % 50 === 7 ? 'error' : 'debug', 1_000 + i));
+    const marks = barLogs(1_000n * 1_000_000n, rows, 10);
+    assert.equal(marks.length, 10);
+    assert.equal(marks.filter((m) => m.severity === 'error').length, 4);
+    assert.deepEqual(marks.map((m) => m.offsetNs), [...marks.map((m) => m.offsetNs)].sort((a, b) => a - b));
   });
 });

@@ -127,7 +127,7 @@ export interface TraceLogsJson {
 export interface LogRow {
   id: string;
   timeMs: number;
-  /** Nanoseconds past timeMs, for ordering and exact display. */
+  /** The same time in Unix nanoseconds, exact, for ordering and exact display. */
   timeNs: bigint;
   severity: SeverityClass;
   /** What to show as the level: the text as sent, else the class. */
@@ -223,4 +223,39 @@ export function logsBySpan(json: TraceLogsJson): Map<string, LogRow[]> {
     out.set(row.spanId, list);
   }
   return out;
+}
+
+/** A log record drawn on its span's bar: where, and what a pointer over it says. */
+export interface BarLog {
+  id: string;
+  /** ns past the span's start (may fall outside the span, then it is pinned to its edge). */
+  offsetNs: number;
+  severity: SeverityClass;
+  title: string;
+}
+
+/** Most log marks one bar draws. */
+export const MAX_BAR_LOGS = 40;
+
+const WARNING_OR_WORSE = new Set<SeverityClass>(['warn', 'error', 'fatal']);
+
+/**
+ * A span's records as marks on its bar, at their times. Past `max`, every
+ * warning or worse is kept and the rest are sampled evenly, so a chatty
+ * span still shows its errors.
+ */
+export function barLogs(spanStartNs: bigint, rows: readonly LogRow[] | undefined, max = MAX_BAR_LOGS): BarLog[] {
+  if (!rows || rows.length === 0) return [];
+  const all = rows.map((r): BarLog => {
+    const offsetNs = Number(r.timeNs - spanStartNs);
+    const body = r.body.length > 120 ? `${r.body.slice(0, 120)}…` : r.body;
+    return { id: r.id, offsetNs, severity: r.severity, title: `${r.level} ${body}` };
+  });
+  if (all.length <= max) return all;
+  const loud = all.filter((l) => WARNING_OR_WORSE.has(l.severity)).slice(0, max);
+  const quiet = all.filter((l) => !WARNING_OR_WORSE.has(l.severity));
+  const room = max - loud.length;
+  const picked: BarLog[] = [];
+  for (let k = 0; k < room; k++) picked.push(quiet[Math.floor((k * quiet.length) / room)]);
+  return [...loud, ...picked].sort((a, b) => a.offsetNs - b.offsetNs);
 }

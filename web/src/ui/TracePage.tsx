@@ -314,7 +314,7 @@ function TraceView({ model, initial, path, fetchStarted }: { model: TraceModel; 
           Collapse to depth 1
         </button>
       </section>
-      <MarksLegend model={model} timeline={corrected} roles={roles} />
+      <MarksLegend model={model} timeline={corrected} roles={roles} logs={traceLogs.status === 'done' && traceLogs.total > 0} />
       <Minimap model={model} layout={layout} zoom={zoom} onZoom={setZoom} roles={roles} />
       <div className={`trace-body${detailOpen && selected >= 0 ? ' with-detail' : ''}`}>
         <Waterfall
@@ -330,6 +330,7 @@ function TraceView({ model, initial, path, fetchStarted }: { model: TraceModel; 
           matches={matchSet}
           onSelect={select}
           onToggle={toggle}
+          logs={traceLogs.status === 'done' ? traceLogs.bySpan : undefined}
           onNavigate={onNavigate}
           onFirstRender={() => {
             const m = window.__sightlineTraceMetrics;
@@ -447,7 +448,7 @@ function PathSummary({ model, cp, roles, selected, onSelect }: { model: TraceMod
 }
 
 /** What the marks and shades on rows mean: only those this trace has. */
-function MarksLegend({ model, timeline, roles }: { model: TraceModel; timeline: Timeline; roles: PathRole[] | undefined }) {
+function MarksLegend({ model, timeline, roles, logs }: { model: TraceModel; timeline: Timeline; roles: PathRole[] | undefined; logs: boolean }) {
   const has = useMemo(() => {
     const h = { error: false, skew: false, overrun: false, orphan: false, exception: false, event: false };
     for (const s of model.spans) {
@@ -508,6 +509,11 @@ function MarksLegend({ model, timeline, roles }: { model: TraceModel; timeline: 
       {has.event && (
         <span title="An event, at the time it was recorded; hover it for its name and attributes">
           <span className="lg-event" /> event
+        </span>
+      )}
+      {logs && (
+        <span title="A log record written inside the span, under its bar at its time (yellow a warning, red an error); hover it for the message, or select the span for its records">
+          <span className="wf-log sev-warn" /> log record
         </span>
       )}
     </div>

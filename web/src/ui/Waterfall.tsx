@@ -6,6 +6,8 @@ import {
   segmentFractions,
   drawnFractions,
   barEvents,
+  barLogs,
+  type LogRow,
   durationTicks,
   formatDuration,
   nameColumnWidth,
@@ -48,6 +50,8 @@ interface Props {
   onToggle(index: number): void;
   onNavigate(key: NavKey | 'Enter' | 'Escape', pageRows: number): void;
   onFirstRender(): void;
+  /** The trace's log records by span id, drawn as marks on their spans' bars. */
+  logs?: ReadonlyMap<string, LogRow[]>;
 }
 
 function readSavedWidth(): number | undefined {
@@ -174,6 +178,7 @@ export function Waterfall(props: Props) {
         selected={i === selected}
         collapsed={collapsed.has(i)}
         match={matches.has(i)}
+        logs={props.logs?.get(model.spans[i].spanId)}
         onSelect={props.onSelect}
         onToggle={props.onToggle}
       />,
@@ -251,6 +256,8 @@ interface RowProps {
   selected: boolean;
   collapsed: boolean;
   match: boolean;
+  /** The span's log records, if any. */
+  logs: LogRow[] | undefined;
   onSelect(i: number): void;
   onToggle(i: number): void;
 }
@@ -260,7 +267,7 @@ function pct(x: number): string {
 }
 
 /** One span row; memoized so a scroll re-renders only rows that enter the window. */
-const Row = memo(function Row({ model, index, top, left, width, drawnNs, cp, role, ownShiftNs, overrunNs, selected, collapsed, match, onSelect, onToggle }: RowProps) {
+const Row = memo(function Row({ model, index, top, left, width, drawnNs, cp, role, ownShiftNs, overrunNs, selected, collapsed, match, logs, onSelect, onToggle }: RowProps) {
   const s = model.spans[index];
   const critical = role === 'critical';
   const off = role === 'off';
@@ -272,6 +279,7 @@ const Row = memo(function Row({ model, index, top, left, width, drawnNs, cp, rol
   const onPathNs = cp ? cp.onPathNs[index] : 0;
   const share = cp && cp.totalOnPathNs > 0 ? onPathNs / cp.totalOnPathNs : 0;
   const events = useMemo(() => barEvents(s), [s]);
+  const logMarks = useMemo(() => barLogs(s.startNs, logs), [s, logs]);
   const classes = ['wf-row'];
   if (selected) classes.push('selected');
   if (critical) classes.push('on-path');
@@ -357,6 +365,16 @@ const Row = memo(function Row({ model, index, top, left, width, drawnNs, cp, rol
               data-offset-ns={e.offsetNs}
               style={{ left: pct(drawnNs > 0 ? e.offsetNs / drawnNs : 0) }}
               title={`${e.name || 'event'} at +${formatDuration(e.offsetNs)} into the span${e.message ? `\n${e.message}` : ''}`}
+            />
+          ))}
+          {logMarks.map((l) => (
+            <span
+              key={l.id}
+              className={`wf-log sev-${l.severity}`}
+              data-log={l.severity}
+              data-offset-ns={l.offsetNs}
+              style={{ left: pct(drawnNs > 0 ? l.offsetNs / drawnNs : 0) }}
+              title={`log at +${formatDuration(l.offsetNs)} into the span: ${l.title}`}
             />
           ))}
         </div>
