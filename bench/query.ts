@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { LoadgenResult } from './loadgen.js';
@@ -10,6 +10,7 @@ import { buildPreviousRelease, SCHEMA_V2_COMMIT } from '../testkit/previous-rele
 
 /**
  * npm run bench:query -- [--spans 10000000] [--runs 15] [--previous]
+ *   [--only quantile,trace] [--data <dir> [--reuse]] [--baseline <commit>] [--engine]
  *
  * Fills a fresh Sightline (embedded store) with realistic spans from the
  * load generator, then times trace by id, TraceQL and diagnosis over HTTP:
@@ -18,12 +19,33 @@ import { buildPreviousRelease, SCHEMA_V2_COMMIT } from '../testkit/previous-rele
  * timed the same way first, and the table gives both and their ratio,
  * measured in one run. Also reports each server's idle and peak RSS.
  * Writes a markdown table to bench/results/.
+ *
+ * - `--only a,b`: time only the queries whose label contains one of these
+ *   (case-insensitive), for quick iterations on one of them.
+ * - `--data <dir>`: fill this data directory and keep it; with `--reuse`,
+ *   a directory this benchmark filled before (it notes what it loaded, and
+ *   when, in bench-query.json there) is timed again without loading, over
+ *   the same hour. Filling 10M spans takes many minutes.
+ * - `--baseline <commit>`: a build of that commit (same schema: version 3)
+ *   is timed first on the same data, so one run gives before and after.
+ * - `--engine`: after the servers stop, times the TraceQL metrics request
+ *   in this process: the store's metricsSeries (no HTTP, no worker) and
+ *   the very statement it sends, run alone in chDB: the engine's ceiling.
  */
-
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const { values: args } = parseArgs({
-  options: { spans: { type: 'string', default: '10000000' }, runs: { type: 'string', default: '15' }, previous: { type: 'boolean', default: false } },
+  options: {
+    spans: { type: 'string', default: '10000000' },
+    runs: { type: 'string', default: '15' },
+    previous: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    data: { type: 'string' },
+    reuse: { type: 'boolean', default: false },
+    baseline: { type: 'string' },
+    engine: { type: 'boolean', default: false },
+  },
 });
+const RUNS = Number(args.runs);
 
 interface Row {
   label: string;
@@ -40,13 +62,52 @@ interface Run {
   peakRssMiB: number;
 }
 
+/** What a fill loaded and over which hour; kept in the data directory for --reuse. */
+interface Fill {
+  spans: number;
+  /** The queried hour, in seconds. */
+  start: number;
+  end: number;
+  sampleTraceIds: string[];
+  /** A span.enduser.id value present in the data. */
+  user: string;
+}
+
+const FILL_NOTE = 'bench-query.json';
+
 function rssMiB(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : 0;
 }
 
-async function measure(cli: string): Promise<Run> {
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'sightline-bench-traceql-'));
+const wanted = (label: string) => !args.only || args.only.split(',').some((w) => label.toLowerCase().includes(w.trim().toLowerCase()));
+
+async function fillWithSpans(cli: string, api: string, otlpHttp: number): Promise<Fill> {
+  console.error(`loading ${args.spans} spans into ${path.relative(ROOT, cli) || cli}...`);
+  const load = await new Promise<LoadgenResult>((resolve, reject) => {
+    const gen = spawn(
+      process.execPath,
+      ['--max-semi-space-size=64', path.join(ROOT, 'dist', 'bench', 'loadgen.js'), JSON.stringify({ protocol: 'http', target: `127.0.0.1:${otlpHttp}`, concurrency: 8, durationS: 3600, maxSpans: Number(args.spans) })],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    let out = '';
+    gen.stdout.on('data', (c) => (out += c));
+    gen.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').pop()!)) : reject(new Error(`loadgen ${code}`))));
+  });
+  for (;;) {
+    const st = (await (await fetch(`${api}/api/sightline/status`)).json()) as { ingest: { backlogBytes: number } };
+    if (st.ingest.backlogBytes === 0) break;
+    await sleep(500);
+  }
+  await sleep(5000);
+  const end = Math.floor(Date.now() / 1000) + 1;
+  const start = end - 3600;
+  const user = ((await (await fetch(`${api}/api/v2/search/tag/span.enduser.id/values?limit=1&start=${start}&end=${end}`)).json()) as { tagValues: { value: string }[] }).tagValues[0].value;
+  return { spans: load.ackedSpans, start, end, sampleTraceIds: load.sampleTraceIds.slice(0, 300), user };
+}
+
+/** Starts the server of `cli` on `dataDir`, fills it unless `fill` says what it holds, and times the queries. */
+async function measure(cli: string, dataDir: string, given: Fill | null): Promise<{ run: Run; fill: Fill }> {
   const child = spawn(process.execPath, [cli, 'serve', '--data', dataDir, '--listen', '127.0.0.1', '--otlp-grpc-port', '0', '--otlp-http-port', '0', '--http-port', '0'], {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, UV_THREADPOOL_SIZE: '16' },
@@ -65,28 +126,10 @@ async function measure(cli: string): Promise<Run> {
   try {
     await sleep(5000);
     const idleRssMiB = rssMiB(pid, 'VmRSS');
-    console.error(`loading ${args.spans} spans into ${path.relative(ROOT, cli) || cli}...`);
-    const load = await new Promise<LoadgenResult>((resolve, reject) => {
-      const gen = spawn(
-        process.execPath,
-        ['--max-semi-space-size=64', path.join(ROOT, 'dist', 'bench', 'loadgen.js'), JSON.stringify({ protocol: 'http', target: `127.0.0.1:${ports.otlpHttp}`, concurrency: 8, durationS: 3600, maxSpans: Number(args.spans) })],
-        { stdio: ['ignore', 'pipe', 'inherit'] },
-      );
-      let out = '';
-      gen.stdout.on('data', (c) => (out += c));
-      gen.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').pop()!)) : reject(new Error(`loadgen ${code}`))));
-    });
-    for (;;) {
-      const st = (await (await fetch(`${api}/api/sightline/status`)).json()) as { ingest: { backlogBytes: number } };
-      if (st.ingest.backlogBytes === 0) break;
-      await sleep(500);
-    }
-    await sleep(5000);
-    const end = Math.floor(Date.now() / 1000) + 1;
-    const start = end - 3600;
-    const user = ((await (await fetch(`${api}/api/v2/search/tag/span.enduser.id/values?limit=1&start=${start}&end=${end}`)).json()) as { tagValues: { value: string }[] }).tagValues[0].value;
+    const fill = given ?? (await fillWithSpans(cli, api, ports.otlpHttp));
+    const { start, end, user } = fill;
     const diagnosis = (p: string, params: Record<string, string>) => `/api/sightline/${p}?${new URLSearchParams({ ...params, start: String(start), end: String(end) })}`;
-    const traceIds = load.sampleTraceIds.slice(0, 300);
+    const traceIds = fill.sampleTraceIds;
     let nextTrace = 0;
     const queries: { label: string; target: number; url: () => string; runs?: number }[] = [
       { label: 'trace by id (`/api/v2/traces/<id>`, 300 different traces)', target: 15, url: () => `/api/v2/traces/${traceIds[nextTrace++ % traceIds.length]}`, runs: traceIds.length },
@@ -103,10 +146,10 @@ async function measure(cli: string): Promise<Run> {
     const rows: Row[] = [];
     // Warm up the engine's caches once, as a live system would have them.
     for (const id of traceIds.slice(0, 20)) await (await fetch(`${api}/api/traces/${id}`)).arrayBuffer();
-    for (const q of queries) {
+    for (const q of queries.filter((q) => wanted(q.label))) {
       const times: number[] = [];
       let results = 0;
-      for (let i = 0; i < (q.runs ?? Number(args.runs)); i++) {
+      for (let i = 0; i < (q.runs ?? RUNS); i++) {
         const url = q.url();
         const t0 = process.hrtime.bigint();
         const r = await fetch(`${api}${url}`);
@@ -115,31 +158,144 @@ async function measure(cli: string): Promise<Run> {
         times.push(Number(process.hrtime.bigint() - t0) / 1e6);
         results = (body.trace?.resourceSpans ?? body.traces ?? body.series ?? body.edges ?? body.attributes ?? body.operations ?? body.buckets ?? []).length;
       }
-      times.sort((a, b) => a - b);
-      rows.push({ label: q.label, target: q.target, p50: times[Math.floor(times.length / 2)], max: times[times.length - 1], results });
+      rows.push({ label: q.label, target: q.target, ...summary(times), results });
       console.error(`${q.label}: p50 ${rows[rows.length - 1].p50.toFixed(1)} ms`);
     }
-    return { spans: load.ackedSpans, rows, idleRssMiB, peakRssMiB: rssMiB(pid, 'VmHWM') };
+    return { run: { spans: fill.spans, rows, idleRssMiB, peakRssMiB: rssMiB(pid, 'VmHWM') }, fill };
   } finally {
     child.kill('SIGTERM');
     await new Promise((r) => child.on('exit', r));
-    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+function summary(times: number[]): { p50: number; max: number } {
+  const sorted = [...times].sort((a, b) => a - b);
+  return { p50: sorted[Math.floor(sorted.length / 2)], max: sorted[sorted.length - 1] };
+}
+
+/** The quantile request of the HTTP table, as the TraceQL front end hands it to the store. */
+const QUANTILE_LABEL = 'quantile_over_time(duration, .99) by (resource.service.name) over 1 h, 60 steps';
+
+interface EngineRow {
+  label: string;
+  before?: { p50: number; max: number };
+  now: { p50: number; max: number };
+}
+
+/**
+ * The quantile request without HTTP or a query worker: the store's
+ * metricsSeries in this process, then the one statement it sent, alone in
+ * chDB. `storeModules` are the store builds to time (the baseline's first).
+ */
+async function timeInProcess(dataDir: string, fill: Fill, baselineDist: string | null): Promise<EngineRow[]> {
+  type StoreModule = typeof import('../src/store/index.js');
+  const { ChdbEngine } = await import('../src/store/chdb/index.js');
+  const current = await import('../src/store/index.js');
+  const engine = await ChdbEngine.open({ dir: path.join(dataDir, 'store') });
+  try {
+    const statements: string[] = [];
+    // The engine, recording what the store sends.
+    const recording = new Proxy(engine, {
+      get(target, prop, receiver) {
+        const v = Reflect.get(target, prop, receiver) as unknown;
+        if (typeof v !== 'function') return v;
+        if (prop === 'query' || prop === 'queryLimited') return (s: { text: string }, ...rest: unknown[]) => (statements.push(s.text), (v as (...a: unknown[]) => unknown).call(target, s, ...rest));
+        return (v as (...a: unknown[]) => unknown).bind(target);
+      },
+    });
+    const request = {
+      range: { startNs: BigInt(fill.start) * 1_000_000_000n, endNs: BigInt(fill.end) * 1_000_000_000n },
+      stepNs: 60_000_000_000n,
+      where: current.ALWAYS,
+      by: [{ kind: 'field' as const, field: { kind: 'attribute' as const, scope: 'resource' as const, name: 'service.name' } }],
+      aggregates: [{ fn: 'quantile' as const, q: 0.99, of: { kind: 'intrinsic' as const, name: 'duration' as const } }],
+    };
+    const scope = current.TenantScope.of([current.DEFAULT_TENANT]);
+    const time = async (work: () => Promise<unknown>) => {
+      await work();
+      const times: number[] = [];
+      for (let i = 0; i < RUNS; i++) {
+        const t0 = process.hrtime.bigint();
+        await work();
+        times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+      }
+      return summary(times);
+    };
+    const builds: StoreModule[] = [];
+    if (baselineDist) builds.push((await import(pathToFileURL(path.join(baselineDist, 'src', 'store', 'index.js')).href)) as StoreModule);
+    builds.push(current);
+    const store: { p50: number; max: number }[] = [];
+    const alone: { p50: number; max: number }[] = [];
+    const answers: string[] = [];
+    const statementCounts: number[] = [];
+    for (const m of builds) {
+      const s = new m.SqlStore(recording, { database: 'default' }, { defaultTenant: current.DEFAULT_TENANT, scratchDir: path.join(dataDir, 'store-scratch') });
+      statements.length = 0;
+      const answer = await s.metricsSeries(scope, request);
+      // Rows of one bucket come in no particular order.
+      answers.push(JSON.stringify(answer.rows.map((r) => JSON.stringify(r)).sort()));
+      const sent = [...statements];
+      console.error(`statements:\n${sent.join('\n;\n')}`);
+      store.push(await time(() => s.metricsSeries(scope, request)));
+      alone.push(
+        await time(async () => {
+          for (const text of sent) await engine.query({ text } as Parameters<typeof engine.query>[0], 'JSONCompact');
+        }),
+      );
+      statementCounts.push(sent.length);
+    }
+    if (answers.length === 2 && answers[0] !== answers[1]) throw new Error('the baseline and the current store answered the quantile request differently');
+    const row = (label: string, xs: { p50: number; max: number }[]): EngineRow => ({ label, now: xs[xs.length - 1], before: xs.length === 2 ? xs[0] : undefined });
+    return [row(`${QUANTILE_LABEL}: the store's metricsSeries in this process (no HTTP, no worker)`, store), row(`${QUANTILE_LABEL}: the statements it sent (${statementCounts.join(' before, ')}${statementCounts.length === 2 ? ' now' : ''}), alone in chDB: the engine's ceiling for that SQL`, alone)];
+  } finally {
+    await engine.close();
   }
 }
 
 async function main(): Promise<void> {
-  const previous = args.previous ? buildPreviousRelease() : null;
+  if (args.previous && args.baseline) throw new Error('--previous and --baseline each time a build before this one; pass one of them');
+  if (args.reuse && !args.data) throw new Error('--reuse needs --data <dir>');
+  const dataDir = args.data ? path.resolve(args.data) : mkdtempSync(path.join(os.tmpdir(), 'sightline-bench-traceql-'));
+  const notePath = path.join(dataDir, FILL_NOTE);
+  let fill: Fill | null = null;
+  if (args.reuse && existsSync(notePath)) fill = JSON.parse(readFileSync(notePath, 'utf8')) as Fill;
+  else if (args.data && existsSync(dataDir) && readdirSync(dataDir).length > 0) throw new Error(`${dataDir} is not empty: pass --reuse to time what a fill left there, or an empty directory`);
+  const remember = (f: Fill) => {
+    if (args.data) writeFileSync(notePath, JSON.stringify(f));
+  };
+
+  const previousName = args.previous ? `v2 (${SCHEMA_V2_COMMIT.slice(0, 7)})` : args.baseline ? `baseline (${args.baseline.slice(0, 7)})` : null;
+  const previous = args.previous ? buildPreviousRelease() : args.baseline ? buildPreviousRelease(args.baseline) : null;
   let before: Run | null = null;
+  let now: Run;
+  let engineRows: EngineRow[] = [];
   try {
-    if (previous) before = await measure(previous.cli);
+    if (args.previous && previous) {
+      // Schema version 2: a data directory of its own.
+      const v2Dir = mkdtempSync(path.join(os.tmpdir(), 'sightline-bench-traceql-v2-'));
+      try {
+        before = (await measure(previous.cli, v2Dir, null)).run;
+      } finally {
+        rmSync(v2Dir, { recursive: true, force: true });
+      }
+    } else if (previous) {
+      const m = await measure(previous.cli, dataDir, fill);
+      before = m.run;
+      if (!fill) remember((fill = m.fill));
+    }
+    const m = await measure(path.join(ROOT, 'bin', 'sightline.cjs'), dataDir, fill);
+    now = m.run;
+    if (!fill) remember((fill = m.fill));
+    if (args.engine) engineRows = await timeInProcess(dataDir, fill, args.baseline && previous ? previous.dist : null);
   } finally {
     previous?.remove();
+    if (!args.data) rmSync(dataDir, { recursive: true, force: true });
   }
-  const now = await measure(path.join(ROOT, 'bin', 'sightline.cjs'));
+
   const when = new Date().toISOString();
   const fmt = (n: number) => `${n.toFixed(1)} ms`;
   const head = before
-    ? [`| query | target | p50 v2 (${SCHEMA_V2_COMMIT.slice(0, 7)}) | p50 now | now / v2 | max now | results | |`, '|---|---|---|---|---|---|---|---|']
+    ? [`| query | target | p50 ${previousName} | p50 now | now / before | max now | results | |`, '|---|---|---|---|---|---|---|---|']
     : ['| query | target | p50 | max | results | |', '|---|---|---|---|---|---|'];
   const lines = now.rows.map((r, i) => {
     const met = r.p50 <= r.target ? 'met' : 'missed';
@@ -147,17 +303,29 @@ async function main(): Promise<void> {
     const b = before.rows[i];
     return `| ${r.label} | ${r.target} ms | ${fmt(b.p50)} | ${fmt(r.p50)} | ${(r.p50 / b.p50).toFixed(2)} | ${fmt(r.max)} | ${r.results} | ${met} |`;
   });
+  const engineLines =
+    engineRows.length === 0
+      ? []
+      : [
+          '',
+          `In this process, after the servers stopped (${RUNS} runs each after one warm-up, no query limits), on this build's chDB engine and its connection settings${engineRows[0].before ? ": the baseline's store and this one send their own SQL to the same engine, so these rows differ by the SQL alone" : ''}:`,
+          '',
+          ...(engineRows[0].before
+            ? ['| what | p50 before | p50 now | now / before | max now |', '|---|---|---|---|---|', ...engineRows.map((r) => `| ${r.label} | ${fmt(r.before!.p50)} | ${fmt(r.now.p50)} | ${(r.now.p50 / r.before!.p50).toFixed(2)} | ${fmt(r.now.max)} |`)]
+            : ['| what | p50 | max |', '|---|---|---|', ...engineRows.map((r) => `| ${r.label} | ${fmt(r.now.p50)} | ${fmt(r.now.max)} |`)]),
+        ];
   const rss = (r: Run) => `idle ${r.idleRssMiB.toFixed(0)} MiB, peak ${r.peakRssMiB.toFixed(0)} MiB`;
   const md = [
     `# Query benchmark, ${when}`,
     '',
-    `Machine: ${os.cpus().length} cores, Node ${process.version}. ${now.spans.toLocaleString('en-US')} spans loaded through OTLP/HTTP into the embedded store; queries over HTTP, ${args.runs} runs each (trace by id: 300 different traces, after 20 for warm-up).`,
-    `Command: \`npm run bench:query -- --spans ${args.spans} --runs ${args.runs}${before ? ' --previous' : ''}\``,
+    `Machine: ${os.cpus().length} cores, Node ${process.version}. ${now.spans.toLocaleString('en-US')} spans loaded through OTLP/HTTP into the embedded store${args.reuse ? ' (by an earlier run, on the same data directory)' : ''}; queries over HTTP, ${RUNS} runs each (trace by id: 300 different traces, after 20 for warm-up)${before && !args.previous ? `; ${previousName} is that commit's build, timed first on the same data` : ''}.`,
+    `Command: \`node dist/bench/query.js ${process.argv.slice(2).join(' ')}\``,
     '',
     ...head,
     ...lines,
+    ...engineLines,
     '',
-    `Server RSS: now ${rss(now)}${before ? `; v2 ${rss(before)}` : ''}.`,
+    `Server RSS: now ${rss(now)}${before ? `; ${previousName} ${rss(before)}` : ''}.`,
     '',
   ].join('\n');
   const dir = path.join(ROOT, 'bench', 'results');

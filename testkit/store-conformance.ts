@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
-import { DEFAULT_TENANT, SCHEMA_VERSION, SchemaVersionError, SqlStore, TenantScope, type RetentionPolicy } from '../src/store/index.js';
+import { DEFAULT_TENANT, SCHEMA_VERSION, SchemaVersionError, SqlStore, TenantScope, type Aggregate, type Condition, type Field, type RetentionPolicy } from '../src/store/index.js';
 import { initSchema, readSchemaVersion } from '../src/store/setup.js';
 import { writeMeta } from '../src/store/meta.js';
 import { NS_PER_DAY, TABLES, type Layout } from '../src/store/schema.js';
@@ -761,6 +761,144 @@ describe('TraceQL structure and pipelines', () => {
     const root = selected.traces.find((t) => t.traceId.toString('hex') === t1)!;
     assert.equal(root.rootTraceName, 'root');
     assert.equal(root.rootServiceName, 'tree-svc');
+  });
+});
+
+describe('exact quantiles', () => {
+  // The element at floor(q * n) of the sorted values (what quantile_over_time
+  // answers without estimates), pinned on small groups full of ties, where an
+  // off-by-one or an interpolating variant shows. 100 * 0.29 is
+  // 28.999999999999996 in doubles: the element at 28, not 29.
+  const LEVELS = [0, 0.01, 0.1, 0.2, 0.25, 0.29, 0.3, 0.5, 0.6, 0.7, 0.75, 0.9, 0.95, 0.99, 1];
+  const minute = 60_000_000_000n;
+  const range = { startNs: ((NOW_NS - 5n * minute) / minute) * minute, endNs: ((NOW_NS - 5n * minute) / minute) * minute + 2n * minute };
+  const ms = (x: number) => BigInt(Math.round(x * 1_000_000));
+  /** Durations in ms per (service, step); some spans also carry span.qv (a float, possibly negative). */
+  const GROUPS: { service: string; step: number; durations: number[]; qv: (number | null)[] }[] = [
+    { service: 'xq-a', step: 0, durations: [7], qv: [null] },
+    { service: 'xq-a', step: 1, durations: [3, 3], qv: [-1.5, -1.5] },
+    { service: 'xq-b', step: 0, durations: [2, 1, 2], qv: [0.5, null, 0.25] },
+    { service: 'xq-b', step: 1, durations: [4, 4, 1, 4], qv: [null, null, null, null] },
+    { service: 'xq-c', step: 0, durations: [5, 5, 5, 1, 1, 9, 9, 9, 9, 2], qv: [1, 1, 2, null, 2, 2, -3, 1, null, 0] },
+    { service: 'xq-c', step: 1, durations: Array.from({ length: 100 }, (_, i) => [8, 1, 3, 3, 2][i % 5] + Math.floor(i / 25)), qv: Array.from({ length: 100 }, (_, i) => (i % 3 === 0 ? null : (i % 7) - 2.5)) },
+    { service: 'xq-d', step: 1, durations: [6, 0.5, 6, 6, 0.5, 7, 0.5, 6, 6, 6, 0.5, 6, 6], qv: [3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3] },
+  ];
+  const UNLISTED = [4, 4, 2, 9, 4];
+  const expected = (xs: number[], q: number) => {
+    const sorted = [...xs].sort((a, b) => a - b);
+    return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] : NaN;
+  };
+  const service: Field = { kind: 'attribute', scope: 'resource', name: 'service.name' };
+  const duration: Field = { kind: 'intrinsic', name: 'duration' };
+  const qv: Field = { kind: 'attribute', scope: 'span', name: 'qv' };
+  const ours: Condition = { op: 'or', terms: ['xq-a', 'xq-b', 'xq-c', 'xq-d'].map((s): Condition => ({ op: 'compare', field: service, cmp: '=', value: { type: 'string', value: s } })) };
+
+  before(async () => {
+    // Each group's spans over several traces, so a cluster holds each group's values on both shards.
+    const traces = Array.from({ length: 5 }, () => hex(16));
+    const byService = new Map<string, SpanSpec[]>();
+    let i = 0;
+    for (const g of GROUPS) {
+      const list = byService.get(g.service) ?? [];
+      byService.set(g.service, list);
+      g.durations.forEach((d, j) => {
+        const v = g.qv[j];
+        list.push({
+          traceId: traces[i++ % traces.length],
+          spanId: hex(8),
+          startNs: range.startNs + BigInt(g.step) * minute + 1_000_000_000n + BigInt(j) * 500_000_000n,
+          durationNs: ms(d),
+          attributes: v === null ? [] : [{ key: 'qv', value: { doubleValue: v } }],
+        });
+      });
+    }
+    await write([...byService].map(([s, spans]) => rs(s, spans)));
+    // Spans whose resource row was never stored: a service the resources table does not list.
+    const unlisted = fixtures.segment([rs('xq-unlisted', UNLISTED.map((d, j) => ({ traceId: traces[j % traces.length], spanId: hex(8), startNs: range.startNs + BigInt(j + 1) * 1_000_000_000n, durationNs: ms(d) })))]);
+    await fixtures.store({ ...unlisted, resources: null });
+  });
+
+  const rowsOf = async (aggregates: Aggregate[], rawOnly = false) => {
+    const answer = await store.metricsSeries(SINGLE, { range, stepNs: minute, where: ours, by: [{ kind: 'field', field: service }], aggregates, rawOnly });
+    return { source: answer.source, rows: new Map(answer.rows.map((r) => [`${r.by[0]}/${r.bucket}`, r.values])) };
+  };
+
+  it('answers the element at floor(q * n) of each group, for every level, ties and groups of 1 to 100', async () => {
+    const { source, rows } = await rowsOf(LEVELS.map((q) => ({ fn: 'quantile', q, of: duration })));
+    assert.equal(source, 'spans');
+    assert.equal(rows.size, GROUPS.length);
+    for (const g of GROUPS) {
+      const got = rows.get(`${g.service}/${g.step}`);
+      assert.ok(got, `${g.service}/${g.step}`);
+      assert.deepEqual(got, LEVELS.map((q) => Number(ms(expected(g.durations, q)))), `${g.service} step ${g.step}`);
+    }
+  });
+
+  it('skips spans without the field, gives no value where none has it, and mixes with other aggregates', async () => {
+    const aggregates: Aggregate[] = [{ fn: 'count' }, ...LEVELS.map((q): Aggregate => ({ fn: 'quantile', q, of: qv })), { fn: 'quantile', q: 0.5, of: duration }, { fn: 'max', of: duration }];
+    const { rows } = await rowsOf(aggregates);
+    for (const g of GROUPS) {
+      const present = g.qv.filter((v): v is number => v !== null);
+      const got = rows.get(`${g.service}/${g.step}`)!;
+      assert.equal(got[0], g.durations.length);
+      const quantiles = got.slice(1, 1 + LEVELS.length);
+      if (present.length === 0) assert.ok(quantiles.every(Number.isNaN), `${g.service}/${g.step}: ${quantiles}`);
+      else assert.deepEqual(quantiles, LEVELS.map((q) => expected(present, q)), `${g.service} step ${g.step}`);
+      assert.deepEqual(got.slice(1 + LEVELS.length), [Number(ms(expected(g.durations, 0.5))), Number(ms(Math.max(...g.durations)))]);
+    }
+  });
+
+  it('groups by a service the resources table does not list, and lists the others once', async () => {
+    // Where the service column is dictionary-encoded, the store lists the
+    // scope's services first and groups by their numbers; a span of a
+    // service not listed sends it back to grouping by the names.
+    const statements: string[] = [];
+    const recording = new Proxy(engine, {
+      get(target, prop, receiver) {
+        const v = Reflect.get(target, prop, receiver) as unknown;
+        if (typeof v !== 'function') return v;
+        if (prop === 'query') return (s: Sql, ...rest: unknown[]) => (statements.push(s.text), (v as (...a: unknown[]) => unknown).call(target, s, ...rest));
+        return (v as (...a: unknown[]) => unknown).bind(target);
+      },
+    });
+    const watched = new SqlStore(recording, layout, { defaultTenant: DEFAULT_TENANT, scratchDir: scratch });
+    const quantilesBy = async (services: string[]) => {
+      statements.length = 0;
+      const where: Condition = { op: 'or', terms: services.map((s): Condition => ({ op: 'compare', field: service, cmp: '=', value: { type: 'string', value: s } })) };
+      const answer = await watched.metricsSeries(SINGLE, { range, stepNs: minute, where, by: [{ kind: 'field', field: service }], aggregates: LEVELS.map((q) => ({ fn: 'quantile', q, of: duration })), rawOnly: true });
+      return new Map(answer.rows.map((r) => [`${r.by[0]}/${r.bucket}`, r.values]));
+    };
+    const listed = await quantilesBy(['xq-a', 'xq-c']);
+    const packed = engine.capabilities.lowCardinality;
+    assert.equal(statements.length, packed ? 2 : 1);
+    assert.equal(statements.some((s) => s.includes('transform(service_name')), packed);
+    assert.deepEqual([...listed.keys()].sort(), ['xq-a/0', 'xq-a/1', 'xq-c/0', 'xq-c/1']);
+    const withUnlisted = await quantilesBy(['xq-a', 'xq-unlisted']);
+    assert.equal(statements.length, packed ? 3 : 1);
+    assert.deepEqual([...withUnlisted.keys()].sort(), ['xq-a/0', 'xq-a/1', 'xq-unlisted/0']);
+    assert.deepEqual(withUnlisted.get('xq-unlisted/0'), LEVELS.map((q) => Number(ms(expected(UNLISTED, q)))));
+    for (const g of GROUPS.filter((x) => x.service === 'xq-a' || x.service === 'xq-c')) {
+      const want = LEVELS.map((q) => Number(ms(expected(g.durations, q))));
+      assert.deepEqual(listed.get(`${g.service}/${g.step}`), want);
+      if (g.service === 'xq-a') assert.deepEqual(withUnlisted.get(`${g.service}/${g.step}`), want);
+    }
+  });
+
+  it('agrees with the evaluator, which computes quantiles in process', async () => {
+    const levels = LEVELS.join(', ');
+    const series = async (text: string) => {
+      const r = await queryMetrics(compileQuery(text), store, SINGLE, { range, stepNs: minute });
+      return { source: r.source, series: Object.fromEntries(r.series.map((s) => [JSON.stringify(s.labels), s.samples])) };
+    };
+    const svc = 'resource.service.name =~ "xq-.*"';
+    for (const field of ['duration', 'span.qv']) {
+      const inSql = await series(`{ ${svc} } | quantile_over_time(${field}, ${levels}) by (resource.service.name)`);
+      // A spanset operator is evaluated in process over the same spans.
+      const evaluated = await series(`{ ${svc} } && { ${svc} } | quantile_over_time(${field}, ${levels}) by (resource.service.name)`);
+      assert.deepEqual([inSql.source, evaluated.source], ['spans', 'evaluator'], field);
+      assert.ok(Object.keys(inSql.series).length >= LEVELS.length * 3, field);
+      assert.deepEqual(inSql.series, evaluated.series, field);
+    }
   });
 });
 
