@@ -125,21 +125,6 @@ export class StoreContext {
   }
 }
 
-/**
- * A Float64 as JSONCompact gives it: a number, a quoted special ("nan",
- * "inf", "-inf"), or null, which is how ClickHouse 18.16 writes a NaN
- * inside an array (found by the exact quantiles conformance test: a
- * missing value read as 0 there).
- */
-export function jsonNumber(v: number | string | null): number {
-  if (typeof v === 'number') return v;
-  if (v === null) return NaN;
-  // Number() reads "Infinity", not ClickHouse's "inf".
-  if (v === 'inf' || v === '+inf') return Infinity;
-  if (v === '-inf') return -Infinity;
-  return Number(v);
-}
-
 /** A time range condition on span start times. */
 export function startsIn(range: { startNs: bigint; endNs: bigint }): Sql {
   return sql`start_ns >= ${range.startNs} AND start_ns < ${range.endNs}`;

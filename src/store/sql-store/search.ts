@@ -7,7 +7,7 @@ import type { TenantScope } from '../tenant.js';
 import { condition, numberOf, parseTypedValues, textOf, typedOf, type CompileContext } from '../sql/compile.js';
 import { sql, join, type Sql } from '../sql/sql.js';
 import { T, resourceRows, tenantIn } from '../sql/tables.js';
-import { jsonNumber, POINT_LOOKUP, startsIn, widened, type StoreContext } from './context.js';
+import { POINT_LOOKUP, startsIn, widened, type StoreContext } from './context.js';
 
 /** Search: spans matching a condition pick traces; structural queries read candidate traces whole. */
 export class SearchReads implements SearchPort {
@@ -187,7 +187,7 @@ GROUP BY t, s`);
     if (req.traceIds.length === 0) return out;
     const cc: CompileContext = { scope, range: req.range, joined: true };
     const list = (xs: Sql[], conv: (x: Sql) => Sql) => (xs.length === 0 ? sql`[]` : sql`[${join(xs.map(conv))}]`);
-    type Row = [string, string, string, string, string, string, string, number[], (number | string | null)[], string[], string[]];
+    type Row = [string, string, string, string, string, string, string, number[], (number | string)[], string[], string[]];
     // Spans of a trace may start a little outside the searched range.
     const res = await this.ctx.json<Row>(sql`
 SELECT lower(hex(trace_id)), lower(hex(span_id)), hex(parent_span_id), toString(start_ns), toString(duration_ns), toString(name), toString(service_name),
@@ -210,7 +210,7 @@ LIMIT 1 BY tenant, trace_id, span_id, start_ns`);
         name,
         serviceName: service,
         flags: flags.map((f) => f === 1),
-        numbers: numbers.map(jsonNumber),
+        numbers: numbers.map((n) => (typeof n === 'number' ? n : Number(n))),
         texts,
         values: values.map((v, i) => parseTypedValues(v, req.values[i])),
       });
