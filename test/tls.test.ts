@@ -230,8 +230,9 @@ describe('TLS on all three listeners', { timeout: 180_000 }, () => {
         const r = await httpsRequest(`${api}/api/search?q=${encodeURIComponent(q)}&start=${now - 3600}&end=${now + 60}&limit=20`, { ca: pki.ca, headers: grafanaHeaders(viewer.token) });
         assert.equal(r.status, 200, r.body.toString());
         const traces = (JSON.parse(r.body.toString()) as { traces: { traceID: string; rootServiceName: string }[] }).traces;
-        return traces.find((t) => t.traceID.padStart(32, '0') === traceId);
-      }, 15_000, `trace of ${service} in /api/search`);
+        // The trace can be found by one span before its root's row is indexed: wait for the root too.
+        return traces.find((t) => t.traceID.padStart(32, '0') === traceId && t.rootServiceName === service);
+      }, 15_000, `trace of ${service} in /api/search, with its root`);
       assert.equal(found.rootServiceName, service);
 
       const r = await httpsRequest(`${api}/api/v2/traces/${traceId}`, { ca: pki.ca, headers: { ...grafanaHeaders(viewer.token), Accept: 'application/protobuf' } });
