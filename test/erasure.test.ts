@@ -9,11 +9,16 @@ import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pino from 'pino';
 import type { FastifyInstance } from 'fastify';
+import { ROOT_CONTEXT, TraceFlags, trace } from '@opentelemetry/api';
+import { SeverityNumber } from '@opentelemetry/api-logs';
+import { BatchLogRecordProcessor, LoggerProvider } from '@opentelemetry/sdk-logs';
+import { OTLPLogExporter } from '@opentelemetry/exporter-logs-otlp-http';
+import { resourceFromAttributes } from '@opentelemetry/resources';
 import { createApiServer } from '../src/api/index.js';
 import { AuditLog, buildAuthenticator, type AuditRecord } from '../src/auth/index.js';
-import { Erasures, type ErasureStatus } from '../src/erasure/index.js';
+import { Erasures, NOT_COVERED, type ErasureStatus } from '../src/erasure/index.js';
 import { Ingestor } from '../src/ingest/index.js';
-import { TraceExportHandler, createOtlpHttpServer } from '../src/receivers/index.js';
+import { LogExportHandler, TraceExportHandler, createOtlpHttpServer } from '../src/receivers/index.js';
 import { openClickHouseStore, openEmbeddedStore, TenantScope, type SqlStore } from '../src/store/index.js';
 import { compileQuery, queryMetrics } from '../src/query/traceql/index.js';
 import { FixtureWriter } from '../testkit/store-fixtures.js';
@@ -33,6 +38,14 @@ import { eraseCommand } from '../src/cli/erase.js';
  * compressed block decompressed) holds the planted value, which the same
  * scan found before; the audit trail has the request and its outcome;
  * viewers and other tenants' admins are refused and change nothing.
+ *
+ * Log records go with their traces: records tied to the erased traces
+ * (sent with the OpenTelemetry logs SDK and its OTLP/HTTP exporter, one
+ * still in the logs WAL, one of a trace that has no spans at all) hold
+ * another planted value, which the scan finds in the logs table's parts
+ * before and nowhere after; records of kept traces, of tenant b, and one
+ * with no trace id that carries the patient's id stay, and every answer
+ * says that such untied records are out of the erasure's reach.
  */
 
 interface Target {
@@ -51,12 +64,16 @@ function runErasureSuite(target: Target): void {
     const PATIENT = `P-${hex(4)}`;
     const KEEP = `KEEP-ME-${hex(6)}`;
     const OTHER_TENANT = `TENANT-B-KEEPS-${hex(6)}`;
+    /** Only in log records of erased traces: the proof for the logs table. */
+    const LOG_MARK = `PATIENT-LOG-ERASE-ME-${hex(6)}`;
+    /** In a log record with no trace id that names the patient: out of reach, kept. */
+    const UNTIED = `UNTIED-LOG-KEPT-${hex(6)}`;
     const NOW = BigInt(Date.now()) * 1_000_000n;
     const START_S = Number(NOW / 1_000_000_000n) - 3600;
     const END_S = Number(NOW / 1_000_000_000n) + 120;
     const QUERY = `{ span.patient.id = "${PATIENT}" }`;
     /** Stored before the test, in the WAL when it starts, erased by id, and kept. */
-    const T = { stored: hex(16), wal: hex(16), byId: hex(16), kept: hex(16), retried: hex(16) };
+    const T = { stored: hex(16), wal: hex(16), byId: hex(16), kept: hex(16), retried: hex(16), logsOnly: hex(16) };
 
     let dir: string;
     let store: SqlStore;
@@ -115,6 +132,7 @@ function runErasureSuite(target: Target): void {
         ['viewer-a', 'viewer', 'a'],
         ['viewer-b', 'viewer', 'b'],
         ['ingester-a', 'ingester', 'a'],
+        ['ingester-b', 'ingester', 'b'],
       ] as const);
       for (const [name, token] of made.tokens) tokens.set(name, token);
       const entries = made.entries;
@@ -142,7 +160,17 @@ function runErasureSuite(target: Target): void {
         maxSearchLimit: 100,
         isReady: () => true,
       });
-      otlp = await createOtlpHttpServer({ handler: new TraceExportHandler(ingestor, 86400e3, '1d'), log, maxBodyBytes: 1024 * 1024, corsOrigins: [], authenticator, defaultTenant: 'single-tenant' });
+      otlp = await createOtlpHttpServer({
+        handler: new TraceExportHandler(ingestor, 86400e3, '1d'),
+        logs: new LogExportHandler(ingestor, 86400e3, '1d'),
+        log,
+        maxBodyBytes: 1024 * 1024,
+        corsOrigins: [],
+        authenticator,
+        defaultTenant: 'single-tenant',
+      });
+      // On loopback, for the SDK's log exporter.
+      await otlp.listen({ host: '127.0.0.1', port: 0 });
 
       const fixtures = new FixtureWriter(store);
       await fixtures.write(
@@ -161,6 +189,23 @@ function runErasureSuite(target: Target): void {
       // Tenant b: the same trace id and the same patient id, another trace.
       await fixtures.write([resource('clinic-api', [span(T.stored, 'GET /patients/{id}', { 'patient.id': PATIENT, 'patient.note': OTHER_TENANT })])], { tenant: 'b' });
       fixtures.close();
+      // Log records through the SDK: the patient's traces' (erased), others' (kept).
+      await sendLogs('ingester-a', [
+        { traceId: T.stored, body: `chart of ${LOG_MARK} opened`, attrs: { 'patient.id': PATIENT } },
+        { traceId: T.stored, body: 'chart closed', attrs: { 'patient.note': LOG_MARK } },
+        { traceId: T.byId, body: `lookup ${LOG_MARK}` },
+        { traceId: T.retried, body: `retry ${LOG_MARK}` },
+        // A trace of which only log records were sent: erased by id all the same.
+        { traceId: T.logsOnly, body: `logs only ${LOG_MARK}` },
+        { traceId: T.kept, body: `kept ${KEEP}` },
+        // Not tied to any trace, naming the patient: no selection reaches it.
+        { body: `intake ${UNTIED}`, attrs: { 'patient.id': PATIENT } },
+      ]);
+      await sendLogs('ingester-b', [{ traceId: T.stored, body: `tenant b ${OTHER_TENANT}`, attrs: { 'patient.id': PATIENT } }]);
+      assert.equal(ingestor.getStats().acceptedLogs, 8, 'the exporter delivered every record');
+      // Into the store; what follows stays in the WALs.
+      await ingestor.drain();
+      assert.equal(ingestor.getStats().storedLogs, 8);
       // Acknowledged, so in the WAL (fsynced), not yet in the store.
       const sent = await otlp.inject({
         method: 'POST',
@@ -169,7 +214,41 @@ function runErasureSuite(target: Target): void {
         headers: { 'content-type': 'application/json', authorization: `Bearer ${tokens.get('ingester-a')}` },
       });
       assert.equal(sent.statusCode, 200, sent.body);
+      await sendLogs('ingester-a', [{ traceId: T.wal, body: `in the WAL ${LOG_MARK}` }]);
+      assert.deepEqual([ingestor.getStats().acceptedLogs, ingestor.getStats().storedLogs], [9, 8], 'the last record waits in the logs WAL');
     });
+
+    /**
+     * Log records through the OpenTelemetry logs SDK and its OTLP/HTTP JSON
+     * exporter, each tied to a trace by a span context (or to none), at the
+     * spans' time.
+     */
+    async function sendLogs(as: string, records: { traceId?: string; body: string; attrs?: Record<string, string> }[]): Promise<void> {
+      const url = `http://127.0.0.1:${(otlp.server.address() as AddressInfo).port}/v1/logs`;
+      const exporter = new OTLPLogExporter({ url, headers: { authorization: `Bearer ${tokens.get(as)}` } });
+      const provider = new LoggerProvider({ resource: resourceFromAttributes({ 'service.name': 'clinic-api' }), processors: [new BatchLogRecordProcessor({ exporter })] });
+      const logger = provider.getLogger('clinic-log', '1.0.0');
+      const at = new Date(Number(NOW / 1_000_000n) - 120_000);
+      for (const r of records) {
+        const context = r.traceId ? trace.setSpanContext(ROOT_CONTEXT, { traceId: r.traceId, spanId: hex(8), traceFlags: TraceFlags.SAMPLED }) : ROOT_CONTEXT;
+        logger.emit({ context, timestamp: at, severityNumber: SeverityNumber.INFO, severityText: 'INFO', body: r.body, attributes: r.attrs ?? {} });
+      }
+      await provider.forceFlush();
+      await provider.shutdown();
+    }
+
+    /** A trace's log records, as a viewer reads them: their bodies. */
+    const traceLogs = async (traceId: string, as = 'viewer-a') => {
+      const r = await call('GET', `/api/sightline/traces/${traceId}/logs?start=${START_S}&end=${END_S}`, as);
+      assert.equal(r.statusCode, 200, r.body);
+      return (r.json() as { logs: { bodyText: string }[] }).logs.map((l) => l.bodyText).sort();
+    };
+    /** Every log record of the range, as a viewer reads them: their bodies. */
+    const allLogs = async (as = 'viewer-a') => {
+      const r = await call('GET', `/api/sightline/logs?start=${START_S}&end=${END_S}&limit=1000`, as);
+      assert.equal(r.statusCode, 200, r.body);
+      return (r.json() as { logs: { bodyText: string }[] }).logs.map((l) => l.bodyText).sort();
+    };
 
     after(async () => {
       await app?.close();
@@ -204,6 +283,13 @@ function runErasureSuite(target: Target): void {
       assert.ok(engine.hits.length > 0, `the scan sees the value in the engine's files (${engine.files} files, ${engine.decompressedBytes} bytes decompressed)`);
       const wal = await scanForBytes([path.join(dir, 'wal')], [MARK]);
       assert.ok(wal.hits.length > 0, 'the spans not yet stored are in the WAL');
+      // The logs table's parts hold the log records' value, and the logs WAL the record not yet stored.
+      const logs = await scanForBytes(engineDirs, [LOG_MARK, UNTIED]);
+      assert.ok(logs.hits.some((h) => h.needle === LOG_MARK), `the scan sees the log records' value in the engine's files (${logs.files} files)`);
+      assert.ok(logs.hits.some((h) => h.needle === UNTIED), 'and the untied record');
+      const logWal = await scanForBytes([path.join(dir, 'wal', 'logs')], [LOG_MARK]);
+      assert.ok(logWal.hits.length > 0, 'the log record not yet stored is in the logs WAL');
+      assert.deepEqual(await traceLogs(T.stored), ['chart closed', `chart of ${LOG_MARK} opened`]);
     });
 
     it('refuses viewers, ingesters and admins of another tenant, who change nothing', async () => {
@@ -236,14 +322,18 @@ function runErasureSuite(target: Target): void {
       assert.equal(op.state, 'complete');
       assert.equal(op.dryRun, true);
       assert.equal(op.tenant, 'a');
-      // T.stored (3 spans) and T.wal (2 spans, drained from the WAL by the request).
-      assert.deepEqual([op.traces, op.spans], [2, 5]);
+      // T.stored (3 spans, 2 log records) and T.wal (2 spans and 1 log record, drained from the WALs by the request).
+      assert.deepEqual([op.traces, op.spans, op.logRecords], [2, 5, 3]);
+      assert.deepEqual(op.notCovered, NOT_COVERED, 'the answer says what the erasure does not reach');
+      assert.match(op.notCovered[0], /^log records not tied to an erased trace \(without a trace id/);
       assert.ok(!JSON.stringify(op).includes(PATIENT), 'the answer does not repeat the selection');
       // A structural query, evaluated in process over candidate traces: the same two.
       const structural = (await call('POST', '/api/sightline/erasures', 'admin-a', { body: { q: `{ } > { span.patient.id = "${PATIENT}" }`, start: START_S, end: END_S, dryRun: true } })).json() as ErasureStatus;
-      assert.deepEqual([structural.traces, structural.spans], [2, 5]);
-      const byId = (await call('POST', '/api/sightline/erasures', 'admin-a', { body: { traceIds: [T.byId, hex(16)], dryRun: true } })).json() as ErasureStatus;
-      assert.deepEqual([byId.traces, byId.spans], [1, 1]);
+      assert.deepEqual([structural.traces, structural.spans, structural.logRecords], [2, 5, 3]);
+      // The all-zero id, which records without a trace carry, selects no log record.
+      const byId = (await call('POST', '/api/sightline/erasures', 'admin-a', { body: { traceIds: [T.byId, hex(16), T.logsOnly, '0'], dryRun: true } })).json() as ErasureStatus;
+      assert.deepEqual([byId.traces, byId.spans, byId.logRecords], [1, 1, 2]);
+      assert.equal((await traceLogs(T.wal)).length, 1, 'the log record in the WAL was stored by the request');
       for (const id of [T.stored, T.wal, T.byId]) assert.equal((await call('GET', `/api/v2/traces/${id}`, 'viewer-a')).statusCode, 200, id);
     });
 
@@ -253,11 +343,17 @@ function runErasureSuite(target: Target): void {
       assert.equal(r.statusCode, 202, r.body);
       const accepted = r.json() as ErasureStatus;
       assert.ok(['pending', 'running'].includes(accepted.state), accepted.state);
-      assert.deepEqual([accepted.traces, accepted.spans], [2, 5]);
+      assert.deepEqual([accepted.traces, accepted.spans, accepted.logRecords], [2, 5, 3]);
       erasureId = accepted.id;
       const op = await finished(erasureId);
       assert.equal(op.state, 'complete', op.error);
-      assert.deepEqual([op.traces, op.spans, op.spansLeft], [2, 5, 0]);
+      assert.deepEqual([op.traces, op.spans, op.spansLeft, op.logRecords, op.logRecordsLeft], [2, 5, 0, 3, 0]);
+      assert.deepEqual(op.notCovered, NOT_COVERED);
+
+      // Their log records are gone from every read; the rest stay, in both tenants.
+      for (const id of [T.stored, T.wal]) assert.deepEqual(await traceLogs(id), [], id);
+      assert.deepEqual(await allLogs(), [`intake ${UNTIED}`, `kept ${KEEP}`, `logs only ${LOG_MARK}`, `lookup ${LOG_MARK}`, `retry ${LOG_MARK}`]);
+      assert.deepEqual(await traceLogs(T.stored, 'viewer-b'), [`tenant b ${OTHER_TENANT}`]);
       assert.ok((op.rollupMinutes ?? 0) >= 1);
 
       for (const id of [T.stored, T.wal]) assert.equal((await call('GET', `/api/v2/traces/${id}`, 'viewer-a')).statusCode, 404, id);
@@ -286,13 +382,14 @@ function runErasureSuite(target: Target): void {
 
     let byIdErasure = '';
     it('erases by trace id', async () => {
-      const r = await call('POST', '/api/sightline/erasures', 'admin-a', { body: { traceIds: [T.byId] } });
+      const r = await call('POST', '/api/sightline/erasures', 'admin-a', { body: { traceIds: [T.byId, T.logsOnly] } });
       assert.equal(r.statusCode, 202, r.body);
       byIdErasure = (r.json() as ErasureStatus).id;
       const op = await finished(byIdErasure);
       assert.equal(op.state, 'complete', op.error);
-      assert.deepEqual([op.selection, op.traces, op.spans, op.spansLeft], ['traceIds', 1, 1, 0]);
+      assert.deepEqual([op.selection, op.traces, op.spans, op.spansLeft, op.logRecords, op.logRecordsLeft], ['traceIds', 1, 1, 0, 2, 0]);
       assert.equal((await call('GET', `/api/v2/traces/${T.byId}`, 'viewer-a')).statusCode, 404);
+      assert.deepEqual(await allLogs(), [`intake ${UNTIED}`, `kept ${KEEP}`, `retry ${LOG_MARK}`]);
       assert.equal((await call('GET', `/api/sightline/erasures/${byIdErasure}`, 'admin-b')).statusCode, 404, "another tenant's admin does not see it");
       const list = (await call('GET', '/api/sightline/erasures', 'admin-a')).json() as { erasures: ErasureStatus[] };
       assert.deepEqual(
@@ -304,18 +401,21 @@ function runErasureSuite(target: Target): void {
     it('removes, when asked again, the parts an erasure that did not wait for the disk left behind', async () => {
       // As if an erasure had been stopped while it waited: rows gone, replaced parts still on disk.
       const first = await store.eraseTraces(TenantScope.of(['a']), [Buffer.from(T.retried, 'hex')], { awaitRemoval: false });
-      assert.deepEqual([first.traces, first.spans], [1, 1]);
+      assert.deepEqual([first.traces, first.spans, first.logRecords, first.logRecordsLeft], [1, 1, 1, 0]);
       const r = await call('POST', '/api/sightline/erasures', 'admin-a', { body: { traceIds: [T.retried] } });
       assert.equal(r.statusCode, 202, r.body);
       const op = await finished((r.json() as ErasureStatus).id);
       assert.equal(op.state, 'complete', op.error);
-      assert.deepEqual([op.traces, op.spans], [0, 0]);
+      assert.deepEqual([op.traces, op.spans, op.logRecords], [0, 0, 0]);
+      assert.deepEqual(await allLogs(), [`intake ${UNTIED}`, `kept ${KEEP}`]);
     });
 
     it('leaves no byte of the erased value anywhere in the data directories once complete, and keeps the rest', async () => {
-      const after = await scan([MARK, KEEP, OTHER_TENANT]);
-      const left = after.hits.filter((h) => h.needle === MARK);
-      assert.deepEqual(left, [], `the erased value is still on disk (${after.files} files scanned)`);
+      const after = await scan([MARK, LOG_MARK, KEEP, OTHER_TENANT, UNTIED]);
+      const left = after.hits.filter((h) => h.needle === MARK || h.needle === LOG_MARK);
+      assert.deepEqual(left, [], `the erased values are still on disk (${after.files} files scanned)`);
+      // Out of reach, as the answers said: the record with no trace id.
+      assert.ok(after.hits.some((h) => h.needle === UNTIED), 'the untied log record is kept, and visible to the scan');
       // The same scan still sees what was kept, in both tenants.
       assert.ok(after.hits.some((h) => h.needle === KEEP), 'the kept trace is visible to the scan');
       assert.ok(after.hits.some((h) => h.needle === OTHER_TENANT), "tenant b's trace is visible to the scan");
@@ -337,7 +437,7 @@ function runErasureSuite(target: Target): void {
       assert.equal(request.results, 2);
       assert.deepEqual(
         { ...request.detail },
-        { selection: 'traceql', q: QUERY, start: START_S, end: END_S, dryRun: false, erasure: erasureId, traces: 2, spans: 5 },
+        { selection: 'traceql', q: QUERY, start: START_S, end: END_S, dryRun: false, erasure: erasureId, traces: 2, spans: 5, logRecords: 3 },
       );
       const outcome = records.find((r) => r.action === 'erasure.complete' && r.detail.erasure === erasureId);
       assert.ok(outcome);
@@ -345,10 +445,12 @@ function runErasureSuite(target: Target): void {
       assert.deepEqual(outcome.tenants, ['a']);
       assert.equal(outcome.detail.spansLeft, 0);
       assert.equal(outcome.detail.spans, 5);
+      assert.deepEqual([outcome.detail.logRecords, outcome.detail.logRecordsLeft], [3, 0]);
       const dry = records.find((r) => r.detail.erasure === dryRunId);
       assert.equal(dry?.detail.dryRun, true);
       const byId = records.find((r) => r.action === 'POST /api/sightline/erasures' && r.detail.erasure === byIdErasure);
-      assert.deepEqual(byId?.detail.traceIds, [T.byId]);
+      assert.deepEqual(byId?.detail.traceIds, [T.byId, T.logsOnly]);
+      assert.equal(byId?.detail.logRecords, 2);
       // A refused attempt is no erasure.
       assert.ok(!records.some((r) => r.identity === 'token:admin-b' && r.action === 'POST /api/sightline/erasures' && r.status < 400));
     });
@@ -365,7 +467,7 @@ function runErasureSuite(target: Target): void {
       const dry = await run(['--tenant', 'a', '--trace-id', T.kept, '--dry-run'], tokens.get('admin-a')!);
       assert.equal(dry.code, 0, dry.stderr);
       const op = JSON.parse(dry.stdout) as ErasureStatus;
-      assert.deepEqual([op.state, op.dryRun, op.traces, op.spans], ['complete', true, 1, 2]);
+      assert.deepEqual([op.state, op.dryRun, op.traces, op.spans, op.logRecords], ['complete', true, 1, 2, 1]);
       const refused = await run(['--tenant', 'a', '--q', QUERY, '--start', String(START_S), '--end', new Date(END_S * 1000).toISOString()], tokens.get('viewer-a')!);
       assert.equal(refused.code, 1);
       assert.match(refused.stderr, /refused \(403\)/);

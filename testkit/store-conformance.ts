@@ -1,6 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
@@ -16,6 +16,8 @@ import { printName, printString } from '../src/query/traceql/printer.js';
 import { tagSearchRequest, type SearchTag } from '../src/query/tag-search.js';
 import { FixtureWriter } from './store-fixtures.js';
 import { SightlineError } from '../src/errors.js';
+import { LogBatchBuilder } from '../src/model/log-batch.js';
+import { JsonLogDecoder } from '../src/receivers/decode-logs-json.js';
 
 /**
  * One conformance suite for every store: the same tests, unchanged, against
@@ -1125,13 +1127,40 @@ describe('erasure', () => {
     assert.deepEqual(await matching('{ span.patient.id = "P-erase" }', 2), { overLimit: true, ids: [] });
     assert.deepEqual(await matching(`{ name = "erase-root" } > { span.patient.id = "P-erase" }`, 2), { overLimit: true, ids: [] });
 
-    assert.deepEqual(await store.countTraces(A, [...ids, Buffer.from(hex(16), 'hex')]), { traces: 2, spans: 4 });
+    // Log records, stored as ingest stores them: two of an erased trace, one
+    // of the other, one of the kept trace, one with no trace id, and one of
+    // the other tenant's trace with the same id.
+    const logs = async (tenant: string, records: { traceId?: string; body: string }[]) => {
+      const b = new LogBatchBuilder();
+      const logRecords = records.map((r) => ({ ...(r.traceId ? { traceId: r.traceId, spanId: hex(8) } : {}), timeUnixNano: String(start), body: { stringValue: r.body } }));
+      const outcome = new JsonLogDecoder().decode(Buffer.from(JSON.stringify({ resourceLogs: [{ resource: { attributes: [] }, scopeLogs: [{ logRecords }] }] })), b, { minStartNs: 0, retentionText: '-', receivedNs: NOW_NS });
+      assert.equal(outcome.rejected, 0, outcome.firstError);
+      b.fillTenantAndIds(tenant);
+      const file = path.join(scratch, `erase-logs-${hex(4)}.native`);
+      writeFileSync(file, b.toBuffer());
+      const written = await store.writeLogs(file, { replay: false });
+      assert.ok(written.ok, written.ok ? '' : written.error.message);
+    };
+    await logs('erase-a', [
+      { traceId: gone[0], body: 'erase-log-gone' },
+      { traceId: gone[0], body: 'erase-log-gone' },
+      { traceId: gone[1], body: 'erase-log-gone' },
+      { traceId: kept, body: 'erase-log-kept' },
+      { body: 'erase-log-untied' },
+    ]);
+    await logs('erase-b', [{ traceId: gone[0], body: 'erase-log-other-tenant' }]);
+    const logBodies = async (tenant: string) =>
+      (await engine.query(sql`SELECT body FROM ${ident(TABLES.logs)} WHERE tenant = ${tenant} ORDER BY body`, 'TabSeparated')).toString().trim().split('\n');
+
+    assert.deepEqual(await store.countTraces(A, [...ids, Buffer.from(hex(16), 'hex')]), { traces: 2, spans: 4, logRecords: 3 });
+    // The all-zero id, which records without a trace carry, counts none of them.
+    assert.deepEqual(await store.countTraces(A, [Buffer.alloc(16)]), { traces: 0, spans: 0, logRecords: 0 });
     const phases = new Set<string>();
     // Waiting for the replaced parts to leave the disk takes the engine's
     // old_parts_lifetime where it cannot be shortened (480 s by default).
     const awaitRemoval = engine.capabilities.modifyTableSettings;
     const result = await store.eraseTraces(A, ids, { onProgress: (p) => phases.add(p.phase), awaitRemoval, partLifetimeSeconds: 1 });
-    assert.deepEqual(result, { traces: 2, spans: 4, spansLeft: 0, rollupMinutes: 1 });
+    assert.deepEqual(result, { traces: 2, spans: 4, logRecords: 3, spansLeft: 0, logRecordsLeft: 0, rollupMinutes: 1 });
     assert.deepEqual([...phases], awaitRemoval ? ['deleting', 'rollup', 'removing'] : ['deleting', 'rollup']);
 
     for (const id of ids) assert.deepEqual(await store.getTrace(A, id), []);
@@ -1139,6 +1168,9 @@ describe('erasure', () => {
     assert.equal((await store.getTrace(B, ids[0])).length, 2, "the other tenant's trace with the same id stays");
     assert.equal(await count(TABLES.traceIndex, sql`trace_id IN (${ids})`, 'erase-a'), 0);
     assert.equal(await count(TABLES.traceIndex, sql`trace_id IN (${ids})`, 'erase-b'), 1);
+    // Their log records went too, on every shard; the rest stay.
+    assert.deepEqual(await logBodies('erase-a'), ['erase-log-kept', 'erase-log-untied']);
+    assert.deepEqual(await logBodies('erase-b'), ['erase-log-other-tenant']);
     const found = await searchTraceQL(compileQuery('{ span.patient.id = "P-erase" }'), store, A, { range, limit: 20, spss: 3 });
     assert.deepEqual(found.traces.map((t) => t.traceId.toString('hex')), [kept]);
     assert.equal((await searchTraceQL(compileQuery('{ span.patient.id = "P-erase" }'), store, B, { range, limit: 20, spss: 3 })).traces.length, 1);
@@ -1152,7 +1184,7 @@ describe('erasure', () => {
     assert.deepEqual((await byName(B, false)).counts, { 'erase-root': 1, 'erase-other-tenant': 1 });
 
     // Again: nothing left to erase.
-    assert.deepEqual(await store.eraseTraces(A, ids, { awaitRemoval, partLifetimeSeconds: 1 }), { traces: 0, spans: 0, spansLeft: 0, rollupMinutes: 0 });
+    assert.deepEqual(await store.eraseTraces(A, ids, { awaitRemoval, partLifetimeSeconds: 1 }), { traces: 0, spans: 0, logRecords: 0, spansLeft: 0, logRecordsLeft: 0, rollupMinutes: 0 });
   });
 });
 

@@ -115,7 +115,7 @@ export async function serve(config: Config, log: Logger = createLogger(config)):
       const h = audit.head;
       log.info({ auditHead: `${h.chain}:${h.seq}:${h.hash}` }, 'audit chain closed; keep its head to check the trail with `sightline audit verify --head`');
     });
-    // Erasures drain the WAL first, so they cover every span acknowledged before them.
+    // Erasures drain the WALs first, so they cover every span and log record acknowledged before them.
     const erasures = new Erasures({ store, drain: () => ingestor.drain(), audit, log: log.child({ component: 'erasure' }) });
     cleanups.push(() => erasures.close());
     // Redaction rules per tenant, run on decoded spans before the WAL (docs/redaction.md).

@@ -9,13 +9,16 @@ import type { ErasurePort, TenantScope, TimeRange } from '../store/index.js';
  * by trace id or by a TraceQL query over a time range (a "forget this
  * patient" request). As in Tempo or Honeycomb, a query selects traces: the
  * traces with a span that matches and starts in the range go whole, every
- * span of them, not only the matching spans.
+ * span of them, not only the matching spans, and every log record that
+ * carries one of their trace ids. Log records not tied to a selected trace
+ * are out of reach, whatever they hold: every answer says so (notCovered).
  *
- * A request first waits until every span acknowledged before it is out of
- * the WAL and in the store, then resolves the selection to trace ids and
- * counts them (a dry run stops there). Erasures then run one at a time in
- * the background; their progress is kept here, in this process, and their
- * outcome is written to the audit trail.
+ * A request first waits until every span and log record acknowledged
+ * before it is out of the WALs and in the store, then resolves the
+ * selection to trace ids and counts them (a dry run stops there).
+ * Erasures then run one at a time in the background; their progress is
+ * kept here, in this process, and their outcome is written to the audit
+ * trail.
  */
 
 export type ErasureSelection = { kind: 'traceIds'; traceIds: Buffer[] } | { kind: 'traceql'; query: string; range: TimeRange };
@@ -45,14 +48,24 @@ export interface ErasureStatus {
   state: ErasureState;
   dryRun: boolean;
   selection: 'traceIds' | 'traceql';
-  /** What the selection matched when it was asked (with the WAL drained): the traces and spans that go. */
+  /** What the selection matched when it was asked (with the WAL drained): the traces, spans and log records that go. */
   traces: number;
   spans: number;
+  /** Log records that carry one of the selected trace ids. */
+  logRecords: number;
+  /**
+   * What this erasure does not reach, in words (NOT_COVERED), on every
+   * answer: `complete` means the selected traces' rows are gone, not that
+   * no record anywhere holds the value the selection was made by.
+   */
+  notCovered: readonly string[];
   /** While running: what the store is doing, and the parts it still has to rewrite or remove. */
   phase?: 'deleting' | 'rollup' | 'removing';
   partsLeft?: number;
   /** Once complete: spans of these traces stored after the erasure began (acknowledged after it was asked for), kept. */
   spansLeft?: number;
+  /** Once complete: log records of these traces stored after the erasure began, kept. */
+  logRecordsLeft?: number;
   /** Once complete: rollup minutes recomputed. */
   rollupMinutes?: number;
   requestedAt: string;
@@ -92,6 +105,15 @@ interface Operation {
 
 export const MAX_ERASED_TRACES = 100_000;
 
+/**
+ * What no erasure reaches, stated in every answer (and in docs/erasure.md)
+ * rather than left for the reader to assume covered.
+ */
+export const NOT_COVERED: readonly string[] = [
+  "log records not tied to an erased trace (without a trace id, or with another trace's) are kept even when they hold the selected value: a selection matches spans, and log records go only by their trace id; they stay until retention drops their day",
+  'resource attributes (resources_v3), shared by every trace of a process, are kept',
+];
+
 export class Erasures {
   private readonly ops = new Map<string, Operation>();
   private queue: Promise<void> = Promise.resolve();
@@ -120,6 +142,8 @@ export class Erasures {
       selection: req.selection.kind,
       traces: counts.traces,
       spans: counts.spans,
+      logRecords: counts.logRecords,
+      notCovered: NOT_COVERED,
       requestedAt: new Date().toISOString(),
     };
     const op: Operation = { status, scope, traceIds: req.dryRun ? [] : traceIds, requester };
@@ -181,6 +205,7 @@ export class Erasures {
         });
         s.state = 'complete';
         s.spansLeft = r.spansLeft;
+        s.logRecordsLeft = r.logRecordsLeft;
         s.rollupMinutes = r.rollupMinutes;
         delete s.phase;
         delete s.partsLeft;
@@ -199,8 +224,9 @@ export class Erasures {
   private async record(op: Operation): Promise<void> {
     const s = op.status;
     if (!this.opts.audit) return;
-    const detail: AuditEntry['detail'] = { erasure: s.id, selection: s.selection, traces: s.traces, spans: s.spans };
+    const detail: AuditEntry['detail'] = { erasure: s.id, selection: s.selection, traces: s.traces, spans: s.spans, logRecords: s.logRecords };
     if (s.spansLeft !== undefined) detail.spansLeft = s.spansLeft;
+    if (s.logRecordsLeft !== undefined) detail.logRecordsLeft = s.logRecordsLeft;
     if (s.rollupMinutes !== undefined) detail.rollupMinutes = s.rollupMinutes;
     if (s.error !== undefined) detail.error = s.error;
     try {

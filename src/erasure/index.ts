@@ -1,1 +1,1 @@
-export { Erasures, MAX_ERASED_TRACES, type ErasuresOptions, type ErasureRequest, type ErasureSelection, type ErasureState, type ErasureStatus, type Requester, type SelectionMatcher } from './erasures.js';
+export { Erasures, MAX_ERASED_TRACES, NOT_COVERED, type ErasuresOptions, type ErasureRequest, type ErasureSelection, type ErasureState, type ErasureStatus, type Requester, type SelectionMatcher } from './erasures.js';

@@ -104,7 +104,9 @@ export class Ingestor {
   private receivingBytes = 0;
   /** The newest span segment stored or quarantined (the writer takes them in order). */
   private storedThrough = 0;
-  private drainWaiters: { seq: number; resolve: () => void; reject: (e: Error) => void }[] = [];
+  /** The same for log segments, which have their own WAL and numbering. */
+  private logsStoredThrough = 0;
+  private drainWaiters: { seq: number; logSeq: number; resolve: () => void; reject: (e: Error) => void }[] = [];
 
   private constructor(
     /** Span rows. */
@@ -153,25 +155,29 @@ export class Ingestor {
   }
 
   /**
-   * Resolves once every span acknowledged before the call is in the store
-   * (or, refused by it as invalid, in quarantine); spans acknowledged after
-   * the call may or may not be. Erasure waits for this, so that it covers
-   * spans still in the WAL. Rejects with UnavailableError if ingest stops
-   * first, the WAL fails, or the store has not taken them in `timeoutMs`.
+   * Resolves once every span and log record acknowledged before the call is
+   * in the store (or, refused by it as invalid, in quarantine); those
+   * acknowledged after the call may or may not be. Erasure waits for this,
+   * so that it covers spans and log records still in the WALs. Rejects with
+   * UnavailableError if ingest stops first, a WAL fails, or the store has
+   * not taken them in `timeoutMs`.
    */
   async drain(timeoutMs = 60_000): Promise<void> {
     if (this.stopping || !this.writer) throw new UnavailableError('ingest is not running');
     try {
-      // Acknowledged appends are synced already; this puts them in a sealed segment.
+      // Acknowledged appends are synced already; this puts them in sealed segments.
       await this.wal.sealActive();
+      await this.logWal.sealActive();
     } catch (e) {
       throw new UnavailableError(`the WAL cannot be sealed: ${(e as Error).message}`);
     }
     const seq = this.wal.sealedThrough;
-    if (this.storedThrough >= seq) return;
+    const logSeq = this.logWal.sealedThrough;
+    if (this.storedThrough >= seq && this.logsStoredThrough >= logSeq) return;
     await new Promise<void>((resolve, reject) => {
       const waiter = {
         seq,
+        logSeq,
         resolve: () => {
           clearTimeout(timer);
           resolve();
@@ -183,19 +189,21 @@ export class Ingestor {
       };
       const timer = setTimeout(() => {
         this.drainWaiters = this.drainWaiters.filter((w) => w !== waiter);
-        reject(new UnavailableError(`the store has not taken the spans in the WAL within ${Math.round(timeoutMs / 1000)} s; try again later`));
+        reject(new UnavailableError(`the store has not taken the spans and log records in the WAL within ${Math.round(timeoutMs / 1000)} s; try again later`));
       }, timeoutMs);
       this.drainWaiters.push(waiter);
       this.wake?.();
     });
   }
 
-  /** A span segment is stored or quarantined: wake the drains it completes. */
-  private segmentDone(seq: number): void {
-    if (seq > this.storedThrough) this.storedThrough = seq;
-    const done = this.drainWaiters.filter((w) => w.seq <= this.storedThrough);
+  /** A span or log segment is stored or quarantined: wake the drains it completes. */
+  private segmentDone(kind: 'spans' | 'logs', seq: number): void {
+    if (kind === 'spans' && seq > this.storedThrough) this.storedThrough = seq;
+    if (kind === 'logs' && seq > this.logsStoredThrough) this.logsStoredThrough = seq;
+    const isDone = (w: { seq: number; logSeq: number }) => w.seq <= this.storedThrough && w.logSeq <= this.logsStoredThrough;
+    const done = this.drainWaiters.filter(isDone);
     if (done.length === 0) return;
-    this.drainWaiters = this.drainWaiters.filter((w) => w.seq > this.storedThrough);
+    this.drainWaiters = this.drainWaiters.filter((w) => !isDone(w));
     for (const w of done) w.resolve();
   }
 
@@ -416,7 +424,8 @@ export class Ingestor {
           }
           log.debug({ segment: seg.seq, kind, rows: seg.rows, bytes: seg.bytes, ms: Date.now() - started }, 'segment stored');
           await wal.remove(seg);
-          if (kind === 'spans' || kind === 'replay') this.segmentDone(seg.seq);
+          if (kind === 'spans' || kind === 'replay') this.segmentDone('spans', seg.seq);
+          else if (isLogs) this.segmentDone('logs', seg.seq);
           return true;
         }
       } catch (e) {
@@ -427,7 +436,8 @@ export class Ingestor {
       if (!result.retryable) {
         try {
           await this.quarantine(seg, wal, kind, result.error);
-          if (kind === 'spans' || kind === 'replay') this.segmentDone(seg.seq);
+          if (kind === 'spans' || kind === 'replay') this.segmentDone('spans', seg.seq);
+          else if (isLogs) this.segmentDone('logs', seg.seq);
           return true;
         } catch (e) {
           // Quarantine needs a directory entry on the WAL's disk, which may

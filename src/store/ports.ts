@@ -522,11 +522,17 @@ export interface TraceCounts {
   traces: number;
   /** Their spans, each counted once (as reads return them). */
   spans: number;
+  /**
+   * Log records that carry one of these trace ids (whether or not the
+   * trace has stored spans). Records without a trace id are never counted.
+   */
+  logRecords: number;
 }
 
 export interface ErasureProgress {
   /**
-   * `deleting`: the engine rewrites the parts that hold the traces' rows.
+   * `deleting`: the engine rewrites the parts that hold the traces' rows
+   * (spans, trace index and log records).
    * `rollup`: the minutes the spans fell in are recomputed from the spans left.
    * `removing`: the replaced parts wait to be removed from disk.
    */
@@ -563,19 +569,24 @@ export interface ErasureResult extends TraceCounts {
    * erasure began (acknowledged after it was asked for). Normally 0.
    */
   spansLeft: number;
+  /** Log records of these traces still stored afterwards, for the same reason. Normally 0. */
+  logRecordsLeft: number;
   /** Rollup minutes recomputed from the spans left. */
   rollupMinutes: number;
 }
 
 /**
  * Erasure of whole traces of one tenant (the scope must hold exactly one).
- * Every span of each trace goes, with its trace-index rows; the rollup's
- * minutes that counted its spans are recomputed from the spans left.
- * Resource rows (process attributes shared by every trace of a process)
- * and the audit trail are not touched.
+ * Every span of each trace goes, with its trace-index rows and every log
+ * record that carries its trace id (on a cluster, log records are spread
+ * over the shards by their own id, so every shard is searched); the
+ * rollup's minutes that counted its spans are recomputed from the spans
+ * left. Log records without a trace id (or with the all-zero one) are never
+ * touched, whatever they hold. Resource rows (process attributes shared by
+ * every trace of a process) and the audit trail are not touched.
  */
 export interface ErasurePort {
-  /** How many of these traces the tenant holds, and their spans. */
+  /** How many of these traces the tenant holds, their spans, and their log records. */
   countTraces(scope: TenantScope, traceIds: readonly Buffer[]): Promise<TraceCounts>;
   /**
    * Erases these traces. Rows written after the call began may survive.

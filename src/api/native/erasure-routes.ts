@@ -30,7 +30,7 @@ export function registerErasureRoutes(app: FastifyInstance, erasures: Erasures, 
       return { traceIds: found.traceIds.map((id) => Buffer.from(id, 'hex')), overLimit: found.overLimit };
     };
     const op = await erasures.request(scopeOf(req), request, requesterOf(req), match);
-    req.auditDetail = { ...req.auditDetail, erasure: op.id, traces: op.traces, spans: op.spans };
+    req.auditDetail = { ...req.auditDetail, erasure: op.id, traces: op.traces, spans: op.spans, logRecords: op.logRecords };
     req.auditResults = op.traces;
     return reply.code(op.dryRun ? 200 : 202).send(op);
   });

@@ -19,6 +19,8 @@ const MUTATION_LISTED_WITHIN_MS = 60_000;
 const MINUTES_PER_DAY = 1440;
 /** A partition id none of our tables has: theirs are hex hashes of (tenant, day). */
 const NO_PARTITION = 'sightlinecleanup';
+/** The trace id of log records not tied to a trace: never one whose records an erasure may take. */
+const NO_TRACE = Buffer.alloc(16);
 
 /** A table on one node that was given mutations, and what they touched. */
 interface Mutated {
@@ -68,7 +70,7 @@ interface Mutation {
  *
  * Mutation commands (kept in the table's directory and in
  * system.mutations) hold the tenant, trace ids and minute numbers, never an
- * attribute value or a span name.
+ * attribute value, a span name or a log body.
  */
 export class Erasure implements ErasurePort {
   constructor(private readonly ctx: StoreContext) {}
@@ -76,7 +78,9 @@ export class Erasure implements ErasurePort {
   async countTraces(scope: TenantScope, traceIds: readonly Buffer[]): Promise<TraceCounts> {
     let traces = 0;
     let spans = 0;
-    for (const chunk of chunks(unique(traceIds), IDS_PER_STATEMENT)) {
+    let logRecords = 0;
+    const ids = unique(traceIds);
+    for (const chunk of chunks(ids, IDS_PER_STATEMENT)) {
       const res = await this.ctx.json<[string, string]>(sql`
 SELECT toString(uniqExact(trace_id)), toString(count()) FROM (
   SELECT trace_id FROM ${T.spans}
@@ -86,7 +90,11 @@ SELECT toString(uniqExact(trace_id)), toString(count()) FROM (
       traces += Number(res.data[0]?.[0] ?? 0);
       spans += Number(res.data[0]?.[1] ?? 0);
     }
-    return { traces, spans };
+    for (const chunk of chunks(withoutNoTrace(ids), IDS_PER_STATEMENT)) {
+      const res = await this.ctx.json<[string]>(sql`SELECT toString(count()) FROM ${T.logs} WHERE ${tenantIn(scope)} AND trace_id IN (${chunk})`);
+      logRecords += Number(res.data[0]?.[0] ?? 0);
+    }
+    return { traces, spans, logRecords };
   }
 
   async eraseTraces(scope: TenantScope, traceIds: readonly Buffer[], opts: ErasureOptions = {}): Promise<ErasureResult> {
@@ -97,6 +105,8 @@ SELECT toString(uniqExact(trace_id)), toString(count()) FROM (
     const spansLocal = localName(TABLES.spans, layout);
     const indexLocal = localName(TABLES.traceIndex, layout);
     const metricsLocal = localName(TABLES.spanMetrics, layout);
+    const logsLocal = localName(TABLES.logs, layout);
+    const logIds = withoutNoTrace(ids);
     const where = (chunk: Buffer[]) => sql`tenant = ${tenant} AND trace_id IN (${chunk})`;
 
     // What the rows touch on each shard (a trace lives on one shard): the
@@ -120,6 +130,24 @@ SELECT toString(uniqExact(trace_id)), toString(count()) FROM (
       });
       if (found.minutes.length > 0 || found.indexDays.size > 0) touched.push(found);
     }
+    // Log records are sharded by their own id, not their trace's: any shard
+    // may hold some of a trace's records, and records sent without their
+    // spans (or whose spans were erased before) have no span to lead there.
+    // The days (partitions) of each shard's records of these traces.
+    const logsTouched: { node: number; replicas: number[]; days: Set<number> }[] = [];
+    if (logIds.length > 0) {
+      for (const replicas of shards) {
+        const found = await this.ctx.onShard(replicas, async (node) => {
+          const days = new Set<number>();
+          for (const chunk of chunks(logIds, IDS_PER_STATEMENT)) {
+            const d = await this.ctx.jsonOn<[string]>(node, sql`SELECT DISTINCT toString(intDiv(time_ns, ${NS_PER_DAY})) FROM ${ident(logsLocal)} WHERE ${where(chunk)}`);
+            for (const [day] of d.data) days.add(Number(day));
+          }
+          return { node, replicas, days };
+        });
+        if (found.days.size > 0) logsTouched.push(found);
+      }
+    }
 
     const lifetime = engine.capabilities.modifyTableSettings ? (opts.partLifetimeSeconds ?? 60) : null;
     const shortened: { node: number; local: string }[] = [];
@@ -130,7 +158,7 @@ SELECT toString(uniqExact(trace_id)), toString(count()) FROM (
     };
     const recomputed = new Set<number>();
     try {
-      if (touched.length === 0) {
+      if (touched.length === 0 && logsTouched.length === 0) {
         // No row left: an earlier erasure of these traces may still have
         // left replaced parts on disk (it was stopped while it waited, or
         // did not wait). Wait for those: every part of the tenant older
@@ -139,7 +167,7 @@ SELECT toString(uniqExact(trace_id)), toString(count()) FROM (
           const last: Mutated[] = [];
           for (const replicas of shards) {
             await this.ctx.onShard(replicas, async (node) => {
-              for (const local of [spansLocal, indexLocal, metricsLocal]) {
+              for (const local of [spansLocal, indexLocal, metricsLocal, logsLocal]) {
                 const mutations = await this.mutations(node, local);
                 if (mutations.length === 0) continue;
                 const version = Math.max(...mutations.map((m) => m.number));
@@ -150,10 +178,10 @@ SELECT toString(uniqExact(trace_id)), toString(count()) FROM (
           }
           await this.awaitRemoval(tenant, last, lifetime, opts);
         }
-        return { ...before, spansLeft: 0, rollupMinutes: 0 };
+        return { ...before, spansLeft: 0, logRecordsLeft: 0, rollupMinutes: 0 };
       }
 
-      // 1. Spans and trace-index rows.
+      // 1. Spans, trace-index rows and log records.
       const mutated: Mutated[] = [];
       for (const t of touched) {
         const tables = [
@@ -167,6 +195,12 @@ SELECT toString(uniqExact(trace_id)), toString(count()) FROM (
           for (const chunk of chunks(ids, IDS_PER_STATEMENT)) await engine.execOn(t.node, sql`ALTER TABLE ${ident(local)} DELETE WHERE ${where(chunk)}`);
           mutated.push({ node: t.node, replicas: t.replicas, local, days, since, version: 0, partitionVersions: null });
         }
+      }
+      for (const t of logsTouched) {
+        await shorten(t.node, logsLocal);
+        const since = await this.lastMutation(t.node, logsLocal);
+        for (const chunk of chunks(logIds, IDS_PER_STATEMENT)) await engine.execOn(t.node, sql`ALTER TABLE ${ident(logsLocal)} DELETE WHERE ${where(chunk)}`);
+        mutated.push({ node: t.node, replicas: t.replicas, local: logsLocal, days: t.days, since, version: 0, partitionVersions: null });
       }
       await this.awaitMutations(mutated, 'deleting', opts);
 
@@ -207,7 +241,7 @@ SELECT toString(uniqExact(trace_id)), toString(count()) FROM (
       for (const { node, local } of shortened) await engine.execOn(node, sql`ALTER TABLE ${ident(local)} RESET SETTING old_parts_lifetime`).catch(() => undefined);
     }
     const after = await this.countTraces(scope, ids);
-    return { ...before, spansLeft: after.spans, rollupMinutes: recomputed.size };
+    return { ...before, spansLeft: after.spans, logRecordsLeft: after.logRecords, rollupMinutes: recomputed.size };
   }
 
   /**
@@ -382,6 +416,11 @@ export function dataVersion(name: string, min: string, max: string, level: strin
   if (name.endsWith(`_${min}_${max}_${level}`)) return Number(min);
   const m = /_(\d+)$/.exec(name);
   return m ? Number(m[1]) : Number(min);
+}
+
+/** Trace ids whose log records an erasure takes: not the all-zero id that untied records carry. */
+function withoutNoTrace(ids: readonly Buffer[]): Buffer[] {
+  return ids.filter((id) => !id.equals(NO_TRACE));
 }
 
 function unique(ids: readonly Buffer[]): Buffer[] {
