@@ -1,10 +1,12 @@
 import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { REPO_ROOT, startSightline, eventually, type Sightline } from '../testkit/sightline.js';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { REPO_ROOT, startSightline, eventually, tempDir, type Sightline } from '../testkit/sightline.js';
+import { noticeOf, startWebhookReceiver, type AlertmanagerAlert } from '../testkit/webhook-receiver.js';
 
 /**
  * The clinic lab (examples/clinic) end to end: four services instrumented
@@ -396,6 +398,127 @@ describe('clinic lab: each fault is diagnosed at rank 1', () => {
       assert.ok(retried.baseline.spansPerTrace <= 1.1, `the baseline retries too: ${showOperation(retried)}`);
     } finally {
       await stopRun(run);
+    }
+  });
+});
+
+describe('clinic lab: an SLO alert on the gateway arrives diagnosed', () => {
+  /**
+   * The gateway answers in about 80 ms without a fault, and eu-west's in
+   * about 280 ms with fault (c) (billing's ledger +200 ms there): 200 ms
+   * splits them, with room for a busy machine's slower normal requests. Half the requests go to eu-west, so the fault makes about
+   * half the events bad, a 5x burn of a 90% objective; the alert fires at
+   * 2x over both 20 s and 5 s.
+   */
+  const SLO_FILE = (receiverUrl: string) => `delivery: { initialBackoff: 1s, maxBackoff: 2s, timeout: 2s }
+receivers:
+  oncall: { url: ${receiverUrl}/alertmanager, format: alertmanager }
+  chat: { url: ${receiverUrl}/slack, format: slack }
+slos:
+  - tenant: single-tenant
+    name: gateway-latency
+    valid: '{ resource.service.name = "gateway" && kind = server }'
+    good: '{ duration < 200ms && status != error }'
+    objective: 90
+    window: 1h
+    alerts: [{ long: 20s, short: 5s, burnRate: 2, severity: page }]
+    receivers: [oncall, chat]
+`;
+  const FAST_WINDOW_MS = 20_000;
+
+  it('fault (c) switched on at run time: fires within its fast window naming cloud.region = eu-west and billing "SELECT invoices", resolves once it is off; one firing and one resolved notice per receiver', async (t) => {
+    const receiver = await startWebhookReceiver();
+    const dir = tempDir('sightline-slo-');
+    const file = path.join(dir, 'slos.yaml');
+    writeFileSync(file, SLO_FILE(receiver.url));
+    const sightline = await startSightline({ args: ['--slo-config', file, '--slo-interval', '1s', '--flush-interval', '200ms'] });
+    let lab: Awaited<ReturnType<Clinic['startClinic']>> | undefined;
+    let loading = true;
+    let loop: Promise<void> = Promise.resolve();
+    try {
+      lab = await clinic.startClinic({ otlpUrl: `${sightline.otlpHttp}/v1/traces`, fault: 'none' });
+      const gateways = lab.gateways;
+      const running = lab;
+      // The load goes on across the fault switches, in one-second rounds labelled with the fault they ran under throughout.
+      const rounds: { fault: Fault; load: LoadResult }[] = [];
+      loop = (async () => {
+        for (let seed = 1; loading; seed++) {
+          const before = running.fault;
+          const load = await clinic.runLoad({ gateways, steps: [{ concurrency: 3, durationMs: 1000 }], seed });
+          if (running.fault === before) rounds.push({ fault: before, load });
+        }
+      })();
+      const byRegion = (fault: Fault) => {
+        const ms = (region: string) => rounds.filter((r) => r.fault === fault).map((r) => r.load.byRegion[region]?.p50Ms ?? NaN);
+        return { 'us-east': ms('us-east'), 'eu-west': ms('eu-west') };
+      };
+      const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+      type Detail = { evaluatedHere: boolean; state: string; events: { valid: number }; burnRates: { window: string; burnRate: number }[] };
+      const detail = () => getJson<Detail>(sightline, '/api/sightline/slos/single-tenant/gateway-latency');
+      const notices = (receiverPath: string) => receiver.got.filter((r) => r.path === receiverPath).map((r) => noticeOf(r)?.status);
+
+      // No fault: evaluated over a few rounds of traffic, and quiet.
+      await eventually(async () => {
+        const d = await detail();
+        return d.evaluatedHere && d.events.valid >= 100 ? true : undefined;
+      }, 20_000, 'the SLO evaluated over some traffic');
+      await sleep(3000);
+      const quiet = await detail();
+      assert.deepEqual(receiver.got.map((r) => r.path), [], `an alert without a fault: ${JSON.stringify(quiet.burnRates)}`);
+      assert.equal(quiet.state, 'ok');
+
+      await lab.setFault('c');
+      const faultAt = Date.now();
+      const firing = await eventually(async () => receiver.got.find((r) => r.path === '/alertmanager' && noticeOf(r)?.status === 'firing'), 60_000, 'the firing notice');
+      const firedAfterMs = firing.atMs - faultAt;
+      const [alert] = firing.body.alerts as AlertmanagerAlert[];
+      const regions = byRegion('c');
+      report(t, [
+        `fired ${firedAfterMs} ms after fault (c) began; burn ${alert.annotations.burn_rate_long}x over 20s, ${alert.annotations.burn_rate_short}x over 5s`,
+        `gateway p50 by region, per 1 s round: no fault ${JSON.stringify(byRegion('none'))}; fault (c) ${JSON.stringify(regions)}`,
+        `diagnosis_attributes: ${alert.annotations.diagnosis_attributes}`,
+        `diagnosis_operation: ${alert.annotations.diagnosis_operation}`,
+        `diagnosis_traces: ${alert.annotations.diagnosis_traces}`,
+      ]);
+      // The lab did slow eu-west down (else the fault, not Sightline, is missing).
+      assert.ok(median(regions['eu-west']) > median(regions['us-east']) + 100, `the lab did not slow eu-west down: ${JSON.stringify(regions)}`);
+      assert.ok(firedAfterMs < FAST_WINDOW_MS, `fired ${firedAfterMs} ms after the fault began, beyond its ${FAST_WINDOW_MS} ms window`);
+      assert.equal(firing.body.receiver, 'oncall');
+      assert.deepEqual([alert.labels.alertname, alert.labels.slo, alert.labels.severity, alert.labels.long_window], ['SLOErrorBudgetBurn', 'gateway-latency', 'page', '20s']);
+      // Named as the compare and critical-path tests above name fault (c): the region first, billing's ledger read first.
+      const region = /^resource\.cloud\.region = "eu-west" in (\d+)% of bad traces vs (\d+)% of good/.exec(alert.annotations.diagnosis_attributes ?? '');
+      assert.ok(region, `the region is not the first attribute: ${alert.annotations.diagnosis_attributes}`);
+      assert.ok(Number(region[1]) >= 90 && Number(region[2]) <= Number(region[1]) - 30, alert.annotations.diagnosis_attributes);
+      const operation = /^billing "SELECT invoices": \+(\d+) ms per trace on the critical path/.exec(alert.annotations.diagnosis_operation ?? '');
+      assert.ok(operation, `billing's ledger read is not the operation: ${alert.annotations.diagnosis_operation}`);
+      // The planted 200 ms: no good trace ran under the fault.
+      assert.ok(Number(operation[1]) >= 150, alert.annotations.diagnosis_operation);
+      // Nor does a port, a URL with a patient id or a statement appear as a value bad events share.
+      for (const key of IDENTIFIER_KEYS) assert.ok(!alert.annotations.diagnosis_attributes.includes(`.${key} = `), `${key}: ${alert.annotations.diagnosis_attributes}`);
+      assert.ok(!/\/patients\/\d/.test(JSON.stringify(receiver.got)), 'a patient id in a notification');
+      const slack = await eventually(async () => receiver.got.find((r) => r.path === '/slack'), 10_000, 'the Slack message');
+      assert.match(String(slack.body.text), /FIRING\* gateway-latency[\s\S]*cloud\.region = "eu-west"[\s\S]*billing "SELECT invoices"/);
+
+      await lab.setFault('none');
+      const stoppedAt = Date.now();
+      const resolved = await eventually(async () => receiver.got.find((r) => r.path === '/alertmanager' && noticeOf(r)?.status === 'resolved'), 60_000, 'the resolved notice');
+      const [done] = resolved.body.alerts as AlertmanagerAlert[];
+      assert.equal(done.fingerprint, alert.fingerprint);
+      assert.equal(done.startsAt, alert.startsAt);
+      assert.ok(Date.parse(done.endsAt) >= stoppedAt, `${done.endsAt} is before the fault stopped`);
+      // Still running, still fast: nothing more may come.
+      await sleep(2000);
+      report(t, [`resolved ${resolved.atMs - stoppedAt} ms after the fault stopped`]);
+      assert.deepEqual({ alertmanager: notices('/alertmanager'), slack: notices('/slack') }, { alertmanager: ['firing', 'resolved'], slack: ['firing', 'resolved'] });
+      assert.ok(receiver.got.every((r) => r.answered === 200));
+    } finally {
+      loading = false;
+      await loop;
+      await lab?.stop();
+      await sightline.stop();
+      sightline.cleanup();
+      rmSync(dir, { recursive: true, force: true });
+      await receiver.close();
     }
   });
 });

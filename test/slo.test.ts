@@ -1,8 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import path from 'node:path';
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { spawnSync } from 'node:child_process';
 import { SpanKind, SpanStatusCode, context, trace } from '@opentelemetry/api';
@@ -10,6 +9,7 @@ import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trac
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { CLI, REPO_ROOT, eventually, startSightline, tempDir, type Sightline } from '../testkit/sightline.js';
+import { noticeOf, startWebhookReceiver as startReceiver } from '../testkit/webhook-receiver.js';
 
 /**
  * SLO alerting end to end: spans from the real OpenTelemetry SDK, a
@@ -19,31 +19,6 @@ import { CLI, REPO_ROOT, eventually, startSightline, tempDir, type Sightline } f
  * and the delivery neither loses nor repeats a notification; two
  * processes on one ClickHouse evaluate the SLO once.
  */
-
-interface Received {
-  path: string;
-  key: string;
-  body: Record<string, unknown>;
-  answered: number;
-}
-
-/** A webhook receiver: answers 200, or 503 while `failing`. */
-async function startReceiver(): Promise<{ url: string; got: Received[]; failing: boolean; close(): Promise<void> }> {
-  const state = { got: [] as Received[], failing: false, url: '', close: async () => {} };
-  const server = http.createServer((req, res) => {
-    let data = '';
-    req.on('data', (c: Buffer) => (data += c.toString('utf8')));
-    req.on('end', () => {
-      const answered = state.failing ? 503 : 200;
-      state.got.push({ path: req.url ?? '', key: String(req.headers['idempotency-key'] ?? ''), body: JSON.parse(data) as Record<string, unknown>, answered });
-      res.writeHead(answered).end();
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  state.url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-  state.close = () => new Promise<void>((r) => server.close(() => r()));
-  return state;
-}
 
 function sloFile(dir: string, receiverUrl: string): string {
   const file = path.join(dir, 'slos.yaml');
@@ -112,6 +87,26 @@ class Traffic {
   }
 }
 
+/** An SLO file for the reload test: one receiver whose URL carries a credential (as a Slack webhook's does), and SLOs on the gateway with 10 s / 3 s windows at 2x. */
+function reloadYaml(receiverUrl: string, slos: { name: string; objective: number; good?: string }[]): string {
+  const each = slos.map(
+    (s) => `  - tenant: single-tenant
+    name: ${s.name}
+    valid: '{ resource.service.name = "gateway" && kind = server }'
+    good: '${s.good ?? '{ duration < 300ms && status != error }'}'
+    objective: ${s.objective}
+    window: 1h
+    alerts: [{ long: 10s, short: 3s, burnRate: 2, severity: page }]
+    receivers: [hook]
+`,
+  );
+  return `delivery: { initialBackoff: 1s, maxBackoff: 2s, timeout: 2s }
+receivers:
+  hook: { url: ${receiverUrl}/services/T0SECRET/B0SECRET/xoxSECRETTOKEN, format: alertmanager }
+slos:
+${each.join('')}`;
+}
+
 const ARGS = (file: string) => ['--slo-config', file, '--slo-interval', '1s', '--flush-interval', '200ms'];
 
 async function sloDetail(s: Sightline): Promise<Record<string, unknown>> {
@@ -157,6 +152,8 @@ describe('SLO alerts', () => {
         { alertname: 'SLOErrorBudgetBurn', slo: 'gateway-latency', tenant: 'single-tenant', severity: 'page' },
       );
       assert.match(alert.fingerprint, /^[0-9a-f]{16}$/);
+      // The SLO's page in the web UI, on the API listener (no externalUrl configured).
+      assert.equal(alert.generatorURL, `${s.api}/slos/single-tenant/gateway-latency`);
       // The diagnosis: the planted attribute leads, and the database call holds the extra time.
       assert.match(alert.annotations.diagnosis_attributes, /^span\.db\.shard = "7" in 100% of bad traces vs 0% of good/, alert.annotations.diagnosis_attributes);
       assert.match(alert.annotations.diagnosis_operation, /^gateway "SELECT visits": \+\d+ ms/, alert.annotations.diagnosis_operation);
@@ -237,6 +234,99 @@ describe('SLO alerts', () => {
       s.cleanup();
       receiver.got.length = 0;
       receiver.failing = false;
+    }
+  });
+
+  it('re-reads the SLO file on SIGHUP: an added SLO is evaluated, a removed one falls silent, a changed objective counts, a bad file is refused at its line and column', async () => {
+    const dir = tempDir('sightline-slo-');
+    const file = path.join(dir, 'slos.yaml');
+    writeFileSync(file, reloadYaml(receiver.url, [{ name: 'gateway-latency', objective: 50 }, { name: 'visits-retired', objective: 90 }]));
+    const s = await startSightline({ args: ARGS(file) });
+    const traffic = new Traffic(s);
+    const notices = (slo: string) => receiver.got.flatMap((r) => (noticeOf(r)?.slo === slo ? [noticeOf(r)!.status] : []));
+    const listed = async () => {
+      const res = await fetch(`${s.api}/api/sightline/slos`);
+      assert.equal(res.status, 200);
+      return ((await res.json()) as { slos: { name: string; objective: number }[] }).slos.map(({ name, objective }) => ({ name, objective })).sort((a, b) => (a.name < b.name ? -1 : 1));
+    };
+    const detail = async (name: string) => (await (await fetch(`${s.api}/api/sightline/slos/single-tenant/${name}`)).json()) as { evaluatedHere: boolean; burnRates: { window: string; burnRate: number }[] };
+    const logLine = (msg: string) => eventually(async () => s.logs.find((l) => l.msg === msg), 10_000, `the log line "${msg}"`);
+    try {
+      // A third of the requests are slow throughout: that burns the budget
+      // 0.67x at 50%, 3.3x at 90%, 6.7x at 95% and 33x at 99%; alerts fire at 2x.
+      traffic.fault = true;
+      traffic.start();
+      await eventually(async () => (notices('visits-retired').includes('firing') ? true : undefined), 30_000, 'visits-retired firing');
+      const latency = await detail('gateway-latency');
+      assert.equal(latency.evaluatedHere, true);
+      const burn3s = latency.burnRates.find((b) => b.window === '3s')!.burnRate;
+      assert.ok(burn3s > 0.3 && burn3s < 2, `gateway-latency at 50% burns ${burn3s}x: evaluated, below its 2x`);
+      assert.deepEqual(notices('gateway-latency'), []);
+      assert.deepEqual(await listed(), [
+        { name: 'gateway-latency', objective: 50 },
+        { name: 'visits-retired', objective: 90 },
+      ]);
+
+      // Changed, added and removed at once.
+      writeFileSync(file, reloadYaml(receiver.url, [{ name: 'gateway-latency', objective: 99 }, { name: 'visits-new', objective: 95 }]));
+      process.kill(s.pid, 'SIGHUP');
+      const reread = await logLine('SLOs re-read from the SLO file');
+      assert.deepEqual(
+        { slos: reread.slos, added: reread.added, removed: reread.removed, changed: reread.changed },
+        { slos: 2, added: ['single-tenant/visits-new'], removed: ['single-tenant/visits-retired'], changed: ['single-tenant/gateway-latency'] },
+      );
+      assert.deepEqual(await listed(), [
+        { name: 'gateway-latency', objective: 99 },
+        { name: 'visits-new', objective: 95 },
+      ]);
+      assert.equal((await fetch(`${s.api}/api/sightline/slos/single-tenant/visits-retired`)).status, 404);
+      const firing = await eventually(
+        async () => {
+          const latencyFiring = receiver.got.find((r) => noticeOf(r)?.slo === 'gateway-latency');
+          return latencyFiring && notices('visits-new').includes('firing') ? latencyFiring : undefined;
+        },
+        30_000,
+        'the changed and the added SLO firing',
+      );
+      const [alert] = firing.body.alerts as Alert[];
+      assert.match(alert.annotations.summary, /as fast as 99% over 1h allows/, 'evaluated with the new objective');
+      assert.ok(Number(alert.annotations.burn_rate_long) > 10, alert.annotations.summary);
+      assert.equal((await detail('visits-new')).evaluatedHere, true);
+
+      // A file that does not load: the SLOs in use stay, and the log says where and why, without the file's strings or receiver URLs.
+      const bad = reloadYaml(receiver.url, [
+        { name: 'gateway-latency', objective: 10 },
+        { name: 'visits-new', objective: 95, good: '{ duration < 300ms && span.patient.name "Ada Lovelace" }' },
+      ]);
+      writeFileSync(file, bad);
+      process.kill(s.pid, 'SIGHUP');
+      const refused = await logLine('SLO file not re-read; the SLOs in use are unchanged');
+      const lines = bad.split('\n');
+      const line = lines.findIndex((l) => l.includes('"Ada Lovelace"'));
+      assert.equal(refused.err, `${file}:${line + 1}:${lines[line].indexOf('"Ada Lovelace"') + 1}: good is not valid TraceQL: expected '}', found a string`);
+      assert.equal(refused.level, 50);
+      assert.deepEqual(await listed(), [
+        { name: 'gateway-latency', objective: 99 },
+        { name: 'visits-new', objective: 95 },
+      ]);
+
+      // Still evaluated after the refused file: both resolve once the fault stops. The removed
+      // SLO, whose short window is as short, would have resolved first: it sends nothing more.
+      traffic.fault = false;
+      await eventually(async () => (notices('gateway-latency').includes('resolved') && notices('visits-new').includes('resolved') ? true : undefined), 30_000, 'both resolved');
+      await sleep(2000);
+      assert.deepEqual(
+        { latency: notices('gateway-latency'), added: notices('visits-new'), removed: notices('visits-retired') },
+        { latency: ['firing', 'resolved'], added: ['firing', 'resolved'], removed: ['firing'] },
+      );
+      const logged = JSON.stringify(s.logs) + s.stderr();
+      for (const secret of ['SECRET', 'Ada Lovelace']) assert.ok(!logged.includes(secret), `${secret} in the logs`);
+    } finally {
+      await traffic.stop();
+      await s.stop();
+      s.cleanup();
+      rmSync(dir, { recursive: true, force: true });
+      receiver.got.length = 0;
     }
   });
 

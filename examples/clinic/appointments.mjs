@@ -44,14 +44,14 @@ pool.setup((db) => {
 // patient's lead practitioner), so no statement text or span name appears
 // only in the slow tenant's traces: what sets them apart is how often a
 // statement runs, and the tenant.
-const lazyPractitionersFor = config.fault === 'b' ? config.faultTenant : null;
+const lazyPractitionersFor = () => (config.fault === 'b' ? config.faultTenant : null);
 const PRACTITIONER_BY_ID = 'SELECT name, specialty FROM practitioners WHERE id = ?';
 
 async function appointmentsWithPractitioners(patientId, tenant) {
   return pool.withConnection(async (db) => {
     const rows = await pool.query(db, 'SELECT id, starts_at, status, practitioner_id FROM appointments WHERE patient_id = ? ORDER BY starts_at', [patientId]);
     const [lead] = await pool.query(db, PRACTITIONER_BY_ID, [leadPractitionerOf(patientId, tenant)]);
-    if (tenant === lazyPractitionersFor) {
+    if (tenant === lazyPractitionersFor()) {
       for (const row of rows) {
         const [practitioner] = await pool.query(db, PRACTITIONER_BY_ID, [row.practitioner_id]);
         Object.assign(row, { practitioner: practitioner.name, specialty: practitioner.specialty });

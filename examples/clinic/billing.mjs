@@ -1,7 +1,7 @@
 // billing: a patient's open invoices and balance, from the ledger database.
 import path from 'node:path';
 import { SqlitePool } from './db.mjs';
-import { config, createApp, finishApp, serve, TENANTS, patientIds } from './common.mjs';
+import { config, createApp, finishApp, serve, onFaultChange, TENANTS, patientIds } from './common.mjs';
 
 const pool = new SqlitePool({
   file: path.join(config.dataDir, `billing-${config.region}.db`),
@@ -27,7 +27,7 @@ pool.setup((db) => {
 
 // Fault (c): this region's ledger is a slow replica; every read pays for it.
 const SLOW_LEDGER_EXTRA_MS = 200;
-const ledgerExtraLatencyMs = config.fault === 'c' && config.region === config.faultRegion ? SLOW_LEDGER_EXTRA_MS : 0;
+const ledgerExtraLatencyMs = () => (config.fault === 'c' && config.region === config.faultRegion ? SLOW_LEDGER_EXTRA_MS : 0);
 
 // Fault (d): a maintenance job locks the ledger for a moment, periodically.
 // Reads during the lock fail with SQLITE_BUSY after the busy timeout and the
@@ -37,6 +37,8 @@ const LOCK_DURATION_MS = Number(process.env.CLINIC_LOCK_DURATION_MS ?? 2500);
 const LOCK_PERIOD_MS = Number(process.env.CLINIC_LOCK_PERIOD_MS ?? 15000);
 const BUSY_TIMEOUT_MS = 100;
 let firstRequestAt = 0;
+// Switched on at run time, the locks start counting from the next request.
+onFaultChange(() => (firstRequestAt = 0));
 function ledgerLocked(now) {
   if (config.fault !== 'd') return false;
   firstRequestAt ||= now;
@@ -56,7 +58,7 @@ app.get('/patients/:patientId/balance', async (req, res) => {
   try {
     const invoices = await pool.withConnection((db) =>
       pool.query(db, 'SELECT id, amount_cents, status FROM invoices WHERE patient_id = ?', [patientId], {
-        extraLatencyMs: locked ? BUSY_TIMEOUT_MS : ledgerExtraLatencyMs,
+        extraLatencyMs: locked ? BUSY_TIMEOUT_MS : ledgerExtraLatencyMs(),
         failWith: locked ? busyError() : undefined,
       }),
     );

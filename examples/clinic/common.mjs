@@ -23,6 +23,13 @@ export const config = {
   },
 };
 
+const faultListeners = [];
+
+/** Calls `listener(fault)` when the lab runner switches this service's fault at run time. */
+export function onFaultChange(listener) {
+  faultListeners.push(listener);
+}
+
 /** The tenant of the request being served, from W3C baggage. */
 export function currentTenant() {
   return propagation.getActiveBaggage()?.getEntry('tenant.id')?.value ?? '';
@@ -106,6 +113,14 @@ export function serve(app, { onClose } = {}) {
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
   process.on('message', (m) => m === 'stop' && stop());
+  // The lab runner switches faults without a restart (lab.mjs setFault):
+  // the services read config.fault per request, or on this change.
+  process.on('message', (m) => {
+    if (m?.type !== 'fault') return;
+    config.fault = m.fault;
+    for (const listener of faultListeners) listener(m.fault);
+    process.send?.({ type: 'fault-set', fault: m.fault });
+  });
   process.on('disconnect', stop);
   return server;
 }

@@ -31,6 +31,15 @@ export class SqlitePool {
     });
     this.idle = [...this.connections];
     this.waiting = [];
+    // How many connections may be lent out at once (setLimit); at most `size`.
+    this.limit = size;
+    this.lent = 0;
+  }
+
+  /** Lends out at most `limit` connections at once from now on (a smaller pool, without reopening it). */
+  setLimit(limit) {
+    this.limit = Math.max(1, Math.min(limit, this.connections.length));
+    this.lendToWaiting();
   }
 
   /** Runs `fn(db)` once, outside any pool, to create and seed the schema. */
@@ -41,15 +50,24 @@ export class SqlitePool {
   // Like most pool libraries, waiting for a free connection makes no span:
   // the time shows only as a gap in the caller's span.
   async acquire() {
-    const free = this.idle.pop();
-    if (free) return free;
+    if (this.lent < this.limit && this.idle.length > 0) {
+      this.lent++;
+      return this.idle.pop();
+    }
     return new Promise((resolve) => this.waiting.push(resolve));
   }
 
   release(connection) {
-    const next = this.waiting.shift();
-    if (next) next(connection);
-    else this.idle.push(connection);
+    this.lent--;
+    this.idle.push(connection);
+    this.lendToWaiting();
+  }
+
+  lendToWaiting() {
+    while (this.waiting.length > 0 && this.lent < this.limit && this.idle.length > 0) {
+      this.lent++;
+      this.waiting.shift()(this.idle.pop());
+    }
   }
 
   /** Takes a connection for the duration of `fn(connection)`. */

@@ -13,6 +13,8 @@ export interface Clinic {
   /** Gateway base URL by region. */
   gateways: Record<string, string>;
   pids: number[];
+  /** Switches every service to another fault at run time, without a restart; resolves once each has taken it. */
+  setFault(fault: Fault): Promise<void>;
   /** Stops every service, each after flushing its spans. */
   stop(): Promise<void>;
 }

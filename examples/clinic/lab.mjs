@@ -73,16 +73,43 @@ export async function startClinic(options) {
     throw error;
   }
 
-  return {
+  const clinic = {
     fault,
     gateways,
     pids: children.map((c) => c.pid),
+    /**
+     * Switches every service to `next` without restarting any (so ports,
+     * connections and the load go on): resolves once each has taken it.
+     * Requests in flight finish under the fault they started with.
+     */
+    async setFault(next) {
+      if (!FAULTS.includes(next)) throw new Error(`unknown fault ${next}: one of ${FAULTS.join(', ')}`);
+      await Promise.all(
+        children.map(
+          (child) =>
+            new Promise((resolve, reject) => {
+              const onMessage = (m) => {
+                if (m?.type !== 'fault-set' || m.fault !== next) return;
+                child.off('message', onMessage);
+                child.off('exit', onExit);
+                resolve();
+              };
+              const onExit = (code) => reject(new Error(`a clinic service exited with ${code} while switching to fault ${next}`));
+              child.on('message', onMessage);
+              child.once('exit', onExit);
+              child.send({ type: 'fault', fault: next });
+            }),
+        ),
+      );
+      clinic.fault = next;
+    },
     /** Stops every service, each after it has flushed its spans. */
     async stop() {
       await stopAll(children);
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+  return clinic;
 }
 
 async function stopAll(children) {

@@ -2,12 +2,14 @@
 // own SQLite database, through a connection pool.
 import path from 'node:path';
 import { SqlitePool } from './db.mjs';
-import { config, createApp, finishApp, serve, TENANTS, patientIds } from './common.mjs';
+import { config, createApp, finishApp, serve, onFaultChange, TENANTS, patientIds } from './common.mjs';
 
 // Fault (a): a pool of 2 connections. Each record takes three statements on
 // one connection, so with a few requests in flight the rest queue for a
-// connection, and that wait has no span of its own.
-const POOL_SIZE = config.fault === 'a' ? 2 : 16;
+// connection, and that wait has no span of its own. The pool opens 16 and
+// lends out at most the limit, so the fault can be switched at run time.
+const POOL_SIZE = 16;
+const poolLimit = (fault) => (fault === 'a' ? 2 : POOL_SIZE);
 
 const pool = new SqlitePool({
   file: path.join(config.dataDir, `patients-${config.region}.db`),
@@ -39,6 +41,9 @@ pool.setup((db) => {
     }
   })();
 });
+
+pool.setLimit(poolLimit(config.fault));
+onFaultChange((fault) => pool.setLimit(poolLimit(fault)));
 
 const app = createApp();
 app.get('/patients/:id', async (req, res) => {

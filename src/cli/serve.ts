@@ -229,8 +229,9 @@ export async function serve(config: Config, log: Logger = createLogger(config)):
       const reloadSlos = () => {
         try {
           const next = loadSloConfig(sloFile);
-          slos.replaceConfig(next);
-          log.info({ slos: next.slos.length }, 'SLOs re-read from the SLO file');
+          // tenant/name of each SLO added, removed or changed: names the operator chose, no query values.
+          const change = slos.replaceConfig(next);
+          log.info({ slos: next.slos.length, ...change }, 'SLOs re-read from the SLO file');
         } catch (e) {
           log.error({ err: (e as Error).message }, 'SLO file not re-read; the SLOs in use are unchanged');
         }

@@ -90,11 +90,15 @@ export interface SloDiagnosis {
  */
 export async function diagnoseBadEvents(store: ReadPorts, scope: TenantScope, a: DiagnoseArgs): Promise<SloDiagnosis> {
   const range = { startNs: BigInt(a.startMs) * 1_000_000n, endNs: BigInt(a.endMs) * 1_000_000n };
-  const opts = { range, selection: compileQuery(a.badQuery), baseline: compileQuery(a.goodQuery), maxTraces: a.maxTraces, limit: 5 };
+  const opts = { range, selection: compileQuery(a.badQuery), baseline: compileQuery(a.goodQuery), maxTraces: a.maxTraces, limit: 10 };
   const compared = await compareGroups(store, scope, opts);
   const path = await aggregateCriticalPath(store, scope, { ...opts, limit: 20 });
+  // Values the bad events share. A grouped row is a key of near-unique
+  // values (ports, URLs, statements): no one value is shared, and its best
+  // value names one connection or record (a URL with a patient id), which a
+  // notification sent out of Sightline must not carry.
   const attributes = compared.attributes
-    .filter((d) => d.score > 0)
+    .filter((d) => d.score > 0 && !d.grouped)
     .slice(0, 3)
     .map((d) => ({ scope: d.scope, key: d.key, value: d.value, badShare: d.selectionShare, goodShare: d.baselineShare, score: d.score }));
   let best: OperationFinding | null = null;

@@ -312,7 +312,7 @@ function filterExpr(
       const quoted = isScalar(node) && (node.type === 'QUOTE_SINGLE' || node.type === 'QUOTE_DOUBLE');
       const plain = isScalar(node) && node.type === 'PLAIN';
       const where = pos && (quoted || plain) ? at(node, pos.offset + (quoted ? 1 : 0)) : at(node);
-      throw new SloConfigError(`${where}: ${what} is not valid TraceQL: ${(e as { detail: string }).detail}`);
+      throw new SloConfigError(`${where}: ${what} is not valid TraceQL: ${withoutStringLiterals((e as { detail: string }).detail)}`);
     }
     throw e;
   }
@@ -320,4 +320,22 @@ function filterExpr(
   if (q.pipeline.length !== 1 || stage.kind !== 'filter') return fail(node, `${what} must be one spanset filter such as { resource.service.name = "gateway" && kind = server }`);
   if (stage.expr === null) return { kind: 'static', type: 'bool', value: true, pos: stage.pos };
   return stage.expr;
+}
+
+/**
+ * A TraceQL error's detail without the string literals it quotes (`found
+ * "\"Ada Lovelace\""`): the message is logged on a SIGHUP reload, and a
+ * query's strings are span values, which may be a patient's. Its line and
+ * column still point at the token.
+ */
+function withoutStringLiterals(detail: string): string {
+  return detail.replace(/"(?:[^"\\]|\\.)*"/g, (quoted) => {
+    let text: unknown;
+    try {
+      text = JSON.parse(quoted);
+    } catch {
+      return quoted;
+    }
+    return typeof text === 'string' && /^["'`]/.test(text) ? 'a string' : quoted;
+  });
 }

@@ -29,6 +29,13 @@ export interface SloServiceOptions {
 
 export const ALERT_NAME = 'SLOErrorBudgetBurn';
 
+/** What a reload changed, as tenant/name keys. */
+export interface SloConfigChange {
+  added: string[];
+  removed: string[];
+  changed: string[];
+}
+
 /** How long after a claim its claimant waits before reading who won (see holdLease). */
 const LEASE_SETTLE_MS = 500;
 
@@ -70,9 +77,38 @@ export class SloService {
     return this.cfg;
   }
 
-  /** A new definition file; an SLO gone from it is no longer evaluated (its history stays). */
-  replaceConfig(cfg: SloConfig): void {
+  /**
+   * A new definition file (SIGHUP). An added SLO is evaluated from the next
+   * round. A changed one (same tenant and name) keeps its alert state and
+   * is evaluated by its new definition. A removed one is no longer
+   * evaluated and gets no further notification, not even one still
+   * pending: this process lets its lease lapse, and its events and
+   * deliveries stay in the store, so the SLO, added back, carries on from
+   * the same state (a firing alert then resolves as usual).
+   */
+  replaceConfig(cfg: SloConfig): SloConfigChange {
+    const before = new Map(this.cfg.slos.map((s) => [keyOf(s), s]));
+    const after = new Map(cfg.slos.map((s) => [keyOf(s), s]));
+    const change: SloConfigChange = { added: [], removed: [], changed: [] };
+    for (const [key, slo] of after) {
+      const was = before.get(key);
+      if (!was) change.added.push(key);
+      else if (JSON.stringify(was) !== JSON.stringify(slo)) change.changed.push(key);
+    }
+    for (const key of before.keys()) {
+      if (after.has(key)) continue;
+      change.removed.push(key);
+      this.held.delete(key);
+      this.pending.delete(key);
+      this.lastVerdicts.delete(key);
+    }
     this.cfg = cfg;
+    return change;
+  }
+
+  /** Whether `slo` is still the definition in use: a round that began before a reload records nothing for a removed or changed SLO. */
+  private current(slo: SloDefinition): boolean {
+    return this.cfg.slos.includes(slo);
   }
 
   useQueries(q: SloQueries): void {
@@ -134,6 +170,8 @@ export class SloService {
   async tick(): Promise<void> {
     for (const slo of this.cfg.slos) {
       if (this.stopped) return;
+      // Reloaded meanwhile: a removed SLO must not take its lease again.
+      if (!this.current(slo)) continue;
       try {
         if (!(await this.holdLease(slo))) continue;
         await this.evaluate(slo);
@@ -214,13 +252,13 @@ export class SloService {
       }
       const budget = budgetRemaining(byWindow.get(slo.windowMs) ?? { valid: 0, good: 0 }, slo.objective);
       const notice = this.notice(slo, 'firing', now, undefined, pair, budget, diagnosis, diagnosisError, { startMs: now - pair.longMs, endMs: now });
-      if (!this.stillHeld(slo)) return;
+      if (!this.stillHeld(slo) || !this.current(slo)) return;
       await this.record(slo, notice, now, now);
       this.opts.log.info({ tenant: slo.tenant, slo: slo.name, severity: pair.severity, longWindow: formatWindow(pair.longMs), burnRate: round(pair.longBurn) }, 'SLO alert firing');
     } else if (firing.length === 0 && isFiring) {
       const was = JSON.parse(last.body) as AlertNotice;
       const notice: AlertNotice = { ...was, status: 'resolved', endsAt: new Date(now).toISOString() };
-      if (!this.stillHeld(slo)) return;
+      if (!this.stillHeld(slo) || !this.current(slo)) return;
       await this.record(slo, notice, last.alertStartMs, now);
       this.opts.log.info({ tenant: slo.tenant, slo: slo.name }, 'SLO alert resolved');
     }
@@ -277,7 +315,8 @@ export class SloService {
       annotations,
       startsAt: new Date(startMs).toISOString(),
       endsAt: endMs === undefined ? ZERO_TIME : new Date(endMs).toISOString(),
-      generatorURL: `${base}/api/sightline/slos/${encodeURIComponent(slo.tenant)}/${encodeURIComponent(slo.name)}`,
+      // The SLO's page in the web UI: budget, burn-rate charts, this alert among its history.
+      generatorURL: sloPageUrl(base, slo),
       fingerprint: fingerprintOf(slo),
     };
   }
@@ -337,6 +376,11 @@ export class SloService {
       this.delivering.delete(key);
     }
   }
+}
+
+/** The SLO's page in the web UI (web/src/model/routes.ts, /slos/<tenant>/<name>). */
+export function sloPageUrl(base: string, slo: Pick<SloDefinition, 'tenant' | 'name'>): string {
+  return `${base}/slos/${encodeURIComponent(slo.tenant)}/${encodeURIComponent(slo.name)}`;
 }
 
 export function keyOf(slo: Pick<SloDefinition, 'tenant' | 'name'>): string {

@@ -55,6 +55,14 @@ describe('SLO config', () => {
     assert.match(errorOf(`${GOOD}  - tenant: clinic\n    name: gateway-latency\n    valid: '{ }'\n    good: '{ }'\n    objective: 99\n    window: 1h\n`), /^slos\.yaml:12:11: tenant clinic has two SLOs named gateway-latency/);
     assert.match(errorOf('slos: [\n'), /^slos\.yaml:\d+:\d+: /);
   });
+
+  it('names the place of a TraceQL error without the string it quotes (span values stay out of the logs)', () => {
+    const text = GOOD.replace("'{ duration < 300ms", `'{ span.patient.name "Ada Lovelace" && duration < 300ms`);
+    // The string starts at column 32 of line 7.
+    assert.equal(errorOf(text), "slos.yaml:7:32: good is not valid TraceQL: expected '}', found a string");
+    // Other tokens are the query's syntax, and stay.
+    assert.equal(errorOf(GOOD.replace("'{ duration < 300ms", "'{ duration < 300xs")), 'slos.yaml:7:25: good is not valid TraceQL: invalid number "300x"');
+  });
 });
 
 describe('SLO arithmetic', () => {

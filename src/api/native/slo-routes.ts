@@ -1,9 +1,10 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { READ_SPANS } from '../../auth/index.js';
-import { NotFoundError } from '../../errors.js';
-import { budgetRemaining, burnRate, formatWindow, keyOf, windowsOf, type SloDefinition, type SloDiagnosis, type SloQueries, type SloService, type WindowCounts } from '../../slo/index.js';
+import { InvalidQueryError, NotFoundError } from '../../errors.js';
+import { budgetRemaining, burnRate, defaultSeriesStep, formatWindow, keyOf, seriesPlan, windowsOf, type SeriesArgs, type SloDefinition, type SloDiagnosis, type SloQueries, type SloSeries, type SloService, type WindowCounts } from '../../slo/index.js';
 import { TenantScope, type SloStatePort } from '../../store/index.js';
 import { scopeOf } from '../auth.js';
+import { param, parseGoDuration, parseRange, type Query } from '../tempo/params.js';
 import type { QueryPool } from '../isolation/index.js';
 import type { SloJobs } from './slo-jobs.js';
 
@@ -42,6 +43,10 @@ export function registerSloRoutes(app: FastifyInstance, queries: QueryPool, slos
       description: slo.description,
       valid: slo.valid,
       good: slo.good,
+      // The queries as the evaluator runs them, for links to their traces and to Compare.
+      validQuery: slo.validQuery,
+      goodQuery: slo.goodQuery,
+      badQuery: slo.badQuery,
       objective: slo.objective,
       window: formatWindow(slo.windowMs),
       atMs: now,
@@ -65,11 +70,17 @@ export function registerSloRoutes(app: FastifyInstance, queries: QueryPool, slos
     return { slos: out };
   });
 
-  app.get('/api/sightline/slos/:tenant/:name', { config: { policy: READ_SPANS } }, async (req) => {
+  /** The path's tenant must be one the request reads (X-Scope-OrgID, as every route): another's is not found. */
+  const named = (req: FastifyRequest): SloDefinition => {
     const { tenant, name } = req.params as { tenant: string; name: string };
-    // The path's tenant must be one the request reads (X-Scope-OrgID, as every route): another's is not found.
     const slo = inScope(scopeOf(req).tenants).find((s) => s.tenant === tenant && s.name === name);
     if (!slo) throw new NotFoundError(`no SLO ${name} in tenant ${tenant}`);
+    return slo;
+  };
+
+  app.get('/api/sightline/slos/:tenant/:name', { config: { policy: READ_SPANS } }, async (req) => {
+    const slo = named(req);
+    const { tenant, name } = slo;
     const scope = TenantScope.of([tenant]);
     const [base, events, deliveries, attempts] = await Promise.all([
       summary(slo),
@@ -83,6 +94,47 @@ export function registerSloRoutes(app: FastifyInstance, queries: QueryPool, slos
       history: events.map((e) => ({ eventId: e.eventId, status: e.status, alertStartMs: e.alertStartMs, timeMs: e.timeMs, notice: JSON.parse(e.body) as unknown })),
       deliveries: deliveries.map(({ tenant: _t, slo: _s, ...d }) => d),
       attempts: attempts.map(({ tenant: _t, slo: _s, ...a }) => a),
+    };
+  });
+
+  /**
+   * Burn rates over time for each alert window (series.ts): at each point,
+   * the evaluator's counts had it run then. `start`/`end` Unix seconds (the
+   * last hour by default); `step` seconds or a duration (chosen to fit when
+   * absent). The last point is `end`.
+   */
+  app.get('/api/sightline/slos/:tenant/:name/series', { config: { policy: READ_SPANS } }, async (req, reply) => {
+    const slo = named(req);
+    const q = req.query as Query;
+    const { range } = parseRange(q, 3600);
+    const startMs = Number(range.startNs / 1_000_000n);
+    const endMs = Number(range.endNs / 1_000_000n);
+    const windowsMs = [...new Set(slo.alerts.flatMap((a) => [a.longMs, a.shortMs]))];
+    const stepText = param(q, 'step');
+    let stepMs: number;
+    if (stepText === undefined) stepMs = defaultSeriesStep(startMs, endMs, windowsMs);
+    else {
+      const ns = /^\d{1,9}(\.\d{1,9})?$/.test(stepText) ? BigInt(Math.round(Number(stepText) * 1e9)) : parseGoDuration(stepText);
+      if (ns === undefined) throw new InvalidQueryError(`invalid step: time: invalid duration ${JSON.stringify(stepText)}`);
+      if (ns % 1_000_000n !== 0n) throw new InvalidQueryError('invalid step: must be whole milliseconds');
+      stepMs = Number(ns / 1_000_000n);
+    }
+    const args: SeriesArgs = { validQuery: slo.validQuery, goodQuery: slo.goodQuery, objective: slo.objective, startMs, endMs, stepMs, windowsMs };
+    // Refused here, before a worker is taken.
+    seriesPlan(args);
+    const answer = await queries.run<SloJobs, 'sloSeries'>('query', 'sloSeries', args, TenantScope.of([slo.tenant]), (abort) => {
+      reply.raw.once('close', () => {
+        if (!reply.raw.writableFinished) abort();
+      });
+    });
+    req.auditResults = answer.results;
+    const series = JSON.parse(typeof answer.body === 'string' ? answer.body : Buffer.from(answer.body).toString('utf8')) as SloSeries;
+    return {
+      tenant: slo.tenant,
+      name: slo.name,
+      objective: slo.objective,
+      alerts: slo.alerts.map((a) => ({ long: formatWindow(a.longMs), short: formatWindow(a.shortMs), longMs: a.longMs, shortMs: a.shortMs, burnRate: a.burnRate, severity: a.severity })),
+      ...series,
     };
   });
 }
