@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { eventually, startSightline, type Sightline } from '../testkit/sightline.js';
 import { postOtlp } from '../testkit/fixtures.js';
+import { plantDeployChange, type PlantedDeploy } from '../testkit/deploy-change.js';
 
 /**
  * The diagnosis endpoints over HTTP, on a real Sightline fed over OTLP/HTTP:
@@ -143,5 +144,77 @@ describe('diagnosis API', () => {
     assert.equal(r.spans, 20);
     assert.deepEqual(r.buckets.map((b: { concurrencyMin: number; spans: number }) => [b.concurrencyMin, b.spans]), [[1, 20]]);
     assert.match(await get(`/api/sightline/load?q=${q('{ } >> { }')}&${range}`, 501), /one spanset filter/);
+  });
+});
+
+describe('diagnosis API: what changed at a deploy (two windows)', () => {
+  // Two hours ago, on a whole minute: the hour after it has ended.
+  const t = Math.floor((Date.now() / 1000 - 7200) / 60) * 60;
+  let planted: PlantedDeploy;
+  const windows = `start=${t}&end=${t + 3600}&baselineStart=${t - 3600}&baselineEnd=${t}`;
+  const service = () => q(`{ resource.service.name = "${planted.service}" }`);
+
+  before(async () => {
+    planted = await plantDeployChange(s.otlpHttp, { atS: t, service: 'shop' });
+    await eventually(async () => {
+      const r = (await (await fetch(`${s.api}/api/search?q=${q('{ name = "GET /cart" }')}&start=${t - 7200}&end=${t + 7200}&limit=1000`)).json()) as { traces?: unknown[] };
+      return r.traces?.length === planted.sent ? true : undefined;
+    }, 20_000, 'every planted trace to be searchable');
+  });
+
+  it('compares the service after the deploy with the same query before it, and ranks the new version first', async () => {
+    const r = await get(`/api/sightline/compare?q=${service()}&${windows}`);
+    // Each group is the service's traces in its own hour, and nothing else.
+    assert.deepEqual([r.inspected.selectionTraces, r.inspected.baselineTraces], [planted.after, planted.before]);
+    assert.deepEqual([r.inspected.selectionSpans, r.inspected.baselineSpans], [planted.after * 3, planted.before * 2]);
+    const top = r.attributes[0];
+    assert.deepEqual([top.scope, top.key, top.value, top.selectionShare, top.baselineShare], ['resource', 'service.version', planted.newVersion, 1, 0]);
+    // The new operation is in exactly the same traces: folded into the row.
+    assert.ok(top.equivalent.some((e: { key: string; value: string }) => e.key === 'name' && e.value === planted.slowOperation), JSON.stringify(top.equivalent));
+    const old = r.attributes.find((a: { key: string; value: string }) => a.key === 'service.version' && a.value === planted.oldVersion);
+    assert.deepEqual([old.selectionShare, old.baselineShare], [0, 1]);
+    // Traces just outside the hours are in neither group.
+    const versions = r.attributes.filter((a: { key: string }) => a.key === 'service.version').map((a: { value: string }) => a.value);
+    for (const v of planted.outsideVersions) assert.ok(!versions.includes(v), `${v} is outside both windows: ${versions}`);
+  });
+
+  it('puts the extra time on the new slow operation of the critical path', async () => {
+    const r = await get(`/api/sightline/critical-path?q=${service()}&${windows}`);
+    assert.deepEqual([r.selection.traces, r.baseline.traces], [planted.after, planted.before]);
+    assert.equal(r.extraLatencyNs, planted.extraMs * 1e6);
+    assert.deepEqual([r.operations[0].service, r.operations[0].operation, r.operations[0].explainsNs], [planted.service, planted.slowOperation, planted.extraMs * 1e6]);
+    // What did not change holds the same time on the path in both hours.
+    for (const o of r.operations.slice(1)) assert.equal(o.explainsNs, 0, `${o.operation}`);
+  });
+
+  it('draws each group in its window', async () => {
+    const r = await get(`/api/sightline/compare/latency?q=${service()}&${windows}`);
+    assert.deepEqual([r.startMs, r.endMs, r.baselineWindow], [t * 1000, (t + 3600) * 1000, { startMs: (t - 3600) * 1000, endMs: t * 1000 }]);
+    assert.deepEqual([r.selection.total, r.baseline.total], [planted.after, planted.before]);
+    assert.ok(r.selection.traces.every((x: { startMs: number; durationMs: number }) => x.startMs >= t * 1000 && x.durationMs === 360));
+    assert.ok(r.baseline.traces.every((x: { startMs: number; durationMs: number }) => x.startMs < t * 1000 && x.startMs >= (t - 3600) * 1000 && x.durationMs === 60));
+    // One window, as before: no baselineWindow in the answer.
+    assert.deepEqual(Object.keys(await get(`/api/sightline/compare/latency?q=${service()}&start=${t}&end=${t + 3600}`)), ['startMs', 'endMs', 'maxTraces', 'selection', 'baseline']);
+  });
+
+  it('an explicit baseline query reads the baseline window too', async () => {
+    const r = await get(`/api/sightline/compare?q=${service()}&baseline=${q('{ name = "SELECT cart" }')}&${windows}`);
+    // Both services query the cart: the service's and its neighbour's traces of the hour before, none of the hour after.
+    assert.deepEqual([r.inspected.selectionTraces, r.inspected.baselineTraces], [planted.after, planted.before + planted.neighbourBefore]);
+  });
+
+  it('refuses a baseline window it cannot answer, saying why', async () => {
+    const nowS = Math.floor(Date.now() / 1000);
+    const at = (extra: string) => get(`/api/sightline/compare?q=${service()}&start=${t}&end=${t + 3600}&${extra}`, 400);
+    assert.match(await at(`baselineStart=${t - 3600}`), /baselineStart and baselineEnd go together/);
+    assert.match(await at(`baselineEnd=${t}`), /baselineStart and baselineEnd go together/);
+    assert.match(await at(`baselineStart=${t}&baselineEnd=${t}`), new RegExp(`baselineStart must be before baselineEnd. received baselineStart=${t} baselineEnd=${t}`));
+    assert.match(await at(`baselineStart=soon&baselineEnd=${t}`), /invalid baselineStart: "soon" is not Unix seconds/);
+    assert.match(await at(`baselineStart=${t - 3600}&baselineEnd=${t}000`), /invalid baselineEnd/);
+    assert.match(await at(`baselineStart=${nowS + 3600}&baselineEnd=${nowS + 7200}`), /the baseline window starts in the future/);
+    // Default retention: 7 days.
+    const old = nowS - 8 * 86_400;
+    assert.match(await at(`baselineStart=${old}&baselineEnd=${old + 3600}`), /the baseline window starts before the retention period \(7d\)/);
+    for (const path of ['compare/latency', 'critical-path']) assert.match(await get(`/api/sightline/${path}?q=${service()}&baselineStart=${t}&baselineEnd=${t - 1}`, 400), /must be before baselineEnd/);
   });
 });

@@ -58,7 +58,7 @@ function runtimeOf(a: Allocation): NomadRuntime {
       NOMAD_REGION: 'eu',
     },
     node: { 'node.unique.id': a.node.id, 'node.unique.name': a.node.name },
-    vars: { version: '1.4.2', environment: 'production' },
+    vars: { version: '1.4.2', environment: 'production', job_version: '7' },
   };
 }
 

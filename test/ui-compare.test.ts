@@ -10,6 +10,8 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { startSightline, eventually, REPO_ROOT, type Sightline } from '../testkit/sightline.js';
+import { plantDeployChange } from '../testkit/deploy-change.js';
+import { deployCompareLink } from '../web/src/model/index.js';
 
 /**
  * The compare page in Debian's chromium against a live Sightline, filled by
@@ -263,6 +265,53 @@ describe('compare page in chromium', { timeout: 120_000 }, () => {
     await page.waitForSelector('[data-testid=compare-attributes] [data-testid=attr-row]');
     assert.equal(await page.locator('[data-testid=compare-attributes] [data-testid=attr-row]').first().getAttribute('data-attribute'), 'resource.cloud.region = "eu-west"');
     await page.screenshot({ path: path.join(SHOTS, 'compare-brushed.png'), fullPage: true });
+  });
+
+  it('opens "what changed at this deploy" with two windows, states both, and ranks the planted change first', async () => {
+    // Three hours ago, clear of the last hour the other tests read.
+    const t = Math.floor((Date.now() / 1000 - 3 * 3600) / 60) * 60;
+    const planted = await plantDeployChange(s.otlpHttp, { atS: t, service: 'shop' });
+    await eventually(
+      async () => {
+        const r = (await (await fetch(`${s.api}/api/search?q=${encodeURIComponent('{ name = "GET /cart" }')}&start=${t - 7200}&end=${t + 7200}&limit=1000`)).json()) as { traces?: unknown[] };
+        return r.traces?.length === planted.sent ? true : undefined;
+      },
+      20_000,
+      'every planted trace to be searchable',
+    );
+    await page.goto(`${s.api}${deployCompareLink({ service: planted.service, at: t, version: planted.newVersion })}`);
+    await page.waitForSelector('[data-testid=compare-attributes] [data-testid=attr-row]');
+    await page.waitForSelector('[data-testid=path-row]');
+    // Both windows, in the viewer's clock (this process and the browser share the time zone).
+    const hm = (unixS: number) => {
+      const d = new Date(unixS * 1000);
+      return `${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}`;
+    };
+    const sentence = await page.locator('[data-testid=compare-windows-sentence]').innerText();
+    assert.match(sentence, new RegExp(`^After deploy of shop 2\\.0\\.0: .*${hm(t)}.*${hm(t + 3600)} vs before: .*${hm(t - 3600)}.*${hm(t)}$`));
+    // The new version leads, with its new operation in the same traces; the critical path puts the added time on that operation.
+    const top = page.locator('[data-testid=compare-attributes] [data-testid=attr-row]').first();
+    assert.equal(await top.getAttribute('data-attribute'), `resource.service.version = "${planted.newVersion}"`);
+    assert.equal(await top.locator('[data-testid=attr-shares]').innerText(), '100% vs 0%');
+    assert.match(await top.locator('[data-testid=same-traces]').innerText(), new RegExp(`name = ${planted.slowOperation}`));
+    const pathRow = page.locator('[data-testid=path-row]').first();
+    assert.equal(await pathRow.getAttribute('data-operation'), `shop: ${planted.slowOperation}`);
+    assert.match(await pathRow.locator('[data-testid=path-share]').innerText(), /^\+300 ?ms \(100% of it\)$/);
+    // The chart draws each group in its own window: every baseline trace left of every selected one.
+    await page.waitForSelector('[data-testid=latency-brush] circle.dot-selection');
+    const xs = (group: string) => page.locator(`[data-testid=latency-brush] circle.dot-${group}`).evaluateAll((els) => els.map((e) => Number(e.getAttribute('cx'))));
+    const [sel, base] = [await xs('selection'), await xs('baseline')];
+    assert.deepEqual([sel.length, base.length], [planted.after, planted.before]);
+    assert.ok(Math.max(...base) < Math.min(...sel), `${base} before ${sel}`);
+    assert.equal(await page.locator('[data-testid=window-baseline]').count(), 1);
+    // Example traces of the baseline are searched in its window.
+    const example = new URL((await pathRow.locator('[data-testid=example-baseline]').getAttribute('href'))!, s.api);
+    assert.deepEqual([example.searchParams.get('start'), example.searchParams.get('end')], [String(t - 3600), String(t)]);
+    await page.screenshot({ path: path.join(SHOTS, 'compare-deploy.png'), fullPage: true });
+    // One window again: the link drops the baseline's, and the page says nothing of two.
+    await page.locator('[data-testid=one-window]').click();
+    await page.waitForURL((u) => !u.searchParams.has('baselineStart'));
+    assert.equal(await page.locator('[data-testid=compare-windows]').count(), 0);
   });
 
   it('threw no errors in the page', () => {

@@ -524,6 +524,51 @@ export function runDiagnosisConformance(target: ConformanceTarget): void {
       });
     });
 
+    describe('resource attribute sightings (Delivery)', () => {
+      // Its own minute, after the Nomad part's; services prefixed rs-.
+      // rs-web runs version 1, then 2 beside a straggling 1; rs-plain has
+      // no version. Another tenant's rs-web runs version 9.
+      const range: TimeRange = { startNs: NOW - 2n * MINUTE, endNs: NOW - MINUTE };
+      const STEP = 30_000n * MS;
+      const at = (ms: number) => range.startNs + BigInt(ms) * MS;
+      const one = (service: string, resource: Record<string, string>, ms: number): SpanSpec => ({ service, resource, traceId: hex(16), spanId: hex(8), name: 'GET /', kind: SERVER, startNs: at(ms), endNs: at(ms + 5) });
+      before(async () => {
+        const v = (version: string) => ({ 'service.version': version, 'deployment.environment.name': 'prod' });
+        await write([one('rs-web', v('1'), 1000), one('rs-web', v('1'), 10_000), one('rs-web', v('2'), 35_000), one('rs-web', v('2'), 50_000), one('rs-web', v('1'), 40_000), one('rs-plain', {}, 20_000)]);
+        await write([one('rs-web', v('9'), 5000)], 'tenant-b');
+      });
+
+      const rows = async (scope: TenantScope, attributes: string[], stepNs = STEP) =>
+        (await store.resourceSightings(scope, { range, stepNs, attributes }))
+          .filter((r) => r.service.startsWith('rs-'))
+          .sort((a, b) => a.step - b.step || a.service.localeCompare(b.service) || a.values.join().localeCompare(b.values.join()))
+          .map((r) => [r.step, r.service, r.values, r.spans, r.firstNs - range.startNs]);
+
+      it('answers the attribute values of each service per step, with spans and the first start', async () => {
+        assert.deepEqual(await rows(SINGLE, ['service.version', "no.such'attribute", 'deployment.environment.name']), [
+          [0, 'rs-plain', ['', '', ''], 1, 20_000n * MS],
+          [0, 'rs-web', ['1', '', 'prod'], 2, 1000n * MS],
+          [1, 'rs-web', ['1', '', 'prod'], 1, 40_000n * MS],
+          [1, 'rs-web', ['2', '', 'prod'], 2, 35_000n * MS],
+        ]);
+        assert.deepEqual(await rows(SINGLE, [], range.endNs - range.startNs), [
+          [0, 'rs-plain', [], 1, 20_000n * MS],
+          [0, 'rs-web', [], 5, 1000n * MS],
+        ]);
+      });
+
+      it('reads only the tenants of the scope', async () => {
+        assert.deepEqual(await rows(TenantScope.of(['tenant-b']), ['service.version']), [[0, 'rs-web', ['9'], 1, 5000n * MS]]);
+        const both = await rows(TenantScope.of([DEFAULT_TENANT, 'tenant-b']), ['service.version'], range.endNs - range.startNs);
+        assert.deepEqual(both, [
+          [0, 'rs-plain', [''], 1, 20_000n * MS],
+          [0, 'rs-web', ['1'], 3, 1000n * MS],
+          [0, 'rs-web', ['2'], 2, 35_000n * MS],
+          [0, 'rs-web', ['9'], 1, 5000n * MS],
+        ]);
+      });
+    });
+
     describe('service map split by a resource attribute (Nomad)', () => {
       // Its own minute, after every other part's window; services are
       // prefixed nmd- and only they are read. nmd-checkout runs as three

@@ -32,6 +32,7 @@ export const NOMAD_RESOURCE_ATTRIBUTES: Readonly<Record<string, NomadSource>> = 
   'nomad.region': { env: 'NOMAD_REGION' },
   'nomad.node.id': { node: 'node.unique.id' },
   'nomad.node.name': { node: 'node.unique.name' },
+  'nomad.job.version': { jobVar: 'job_version' },
 };
 
 /** The expression a source is written as in the job file. */

@@ -1,7 +1,9 @@
 # A Node.js (or .NET) service on Nomad, traced with OpenTelemetry into Sightline.
 #
 #   nomad var put nomad/jobs/checkout sightline_token=slt_...   # only without tailnet identities
-#   nomad job run -var 'environment=production' otel-service.nomad.hcl
+#   nomad job run -var 'environment=production' \
+#     -var "job_version=$(( $(nomad job inspect -t '{{.Version}}' checkout 2>/dev/null || echo -1) + 1 ))" \
+#     otel-service.nomad.hcl
 #
 # The OpenTelemetry SDK reads OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES and
 # OTEL_EXPORTER_OTLP_ENDPOINT at start (Node: @opentelemetry/sdk-node or
@@ -31,6 +33,12 @@ variable "version" {
   type        = string
   default     = "1.4.2"
   description = "service.version: the release the image holds."
+}
+
+variable "job_version" {
+  type        = string
+  default     = "0"
+  description = "nomad.job.version: the version Nomad gives this submission of the job. Nomad hands no job version to its tasks, so the deploy step passes it (docs/nomad.md); Sightline's Delivery page counts a new one as a deployment."
 }
 
 variable "environment" {
@@ -93,9 +101,12 @@ job "checkout" {
         #   nomad.region       NOMAD_REGION
         #   nomad.node.id      ${node.unique.id}
         #   nomad.node.name    ${node.unique.name}
+        #   nomad.job.version  var.job_version: Nomad's job version, passed by the deploy
+        #                      step (Nomad does not hand it to tasks); a new one is a
+        #                      deployment on Sightline's Delivery page (docs/delivery.md)
         # host.id is left to the SDK's host detector (the machine id): Nomad's
         # node id is Nomad's own, and is new when a client loses its data dir.
-        OTEL_RESOURCE_ATTRIBUTES = "service.instance.id=${NOMAD_ALLOC_ID},service.version=${var.version},deployment.environment.name=${var.environment},host.name=${node.unique.name},nomad.job.name=${NOMAD_JOB_NAME},nomad.group.name=${NOMAD_GROUP_NAME},nomad.task.name=${NOMAD_TASK_NAME},nomad.alloc.id=${NOMAD_ALLOC_ID},nomad.alloc.name=${NOMAD_ALLOC_NAME},nomad.namespace=${NOMAD_NAMESPACE},nomad.node.datacenter=${NOMAD_DC},nomad.region=${NOMAD_REGION},nomad.node.id=${node.unique.id},nomad.node.name=${node.unique.name}"
+        OTEL_RESOURCE_ATTRIBUTES = "service.instance.id=${NOMAD_ALLOC_ID},service.version=${var.version},deployment.environment.name=${var.environment},host.name=${node.unique.name},nomad.job.name=${NOMAD_JOB_NAME},nomad.group.name=${NOMAD_GROUP_NAME},nomad.task.name=${NOMAD_TASK_NAME},nomad.alloc.id=${NOMAD_ALLOC_ID},nomad.alloc.name=${NOMAD_ALLOC_NAME},nomad.namespace=${NOMAD_NAMESPACE},nomad.node.datacenter=${NOMAD_DC},nomad.region=${NOMAD_REGION},nomad.node.id=${node.unique.id},nomad.node.name=${node.unique.name},nomad.job.version=${var.job_version}"
 
         OTEL_TRACES_EXPORTER        = "otlp"
         OTEL_EXPORTER_OTLP_PROTOCOL = "http/protobuf"

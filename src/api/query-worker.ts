@@ -10,13 +10,14 @@ import { nativeJobs } from './native/jobs.js';
 import { firstRunJobs } from './native/first-run-jobs.js';
 import { logJobs } from './native/logs-jobs.js';
 import { sloJobs } from './native/slo-jobs.js';
+import { deliveryJobs } from './native/delivery-jobs.js';
 
 /**
  * A query worker thread (see isolation/pool.ts): builds the store over the
  * main thread's engine for one task, runs the job and answers with data,
  * errors included, since an Error loses its class crossing threads.
  */
-const JOBS: JobTable = { ...tempoJobs, ...jaegerJobs, ...nativeJobs, ...firstRunJobs, ...logJobs, ...sloJobs };
+const JOBS: JobTable = { ...tempoJobs, ...jaegerJobs, ...nativeJobs, ...firstRunJobs, ...logJobs, ...sloJobs, ...deliveryJobs };
 
 const setup = workerData as WorkerSetup | undefined;
 if (setup?.nice) {

@@ -17,6 +17,7 @@ import { queryHost, type SqlStore } from '../store/index.js';
 import type { QueryLimitsConfig } from '../config/index.js';
 import type { SloService } from '../slo/index.js';
 import { registerSloRoutes, sloQueriesOver } from './native/slo-routes.js';
+import { registerDeliveryRoutes } from './native/delivery-routes.js';
 
 export interface ApiServerOptions extends Omit<TempoRoutesOptions, 'queries'>, Omit<NativeRoutesOptions, 'tokens' | 'queries' | 'store'>, AuthOptions, OidcRoutesOptions {
   log: Logger;
@@ -91,6 +92,7 @@ export async function createApiServer(opts: ApiServerOptions): Promise<FastifyIn
   registerNativeRoutes(app, { ...opts, queries, tokens: () => opts.authenticator.tokens() });
   opts.slos?.useQueries(sloQueriesOver(queries));
   registerSloRoutes(app, queries, opts.slos, opts.store.sloState());
+  registerDeliveryRoutes(app, queries, opts.slos, opts.store.sloState());
   registerFirstRunRoutes(app, { queries, listeners: opts.listeners, tokenRequired: () => opts.authenticator.enforcing });
   registerOidcRoutes(app, opts);
   // Last: its catch-all only answers paths no API route claims.

@@ -149,6 +149,7 @@ export async function serve(config: Config, log: Logger = createLogger(config)):
       sightlineVersion: SIGHTLINE_VERSION,
       engine: opened.engine,
       defaultWindowSeconds: 3600,
+      retentionMs: (tenant) => config.tenantRetentionMs.get(tenant) ?? config.retentionMs,
       maxSearchLimit: 1000,
       isReady: () => ready,
       queryLimits: {

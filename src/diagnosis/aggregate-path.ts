@@ -1,7 +1,7 @@
 import type { DiagnosisPort, PathSpanRow, TenantScope, TimeRange } from '../store/index.js';
 import type { Query } from '../query/traceql/index.js';
 import { criticalPath, type PathSpan } from './critical-path.js';
-import { baselineTraces, selectTraces, type SelectionStore, type TraceGroup } from './selection.js';
+import { selectGroups, type SelectionStore, type TraceGroup } from './selection.js';
 
 /**
  * The critical path added up over groups of traces: for each (service,
@@ -16,6 +16,8 @@ export interface AggregatePathOptions {
   range: TimeRange;
   selection: Query;
   baseline?: Query;
+  /** The baseline's own window; default `range` (selectGroups). */
+  baselineRange?: TimeRange;
   /** Traces per group; more are sampled (a uniform sample, reported). */
   maxTraces: number;
   limit: number;
@@ -70,9 +72,8 @@ interface GroupAccumulator {
 }
 
 export async function aggregateCriticalPath(store: SelectionStore & Pick<DiagnosisPort, 'pathSpans'>, scope: TenantScope, opts: AggregatePathOptions): Promise<AggregatePathJson> {
-  const selected = await selectTraces(store, scope, opts.selection, opts.range, opts.maxTraces);
-  const base = await baselineTraces(store, scope, opts.selection, selected, opts.baseline, opts.range, opts.maxTraces);
-  const [sel, bl] = await Promise.all([accumulate(store, scope, selected, opts.range), accumulate(store, scope, base, opts.range)]);
+  const { selected, base, baselineRange } = await selectGroups(store, scope, opts);
+  const [sel, bl] = await Promise.all([accumulate(store, scope, selected, opts.range), accumulate(store, scope, base, baselineRange)]);
   const selSummary = summary(sel, selected.sampled);
   const blSummary = summary(bl, base.sampled);
   const extra = selSummary.meanDurationNs - blSummary.meanDurationNs;
@@ -149,4 +150,20 @@ function onPath(acc: GroupAccumulator, key: string): OperationOnPath {
     traces: per.length,
     spansPerTrace: op.spans / n,
   };
+}
+
+/**
+ * The critical path added up over given traces (no selection, no
+ * baseline): Delivery's "where pipeline time goes" over a pipeline's runs.
+ * Operations by their mean time on the path, most first.
+ */
+export async function criticalPathOfTraces(
+  store: Pick<DiagnosisPort, 'pathSpans'>,
+  scope: TenantScope,
+  opts: { traceIds: Buffer[]; range: TimeRange; limit: number },
+): Promise<{ traces: GroupSummary; operations: ({ service: string; operation: string } & OperationOnPath)[] }> {
+  const acc = await accumulate(store, scope, { traceIds: opts.traceIds, sampled: false }, opts.range);
+  const operations = [...acc.ops.entries()].map(([k, op]) => ({ service: op.service, operation: op.operation, ...onPath(acc, k) }));
+  operations.sort((a, b) => b.meanOnPathNs - a.meanOnPathNs || (a.service + a.operation < b.service + b.operation ? -1 : 1));
+  return { traces: summary(acc, false), operations: operations.slice(0, opts.limit) };
 }

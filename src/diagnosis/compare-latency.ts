@@ -1,6 +1,6 @@
 import type { DiagnosisPort, TenantScope, TimeRange } from '../store/index.js';
 import type { Query } from '../query/traceql/index.js';
-import { baselineTraces, selectTraces, type SelectionStore, type TraceGroup } from './selection.js';
+import { selectGroups, type SelectionStore, type TraceGroup } from './selection.js';
 
 /**
  * The latency chart of the compare page: trace durations over the whole
@@ -15,6 +15,8 @@ export interface LatencyOptions {
   /** Absent: one group, every trace in the range. */
   selection?: Query;
   baseline?: Query;
+  /** The baseline's own window (selectGroups); only with a selection. */
+  baselineRange?: TimeRange;
   maxTraces: number;
 }
 
@@ -36,20 +38,25 @@ export interface LatencyJson {
   selection: LatencyGroupJson | null;
   /** The baseline; without a selection, every trace in the range. */
   baseline: LatencyGroupJson;
+  /**
+   * The baseline's own window, when it has one: its traces lie there, and
+   * startMs/endMs stay the selection's window.
+   */
+  baselineWindow?: { startMs: number; endMs: number };
 }
 
 export async function latencySample(store: SelectionStore & Pick<DiagnosisPort, 'traceTimings'>, scope: TenantScope, opts: LatencyOptions): Promise<LatencyJson> {
   let selected: TraceGroup | null = null;
   let base: TraceGroup;
+  let baselineRange = opts.range;
   if (opts.selection) {
-    selected = await selectTraces(store, scope, opts.selection, opts.range, opts.maxTraces, true);
-    base = await baselineTraces(store, scope, opts.selection, selected, opts.baseline, opts.range, opts.maxTraces, true);
+    ({ selected, base, baselineRange } = await selectGroups(store, scope, { ...opts, selection: opts.selection }, true));
   } else {
     const all = await store.sampleTraces(scope, { range: opts.range, limit: opts.maxTraces, countTotal: true });
     base = { traceIds: all.traceIds, sampled: all.sampled, total: { count: all.total ?? all.traceIds.length, exact: true } };
   }
-  const group = async (g: TraceGroup): Promise<LatencyGroupJson> => {
-    const timings = await store.traceTimings(scope, { traceIds: g.traceIds, range: opts.range });
+  const group = async (g: TraceGroup, range: TimeRange): Promise<LatencyGroupJson> => {
+    const timings = await store.traceTimings(scope, { traceIds: g.traceIds, range });
     return {
       total: g.total?.count ?? g.traceIds.length,
       totalExact: g.total?.exact ?? !g.sampled,
@@ -59,6 +66,9 @@ export async function latencySample(store: SelectionStore & Pick<DiagnosisPort, 
         .sort((a, b) => a.startMs - b.startMs),
     };
   };
-  const [selection, baseline] = await Promise.all([selected ? group(selected) : Promise.resolve(null), group(base)]);
-  return { startMs: Number(opts.range.startNs / 1_000_000n), endMs: Number(opts.range.endNs / 1_000_000n), maxTraces: opts.maxTraces, selection, baseline };
+  const [selection, baseline] = await Promise.all([selected ? group(selected, opts.range) : Promise.resolve(null), group(base, baselineRange)]);
+  const ms = (ns: bigint) => Number(ns / 1_000_000n);
+  const out: LatencyJson = { startMs: ms(opts.range.startNs), endMs: ms(opts.range.endNs), maxTraces: opts.maxTraces, selection, baseline };
+  if (selected && opts.baselineRange) out.baselineWindow = { startMs: ms(baselineRange.startNs), endMs: ms(baselineRange.endNs) };
+  return out;
 }

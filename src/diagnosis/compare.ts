@@ -1,6 +1,6 @@
 import { NUMERIC_LEVELS, type DiagnosisPort, type TenantScope, type TimeRange, type TraceAttributeStats } from '../store/index.js';
 import type { Query } from '../query/traceql/index.js';
-import { baselineTraces, selectTraces, type SelectionStore, type TraceGroup } from './selection.js';
+import { selectGroups, type SelectionStore, type TraceGroup } from './selection.js';
 
 /**
  * Attribute comparison (BubbleUp, for traces): which attribute values are
@@ -18,8 +18,10 @@ import { baselineTraces, selectTraces, type SelectionStore, type TraceGroup } fr
 export interface CompareOptions {
   range: TimeRange;
   selection: Query;
-  /** Default: every other trace in the range. */
+  /** Default: every other trace in the range; with `baselineRange`, the selection's query there. */
   baseline?: Query;
+  /** The baseline's own window (the hour before a deploy); default `range` (selectGroups). */
+  baselineRange?: TimeRange;
   /** Traces per group; more are sampled (a uniform sample, reported). */
   maxTraces: number;
   /** Entries returned in each list. */
@@ -187,10 +189,9 @@ export function ksScore(ks: number, n: number, m: number): number {
 }
 
 export async function compareGroups(store: SelectionStore & Pick<DiagnosisPort, 'traceAttributes'>, scope: TenantScope, opts: CompareOptions): Promise<CompareJson> {
-  const selected = await selectTraces(store, scope, opts.selection, opts.range, opts.maxTraces);
-  const base = await baselineTraces(store, scope, opts.selection, selected, opts.baseline, opts.range, opts.maxTraces);
-  const stats = (g: TraceGroup) => store.traceAttributes(scope, { traceIds: g.traceIds, range: opts.range, valuesPerKey: opts.valuesPerKey ?? 50 });
-  const [sel, bl] = await Promise.all([stats(selected), stats(base)]);
+  const { selected, base, baselineRange } = await selectGroups(store, scope, opts);
+  const stats = (g: TraceGroup, range: TimeRange) => store.traceAttributes(scope, { traceIds: g.traceIds, range, valuesPerKey: opts.valuesPerKey ?? 50 });
+  const [sel, bl] = await Promise.all([stats(selected, opts.range), stats(base, baselineRange)]);
   return {
     attributes: attributeDiffs(sel, bl).slice(0, opts.limit),
     numeric: numericDiffs(sel, bl).slice(0, opts.limit),

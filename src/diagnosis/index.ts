@@ -1,7 +1,7 @@
 export { criticalPath, type CriticalPath, type PathSpan, type PathSegment, type SkewShift } from './critical-path.js';
 export { traceCriticalPath, toPathSpans, type CriticalPathJson } from './trace-path.js';
 export { serviceMap, redSeries, serviceOperations, type ServiceMapJson, type RedJson, type RedPoint, type OperationJson } from './service-map.js';
-export { selectTraces, baselineTraces, loneFilter, MAX_EVALUATED_TRACES, type TraceGroup } from './selection.js';
+export { selectTraces, baselineTraces, selectGroups, loneFilter, MAX_EVALUATED_TRACES, type TraceGroup, type GroupsOptions, type ComparedGroups } from './selection.js';
 export {
   compareGroups,
   attributeDiffs,
@@ -22,5 +22,5 @@ export {
   type KeySpread,
 } from './compare.js';
 export { latencySample, type LatencyJson, type LatencyGroupJson, type LatencyOptions } from './compare-latency.js';
-export { aggregateCriticalPath, type AggregatePathJson, type AggregatePathOptions, type GroupSummary, type OperationOnPath } from './aggregate-path.js';
+export { aggregateCriticalPath, criticalPathOfTraces, type AggregatePathJson, type AggregatePathOptions, type GroupSummary, type OperationOnPath } from './aggregate-path.js';
 export { loadCorrelation, analyseLoad, LOAD_DURATION_BOUNDS_NS, type LoadJson, type LoadBucket, type LoadOptions, type LoadTrend, type LoadBand, type Bimodal, type LoadHeatmap } from './load.js';

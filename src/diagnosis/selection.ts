@@ -90,3 +90,39 @@ export async function baselineTraces(
   if (countTotal) out.total = { count: Math.max(0, (all.total ?? all.traceIds.length) - chosen.size), exact: !selected.sampled };
   return out;
 }
+
+/** What picks the two groups: the selection, and a baseline in the same window or its own. */
+export interface GroupsOptions {
+  range: TimeRange;
+  selection: Query;
+  /** Default: every other trace in the range; with `baselineRange`, the selection's query there. */
+  baseline?: Query;
+  /**
+   * The baseline's own window (before a deploy, against the selection's
+   * after it). Without it, both groups come from `range`.
+   */
+  baselineRange?: TimeRange;
+  maxTraces: number;
+}
+
+/** The two groups and the window each was read in, so their spans are read in the same windows. */
+export interface ComparedGroups {
+  selected: TraceGroup;
+  base: TraceGroup;
+  baselineRange: TimeRange;
+}
+
+/**
+ * The selection and its baseline. With a baseline window of its own and
+ * no baseline query, the baseline is the selection's query in that
+ * window: "service X after the deploy" against "service X before it". A
+ * trace found in both groups (windows that overlap, a trace that spans
+ * the boundary) stays in the selection, as it does within one window.
+ */
+export async function selectGroups(store: SelectionStore, scope: TenantScope, opts: GroupsOptions, countTotal = false): Promise<ComparedGroups> {
+  const selected = await selectTraces(store, scope, opts.selection, opts.range, opts.maxTraces, countTotal);
+  const baselineRange = opts.baselineRange ?? opts.range;
+  const baseline = opts.baseline ?? (opts.baselineRange ? opts.selection : undefined);
+  const base = await baselineTraces(store, scope, opts.selection, selected, baseline, baselineRange, opts.maxTraces, countTotal);
+  return { selected, base, baselineRange };
+}

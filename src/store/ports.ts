@@ -436,6 +436,28 @@ export interface LoadSpanRow {
   children: [number, number][];
 }
 
+/**
+ * Resource attribute values seen per service and time step (Delivery's
+ * version history and teams): for each step from the range start, service
+ * and combination of the attributes' values ('' where a resource lacks
+ * one), the spans counted and the first one's start.
+ */
+export interface ResourceSighting {
+  step: number;
+  service: string;
+  /** One per requested attribute, in order. */
+  values: string[];
+  spans: number;
+  firstNs: bigint;
+}
+
+export interface ResourceSightingsRequest {
+  range: TimeRange;
+  stepNs: bigint;
+  /** Resource attribute names. */
+  attributes: readonly string[];
+}
+
 export interface DiagnosisPort {
   /**
    * Service edges from cross-service parent/child span pairs, and each
@@ -457,6 +479,13 @@ export interface DiagnosisPort {
   pathSpans(scope: TenantScope, req: { traceIds: Buffer[]; range: TimeRange }): Promise<PathSpans>;
   /** The most recent `limit` spans matching `where`, each with its children's intervals; times after `originNs` (LoadSpanRow). */
   loadSpans(scope: TenantScope, req: { range: TimeRange; where: Condition; limit: number; originNs: bigint }): Promise<LoadSpanRow[]>;
+  /**
+   * Which values of these resource attributes each service's spans carried,
+   * per step of the range (ResourceSighting), in no particular order. Spans
+   * are counted per resource before resources are read, so the cost is a
+   * scan of the spans' time, service and resource columns.
+   */
+  resourceSightings(scope: TenantScope, req: ResourceSightingsRequest): Promise<ResourceSighting[]>;
 }
 
 // ---- logs -------------------------------------------------------------------------

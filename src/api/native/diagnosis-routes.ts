@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { READ_SPANS } from '../../auth/index.js';
 import { scopeOf } from '../auth.js';
 import { InvalidQueryError } from '../../errors.js';
@@ -14,7 +14,11 @@ const MAX_GROUP_BY_LENGTH = 256;
  * Diagnosis endpoints (see docs/api.md and docs/diagnosis.md). Times are
  * Unix seconds as in the rest of the API; without them, the last hour.
  */
-export function registerDiagnosisRoutes(app: FastifyInstance, queries: QueryPool, defaultWindowSeconds: number): void {
+export function registerDiagnosisRoutes(app: FastifyInstance, queries: QueryPool, defaultWindowSeconds: number, retentionMs?: (tenant: string) => number): void {
+  /** The baseline's own window, checked against the longest retention of the tenants read. */
+  const baselineRangeOf = (q: Query, req: FastifyRequest): TimeRange | undefined =>
+    parseBaselineWindow(q, Date.now(), retentionMs ? Math.max(...scopeOf(req).tenants.map(retentionMs)) : undefined);
+
   app.get('/api/sightline/service-map', { config: { policy: READ_SPANS } }, async (req, reply) => {
     const q = req.query as Query;
     const { range } = parseRange(q, defaultWindowSeconds);
@@ -47,6 +51,7 @@ export function registerDiagnosisRoutes(app: FastifyInstance, queries: QueryPool
       range: parseRange(q, defaultWindowSeconds).range,
       selection: requireParam(q, 'q'),
       baseline: param(q, 'baseline'),
+      baselineRange: baselineRangeOf(q, req),
       // Trace ids travel in the SQL text (at most 256 KiB on the engine).
       maxTraces: parsePositiveInt(q, 'maxTraces', 1000, 2500),
       limit: parsePositiveInt(q, 'limit', 50, 1000),
@@ -60,6 +65,7 @@ export function registerDiagnosisRoutes(app: FastifyInstance, queries: QueryPool
       range: parseRange(q, defaultWindowSeconds).range,
       selection: param(q, 'q'),
       baseline: param(q, 'baseline'),
+      baselineRange: baselineRangeOf(q, req),
       // As compare: the chart draws the traces compare reads.
       maxTraces: parsePositiveInt(q, 'maxTraces', 1000, 2500),
     };
@@ -72,6 +78,7 @@ export function registerDiagnosisRoutes(app: FastifyInstance, queries: QueryPool
       range: parseRange(q, defaultWindowSeconds).range,
       selection: requireParam(q, 'q'),
       baseline: param(q, 'baseline'),
+      baselineRange: baselineRangeOf(q, req),
       maxTraces: parsePositiveInt(q, 'maxTraces', 10_000, 50_000),
       limit: parsePositiveInt(q, 'limit', 50, 10_000),
     };
@@ -83,6 +90,44 @@ export function registerDiagnosisRoutes(app: FastifyInstance, queries: QueryPool
     const args = { range: parseRange(q, defaultWindowSeconds).range, query: requireParam(q, 'q'), limit: parsePositiveInt(q, 'limit', 100_000, 1_000_000), buckets: parsePositiveInt(q, 'buckets', 20, 200) };
     return sendJob<NativeJobs, 'load'>(queries, 'query', 'load', args, scopeOf(req), req, reply);
   });
+}
+
+const NS_PER_S = 1_000_000_000n;
+
+/**
+ * `baselineStart` and `baselineEnd` (Unix seconds): the baseline's own
+ * window, as "the hour before a deploy" against the selection's hour after
+ * it. Both or neither. A window that starts in the future, or before the
+ * retention period (`retentionMs`, when known) is refused: it would be
+ * compared against a part of what it names, or nothing.
+ */
+export function parseBaselineWindow(q: Query, nowMs: number, retentionMs?: number): TimeRange | undefined {
+  const start = param(q, 'baselineStart');
+  const end = param(q, 'baselineEnd');
+  if (start === undefined && end === undefined) return undefined;
+  if (start === undefined || end === undefined)
+    throw new InvalidQueryError(`baselineStart and baselineEnd go together: give both (Unix seconds), or neither to take the baseline from the selection's window`);
+  const startS = unixSeconds('baselineStart', start);
+  const endS = unixSeconds('baselineEnd', end);
+  if (endS <= startS) throw new InvalidQueryError(`baselineStart must be before baselineEnd. received baselineStart=${startS} baselineEnd=${endS}`);
+  if (startS * 1000 > nowMs) throw new InvalidQueryError(`the baseline window starts in the future: baselineStart=${startS} is after now (${Math.floor(nowMs / 1000)})`);
+  if (retentionMs !== undefined && startS * 1000 < nowMs - retentionMs)
+    throw new InvalidQueryError(
+      `the baseline window starts before the retention period (${retentionText(retentionMs)}): baselineStart=${startS} is before ${Math.ceil((nowMs - retentionMs) / 1000)}, and older spans are deleted`,
+    );
+  return { startNs: BigInt(startS) * NS_PER_S, endNs: BigInt(endS) * NS_PER_S };
+}
+
+function unixSeconds(name: string, text: string): number {
+  // Digits only, bounded: past year 2286 is a unit mistake (ms or ns).
+  if (!/^\d{1,10}$/.test(text)) throw new InvalidQueryError(`invalid ${name}: ${JSON.stringify(text.slice(0, 40))} is not Unix seconds`);
+  return Number(text);
+}
+
+/** 7d, 36h: how --retention reads. */
+function retentionText(ms: number): string {
+  const hours = ms / 3_600_000;
+  return hours % 24 === 0 ? `${hours / 24}d` : Number.isInteger(hours) ? `${hours}h` : `${Math.round(ms / 60_000)}m`;
 }
 
 function requireParam(q: Query, name: string): string {

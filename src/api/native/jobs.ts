@@ -15,6 +15,8 @@ export interface SelectionArgs {
   range: TimeRange;
   selection: string;
   baseline?: string;
+  /** The baseline's own window (diagnosis-routes.ts baselineStart/baselineEnd). */
+  baselineRange?: TimeRange;
   maxTraces: number;
   limit: number;
 }
@@ -53,6 +55,7 @@ export const nativeJobs = {
       range: a.range,
       selection: compileQuery(a.selection),
       baseline: a.baseline !== undefined ? compileQuery(a.baseline) : undefined,
+      baselineRange: a.baselineRange,
       maxTraces: a.maxTraces,
       limit: a.limit,
     });
@@ -60,11 +63,12 @@ export const nativeJobs = {
   },
 
   /** The compare page's latency chart: the compared groups' traces, start and duration. */
-  async compareLatency({ store, scope }: JobContext, a: { range: TimeRange; selection?: string; baseline?: string; maxTraces: number }): Promise<JobAnswer> {
+  async compareLatency({ store, scope }: JobContext, a: { range: TimeRange; selection?: string; baseline?: string; baselineRange?: TimeRange; maxTraces: number }): Promise<JobAnswer> {
     const out = await latencySample(store, scope, {
       range: a.range,
       selection: a.selection !== undefined ? compileQuery(a.selection) : undefined,
       baseline: a.baseline !== undefined ? compileQuery(a.baseline) : undefined,
+      baselineRange: a.baselineRange,
       maxTraces: a.maxTraces,
     });
     return json(out, (out.selection?.traces.length ?? 0) + out.baseline.traces.length);
@@ -75,6 +79,7 @@ export const nativeJobs = {
       range: a.range,
       selection: compileQuery(a.selection),
       baseline: a.baseline !== undefined ? compileQuery(a.baseline) : undefined,
+      baselineRange: a.baselineRange,
       maxTraces: a.maxTraces,
       limit: a.limit,
     });

@@ -33,6 +33,8 @@ export interface NativeRoutesOptions {
   tokens: () => TokenSummary[];
   /** Erasure of traces (docs/erasure.md). */
   erasures: Erasures;
+  /** A tenant's retention in ms: windows of diagnosis that start before it are refused. Unchecked without. */
+  retentionMs?: (tenant: string) => number;
 }
 
 /** Sightline's own endpoints, under /api/sightline (see docs/api.md). */
@@ -81,7 +83,7 @@ export function registerNativeRoutes(app: FastifyInstance, opts: NativeRoutesOpt
     return { tokens };
   });
 
-  registerDiagnosisRoutes(app, opts.queries, opts.defaultWindowSeconds);
+  registerDiagnosisRoutes(app, opts.queries, opts.defaultWindowSeconds, opts.retentionMs);
   registerSearchRoutes(app, opts.queries, opts.defaultWindowSeconds);
   registerLogRoutes(app, opts.queries, opts.defaultWindowSeconds);
   registerErasureRoutes(app, opts.erasures, opts.queries);

@@ -1,4 +1,4 @@
-import type { AttributeKeyRow, DiagnosisPort, LoadSpanRow, PathSpanRow, PathSpans, ServiceGraph, TraceAttributeStats, TraceSample, TraceSampleRequest, TraceTiming, NumericKeyRow, AttributeValueRow, ServiceEdgeRow } from '../ports.js';
+import type { AttributeKeyRow, DiagnosisPort, ResourceSighting, ResourceSightingsRequest, LoadSpanRow, PathSpanRow, PathSpans, ServiceGraph, TraceAttributeStats, TraceSample, TraceSampleRequest, TraceTiming, NumericKeyRow, AttributeValueRow, ServiceEdgeRow } from '../ports.js';
 import { NUMERIC_LEVELS } from '../ports.js';
 import type { Condition, TimeRange } from '../request.js';
 import { NS_PER_MINUTE } from '../schema.js';
@@ -333,6 +333,26 @@ WHERE ${tenantIn(scope)} AND ${this.traceFilter(req.traceIds, req.range)}`);
    * Spans matching `where` that start in the range (the most recent
    * `limit`), each with the intervals of its child spans.
    */
+  /**
+   * Spans counted per (step, service, resource) first, reading three
+   * columns; only those groups meet the resources table, whose rows give
+   * the attribute values.
+   */
+  async resourceSightings(scope: TenantScope, req: ResourceSightingsRequest): Promise<ResourceSighting[]> {
+    const values = req.attributes.map((a, i) => sql`${attributeText('res', a)} AS ${ident(`v${i}`)}`);
+    const named = req.attributes.map((_, i) => ident(`v${i}`));
+    const res = await this.ctx.json<[string, string, string[], string, string]>(sql`
+SELECT toString(b), s, ${named.length > 0 ? sql`[${join(named)}]` : sql`emptyArrayString()`}, toString(sum(n)), toString(min(f))
+FROM (
+  SELECT intDiv(start_ns - ${req.range.startNs}, ${req.stepNs}) AS b, toString(service_name) AS s, resource_id, count() AS n, min(start_ns) AS f
+  FROM ${T.spans}
+  WHERE ${tenantIn(scope)} AND ${inRange(req.range)}
+  GROUP BY b, s, resource_id
+) AS per_resource GLOBAL ANY LEFT JOIN (SELECT resource_id${values.length > 0 ? sql`, ${join(values)}` : sql``} FROM ${resourceRows(scope)}) AS g USING resource_id
+GROUP BY ${join([sql`b`, sql`s`, ...named])}`);
+    return res.data.map(([b, service, vs, n, f]) => ({ step: Number(b), service, values: vs, spans: Number(n), firstNs: BigInt(f) }));
+  }
+
   async loadSpans(scope: TenantScope, req: { range: TimeRange; where: Condition; limit: number; originNs: bigint }): Promise<LoadSpanRow[]> {
     const tenant = tenantIn(scope);
     const where = condition(req.where, { scope, range: req.range, joined: false });

@@ -19,6 +19,8 @@ import type {
   MetricsRequest,
   PathSpans,
   ReadPorts,
+  ResourceSighting,
+  ResourceSightingsRequest,
   RetentionPolicy,
   RetentionResult,
   SearchPort,
@@ -199,6 +201,10 @@ export class SqlStore implements ReadPorts, MaintenancePort, AuditPort, ErasureP
 
   loadSpans(scope: TenantScope, req: { range: TimeRange; where: Condition; limit: number; originNs: bigint }): Promise<LoadSpanRow[]> {
     return this.diagnosis.loadSpans(scope, req);
+  }
+
+  resourceSightings(scope: TenantScope, req: ResourceSightingsRequest): Promise<ResourceSighting[]> {
+    return this.diagnosis.resourceSightings(scope, req);
   }
 
   searchLogs(scope: TenantScope, req: LogSearchRequest): Promise<LogRecord[]> {

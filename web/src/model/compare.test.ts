@@ -4,6 +4,7 @@ import {
   attributeCondition,
   attributeLabel,
   attributeRows,
+  compareWindows,
   durationBandQuery,
   exampleQuery,
   formatShare,
@@ -215,3 +216,42 @@ describe('compare: the latency chart', () => {
   });
 });
 
+describe('compare: two windows', () => {
+  // Local times, so the labels read the same in any time zone.
+  const local = (h: number, m = 0, s = 0, day = 3) => new Date(2026, 11, day, h, m, s).getTime() / 1000;
+
+  it('says which window is after the other, what happened between them, and each window', () => {
+    const w = compareWindows({ start: local(14), end: local(15) }, { start: local(13), end: local(14) }, 'deploy of checkout 2.0.0');
+    assert.deepEqual(w, {
+      selectionRole: 'after',
+      baselineRole: 'before',
+      selection: '2026-12-03 14:00–15:00',
+      baseline: '13:00–14:00',
+      sentence: 'After deploy of checkout 2.0.0: 2026-12-03 14:00–15:00 vs before: 13:00–14:00',
+    });
+    // The baseline after the selection, on another day, with seconds.
+    const later = compareWindows({ start: local(23, 30), end: local(23, 59, 30) }, { start: local(0, 15, 0, 4), end: local(1, 0, 0, 4) });
+    assert.equal(later.sentence, 'Before: 2026-12-03 23:30:00–23:59:30 vs after: 2026-12-04 00:15–01:00');
+    // Across midnight: both dates.
+    assert.equal(compareWindows({ start: local(23), end: local(1, 0, 0, 4) }, { start: local(21), end: local(23) }).selection, '2026-12-03 23:00 – 2026-12-04 01:00');
+    // Overlapping windows are neither before nor after; an event says nothing then.
+    assert.equal(compareWindows({ start: local(13), end: local(15) }, { start: local(14), end: local(16) }, 'deploy').sentence, 'Selection: 2026-12-03 13:00–15:00 vs baseline: 14:00–16:00');
+  });
+
+  it('draws both windows across the chart, each shaded, with the traces where they started', () => {
+    const hour = 3_600_000;
+    const t = local(14) * 1000;
+    const group = (startMs: number, n: number) => ({ total: n, totalExact: true, sampled: false, traces: Array.from({ length: n }, (_, i) => ({ traceId: `${startMs}-${i}`, startMs: startMs + i * 60_000, durationMs: 10 + i })) });
+    const two: LatencyJson = { startMs: t, endMs: t + hour, maxTraces: 1000, selection: group(t, 30), baseline: group(t - hour, 20), baselineWindow: { startMs: t - hour, endMs: t } };
+    const l = latencyLayout(two, 800, 100);
+    assert.deepEqual(l.windows, [
+      { group: 'baseline', x0: 0, x1: 400 },
+      { group: 'selection', x0: 400, x1: 800 },
+    ]);
+    // The first baseline trace at the left edge, the first selected one at the middle: not clamped to the selection's window.
+    assert.equal(Math.min(...l.points.filter((p) => p.group === 'baseline').map((p) => p.x)), 0);
+    assert.equal(Math.min(...l.points.filter((p) => p.group === 'selection').map((p) => p.x)), 400);
+    assert.equal(latencyCaption(two), 'Selection: 30 traces in its window. Baseline: 20 traces in its own window. These are the traces compared below.');
+    assert.deepEqual(latencyLayout({ ...two, baselineWindow: undefined }, 800, 100).windows, []);
+  });
+});

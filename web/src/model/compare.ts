@@ -1,5 +1,6 @@
 import { attributeRef, quoteString } from './traceql-tokens.js';
 import { formatDuration, formatMs, formatClock, timeTicks } from './format.js';
+import { windowLabel } from './time-range.js';
 
 /**
  * GET /api/sightline/compare and GET /api/sightline/critical-path?q=&baseline=
@@ -311,6 +312,35 @@ export interface LatencyJson {
   maxTraces: number;
   selection: LatencyGroupJson | null;
   baseline: LatencyGroupJson;
+  /** The baseline's own window, when it has one (startMs/endMs are then the selection's). */
+  baselineWindow?: { startMs: number; endMs: number };
+}
+
+/** The two windows of a comparison across time, as the page states them. */
+export interface CompareWindowsView {
+  /** How each group reads: "after", "before", or, for windows that overlap, "selection" and "baseline". */
+  selectionRole: 'after' | 'before' | 'selection';
+  baselineRole: 'after' | 'before' | 'baseline';
+  /** "2026-12-03 14:00–15:00". */
+  selection: string;
+  /** "13:00–14:00": without the date when it is the selection's. */
+  baseline: string;
+  /** "After deploy checkout 2.0.0: 2026-12-03 14:00–15:00 vs before: 13:00–14:00". */
+  sentence: string;
+}
+
+/**
+ * What a comparison of two windows says: which comes first, each window,
+ * and what happened between them (`event`, "deploy checkout 2.0.0").
+ * Windows that overlap are the selection's and the baseline's.
+ */
+export function compareWindows(selection: { start: number; end: number }, baseline: { start: number; end: number }, event?: string): CompareWindowsView {
+  const [selectionRole, baselineRole] =
+    baseline.end <= selection.start ? (['after', 'before'] as const) : baseline.start >= selection.end ? (['before', 'after'] as const) : (['selection', 'baseline'] as const);
+  const sel = windowLabel(selection);
+  const base = windowLabel(baseline, selection.start);
+  const head = `${selectionRole[0].toUpperCase()}${selectionRole.slice(1)}${event && selectionRole !== 'selection' ? ` ${event}` : ''}`;
+  return { selectionRole, baselineRole, selection: sel, baseline: base, sentence: `${head}: ${sel} vs ${baselineRole}: ${base}` };
 }
 
 const count = (n: number) => n.toLocaleString('en-US');
@@ -326,6 +356,7 @@ export function groupCaption(g: LatencyGroupJson): string {
 /** The chart's caption: what it draws, and how it sampled. */
 export function latencyCaption(data: LatencyJson): string {
   if (!data.selection) return `${groupCaption(data.baseline)} in the range.`;
+  if (data.baselineWindow) return `Selection: ${groupCaption(data.selection)} in its window. Baseline: ${groupCaption(data.baseline)} in its own window. These are the traces compared below.`;
   return `Selection: ${groupCaption(data.selection)}. Baseline: ${groupCaption(data.baseline)}. These are the traces compared below.`;
 }
 
@@ -339,6 +370,8 @@ export interface LatencyPoint {
 
 export interface LatencyLayout {
   points: LatencyPoint[];
+  /** With a baseline window: each group's window across the chart, to shade. */
+  windows: { group: 'selection' | 'baseline'; x0: number; x1: number }[];
   xTicks: { x: number; label: string }[];
   yTicks: { y: number; label: string }[];
   /** The duration (ms) at a y pixel, and back. */
@@ -349,7 +382,8 @@ export interface LatencyLayout {
 /**
  * Trace durations over the whole range: x is the trace's start across the
  * range, y its duration on a log scale (durations spread over orders of
- * magnitude). Baseline points first, so the selection draws on top.
+ * magnitude). Baseline points first, so the selection draws on top. With
+ * a baseline window, x covers both windows, and each is shaded.
  */
 export function latencyLayout(data: LatencyJson, width: number, height: number): LatencyLayout {
   const all = [...data.baseline.traces, ...(data.selection?.traces ?? [])];
@@ -360,18 +394,27 @@ export function latencyLayout(data: LatencyJson, width: number, height: number):
   const hi = Math.log10(maxD) + 0.05;
   const yOf = (ms: number) => height - ((Math.log10(Math.max(ms, 0.001)) - lo) / (hi - lo)) * height;
   const durationAt = (y: number) => 10 ** (lo + ((height - y) / height) * (hi - lo));
-  const spanMs = Math.max(1, data.endMs - data.startMs);
-  const xOf = (ms: number) => Math.max(0, Math.min(width, ((ms - data.startMs) / spanMs) * width));
+  const bw = data.baselineWindow;
+  const startMs = bw ? Math.min(data.startMs, bw.startMs) : data.startMs;
+  const endMs = bw ? Math.max(data.endMs, bw.endMs) : data.endMs;
+  const spanMs = Math.max(1, endMs - startMs);
+  const xOf = (ms: number) => Math.max(0, Math.min(width, ((ms - startMs) / spanMs) * width));
   const point = (group: LatencyPoint['group']) => (t: LatencyGroupJson['traces'][number]): LatencyPoint => ({ traceId: t.traceId, group, x: xOf(t.startMs), y: yOf(t.durationMs), durationMs: t.durationMs });
   const yTicks: { y: number; label: string }[] = [];
   for (let p = Math.ceil(lo); p <= Math.floor(hi); p++) for (const m of [1, 2, 5]) {
     const ms = m * 10 ** p;
     if (ms >= 10 ** lo && ms <= 10 ** hi && (m === 1 || hi - lo < 2.5)) yTicks.push({ y: yOf(ms), label: formatMs(ms) });
   }
-  const ticks = timeTicks(data.startMs, data.endMs, 6);
+  const ticks = timeTicks(startMs, endMs, 6);
   const step = ticks.length > 1 ? ticks[1] - ticks[0] : 60_000;
   return {
     points: [...data.baseline.traces.map(point('baseline')), ...(data.selection?.traces ?? []).map(point('selection'))],
+    windows: bw
+      ? [
+          { group: 'baseline', x0: xOf(bw.startMs), x1: xOf(bw.endMs) },
+          { group: 'selection', x0: xOf(data.startMs), x1: xOf(data.endMs) },
+        ]
+      : [],
     xTicks: ticks.map((ms) => ({ x: xOf(ms), label: formatClock(ms, step) })),
     yTicks,
     durationAt,

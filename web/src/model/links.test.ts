@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { linkFrom, routeRange, type LinkTarget } from './links.js';
+import { deployCompareLink, linkFrom, routeRange, DEPLOY_WINDOW_SECONDS, type LinkTarget } from './links.js';
 import { DEFAULT_AUDIT, DEFAULT_SEARCH, formatRoute, parseRoute, traceRoute, type Route, type TimeRange } from './routes.js';
 import { DEFAULT_LOGS } from './logs.js';
 
@@ -23,6 +23,8 @@ function views(range: TimeRange): Route[] {
     { page: 'service', state: { service: 'checkout', operation: 'POST /orders', range } },
     { page: 'audit', state: { ...DEFAULT_AUDIT, range } },
     { page: 'logs', state: { ...DEFAULT_LOGS, level: 'warn', range } },
+    { page: 'slos', state: { range } },
+    { page: 'slo', state: { tenant: 'clinic', name: 'gateway latency/p99', range } },
   ];
 }
 
@@ -34,6 +36,8 @@ const TARGETS: LinkTarget[] = [
   { page: 'service', service: 'api gateway', operation: 'GET /x' },
   { page: 'audit', who: 'token:grafana' },
   { page: 'logs', q: '{ trace:id = "4bf92f3577b34da6a3ce929d0e0e4736" }' },
+  { page: 'slos' },
+  { page: 'slo', tenant: 'clinic', name: 'gateway latency/p99' },
 ];
 
 describe('links between views keep the time range', () => {
@@ -70,6 +74,8 @@ describe('links between views keep the time range', () => {
     assert.equal(linkFrom(from, { page: 'trace', traceId: 'abc', span: '00f067aa0ba902b7' }), '/trace/abc?span=00f067aa0ba902b7&range=6h');
     assert.equal(linkFrom({ range: { start: 10, end: 20 } }, { page: 'services' }), '/services?start=10&end=20');
     assert.equal(linkFrom(from, { page: 'compare', q: '{ a = 1 }' }), '/compare?q=%7B+a+%3D+1+%7D&range=6h');
+    assert.equal(linkFrom(from, { page: 'slo', tenant: 'clinic', name: 'gateway-latency' }), '/slos/clinic/gateway-latency?range=6h');
+    assert.equal(linkFrom({ range: { preset: '1h' } }, { page: 'slos' }), '/slos');
   });
 
   it('gives a trace the range of the view that opened it, and none when opened by id alone', () => {
@@ -87,5 +93,46 @@ describe('links between views keep the time range', () => {
     assert.equal(linkFrom({ range: { preset: '30d' } }, { page: 'search', q: '' }), '/search');
     assert.equal(linkFrom({ range: { preset: '5m' } }, { page: 'audit' }), '/audit');
     assert.equal(linkFrom({ range: { preset: '30d' } }, { page: 'audit' }), '/audit?range=30d');
+  });
+});
+
+describe('what changed at a deploy', () => {
+  const at = 1_764_770_400; // 2025-12-03 14:00 UTC
+
+  it('compares the service in the hour after the deploy against the same query in the hour before', () => {
+    const url = deployCompareLink({ service: 'checkout', at, version: '2.0.0' });
+    const route = parse(url);
+    assert.equal(route.page, 'compare');
+    if (route.page !== 'compare') return;
+    assert.deepEqual(route.state, {
+      q: '{ resource.service.name = "checkout" }',
+      // Empty: the selection's query, in the baseline window.
+      baseline: '',
+      range: { start: at, end: at + 3600 },
+      baselineRange: { start: at - 3600, end: at },
+      event: 'deploy of checkout 2.0.0',
+    });
+    assert.equal(DEPLOY_WINDOW_SECONDS, 3600);
+    // Written back the same: the link is the page's own URL.
+    assert.equal(formatRoute(route), url);
+    const p = new URLSearchParams(url.slice(url.indexOf('?')));
+    assert.deepEqual([p.get('start'), p.get('end'), p.get('baselineStart'), p.get('baselineEnd')], [String(at), String(at + 3600), String(at - 3600), String(at)]);
+  });
+
+  it('quotes any service name into TraceQL, takes whole seconds, and another window length', () => {
+    const route = parse(deployCompareLink({ service: 'say "hi" \\ there', at: at + 0.75 }, 900));
+    assert.ok(route.page === 'compare');
+    if (route.page !== 'compare') return;
+    assert.equal(route.state.q, '{ resource.service.name = "say \\"hi\\" \\\\ there" }');
+    assert.deepEqual([route.state.range, route.state.baselineRange, route.state.event], [{ start: at, end: at + 900 }, { start: at - 900, end: at }, 'deploy of say "hi" \\ there']);
+  });
+
+  it('keeps compare links short without a baseline window, and ignores half of one', () => {
+    const plain = { page: 'compare', state: { q: '{ a = 1 }', baseline: '', range: { start: 10, end: 20 } } } as const;
+    assert.equal(formatRoute(plain), '/compare?q=%7B+a+%3D+1+%7D&start=10&end=20');
+    const half = parse('/compare?q=x&baselineStart=5&event=deploy');
+    assert.ok(half.page === 'compare' && half.state.baselineRange === undefined && half.state.event === undefined);
+    const backwards = parse('/compare?q=x&baselineStart=9&baselineEnd=5');
+    assert.ok(backwards.page === 'compare' && backwards.state.baselineRange === undefined);
   });
 });

@@ -1,4 +1,6 @@
 import { DEFAULT_LOGS } from './logs.js';
+import { quoteString } from './traceql-tokens.js';
+import { DEFAULT_DELIVERY, DELIVERY_RANGE_PRESETS } from './delivery-state.js';
 import { AUDIT_RANGE_PRESETS, DEFAULT_AUDIT, DEFAULT_SEARCH, RANGE_PRESETS, formatRoute, traceRoute, type RangePreset, type Route, type TimeRange } from './routes.js';
 
 /**
@@ -17,7 +19,10 @@ export type LinkTarget =
   | { page: 'services' }
   | { page: 'service'; service: string; operation?: string }
   | { page: 'audit'; who?: string; route?: string }
-  | { page: 'logs'; q?: string; service?: string };
+  | { page: 'logs'; q?: string; service?: string }
+  | { page: 'slos' }
+  | { page: 'slo'; tenant: string; name: string }
+  | { page: 'delivery' };
 
 /**
  * The view a link is built in: its state, of which only the range is
@@ -39,7 +44,7 @@ export function routeRange(route: Route): TimeRange | undefined {
  */
 function rangeFor(page: LinkTarget['page'], range: TimeRange | undefined): TimeRange | undefined {
   if (!range || !('preset' in range)) return range;
-  const presets: readonly RangePreset[] = page === 'audit' ? AUDIT_RANGE_PRESETS : RANGE_PRESETS;
+  const presets: readonly RangePreset[] = page === 'audit' ? AUDIT_RANGE_PRESETS : page === 'delivery' ? DELIVERY_RANGE_PRESETS : RANGE_PRESETS;
   return presets.includes(range.preset) ? range : undefined;
 }
 
@@ -59,7 +64,47 @@ export function linkFrom(from: LinkOrigin | undefined, to: LinkTarget): string {
       return formatRoute({ page: 'service', state: { service: to.service, ...(to.operation ? { operation: to.operation } : {}), range: range ?? DEFAULT_SEARCH.range } });
     case 'logs':
       return formatRoute({ page: 'logs', state: { ...DEFAULT_LOGS, q: to.q ?? '', service: to.service ?? '', range: range ?? DEFAULT_SEARCH.range } });
+    case 'slos':
+      return formatRoute({ page: 'slos', state: { range: range ?? DEFAULT_SEARCH.range } });
+    case 'slo':
+      return formatRoute({ page: 'slo', state: { tenant: to.tenant, name: to.name, range: range ?? DEFAULT_SEARCH.range } });
+    case 'delivery':
+      return formatRoute({ page: 'delivery', state: { ...DEFAULT_DELIVERY, range: range ?? DEFAULT_DELIVERY.range } });
     case 'audit':
       return formatRoute({ page: 'audit', state: { ...DEFAULT_AUDIT, who: to.who ?? '', route: to.route ?? '', range: range ?? DEFAULT_AUDIT.range } });
   }
+}
+
+/** A deployment as the Delivery page lists it: the service, when (Unix seconds), and what it rolled out. */
+export interface DeployMoment {
+  service: string;
+  at: number;
+  version?: string;
+  /** The TraceQL of the service's traces; default every trace with a span of the service. */
+  query?: string;
+}
+
+/** The windows either side of a deploy: the hour after against the hour before. */
+export const DEPLOY_WINDOW_SECONDS = 3600;
+
+/**
+ * "What changed at this deploy": the compare page with the service's
+ * traces in the window after the deploy as the selection, and the same
+ * query in the window before it as the baseline, by attributes and by
+ * critical path. The after window may reach past now: it fills as traces
+ * arrive.
+ */
+export function deployCompareLink(deploy: DeployMoment, windowSeconds = DEPLOY_WINDOW_SECONDS): string {
+  const at = Math.floor(deploy.at);
+  const w = Math.max(1, Math.round(windowSeconds));
+  return formatRoute({
+    page: 'compare',
+    state: {
+      q: deploy.query ?? `{ resource.service.name = ${quoteString(deploy.service)} }`,
+      baseline: '',
+      range: { start: at, end: at + w },
+      baselineRange: { start: at - w, end: at },
+      event: `deploy of ${deploy.service}${deploy.version ? ` ${deploy.version}` : ''}`,
+    },
+  });
 }

@@ -7,13 +7,18 @@
  *   /search?q=...&start=<unix s>&end=<unix s>
  *   /trace/<traceId>?span=<spanId>&find=<text>&collapsed=<spanId>,...&zoom=0.1-0.4&times=raw&cp=off&range=6h
  *   /compare?q=<TraceQL>&baseline=<TraceQL>&range=1h
+ *   /compare?q=...&start=<unix s>&end=<unix s>&baselineStart=<unix s>&baselineEnd=<unix s>&event=<words>
  *   /services?range=6h
  *   /services/<service>?operation=<name>&range=6h
  *   /audit?range=7d&who=<identity>&route=<METHOD /path>&limit=500
  *   /logs?q=<log filter>&level=warn&text=<words>&service=<name>&range=1h&limit=100
+ *   /slos?range=1h
+ *   /slos/<tenant>/<name>?range=6h
+ *   /delivery?range=30d&by=team&env=production&pipeline=<name>
  */
 
 import { parseLogsState, writeLogsState, type LogsState } from './logs.js';
+import { parseDeliveryState, writeDeliveryState, type DeliveryState } from './delivery-state.js';
 import { readRange as parseRange, readRefresh, writeRange, DEFAULT_PRESET, AUDIT_RANGE_PRESETS, type AutoRefresh, type RangePreset, type TimeRange } from './time-range.js';
 
 // The time range model is time-range.ts; these names stay importable from here.
@@ -79,6 +84,26 @@ export interface CompareState {
   q: string;
   baseline: string;
   range: TimeRange;
+  /**
+   * The baseline's own window (Unix seconds): the hour before a deploy,
+   * against the selection's hour after it. With it, an empty baseline is
+   * the selection's query in this window.
+   */
+  baselineRange?: { start: number; end: number };
+  /** What happened between the windows, in words ("deploy checkout 2.0.0"), for the page to say. */
+  event?: string;
+}
+
+/** /slos: every SLO of the tenant, its budget and burn rates now; the range goes with its links. */
+export interface SlosState {
+  range: TimeRange;
+}
+
+/** /slos/<tenant>/<name>: one SLO's budget, burn rates over the range, alert history and notifications. */
+export interface SloState {
+  tenant: string;
+  name: string;
+  range: TimeRange;
 }
 
 export type Route =
@@ -89,6 +114,9 @@ export type Route =
   | { page: 'service'; state: ServiceState }
   | { page: 'audit'; state: AuditState }
   | { page: 'logs'; state: LogsState }
+  | { page: 'slos'; state: SlosState }
+  | { page: 'slo'; state: SloState }
+  | { page: 'delivery'; state: DeliveryState }
   | { page: 'not-found'; path: string };
 
 export const DEFAULT_SEARCH: SearchState = { q: '', range: { preset: DEFAULT_PRESET }, limit: 20, order: 'recent', refresh: 'off' };
@@ -110,7 +138,7 @@ export function parseRoute(pathname: string, search: string): Route {
   if (path === '/' || path === '/search') return { page: 'search', state: parseSearch(params) };
   const m = /^\/trace\/([^/]+)$/.exec(path);
   if (m) return { page: 'trace', state: parseTrace(decodeSegment(m[1]), params) };
-  if (path === '/compare') return { page: 'compare', state: { q: params.get('q') ?? '', baseline: params.get('baseline') ?? '', range: parseRange(params) } };
+  if (path === '/compare') return { page: 'compare', state: parseCompare(params) };
   if (path === '/services') {
     const state: ServicesState = { range: parseRange(params) };
     const groupBy = (params.get('groupBy') ?? '').trim();
@@ -126,6 +154,10 @@ export function parseRoute(pathname: string, search: string): Route {
   }
   if (path === '/audit') return { page: 'audit', state: parseAudit(params) };
   if (path === '/logs') return { page: 'logs', state: parseLogsState(params, parseRange(params)) };
+  if (path === '/delivery') return { page: 'delivery', state: parseDeliveryState(params) };
+  if (path === '/slos') return { page: 'slos', state: { range: parseRange(params) } };
+  const slo = /^\/slos\/([^/]+)\/([^/]+)$/.exec(path);
+  if (slo) return { page: 'slo', state: { tenant: decodeSegment(slo[1]), name: decodeSegment(slo[2]), range: parseRange(params) } };
   return { page: 'not-found', path: pathname };
 }
 
@@ -143,6 +175,19 @@ function parseSearch(p: URLSearchParams): SearchState {
   if (Number.isInteger(limit) && limit > 0 && limit <= 1000) state.limit = limit;
   if (p.get('order') === 'slowest') state.order = 'slowest';
   state.refresh = readRefresh(p);
+  return state;
+}
+
+/** Longer is no label but a paste: the page says what happened between the windows in a few words. */
+const MAX_EVENT_CHARS = 200;
+
+function parseCompare(p: URLSearchParams): CompareState {
+  const state: CompareState = { q: p.get('q') ?? '', baseline: p.get('baseline') ?? '', range: parseRange(p) };
+  const start = Number(p.get('baselineStart'));
+  const end = Number(p.get('baselineEnd'));
+  if (p.has('baselineStart') && p.has('baselineEnd') && Number.isInteger(start) && Number.isInteger(end) && start >= 0 && end > start) state.baselineRange = { start, end };
+  const event = (p.get('event') ?? '').trim();
+  if (event && state.baselineRange) state.event = event.slice(0, MAX_EVENT_CHARS);
   return state;
 }
 
@@ -187,6 +232,11 @@ export function formatRoute(route: Route): string {
     if (route.state.q) p.set('q', route.state.q);
     if (route.state.baseline) p.set('baseline', route.state.baseline);
     writeRange(p, route.state.range);
+    if (route.state.baselineRange) {
+      p.set('baselineStart', String(route.state.baselineRange.start));
+      p.set('baselineEnd', String(route.state.baselineRange.end));
+      if (route.state.event) p.set('event', route.state.event);
+    }
     const qs = p.toString();
     return `/compare${qs ? `?${qs}` : ''}`;
   }
@@ -207,6 +257,17 @@ export function formatRoute(route: Route): string {
     writeRange(p, route.state.range);
     const qs = p.toString();
     return `/logs${qs ? `?${qs}` : ''}`;
+  }
+  if (route.page === 'delivery') {
+    writeDeliveryState(p, route.state);
+    const qs = p.toString();
+    return `/delivery${qs ? `?${qs}` : ''}`;
+  }
+  if (route.page === 'slos' || route.page === 'slo') {
+    writeRange(p, route.state.range);
+    const qs = p.toString();
+    const path = route.page === 'slos' ? '/slos' : `/slos/${encodeURIComponent(route.state.tenant)}/${encodeURIComponent(route.state.name)}`;
+    return `${path}${qs ? `?${qs}` : ''}`;
   }
   if (route.page === 'audit') {
     const s = route.state;

@@ -59,6 +59,23 @@ export function rangeLabel(range: TimeRange): string {
   return `${formatLocalInput(range.start).replace('T', ' ')} – ${formatLocalInput(range.end).replace('T', ' ')}`;
 }
 
+/**
+ * An absolute window as people read it, in the viewer's time zone:
+ * "2026-12-03 14:00–15:00", with seconds only where a bound has them, and
+ * both dates when it crosses midnight. The date is left out when the
+ * window lies within the day of `sameDayAs` (Unix seconds): the second of
+ * two windows on one day reads "13:00–14:00".
+ */
+export function windowLabel(range: { start: number; end: number }, sameDayAs?: number): string {
+  const [from, to] = [formatLocalInput(range.start), formatLocalInput(range.end)];
+  const seconds = !from.endsWith(':00') || !to.endsWith(':00');
+  const clock = (t: string) => (seconds ? t.slice(11) : t.slice(11, 16));
+  const day = (t: string) => t.slice(0, 10);
+  const shared = sameDayAs !== undefined && day(formatLocalInput(sameDayAs)) === day(from);
+  if (day(from) === day(to)) return `${shared ? '' : `${day(from)} `}${clock(from)}–${clock(to)}`;
+  return `${day(from)} ${clock(from)} – ${day(to)} ${clock(to)}`;
+}
+
 /** The short chip label of a preset: "last 15m". */
 export function presetLabel(preset: RangePreset): string {
   return `last ${preset}`;

@@ -8,6 +8,8 @@ import { ServicesPage, ServicePage } from './ServicesPage.js';
 import { ComparePage } from './ComparePage.js';
 import { AuditPage } from './AuditPage.js';
 import { LogsPage } from './LogsPage.js';
+import { DeliveryPage } from './DeliveryPage.js';
+import { SloPage, SlosPage } from './SloPage.js';
 import { EmptyState, Spinner } from './common.js';
 import { SignInScreen, UserMenu, useSession } from './Session.js';
 
@@ -37,6 +39,12 @@ export function App() {
           </Link>
           <Link href={linkFrom(origin, { page: 'logs' })} className={route.page === 'logs' ? 'active' : ''} data-testid="nav-logs">
             Logs
+          </Link>
+          <Link href={linkFrom(origin, { page: 'slos' })} className={route.page === 'slos' || route.page === 'slo' ? 'active' : ''} data-testid="nav-slos">
+            SLOs
+          </Link>
+          <Link href={linkFrom(origin, { page: 'delivery' })} className={route.page === 'delivery' ? 'active' : ''} data-testid="nav-delivery">
+            Delivery
           </Link>
           {/* Admins only; anyone else opening /audit is told so by the page (the API answers 403). */}
           {canReadAudit(me) && (
@@ -71,6 +79,9 @@ export function App() {
           {route.page === 'service' && <ServicePage key={route.state.service} state={route.state} />}
           {route.page === 'audit' && <AuditPage state={route.state} me={me} />}
           {route.page === 'logs' && <LogsPage state={route.state} />}
+          {route.page === 'delivery' && <DeliveryPage state={route.state} />}
+          {route.page === 'slos' && <SlosPage state={route.state} />}
+          {route.page === 'slo' && <SloPage key={`${route.state.tenant}/${route.state.name}`} state={route.state} />}
           {route.page === 'not-found' && (
             <EmptyState title="Nothing here">
               <Link href="/search">Go to search</Link>

@@ -15,6 +15,7 @@ import {
   operationCondition,
   exampleQuery,
   durationBandQuery,
+  compareWindows,
   RANGE_PRESETS,
   DEFAULT_SEARCH,
   type AttributeRowView,
@@ -65,15 +66,20 @@ export function ComparePage({ state }: { state: CompareState }) {
   const nav = (next: Partial<CompareState>) => go(formatRoute({ page: 'compare', state: { ...state, ...next } }));
   const run = (sel = q, base = baseline) => nav({ q: sel.trim(), baseline: base.trim() });
 
-  const params = state.q ? query({ q: state.q, baseline: state.baseline || undefined, start: range.start, end: range.end }) : undefined;
+  const bw = state.baselineRange;
+  const params = state.q ? query({ q: state.q, baseline: state.baseline || undefined, start: range.start, end: range.end, baselineStart: bw?.start, baselineEnd: bw?.end }) : undefined;
+  // Two windows: the baseline's query defaults to the selection's, in its own window.
+  const windows = bw ? compareWindows(range, bw, state.event) : undefined;
+  const baselineQuery = state.baseline || (bw ? state.q : undefined);
   const compare = useApi<CompareJson>(params && `/api/sightline/compare${params}`);
   const path = useApi<AggregatePathJson>(params && `/api/sightline/critical-path${params}`);
   const latency = useApi<LatencyJson>(`/api/sightline/compare/latency${params ?? query({ start: range.start, end: range.end })}`);
   // The chart stays while the next groups load, so a band just brushed stays in view.
   const chartData = latency.status === 'done' ? latency.data : latency.status === 'loading' ? latency.previous : undefined;
 
-  const examples = (groupQuery: string | undefined, condition: string) =>
-    formatRoute({ page: 'search', state: { ...DEFAULT_SEARCH, q: exampleQuery(groupQuery, condition), range: state.range } });
+  const examples = (groupQuery: string | undefined, condition: string, groupRange = state.range) =>
+    formatRoute({ page: 'search', state: { ...DEFAULT_SEARCH, q: exampleQuery(groupQuery, condition), range: groupRange } });
+  const bothExamples = (cond: string): [string, string] => [examples(state.q, cond), examples(baselineQuery, cond, bw ?? state.range)];
 
   return (
     <div className="compare-page">
@@ -81,10 +87,22 @@ export function ComparePage({ state }: { state: CompareState }) {
         <h1>Compare</h1>
         <RangePresets presets={RANGE_PRESETS} range={state.range} onChange={(r) => nav({ range: r })} />
       </div>
+      {windows && (
+        <div className="compare-windows" data-testid="compare-windows">
+          <strong data-testid="compare-windows-sentence">{windows.sentence}</strong>
+          <span className="small muted">
+            <span className="legend-swatch group-selection" /> selection: {windows.selectionRole === 'selection' ? 'its window' : `the window ${windows.selectionRole}`},{' '}
+            <span className="legend-swatch group-baseline" /> baseline: {state.baseline ? 'its query' : "the selection's query"} in the window {windows.baselineRole === 'baseline' ? 'of its own' : windows.baselineRole}
+          </span>
+          <button type="button" className="link small" data-testid="one-window" onClick={() => nav({ baselineRange: undefined, event: undefined })}>
+            compare within one window
+          </button>
+        </div>
+      )}
       <section className="compare-inputs">
         <div className="latency-box">
           <div className="chart-title">
-            Trace latency over the range <span className="muted small">drag up or down across the chart to select a band of durations</span>
+            Trace latency over {bw ? 'both windows' : 'the range'} <span className="muted small">drag up or down across the chart to select a band of durations</span>
           </div>
           {latency.status === 'loading' && !latency.previous && <Spinner />}
           {latency.status === 'error' && <ErrorState title="Could not load traces" detail={latency.error.message} />}
@@ -104,7 +122,7 @@ export function ComparePage({ state }: { state: CompareState }) {
           <label className="editor-label">Selection</label>
           <TraceQLEditor value={q} onChange={setQ} onRun={(t) => run(t)} range={range} label="Selection TraceQL" testId="compare-selection" placeholder="{ traceDuration > 500ms }" />
           <label className="editor-label">Baseline</label>
-          <TraceQLEditor value={baseline} onChange={setBaseline} onRun={(t) => run(q, t)} range={range} label="Baseline TraceQL" testId="compare-baseline" placeholder="every other trace in the range" />
+          <TraceQLEditor value={baseline} onChange={setBaseline} onRun={(t) => run(q, t)} range={range} label="Baseline TraceQL" testId="compare-baseline" placeholder={bw ? "the selection's query, in the baseline window" : 'every other trace in the range'} />
           <button type="button" className="primary" onClick={() => run()} data-testid="run-compare" disabled={!q.trim()}>
             Compare
           </button>
@@ -118,13 +136,13 @@ export function ComparePage({ state }: { state: CompareState }) {
             <h2 className="section-title">Where the extra time goes (critical path)</h2>
             {path.status === 'loading' && <Spinner label="Adding up critical paths…" />}
             {path.status === 'error' && <ErrorState title="Critical-path comparison failed" detail={path.error.message} />}
-            {path.status === 'done' && <PathDiff data={path.data} examples={(cond) => [examples(state.q, cond), examples(state.baseline || undefined, cond)]} />}
+            {path.status === 'done' && <PathDiff data={path.data} examples={bothExamples} />}
           </section>
           <section className="compare-panel" data-testid="compare-attributes">
             <h2 className="section-title">What sets the selection apart (attributes)</h2>
             {compare.status === 'loading' && <Spinner label="Comparing attributes…" />}
             {compare.status === 'error' && <ErrorState title="Attribute comparison failed" detail={compare.error.message} />}
-            {compare.status === 'done' && <AttributeDiff data={compare.data} examples={(cond) => [examples(state.q, cond), examples(state.baseline || undefined, cond)]} />}
+            {compare.status === 'done' && <AttributeDiff data={compare.data} examples={bothExamples} />}
           </section>
         </div>
       )}
@@ -372,6 +390,9 @@ function LatencyChart({ data, loading, band, onBand }: { data: LatencyJson; load
         }}
       >
         <g transform={`translate(${PAD.left},${PAD.top})`}>
+          {layout.windows.map((w) => (
+            <rect key={w.group} className={`window-shade window-${w.group}`} data-testid={`window-${w.group}`} x={w.x0} width={Math.max(0, w.x1 - w.x0)} y={0} height={plotH} />
+          ))}
           <ChartAxes width={plotW} height={plotH} yTicks={layout.yTicks} xTicks={layout.xTicks} />
           <text className="axis-title" x={plotW / 2} y={plotH + 31} textAnchor="middle">
             trace start
