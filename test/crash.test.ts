@@ -4,11 +4,9 @@ import { randomBytes } from 'node:crypto';
 import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createRequire } from 'node:module';
-import { startSightline, tempDir, type Sightline } from '../testkit/sightline.js';
+import { startSightline, tempDir } from '../testkit/sightline.js';
 import { nowNs, requestBytes, span } from '../testkit/fixtures.js';
-
-const require = createRequire(import.meta.url);
+import { inStore, killDuringIngest, type CrashBatch } from '../testkit/crash-ingest.js';
 
 /**
  * SIGKILL during sustained ingest, three times over, restarting each time.
@@ -21,37 +19,16 @@ interface Acked {
   spanIds: Set<string>;
 }
 
-/** Senders post batches until stopped; only 200 replies count as acknowledged. */
-function sustainedIngest(s: Sightline, acked: Acked[], concurrency: number): { stop(): Promise<number> } {
-  let running = true;
-  let requests = 0;
-  const workers = Array.from({ length: concurrency }, async () => {
-    while (running) {
-      const traceId = randomBytes(16);
-      const spans = Array.from({ length: 40 }, (_, i) =>
-        span({ traceId, name: `op-${i % 5}`, startNs: nowNs() - BigInt(i) * 1000n, attributes: [{ key: 'i', value: { intValue: i } }] }),
-      );
-      try {
-        const r = await fetch(`${s.otlpHttp}/v1/traces`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/x-protobuf' },
-          body: requestBytes(spans, 'crash-svc'),
-        });
-        await r.arrayBuffer();
-        requests++;
-        if (r.status === 200) acked.push({ traceId, spanIds: new Set(spans.map((x) => (x.spanId as Buffer).toString('hex'))) });
-      } catch {
-        // The server died mid-request: not acknowledged.
-        await sleep(5);
-      }
-    }
-  });
+/** A batch of 40 spans of a new trace, noted in `acked` when acknowledged. */
+function spanBatch(acked: Acked[]): CrashBatch {
+  const traceId = randomBytes(16);
+  const spans = Array.from({ length: 40 }, (_, i) =>
+    span({ traceId, name: `op-${i % 5}`, startNs: nowNs() - BigInt(i) * 1000n, attributes: [{ key: 'i', value: { intValue: i } }] }),
+  );
   return {
-    async stop() {
-      running = false;
-      await Promise.all(workers);
-      return requests;
-    },
+    path: '/v1/traces',
+    body: requestBytes(spans, 'crash-svc'),
+    acknowledged: () => acked.push({ traceId, spanIds: new Set(spans.map((x) => (x.spanId as Buffer).toString('hex'))) }),
   };
 }
 
@@ -61,14 +38,7 @@ describe('crash safety', () => {
 
   it('keeps every acknowledged span, once, across SIGKILLs during ingest', async () => {
     const acked: Acked[] = [];
-    for (let round = 0; round < 3; round++) {
-      const s = await startSightline({ dataDir });
-      const load = sustainedIngest(s, acked, 6);
-      // Kill at a different point of the insert cycle each round.
-      await sleep(1500 + round * 370);
-      await s.kill();
-      await load.stop();
-    }
+    await killDuringIngest(dataDir, () => spanBatch(acked));
     assert.ok(acked.length > 50, `expected sustained ingest, got ${acked.length} acknowledged requests`);
 
     // Restart: the WAL is replayed into the store before serving.
@@ -101,13 +71,10 @@ describe('crash safety', () => {
 
     // Every acknowledged span is in the store exactly once, counted in the
     // store itself (the API de-duplicates, so it would hide duplicates).
-    const { Session } = require('chdb') as { Session: new (dir: string) => { query(q: string, f: string): string; close(): void } };
     const ackedFile = path.join(dataDir, 'acked.tsv');
     writeFileSync(ackedFile, acked.flatMap((a) => [...a.spanIds].map((sid) => `${a.traceId.toString('hex')}\t${sid}\n`)).join(''));
     const ackedSpans = acked.reduce((n, a) => n + a.spanIds.size, 0);
-    const db = new Session(path.join(dataDir, 'store'));
-    try {
-      const q = (sql: string) => db.query(sql, 'TSV').trim();
+    inStore(dataDir, (q) => {
       const stored = `SELECT lower(hex(trace_id)) AS t, lower(hex(span_id)) AS s, count() AS c FROM spans_v3 GROUP BY t, s`;
       const acks = `SELECT * FROM file('${ackedFile}', 'TSV', 't String, s String')`;
       assert.equal(q(`SELECT count() FROM (${acks})`), String(ackedSpans));
@@ -115,8 +82,6 @@ describe('crash safety', () => {
       assert.equal(q(`SELECT count() FROM (${stored}) WHERE c > 1`), '0', 'no span is stored twice');
       const indexed = q('SELECT uniqExact(trace_id) FROM trace_index_v3');
       assert.equal(indexed, q('SELECT uniqExact(trace_id) FROM spans_v3'), 'every stored trace is in the trace index');
-    } finally {
-      db.close();
-    }
+    });
   });
 });

@@ -4,11 +4,9 @@ import { randomBytes } from 'node:crypto';
 import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createRequire } from 'node:module';
-import { startSightline, tempDir, type Sightline } from '../testkit/sightline.js';
+import { startSightline, tempDir } from '../testkit/sightline.js';
 import { encode, otlp } from '../testkit/otlp-schema.js';
-
-const require = createRequire(import.meta.url);
+import { inStore, killDuringIngest, type CrashBatch } from '../testkit/crash-ingest.js';
 
 /**
  * SIGKILL during sustained log ingest, three times over, restarting each
@@ -19,52 +17,31 @@ const require = createRequire(import.meta.url);
  * so each can be counted in the store itself.
  */
 
-/** Senders post batches of 50 records until stopped; only 200 replies count as acknowledged. */
-function sustainedIngest(s: Sightline, acked: string[], concurrency: number): { stop(): Promise<number> } {
-  let running = true;
-  let requests = 0;
-  const workers = Array.from({ length: concurrency }, async () => {
-    while (running) {
-      const traceId = randomBytes(16);
-      const bodies = Array.from({ length: 50 }, () => `rec-${randomBytes(8).toString('hex')}`);
-      const now = BigInt(Date.now()) * 1_000_000n;
-      const body = encode(otlp.ExportLogsServiceRequest, {
-        resourceLogs: [
+/** A batch of 50 records of one trace, their bodies noted in `acked` when acknowledged. */
+function logBatch(acked: string[]): CrashBatch {
+  const traceId = randomBytes(16);
+  const bodies = Array.from({ length: 50 }, () => `rec-${randomBytes(8).toString('hex')}`);
+  const now = BigInt(Date.now()) * 1_000_000n;
+  const body = encode(otlp.ExportLogsServiceRequest, {
+    resourceLogs: [
+      {
+        resource: { attributes: [{ key: 'service.name', value: { stringValue: 'crash-logs' } }] },
+        scopeLogs: [
           {
-            resource: { attributes: [{ key: 'service.name', value: { stringValue: 'crash-logs' } }] },
-            scopeLogs: [
-              {
-                logRecords: bodies.map((b, i) => ({
-                  timeUnixNano: String(now - BigInt(i) * 1000n),
-                  severityNumber: 9,
-                  body: { stringValue: b },
-                  traceId,
-                  spanId: randomBytes(8),
-                  attributes: [{ key: 'i', value: { intValue: i } }],
-                })),
-              },
-            ],
+            logRecords: bodies.map((b, i) => ({
+              timeUnixNano: String(now - BigInt(i) * 1000n),
+              severityNumber: 9,
+              body: { stringValue: b },
+              traceId,
+              spanId: randomBytes(8),
+              attributes: [{ key: 'i', value: { intValue: i } }],
+            })),
           },
         ],
-      });
-      try {
-        const r = await fetch(`${s.otlpHttp}/v1/logs`, { method: 'POST', headers: { 'content-type': 'application/x-protobuf' }, body });
-        await r.arrayBuffer();
-        requests++;
-        if (r.status === 200) acked.push(...bodies);
-      } catch {
-        // The server died mid-request: not acknowledged.
-        await sleep(5);
-      }
-    }
+      },
+    ],
   });
-  return {
-    async stop() {
-      running = false;
-      await Promise.all(workers);
-      return requests;
-    },
-  };
+  return { path: '/v1/logs', body, acknowledged: () => acked.push(...bodies) };
 }
 
 describe('crash safety of logs', () => {
@@ -73,14 +50,7 @@ describe('crash safety of logs', () => {
 
   it('keeps every acknowledged log record, once, across SIGKILLs during ingest', async () => {
     const acked: string[] = [];
-    for (let round = 0; round < 3; round++) {
-      const s = await startSightline({ dataDir });
-      const load = sustainedIngest(s, acked, 6);
-      // Kill at a different point of the insert cycle each round.
-      await sleep(1500 + round * 370);
-      await s.kill();
-      await load.stop();
-    }
+    await killDuringIngest(dataDir, () => logBatch(acked));
     assert.ok(acked.length > 50 * 50, `expected sustained ingest, got ${acked.length} acknowledged records`);
 
     // Restart: the WAL is replayed into the store before serving.
@@ -105,20 +75,15 @@ describe('crash safety of logs', () => {
     }
 
     // Every acknowledged record is in the store exactly once, counted in the store itself.
-    const { Session } = require('chdb') as { Session: new (dir: string) => { query(q: string, f: string): string; close(): void } };
     const ackedFile = path.join(dataDir, 'acked-logs.tsv');
     writeFileSync(ackedFile, acked.map((b) => `${b}\n`).join(''));
-    const db = new Session(path.join(dataDir, 'store'));
-    try {
-      const q = (sql: string) => db.query(sql, 'TSV').trim();
+    inStore(dataDir, (q) => {
       const stored = `SELECT body AS b, count() AS c FROM logs_v3 GROUP BY b`;
       const acks = `SELECT * FROM file('${ackedFile}', 'TSV', 'b String')`;
       assert.equal(q(`SELECT count() FROM (${acks})`), String(acked.length));
       assert.equal(q(`SELECT count() FROM (${acks}) WHERE b NOT IN (SELECT b FROM (${stored}))`), '0', 'every acknowledged record is stored');
       assert.equal(q(`SELECT count() FROM (${stored}) WHERE c > 1`), '0', 'no record is stored twice');
       assert.equal(q('SELECT uniqExact(tenant, log_id) = count() FROM logs_v3'), '1', 'ids are unique');
-    } finally {
-      db.close();
-    }
+    });
   });
 });

@@ -1,7 +1,7 @@
 import { BODY_KIND, type LogBatchBuilder } from '../model/log-batch.js';
 import { writeLogContext } from './row-templates.js';
-import { DecodeOutcome, type LogDecodeOptions } from './decode-result.js';
-import { OtlpProtoReader, WT_I32, WT_I64, WT_LEN, WT_VARINT, writeRaw } from './proto-reader.js';
+import type { DecodeOutcome, LogDecodeOptions } from './decode-result.js';
+import { OtlpProtoReader, WT_I32, WT_I64, WT_LEN, WT_VARINT, writeIdOrZeros, writeRaw } from './proto-reader.js';
 
 /**
  * Decodes an OTLP ExportLogsServiceRequest straight from protobuf bytes into
@@ -14,7 +14,6 @@ import { OtlpProtoReader, WT_I32, WT_I64, WT_LEN, WT_VARINT, writeRaw } from './
  */
 export class ProtobufLogDecoder extends OtlpProtoReader {
   private out!: LogBatchBuilder;
-  private outcome!: DecodeOutcome;
   private opts!: LogDecodeOptions;
 
   /**
@@ -23,27 +22,9 @@ export class ProtobufLogDecoder extends OtlpProtoReader {
    * @throws MalformedRequestError when the bytes are not a valid request.
    */
   decode(body: Buffer, out: LogBatchBuilder, opts: LogDecodeOptions): DecodeOutcome {
-    this.buf = body;
-    this.pos = 0;
     this.out = out;
     this.opts = opts;
-    this.redaction = opts.redaction ?? null;
-    const outcome = (this.outcome = new DecodeOutcome());
-    const end = body.length;
-    try {
-      while (this.pos < end) {
-        const tag = this.varint(end);
-        // resource_logs = 1
-        if (tag >>> 3 === 1 && (tag & 7) === WT_LEN) {
-          const e = this.lengthEnd(end);
-          this.resourceGroup(this.pos, e);
-          this.pos = e;
-        } else this.skip(tag, end);
-      }
-    } finally {
-      this.buf = Buffer.alloc(0);
-    }
-    return outcome;
+    return this.request(body, opts.redaction ?? null);
   }
 
   /** Log rows carry the resource and scope themselves: nothing to collect. */
@@ -100,38 +81,30 @@ export class ProtobufLogDecoder extends OtlpProtoReader {
           continue;
         case 5:
           if (wt !== WT_LEN) break;
-          bodyEnd = this.lengthEnd(end);
-          bodyAt = this.pos;
-          this.pos = bodyEnd;
+          bodyAt = this.payloadStart(end);
+          bodyEnd = this.pos;
           continue;
-        case 6: {
+        case 6:
           if (wt !== WT_LEN) break;
-          const e = this.lengthEnd(end);
-          this.keyValue(this.pos, e, out.attrs, null);
-          this.pos = e;
+          this.keyValue(end, out.attrs, null);
           continue;
-        }
         case 7:
           if (wt !== WT_VARINT) break;
           dropped = this.varint(end) >>> 0;
           continue;
         case 8:
           if (wt !== WT_I32) break;
-          this.need(4, end);
-          flags = buf.readUInt32LE(this.pos);
-          this.pos += 4;
+          flags = this.fixed32(end);
           continue;
         case 9:
           if (wt !== WT_LEN) break;
-          traceLen = this.varint(end);
-          traceAt = this.pos;
-          this.advance(traceLen, end);
+          traceAt = this.payloadStart(end);
+          traceLen = this.lastLength;
           continue;
         case 10:
           if (wt !== WT_LEN) break;
-          spanLen = this.varint(end);
-          spanAt = this.pos;
-          this.advance(spanLen, end);
+          spanAt = this.payloadStart(end);
+          spanLen = this.lastLength;
           continue;
         case 12:
           if (wt !== WT_LEN) break;
@@ -165,10 +138,8 @@ export class ProtobufLogDecoder extends OtlpProtoReader {
     writeRaw(out.severityText.data, buf, severityAt, severityEnd);
     this.body(bodyAt, bodyEnd);
     // Absent ids are stored as zeros, which OTLP reads as no id too.
-    if (traceLen === 16) out.traceId.data.bytes(buf, traceAt, traceAt + 16);
-    else out.traceId.data.zeros(16);
-    if (spanLen === 8) out.spanId.data.bytes(buf, spanAt, spanAt + 8);
-    else out.spanId.data.zeros(8);
+    writeIdOrZeros(out.traceId.data, buf, traceAt, traceLen, 16);
+    writeIdOrZeros(out.spanId.data, buf, spanAt, spanLen, 8);
     out.flags.data.u32(flags);
     writeRaw(out.eventName.data, buf, eventAt, eventEnd);
     out.droppedAttrs.data.u32(dropped);
@@ -197,28 +168,12 @@ export class ProtobufLogDecoder extends OtlpProtoReader {
       return;
     }
     // The AnyValue's (last) oneof member decides its kind.
-    let kind = 0;
-    let stringAt = -1;
-    let stringEnd = -1;
-    this.pos = at;
-    while (this.pos < end) {
-      const tag = this.varint(end);
-      const field = tag >>> 3;
-      const wt = tag & 7;
-      if (field === 1 && wt === WT_LEN) {
-        kind = 1;
-        stringAt = this.pos;
-        stringEnd = this.skipString(end);
-        continue;
-      }
-      if ((field >= 5 && field <= 7 && wt === WT_LEN) || ((field === 2 || field === 3) && wt === WT_VARINT) || (field === 4 && wt === WT_I64)) kind = field;
-      this.skip(tag, end);
-    }
+    const kind = this.anyValueMember(at, end);
     if (kind === 0) {
       out.body.data.u8(0);
       out.bodyKind.data.u8(BODY_KIND.none);
     } else if (kind === 1) {
-      writeRaw(out.body.data, this.buf, stringAt, stringEnd);
+      writeRaw(out.body.data, this.buf, this.memberAt, this.memberEnd);
       out.bodyKind.data.u8(BODY_KIND.string);
     } else {
       out.body.data.string(this.anyValueJson(at, end, 0));

@@ -1,8 +1,8 @@
 import type { SpanBatchBuilder } from '../model/span-batch.js';
 import { writeSpanContext, type ResourceRows } from './row-templates.js';
 import { ExtrasWriter } from '../model/span-extras.js';
-import { DecodeOutcome, type DecodeOptions } from './decode-result.js';
-import { OtlpProtoReader, WT_I32, WT_I64, WT_LEN, WT_VARINT, allZero, stringPayload, writeRaw } from './proto-reader.js';
+import type { DecodeOutcome, DecodeOptions } from './decode-result.js';
+import { OtlpProtoReader, WT_I32, WT_I64, WT_LEN, WT_VARINT, allZero, stringPayload, writeIdOrZeros, writeRaw } from './proto-reader.js';
 
 /**
  * Decodes an OTLP ExportTraceServiceRequest straight from protobuf bytes into
@@ -23,7 +23,6 @@ import { OtlpProtoReader, WT_I32, WT_I64, WT_LEN, WT_VARINT, allZero, stringPayl
 export class ProtobufSpanDecoder extends OtlpProtoReader {
   private out!: SpanBatchBuilder;
   private resources!: ResourceRows;
-  private outcome!: DecodeOutcome;
   private opts!: DecodeOptions;
   private readonly extras = new ExtrasWriter();
 
@@ -33,27 +32,10 @@ export class ProtobufSpanDecoder extends OtlpProtoReader {
    * @throws MalformedRequestError when the bytes are not a valid request.
    */
   decode(body: Buffer, out: SpanBatchBuilder, resources: ResourceRows, opts: DecodeOptions): DecodeOutcome {
-    this.buf = body;
-    this.pos = 0;
     this.out = out;
     this.resources = resources;
     this.opts = opts;
-    this.redaction = opts.redaction ?? null;
-    const outcome = (this.outcome = new DecodeOutcome());
-    const end = body.length;
-    try {
-      while (this.pos < end) {
-        const tag = this.varint(end);
-        if (tag >>> 3 === 1 && (tag & 7) === WT_LEN) {
-          const e = this.lengthEnd(end);
-          this.resourceGroup(this.pos, e);
-          this.pos = e;
-        } else this.skip(tag, end);
-      }
-    } finally {
-      this.buf = Buffer.alloc(0);
-    }
-    return outcome;
+    return this.request(body, opts.redaction ?? null);
   }
 
   // ---- messages ---------------------------------------------------------
@@ -102,15 +84,13 @@ export class ProtobufSpanDecoder extends OtlpProtoReader {
       switch (tag >>> 3) {
         case 1:
           if (wt !== WT_LEN) break;
-          traceIdLen = this.varint(end);
-          traceIdAt = this.pos;
-          this.advance(traceIdLen, end);
+          traceIdAt = this.payloadStart(end);
+          traceIdLen = this.lastLength;
           continue;
         case 2:
           if (wt !== WT_LEN) break;
-          spanIdLen = this.varint(end);
-          spanIdAt = this.pos;
-          this.advance(spanIdLen, end);
+          spanIdAt = this.payloadStart(end);
+          spanIdLen = this.lastLength;
           continue;
         case 3:
           if (wt !== WT_LEN) break;
@@ -119,9 +99,8 @@ export class ProtobufSpanDecoder extends OtlpProtoReader {
           continue;
         case 4:
           if (wt !== WT_LEN) break;
-          parentLen = this.varint(end);
-          parentAt = this.pos;
-          this.advance(parentLen, end);
+          parentAt = this.payloadStart(end);
+          parentLen = this.lastLength;
           continue;
         case 5:
           if (wt !== WT_LEN) break;
@@ -144,13 +123,10 @@ export class ProtobufSpanDecoder extends OtlpProtoReader {
           endLo = this.lo;
           endHi = this.hi;
           continue;
-        case 9: {
+        case 9:
           if (wt !== WT_LEN) break;
-          const e = this.lengthEnd(end);
-          this.keyValue(this.pos, e, out.attrs, null);
-          this.pos = e;
+          this.keyValue(end, out.attrs, null);
           continue;
-        }
         case 10:
           if (wt !== WT_VARINT) break;
           droppedAttrs = this.varint(end) >>> 0;
@@ -196,9 +172,7 @@ export class ProtobufSpanDecoder extends OtlpProtoReader {
         }
         case 16:
           if (wt !== WT_I32) break;
-          this.need(4, end);
-          flags = buf.readUInt32LE(this.pos);
-          this.pos += 4;
+          flags = this.fixed32(end);
           continue;
       }
       this.skip(tag, end);
@@ -214,8 +188,7 @@ export class ProtobufSpanDecoder extends OtlpProtoReader {
 
     out.traceId.data.bytes(buf, traceIdAt, traceIdAt + 16);
     out.spanId.data.bytes(buf, spanIdAt, spanIdAt + 8);
-    if (parentLen === 8) out.parentSpanId.data.bytes(buf, parentAt, parentAt + 8);
-    else out.parentSpanId.data.zeros(8);
+    writeIdOrZeros(out.parentSpanId.data, buf, parentAt, parentLen, 8);
     out.flags.data.u32(flags);
     writeRaw(out.name.data, buf, nameAt, nameEnd);
     out.kind.data.u8(kind);
@@ -278,9 +251,7 @@ export class ProtobufSpanDecoder extends OtlpProtoReader {
         nameAt = this.pos;
         nameEnd = this.skipString(end);
       } else if (field === 3 && wt === WT_LEN) {
-        const e = this.lengthEnd(end);
-        (attrs ??= []).push(this.keyValueJson(this.pos, e, 0));
-        this.pos = e;
+        (attrs ??= []).push(this.attributeJson(end));
       } else if (field === 4 && wt === WT_VARINT) {
         dropped = this.varint(end) >>> 0;
       } else this.skip(tag, end);
@@ -311,36 +282,28 @@ export class ProtobufSpanDecoder extends OtlpProtoReader {
       const field = tag >>> 3;
       const wt = tag & 7;
       if (field === 1 && wt === WT_LEN) {
-        traceLen = this.varint(end);
-        traceAt = this.pos;
-        this.advance(traceLen, end);
+        traceAt = this.payloadStart(end);
+        traceLen = this.lastLength;
       } else if (field === 2 && wt === WT_LEN) {
-        spanLen = this.varint(end);
-        spanAt = this.pos;
-        this.advance(spanLen, end);
+        spanAt = this.payloadStart(end);
+        spanLen = this.lastLength;
       } else if (field === 3 && wt === WT_LEN) {
         stateAt = this.pos;
         stateEnd = this.skipString(end);
       } else if (field === 4 && wt === WT_LEN) {
-        const e = this.lengthEnd(end);
-        (attrs ??= []).push(this.keyValueJson(this.pos, e, 0));
-        this.pos = e;
+        (attrs ??= []).push(this.attributeJson(end));
       } else if (field === 5 && wt === WT_VARINT) {
         dropped = this.varint(end) >>> 0;
       } else if (field === 6 && wt === WT_I32) {
-        this.need(4, end);
-        flags = buf.readUInt32LE(this.pos);
-        this.pos += 4;
+        flags = this.fixed32(end);
       } else this.skip(tag, end);
     }
     // A link to an invalid span context is legal (it may carry attributes),
     // so empty ids are kept as zeros; other lengths are not ids at all.
     if (traceLen !== 0 && traceLen !== 16) return `link trace_id must be 16 bytes, got ${traceLen}`;
     if (spanLen !== 0 && spanLen !== 8) return `link span_id must be 8 bytes, got ${spanLen}`;
-    if (traceLen === 16) group.data(0).bytes(buf, traceAt, traceAt + 16);
-    else group.data(0).zeros(16);
-    if (spanLen === 8) group.data(1).bytes(buf, spanAt, spanAt + 8);
-    else group.data(1).zeros(8);
+    writeIdOrZeros(group.data(0), buf, traceAt, traceLen, 16);
+    writeIdOrZeros(group.data(1), buf, spanAt, spanLen, 8);
     group.data(2).string(attrs ? `[${attrs.join(',')}]` : '');
     group.count++;
     this.extras.addLink(buf, stateAt < 0 ? 0 : stringPayload(buf, stateAt, stateEnd), stateAt < 0 ? 0 : stateEnd, dropped, flags);

@@ -1,39 +1,16 @@
-import { promisify } from 'node:util';
-import zlib from 'node:zlib';
-import type { ServerOptions as HttpsServerOptions } from 'node:https';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import cors from '@fastify/cors';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import { SightlineError, asSightlineError } from '../errors.js';
-import { resolveCaller, WRITE_SPANS, type Authenticator } from '../auth/index.js';
-import type { BudgetReservation } from '../ingest/index.js';
+import { SightlineError } from '../errors.js';
 import { exportLogsResponseJson, exportResponseJson, exportResponseProtobuf, rpcStatusJson, rpcStatusProtobuf } from './otlp-replies.js';
 import type { Encoding, ExportResult, TraceExportHandler } from './trace-export.js';
 import type { LogExportHandler } from './log-export.js';
-import { DEFAULT_LISTENER_LIMITS, ListenerGuard } from './listener-limits.js';
+import { JSON_TYPE, createExportListener, errorReply, isJsonBody, toSightlineError, type HttpListenerOptions } from './export-listener.js';
 
-const gunzip = promisify(zlib.gunzip);
-
-export interface OtlpHttpOptions {
+export interface OtlpHttpOptions extends HttpListenerOptions {
   handler: TraceExportHandler;
   /** Log exports (POST /v1/logs); without it, that path answers 404. */
   logs?: LogExportHandler;
-  log: Logger;
-  /** Largest accepted body, compressed and decompressed alike. */
-  maxBodyBytes: number;
-  /** Origins allowed to export from a browser; ['*'] for any. */
-  corsOrigins: string[];
-  /** Who may write, and into which tenant (X-Scope-OrgID among those the identity holds). */
-  authenticator: Authenticator;
-  defaultTenant: string;
-  /** Serve HTTPS with these options (certificate, key, client CA); plain HTTP without. */
-  https?: HttpsServerOptions;
-  /** Connection caps and timeouts, and their counters; default limits without. */
-  guard?: ListenerGuard;
 }
-
-const PROTOBUF_TYPES = ['application/x-protobuf', 'application/protobuf'];
-const JSON_TYPE = 'application/json';
 
 /**
  * OTLP/HTTP: POST /v1/traces (and /v1/logs) with protobuf or JSON, optionally gzip.
@@ -41,90 +18,13 @@ const JSON_TYPE = 'application/json';
  * carry a google.rpc.Status.
  */
 export async function createOtlpHttpServer(opts: OtlpHttpOptions): Promise<FastifyInstance> {
-  const guard = opts.guard ?? new ListenerGuard(DEFAULT_LISTENER_LIMITS);
-  const app = Fastify({
-    loggerInstance: opts.log.child({ component: 'otlp-http' }) as FastifyBaseLogger,
-    logController: new LogController({ disableRequestLogging: true }),
-    // Body limit, and the timeouts: collector and SDK exporters keep
-    // connections open between batches (keep-alive), a hostile client's
-    // stalled or trickled request is cut off.
-    ...guard.fastifyOptions(opts.maxBodyBytes, opts.https),
-  }) as unknown as FastifyInstance;
-  guard.guardHttp(app.server, { tls: opts.https !== undefined });
-  await app.register(cors, {
-    origin: opts.corsOrigins.includes('*') ? true : opts.corsOrigins,
-    methods: ['POST', 'OPTIONS'],
-    maxAge: 86_400,
+  const { app, exportBody } = await createExportListener({
+    ...opts,
+    component: 'otlp-http',
+    // Log exports are charged to the same ingest budget.
+    reserve: () => opts.handler.reserve(),
+    contentTypesHint: 'use application/x-protobuf or application/json',
   });
-
-  app.removeAllContentTypeParsers();
-  // Bodies are read into pooled buffers, lent to the request until it is answered (see BodyPool).
-  const bodies = new BodyPool(opts.maxBodyBytes);
-  const reads = new WeakMap<FastifyRequest, BodyRead>();
-  app.addContentTypeParser([...PROTOBUF_TYPES, JSON_TYPE], (req, payload, done) => {
-    let budget = budgets.get(req);
-    if (!budget) {
-      // A body on a method no route takes (it is answered 404): charged all the same.
-      try {
-        budget = opts.handler.reserve();
-      } catch (e) {
-        return done(e as Error, undefined);
-      }
-      budgets.set(req, budget);
-    }
-    const read: BodyRead = { body: null, received: 0 };
-    reads.set(req, read);
-    readBody(payload, Number(req.headers['content-length']), opts.maxBodyBytes, bodies, read, budget, (n) => guard.dropped(n)).then(
-      (bytes) => done(null, bytes),
-      (e: Error) => done(e, undefined),
-    );
-  });
-  app.addContentTypeParser('*', (req, _payload, done) => {
-    done(new SightlineError('UNSUPPORTED_MEDIA_TYPE', `unsupported content type ${JSON.stringify(req.headers['content-type'] ?? '')}; use application/x-protobuf or application/json`));
-  });
-
-  // Who writes, and into which tenant: decided before anything is read.
-  const tenants = new WeakMap<FastifyRequest, string>();
-  app.addHook('onRequest', async (req) => {
-    if (req.method !== 'POST') return;
-    const header = (name: string) => {
-      const v = req.headers[name];
-      return Array.isArray(v) ? v[v.length - 1] : v;
-    };
-    // No cookie: a browser's login session never writes spans, so a page on
-    // another site cannot make a signed-in browser post them.
-    const { tenants: [tenant] } = await resolveCaller(
-      opts.authenticator,
-      { authorization: header('authorization'), headers: req.headers, remoteAddress: req.socket.remoteAddress, remotePort: req.socket.remotePort },
-      WRITE_SPANS,
-      header('x-scope-orgid'),
-      opts.defaultTenant,
-    );
-    tenants.set(req, tenant);
-  });
-
-  // Refuse before reading the body when it declares more than the limit,
-  // or when ingest is past its budget already. Otherwise the body is
-  // charged to the budget as its bytes arrive, not as declared: a client
-  // that declares 16 MiB and trickles it holds only what it has sent. The
-  // charge is held until the reply is sent.
-  const budgets = new WeakMap<FastifyRequest, BudgetReservation>();
-  app.addHook('onRequest', async (req) => {
-    if (req.method !== 'POST') return;
-    if (Number(req.headers['content-length']) > opts.maxBodyBytes) throw new SightlineError('BODY_TOO_LARGE', 'request body is larger than the limit (--max-body)');
-    budgets.set(req, opts.handler.reserve());
-  });
-  const done = (req: FastifyRequest) => {
-    budgets.get(req)?.release();
-    budgets.delete(req);
-    const read = reads.get(req);
-    if (read) {
-      reads.delete(req);
-      if (read.body) bodies.release(read.body);
-    }
-  };
-  app.addHook('onResponse', async (req) => done(req));
-  app.addHook('onRequestAbort', async (req) => done(req));
 
   app.setErrorHandler((err, req, reply) => sendError(reply, encodingOf(req), toSightlineError(err), opts.log));
   app.setNotFoundHandler((req, reply) =>
@@ -135,16 +35,8 @@ export async function createOtlpHttpServer(opts: OtlpHttpOptions): Promise<Fasti
   const exportRoute = (url: string, handle: (body: Buffer, encoding: Encoding, tenant: string, reserved: boolean) => Promise<ExportResult>, json: (r: ExportResult) => string) =>
     app.post(url, async (req, reply) => {
       const encoding = encodingOf(req);
-      if (req.body === undefined || req.body === null)
-        throw new SightlineError('UNSUPPORTED_MEDIA_TYPE', 'missing Content-Type; use application/x-protobuf or application/json');
-      const raw = req.body as Buffer;
-      const body = await decompress(raw, req.headers['content-encoding'], opts.maxBodyBytes);
-      const tenant = tenants.get(req);
-      if (!tenant) throw new SightlineError('UNAUTHENTICATED', 'no tenant was chosen for this request');
-      const budget = budgets.get(req);
-      // The decompressed copy is held while it is decoded, on top of the body.
-      if (body !== raw) budget?.take(body.length);
-      const result = await handle(body, encoding, tenant, budget !== undefined);
+      const { body, tenant, reserved } = await exportBody(req);
+      const result = await handle(body, encoding, tenant, reserved);
       if (encoding === 'protobuf') return reply.type('application/x-protobuf').send(exportResponseProtobuf(result));
       return reply.type(JSON_TYPE).send(json(result));
     });
@@ -155,184 +47,12 @@ export async function createOtlpHttpServer(opts: OtlpHttpOptions): Promise<Fasti
   return app;
 }
 
-/** A growable buffer a request body is read into. */
-interface PooledBody {
-  buf: Buffer;
-}
-
-/** One request's body as it is read. */
-export interface BodyRead {
-  /** Taken on the first byte, not before: a connection that sends no body holds no buffer. */
-  body: PooledBody | null;
-  received: number;
-}
-
-/**
- * Request bodies, read into buffers that are reused request after request.
- * A body arrives in socket-sized chunks; concatenating them into a fresh
- * buffer per request made V8 run a full garbage collection about every
- * 200 ms at 70k spans/s (external memory pressure). The decoders copy what
- * they keep out of the body, so its buffer is free again once the request
- * is answered.
- *
- * Two sizes: a body starts in a small buffer unless its first chunk is
- * big, and moves to a large one only once it has sent more. So a slow
- * client, or many of them, holding a connection with a byte of body holds
- * 16 KiB each, not 256 KiB.
- */
-export class BodyPool {
-  private readonly large: PooledBody[] = [];
-  private readonly small: PooledBody[] = [];
-  constructor(private readonly maxBodyBytes: number) {}
-
-  /** A buffer for a body whose first chunk is `first` bytes. */
-  acquire(first: number): PooledBody {
-    if (first > SMALL_BODY) return this.large.pop() ?? { buf: Buffer.allocUnsafe(Math.max(LARGE_BODY, first)) };
-    return this.small.pop() ?? { buf: Buffer.allocUnsafe(SMALL_BODY) };
-  }
-
-  /** Moves a body that outgrew its buffer, with its first `used` bytes, to one that holds `need`. */
-  grow(body: PooledBody, used: number, need: number, limit: number): void {
-    let next: Buffer | undefined;
-    if (body.buf.length === SMALL_BODY) {
-      const pooled = this.large.pop();
-      if (pooled && pooled.buf.length >= need) next = pooled.buf;
-      else if (pooled) this.large.push(pooled);
-    }
-    next ??= Buffer.allocUnsafe(Math.min(limit, Math.max(body.buf.length * 2, need, LARGE_BODY)));
-    body.buf.copy(next, 0, 0, used);
-    this.release({ buf: body.buf });
-    body.buf = next;
-  }
-
-  release(body: PooledBody): void {
-    // Keep a few of each size, and not those a huge request grew.
-    if (body.buf.length === SMALL_BODY) {
-      if (this.small.length < 64) this.small.push(body);
-    } else if (this.large.length < 16 && body.buf.length >= LARGE_BODY && body.buf.length <= Math.min(this.maxBodyBytes, 4 * 1024 * 1024)) this.large.push(body);
-  }
-}
-
-const SMALL_BODY = 16 * 1024;
-const LARGE_BODY = 256 * 1024;
-
-/**
- * Reads a request body and returns its bytes, as a view of a pooled buffer
- * (taken on the first byte, grown as needed): fastify's own reader, with
- * the same limits and errors, but no new buffer per request. Each chunk is
- * charged to the ingest budget as it arrives; a body refused part way (too
- * large, or past the budget) is read on and thrown away, so that the reply
- * reaches the client, and the connection is closed after it (see sendError).
- * Bytes received and not kept are counted with `dropped`.
- */
-export function readBody(payload: NodeJS.ReadableStream, contentLength: number, limit: number, bodies: BodyPool, read: BodyRead, budget: BudgetReservation, dropped: (bytes: number) => void): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    if (contentLength > limit) return reject(new SightlineError('BODY_TOO_LARGE', 'request body is larger than the limit (--max-body)'));
-    let settled = false;
-    const cleanup = () => {
-      settled = true;
-      payload.removeListener('data', onData);
-      payload.removeListener('end', onEnd);
-      payload.removeListener('error', onError);
-      payload.removeListener('close', onClose);
-    };
-    const refuse = (err: SightlineError) => {
-      cleanup();
-      dropped(read.received);
-      // Read the rest without keeping it, so the reply can be sent.
-      payload.on('data', (c: Buffer | string) => dropped(c.length));
-      payload.on('error', () => {});
-      payload.resume();
-      reject(err);
-    };
-    const onData = (chunk: Buffer | string) => {
-      const c = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-      const len = read.received;
-      if (len + c.length > limit) return refuse(new SightlineError('BODY_TOO_LARGE', 'request body is larger than the limit (--max-body)'));
-      try {
-        budget.take(c.length);
-      } catch (e) {
-        return refuse(e as SightlineError);
-      }
-      if (!read.body) read.body = bodies.acquire(c.length);
-      else if (len + c.length > read.body.buf.length) bodies.grow(read.body, len, len + c.length, limit);
-      c.copy(read.body.buf, len);
-      read.received = len + c.length;
-    };
-    const onEnd = () => {
-      cleanup();
-      const len = read.received;
-      if (!Number.isNaN(contentLength) && len !== contentLength) {
-        dropped(len);
-        return reject(new SightlineError('MALFORMED_REQUEST', `request body length ${len} does not match its Content-Length ${contentLength}`));
-      }
-      resolve(read.body ? read.body.buf.subarray(0, len) : Buffer.alloc(0));
-    };
-    const onError = (e: Error) => {
-      cleanup();
-      dropped(read.received);
-      reject(new SightlineError('MALFORMED_REQUEST', `request body could not be read: ${e.message}`));
-    };
-    // A connection closed mid-body (by the client, or by the idle and
-    // request timeouts) may end the stream without an error.
-    const onClose = () => {
-      if (!settled) onError(new Error('the connection closed before the body was complete'));
-    };
-    payload.on('data', onData);
-    payload.on('end', onEnd);
-    payload.on('error', onError);
-    payload.on('close', onClose);
-    payload.resume();
-  });
-}
-
 function encodingOf(req: FastifyRequest): Encoding {
-  const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
-  return type === JSON_TYPE ? 'json' : 'protobuf';
-}
-
-export async function decompress(body: Buffer, encoding: string | undefined, limit: number): Promise<Buffer> {
-  const e = (encoding ?? 'identity').trim().toLowerCase();
-  if (e === 'identity' || e === '') return body;
-  if (e !== 'gzip')
-    throw new SightlineError('UNSUPPORTED_MEDIA_TYPE', `unsupported Content-Encoding ${JSON.stringify(encoding)}; use gzip or none`);
-  try {
-    // maxOutputLength stops a gzip bomb after `limit` bytes of output.
-    return await gunzip(body, { maxOutputLength: limit });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE')
-      throw new SightlineError('BODY_TOO_LARGE', `decompressed body is larger than the limit of ${limit} bytes`);
-    throw new SightlineError('MALFORMED_REQUEST', `body is not valid gzip: ${(err as Error).message}`);
-  }
-}
-
-export function toSightlineError(err: unknown): SightlineError {
-  if (err instanceof SightlineError) return err;
-  const e = err as { code?: string; statusCode?: number; message?: string };
-  switch (e.code) {
-    case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return new SightlineError('BODY_TOO_LARGE', `request body is larger than the limit (--max-body)`);
-    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return new SightlineError('UNSUPPORTED_MEDIA_TYPE', 'unsupported content type; use application/x-protobuf or application/json');
-    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
-      return new SightlineError('MALFORMED_REQUEST', e.message ?? 'bad request');
-  }
-  if (e.statusCode !== undefined && e.statusCode >= 400 && e.statusCode < 500)
-    return new SightlineError('MALFORMED_REQUEST', e.message ?? 'bad request');
-  return asSightlineError(err);
+  return isJsonBody(req) ? 'json' : 'protobuf';
 }
 
 function sendError(reply: FastifyReply, encoding: Encoding, err: SightlineError, log: Logger): FastifyReply {
-  if (err.code === 'INTERNAL') log.error({ err: err.cause ?? err }, 'OTLP/HTTP request failed');
-  if (err.code === 'UNAUTHENTICATED') reply.header('WWW-Authenticate', 'Bearer realm="sightline"');
-  const retryAfter = (err as { retryAfterSeconds?: number }).retryAfterSeconds;
-  if (retryAfter !== undefined) reply.header('Retry-After', String(retryAfter));
-  // Refused before its body was all in (too large, over the budget): the
-  // rest is read and dropped until the client sees this, then the
-  // connection ends rather than wait out a body nobody will use.
-  if (!reply.request.raw.complete) reply.header('Connection', 'close');
-  reply.code(err.httpStatus);
+  errorReply(reply, err, log, 'OTLP/HTTP');
   if (encoding === 'protobuf')
     return reply.type('application/x-protobuf').send(rpcStatusProtobuf(err.grpcStatus, err.message));
   return reply.type(JSON_TYPE).send(rpcStatusJson(err.grpcStatus, err.message));

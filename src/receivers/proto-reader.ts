@@ -4,7 +4,7 @@ import type { ArrayGroup, AttributeColumns } from '../model/span-batch.js';
 import { MAX_ANY_VALUE_DEPTH, doubleToJson } from '../model/any-value.js';
 import type { SpanRedactor } from '../redact/index.js';
 import { ResourceTemplate, ScopeTemplate } from './row-templates.js';
-import { MalformedRequestError } from './decode-result.js';
+import { DecodeOutcome, MalformedRequestError } from './decode-result.js';
 
 /**
  * What the hand-written OTLP protobuf decoders share (decode-protobuf.ts
@@ -37,8 +37,21 @@ export abstract class OtlpProtoReader {
   protected hi = 0;
   /** The length read by the last lengthEnd(). */
   protected lastLength = 0;
+  /** Where the message found by the last groupHead() ends. */
+  private headEnd = 0;
+  /**
+   * The AnyValue member found by the last anyValueMember(): where it is (a
+   * string from its length prefix, the others' payload; a double's start
+   * only), or a bool's or int's halves.
+   */
+  protected memberAt = -1;
+  protected memberEnd = -1;
+  protected memberLo = 0;
+  protected memberHi = 0;
   /** The request's redaction, run on each resource and scope before their ids are hashed. */
   protected redaction: SpanRedactor | null = null;
+  /** The request's records taken and refused. */
+  protected outcome!: DecodeOutcome;
   protected readonly resource = new ResourceTemplate();
   protected readonly scope = new ScopeTemplate();
 
@@ -48,44 +61,86 @@ export abstract class OtlpProtoReader {
   /** One record (a span, a log record) of the current scope, at [start, end). */
   protected abstract record(start: number, end: number): void;
 
+  /**
+   * Walks an ExportTraceServiceRequest or ExportLogsServiceRequest
+   * (resource_spans and resource_logs are both field 1), and returns its
+   * records taken and refused.
+   */
+  protected request(body: Buffer, redaction: SpanRedactor | null): DecodeOutcome {
+    const outcome = (this.outcome = new DecodeOutcome());
+    this.buf = body;
+    this.pos = 0;
+    this.redaction = redaction;
+    const end = body.length;
+    try {
+      for (let e = this.nextMessage(1, end); e >= 0; e = this.nextMessage(1, end)) {
+        this.resourceGroup(this.pos, e);
+        this.pos = e;
+      }
+    } finally {
+      this.buf = Buffer.alloc(0);
+    }
+    return outcome;
+  }
+
   // ---- resource and scope ---------------------------------------------------
 
   /** A ResourceSpans or ResourceLogs message. */
   protected resourceGroup(start: number, end: number): void {
-    // schema_url (3) follows the scope groups (2) on the wire, and fields may
-    // come in any order, so find the resource-level fields before the records.
     const res = this.resource;
     res.reset();
-    let resStart = -1;
-    let resEnd = -1;
+    const resStart = this.groupHead(start, end, res.schemaUrl);
+    if (resStart >= 0) this.resourceMessage(resStart, this.headEnd);
+    this.redaction?.redactResource(res);
+    res.finish();
+
+    this.pos = start;
+    for (let e = this.nextMessage(2, end); e >= 0; e = this.nextMessage(2, end)) {
+      this.scopeGroup(this.pos, e);
+      this.pos = e;
+    }
+  }
+
+  /** A ScopeSpans or ScopeLogs message. */
+  protected scopeGroup(start: number, end: number): void {
+    const scope = this.scope;
+    scope.reset();
+    const scopeStart = this.groupHead(start, end, scope.schemaUrl);
+    if (scopeStart >= 0) this.scopeMessage(scopeStart, this.headEnd);
+    this.redaction?.redactScope(scope);
+    scope.finish(this.resource);
+    this.scopeReady();
+
+    this.pos = start;
+    for (let e = this.nextMessage(2, end); e >= 0; e = this.nextMessage(2, end)) {
+      this.record(this.pos, e);
+      this.pos = e;
+    }
+  }
+
+  /**
+   * The first pass over a resource or scope group: copies its schema_url
+   * (3) into `schemaUrl`, and returns where its resource or scope message
+   * (1) starts, -1 when it has none, with its end in headEnd. schema_url
+   * follows the children (2) on the wire, and fields may come in any
+   * order, so these are found before the children are read.
+   */
+  private groupHead(start: number, end: number, schemaUrl: ByteWriter): number {
+    let at = -1;
     this.pos = start;
     while (this.pos < end) {
       const tag = this.varint(end);
       const field = tag >>> 3;
       if (field === 1 && (tag & 7) === WT_LEN) {
-        resEnd = this.lengthEnd(end);
-        resStart = this.pos;
-        this.pos = resEnd;
+        at = this.payloadStart(end);
+        this.headEnd = this.pos;
       } else if (field === 3 && (tag & 7) === WT_LEN) {
-        res.schemaUrl.len = 0;
-        this.copyString(res.schemaUrl, end);
+        schemaUrl.len = 0;
+        this.copyString(schemaUrl, end);
       } else this.skip(tag, end);
     }
-    if (resStart >= 0) this.resourceMessage(resStart, resEnd);
-    this.redaction?.redactResource(res);
-    res.finish();
-
-    this.pos = start;
-    while (this.pos < end) {
-      const tag = this.varint(end);
-      if (tag >>> 3 === 2 && (tag & 7) === WT_LEN) {
-        const e = this.lengthEnd(end);
-        this.scopeGroup(this.pos, e);
-        this.pos = e;
-      } else this.skip(tag, end);
-    }
+    return at;
   }
-
 
   protected resourceMessage(start: number, end: number): void {
     const res = this.resource;
@@ -94,46 +149,9 @@ export abstract class OtlpProtoReader {
       const tag = this.varint(end);
       const field = tag >>> 3;
       if (field === 1 && (tag & 7) === WT_LEN) {
-        const e = this.lengthEnd(end);
-        this.keyValue(this.pos, e, res.attrs, res);
-        this.pos = e;
+        this.keyValue(end, res.attrs, res);
       } else if (field === 2 && (tag & 7) === WT_VARINT) {
         res.dropped = this.varint(end) >>> 0;
-      } else this.skip(tag, end);
-    }
-  }
-
-  /** A ScopeSpans or ScopeLogs message. */
-  protected scopeGroup(start: number, end: number): void {
-    const scope = this.scope;
-    scope.reset();
-    let scopeStart = -1;
-    let scopeEnd = -1;
-    this.pos = start;
-    while (this.pos < end) {
-      const tag = this.varint(end);
-      const field = tag >>> 3;
-      if (field === 1 && (tag & 7) === WT_LEN) {
-        scopeEnd = this.lengthEnd(end);
-        scopeStart = this.pos;
-        this.pos = scopeEnd;
-      } else if (field === 3 && (tag & 7) === WT_LEN) {
-        scope.schemaUrl.len = 0;
-        this.copyString(scope.schemaUrl, end);
-      } else this.skip(tag, end);
-    }
-    if (scopeStart >= 0) this.scopeMessage(scopeStart, scopeEnd);
-    this.redaction?.redactScope(scope);
-    scope.finish(this.resource);
-    this.scopeReady();
-
-    this.pos = start;
-    while (this.pos < end) {
-      const tag = this.varint(end);
-      if (tag >>> 3 === 2 && (tag & 7) === WT_LEN) {
-        const e = this.lengthEnd(end);
-        this.record(this.pos, e);
-        this.pos = e;
       } else this.skip(tag, end);
     }
   }
@@ -153,9 +171,7 @@ export abstract class OtlpProtoReader {
         scope.version.len = 0;
         this.copyString(scope.version, end);
       } else if (field === 3 && wt === WT_LEN) {
-        const e = this.lengthEnd(end);
-        attrs.push(this.keyValueJson(this.pos, e, 0));
-        this.pos = e;
+        attrs.push(this.attributeJson(end));
       } else if (field === 4 && wt === WT_VARINT) {
         scope.dropped = this.varint(end) >>> 0;
       } else this.skip(tag, end);
@@ -164,65 +180,33 @@ export abstract class OtlpProtoReader {
   }
 
   /**
-   * Appends one KeyValue to the typed attribute columns. When `resource` is
-   * given, also remembers the `service.name` string value.
+   * Appends the KeyValue whose length prefix is at pos to the typed
+   * attribute columns, and moves past it. When `resource` is given, also
+   * remembers the `service.name` string value.
    */
-  protected keyValue(start: number, end: number, target: AttributeColumns, resource: ResourceTemplate | null): void {
+  protected keyValue(end: number, target: AttributeColumns, resource: ResourceTemplate | null): void {
     const buf = this.buf;
+    const kvEnd = this.lengthEnd(end);
     let keyAt = -1;
     let keyEnd = -1;
     let valueStart = -1;
     let valueEnd = -1;
-    this.pos = start;
-    while (this.pos < end) {
-      const tag = this.varint(end);
+    while (this.pos < kvEnd) {
+      const tag = this.varint(kvEnd);
       const field = tag >>> 3;
       const wt = tag & 7;
       if (field === 1 && wt === WT_LEN) {
         keyAt = this.pos;
-        keyEnd = this.skipString(end);
+        keyEnd = this.skipString(kvEnd);
       } else if (field === 2 && wt === WT_LEN) {
-        valueEnd = this.lengthEnd(end);
-        valueStart = this.pos;
-        this.pos = valueEnd;
-      } else this.skip(tag, end);
+        valueStart = this.payloadStart(kvEnd);
+        valueEnd = this.pos;
+      } else this.skip(tag, kvEnd);
     }
 
-    // Find the AnyValue's (last) oneof member.
-    let kindField = 0;
-    let at = -1;
-    let atEnd = -1;
-    let varLo = 0;
-    let varHi = 0;
-    if (valueStart >= 0) {
-      this.pos = valueStart;
-      while (this.pos < valueEnd) {
-        const tag = this.varint(valueEnd);
-        const field = tag >>> 3;
-        const wt = tag & 7;
-        if ((field === 1 || field === 5 || field === 6 || field === 7) && wt === WT_LEN) {
-          kindField = field;
-          if (field === 1) {
-            at = this.pos;
-            atEnd = this.skipString(valueEnd);
-          } else {
-            atEnd = this.lengthEnd(valueEnd);
-            at = this.pos;
-          }
-          this.pos = atEnd;
-        } else if ((field === 2 || field === 3) && wt === WT_VARINT) {
-          kindField = field;
-          this.varint64(valueEnd);
-          varLo = this.lo;
-          varHi = this.hi;
-        } else if (field === 4 && wt === WT_I64) {
-          kindField = 4;
-          at = this.pos;
-          this.fixed64(valueEnd);
-        } else this.skip(tag, valueEnd);
-      }
-    }
-
+    const kindField = valueStart >= 0 ? this.anyValueMember(valueStart, valueEnd) : 0;
+    const at = this.memberAt;
+    const atEnd = this.memberEnd;
     let group: ArrayGroup;
     switch (kindField) {
       case 1:
@@ -235,11 +219,11 @@ export abstract class OtlpProtoReader {
         break;
       case 2:
         group = target.bool;
-        group.data(1).u8(varLo !== 0 || varHi !== 0 ? 1 : 0);
+        group.data(1).u8(this.memberLo !== 0 || this.memberHi !== 0 ? 1 : 0);
         break;
       case 3:
         group = target.int;
-        group.data(1).u64(varLo, varHi);
+        group.data(1).u64(this.memberLo, this.memberHi);
         break;
       case 4:
         group = target.float;
@@ -252,10 +236,55 @@ export abstract class OtlpProtoReader {
     }
     writeRaw(group.data(0), buf, keyAt, keyEnd);
     group.count++;
-    this.pos = end;
+    this.pos = kvEnd;
+  }
+
+  /**
+   * Finds the AnyValue's (last) oneof member in [start, end), as protobuf
+   * reads a oneof: returns its field number, 0 when it has none, and leaves
+   * where it is in memberAt and memberEnd, or a bool's or int's value in
+   * memberLo and memberHi. A string's UTF-8 is left for its copier
+   * (writeRaw) to check.
+   */
+  protected anyValueMember(start: number, end: number): number {
+    let kind = 0;
+    this.pos = start;
+    while (this.pos < end) {
+      const tag = this.varint(end);
+      const field = tag >>> 3;
+      const wt = tag & 7;
+      if ((field === 1 || field === 5 || field === 6 || field === 7) && wt === WT_LEN) {
+        kind = field;
+        if (field === 1) {
+          this.memberAt = this.pos;
+          this.memberEnd = this.skipString(end);
+        } else {
+          this.memberAt = this.payloadStart(end);
+          this.memberEnd = this.pos;
+        }
+      } else if ((field === 2 || field === 3) && wt === WT_VARINT) {
+        kind = field;
+        this.varint64(end);
+        this.memberLo = this.lo;
+        this.memberHi = this.hi;
+      } else if (field === 4 && wt === WT_I64) {
+        kind = 4;
+        this.memberAt = this.pos;
+        this.fixed64(end);
+      } else this.skip(tag, end);
+    }
+    return kind;
   }
 
   // ---- AnyValue to canonical JSON (nested values, event/link/scope attributes)
+
+  /** The canonical JSON of the KeyValue whose length prefix is at pos; moves past it. */
+  protected attributeJson(end: number): string {
+    const e = this.lengthEnd(end);
+    const json = this.keyValueJson(this.pos, e, 0);
+    this.pos = e;
+    return json;
+  }
 
   protected keyValueJson(start: number, end: number, depth: number): string {
     let key = '';
@@ -331,13 +360,9 @@ export abstract class OtlpProtoReader {
         const saved = this.pos;
         const items: string[] = [];
         this.pos = at;
-        while (this.pos < end) {
-          const tag = this.varint(end);
-          if (tag >>> 3 === 1 && (tag & 7) === WT_LEN) {
-            const e = this.lengthEnd(end);
-            items.push(field === 5 ? this.anyValueJson(this.pos, e, depth + 1) : this.keyValueJson(this.pos, e, depth + 1));
-            this.pos = e;
-          } else this.skip(tag, end);
+        for (let e = this.nextMessage(1, end); e >= 0; e = this.nextMessage(1, end)) {
+          items.push(field === 5 ? this.anyValueJson(this.pos, e, depth + 1) : this.keyValueJson(this.pos, e, depth + 1));
+          this.pos = e;
         }
         this.pos = saved;
         return field === 5
@@ -410,6 +435,13 @@ export abstract class OtlpProtoReader {
     this.pos += 8;
   }
 
+  protected fixed32(end: number): number {
+    this.need(4, end);
+    const value = this.buf.readUInt32LE(this.pos);
+    this.pos += 4;
+    return value;
+  }
+
   /** Reads a length prefix; returns where the payload ends. pos is at the payload. */
   protected lengthEnd(end: number): number {
     const len = this.varint(end);
@@ -417,6 +449,32 @@ export abstract class OtlpProtoReader {
     const e = this.pos + len;
     if (e > end) this.truncated();
     return e;
+  }
+
+  /**
+   * Moves past a length-delimited field whose length prefix is at pos, to
+   * come back to: returns where its payload starts, with its length in
+   * lastLength.
+   */
+  protected payloadStart(end: number): number {
+    const e = this.lengthEnd(end);
+    const at = this.pos;
+    this.pos = e;
+    return at;
+  }
+
+  /**
+   * Moves on to the next length-delimited field numbered `field` before
+   * `end`, skipping the others: returns where its payload ends, pos at its
+   * start, or -1 when there is none left.
+   */
+  protected nextMessage(field: number, end: number): number {
+    while (this.pos < end) {
+      const tag = this.varint(end);
+      if (tag >>> 3 === field && (tag & 7) === WT_LEN) return this.lengthEnd(end);
+      this.skip(tag, end);
+    }
+    return -1;
   }
 
   /**
@@ -528,6 +586,15 @@ export function writeRaw(w: ByteWriter, buf: Buffer, at: number, end: number): v
     while (buf[payload] & 0x80) payload++;
     if (!isUtf8(buf.subarray(payload + 1, end))) throw new MalformedRequestError('protobuf: a string field is not valid UTF-8');
   }
+}
+
+/**
+ * Copies an id of `size` bytes, or writes zeros when it has another length:
+ * OTLP reads zeros as no id (the caller has refused the lengths it must).
+ */
+export function writeIdOrZeros(w: ByteWriter, buf: Buffer, at: number, len: number, size: number): void {
+  if (len === size) w.bytes(buf, at, at + size);
+  else w.zeros(size);
 }
 
 export function allZero(buf: Buffer, at: number, n: number): boolean {

@@ -3,6 +3,7 @@ import { ProtoWriter } from '../../model/proto-writer.js';
 import type { SpanRecord } from '../../model/span-record.js';
 import { isRootSpan } from '../../model/span-record.js';
 import { groupByResource, type ResourceGroup } from '../../model/trace-groups.js';
+import { resourceSpansJson, type OtlpJsonStyle } from '../../model/resource-spans-json.js';
 
 /**
  * A trace as Tempo returns it. JSON follows Tempo's jsonpb output: ids in
@@ -14,99 +15,24 @@ import { groupByResource, type ResourceGroup } from '../../model/trace-groups.js
 const SPAN_KINDS = ['SPAN_KIND_UNSPECIFIED', 'SPAN_KIND_INTERNAL', 'SPAN_KIND_SERVER', 'SPAN_KIND_CLIENT', 'SPAN_KIND_PRODUCER', 'SPAN_KIND_CONSUMER'];
 const STATUS_CODES = ['STATUS_CODE_UNSET', 'STATUS_CODE_OK', 'STATUS_CODE_ERROR'];
 
-type Json = Record<string, unknown>;
-
-function put(o: Json, key: string, v: unknown): void {
-  if (v === undefined || v === '' || v === 0 || v === false || v === '0') return;
-  if (Array.isArray(v) && v.length === 0) return;
-  o[key] = v;
-}
-
-function enumName(names: string[], v: number): string | number {
-  return names[v] ?? v;
-}
-
-function attributes(list: KeyValueJson[]): Json[] {
-  return list as unknown as Json[];
-}
-
-function spanJson(s: SpanRecord): Json {
-  const o: Json = {};
-  o.traceId = s.traceId.toString('base64');
-  o.spanId = s.spanId.toString('base64');
-  put(o, 'traceState', s.traceState);
-  if (!isRootSpan(s)) o.parentSpanId = s.parentSpanId.toString('base64');
-  put(o, 'flags', s.flags);
-  put(o, 'name', s.name);
-  if (s.kind !== 0) o.kind = enumName(SPAN_KINDS, s.kind);
-  put(o, 'startTimeUnixNano', s.startNs.toString());
-  put(o, 'endTimeUnixNano', (s.startNs + s.durationNs).toString());
-  put(o, 'attributes', attributes(s.attributes));
-  put(o, 'droppedAttributesCount', s.droppedAttributes);
-  put(
-    o,
-    'events',
-    s.events.map((e) => {
-      const ev: Json = {};
-      put(ev, 'timeUnixNano', e.timeNs.toString());
-      put(ev, 'name', e.name);
-      put(ev, 'attributes', attributes(e.attributes));
-      put(ev, 'droppedAttributesCount', e.dropped);
-      return ev;
-    }),
-  );
-  put(o, 'droppedEventsCount', s.droppedEvents);
-  put(
-    o,
-    'links',
-    s.links.map((l) => {
-      const link: Json = { traceId: l.traceId.toString('base64'), spanId: l.spanId.toString('base64') };
-      put(link, 'traceState', l.traceState);
-      put(link, 'attributes', attributes(l.attributes));
-      put(link, 'droppedAttributesCount', l.dropped);
-      put(link, 'flags', l.flags);
-      return link;
-    }),
-  );
-  put(o, 'droppedLinksCount', s.droppedLinks);
-  const status: Json = {};
-  put(status, 'message', s.statusMessage);
-  if (s.statusCode !== 0) status.code = enumName(STATUS_CODES, s.statusCode);
-  o.status = status;
-  return o;
-}
-
-function resourceSpansJson(groups: ResourceGroup[]): Json[] {
-  return groups.map((g) => {
-    const resource: Json = {};
-    put(resource, 'attributes', attributes(g.resource.attributes));
-    put(resource, 'droppedAttributesCount', g.resource.dropped);
-    const rs: Json = { resource };
-    rs.scopeSpans = g.scopes.map((sg) => {
-      const scope: Json = {};
-      put(scope, 'name', sg.scope.name);
-      put(scope, 'version', sg.scope.version);
-      put(scope, 'attributes', attributes(sg.scope.attributes));
-      put(scope, 'droppedAttributesCount', sg.scope.dropped);
-      const ss: Json = { scope, spans: sg.spans.map(spanJson) };
-      put(ss, 'schemaUrl', sg.scope.schemaUrl);
-      return ss;
-    });
-    put(rs, 'schemaUrl', g.resource.schemaUrl);
-    return rs;
-  });
-}
+const TEMPO_JSON: OtlpJsonStyle = {
+  id: (bytes) => bytes.toString('base64'),
+  kind: (kind) => SPAN_KINDS[kind] ?? kind,
+  statusCode: (code) => STATUS_CODES[code] ?? code,
+  // '0' is a zero int64 as jsonpb writes it (times, inspectedBytes); a string field that reads "0" goes too.
+  empty: (v) => v === undefined || v === '' || v === 0 || v === false || v === '0' || (Array.isArray(v) && v.length === 0),
+};
 
 /** GET /api/traces/{id}: `{"batches": [ResourceSpans...]}`. */
 export function traceV1Json(spans: SpanRecord[]): string {
-  return JSON.stringify({ batches: resourceSpansJson(groupByResource(spans)) });
+  return JSON.stringify({ batches: resourceSpansJson(groupByResource(spans), TEMPO_JSON) });
 }
 
 /** GET /api/v2/traces/{id}: TraceByIDResponse as JSON. */
 export function traceV2Json(spans: SpanRecord[], inspectedBytes: number): string {
-  const metrics: Json = {};
-  put(metrics, 'inspectedBytes', String(inspectedBytes));
-  return JSON.stringify({ trace: { resourceSpans: resourceSpansJson(groupByResource(spans)) }, metrics });
+  const metrics: Record<string, string> = {};
+  if (!TEMPO_JSON.empty(String(inspectedBytes))) metrics.inspectedBytes = String(inspectedBytes);
+  return JSON.stringify({ trace: { resourceSpans: resourceSpansJson(groupByResource(spans), TEMPO_JSON) }, metrics });
 }
 
 // ---- protobuf ------------------------------------------------------------------
