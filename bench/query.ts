@@ -142,6 +142,11 @@ async function measure(cli: string, dataDir: string, given: Fill | null): Promis
       { label: 'compare `{ resource.service.name = "billing" && duration > 50ms }` with everything else, 1000 traces a side', target: 2000, url: () => diagnosis('compare', { q: '{ resource.service.name = "billing" && duration > 50ms }' }) },
       { label: 'aggregated critical path of `{ resource.service.name = "gateway" && duration > 60ms }` against everything else, 10k traces a side', target: 3000, url: () => diagnosis('critical-path', { q: '{ resource.service.name = "gateway" && duration > 60ms }', maxTraces: '10000' }) },
       { label: 'load of `{ resource.service.name = "billing" && name = "SELECT" }` (100k most recent spans)', target: 3000, url: () => diagnosis('load', { q: '{ resource.service.name = "billing" && name = "SELECT" }' }) },
+      // Application spans only (no CI/CD runs in the fill): what the Delivery
+      // page costs on a store that is mostly request traffic, with its 24 h
+      // version-history lookback.
+      { label: 'delivery: the four keys and deployments over 1 h', target: 1000, url: () => diagnosis('delivery', {}) },
+      { label: 'delivery: pipelines over 1 h', target: 1000, url: () => diagnosis('delivery/pipelines', {}) },
     ];
     const rows: Row[] = [];
     // Warm up the engine's caches once, as a live system would have them.
@@ -153,10 +158,10 @@ async function measure(cli: string, dataDir: string, given: Fill | null): Promis
         const url = q.url();
         const t0 = process.hrtime.bigint();
         const r = await fetch(`${api}${url}`);
-        const body = (await r.json()) as { trace?: { resourceSpans?: unknown[] }; batches?: unknown[]; traces?: unknown[]; series?: unknown[]; edges?: unknown[]; attributes?: unknown[]; operations?: unknown[]; buckets?: unknown[] };
+        const body = (await r.json()) as { trace?: { resourceSpans?: unknown[] }; batches?: unknown[]; traces?: unknown[]; series?: unknown[]; edges?: unknown[]; attributes?: unknown[]; operations?: unknown[]; buckets?: unknown[]; services?: unknown[]; pipelines?: unknown[] };
         if (r.status !== 200) throw new Error(`${url}: ${r.status} ${JSON.stringify(body)}`);
         times.push(Number(process.hrtime.bigint() - t0) / 1e6);
-        results = (body.trace?.resourceSpans ?? body.traces ?? body.series ?? body.edges ?? body.attributes ?? body.operations ?? body.buckets ?? []).length;
+        results = (body.trace?.resourceSpans ?? body.traces ?? body.series ?? body.edges ?? body.attributes ?? body.operations ?? body.buckets ?? body.services ?? body.pipelines ?? []).length;
       }
       rows.push({ label: q.label, target: q.target, ...summary(times), results });
       console.error(`${q.label}: p50 ${rows[rows.length - 1].p50.toFixed(1)} ms`);

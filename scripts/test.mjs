@@ -50,7 +50,7 @@ const files =
       : testFiles(path.join(root, 'dist'));
 // The clinic lab is its own package (examples/clinic/package.json), which
 // the root install leaves out: its test installs it on first use, for this
-// Node (better-sqlite3 is a native addon built per Node version).
+// Node (on Node 20 with better-sqlite3, a native addon built per Node version).
 if (files.some((f) => path.basename(f) === 'clinic.test.js')) ensureLabInstalled();
 const args = ['--test', '--test-reporter=spec', '--test-concurrency=1', '--test-timeout=600000', ...files];
 const r = spawnSync(process.execPath, args, { stdio: 'inherit', cwd: root, env: { ...process.env, UV_THREADPOOL_SIZE: '16' } });

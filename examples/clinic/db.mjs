@@ -1,4 +1,9 @@
-// SQLite through better-sqlite3 12, with a connection pool and client spans.
+// SQLite, with a connection pool and client spans: Node's own node:sqlite
+// where this Node has it unflagged (22.13 and later), better-sqlite3 12 on
+// Node 20. Why both: better-sqlite3 has no prebuilt binary to fetch here,
+// and compiling it took 77 s of each CI run; Node 20, still supported, has
+// no node:sqlite. install.mjs leaves the optional better-sqlite3 out where
+// node:sqlite loads.
 //
 // Why spans by hand: OpenTelemetry ships no instrumentation for better-sqlite3
 // (contrib has none; the only community plugin pins an old
@@ -11,11 +16,54 @@
 // The lab models a database server across the network, where each statement
 // costs a round trip and a connection is held for it; that is what makes a
 // connection pool, and its exhaustion, real.
-import Database from 'better-sqlite3';
+import { createRequire } from 'node:module';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { trace, SpanKind, SpanStatusCode } from '@opentelemetry/api';
 
 const tracer = trace.getTracer('clinic-sqlite', '1.0.0');
+
+/** node:sqlite, or null where this Node lacks it (20) or keeps it behind a flag (22.5 to 22.12). */
+const nodeSqlite = await import('node:sqlite').catch(() => null);
+
+/** Which SQLite binding the lab runs on in this Node. */
+export const SQLITE_BINDING = nodeSqlite ? 'node:sqlite' : 'better-sqlite3';
+
+/**
+ * Opens `file` with the calls the lab makes of better-sqlite3 (exec,
+ * prepare with `reader`, all, run, transaction, close), in WAL mode.
+ */
+export function openDatabase(file) {
+  if (!nodeSqlite) {
+    const Database = createRequire(import.meta.url)('better-sqlite3');
+    const db = new Database(file);
+    db.pragma('journal_mode = WAL');
+    return db;
+  }
+  const db = new nodeSqlite.DatabaseSync(file);
+  db.exec('PRAGMA journal_mode = WAL');
+  return {
+    exec: (sql) => db.exec(sql),
+    prepare(sql) {
+      const statement = db.prepare(sql);
+      // A statement that returns rows has result columns (better-sqlite3's `reader`).
+      return { reader: statement.columns().length > 0, all: (...params) => statement.all(...params), run: (...params) => statement.run(...params) };
+    },
+    transaction(fn) {
+      return (...args) => {
+        db.exec('BEGIN');
+        try {
+          const result = fn(...args);
+          db.exec('COMMIT');
+          return result;
+        } catch (error) {
+          db.exec('ROLLBACK');
+          throw error;
+        }
+      };
+    },
+    close: () => db.close(),
+  };
+}
 
 export class SqlitePool {
   /**
@@ -24,11 +72,7 @@ export class SqlitePool {
   constructor({ file, size, roundTripMs, dbName }) {
     this.dbName = dbName;
     this.roundTripMs = roundTripMs;
-    this.connections = Array.from({ length: size }, () => {
-      const db = new Database(file);
-      db.pragma('journal_mode = WAL');
-      return db;
-    });
+    this.connections = Array.from({ length: size }, () => openDatabase(file));
     this.idle = [...this.connections];
     this.waiting = [];
     // How many connections may be lent out at once (setLimit); at most `size`.

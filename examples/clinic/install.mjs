@@ -1,9 +1,12 @@
 #!/usr/bin/env node
 // Installs the lab's own packages (examples/clinic/node_modules) when they
-// are missing or no longer match its lockfile, and rebuilds better-sqlite3
-// when it was built for another Node version. The lab is its own package so
-// that Sightline itself installs without compiling SQLite; `npm run demo`,
-// the test runner (scripts/test.mjs) and .ci/run call this first.
+// are missing or no longer match its lockfile. Where this Node has
+// node:sqlite (22.13 and later) the lab uses it and the optional
+// better-sqlite3 is left out; on Node 20 better-sqlite3 is installed, and
+// rebuilt when it was built for another Node version. The lab is its own
+// package so that Sightline itself installs without compiling SQLite;
+// `npm run demo`, the test runner (scripts/test.mjs) and .ci/run call this
+// first.
 //
 //   node examples/clinic/install.mjs      (a no-op when all is in place)
 import { spawnSync } from 'node:child_process';
@@ -32,6 +35,11 @@ export function labInstallProblem(dir = LAB_DIR) {
   return undefined;
 }
 
+/** Whether this Node has node:sqlite without a flag: then db.mjs needs no better-sqlite3. */
+export function nodeSqliteLoads() {
+  return spawnSync(process.execPath, ['-e', "require('node:sqlite')"], { stdio: 'ignore' }).status === 0;
+}
+
 /** Whether better-sqlite3 loads in this Node (a native addon is built for one Node ABI). */
 function sqliteLoads(dir) {
   const r = spawnSync(process.execPath, ['-e', "new (require('better-sqlite3'))(':memory:').close()"], { cwd: dir, encoding: 'utf8' });
@@ -49,13 +57,19 @@ function npm(args, dir) {
  * built for another Node. Progress goes to stderr; throws when it cannot.
  */
 export function ensureLabInstalled({ dir = LAB_DIR, log = (line) => process.stderr.write(`${line}\n`) } = {}) {
-  const problem = labInstallProblem(dir);
+  const builtIn = nodeSqliteLoads();
+  const problem = labInstallProblem(dir) ?? (builtIn || existsSync(path.join(dir, 'node_modules', 'better-sqlite3')) ? undefined : 'better-sqlite3 is missing');
   if (problem) {
-    log(`clinic lab: installing its packages (${problem}); better-sqlite3 compiles from source when no prebuilt binary can be fetched, which takes a minute or two`);
+    log(
+      builtIn
+        ? `clinic lab: installing its packages (${problem}); this Node has node:sqlite, so better-sqlite3 is left out`
+        : `clinic lab: installing its packages (${problem}); better-sqlite3 compiles from source when no prebuilt binary can be fetched, which takes a minute or two`,
+    );
     const started = Date.now();
-    npm(['ci', '--no-audit', '--no-fund'], dir);
+    npm(['ci', '--no-audit', '--no-fund', ...(builtIn ? ['--omit=optional'] : [])], dir);
     log(`clinic lab: installed in ${Math.round((Date.now() - started) / 1000)} s`);
   }
+  if (builtIn) return;
   const loads = sqliteLoads(dir);
   if (loads.ok) return;
   if (!/NODE_MODULE_VERSION|was compiled against a different Node/.test(loads.stderr)) throw new Error(`clinic lab: better-sqlite3 does not load:\n${loads.stderr}`);
