@@ -1,6 +1,5 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -11,6 +10,7 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { REPO_ROOT, eventually, startSightline, tempDir, type Sightline } from '../testkit/sightline.js';
+import { startWebhookReceiver, type AlertmanagerAlert, type WebhookReceiver } from '../testkit/webhook-receiver.js';
 import { formatBudget, formatBurn } from '../web/src/model/index.js';
 
 /**
@@ -33,29 +33,6 @@ const CHROMIUM = '/usr/bin/chromium';
 /** As test/ui-services.test.ts: docs/img/ for the README with SIGHTLINE_SCREENSHOTS=1, else a temporary directory (kept with SIGHTLINE_KEEP_SCREENSHOTS=1). */
 const SCREENSHOTS = process.env.SIGHTLINE_SCREENSHOTS === '1' ? path.join(REPO_ROOT, 'docs', 'img') : mkdtempSync(path.join(os.tmpdir(), 'sightline-ui-slo-'));
 const OBJECTIVE = 99;
-
-interface Received {
-  path: string;
-  body: { status?: string; alerts?: { generatorURL: string; startsAt: string; annotations: Record<string, string> }[] };
-}
-
-async function startReceiver(): Promise<{ url: string; got: Received[]; close(): Promise<void> }> {
-  const got: Received[] = [];
-  const server = http.createServer((req, res) => {
-    let data = '';
-    req.on('data', (c: Buffer) => (data += c.toString('utf8')));
-    req.on('end', () => {
-      got.push({ path: req.url ?? '', body: JSON.parse(data) as Received['body'] });
-      res.writeHead(200).end();
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    url: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
-    got,
-    close: () => new Promise<void>((r) => server.close(() => r())),
-  };
-}
 
 /** The gateway's requests through the SDK, each its own trace; every trace id is kept, as good or bad. */
 class Traffic {
@@ -111,12 +88,12 @@ interface SloJson {
 }
 
 describe('SLO pages in chromium', { timeout: 120_000 }, () => {
-  let receiver: Awaited<ReturnType<typeof startReceiver>>;
+  let receiver: WebhookReceiver;
   let s: Sightline;
   let browser: Browser;
   let page: Page;
   let traffic: Traffic;
-  let firing: NonNullable<Received['body']['alerts']>[number];
+  let firing: AlertmanagerAlert;
   let api: SloJson;
   const pageErrors: string[] = [];
   /** What the evaluator must compute from what was sent: bad / valid / (1 - objective). */
@@ -129,7 +106,7 @@ describe('SLO pages in chromium', { timeout: 120_000 }, () => {
 
   before(async () => {
     if (!existsSync(CHROMIUM)) execFileSync(process.execPath, [path.join(REPO_ROOT, 'scripts', 'chromium.mjs')], { stdio: 'inherit' });
-    receiver = await startReceiver();
+    receiver = await startWebhookReceiver();
     const dir = tempDir();
     const file = path.join(dir, 'slos.yaml');
     // Windows sized for a test: the whole run sits inside the 5m and 1h windows, so once traffic stops their figures stay put.
@@ -157,7 +134,7 @@ slos:
     await new Promise((r) => setTimeout(r, 1500));
     traffic.fault = true;
     const got = await eventually(async () => receiver.got.find((r) => r.body.status === 'firing'), 40_000, 'the firing notification');
-    firing = got.body.alerts![0];
+    firing = (got.body.alerts as AlertmanagerAlert[])[0];
     await traffic.stop();
     // Every span sent is counted before the pages are read, in every window
     // that holds the whole run: one answer counts its windows one after the

@@ -15,26 +15,12 @@ import {
   type PipelineView,
   type TaskRow,
 } from '../model/index.js';
-import { ApiError, getJson, isAbort } from './api.js';
+import { useApi } from './use-api.js';
 import { go, Link } from './router.js';
 import { TimePicker } from './TimePicker.js';
 import { ChartAxes, EmptyState, ErrorState, Spinner } from './common.js';
 import { useWidth } from './Scatter.js';
 
-type Load<T> = { status: 'loading' } | { status: 'error'; error: ApiError } | { status: 'done'; data: T };
-
-function useApi<T>(url: string): Load<T> {
-  const [load, setLoad] = useState<Load<T>>({ status: 'loading' });
-  useEffect(() => {
-    const abort = new AbortController();
-    setLoad({ status: 'loading' });
-    getJson<T>(url, abort.signal)
-      .then((data) => setLoad({ status: 'done', data }))
-      .catch((e) => !isAbort(e) && setLoad({ status: 'error', error: e instanceof ApiError ? e : new ApiError(0, String(e), url) }));
-    return () => abort.abort();
-  }, [url]);
-  return load;
-}
 
 /**
  * Delivery: the four DORA keys per service or team, the deployments they

@@ -1,4 +1,4 @@
-import { useEffect, useMemo, useRef, useState } from 'react';
+import { useMemo, useRef, useState } from 'react';
 import {
   serviceMapLayout,
   lineChart,
@@ -34,26 +34,13 @@ import {
   splitMap,
   SPLIT_ATTRIBUTES,
 } from '../model/index.js';
-import { ApiError, getJson, isAbort, query } from './api.js';
+import { query } from './api.js';
+import { useApi, type Load } from './use-api.js';
 import { go, Link } from './router.js';
 import { ChartAxes, ChartLegend, EmptyState, ErrorState, Spinner } from './common.js';
 import { TimePicker } from './TimePicker.js';
 import { useWidth } from './Scatter.js';
 
-type Load<T> = { status: 'loading' } | { status: 'error'; error: ApiError } | { status: 'done'; data: T };
-
-function useApi<T>(url: string): Load<T> {
-  const [load, setLoad] = useState<Load<T>>({ status: 'loading' });
-  useEffect(() => {
-    const abort = new AbortController();
-    setLoad({ status: 'loading' });
-    getJson<T>(url, abort.signal)
-      .then((data) => setLoad({ status: 'done', data }))
-      .catch((e) => !isAbort(e) && setLoad({ status: 'error', error: e instanceof ApiError ? e : new ApiError(0, String(e), url) }));
-    return () => abort.abort();
-  }, [url]);
-  return load;
-}
 
 /** Resolved once per range in the URL, so a preset does not refetch on every render. */
 function useRange(range: TimeRange): { start: number; end: number } {

@@ -1,4 +1,4 @@
-import { useEffect, useMemo, useRef, useState } from 'react';
+import { useMemo, useRef, useState } from 'react';
 import {
   alertHistory,
   attemptText,
@@ -23,27 +23,12 @@ import {
   type SloState,
   type SlosState,
 } from '../model/index.js';
-import { ApiError, getJson, isAbort } from './api.js';
+import { useApi } from './use-api.js';
 import { go, Link } from './router.js';
 import { TimePicker } from './TimePicker.js';
 import { ChartAxes, EmptyState, ErrorState, Spinner, serviceColor } from './common.js';
 import { useWidth } from './Scatter.js';
 
-type Load<T> = { status: 'loading' } | { status: 'error'; error: ApiError } | { status: 'done'; data: T };
-
-/** `run` changes to fetch again (the refresh button). */
-function useApi<T>(url: string, run: number): Load<T> {
-  const [load, setLoad] = useState<Load<T>>({ status: 'loading' });
-  useEffect(() => {
-    const abort = new AbortController();
-    setLoad({ status: 'loading' });
-    getJson<T>(url, abort.signal)
-      .then((data) => setLoad({ status: 'done', data }))
-      .catch((e) => !isAbort(e) && setLoad({ status: 'error', error: e instanceof ApiError ? e : new ApiError(0, String(e), url) }));
-    return () => abort.abort();
-  }, [url, run]);
-  return load;
-}
 
 /**
  * SLOs: each of the tenant's SLOs with its error budget left over its
