@@ -234,6 +234,9 @@ describe('delivery page in chromium', { timeout: 120_000 }, () => {
     assert.equal(await page.locator('[data-testid=compare-attributes] [data-testid=attr-row]').first().getAttribute('data-attribute'), `name = "${planted.slowOperation}"`);
     assert.equal(await page.locator('[data-testid=path-row]').first().getAttribute('data-operation'), `checkout: ${planted.slowOperation}`);
     // Each hour holds the service's requests alone: not the pipeline run that deployed it, though its deployment span is checkout's.
+    // The latency chart has its own read: wait until it has drawn (all its dots come in one render).
+    await page.locator('[data-testid=latency-brush] circle.dot-selection').first().waitFor();
+    await page.locator('[data-testid=latency-brush] circle.dot-baseline').first().waitFor();
     assert.equal(await page.locator('[data-testid=latency-brush] circle.dot-selection').count(), planted.after);
     assert.equal(await page.locator('[data-testid=latency-brush] circle.dot-baseline').count(), planted.before);
     await page.screenshot({ path: path.join(SHOTS, 'delivery-what-changed.png'), fullPage: true });
