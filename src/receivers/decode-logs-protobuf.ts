@@ -112,7 +112,7 @@ export class ProtobufLogDecoder extends OtlpProtoReader {
           eventEnd = this.skipString(end);
           continue;
       }
-      this.skip(tag, end);
+      this.skipField(tag, end);
     }
 
     // The record's time: its own, else when it was observed, else now.

@@ -166,7 +166,7 @@ export class ProtobufSpanDecoder extends OtlpProtoReader {
               statusEnd = this.skipString(e);
             } else if (t >>> 3 === 3 && (t & 7) === WT_VARINT) {
               statusCode = this.varint(e);
-            } else this.skip(t, e);
+            } else this.skipField(t, e);
           }
           continue;
         }
@@ -175,7 +175,7 @@ export class ProtobufSpanDecoder extends OtlpProtoReader {
           flags = this.fixed32(end);
           continue;
       }
-      this.skip(tag, end);
+      this.skipField(tag, end);
     }
 
     if (!error) error = this.spanError(traceIdAt, traceIdLen, spanIdAt, spanIdLen, parentLen, kind, statusCode,
@@ -254,7 +254,7 @@ export class ProtobufSpanDecoder extends OtlpProtoReader {
         (attrs ??= []).push(this.attributeJson(end));
       } else if (field === 4 && wt === WT_VARINT) {
         dropped = this.varint(end) >>> 0;
-      } else this.skip(tag, end);
+      } else this.skipField(tag, end);
     }
     group.data(0).u64(timeLo, timeHi);
     writeRaw(group.data(1), this.buf, nameAt, nameEnd);
@@ -296,7 +296,7 @@ export class ProtobufSpanDecoder extends OtlpProtoReader {
         dropped = this.varint(end) >>> 0;
       } else if (field === 6 && wt === WT_I32) {
         flags = this.fixed32(end);
-      } else this.skip(tag, end);
+      } else this.skipField(tag, end);
     }
     // A link to an invalid span context is legal (it may carry attributes),
     // so empty ids are kept as zeros; other lengths are not ids at all.

@@ -137,7 +137,7 @@ export abstract class OtlpProtoReader {
       } else if (field === 3 && (tag & 7) === WT_LEN) {
         schemaUrl.len = 0;
         this.copyString(schemaUrl, end);
-      } else this.skip(tag, end);
+      } else this.skipField(tag, end);
     }
     return at;
   }
@@ -152,7 +152,7 @@ export abstract class OtlpProtoReader {
         this.keyValue(end, res.attrs, res);
       } else if (field === 2 && (tag & 7) === WT_VARINT) {
         res.dropped = this.varint(end) >>> 0;
-      } else this.skip(tag, end);
+      } else this.skipField(tag, end);
     }
   }
 
@@ -174,7 +174,7 @@ export abstract class OtlpProtoReader {
         attrs.push(this.attributeJson(end));
       } else if (field === 4 && wt === WT_VARINT) {
         scope.dropped = this.varint(end) >>> 0;
-      } else this.skip(tag, end);
+      } else this.skipField(tag, end);
     }
     if (attrs.length > 0) scope.attrs.string(`[${attrs.join(',')}]`);
   }
@@ -201,7 +201,7 @@ export abstract class OtlpProtoReader {
       } else if (field === 2 && wt === WT_LEN) {
         valueStart = this.payloadStart(kvEnd);
         valueEnd = this.pos;
-      } else this.skip(tag, kvEnd);
+      } else this.skipField(tag, kvEnd);
     }
 
     const kindField = valueStart >= 0 ? this.anyValueMember(valueStart, valueEnd) : 0;
@@ -271,7 +271,7 @@ export abstract class OtlpProtoReader {
         kind = 4;
         this.memberAt = this.pos;
         this.fixed64(end);
-      } else this.skip(tag, end);
+      } else this.skipField(tag, end);
     }
     return kind;
   }
@@ -300,7 +300,7 @@ export abstract class OtlpProtoReader {
         const e = this.lengthEnd(end);
         value = this.anyValueJson(this.pos, e, depth);
         this.pos = e;
-      } else this.skip(tag, end);
+      } else this.skipField(tag, end);
     }
     return `{"key":${JSON.stringify(key)},"value":${value}}`;
   }
@@ -333,7 +333,7 @@ export abstract class OtlpProtoReader {
         this.need(8, end);
         json = `{"doubleValue":${doubleToJson(this.buf.readDoubleLE(this.pos))}}`;
         this.pos += 8;
-      } else this.skip(tag, end);
+      } else this.skipField(tag, end);
     }
     return json;
   }
@@ -472,7 +472,7 @@ export abstract class OtlpProtoReader {
     while (this.pos < end) {
       const tag = this.varint(end);
       if (tag >>> 3 === field && (tag & 7) === WT_LEN) return this.lengthEnd(end);
-      this.skip(tag, end);
+      this.skipField(tag, end);
     }
     return -1;
   }
@@ -512,7 +512,7 @@ export abstract class OtlpProtoReader {
     return this.buf.toString('utf8', e - len, e);
   }
 
-  protected skip(tag: number, end: number): void {
+  protected skipField(tag: number, end: number): void {
     switch (tag & 7) {
       case WT_VARINT:
         this.varint64(end);

@@ -21,7 +21,7 @@ export function parseZipkinProtobuf(body: Buffer): ZipkinSpan[] {
     if (tag === ((1 << 3) | WT_LEN)) {
       const end = r.lengthEnd(body.length);
       spans.push(span(r, end));
-    } else r.skip(tag, body.length);
+    } else r.skipField(tag, body.length);
   }
   return spans;
 }
@@ -75,14 +75,14 @@ function span(r: Reader, end: number): ZipkinSpan {
         const t = r.varint(e);
         if (t === ((1 << 3) | WT_LEN)) key = r.text(e, 'tag key');
         else if (t === ((2 << 3) | WT_LEN)) value = r.text(e, 'tag value');
-        else r.skip(t, e);
+        else r.skipField(t, e);
       }
       s.tags.set(key, value);
     } else if (field === 12 && wt === WT_VARINT) {
       s.debug = r.varint64(end) !== 0n;
     } else if (field === 13 && wt === WT_VARINT) {
       s.shared = r.varint64(end) !== 0n;
-    } else r.skip(tag, end);
+    } else r.skipField(tag, end);
   }
   // zipkin.proto: trace_id is 8 or 16 bytes, id 8, parent_id 8 or absent.
   if (traceBytes !== 8 && traceBytes !== 16) s.problem = `span trace_id must be 8 or 16 bytes, got ${traceBytes}`;
@@ -110,7 +110,7 @@ function endpoint(r: Reader, end: number): ZipkinEndpoint {
       const port = Number(BigInt.asIntN(32, r.varint64(end)));
       if (port < 0 || port > 65535) throw new MalformedRequestError(`protobuf: endpoint port ${port} is not from 0 to 65535`);
       e.port = port;
-    } else r.skip(tag, end);
+    } else r.skipField(tag, end);
   }
   return e;
 }
@@ -122,7 +122,7 @@ function annotation(r: Reader, end: number): ZipkinAnnotation {
     const tag = r.varint(end);
     if (tag === ((1 << 3) | WT_I64)) timestampUs = r.fixed64(end);
     else if (tag === ((2 << 3) | WT_LEN)) value = r.text(end, 'annotation value');
-    else r.skip(tag, end);
+    else r.skipField(tag, end);
   }
   return { timestampUs, value };
 }
@@ -225,7 +225,7 @@ class Reader {
     return b.toString('utf8');
   }
 
-  skip(tag: number, end: number): void {
+  skipField(tag: number, end: number): void {
     switch (tag & 7) {
       case WT_VARINT:
         this.varint64(end);
