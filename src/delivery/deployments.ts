@@ -21,21 +21,13 @@ export interface VersionSighting {
 }
 
 /** One piece of evidence of a deployment, before evidence of the same deployment is merged. */
-export interface DeploymentRecord {
-  service: string;
-  environment: string;
-  version: string;
-  nomadJobVersion: string;
-  timeMs: number;
-  sources: DeploymentSource[];
-  revision: string;
-  pipeline: { name: string; runId: string; traceId: string } | null;
-  deploymentId: string;
-  deploymentName: string;
-  status: string;
+export type DeploymentRecord = Pick<
+  DeploymentJson,
+  'service' | 'environment' | 'version' | 'nomadJobVersion' | 'timeMs' | 'sources' | 'revision' | 'pipeline' | 'deploymentId' | 'deploymentName' | 'status'
+> & {
   /** A version seen again after another was deployed (version history only). */
   redeploy?: boolean;
-}
+};
 
 /**
  * Deployments in a history of sightings, tracking one field (the service
